@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: demo test bench install clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(VENV)/.installed-core: pyproject.toml | $(PY)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml plugins/flow-artifacts-polars/pyproject.toml | $(PY)
+	$(PIP) install -e ".[test]" -e plugins/flow-artifacts-polars
+	touch $@
+
+install: $(VENV)/.installed-core
+
+demo: $(VENV)/.installed-core
+	$(PY) examples/quickstart.py
+
+test: $(VENV)/.installed-test
+	bash scripts/install-test-servers.sh
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test
+	$(PY) benchmarks/bench_materialize.py
+
+clean:
+	rm -rf $(VENV) .flow_artifacts .test-servers

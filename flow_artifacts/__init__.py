@@ -1,0 +1,85 @@
+"""flow_artifacts: the artifact layer for data and ML pipelines.
+
+Names are imported on first use, so `import flow_artifacts` stays fast and pulls in neither pandas,
+pyarrow nor SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "materialize": "api",
+    "load": "api",
+    "explain": "api",
+    "ArtifactStore": "store",
+    "Artifact": "artifact",
+    "Manifest": "manifest",
+    "Materializer": "materializers.base",
+    "ArtifactKind": "materializers.base",
+    "PathTemplate": "template",
+    "hookimpl": "hookspecs",
+    "make_plugin_manager": "plugins",
+    "PluginHost": "plugins",
+    "StoreBackend": "stores.backend",
+    "FlowArtifactsError": "errors",
+    "ArtifactNotFound": "errors",
+    "ArtifactExists": "errors",
+    "NoMaterializerFound": "errors",
+    "AmbiguousMaterializer": "errors",
+    "MaterializerError": "errors",
+    "ConfigError": "errors",
+    "InvalidName": "errors",
+    "PluginError": "errors",
+    "IntegrityError": "errors",
+    "StoreError": "errors",
+    "UnsupportedOperation": "errors",
+    "CatalogError": "errors",
+    "PickleFallbackWarning": "errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flow_artifacts' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from .api import explain, load, materialize
+    from .artifact import Artifact
+    from .errors import (
+        AmbiguousMaterializer,
+        ArtifactExists,
+        ArtifactNotFound,
+        CatalogError,
+        ConfigError,
+        FlowArtifactsError,
+        IntegrityError,
+        InvalidName,
+        MaterializerError,
+        NoMaterializerFound,
+        PickleFallbackWarning,
+        PluginError,
+        StoreError,
+        UnsupportedOperation,
+    )
+    from .hookspecs import hookimpl
+    from .manifest import Manifest
+    from .materializers.base import ArtifactKind, Materializer
+    from .plugins import PluginHost, make_plugin_manager
+    from .store import ArtifactStore
+    from .stores.backend import StoreBackend
+    from .template import PathTemplate

@@ -1,0 +1,191 @@
+"""`Artifact`: the handle users get back, bound to the store (and catalog) that holds it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import UnsupportedOperation
+from .manifest import Manifest
+
+if TYPE_CHECKING:
+    from .store import ArtifactStore
+
+URN_PREFIX = "urn:flow-artifacts:artifact:"
+DEFAULT_CHUNK = 8 << 20
+
+
+class Artifact:
+    """One stored artifact: identity, format, checksum, and ways to read it back."""
+
+    def __init__(self, manifest: Manifest, *, store: ArtifactStore, session: Any = None) -> None:
+        self.manifest = manifest
+        self._store = store
+        self._session = session
+
+    # identity
+    @property
+    def id(self) -> str:
+        return self.manifest.id
+
+    @property
+    def urn(self) -> str:
+        return URN_PREFIX + self.manifest.id
+
+    @property
+    def uri(self) -> str | None:
+        """`store://<project>/<name>@<version>` once the catalog has given it a version."""
+        if self.manifest.version is None:
+            return None
+        return f"store://{self.manifest.project}/{self.manifest.name}@{self.manifest.version}"
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def project(self) -> str:
+        return self.manifest.project
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest.run_id
+
+    @property
+    def step(self) -> str:
+        return self.manifest.step
+
+    @property
+    def version(self) -> int | None:
+        return self.manifest.version
+
+    @property
+    def key(self) -> str:
+        return self.manifest.key
+
+    # format
+    @property
+    def path(self) -> str:
+        """Where the bytes are: a local path, or a URL with its protocol."""
+        return self._store.full_path(self.manifest.data_path)
+
+    @property
+    def materializer(self) -> str:
+        return self.manifest.materializer
+
+    @property
+    def kind(self) -> str:
+        return self.manifest.kind
+
+    @property
+    def mime_type(self) -> str:
+        return self.manifest.mime_type
+
+    @property
+    def size(self) -> int:
+        return self.manifest.size
+
+    @property
+    def checksum(self) -> str:
+        return self.manifest.checksum
+
+    @property
+    def created(self) -> datetime:
+        return datetime.fromisoformat(self.manifest.created)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """What the materializer recorded: schema, rows, preview, shape..."""
+        return self.manifest.metadata
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.manifest.labels)
+
+    @property
+    def description(self) -> str:
+        return self.manifest.description
+
+    @property
+    def inputs(self) -> list[str]:
+        """Ids of the artifacts this one was produced from."""
+        return list(self.manifest.inputs)
+
+    @property
+    def store(self) -> ArtifactStore:
+        return self._store
+
+    # reading
+    def load(self, *, verify: bool = True) -> Any:
+        """The object, loaded by the materializer that wrote it; the checksum is verified."""
+        return self._store.load(self, verify=verify)
+
+    def verify(self) -> None:
+        """Raise `IntegrityError` if the stored bytes no longer match the recorded checksum."""
+        self._store.verify(self.manifest)
+
+    def as_stream(self, chunk_size: int = DEFAULT_CHUNK) -> Iterator[bytes]:
+        """The bytes in chunks of at most `chunk_size`, with bounded memory; verified at the end."""
+        self._require_file("as_stream")
+        return self._store.open_stream(self.manifest, chunk_size)
+
+    def open(self) -> io.BytesIO:
+        """The whole content in memory, verified, as a file object. For small artifacts."""
+        return io.BytesIO(b"".join(self.as_stream()))
+
+    @contextlib.contextmanager
+    def as_local_file(self, path: str | os.PathLike[str] | None = None) -> Iterator[Path]:
+        """A local copy: a temporary one deleted after the block, or kept at `path` if given."""
+        temp_dir = None
+        if path is None:
+            temp_dir = tempfile.mkdtemp(prefix="flow-artifacts-")
+            target = Path(temp_dir) / Path(self.manifest.data_path).name
+        else:
+            target = Path(path)
+        try:
+            self.download(target)
+            yield target
+        finally:
+            if temp_dir is not None:
+                shutil.rmtree(temp_dir, ignore_errors=True)
+
+    def download(self, path: str | os.PathLike[str]) -> Path:
+        """Stream the bytes to `path` (parents created), verified; a directory artifact as a tree."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if self.manifest.directory:
+            self._store.download_directory(self.manifest, target)
+            return target
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            with open(partial, "wb") as f:
+                for chunk in self.as_stream():
+                    f.write(chunk)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
+
+    def _require_file(self, operation: str) -> None:
+        if self.manifest.directory:
+            raise UnsupportedOperation(
+                f"{operation} reads one file, but artifact {self.key!r} is a directory; "
+                "use as_local_file() or download()"
+            )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Artifact) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        ref = self.uri or self.key
+        return f"<Artifact {ref} {self.materializer} {self.size} bytes>"

@@ -1,0 +1,35 @@
+"""The hooks a plugin can implement. Built-in materializers and stores use these same hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .materializers.base import Materializer
+    from .stores.backend import StoreBackend
+
+PROJECT_NAME = "flow_artifacts"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_materializers(register: Callable[[type[Materializer]], None]) -> None:
+    """Call `register(MaterializerClass)` once per materializer; every implementation is called."""
+
+
+@hookspec
+def register_store_backends(register: Callable[[StoreBackend], None]) -> None:
+    """Call `register(StoreBackend(...))` to describe fsspec protocols; every implementation is called."""
+
+
+@hookspec(firstresult=True)
+def choose_materializer(obj: Any, candidates: list[str]) -> str | None:
+    """Return a materializer id to use for `obj` instead of the default dispatch.
+
+    `candidates` are the ids registered for a type in `obj`'s MRO. Stops at the first non-None result.
+    """

@@ -1,0 +1,86 @@
+"""The JSON manifest written beside every artifact's bytes.
+
+It makes a store self-describing: with manifests alone, artifacts can be listed, loaded, verified and
+a lost catalog rebuilt. It never holds credentials: only names, formats, checksums and lineage ids.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from .errors import IntegrityError
+
+MANIFEST_SUFFIX = ".artifact.json"
+FORMAT = "flow-artifacts.manifest"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Manifest:
+    """Everything known about one artifact at the moment its bytes were published."""
+
+    id: str
+    key: str
+    """Path of the artifact inside the store, without extension: the rendered template."""
+    data_path: str
+    """Path of the bytes (file or directory) inside the store."""
+    project: str
+    name: str
+    run_id: str
+    step: str
+    materializer: str
+    materializer_version: str
+    kind: str
+    mime_type: str
+    size: int
+    checksum: str
+    created: str
+    pipeline: str = "default"
+    directory: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, list[Any]] = field(default_factory=dict)
+    """For directory artifacts: relative path -> [sha256 hex, size]."""
+    libraries: dict[str, str] = field(default_factory=dict)
+    version: int | None = None
+    inputs: list[str] = field(default_factory=list)
+    """Ids of the artifacts this one was produced from."""
+    labels: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    user_metadata: dict[str, Any] = field(default_factory=dict)
+    step_run_id: str | None = None
+
+    def to_json(self) -> bytes:
+        body = {"format": FORMAT, "format_version": FORMAT_VERSION, **asdict(self)}
+        return json.dumps(body, indent=1, sort_keys=True).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes, where: str) -> Manifest:
+        try:
+            body = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise IntegrityError(
+                f"manifest {where} is not valid JSON (truncated or corrupted): {exc}. "
+                "Run `flow-artifacts verify` and restore it, or delete the artifact."
+            ) from exc
+        if not isinstance(body, dict) or body.get("format") != FORMAT:
+            raise IntegrityError(f"{where} is not a flow-artifacts manifest")
+        version = body.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise IntegrityError(
+                f"manifest {where} has format version {version!r}, newer than this release "
+                f"understands ({FORMAT_VERSION}); upgrade flow-artifacts to read it"
+            )
+        known = {f.name for f in fields(cls)}
+        try:
+            return cls(**{k: v for k, v in body.items() if k in known})
+        except TypeError as exc:
+            raise IntegrityError(f"manifest {where} is missing fields: {exc}") from exc
+
+
+def runtime_versions() -> dict[str, str]:
+    from . import __version__
+
+    return {"python": platform.python_version(), "flow_artifacts": __version__}

@@ -1,0 +1,5 @@
+"""Materializers: one module per format, each a plugin registered through `register_materializers`."""
+
+from .base import ArtifactKind, Materializer
+
+__all__ = ["ArtifactKind", "Materializer"]

@@ -1,0 +1,70 @@
+"""The `Materializer` contract: how objects of some types become bytes in a store, and back."""
+
+from __future__ import annotations
+
+import abc
+from enum import Enum
+from typing import Any, ClassVar
+
+
+class ArtifactKind(str, Enum):
+    """What an artifact is to a person browsing a catalog."""
+
+    DATASET = "dataset"
+    MODEL = "model"
+    REPORT = "report"
+    FILE = "file"
+    OBJECT = "object"
+
+
+class Materializer(abc.ABC):
+    """Saves objects of the types in `handles` in one format, and loads them back.
+
+    Subclasses set the class attributes and implement `save` and `load`. All I/O goes through the
+    `fs` (an fsspec filesystem) and `path` they are handed: the store decides where bytes go, so
+    write-once, atomic publish and checksums work the same for every materializer. Write files with
+    `fs.open(path, "wb")` so the checksum is computed while the bytes stream out.
+    """
+
+    id: ClassVar[str]
+    """Stable identifier recorded with every artifact, e.g. ``"pandas.parquet"``; never rename it."""
+    handles: ClassVar[tuple[str | type, ...]] = ()
+    """Types handled, as dotted names (``"pandas.DataFrame"``) so no library is imported early."""
+    extension: ClassVar[str] = ""
+    mime_type: ClassVar[str] = "application/octet-stream"
+    kind: ClassVar[ArtifactKind] = ArtifactKind.OBJECT
+    version: ClassVar[str] = "1"
+    """Format version: bump it when `save` output changes so `load` can tell old artifacts apart."""
+    directory: ClassVar[bool] = False
+    """True when `save` writes a directory of files at `path` instead of one file."""
+    fallback: ClassVar[bool] = False
+    """A fallback is chosen only when no other materializer accepts the object."""
+    uses_pickle: ClassVar[bool] = False
+    """Loading runs code from the bytes; the store verifies the checksum before `load`."""
+
+    def accepts(self, obj: Any) -> bool:
+        """Whether this materializer can save this particular object (beyond its type)."""
+        return True
+
+    def writes_directory(self, obj: Any) -> bool:
+        """Whether `save` writes a directory of files for this object."""
+        return self.directory
+
+    def extension_for(self, obj: Any) -> str:
+        """File extension for this object; most materializers have one fixed extension."""
+        return self.extension
+
+    @abc.abstractmethod
+    def save(self, obj: Any, fs: Any, path: str) -> dict[str, Any]:
+        """Write `obj` at `path` on `fs`; return JSON-able format metadata (schema, shape...)."""
+
+    @abc.abstractmethod
+    def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:
+        """Read the object written by `save` at `path`; `metadata` is what `save` returned."""
+
+    def library_versions(self) -> dict[str, str]:
+        """Versions of the libraries that wrote the bytes, recorded in the manifest."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id!r}>"

@@ -1,0 +1,60 @@
+"""pandas DataFrame and Series as Parquet, through pyarrow, keeping dtypes and the index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..hookspecs import hookimpl
+from ._preview import arrow_schema, frame_preview
+from .base import ArtifactKind, Materializer
+
+SERIES_COLUMN = "__series__"
+
+
+class PandasParquetMaterializer(Materializer):
+    id = "pandas.parquet"
+    handles = ("pandas.DataFrame", "pandas.Series")
+    extension = ".parquet"
+    mime_type = "application/vnd.apache.parquet"
+    kind = ArtifactKind.DATASET
+
+    def save(self, obj: Any, fs: Any, path: str) -> dict[str, Any]:
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        is_series = isinstance(obj, pd.Series)
+        frame = obj.to_frame(name=SERIES_COLUMN) if is_series else obj
+        table = pa.Table.from_pandas(frame, preserve_index=None)
+        with fs.open(path, "wb") as f:
+            pq.write_table(table, f)
+        metadata: dict[str, Any] = {
+            "pandas_type": "Series" if is_series else "DataFrame",
+            "rows": len(frame),
+            "columns": [str(c) for c in frame.columns],
+            "schema": arrow_schema(table.schema),
+            "preview": frame_preview(frame),
+        }
+        if is_series:
+            metadata["series_name"] = obj.name if isinstance(obj.name, (str, int)) else None
+        return metadata
+
+    def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:
+        import pyarrow.parquet as pq
+
+        frame = pq.read_table(path, filesystem=fs).to_pandas()
+        if metadata.get("pandas_type") == "Series":
+            return frame[SERIES_COLUMN].rename(metadata.get("series_name"))
+        return frame
+
+    def library_versions(self) -> dict[str, str]:
+        import pandas as pd
+        import pyarrow as pa
+
+        return {"pandas": pd.__version__, "pyarrow": pa.__version__}
+
+
+@hookimpl
+def register_materializers(register: Callable[[type[Materializer]], None]) -> None:
+    register(PandasParquetMaterializer)

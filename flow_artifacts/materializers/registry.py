@@ -1,0 +1,208 @@
+"""Which materializer saves an object: registration, lookup by id, and dispatch along the MRO."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import (
+    AmbiguousMaterializer,
+    NoMaterializerFound,
+    PickleFallbackWarning,
+    PluginError,
+)
+from .base import Materializer
+
+ChooseHook = Callable[[Any, list[str]], "str | None"]
+
+
+def dotted_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+@dataclass
+class Explanation:
+    """Why a materializer was (or would be) chosen for an object; `str()` reads as a report."""
+
+    type_name: str
+    materializer: Materializer | None
+    reason: str
+    considered: list[str] = field(default_factory=list)
+
+    @property
+    def materializer_id(self) -> str | None:
+        return self.materializer.id if self.materializer else None
+
+    def __str__(self) -> str:
+        head = f"{self.type_name} -> {self.materializer_id or 'no materializer'}: {self.reason}"
+        return "\n".join([head, *(f"  - {line}" for line in self.considered)])
+
+
+class MaterializerRegistry:
+    """Materializers by id, plus the type dispatch that picks one for an object.
+
+    Types are registered as dotted names and resolved only once their top-level module has been
+    imported by someone else: an object of a type from an unimported module cannot exist.
+    """
+
+    def __init__(self, choose_hook: ChooseHook | None = None) -> None:
+        self._by_id: dict[str, Materializer] = {}
+        self._owner: dict[str, str] = {}
+        self._resolved: dict[str, type | None] = {}
+        self._choose_hook = choose_hook
+
+    def register(self, materializer: type[Materializer] | Materializer, *, plugin: str) -> None:
+        instance = materializer() if isinstance(materializer, type) else materializer
+        if not isinstance(instance, Materializer):
+            raise PluginError(
+                f"plugin {plugin!r} registered {materializer!r}, which is not a "
+                "flow_artifacts.Materializer subclass"
+            )
+        mid = getattr(instance, "id", None)
+        if not isinstance(mid, str) or not mid:
+            raise PluginError(f"plugin {plugin!r} registered {instance!r} without a string `id`")
+        if mid in self._by_id:
+            raise PluginError(
+                f"materializer id {mid!r} is registered twice: by plugin {self._owner[mid]!r} "
+                f"and by plugin {plugin!r}. Uninstall or block one of them with "
+                "FLOW_ARTIFACTS_DISABLE_PLUGINS."
+            )
+        self._by_id[mid] = instance
+        self._owner[mid] = plugin
+
+    def get(self, materializer_id: str) -> Materializer:
+        try:
+            return self._by_id[materializer_id]
+        except KeyError:
+            raise NoMaterializerFound(
+                f"no materializer with id {materializer_id!r}; registered: {self.describe_ids()}. "
+                "Install the plugin that provides it, or check FLOW_ARTIFACTS_DISABLE_PLUGINS."
+            ) from None
+
+    def owner(self, materializer_id: str) -> str:
+        return self._owner[materializer_id]
+
+    def __iter__(self) -> Iterable[Materializer]:
+        return iter(self._by_id.values())
+
+    def __contains__(self, materializer_id: object) -> bool:
+        return materializer_id in self._by_id
+
+    def describe_ids(self) -> str:
+        return ", ".join(sorted(self._by_id)) or "(none)"
+
+    def choose(
+        self,
+        obj: Any,
+        *,
+        materializer: str | None = None,
+        overrides: Mapping[str, str] | None = None,
+        allow_pickle: bool = True,
+    ) -> Materializer:
+        """The materializer for `obj`; raises when none accepts it or two tie."""
+        explanation = self.explain(
+            obj, materializer=materializer, overrides=overrides, allow_pickle=allow_pickle
+        )
+        chosen = explanation.materializer
+        if chosen is None:
+            raise NoMaterializerFound(
+                f"no materializer accepts {explanation.type_name}: {explanation.reason}. "
+                f"Registered: {self.describe_ids()}. Install a plugin for this type, pass "
+                "materializer=..., or allow the pickle fallback."
+            )
+        if chosen.uses_pickle:
+            safer = self._dispatch(obj, allow_pickle=False, considered=[])
+            if safer is not None:
+                warnings.warn(
+                    f"{explanation.type_name} is pickled by {chosen.id!r} although {safer.id!r} "
+                    "can save it without pickle; pickles run code when loaded.",
+                    PickleFallbackWarning,
+                    stacklevel=3,
+                )
+        return chosen
+
+    def explain(
+        self,
+        obj: Any,
+        *,
+        materializer: str | None = None,
+        overrides: Mapping[str, str] | None = None,
+        allow_pickle: bool = True,
+    ) -> Explanation:
+        type_name = dotted_name(type(obj))
+        if materializer is not None:
+            return Explanation(type_name, self.get(materializer), "asked for by id")
+        for cls in type(obj).__mro__:
+            for key in (dotted_name(cls), f"{cls.__module__.split('.')[0]}.{cls.__qualname__}"):
+                if overrides and key in overrides:
+                    return Explanation(
+                        type_name, self.get(overrides[key]), f"stack override for {key}"
+                    )
+        candidates = [m.id for m in self._by_id.values() if self._handles_any(m, obj)]
+        if self._choose_hook is not None:
+            picked = self._choose_hook(obj, candidates)
+            if picked is not None:
+                return Explanation(type_name, self.get(picked), "chosen by a plugin's hook")
+        considered: list[str] = []
+        try:
+            chosen = self._dispatch(obj, allow_pickle=allow_pickle, considered=considered)
+        except AmbiguousMaterializer as exc:
+            return Explanation(type_name, None, str(exc), considered)
+        if chosen is None:
+            return Explanation(type_name, None, "no registered type matches", considered)
+        return Explanation(type_name, chosen, considered[-1], considered)
+
+    def _dispatch(self, obj: Any, *, allow_pickle: bool, considered: list[str]) -> Materializer | None:
+        fallbacks: list[Materializer] = []
+        for depth, cls in enumerate(type(obj).__mro__):
+            matching = [m for m in self._by_id.values() if cls in self._handled_types(m)]
+            accepted = []
+            for m in matching:
+                if m.uses_pickle and not allow_pickle:
+                    considered.append(f"{m.id} handles {dotted_name(cls)} but pickle is disabled")
+                elif not m.accepts(obj):
+                    considered.append(f"{m.id} handles {dotted_name(cls)} but declines this value")
+                elif m.fallback:
+                    fallbacks.append(m)
+                else:
+                    accepted.append(m)
+            if len(accepted) > 1:
+                ids = ", ".join(f"{m.id} (plugin {self._owner[m.id]!r})" for m in accepted)
+                raise AmbiguousMaterializer(
+                    f"{dotted_name(type(obj))} is claimed equally by {ids} at "
+                    f"{dotted_name(cls)}; choose one with materializer=... or a stack override"
+                )
+            if accepted:
+                how = "exact type" if depth == 0 else f"base class {dotted_name(cls)}"
+                considered.append(f"{accepted[0].id} registered for {how} (most specific in MRO)")
+                return accepted[0]
+        if fallbacks:
+            considered.append(f"{fallbacks[0].id} is the fallback for objects no one else takes")
+            return fallbacks[0]
+        return None
+
+    def _handles_any(self, m: Materializer, obj: Any) -> bool:
+        handled = self._handled_types(m)
+        return any(cls in handled for cls in type(obj).__mro__)
+
+    def _handled_types(self, m: Materializer) -> tuple[type, ...]:
+        return tuple(t for t in (self._resolve(h) for h in m.handles) if t is not None)
+
+    def _resolve(self, handled: str | type) -> type | None:
+        if isinstance(handled, type):
+            return handled
+        if handled in self._resolved:
+            return self._resolved[handled]
+        module_name, _, attr = handled.rpartition(".")
+        if module_name.split(".")[0] not in sys.modules:
+            return None  # nothing of this type can exist yet; resolve again later
+        try:
+            resolved = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError):
+            resolved = None
+        self._resolved[handled] = resolved if isinstance(resolved, type) else None
+        return self._resolved[handled]

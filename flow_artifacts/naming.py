@@ -1,0 +1,50 @@
+"""Validation of the user-given names that become path segments and reference parts.
+
+Names end up in object-store keys, local paths and `store://` references, so anything that could
+escape the store root or make a reference ambiguous is refused up front, before any byte is written.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from .errors import InvalidName
+
+MAX_NAME_BYTES = 200
+_FORBIDDEN_CHARS = {"/": "a slash", "\\": "a backslash", "@": "an '@'", ":": "a colon", "#": "a '#'"}
+
+
+def validate_name(value: object, field: str = "name") -> str:
+    """Return `value` if it is usable as one path segment, else raise `InvalidName` saying why."""
+    if not isinstance(value, str):
+        raise InvalidName(f"{field} must be a string, got {type(value).__name__}: {value!r:.80}")
+    problem = _problem(value)
+    if problem:
+        raise InvalidName(
+            f"invalid {field} {value!r:.80}: {problem}. Use letters, digits, '-', '_' and '.' "
+            "(not at the start)."
+        )
+    return value
+
+
+def _problem(value: str) -> str | None:
+    if not value:
+        return "it is empty"
+    if len(value.encode("utf-8")) > MAX_NAME_BYTES:
+        return f"it is longer than {MAX_NAME_BYTES} bytes"
+    if value.strip() != value:
+        return "it starts or ends with white space"
+    for char, what in _FORBIDDEN_CHARS.items():
+        if char in value:
+            return f"it contains {what}"
+    if ".." in value:
+        return "it contains '..'"
+    if value.startswith("."):
+        return "it starts with '.'"
+    for char in value:
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            return f"it contains the control or invisible character U+{ord(char):04X}"
+    if unicodedata.normalize("NFC", value) != value:
+        return "it is not in Unicode NFC form (normalize it first)"
+    return None

@@ -1,0 +1,1 @@
+"""Store backends: what flow_artifacts needs to know about each fsspec protocol."""

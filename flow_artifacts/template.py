@@ -1,0 +1,82 @@
+"""Path templates: where an artifact lives inside a store, e.g. `{project}/{run_id}/{step}/{name}`.
+
+Templates are checked when they are set, so a typo fails at configuration time, not mid-pipeline.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .errors import ConfigError
+from .naming import validate_name
+
+DEFAULT_TEMPLATE = "{project}/{run_id}/{step}/{name}"
+VARIABLES = ("project", "run_id", "step", "name", "date", "pipeline")
+# MLRun's spellings, accepted so templates can be shared between the two tools.
+_ALIASES = {"{{project}}": "{project}", "{{run.uid}}": "{run_id}"}
+
+
+@dataclass(frozen=True)
+class PathTemplate:
+    """A validated path template; `render()` fills it with validated names."""
+
+    source: str = DEFAULT_TEMPLATE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_format", _compile(self.source))
+
+    def render(
+        self,
+        *,
+        project: str,
+        run_id: str,
+        step: str,
+        name: str,
+        pipeline: str = "default",
+        date: str | None = None,
+    ) -> str:
+        values = {
+            "project": validate_name(project, "project"),
+            "run_id": validate_name(run_id, "run_id"),
+            "step": validate_name(step, "step_name"),
+            "name": validate_name(name, "name"),
+            "pipeline": validate_name(pipeline, "pipeline"),
+            "date": date or datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        }
+        return self._format.format(**values)  # type: ignore[attr-defined]
+
+
+def _compile(source: str) -> str:
+    if not isinstance(source, str) or not source.strip():
+        raise ConfigError(f"path template must be a non-empty string, got {source!r}")
+    text = source
+    for alias, canonical in _ALIASES.items():
+        text = text.replace(alias, canonical)
+    seen: list[str] = []
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ConfigError(f"path template {source!r} is malformed: {exc}") from exc
+    for _literal, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if field not in VARIABLES:
+            raise ConfigError(
+                f"path template {source!r} uses unknown variable {{{field}}}; "
+                f"allowed: {', '.join('{' + v + '}' for v in VARIABLES)}"
+            )
+        if spec or conversion:
+            raise ConfigError(f"path template {source!r}: {{{field}}} takes no format spec")
+        if field in seen:
+            raise ConfigError(f"path template {source!r} uses {{{field}}} twice")
+        seen.append(field)
+    if "name" not in seen:
+        raise ConfigError(f"path template {source!r} must contain {{name}}, or artifacts collide")
+    segments = text.split("/")
+    if text.startswith("/") or any(seg in ("", ".", "..") for seg in segments):
+        raise ConfigError(
+            f"path template {source!r} must be relative, without empty, '.' or '..' segments"
+        )
+    return text
