@@ -15,6 +15,22 @@ _EXPORTS = {
     "materialize": "api",
     "load": "api",
     "explain": "api",
+    "get_artifact": "api",
+    "download": "api",
+    "lineage": "api",
+    "list_artifacts": "manage",
+    "list_page": "manage",
+    "describe": "manage",
+    "update": "manage",
+    "tag": "manage",
+    "untag": "manage",
+    "delete": "manage",
+    "add_metadata": "manage",
+    "reindex": "manage",
+    "Stack": "stack",
+    "get_stack": "stack",
+    "Catalog": "catalog",
+    "LineageGraph": "catalog",
     "ArtifactStore": "store",
     "Artifact": "artifact",
     "Manifest": "manifest",
@@ -39,6 +55,8 @@ _EXPORTS = {
     "UnsupportedOperation": "errors",
     "CatalogError": "errors",
     "PickleFallbackWarning": "errors",
+    "MetadataValidationError": "errors",
+    "ArtifactInUse": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -58,11 +76,25 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .api import explain, load, materialize
+    from .api import download, explain, get_artifact, lineage, load, materialize
+    from .catalog import Catalog, LineageGraph
+    from .manage import (
+        add_metadata,
+        delete,
+        describe,
+        list_artifacts,
+        list_page,
+        reindex,
+        tag,
+        untag,
+        update,
+    )
+    from .stack import Stack, get_stack
     from .artifact import Artifact
     from .errors import (
         AmbiguousMaterializer,
         ArtifactExists,
+        ArtifactInUse,
         ArtifactNotFound,
         CatalogError,
         ConfigError,
@@ -70,6 +102,7 @@ if TYPE_CHECKING:
         IntegrityError,
         InvalidName,
         MaterializerError,
+        MetadataValidationError,
         NoMaterializerFound,
         PickleFallbackWarning,
         PluginError,

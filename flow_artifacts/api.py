@@ -1,12 +1,23 @@
-"""The top-level functions: `fa.materialize`, `fa.load`, `fa.explain`, on the active stack."""
+"""Writing and reading artifacts on a stack: `materialize`, `load`, `get_artifact`, `lineage`...
+
+Every function takes `stack=`; without it, the active stack (`get_stack()`) is used.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from .artifact import Artifact
+from .catalog.lineage import Direction, LineageGraph, walk_lineage
+from .catalog.refs import parse_ref
+from .errors import ArtifactNotFound, InvalidName
 from .materializers.registry import Explanation
-from .stack import get_stack
+from .stack import Stack, get_stack
+
+ArtifactRef = Artifact | str
 
 
 def materialize(
@@ -15,19 +26,104 @@ def materialize(
     run_id: str,
     step_name: str,
     project: str = "default",
-    **options: Any,
+    *,
+    inputs: Iterable[ArtifactRef] = (),
+    labels: Mapping[str, str] | None = None,
+    description: str = "",
+    metadata: Mapping[str, Any] | None = None,
+    materializer: str | None = None,
+    pipeline: str = "default",
+    step_run_id: str | None = None,
+    stack: Stack | None = None,
 ) -> Artifact:
-    """Save `obj` as artifact `name` of step `step_name` in run `run_id`; return its handle."""
-    return get_stack().materialize(obj, name, run_id, step_name, project, **options)
+    """Save `obj` as the next version of `project/name`, produced by `step_name` of `run_id`.
+
+    `inputs` (handles or references) become lineage edges; `labels`, `description` and
+    `metadata` (JSON-able) are recorded with it. Returns the committed artifact's handle.
+    """
+    stack = stack or get_stack()
+    store = stack.store
+    key = store.template.render(
+        project=project, run_id=run_id, step=step_name, name=name, pipeline=pipeline
+    )
+    input_ids = [resolve(ref, stack).id for ref in inputs]
+    chosen = stack.plugins.materializers.choose(
+        obj, materializer=materializer, overrides=stack.overrides, allow_pickle=stack.allow_pickle
+    )
+    manifest = store.write_data(
+        obj, key, chosen, project=project, name=name, run_id=run_id, step=step_name,
+        pipeline=pipeline,
+    )
+    manifest.labels = {str(k): str(v) for k, v in (labels or {}).items()}
+    manifest.description = description
+    manifest.user_metadata = dict(metadata or {})
+    try:
+        stack.catalog.record(
+            manifest, store_url=store.url, publish=store.write_manifest, inputs=input_ids,
+            step_run_id=step_run_id,
+        )
+    except BaseException:
+        store.discard_unpublished(manifest)
+        raise
+    return Artifact(manifest, store=store, session=stack)
 
 
-def load(ref: Artifact | str, **options: Any) -> Any:
-    """Load an artifact's object from a handle or a reference."""
+def load(ref: ArtifactRef, *, verify: bool = True, stack: Stack | None = None) -> Any:
+    """The object of an artifact, checksum verified, from a handle or any reference."""
+    return resolve(ref, stack).load(verify=verify)
+
+
+def explain(obj: Any, *, materializer: str | None = None, stack: Stack | None = None) -> Explanation:
+    """Which materializer would save `obj` on this stack, and why."""
+    stack = stack or get_stack()
+    return stack.plugins.materializers.explain(
+        obj, materializer=materializer, overrides=stack.overrides, allow_pickle=stack.allow_pickle
+    )
+
+
+def get_artifact(ref: ArtifactRef, *, stack: Stack | None = None) -> Artifact:
+    """The artifact for an id, URN, `store://project/name[@version|:tag]`, or store path."""
+    return resolve(ref, stack)
+
+
+def resolve(ref: ArtifactRef, stack: Stack | None = None) -> Artifact:
+    stack = stack or get_stack()
     if isinstance(ref, Artifact):
-        return ref.load(**options)
-    return get_stack().load(ref, **options)
+        return ref
+    try:
+        parsed = parse_ref(ref)
+    except InvalidName:
+        if isinstance(ref, str) and not ref.startswith(("store://", "urn:")):
+            try:  # a path inside the store, e.g. from store.list_artifacts()
+                found = stack.store.get_manifest(ref)
+            except ArtifactNotFound:
+                raise ArtifactNotFound(f"no artifact {ref!r} in {stack}") from None
+            return Artifact(found, store=stack.store, session=stack)
+        raise
+    return Artifact(stack.catalog.get(parsed), store=stack.store, session=stack)
 
 
-def explain(obj: Any, **options: Any) -> Explanation:
-    """Which materializer would save `obj`, and why."""
-    return get_stack().explain(obj, **options)
+def download(
+    ref: ArtifactRef,
+    path: str | os.PathLike[str],
+    version: int | None = None,
+    *,
+    stack: Stack | None = None,
+) -> Path:
+    """Stream an artifact (or version `version` of its name) to local `path`, verified."""
+    artifact = resolve(ref, stack)
+    if version is not None and version != artifact.version:
+        artifact = resolve(f"store://{artifact.project}/{artifact.name}@{version}", stack)
+    return artifact.download(path)
+
+
+def lineage(
+    ref: ArtifactRef,
+    direction: Direction = "upstream",
+    depth: int | None = None,
+    *,
+    stack: Stack | None = None,
+) -> LineageGraph:
+    """Artifacts and step runs upstream (what it came from) or downstream (what used it)."""
+    stack = stack or get_stack()
+    return walk_lineage(stack.catalog, resolve(ref, stack).id, direction, depth)

@@ -173,6 +173,45 @@ class Artifact:
             partial.unlink(missing_ok=True)
         return target
 
+    # catalog
+    @property
+    def status(self) -> str:
+        return "committed" if self.manifest.version is not None else "uncataloged"
+
+    @property
+    def tags(self) -> list[str]:
+        return self._require_session("tags").catalog.tags(self.id)
+
+    @property
+    def aspects(self) -> dict[str, Any]:
+        """Metadata aspects added with `add_metadata`, latest record of each."""
+        return self._require_session("aspects").catalog.aspects(self.id)
+
+    def tag(self, tag: str) -> Artifact:
+        from .manage import tag as tag_artifact
+
+        return tag_artifact(self, tag, stack=self._require_session("tag"))
+
+    def add_metadata(self, aspect: str, body: Any, schema: dict[str, Any] | None = None) -> Artifact:
+        """Attach a typed metadata record (validated against `schema` or a `$schema` in it)."""
+        from .manage import add_metadata
+
+        return add_metadata(self, aspect, body, schema, stack=self._require_session("add_metadata"))
+
+    def lineage(self, direction: str = "upstream", depth: int | None = None) -> Any:
+        """The lineage graph around this artifact (see `flow_artifacts.lineage`)."""
+        from .api import lineage
+
+        return lineage(self, direction, depth, stack=self._require_session("lineage"))  # type: ignore[arg-type]
+
+    def _require_session(self, operation: str) -> Any:
+        if self._session is None:
+            raise UnsupportedOperation(
+                f"{operation} needs a catalog; artifact {self.key!r} was read from a bare store. "
+                "Get it through fa.get_artifact() instead."
+            )
+        return self._session
+
     def _require_file(self, operation: str) -> None:
         if self.manifest.directory:
             raise UnsupportedOperation(

@@ -64,3 +64,11 @@ class FlowArtifactsWarning(UserWarning):
 
 class PickleFallbackWarning(FlowArtifactsWarning):
     """An object was pickled although a safer materializer could handle it."""
+
+
+class MetadataValidationError(FlowArtifactsError, ValueError):
+    """A metadata aspect does not match its JSON Schema."""
+
+
+class ArtifactInUse(FlowArtifactsError):
+    """An artifact cannot be deleted: another artifact's lineage needs it."""

@@ -214,6 +214,11 @@ class ArtifactStore:
             raise ArtifactExists(f"artifact {manifest.key!r} already exists in {self}")
         self.fs.pipe_file(path, body)
 
+    def discard_unpublished(self, manifest: Manifest) -> None:
+        """Remove the bytes of an artifact whose manifest was never published."""
+        if not self.fs.exists(self._abs(manifest.key + MANIFEST_SUFFIX)):
+            self._remove_quietly(self._abs(manifest.data_path))
+
     # --- reading -------------------------------------------------------------------------------
 
     def get_manifest(self, ref: str | Artifact) -> Manifest:

@@ -1,0 +1,7 @@
+"""The catalog: versions, tags, labels, metadata aspects and lineage of stored artifacts."""
+
+from .catalog import Catalog, Page, StepRunRecord
+from .lineage import LineageGraph
+from .refs import Ref, parse_ref
+
+__all__ = ["Catalog", "LineageGraph", "Page", "Ref", "StepRunRecord", "parse_ref"]

@@ -1,0 +1,132 @@
+"""Engines, schema creation and migration, and write transactions that survive contention.
+
+SQLite gets WAL mode (readers never block the writer) and `BEGIN IMMEDIATE` for writes, so two
+processes never deadlock upgrading a read lock; a write that still finds the database busy is
+retried with bounded backoff instead of surfacing "database is locked".
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from ..errors import CatalogError, ConfigError
+from ..redact import redact_url
+from . import schema
+
+T = TypeVar("T")
+WRITE_ATTEMPTS = 12
+SQLITE_BUSY_TIMEOUT_S = 30
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+"""Step from version N-1 to N, keyed by N; SCHEMA_VERSION must have an entry once it exceeds 1."""
+
+_INSTALL_HINTS = {"psycopg": 'pip install "flow-artifacts[postgres]"'}
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for a catalog URL, with the settings that make it safe for several processes."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"catalog URL {redact_url(url)!r} is not a database URL: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, parsed.database)
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError) as exc:
+        hint = next((h for mod, h in _INSTALL_HINTS.items() if mod in str(exc)), None)
+        raise ConfigError(
+            f"catalog {redact_url(url)} needs a database driver that is not installed: {exc}"
+            + (f"; run: {hint}" if hint else "")
+        ) from exc
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("fa_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def write(engine: Engine, work: Callable[[Connection], T], what: str = "catalog write") -> T:
+    """Run `work` in one write transaction, retrying (bounded) while the database is busy."""
+    delay = 0.01
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            with engine.connect().execution_options(fa_write=True) as conn, conn.begin():
+                return work(conn)
+        except OperationalError as exc:
+            if not _is_busy(exc) or attempt == WRITE_ATTEMPTS - 1:
+                raise CatalogError(f"{what} failed: {_short(exc)}") from exc
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 1.0)
+    raise AssertionError("unreachable")
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return any(
+        word in message
+        for word in ("database is locked", "database is busy", "deadlock", "could not serialize")
+    )
+
+
+def _short(exc: SQLAlchemyError) -> str:
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+
+
+def insert_ignore(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Insert rows, skipping those whose primary or unique key exists (race-free get-or-create)."""
+    rows = list(rows)
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    conn.execute(insert(table).on_conflict_do_nothing(), rows)
+
+
+def ensure_schema(engine: Engine, where: str) -> None:
+    """Create the tables on first use, migrate an older schema, refuse a newer one."""
+
+    def work(conn: Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7263100213)"))
+        if not engine.dialect.has_table(conn, schema.schema_info.name):
+            schema.metadata.create_all(conn)
+            conn.execute(schema.schema_info.insert().values(id=1, version=schema.SCHEMA_VERSION))
+            return
+        found = conn.execute(select(schema.schema_info.c.version)).scalar_one()
+        if found > schema.SCHEMA_VERSION:
+            raise CatalogError(
+                f"catalog {where} has schema version {found}, written by a newer flow-artifacts "
+                f"(this one knows up to {schema.SCHEMA_VERSION}); upgrade flow-artifacts"
+            )
+        for version in range(found + 1, schema.SCHEMA_VERSION + 1):
+            MIGRATIONS[version](conn)
+            conn.execute(schema.schema_info.update().values(version=version))
+
+    write(engine, work, what=f"opening catalog {where}")

@@ -1,0 +1,68 @@
+"""Parsing artifact references: ids, URNs and `store://project/name[@version|:tag]`."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from ..errors import InvalidName
+from ..naming import validate_name
+
+URN_PREFIX = "urn:flow-artifacts:artifact:"
+STORE_SCHEME = "store://"
+_STORE_REF = re.compile(r"^store://(?P<project>[^/]+)/(?P<name>[^@:/]+)(?:@(?P<version>[^@:]+)|:(?P<tag>[^@:]+))?$")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A parsed reference: either an artifact id, or a project/name with an optional selector."""
+
+    id: str | None = None
+    project: str | None = None
+    name: str | None = None
+    version: int | None = None
+    tag: str | None = None
+
+    def __str__(self) -> str:
+        if self.id:
+            return URN_PREFIX + self.id
+        selector = f"@{self.version}" if self.version else f":{self.tag}" if self.tag else ""
+        return f"{STORE_SCHEME}{self.project}/{self.name}{selector}"
+
+
+def parse_ref(ref: str) -> Ref:
+    """Parse a reference string; raise `InvalidName` with the accepted forms if it doesn't parse."""
+    if not isinstance(ref, str):
+        raise InvalidName(f"artifact reference must be a string, got {type(ref).__name__}")
+    text = ref.strip()
+    if text.startswith(URN_PREFIX):
+        return Ref(id=_uuid(text[len(URN_PREFIX) :], ref))
+    if text.startswith(STORE_SCHEME):
+        match = _STORE_REF.match(text)
+        if not match:
+            raise _bad(ref)
+        version = match["version"]
+        if version is not None and not (version.isdigit() and int(version) > 0):
+            raise InvalidName(f"artifact reference {ref!r}: version must be a positive integer")
+        return Ref(
+            project=validate_name(match["project"], "project"),
+            name=validate_name(match["name"], "name"),
+            version=int(version) if version else None,
+            tag=validate_name(match["tag"], "tag") if match["tag"] else None,
+        )
+    return Ref(id=_uuid(text, ref))
+
+
+def _uuid(text: str, ref: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise _bad(ref) from None
+
+
+def _bad(ref: str) -> InvalidName:
+    return InvalidName(
+        f"cannot parse artifact reference {ref!r:.100}; use an id, "
+        "'urn:flow-artifacts:artifact:<id>', or 'store://<project>/<name>[@<version>|:<tag>]'"
+    )

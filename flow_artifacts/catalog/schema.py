@@ -1,0 +1,173 @@
+"""The catalog's tables (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Bump SCHEMA_VERSION with every change and add the step that gets there to `database.MIGRATIONS`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+SCHEMA_VERSION = 1
+NAME = String(200)
+ID = String(36)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored as naive UTC and returned timezone-aware, the same on every database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware one")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+metadata = MetaData()
+
+schema_info = Table(
+    "fa_schema",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+projects = Table(
+    "fa_projects",
+    metadata,
+    Column("name", NAME, primary_key=True),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+runs = Table(
+    "fa_runs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("project", NAME, ForeignKey("fa_projects.name"), nullable=False),
+    Column("run_id", NAME, nullable=False),
+    Column("name", NAME),
+    Column("pipeline", NAME),
+    Column("status", String(20), nullable=False),
+    Column("started", UTCDateTime, nullable=False),
+    Column("ended", UTCDateTime),
+    Column("error", Text),
+    UniqueConstraint("project", "run_id", name="uq_fa_runs_project_run"),
+    Index("ix_fa_runs_project_started", "project", "started"),
+)
+
+step_runs = Table(
+    "fa_step_runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("run_pk", Integer, ForeignKey("fa_runs.pk"), nullable=False),
+    Column("step", NAME, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("started", UTCDateTime, nullable=False),
+    Column("ended", UTCDateTime),
+    Column("params", JSON),
+    Column("error", Text),
+    Column("cache_key", String(80)),
+    Column("cached", Boolean, nullable=False, default=False),
+    UniqueConstraint("run_pk", "step", name="uq_fa_step_runs_run_step"),
+    Index("ix_fa_step_runs_cache_key", "cache_key"),
+)
+
+artifacts = Table(
+    "fa_artifacts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", NAME, ForeignKey("fa_projects.name"), nullable=False),
+    Column("name", NAME, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("materializer", NAME, nullable=False),
+    Column("store_url", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("data_path", Text, nullable=False),
+    Column("checksum", String(80), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("mime_type", NAME, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("user_metadata", JSON, nullable=False),
+    Column("manifest", JSON, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("step_run_id", ID, ForeignKey("fa_step_runs.id")),
+    Column("status", String(20), nullable=False),
+    UniqueConstraint("project", "name", "version", name="uq_fa_artifacts_version"),
+    Index("ix_fa_artifacts_project_created", "project", "created", "id"),
+    Index("ix_fa_artifacts_created", "created", "id"),
+    Index("ix_fa_artifacts_step_run", "step_run_id"),
+)
+
+artifact_names = Table(
+    "fa_artifact_names",
+    metadata,
+    Column("project", NAME, primary_key=True),
+    Column("name", NAME, primary_key=True),
+    Column("latest_version", Integer, nullable=False),
+)
+
+labels = Table(
+    "fa_labels",
+    metadata,
+    Column("artifact_id", ID, ForeignKey("fa_artifacts.id"), primary_key=True),
+    Column("key", NAME, primary_key=True),
+    Column("value", String(500), nullable=False),
+    Index("ix_fa_labels_key_value", "key", "value", "artifact_id"),
+)
+
+tags = Table(
+    "fa_tags",
+    metadata,
+    Column("project", NAME, primary_key=True),
+    Column("name", NAME, primary_key=True),
+    Column("tag", NAME, primary_key=True),
+    Column("artifact_id", ID, ForeignKey("fa_artifacts.id"), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Index("ix_fa_tags_artifact", "artifact_id"),
+)
+
+step_inputs = Table(
+    "fa_step_inputs",
+    metadata,
+    Column("step_run_id", ID, ForeignKey("fa_step_runs.id"), primary_key=True),
+    Column("artifact_id", ID, ForeignKey("fa_artifacts.id"), primary_key=True),
+    Index("ix_fa_step_inputs_artifact", "artifact_id", "step_run_id"),
+)
+
+aspects = Table(
+    "fa_metadata_aspects",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("artifact_id", ID, ForeignKey("fa_artifacts.id"), nullable=False),
+    Column("aspect", NAME, nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("json_schema", JSON),
+    Column("created", UTCDateTime, nullable=False),
+    Index("ix_fa_aspects_artifact", "artifact_id", "aspect"),
+)

@@ -1,0 +1,199 @@
+"""Finding and curating artifacts: list, describe, update, tag, delete, reindex."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .api import ArtifactRef, resolve
+from .artifact import Artifact
+from .errors import ArtifactInUse, ArtifactNotFound, InvalidName, MetadataValidationError
+from .naming import validate_name
+from .stack import Stack, get_stack
+from .store import ArtifactStore
+
+
+@dataclass
+class ArtifactPage:
+    items: list[Artifact]
+    next_cursor: str | None
+
+
+@dataclass
+class Description:
+    """An artifact with the versions of its name (one page) and the tags on them."""
+
+    artifact: Artifact
+    versions: ArtifactPage
+    tags: dict[str, int]
+    aspects: dict[str, Any]
+
+
+def list_artifacts(
+    project: str | None = None,
+    *,
+    name: str | None = None,
+    kind: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page_size: int = 100,
+    stack: Stack | None = None,
+) -> Iterator[Artifact]:
+    """Matching artifacts, newest first, fetched lazily a page at a time."""
+    stack = stack or get_stack()
+    for manifest in stack.catalog.iter_artifacts(
+        project=project, name=name, kind=kind, labels=labels, since=since, until=until,
+        page_size=page_size,
+    ):
+        yield Artifact(manifest, store=stack.store, session=stack)
+
+
+def list_page(
+    project: str | None = None,
+    *,
+    cursor: str | None = None,
+    page_size: int = 100,
+    stack: Stack | None = None,
+    **filters: Any,
+) -> ArtifactPage:
+    """One page of `list_artifacts`; pass `next_cursor` back as `cursor` for the next page."""
+    stack = stack or get_stack()
+    page = stack.catalog.list_page(project=project, cursor=cursor, page_size=page_size, **filters)
+    return ArtifactPage(_handles(stack, page.items), page.next_cursor)
+
+
+def describe(
+    ref: ArtifactRef, *, page_size: int = 20, cursor: str | None = None, stack: Stack | None = None
+) -> Description:
+    stack = stack or get_stack()
+    artifact = resolve(ref, stack)
+    versions = stack.catalog.versions(artifact.project, artifact.name, page_size=page_size, cursor=cursor)
+    return Description(
+        artifact=artifact,
+        versions=ArtifactPage(_handles(stack, versions.items), versions.next_cursor),
+        tags=stack.catalog.tags_of_name(artifact.project, artifact.name),
+        aspects=stack.catalog.aspects(artifact.id),
+    )
+
+
+def update(
+    ref: ArtifactRef,
+    *,
+    labels: Mapping[str, str | None] | None = None,
+    description: str | None = None,
+    stack: Stack | None = None,
+) -> Artifact:
+    """Merge labels (None removes one) and/or set the description; returns the updated handle."""
+    stack = stack or get_stack()
+    manifest = stack.catalog.update(resolve(ref, stack).id, labels=labels, description=description)
+    return Artifact(manifest, store=stack.store, session=stack)
+
+
+def tag(ref: ArtifactRef, tag: str, *, stack: Stack | None = None) -> Artifact:
+    """Point `tag` at this version, so `store://project/name:tag` resolves to it."""
+    stack = stack or get_stack()
+    artifact = resolve(ref, stack)
+    stack.catalog.tag(artifact.id, tag)
+    return artifact
+
+
+def untag(ref: ArtifactRef, tag: str, *, stack: Stack | None = None) -> None:
+    stack = stack or get_stack()
+    artifact = resolve(ref, stack)
+    stack.catalog.untag(artifact.project, artifact.name, tag)
+
+
+def delete(
+    ref: ArtifactRef,
+    project: str | None = None,
+    *,
+    all_versions: bool = False,
+    force: bool = False,
+    stack: Stack | None = None,
+) -> list[str]:
+    """Delete one version (or with `all_versions`, every version of a name); returns the ids.
+
+    `delete("clean", "demo", all_versions=True)` names an artifact by name and project. Refuses
+    when another artifact was produced from one of them, unless `force`. The row goes first, so
+    an interruption leaves at worst orphaned bytes for `gc`, never a row without bytes.
+    """
+    stack = stack or get_stack()
+    if all_versions:
+        if project is not None:
+            name = validate_name(ref, "name") if isinstance(ref, str) else ref.name
+            targets = list(stack.catalog.iter_artifacts(project=project, name=name))
+        else:
+            first = resolve(ref, stack)
+            targets = list(stack.catalog.iter_artifacts(project=first.project, name=first.name))
+        if not targets:
+            raise ArtifactNotFound(f"no versions of {ref!r} in project {project!r}")
+    else:
+        if project is not None:
+            raise InvalidName("project= is for all_versions=True; pass a full reference instead")
+        targets = [resolve(ref, stack).manifest]
+    ids = [m.id for m in targets]
+    if not force:
+        needed = stack.catalog.dependents(ids)
+        if needed:
+            names = ", ".join(f"store://{m.project}/{m.name}@{m.version}" for m in needed[:5])
+            raise ArtifactInUse(
+                f"cannot delete {len(ids)} artifact(s): the lineage of {names} needs them. "
+                "Delete those first, or pass force=True."
+            )
+    stack.catalog.delete_rows(ids)
+    for manifest in targets:
+        try:
+            stack.store.delete(manifest.key)
+        except ArtifactNotFound:
+            pass
+    return ids
+
+
+def add_metadata(
+    ref: ArtifactRef, aspect: str, body: Any, schema: Mapping[str, Any] | None = None,
+    *, stack: Stack | None = None,
+) -> Artifact:
+    """Attach a typed metadata record; validated against `schema` or the body's `$schema`."""
+    stack = stack or get_stack()
+    artifact = resolve(ref, stack)
+    effective = schema
+    if effective is None and isinstance(body, Mapping) and isinstance(body.get("$schema"), Mapping):
+        effective = body["$schema"]
+    if effective is not None:
+        _validate(aspect, body, effective)
+    stack.catalog.add_aspect(artifact.id, aspect, body, dict(effective) if effective else None)
+    return artifact
+
+
+def reindex(store: ArtifactStore | None = None, *, stack: Stack | None = None) -> int:
+    """Rebuild catalog rows from the manifests in `store` (default: the stack's); returns how
+    many rows were added. Versions, labels and lineage come from the manifests."""
+    stack = stack or get_stack()
+    store = store or stack.store
+    manifests = [store.get_manifest(key) for key in store.list_artifacts()]
+    manifests.sort(key=lambda m: m.created)
+    added = sum(stack.catalog.restore(m, store.url) for m in manifests)
+    for manifest in manifests:
+        stack.catalog.restore_inputs(manifest)
+    return added
+
+
+def _validate(aspect: str, body: Any, schema: Mapping[str, Any]) -> None:
+    import jsonschema
+
+    document = {k: v for k, v in body.items() if k != "$schema"} if isinstance(body, Mapping) else body
+    try:
+        jsonschema.validate(document, dict(schema))
+    except jsonschema.ValidationError as exc:
+        raise MetadataValidationError(f"metadata aspect {aspect!r} does not match its schema: {exc.message}") from exc
+    except jsonschema.SchemaError as exc:
+        raise MetadataValidationError(f"the JSON Schema given for aspect {aspect!r} is invalid: {exc.message}") from exc
+
+
+def _handles(stack: Stack, manifests: list[Any]) -> list[Artifact]:
+    return [Artifact(m, store=stack.store, session=stack) for m in manifests]
+
+
