@@ -51,7 +51,13 @@ def materialize(
         obj, materializer=materializer, overrides=stack.overrides, allow_pickle=stack.allow_pickle
     )
     manifest = store.write_data(
-        obj, key, chosen, project=project, name=name, run_id=run_id, step=step_name,
+        obj,
+        key,
+        chosen,
+        project=project,
+        name=name,
+        run_id=run_id,
+        step=step_name,
         pipeline=pipeline,
     )
     manifest.labels = {str(k): str(v) for k, v in (labels or {}).items()}
@@ -59,7 +65,10 @@ def materialize(
     manifest.user_metadata = dict(metadata or {})
     try:
         stack.catalog.record(
-            manifest, store_url=store.url, publish=store.write_manifest, inputs=input_ids,
+            manifest,
+            store_url=store.url,
+            publish=store.write_manifest,
+            inputs=input_ids,
             step_run_id=step_run_id,
         )
     except BaseException:
@@ -73,7 +82,9 @@ def load(ref: ArtifactRef, *, verify: bool = True, stack: Stack | None = None) -
     return resolve(ref, stack).load(verify=verify)
 
 
-def explain(obj: Any, *, materializer: str | None = None, stack: Stack | None = None) -> Explanation:
+def explain(
+    obj: Any, *, materializer: str | None = None, stack: Stack | None = None
+) -> Explanation:
     """Which materializer would save `obj` on this stack, and why."""
     stack = stack or get_stack()
     return stack.plugins.materializers.explain(

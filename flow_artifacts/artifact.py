@@ -192,7 +192,9 @@ class Artifact:
 
         return tag_artifact(self, tag, stack=self._require_session("tag"))
 
-    def add_metadata(self, aspect: str, body: Any, schema: dict[str, Any] | None = None) -> Artifact:
+    def add_metadata(
+        self, aspect: str, body: Any, schema: dict[str, Any] | None = None
+    ) -> Artifact:
         """Attach a typed metadata record (validated against `schema` or a `$schema` in it)."""
         from .manage import add_metadata
 

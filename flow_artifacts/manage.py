@@ -45,7 +45,12 @@ def list_artifacts(
     """Matching artifacts, newest first, fetched lazily a page at a time."""
     stack = stack or get_stack()
     for manifest in stack.catalog.iter_artifacts(
-        project=project, name=name, kind=kind, labels=labels, since=since, until=until,
+        project=project,
+        name=name,
+        kind=kind,
+        labels=labels,
+        since=since,
+        until=until,
         page_size=page_size,
     ):
         yield Artifact(manifest, store=stack.store, session=stack)
@@ -70,7 +75,9 @@ def describe(
 ) -> Description:
     stack = stack or get_stack()
     artifact = resolve(ref, stack)
-    versions = stack.catalog.versions(artifact.project, artifact.name, page_size=page_size, cursor=cursor)
+    versions = stack.catalog.versions(
+        artifact.project, artifact.name, page_size=page_size, cursor=cursor
+    )
     return Description(
         artifact=artifact,
         versions=ArtifactPage(_handles(stack, versions.items), versions.next_cursor),
@@ -153,8 +160,12 @@ def delete(
 
 
 def add_metadata(
-    ref: ArtifactRef, aspect: str, body: Any, schema: Mapping[str, Any] | None = None,
-    *, stack: Stack | None = None,
+    ref: ArtifactRef,
+    aspect: str,
+    body: Any,
+    schema: Mapping[str, Any] | None = None,
+    *,
+    stack: Stack | None = None,
 ) -> Artifact:
     """Attach a typed metadata record; validated against `schema` or the body's `$schema`."""
     stack = stack or get_stack()
@@ -184,16 +195,20 @@ def reindex(store: ArtifactStore | None = None, *, stack: Stack | None = None) -
 def _validate(aspect: str, body: Any, schema: Mapping[str, Any]) -> None:
     import jsonschema
 
-    document = {k: v for k, v in body.items() if k != "$schema"} if isinstance(body, Mapping) else body
+    document = (
+        {k: v for k, v in body.items() if k != "$schema"} if isinstance(body, Mapping) else body
+    )
     try:
         jsonschema.validate(document, dict(schema))
     except jsonschema.ValidationError as exc:
-        raise MetadataValidationError(f"metadata aspect {aspect!r} does not match its schema: {exc.message}") from exc
+        raise MetadataValidationError(
+            f"metadata aspect {aspect!r} does not match its schema: {exc.message}"
+        ) from exc
     except jsonschema.SchemaError as exc:
-        raise MetadataValidationError(f"the JSON Schema given for aspect {aspect!r} is invalid: {exc.message}") from exc
+        raise MetadataValidationError(
+            f"the JSON Schema given for aspect {aspect!r} is invalid: {exc.message}"
+        ) from exc
 
 
 def _handles(stack: Stack, manifests: list[Any]) -> list[Artifact]:
     return [Artifact(m, store=stack.store, session=stack) for m in manifests]
-
-

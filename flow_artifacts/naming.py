@@ -11,7 +11,13 @@ import unicodedata
 from .errors import InvalidName
 
 MAX_NAME_BYTES = 200
-_FORBIDDEN_CHARS = {"/": "a slash", "\\": "a backslash", "@": "an '@'", ":": "a colon", "#": "a '#'"}
+_FORBIDDEN_CHARS = {
+    "/": "a slash",
+    "\\": "a backslash",
+    "@": "an '@'",
+    ":": "a colon",
+    "#": "a '#'",
+}
 
 
 def validate_name(value: object, field: str = "name") -> str:

@@ -99,7 +99,13 @@ class ArtifactStore:
             obj, materializer=materializer, overrides=overrides, allow_pickle=allow_pickle
         )
         manifest = self.write_data(
-            obj, key, chosen, project=project, name=name, run_id=run_id, step=step_name,
+            obj,
+            key,
+            chosen,
+            project=project,
+            name=name,
+            run_id=run_id,
+            step=step_name,
             pipeline=pipeline,
         )
         self.write_manifest(manifest)
@@ -258,8 +264,12 @@ class ArtifactStore:
         checker.start()
         try:
             obj = self._load_with(materializer, manifest)
-        finally:
+        except BaseException:
             checker.join()
+            if outcome[0] is not None:  # corrupted bytes explain the failure better
+                raise outcome[0] from None
+            raise
+        checker.join()
         if outcome[0] is not None:
             raise outcome[0]
         return obj
@@ -359,7 +369,9 @@ class ArtifactStore:
             return []
         keys = []
         for path in found:
-            if path.endswith(MANIFEST_SUFFIX) and not posixpath.basename(path).startswith(TEMP_PREFIX):
+            if path.endswith(MANIFEST_SUFFIX) and not posixpath.basename(path).startswith(
+                TEMP_PREFIX
+            ):
                 key = self._rel(path)[: -len(MANIFEST_SUFFIX)]
                 if key.startswith(prefix):
                     keys.append(key)
@@ -451,7 +463,7 @@ class ArtifactStore:
 
 
 def _is_artifact(ref: object) -> bool:
-    return hasattr(ref, "manifest") and isinstance(getattr(ref, "manifest"), Manifest)
+    return hasattr(ref, "manifest") and isinstance(ref.manifest, Manifest)
 
 
 def _ref_text(ref: object) -> str:

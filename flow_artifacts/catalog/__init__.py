@@ -1,7 +1,8 @@
 """The catalog: versions, tags, labels, metadata aspects and lineage of stored artifacts."""
 
-from .catalog import Catalog, Page, StepRunRecord
+from .catalog import Catalog
 from .lineage import LineageGraph
+from .records import Page, StepRunRecord
 from .refs import Ref, parse_ref
 
 __all__ = ["Catalog", "LineageGraph", "Page", "Ref", "StepRunRecord", "parse_ref"]

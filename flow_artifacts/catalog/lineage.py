@@ -48,16 +48,18 @@ class LineageGraph:
             inputs = [self.artifacts[a] for a in s.inputs if a in self.artifacts]
             outputs = [self.artifacts[a] for a in s.outputs if a in self.artifacts]
             when = s.ended or s.started or datetime.now(timezone.utc)
-            events.append({
-                "eventType": "FAIL" if s.status == "failed" else "COMPLETE",
-                "eventTime": when.isoformat(),
-                "run": {"runId": sid},
-                "job": {"namespace": s.project, "name": f"{s.run_id}.{s.step}"},
-                "inputs": [_dataset(m) for m in inputs],
-                "outputs": [_dataset(m) for m in outputs],
-                "producer": PRODUCER,
-                "schemaURL": OPENLINEAGE_SCHEMA,
-            })
+            events.append(
+                {
+                    "eventType": "FAIL" if s.status == "failed" else "COMPLETE",
+                    "eventTime": when.isoformat(),
+                    "run": {"runId": sid},
+                    "job": {"namespace": s.project, "name": f"{s.run_id}.{s.step}"},
+                    "inputs": [_dataset(m) for m in inputs],
+                    "outputs": [_dataset(m) for m in outputs],
+                    "producer": PRODUCER,
+                    "schemaURL": OPENLINEAGE_SCHEMA,
+                }
+            )
         return events
 
 
@@ -76,7 +78,9 @@ def walk_lineage(
     while frontier and (depth is None or hops < depth):
         hops += 1
         if direction == "upstream":
-            step_ids = {graph.artifacts[a].step_run_id for a in frontier if graph.artifacts[a].step_run_id}
+            step_ids = {
+                graph.artifacts[a].step_run_id for a in frontier if graph.artifacts[a].step_run_id
+            }
             records = catalog.step_runs_by_ids(sorted(step_ids))  # type: ignore[arg-type]
             for s in records:
                 graph.edges.update((s.id, out) for out in s.outputs if out in frontier)
@@ -84,7 +88,9 @@ def walk_lineage(
             next_ids = {i for s in records for i in s.inputs}
         else:
             consumed = catalog.consumers(frontier)
-            records = catalog.step_runs_by_ids(sorted({s for ids in consumed.values() for s in ids}))
+            records = catalog.step_runs_by_ids(
+                sorted({s for ids in consumed.values() for s in ids})
+            )
             for a, step_ids in consumed.items():
                 graph.edges.update((a, s) for s in step_ids)
             for s in records:

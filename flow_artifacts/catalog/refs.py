@@ -11,7 +11,9 @@ from ..naming import validate_name
 
 URN_PREFIX = "urn:flow-artifacts:artifact:"
 STORE_SCHEME = "store://"
-_STORE_REF = re.compile(r"^store://(?P<project>[^/]+)/(?P<name>[^@:/]+)(?:@(?P<version>[^@:]+)|:(?P<tag>[^@:]+))?$")
+_STORE_REF = re.compile(
+    r"^store://(?P<project>[^/]+)/(?P<name>[^@:/]+)(?:@(?P<version>[^@:]+)|:(?P<tag>[^@:]+))?$"
+)
 
 
 @dataclass(frozen=True)

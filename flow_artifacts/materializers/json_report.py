@@ -67,9 +67,7 @@ def _is_plain_json(value: Any, depth: int) -> bool:
     if kind is list:
         return all(_is_plain_json(item, depth + 1) for item in value)
     if kind is dict:
-        return all(
-            type(k) is str and _is_plain_json(v, depth + 1) for k, v in value.items()
-        )
+        return all(type(k) is str and _is_plain_json(v, depth + 1) for k, v in value.items())
     return False
 
 

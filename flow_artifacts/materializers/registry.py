@@ -156,7 +156,9 @@ class MaterializerRegistry:
             return Explanation(type_name, None, "no registered type matches", considered)
         return Explanation(type_name, chosen, considered[-1], considered)
 
-    def _dispatch(self, obj: Any, *, allow_pickle: bool, considered: list[str]) -> Materializer | None:
+    def _dispatch(
+        self, obj: Any, *, allow_pickle: bool, considered: list[str]
+    ) -> Materializer | None:
         fallbacks: list[Materializer] = []
         for depth, cls in enumerate(type(obj).__mro__):
             matching = [m for m in self._by_id.values() if cls in self._handled_types(m)]

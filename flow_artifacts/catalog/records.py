@@ -1,0 +1,109 @@
+"""Plain records the catalog returns, and the small conversions between rows and them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, and_
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..errors import CatalogError, InvalidName
+from ..manifest import Manifest
+from . import schema as t
+
+EXTERNAL = "external"
+"""Status of runs and step runs whose lifecycle is managed outside flow_artifacts."""
+
+
+@dataclass
+class Page:
+    """One page of a listing; pass `next_cursor` back to get the next one (None at the end)."""
+
+    items: list[Manifest]
+    next_cursor: str | None
+
+
+@dataclass
+class StepRunRecord:
+    id: str
+    project: str
+    run_id: str
+    step: str
+    status: str
+    started: datetime
+    ended: datetime | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    cached: bool = False
+    cache_key: str | None = None
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+
+
+def insert_labels(conn: Connection, artifact_id: str, labels: Mapping[str, str]) -> None:
+    if labels:
+        conn.execute(
+            t.labels.insert(),
+            [{"artifact_id": artifact_id, "key": k, "value": v} for k, v in labels.items()],
+        )
+
+
+def check_labels(labels: Mapping[str, Any]) -> None:
+    for key, value in labels.items():
+        if not isinstance(key, str) or not key or len(key) > 200:
+            raise InvalidName(
+                f"label key {key!r} must be a non-empty string of at most 200 characters"
+            )
+        if not isinstance(value, str) or len(value) > 500:
+            raise InvalidName(
+                f"label {key}={value!r:.60} must be a string of at most 500 characters"
+            )
+
+
+def name_is(table: Any, project: str | None, name: str | None) -> ColumnElement[bool]:
+    return and_(table.c.project == project, table.c.name == name)
+
+
+def row_to_manifest(row: Any) -> Manifest:
+    body = dict(row.manifest)
+    body.update(
+        version=row.version,
+        labels=dict(row.labels),
+        description=row.description,
+        user_metadata=dict(row.user_metadata),
+        step_run_id=row.step_run_id,
+    )
+    body.pop("format", None)
+    body.pop("format_version", None)
+    try:
+        return Manifest(**body)
+    except TypeError as exc:
+        raise CatalogError(f"catalog row for artifact {row.id} is unreadable: {exc}") from exc
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def encode_cursor(row: Any) -> str:
+    raw = json.dumps([row.created.isoformat(), row.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, last_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(created), str(last_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidName(
+            f"invalid page cursor {cursor!r:.60}; use the next_cursor of a page"
+        ) from exc

@@ -1,0 +1,236 @@
+"""Runs and step runs in the catalog: their lifecycle, and the lookups lineage and caching need."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..errors import ArtifactNotFound
+from . import schema as t
+from .database import insert_ignore, write
+from .records import EXTERNAL, StepRunRecord, now
+
+
+class RunLog:
+    """The run and step-run half of `Catalog`."""
+
+    engine: Engine
+    _known_step_runs: dict[tuple[str, str, str], str]
+
+    def start_run(
+        self, project: str, run_id: str, *, name: str | None = None, pipeline: str | None = None
+    ) -> None:
+        def work(conn: Connection) -> None:
+            self._project(conn, project)
+            insert_ignore(
+                conn,
+                t.runs,
+                [
+                    {
+                        "project": project,
+                        "run_id": run_id,
+                        "name": name,
+                        "pipeline": pipeline,
+                        "status": "running",
+                        "started": now(),
+                    }
+                ],
+            )
+
+        write(self.engine, work)
+
+    def finish_run(self, project: str, run_id: str, status: str, error: str | None = None) -> None:
+        write(
+            self.engine,
+            lambda conn: conn.execute(
+                update(t.runs)
+                .where(t.runs.c.project == project, t.runs.c.run_id == run_id)
+                .values(status=status, ended=now(), error=error)
+            ),
+        )
+
+    def start_step_run(
+        self,
+        project: str,
+        run_id: str,
+        step: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        cache_key: str | None = None,
+        inputs: Sequence[str] = (),
+    ) -> str:
+        """Record a step run as running; returns its id. Step names are unique within a run."""
+        step_run_id = str(uuid.uuid4())
+
+        def work(conn: Connection) -> None:
+            run_pk = self._run_pk(conn, project, run_id)
+            conn.execute(
+                t.step_runs.insert().values(
+                    id=step_run_id,
+                    run_pk=run_pk,
+                    step=step,
+                    status="running",
+                    started=now(),
+                    params=dict(params or {}),
+                    cache_key=cache_key,
+                    cached=False,
+                )
+            )
+            insert_ignore(
+                conn,
+                t.step_inputs,
+                [{"step_run_id": step_run_id, "artifact_id": i} for i in dict.fromkeys(inputs)],
+            )
+
+        write(self.engine, work)
+        self._known_step_runs[(project, run_id, step)] = step_run_id
+        return step_run_id
+
+    def finish_step_run(
+        self, step_run_id: str, status: str, *, error: str | None = None, cached: bool = False
+    ) -> None:
+        write(
+            self.engine,
+            lambda conn: conn.execute(
+                update(t.step_runs)
+                .where(t.step_runs.c.id == step_run_id)
+                .values(status=status, ended=now(), error=error, cached=cached)
+            ),
+        )
+
+    def step_run(self, step_run_id: str) -> StepRunRecord:
+        records = self.step_runs_by_ids([step_run_id])
+        if not records:
+            raise ArtifactNotFound(f"no step run {step_run_id} in {self}")
+        return records[0]
+
+    def step_runs_by_ids(self, ids: Sequence[str]) -> list[StepRunRecord]:
+        return self._step_runs(t.step_runs.c.id.in_(ids))
+
+    def step_runs_of_run(self, project: str, run_id: str) -> list[StepRunRecord]:
+        return self._step_runs(and_(t.runs.c.project == project, t.runs.c.run_id == run_id))
+
+    def consumers(self, artifact_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Artifact id -> ids of the step runs that took it as input."""
+        query = select(t.step_inputs.c.artifact_id, t.step_inputs.c.step_run_id).where(
+            t.step_inputs.c.artifact_id.in_(artifact_ids)
+        )
+        found: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            for artifact_id, step_run_id in conn.execute(query):
+                found.setdefault(artifact_id, []).append(step_run_id)
+        return found
+
+    def runs(self, project: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        query = select(t.runs).order_by(t.runs.c.started.desc()).limit(limit)
+        if project is not None:
+            query = query.where(t.runs.c.project == project)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def find_cached(self, cache_key: str) -> StepRunRecord | None:
+        """The latest completed, not itself cached, step run with this cache key."""
+        records = self._step_runs(
+            and_(
+                t.step_runs.c.cache_key == cache_key,
+                t.step_runs.c.status == "completed",
+                t.step_runs.c.cached.is_(False),
+            ),
+            newest_first=True,
+        )
+        return records[0] if records else None
+
+    def _step_runs(
+        self, condition: ColumnElement[bool], newest_first: bool = False
+    ) -> list[StepRunRecord]:
+        s, r = t.step_runs, t.runs
+        query = select(s, r.c.project, r.c.run_id).join(r, r.c.pk == s.c.run_pk).where(condition)
+        query = query.order_by(s.c.started.desc() if newest_first else s.c.started)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            ids = [row.id for row in rows]
+            inputs = conn.execute(
+                select(t.step_inputs).where(t.step_inputs.c.step_run_id.in_(ids))
+            ).all()
+            outputs = conn.execute(
+                select(t.artifacts.c.step_run_id, t.artifacts.c.id).where(
+                    t.artifacts.c.step_run_id.in_(ids)
+                )
+            ).all()
+        records = []
+        for row in rows:
+            records.append(
+                StepRunRecord(
+                    id=row.id,
+                    project=row.project,
+                    run_id=row.run_id,
+                    step=row.step,
+                    status=row.status,
+                    started=row.started,
+                    ended=row.ended,
+                    params=row.params or {},
+                    error=row.error,
+                    cached=bool(row.cached),
+                    cache_key=row.cache_key,
+                    inputs=[i.artifact_id for i in inputs if i.step_run_id == row.id],
+                    outputs=[o.id for o in outputs if o.step_run_id == row.id],
+                )
+            )
+        return records
+
+    def _project(self, conn: Connection, project: str) -> None:
+        insert_ignore(conn, t.projects, [{"name": project, "created": now()}])
+
+    def _run_pk(self, conn: Connection, project: str, run_id: str) -> int:
+        self._project(conn, project)
+        insert_ignore(
+            conn,
+            t.runs,
+            [
+                {
+                    "project": project,
+                    "run_id": run_id,
+                    "status": EXTERNAL,
+                    "started": now(),
+                }
+            ],
+        )
+        return conn.execute(
+            select(t.runs.c.pk).where(t.runs.c.project == project, t.runs.c.run_id == run_id)
+        ).scalar_one()
+
+    def _step_run(
+        self, conn: Connection, project: str, run_id: str, step: str, wanted_id: str | None = None
+    ) -> str:
+        """Id of the step run (project, run_id, step), created if new (as an external one).
+
+        Ids are cached per process only after their transaction commits (see `record`).
+        """
+        known = self._known_step_runs.get((project, run_id, step))
+        if known is not None:
+            return known
+        run_pk = self._run_pk(conn, project, run_id)
+        insert_ignore(
+            conn,
+            t.step_runs,
+            [
+                {
+                    "id": wanted_id or str(uuid.uuid4()),
+                    "run_pk": run_pk,
+                    "step": step,
+                    "status": EXTERNAL,
+                    "started": now(),
+                    "cached": False,
+                }
+            ],
+        )
+        found = conn.execute(
+            select(t.step_runs.c.id).where(
+                t.step_runs.c.run_pk == run_pk, t.step_runs.c.step == step
+            )
+        ).scalar_one()
+        return found

@@ -1,0 +1,41 @@
+"""Code run in child processes by the catalog tests (importable by multiprocessing's spawn)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+
+def materialize_many(store_root: str, catalog_url: str, worker: int, count: int) -> list[int]:
+    import flow_artifacts as fa
+    from flow_artifacts.catalog import Catalog
+
+    stack = fa.Stack(store=fa.ArtifactStore(store_root), catalog=Catalog(catalog_url))
+    versions = []
+    for i in range(count):
+        art = fa.materialize(
+            {"worker": worker, "i": i}, name="shared", run_id=f"w{worker}-{i}", step_name="s",
+            project="race", stack=stack,
+        )
+        versions.append(art.version)
+    return versions
+
+
+def die_between_bytes_and_row(store_root: str, catalog_url: str) -> None:
+    """Write an artifact's bytes, then get SIGKILLed before its catalog row is committed."""
+    import flow_artifacts as fa
+    from flow_artifacts.catalog import Catalog
+
+    def killed(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    stack = fa.Stack(store=fa.ArtifactStore(store_root), catalog=Catalog(catalog_url))
+    fa.materialize({"ok": True}, name="kept", run_id="r1", step_name="s", project="crash", stack=stack)
+    stack.catalog.record = killed  # type: ignore[method-assign]
+    fa.materialize({"lost": True}, name="doomed", run_id="r1", step_name="s", project="crash",
+                   stack=stack)
+
+
+if __name__ == "__main__":
+    die_between_bytes_and_row(sys.argv[1], sys.argv[2])
