@@ -12,7 +12,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import ArtifactNotFound, ConfigError, InvalidName
@@ -36,6 +36,12 @@ from .refs import Ref, parse_ref
 from .runs import RunLog
 
 MAX_PAGE = 1000
+_BUMP_VERSION = (
+    update(t.artifact_names)
+    .where(t.artifact_names.c.project == bindparam("p"), t.artifact_names.c.name == bindparam("n"))
+    .values(latest_version=t.artifact_names.c.latest_version + 1)
+    .returning(t.artifact_names.c.latest_version)
+)
 
 
 class Catalog(RunLog):
@@ -46,6 +52,7 @@ class Catalog(RunLog):
         self.engine = open_engine(url)
         ensure_schema(self.engine, redact_url(url))
         self._known_step_runs: dict[tuple[str, str, str], str] = {}
+        self._known_projects: set[str] = set()
 
     def __repr__(self) -> str:
         return f"Catalog({redact_url(self.url)!r})"
@@ -71,9 +78,7 @@ class Catalog(RunLog):
             sr_id = step_run_id or self._step_run(
                 conn, manifest.project, manifest.run_id, manifest.step
             )
-            missing = set(inputs) - set(
-                conn.execute(select(t.artifacts.c.id).where(t.artifacts.c.id.in_(inputs))).scalars()
-            )
+            missing = set(inputs) - self._existing_ids(conn, inputs) if inputs else set()
             if missing:
                 raise ArtifactNotFound(
                     f"input artifacts {sorted(missing)} of {manifest.name!r} are not in {self}"
@@ -95,6 +100,7 @@ class Catalog(RunLog):
         except BaseException:
             manifest.version = None
             raise
+        self._known_projects.add(manifest.project)
         if step_run_id is None:
             self._known_step_runs[(manifest.project, manifest.run_id, manifest.step)] = (
                 recorded.step_run_id
@@ -419,42 +425,44 @@ class Catalog(RunLog):
             a.c.id,
         )
 
+    def _existing_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
+        return set(conn.execute(select(t.artifacts.c.id).where(t.artifacts.c.id.in_(ids))).scalars())
+
     def _next_version(self, conn: Connection, project: str, name: str) -> int:
-        names = t.artifact_names
-        insert_ignore(conn, names, [{"project": project, "name": name, "latest_version": 0}])
-        conn.execute(
-            update(names)
-            .where(name_is(names, project, name))
-            .values(latest_version=names.c.latest_version + 1)
-        )
-        return conn.execute(
-            select(names.c.latest_version).where(name_is(names, project, name))
-        ).scalar_one()
+        """Increment the (project, name) counter; the row lock serializes concurrent writers."""
+        params = {"p": project, "n": name}
+        version = conn.execute(_BUMP_VERSION, params).scalar()
+        if version is None:
+            insert_ignore(conn, t.artifact_names, [{"project": project, "name": name,
+                                                    "latest_version": 0}])
+            version = conn.execute(_BUMP_VERSION, params).scalar_one()
+        return version
 
     def _insert(self, conn: Connection, manifest: Manifest, store_url: str) -> None:
         check_labels(manifest.labels)
         self._project(conn, manifest.project)
         conn.execute(
-            t.artifacts.insert().values(
-                id=manifest.id,
-                project=manifest.project,
-                name=manifest.name,
-                version=manifest.version,
-                kind=manifest.kind,
-                materializer=manifest.materializer,
-                store_url=store_url,
-                key=manifest.key,
-                data_path=manifest.data_path,
-                checksum=manifest.checksum,
-                size=manifest.size,
-                mime_type=manifest.mime_type,
-                labels=manifest.labels,
-                description=manifest.description,
-                user_metadata=manifest.user_metadata,
-                manifest=asdict(manifest),
-                created=datetime.fromisoformat(manifest.created),
-                step_run_id=manifest.step_run_id,
-                status="committed",
-            )
+            t.artifacts.insert(),
+            {
+                "id": manifest.id,
+                "project": manifest.project,
+                "name": manifest.name,
+                "version": manifest.version,
+                "kind": manifest.kind,
+                "materializer": manifest.materializer,
+                "store_url": store_url,
+                "key": manifest.key,
+                "data_path": manifest.data_path,
+                "checksum": manifest.checksum,
+                "size": manifest.size,
+                "mime_type": manifest.mime_type,
+                "labels": manifest.labels,
+                "description": manifest.description,
+                "user_metadata": manifest.user_metadata,
+                "manifest": asdict(manifest),
+                "created": datetime.fromisoformat(manifest.created),
+                "step_run_id": manifest.step_run_id,
+                "status": "committed",
+            },
         )
         insert_labels(conn, manifest.id, manifest.labels)

@@ -20,6 +20,7 @@ class RunLog:
 
     engine: Engine
     _known_step_runs: dict[tuple[str, str, str], str]
+    _known_projects: set[str]
 
     def start_run(
         self, project: str, run_id: str, *, name: str | None = None, pipeline: str | None = None
@@ -183,6 +184,9 @@ class RunLog:
         return records
 
     def _project(self, conn: Connection, project: str) -> None:
+        """Ensure the project row; projects are never deleted, so a process remembers them."""
+        if project in self._known_projects:
+            return
         insert_ignore(conn, t.projects, [{"name": project, "created": now()}])
 
     def _run_pk(self, conn: Connection, project: str, run_id: str) -> int:
