@@ -105,9 +105,10 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=2000)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--catalog", help="catalog URL for the latency part (default: SQLite)")
+    parser.add_argument("--dir", help="where to write (default: the system temp dir); try /dev/shm")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         root = Path(tmp)
         ours, raw = bench_throughput(root, args.reports)
         print(f"{'throughput, ' + str(args.reports) + ' JSON reports':<44}{'per second':>12}")

@@ -77,20 +77,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .api import download, explain, get_artifact, lineage, load, materialize
-    from .catalog import Catalog, LineageGraph
-    from .manage import (
-        add_metadata,
-        delete,
-        describe,
-        list_artifacts,
-        list_page,
-        reindex,
-        tag,
-        untag,
-        update,
-    )
-    from .stack import Stack, get_stack
     from .artifact import Artifact
+    from .catalog import Catalog, LineageGraph
     from .errors import (
         AmbiguousMaterializer,
         ArtifactExists,
@@ -110,9 +98,21 @@ if TYPE_CHECKING:
         UnsupportedOperation,
     )
     from .hookspecs import hookimpl
+    from .manage import (
+        add_metadata,
+        delete,
+        describe,
+        list_artifacts,
+        list_page,
+        reindex,
+        tag,
+        untag,
+        update,
+    )
     from .manifest import Manifest
     from .materializers.base import ArtifactKind, Materializer
     from .plugins import PluginHost, make_plugin_manager
+    from .stack import Stack, get_stack
     from .store import ArtifactStore
     from .stores.backend import StoreBackend
     from .template import PathTemplate

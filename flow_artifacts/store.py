@@ -346,9 +346,8 @@ class ArtifactStore:
 
     def get_metadata(self, ref: str | Artifact) -> dict[str, Any]:
         """The whole manifest as a dict: format metadata, checksum, size, identity, versions."""
-        from dataclasses import asdict
 
-        return asdict(self.get_manifest(ref))
+        return self.get_manifest(ref).to_dict()
 
     def size(self, ref: str | Artifact) -> int:
         return self.get_manifest(ref).size

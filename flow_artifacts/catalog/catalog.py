@@ -8,7 +8,6 @@ for `gc`, never a row pointing at missing bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -459,7 +458,7 @@ class Catalog(RunLog):
                 "labels": manifest.labels,
                 "description": manifest.description,
                 "user_metadata": manifest.user_metadata,
-                "manifest": asdict(manifest),
+                "manifest": manifest.to_dict(),
                 "created": datetime.fromisoformat(manifest.created),
                 "step_run_id": manifest.step_run_id,
                 "status": "committed",

@@ -7,6 +7,7 @@ retried with bounded backoff instead of surfacing "database is locked".
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -100,13 +101,18 @@ def _short(exc: SQLAlchemyError) -> str:
 def insert_ignore(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
     """Insert rows, skipping those whose primary or unique key exists (race-free get-or-create)."""
     rows = list(rows)
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
+    if rows:
+        conn.execute(_insert_ignore_statement(conn.dialect.name, table), rows)
+
+
+@functools.cache
+def _insert_ignore_statement(dialect: str, table: Table) -> Any:
+    """Built once per table: constructing it costs more than running it."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(table).on_conflict_do_nothing(), rows)
+    return insert(table).on_conflict_do_nothing()
 
 
 def ensure_schema(engine: Engine, where: str) -> None:

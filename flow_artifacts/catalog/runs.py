@@ -6,13 +6,21 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import ArtifactNotFound
 from . import schema as t
 from .database import insert_ignore, write
 from .records import EXTERNAL, StepRunRecord, now
+
+# Hot-path lookups, built once.
+_RUN_PK = select(t.runs.c.pk).where(
+    t.runs.c.project == bindparam("project"), t.runs.c.run_id == bindparam("run_id")
+)
+_STEP_RUN_ID = select(t.step_runs.c.id).where(
+    t.step_runs.c.run_pk == bindparam("run_pk"), t.step_runs.c.step == bindparam("step")
+)
 
 
 class RunLog:
@@ -203,9 +211,7 @@ class RunLog:
                 }
             ],
         )
-        return conn.execute(
-            select(t.runs.c.pk).where(t.runs.c.project == project, t.runs.c.run_id == run_id)
-        ).scalar_one()
+        return conn.execute(_RUN_PK, {"project": project, "run_id": run_id}).scalar_one()
 
     def _step_run(
         self, conn: Connection, project: str, run_id: str, step: str, wanted_id: str | None = None
@@ -232,9 +238,4 @@ class RunLog:
                 }
             ],
         )
-        found = conn.execute(
-            select(t.step_runs.c.id).where(
-                t.step_runs.c.run_pk == run_pk, t.step_runs.c.step == step
-            )
-        ).scalar_one()
-        return found
+        return conn.execute(_STEP_RUN_ID, {"run_pk": run_pk, "step": step}).scalar_one()
