@@ -16,6 +16,7 @@ _EXPORTS = {
     "load": "api",
     "explain": "api",
     "get_artifact": "api",
+    "upload_file": "api",
     "download": "api",
     "lineage": "api",
     "list_artifacts": "manage",
@@ -52,6 +53,9 @@ _EXPORTS = {
     "PluginError": "errors",
     "IntegrityError": "errors",
     "StoreError": "errors",
+    "StoreAccessDenied": "errors",
+    "StoreNotFound": "errors",
+    "StoreUnreachable": "errors",
     "UnsupportedOperation": "errors",
     "CatalogError": "errors",
     "PickleFallbackWarning": "errors",
@@ -76,7 +80,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .api import download, explain, get_artifact, lineage, load, materialize
+    from .api import download, explain, get_artifact, lineage, load, materialize, upload_file
     from .artifact import Artifact
     from .catalog import Catalog, LineageGraph
     from .errors import (
@@ -94,7 +98,10 @@ if TYPE_CHECKING:
         NoMaterializerFound,
         PickleFallbackWarning,
         PluginError,
+        StoreAccessDenied,
         StoreError,
+        StoreNotFound,
+        StoreUnreachable,
         UnsupportedOperation,
     )
     from .hookspecs import hookimpl

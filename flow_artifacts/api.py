@@ -6,6 +6,7 @@ Every function takes `stack=`; without it, the active stack (`get_stack()`) is u
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,25 @@ def materialize(
         store.discard_unpublished(manifest)
         raise
     return Artifact(manifest, store=store, session=stack)
+
+
+def upload_file(
+    path: str | os.PathLike[str],
+    name: str,
+    project: str = "default",
+    *,
+    run_id: str | None = None,
+    step_name: str = "upload",
+    stack: Stack | None = None,
+    **options: Any,
+) -> Artifact:
+    """Store a local file or directory as an artifact, bytes as they are (streamed)."""
+    source = Path(path)
+    if not source.exists():
+        raise ArtifactNotFound(f"cannot upload {source}: no such file or directory")
+    run_id = run_id or f"upload-{uuid.uuid4().hex[:12]}"
+    return materialize(source, name, run_id, step_name, project, materializer="filesystem.path",
+                       stack=stack, **options)
 
 
 def load(ref: ArtifactRef, *, verify: bool = True, stack: Stack | None = None) -> Any:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import UnsupportedOperation
 from .manifest import Manifest
+from .progress import progress_bar
 
 if TYPE_CHECKING:
     from .store import ArtifactStore
@@ -164,14 +165,24 @@ class Artifact:
             self._store.download_directory(self.manifest, target)
             return target
         partial = target.with_name(f".{target.name}.partial")
+        bar = progress_bar(f"downloading {self.key}", self.size, self._store.progress)
         try:
             with open(partial, "wb") as f:
                 for chunk in self.as_stream():
                     f.write(chunk)
+                    bar.update(len(chunk))
             os.replace(partial, target)
         finally:
+            bar.close()
             partial.unlink(missing_ok=True)
         return target
+
+    def presigned_url(self, expires_in: int = 3600, *, allow_local: bool = False) -> str:
+        """A URL anyone can GET for `expires_in` seconds (S3, GCS, Azure SAS).
+
+        Local stores have no such URL; `allow_local=True` returns a `file://` URL instead.
+        """
+        return self._store.sign(self.manifest, expires_in, allow_local=allow_local)
 
     # catalog
     @property

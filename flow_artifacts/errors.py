@@ -50,6 +50,18 @@ class StoreError(FlowArtifactsError):
     """The artifact store could not be reached or refused an operation."""
 
 
+class StoreAccessDenied(StoreError, PermissionError):
+    """The store refused the credentials in use."""
+
+
+class StoreNotFound(StoreError):
+    """The bucket, container or root folder of the store does not exist."""
+
+
+class StoreUnreachable(StoreError, ConnectionError):
+    """The store did not answer (network, DNS, endpoint down)."""
+
+
 class UnsupportedOperation(FlowArtifactsError):
     """The store or materializer cannot do what was asked."""
 

@@ -35,9 +35,10 @@ def directory_checksum(files: dict[str, tuple[str, int]]) -> str:
 class HashingWriter:
     """A write-only file wrapper that hashes and counts what passes through it."""
 
-    def __init__(self, raw: Any, on_close: Any) -> None:
+    def __init__(self, raw: Any, on_close: Any, progress: Any = None) -> None:
         self._raw = raw
         self._on_close = on_close
+        self._progress = progress
         self._hash = hashlib.sha256()
         self.size = 0
         self.closed = False
@@ -47,6 +48,8 @@ class HashingWriter:
         self._hash.update(view)
         self._raw.write(view)
         self.size += view.nbytes
+        if self._progress is not None:
+            self._progress.update(view.nbytes)
         return view.nbytes
 
     def writable(self) -> bool:
@@ -99,6 +102,10 @@ class RecordingFileSystem:
     """
 
     fs: Any
+    exclusive: bool = False
+    """Turn every write into a conditional create, so concurrent writers cannot clobber."""
+    progress: Any = None
+    """Bar updated with every byte written (anything with `update(n)`)."""
     written: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
@@ -106,12 +113,14 @@ class RecordingFileSystem:
             return self.fs.open(path, mode, **kwargs)
         if "b" not in mode:
             raise ValueError(f"materializers must write in binary mode, got mode={mode!r}")
+        if self.exclusive:
+            mode = mode.replace("w", "x")
         stripped = self.fs._strip_protocol(path)
 
         def record(hexdigest: str, size: int) -> None:
             self.written[stripped] = (hexdigest, size)
 
-        return HashingWriter(self.fs.open(path, mode, **kwargs), record)
+        return HashingWriter(self.fs.open(path, mode, **kwargs), record, self.progress)
 
     def pipe_file(self, path: str, value: bytes, **kwargs: Any) -> None:
         with self.open(path, "wb", **kwargs) as f:

@@ -8,6 +8,7 @@ exists exactly when its manifest does.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -16,6 +17,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import fsspec
@@ -27,13 +29,18 @@ from .errors import (
     FlowArtifactsError,
     IntegrityError,
     MaterializerError,
+    StoreAccessDenied,
     StoreError,
+    StoreNotFound,
+    StoreUnreachable,
+    UnsupportedOperation,
 )
 from .hashing import RecordingFileSystem, directory_checksum, format_checksum, sha256_of
 from .manifest import MANIFEST_SUFFIX, Manifest, runtime_versions
 from .materializers.base import Materializer
 from .naming import validate_name
 from .plugins import PluginHost, default_plugin_host
+from .progress import progress_bar
 from .redact import redact_url
 from .template import PathTemplate
 
@@ -56,9 +63,12 @@ class ArtifactStore:
         *,
         template: str | PathTemplate = PathTemplate(),
         plugins: PluginHost | None = None,
+        progress: bool | None = None,
         **storage_options: Any,
     ) -> None:
         self.url = os.fspath(url)
+        self.progress = progress
+        """Progress bars for long transfers: None shows them in interactive terminals only."""
         self.plugins = plugins or default_plugin_host()
         self.template = template if isinstance(template, PathTemplate) else PathTemplate(template)
         protocol = fsspec.utils.get_protocol(self.url)
@@ -147,34 +157,42 @@ class ArtifactStore:
         """
         data_rel = key + materializer.extension_for(obj)
         data_path = self._abs(data_rel)
-        if self.fs.exists(self._abs(key + MANIFEST_SUFFIX)) or self.fs.exists(data_path):
-            raise ArtifactExists(
-                f"artifact {key!r} already exists in {self}; artifacts are written once. "
-                "Use a new run_id or name, or delete the old artifact first."
-            )
-        parent = posixpath.dirname(data_path)
-        if self.backend.atomic_rename:
-            self.fs.makedirs(parent, exist_ok=True)
-            target = f"{parent}/{TEMP_PREFIX}{uuid.uuid4().hex}-{posixpath.basename(data_path)}"
-        else:
-            target = data_path
-        recorder = RecordingFileSystem(self.fs)
+        with self._io_errors("writing", key):
+            if self.fs.exists(self._abs(key + MANIFEST_SUFFIX)) or self.fs.exists(data_path):
+                raise self._exists(key)
+            parent = posixpath.dirname(data_path)
+            if self.backend.atomic_rename:
+                self.fs.makedirs(parent, exist_ok=True)
+                target = f"{parent}/{TEMP_PREFIX}{uuid.uuid4().hex}-{posixpath.basename(data_path)}"
+            else:
+                target = data_path  # objects appear whole; conditional writes keep them single
+        bar = progress_bar(f"saving {key}", progress=self.progress)
+        recorder = RecordingFileSystem(
+            self.fs, exclusive=self.backend.exclusive_create and target == data_path, progress=bar
+        )
         try:
-            try:
-                metadata = materializer.save(obj, recorder, target)
-            except FlowArtifactsError:
-                raise
-            except Exception as exc:
-                raise MaterializerError(
-                    f"materializer {materializer.id!r} failed to save artifact {key!r}: {exc}"
-                ) from exc
-            directory = materializer.writes_directory(obj)
-            files = self._written_files(recorder, target, directory)
-            if target != data_path:
-                self._publish(target, data_path)
+            with self._io_errors("writing", key):
+                try:
+                    metadata = materializer.save(obj, recorder, target)
+                except (FlowArtifactsError, OSError):
+                    raise
+                except Exception as exc:
+                    raise MaterializerError(
+                        f"materializer {materializer.id!r} failed to save artifact {key!r}: {exc}"
+                    ) from exc
+                directory = materializer.writes_directory(obj)
+                files = self._written_files(recorder, target, directory)
+                if target != data_path:
+                    self._publish(target, data_path)
+        except ArtifactExists:
+            if target != data_path:  # on a direct write, the bytes there are the winner's
+                self._remove_quietly(target)
+            raise
         except BaseException:
             self._remove_quietly(target)
             raise
+        finally:
+            bar.close()
         if directory:
             checksum = directory_checksum(files)
             file_list = {rel: [sha, size] for rel, (sha, size) in files.items()}
@@ -207,18 +225,67 @@ class ArtifactStore:
         """Make the artifact visible. Fails with `ArtifactExists` rather than overwrite."""
         path = self._abs(manifest.key + MANIFEST_SUFFIX)
         body = manifest.to_json()
-        if self._local:
-            temp = f"{posixpath.dirname(path)}/{TEMP_PREFIX}{uuid.uuid4().hex}.json"
-            with open(temp, "wb") as f:
-                f.write(body)
-            try:
-                self._publish(temp, path)
-            finally:
-                self._remove_quietly(temp)
-            return
-        if self.fs.exists(path):
-            raise ArtifactExists(f"artifact {manifest.key!r} already exists in {self}")
-        self.fs.pipe_file(path, body)
+        with self._io_errors("publishing", manifest.key):
+            if self._local:
+                temp = f"{posixpath.dirname(path)}/{TEMP_PREFIX}{uuid.uuid4().hex}.json"
+                with open(temp, "wb") as f:
+                    f.write(body)
+                try:
+                    self._publish(temp, path)
+                finally:
+                    self._remove_quietly(temp)
+            elif self.backend.exclusive_create:
+                self.fs.pipe_file(path, body, mode="create")
+            else:
+                if self.fs.exists(path):
+                    raise self._exists(manifest.key)
+                self.fs.pipe_file(path, body)
+
+    def sign(self, manifest: Manifest, expires_in: int, *, allow_local: bool = False) -> str:
+        """A URL that downloads the artifact's bytes without credentials, for `expires_in` s."""
+        path = self._abs(manifest.data_path)
+        if manifest.directory:
+            raise UnsupportedOperation(f"artifact {manifest.key!r} is a directory: sign its files")
+        if self.backend.can_sign:
+            with self._io_errors("signing", manifest.key):
+                return str(self.fs.sign(path, expiration=int(expires_in)))
+        if self._local and allow_local:
+            return Path(path).as_uri()
+        raise UnsupportedOperation(
+            f"{self} cannot make presigned URLs"
+            + ("; pass allow_local=True for a file:// URL" if self._local else "")
+        )
+
+    def _exists(self, key: str) -> ArtifactExists:
+        return ArtifactExists(
+            f"artifact {key!r} already exists in {self}; artifacts are written once. "
+            "Use a new run_id or name, or delete the old artifact first."
+        )
+
+    @contextlib.contextmanager
+    def _io_errors(self, operation: str, key: str) -> Iterator[None]:
+        """Turn the filesystem's OSErrors into store errors that name the store and artifact."""
+        try:
+            yield
+        except FlowArtifactsError:
+            raise
+        except FileExistsError as exc:
+            raise self._exists(key) from exc
+        except PermissionError as exc:
+            raise StoreAccessDenied(
+                f"{self} denied access while {operation} {key!r}: {exc}. Check the credentials "
+                "in storage_options or the environment."
+            ) from exc
+        except FileNotFoundError as exc:
+            if operation == "reading":
+                raise ArtifactNotFound(f"the bytes of {key!r} are missing from {self}") from exc
+            raise StoreNotFound(
+                f"{self} has no bucket or folder for {key!r} ({exc}); create it first"
+            ) from exc
+        except (ConnectionError, TimeoutError) as exc:
+            raise StoreUnreachable(f"{self} did not answer while {operation} {key!r}: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"{self} failed while {operation} {key!r}: {exc}") from exc
 
     def discard_unpublished(self, manifest: Manifest) -> None:
         """Remove the bytes of an artifact whose manifest was never published."""
@@ -232,8 +299,9 @@ class ArtifactStore:
         for key in self._candidate_keys(ref):
             path = self._abs(key + MANIFEST_SUFFIX)
             try:
-                raw = self.fs.cat_file(path)
-            except FileNotFoundError:
+                with self._io_errors("reading", key):
+                    raw = self.fs.cat_file(path)
+            except ArtifactNotFound:
                 continue
             return Manifest.from_json(raw, where=path)
         raise ArtifactNotFound(
@@ -275,18 +343,16 @@ class ArtifactStore:
         return obj
 
     def _load_with(self, materializer: Materializer, manifest: Manifest) -> Any:
-        try:
-            return materializer.load(self.fs, self._abs(manifest.data_path), manifest.metadata)
-        except FlowArtifactsError:
-            raise
-        except FileNotFoundError as exc:
-            raise ArtifactNotFound(
-                f"the bytes of artifact {manifest.key!r} are missing from {self}: {exc}"
-            ) from exc
-        except Exception as exc:
-            raise MaterializerError(
-                f"materializer {materializer.id!r} failed to load artifact {manifest.key!r}: {exc}"
-            ) from exc
+        with self._io_errors("reading", manifest.key):
+            try:
+                return materializer.load(self.fs, self._abs(manifest.data_path), manifest.metadata)
+            except (FlowArtifactsError, OSError):
+                raise
+            except Exception as exc:
+                raise MaterializerError(
+                    f"materializer {materializer.id!r} failed to load artifact "
+                    f"{manifest.key!r}: {exc}"
+                ) from exc
 
     def verify(self, ref: str | Manifest) -> None:
         """Re-hash the stored bytes; raise `IntegrityError` naming the artifact on a mismatch."""
@@ -313,8 +379,14 @@ class ArtifactStore:
     def open_stream(self, manifest: Manifest, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
         """Chunks of a single-file artifact, hashed on the way; a mismatch raises at the end."""
         digest = hashlib.sha256()
-        with self.fs.open(self._abs(manifest.data_path), "rb") as f:
-            while chunk := f.read(chunk_size):
+        with self._io_errors("reading", manifest.key):
+            f = self.fs.open(self._abs(manifest.data_path), "rb")
+        with f:
+            while True:
+                with self._io_errors("reading", manifest.key):
+                    chunk = f.read(chunk_size)
+                if not chunk:
+                    break
                 digest.update(chunk)
                 yield chunk
         if format_checksum(digest.hexdigest()) != manifest.checksum:

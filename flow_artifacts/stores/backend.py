@@ -22,6 +22,8 @@ class StoreBackend:
     """Bytes can go to a temporary name and be renamed into place; object stores cannot."""
     can_sign: bool = False
     """The filesystem's `sign()` makes URLs that work without credentials."""
+    exclusive_create: bool = False
+    """Writes can be conditional (if-none-match): `open(path, "xb")`, `pipe_file(mode="create")`."""
 
     def check_installed(self, url: str) -> None:
         if self.requires and importlib.util.find_spec(self.requires) is None:

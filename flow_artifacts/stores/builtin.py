@@ -19,6 +19,7 @@ def register_store_backends(register: Callable[[StoreBackend], None]) -> None:
             requires="s3fs",
             install='pip install "flow-artifacts[s3]"',
             can_sign=True,
+            exclusive_create=True,
         )
     )
     register(
@@ -28,6 +29,7 @@ def register_store_backends(register: Callable[[StoreBackend], None]) -> None:
             requires="gcsfs",
             install='pip install "flow-artifacts[gcs]"',
             can_sign=True,
+            exclusive_create=True,
         )
     )
     register(
@@ -37,5 +39,6 @@ def register_store_backends(register: Callable[[StoreBackend], None]) -> None:
             requires="adlfs",
             install='pip install "flow-artifacts[azure]"',
             can_sign=True,
+            exclusive_create=True,
         )
     )
