@@ -448,6 +448,20 @@ class ArtifactStore:
                     keys.append(key)
         return sorted(keys)
 
+    def inventory(self) -> dict[str, datetime | None]:
+        """Every file in the store (relative path -> last modified, when the store says)."""
+        with self._io_errors("listing", ""):
+            try:
+                found = self.fs.find(self.root, detail=True)
+            except FileNotFoundError:
+                return {}
+        return {self._rel(path): _modified(info) for path, info in found.items()}
+
+    def remove_paths(self, rels: list[str]) -> None:
+        """Delete store-relative paths (maintenance); missing ones are fine."""
+        for rel in rels:
+            self._remove_quietly(self._abs(rel))
+
     def full_path(self, rel: str) -> str:
         """A path users can show and open: plain on local disk, with the protocol elsewhere."""
         path = self._abs(rel)
@@ -531,6 +545,21 @@ class ArtifactStore:
                 self.fs.rm(path, recursive=True)
         except OSError:
             pass
+
+
+def _modified(info: Mapping[str, Any]) -> datetime | None:
+    """Modification time from an fsspec info dict; each backend spells it differently."""
+    for field_name in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(field_name)
+        if value is None:
+            continue
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value, timezone.utc)
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return None
 
 
 def _is_artifact(ref: object) -> bool:
