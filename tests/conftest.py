@@ -10,8 +10,7 @@ import pytest
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 
-import importlib.util
-pytest_plugins = ["tests.server_fixtures"] if importlib.util.find_spec("tests.server_fixtures") else []
+pytest_plugins = ["tests.server_fixtures"]
 
 CATALOG_BACKENDS = ["sqlite", "postgres"]
 
