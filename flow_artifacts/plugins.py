@@ -31,7 +31,7 @@ DEFAULT_PLUGINS = (
     "flow_artifacts.materializers.bytes_blob",
     "flow_artifacts.materializers.path_copy",
     "flow_artifacts.materializers.cloudpickle_object",
-    "flow_artifacts.stores.builtin",
+    "flow_artifacts.stores.builtin_backends",
 )
 
 

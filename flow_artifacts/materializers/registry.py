@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,7 +86,7 @@ class MaterializerRegistry:
     def owner(self, materializer_id: str) -> str:
         return self._owner[materializer_id]
 
-    def __iter__(self) -> Iterable[Materializer]:
+    def __iter__(self) -> Iterator[Materializer]:
         return iter(self._by_id.values())
 
     def __contains__(self, materializer_id: object) -> bool:
@@ -155,6 +155,29 @@ class MaterializerRegistry:
         if chosen is None:
             return Explanation(type_name, None, "no registered type matches", considered)
         return Explanation(type_name, chosen, considered[-1], considered)
+
+    def explain_type(self, cls: type, *, overrides: Mapping[str, str] | None = None) -> Explanation:
+        """Like `explain`, for a type rather than a value: value checks (`accepts`) are skipped."""
+        type_name = dotted_name(cls)
+        for base in cls.__mro__:
+            if overrides and dotted_name(base) in overrides:
+                override = overrides[dotted_name(base)]
+                return Explanation(type_name, self.get(override), f"stack override for {base}")
+        fallback = None
+        for depth, base in enumerate(cls.__mro__):
+            matching = [m for m in self._by_id.values() if base in self._handled_types(m)]
+            regular = [m for m in matching if not m.fallback]
+            fallback = fallback or next((m for m in matching if m.fallback), None)
+            if len(regular) > 1:
+                ids = ", ".join(m.id for m in regular)
+                return Explanation(type_name, None, f"claimed equally by {ids}")
+            if regular:
+                how = "exact type" if depth == 0 else f"base class {dotted_name(base)}"
+                reason = f"{regular[0].id} registered for {how} (values it declines fall through)"
+                return Explanation(type_name, regular[0], reason)
+        if fallback is not None:
+            return Explanation(type_name, fallback, f"{fallback.id} is the fallback")
+        return Explanation(type_name, None, "no registered type matches")
 
     def _dispatch(
         self, obj: Any, *, allow_pickle: bool, considered: list[str]

@@ -1,0 +1,5 @@
+"""`python -m flow_artifacts` runs the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""The `flow-artifacts` command line (also `python -m flow_artifacts`)."""
+
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,298 @@
+"""Commands that read: ls, show, versions, runs, lineage, cat, get."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+
+from ..errors import UnsupportedOperation
+from .main import State
+from .output import emit_fields, emit_json, emit_table, human_size
+
+pass_state = click.make_pass_decorator(State)
+JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+CAT_ROWS = 10
+CAT_LIMIT = 1 << 20
+
+
+def artifact_record(art: Any) -> dict[str, Any]:
+    """An artifact as plain data, the same for `--json` and the web page."""
+    return {
+        "id": art.id,
+        "uri": art.uri,
+        "urn": art.urn,
+        "project": art.project,
+        "name": art.name,
+        "version": art.version,
+        "kind": art.kind,
+        "materializer": art.materializer,
+        "mime_type": art.mime_type,
+        "size": art.size,
+        "checksum": art.checksum,
+        "created": art.created.isoformat(),
+        "run_id": art.run_id,
+        "step": art.step,
+        "labels": art.labels,
+        "description": art.description,
+        "path": art.path,
+        "inputs": art.inputs,
+        "metadata": art.metadata,
+    }
+
+
+def _labels(values: tuple[str, ...]) -> dict[str, str]:
+    labels = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--label")
+        labels[key] = value
+    return labels
+
+
+def _moment(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date or time", param_hint=option)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@click.command("ls")
+@click.argument("project", required=False)
+@click.option("--name", help="Only this artifact name.")
+@click.option("--kind", type=click.Choice(["dataset", "model", "report", "file", "object"]))
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
+@click.option("--since", help="Created at or after (ISO date/time, UTC if no zone).")
+@click.option("--until", help="Created before (ISO date/time).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--cursor", help="Continue after a previous page (printed at its end).")
+@JSON
+@pass_state
+def ls(
+    state: State,
+    project: str | None,
+    name: str | None,
+    kind: str | None,
+    labels: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
+    """List artifacts, newest first, one page at a time."""
+    from ..manage import list_page
+
+    page = list_page(
+        project,
+        name=name,
+        kind=kind,
+        labels=_labels(labels),
+        since=_moment(since, "--since"),
+        until=_moment(until, "--until"),
+        page_size=limit,
+        cursor=cursor,
+        stack=state.stack,
+    )
+    if as_json:
+        emit_json(
+            {"items": [artifact_record(a) for a in page.items], "next_cursor": page.next_cursor}
+        )
+        return
+    emit_table(
+        ["uri", "kind", "materializer", "size", "created", "step"],
+        [
+            (a.uri, a.kind, a.materializer, human_size(a.size), a.created, f"{a.run_id}/{a.step}")
+            for a in page.items
+        ],
+        empty="no artifacts",
+    )
+    if page.next_cursor:
+        click.echo(f"more: --cursor {page.next_cursor}", err=True)
+
+
+@click.command()
+@click.argument("ref")
+@JSON
+@pass_state
+def show(state: State, ref: str, as_json: bool) -> None:
+    """Everything recorded about one artifact."""
+    from ..api import get_artifact
+
+    art = get_artifact(ref, stack=state.stack)
+    record = {**artifact_record(art), "tags": art.tags, "aspects": art.aspects}
+    if as_json:
+        emit_json(record)
+        return
+    record["size"] = f"{human_size(art.size)} ({art.size} bytes)"
+    emit_fields(record)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--project", "-p", help="Project of NAME (or give NAME as project/name).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@JSON
+@pass_state
+def versions(state: State, name: str, project: str | None, limit: int, as_json: bool) -> None:
+    """Versions of one artifact name, newest first, with their tags."""
+    stack = state.stack
+    if project is None:
+        project, sep, rest = name.removeprefix("store://").partition("/")
+        if not sep:
+            project, rest = stack.project, name
+        name = rest
+    page = stack.catalog.versions(project, name, page_size=limit)
+    tags: dict[int, list[str]] = {}
+    for tag, version in stack.catalog.tags_of_name(project, name).items():
+        tags.setdefault(version, []).append(tag)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "version": m.version,
+                    "id": m.id,
+                    "created": m.created,
+                    "size": m.size,
+                    "checksum": m.checksum,
+                    "tags": tags.get(m.version, []),
+                }
+                for m in page.items
+            ]
+        )
+        return
+    emit_table(
+        ["version", "created", "size", "run", "tags"],
+        [
+            (
+                m.version,
+                m.created[:19].replace("T", " "),
+                human_size(m.size),
+                m.run_id,
+                ",".join(sorted(tags.get(m.version, []))),
+            )
+            for m in page.items
+        ],
+        empty=f"no versions of store://{project}/{name}",
+    )
+
+
+@click.command()
+@click.argument("project", required=False)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@JSON
+@pass_state
+def runs(state: State, project: str | None, limit: int, as_json: bool) -> None:
+    """Recent runs with their status."""
+    rows = state.stack.catalog.runs(project, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(
+        ["project", "run", "name", "status", "started", "ended"],
+        [
+            (r["project"], r["run_id"], r["name"], r["status"], r["started"], r["ended"])
+            for r in rows
+        ],
+        empty="no runs",
+    )
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--down", is_flag=True, help="What was made from it, instead of what it came from.")
+@click.option("--depth", type=click.IntRange(0), help="Step-run hops (default: all).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tree", "mermaid", "openlineage"]),
+    default="tree",
+    show_default=True,
+)
+@pass_state
+def lineage(state: State, ref: str, down: bool, depth: int | None, fmt: str) -> None:
+    """Upstream (or --down, downstream) lineage of an artifact."""
+    from ..api import lineage as walk
+
+    graph = walk(ref, "downstream" if down else "upstream", depth, stack=state.stack)
+    if fmt == "mermaid":
+        click.echo(graph.to_mermaid())
+    elif fmt == "openlineage":
+        emit_json(graph.to_openlineage())
+    else:
+        _print_tree(graph, graph.root, "", set(), down)
+
+
+def _print_tree(graph: Any, node: str, indent: str, seen: set[str], down: bool) -> None:
+    if node in graph.artifacts:
+        m = graph.artifacts[node]
+        label = f"store://{m.project}/{m.name}@{m.version}"
+    else:
+        s = graph.step_runs[node]
+        label = f"[step {s.run_id}/{s.step}{' cached' if s.cached else ''}]"
+    click.echo(f"{indent}{label}")
+    if node in seen:
+        return
+    seen.add(node)
+    nexts = (
+        sorted(dst for src, dst in graph.edges if src == node)
+        if down
+        else (graph.upstream_of(node))
+    )
+    for child in nexts:
+        _print_tree(graph, child, indent + "  ", seen, down)
+
+
+@click.command()
+@click.argument("ref")
+@pass_state
+def cat(state: State, ref: str) -> None:
+    """Print an artifact: text and JSON as they are, a table's first rows."""
+    from ..api import get_artifact
+
+    art = get_artifact(ref, stack=state.stack)
+    if art.kind == "dataset" and art.materializer.endswith("parquet"):
+        preview = art.metadata.get("preview") or {}
+        if preview.get("columns"):
+            rows = art.metadata.get("rows")
+            emit_table(preview["columns"], preview["data"][:CAT_ROWS])
+            click.echo(f"({rows} rows)" if rows is not None else "", err=True)
+            return
+    if art.mime_type == "application/json" or art.mime_type.startswith("text/"):
+        if art.size > CAT_LIMIT:
+            raise UnsupportedOperation(f"{ref} is {human_size(art.size)}; use `get` for it")
+        text = art.open().read().decode("utf-8", errors="replace")
+        if art.mime_type == "application/json":
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        click.echo(text)
+        return
+    raise UnsupportedOperation(
+        f"{ref} is {art.mime_type} ({art.materializer}); save it with `flow-artifacts get`"
+    )
+
+
+@click.command()
+@click.argument("ref")
+@click.option("-o", "--output", type=click.Path(dir_okay=True), help="Where to write it.")
+@pass_state
+def get(state: State, ref: str, output: str | None) -> None:
+    """Download an artifact's bytes (verified; progress for large ones)."""
+    from pathlib import Path
+
+    from ..api import get_artifact
+
+    art = get_artifact(ref, stack=state.stack)
+    target = Path(output) if output else Path(Path(art.manifest.data_path).name)
+    if target.is_dir():
+        target = target / Path(art.manifest.data_path).name
+    path = art.download(target)
+    click.echo(str(path))
+
+
+COMMANDS = [ls, show, versions, runs, lineage, cat, get]

@@ -1,0 +1,114 @@
+"""The command group: global options, stack resolution, and how errors reach the terminal.
+
+Errors are one line on stderr plus a hint, exit code 1; usage errors exit 2 (click's rule);
+`--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ..errors import (
+    ArtifactExists,
+    ArtifactInUse,
+    ArtifactNotFound,
+    CatalogError,
+    ConfigError,
+    FlowArtifactsError,
+    IntegrityError,
+    StoreError,
+)
+from .output import error
+
+HINTS: list[tuple[type[Exception], str]] = [
+    (ArtifactNotFound, "list what exists with `flow-artifacts ls`"),
+    (ArtifactExists, "artifacts are written once; use a new run id or name"),
+    (ArtifactInUse, "delete the dependents first, or pass --force"),
+    (IntegrityError, "run `flow-artifacts verify --all`; restore or delete the damaged artifact"),
+    (ConfigError, "check the stack with `flow-artifacts stack validate`"),
+    (CatalogError, "check the catalog URL in the stack (`flow-artifacts stack show`)"),
+    (StoreError, "check the store URL and credentials (`flow-artifacts stack show`)"),
+]
+
+
+class State:
+    """What every command needs: the stack, resolved on first use (so --help stays fast)."""
+
+    def __init__(self, stack_spec: str | None, debug: bool) -> None:
+        self.stack_spec = stack_spec
+        self.debug = debug
+        self._stack: Any = None
+
+    @property
+    def stack(self) -> Any:
+        if self._stack is None:
+            from ..stack import resolve_stack
+
+            self._stack = resolve_stack(self.stack_spec)
+        return self._stack
+
+
+class FlowArtifactsGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FlowArtifactsError as exc:
+            if _debug(ctx):
+                raise
+            hint = next((h for cls, h in HINTS if isinstance(exc, cls)), None)
+            error(_scrub(ctx, str(exc)), hint)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            error("interrupted")
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:  # a bug or an unexpected failure: still one line, no traceback
+            if _debug(ctx):
+                raise
+            error(_scrub(ctx, f"{type(exc).__name__}: {exc}"), "run again with --debug for details")
+            sys.exit(1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    state = ctx.find_object(State)
+    return bool(state and state.debug)
+
+
+def _scrub(ctx: click.Context, message: str) -> str:
+    state = ctx.find_object(State)
+    stack = state._stack if state else None
+    return stack.scrub(message) if stack is not None else message
+
+
+@click.group(cls=FlowArtifactsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--stack",
+    "stack_spec",
+    metavar="FILE[#NAME]",
+    help="Stack file (and stack name) to use; default: the active stack.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="flow-artifacts")
+@click.pass_context
+def cli(ctx: click.Context, stack_spec: str | None, debug: bool) -> None:
+    """Find, read, curate and check the artifacts of a flow_artifacts stack."""
+    ctx.obj = State(stack_spec, debug)
+
+
+def _register() -> None:
+    from . import browse, curate, system
+
+    for module in (browse, curate, system):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="flow-artifacts")

@@ -1,0 +1,138 @@
+"""Commands about the installation: explain, plugins, stack show/validate, demo."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from ..errors import ConfigError
+from .main import State
+from .output import emit_fields, emit_json, emit_table
+
+pass_state = click.make_pass_decorator(State)
+
+
+@click.command()
+@click.argument("expression")
+@pass_state
+def explain(state: State, expression: str) -> None:
+    """Which materializer would save a value, and why.
+
+    EXPRESSION is a dotted type name (pandas.DataFrame) or a Python expression ({"a": 1}).
+    """
+    from ..api import explain as explain_obj
+
+    stack = state.stack
+    cls = _dotted_type(expression)
+    if cls is not None:
+        explanation = stack.plugins.materializers.explain_type(cls, overrides=stack.overrides)
+    else:
+        explanation = explain_obj(_evaluate(expression), stack=stack)
+    click.echo(str(explanation))
+
+
+def _dotted_type(text: str) -> type | None:
+    module_name, _, attr = text.rpartition(".")
+    if not module_name or not attr.isidentifier():
+        return None
+    try:
+        found = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError):
+        return None
+    return found if isinstance(found, type) else None
+
+
+def _evaluate(expression: str) -> Any:
+    """Evaluate the user's own expression, with pandas and numpy at hand as pd and np."""
+    namespace: dict[str, Any] = {}
+    for alias, module in (("pd", "pandas"), ("np", "numpy"), ("pa", "pyarrow")):
+        try:
+            namespace[alias] = importlib.import_module(module)
+        except ImportError:
+            pass
+    try:
+        return eval(expression, namespace)  # noqa: S307 - the caller's own input, in their shell
+    except Exception as exc:
+        raise ConfigError(f"cannot evaluate {expression!r}: {exc}") from exc
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def plugins(state: State, as_json: bool) -> None:
+    """Installed plugins, what they register, and the blocked ones."""
+    host = state.stack.plugins
+    registry = host.materializers
+    rows = []
+    for info in host.describe():
+        owned = sorted(m.id for m in registry if registry.owner(m.id) == info.name)
+        rows.append(
+            {
+                "name": info.name,
+                "builtin": info.builtin,
+                "blocked": info.blocked,
+                "distribution": info.distribution,
+                "version": info.version,
+                "materializers": owned,
+            }
+        )
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(
+        ["plugin", "status", "distribution", "materializers"],
+        [
+            (
+                r["name"],
+                "blocked" if r["blocked"] else "builtin" if r["builtin"] else "installed",
+                f"{r['distribution']} {r['version']}" if r["distribution"] else "",
+                ", ".join(r["materializers"]),
+            )
+            for r in rows
+        ],
+    )
+
+
+@click.group()
+def stack() -> None:
+    """Show or check stack configuration."""
+
+
+@stack.command("show")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def stack_show(state: State, as_json: bool) -> None:
+    """The active stack, with secrets masked."""
+    s = state.stack
+    fields = {
+        "name": s.name,
+        "source": s.source or "(embedded default)",
+        "project": s.project,
+        "store": s.scrub(s.store.url),
+        "catalog": s.scrub(s.catalog.url),
+        "path_template": s.store.template.source,
+        "materializers": dict(s.overrides),
+        "allow_pickle": s.allow_pickle,
+    }
+    emit_json(fields) if as_json else emit_fields(fields)
+
+
+@stack.command("validate")
+@click.argument("spec", required=False, metavar="[FILE[#NAME]]")
+@pass_state
+def stack_validate(state: State, spec: str | None) -> None:
+    """Check a stack file (default: the active stack's) without opening its store."""
+    from ..stack_file import read_stack_config
+
+    target = spec or state.stack_spec or state.stack.source
+    if target is None:
+        click.echo("the embedded default stack has no file; nothing to validate")
+        return
+    path, _, name = target.partition("#")
+    config = read_stack_config(path, name or None)
+    click.echo(f"{path}: valid (stack {config.name!r})")
+
+
+COMMANDS = [explain, plugins, stack]

@@ -1,0 +1,147 @@
+"""The `flow-artifacts` command line, as a user runs it: output, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import flow_artifacts as fa
+from flow_artifacts.cli.main import cli
+
+
+@pytest.fixture
+def populated(tmp_path, monkeypatch):
+    """The embedded default stack in a fresh directory, with a small lineage chain in it."""
+    monkeypatch.chdir(tmp_path)
+    raw = fa.materialize({"rows": 3}, "raw", "r1", "ingest", "demo", labels={"team": "risk"})
+    frame = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+    clean = fa.materialize(frame, "clean", "r1", "prep", "demo", inputs=[raw])
+    fa.materialize(frame, "clean", "r2", "prep", "demo")
+    return raw, clean
+
+
+def run(*args: str, ok: bool = True):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output + result.stderr
+    return result
+
+
+def test_ls_lists_newest_first_and_filters(populated):
+    lines = run("ls", "demo").stdout.splitlines()
+    assert lines[0].split()[:3] == ["URI", "KIND", "MATERIALIZER"]
+    assert [line.split()[0] for line in lines[1:]] == [
+        "store://demo/clean@2", "store://demo/clean@1", "store://demo/raw@1"]
+    risk = json.loads(run("ls", "--label", "team=risk", "--json").stdout)
+    assert [item["uri"] for item in risk["items"]] == ["store://demo/raw@1"]
+    page = json.loads(run("ls", "--limit", "2", "--json").stdout)
+    rest = json.loads(run("ls", "--limit", "2", "--cursor", page["next_cursor"], "--json").stdout)
+    assert len(page["items"]) == 2 and len(rest["items"]) == 1 and rest["next_cursor"] is None
+
+
+def test_show_versions_and_tag(populated):
+    run("tag", "store://demo/clean@1", "prod")
+    shown = json.loads(run("show", "store://demo/clean:prod", "--json").stdout)
+    assert shown["version"] == 1 and shown["tags"] == ["prod"]
+    assert shown["metadata"]["rows"] == 3
+    table = run("versions", "demo/clean").stdout.splitlines()
+    assert table[1].split()[0] == "2" and table[2].split()[0] == "1" and table[2].endswith("prod")
+    run("untag", "store://demo/clean@1", "prod")
+    assert json.loads(run("show", "store://demo/clean@1", "--json").stdout)["tags"] == []
+
+
+def test_cat_prints_reports_and_table_previews(populated):
+    assert json.loads(run("cat", "store://demo/raw").stdout) == {"rows": 3}
+    table = run("cat", "store://demo/clean").stdout.splitlines()
+    assert table[0].split() == ["A", "B"] and table[1].split() == ["1", "x"]
+
+
+def test_get_downloads_verified_bytes(populated, tmp_path):
+    out = tmp_path / "out" / "clean.parquet"
+    printed = run("get", "store://demo/clean@1", "-o", str(out)).stdout.strip()
+    assert printed == str(out)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), fa.load("store://demo/clean@1"))
+
+
+def test_lineage_formats(populated):
+    tree = run("lineage", "store://demo/clean@1").stdout.splitlines()
+    assert tree == ["store://demo/clean@1", "  [step r1/prep]", "    store://demo/raw@1",
+                    "      [step r1/ingest]"]
+    down = run("lineage", "store://demo/raw", "--down").stdout
+    assert "store://demo/clean@1" in down
+    assert run("lineage", "store://demo/clean@1", "--format", "mermaid").stdout.startswith(
+        "graph LR")
+    events = json.loads(run("lineage", "store://demo/clean@1", "--format", "openlineage").stdout)
+    assert {e["job"]["name"] for e in events} == {"r1.prep", "r1.ingest"}
+
+
+def test_rm_refuses_what_lineage_needs_then_forces(populated):
+    result = run("rm", "store://demo/raw", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and "hint: " in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    run("rm", "store://demo/raw", "--force")
+    run("rm", "store://demo/clean", "--all-versions")
+    assert json.loads(run("ls", "--json").stdout)["items"] == []
+
+
+def test_verify_reports_damage_with_exit_1(populated):
+    assert "3 ok, 0 damaged" in run("verify", "--all").stderr
+    _, clean = populated
+    with open(clean.path, "r+b") as f:
+        f.seek(20)
+        f.write(b"\xff\xff")
+    result = run("verify", "--all", ok=False)
+    assert result.exit_code == 1 and "1 damaged" in result.stderr
+    assert "store://demo/clean@1" in result.stdout
+
+
+def test_gc_lists_then_removes_orphans(populated, tmp_path):
+    root = tmp_path / ".flow_artifacts" / "artifacts"
+    stray = root / "demo" / "r9" / "s" / "stray.bin"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"orphan")
+    dry = run("gc", "--dry-run", "--grace", "0").stdout
+    assert "would remove demo/r9/s/stray.bin" in dry and stray.exists()
+    run("gc", "--grace", "0")
+    assert not stray.exists()
+    assert len(json.loads(run("ls", "--json").stdout)["items"]) == 3
+
+
+def cli_process(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "flow_artifacts", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_reindex_after_losing_the_catalog(populated, tmp_path):
+    for path in (tmp_path / ".flow_artifacts").glob("catalog.db*"):
+        path.unlink()
+    assert "added 3 artifact(s)" in cli_process("reindex").stdout
+    assert len(json.loads(cli_process("ls", "--json").stdout)["items"]) == 3
+
+
+def test_explain_plugins_and_stack(populated):
+    assert "pandas.parquet" in run("explain", "pandas.DataFrame").stdout
+    assert run("explain", "{'a': {1, 2}}").stdout.startswith("builtins.dict -> cloudpickle")
+    plugins = json.loads(run("plugins", "--json").stdout)
+    assert {"pandas_parquet", "numpy_npy"} <= {p["name"] for p in plugins}
+    shown = json.loads(run("stack", "show", "--json").stdout)
+    assert shown["source"] == "(embedded default)"
+
+
+def test_usage_errors_exit_2_and_bad_refs_exit_1(populated):
+    assert run("ls", "--kind", "nonsense", ok=False).exit_code == 2
+    assert run("verify", ok=False).exit_code == 2
+    bad = run("show", "store://demo", ok=False)
+    assert bad.exit_code == 1 and "cannot parse artifact reference" in bad.stderr
+
+
+def test_python_dash_m_runs_the_cli(populated):
+    result = cli_process("ls", "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["items"]) == 3
