@@ -51,6 +51,9 @@ def _problem(value: str) -> str | None:
         category = unicodedata.category(char)
         if category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
             return f"it contains the control or invisible character U+{ord(char):04X}"
-    if unicodedata.normalize("NFC", value) != value:
-        return "it is not in Unicode NFC form (normalize it first)"
+    if unicodedata.normalize("NFKC", value) != value:
+        return (
+            "it has characters that look like others (compatibility forms such as full-width "
+            "letters or ligatures); use their plain form"
+        )
     return None

@@ -15,8 +15,12 @@ def materialize_many(store_root: str, catalog_url: str, worker: int, count: int)
     versions = []
     for i in range(count):
         art = fa.materialize(
-            {"worker": worker, "i": i}, name="shared", run_id=f"w{worker}-{i}", step_name="s",
-            project="race", stack=stack,
+            {"worker": worker, "i": i},
+            name="shared",
+            run_id=f"w{worker}-{i}",
+            step_name="s",
+            project="race",
+            stack=stack,
         )
         versions.append(art.version)
     return versions
@@ -31,10 +35,31 @@ def die_between_bytes_and_row(store_root: str, catalog_url: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     stack = fa.Stack(store=fa.ArtifactStore(store_root), catalog=Catalog(catalog_url))
-    fa.materialize({"ok": True}, name="kept", run_id="r1", step_name="s", project="crash", stack=stack)
+    fa.materialize(
+        {"ok": True}, name="kept", run_id="r1", step_name="s", project="crash", stack=stack
+    )
     stack.catalog.record = killed  # type: ignore[method-assign]
-    fa.materialize({"lost": True}, name="doomed", run_id="r1", step_name="s", project="crash",
-                   stack=stack)
+    fa.materialize(
+        {"lost": True}, name="doomed", run_id="r1", step_name="s", project="crash", stack=stack
+    )
+
+
+def materialize_mixed(
+    store_root: str, catalog_url: str, worker: int, count: int
+) -> list[tuple[str, int, int]]:
+    """`count` artifacts: every third under a name all workers share, the rest under own names."""
+    import flow_artifacts as fa
+    from flow_artifacts.catalog import Catalog
+
+    stack = fa.Stack(store=fa.ArtifactStore(store_root), catalog=Catalog(catalog_url))
+    written = []
+    for i in range(count):
+        name = "shared" if i % 3 == 0 else f"w{worker}-n{i % 5}"
+        art = fa.materialize(
+            {"worker": worker, "i": i}, name, f"run-{worker}-{i}", "s", "busy", stack=stack
+        )
+        written.append((art.id, worker, i))
+    return written
 
 
 if __name__ == "__main__":

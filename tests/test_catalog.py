@@ -58,16 +58,27 @@ def test_malformed_references_are_refused_clearly(stack, ref):
 
 def test_missing_references_raise_not_found(stack):
     fa.materialize({"v": 1}, "clean", "r1", "prep", "demo", stack=stack)
-    for ref in ("store://demo/clean@9", "store://demo/nothing", "store://demo/clean:nope",
-                "urn:flow-artifacts:artifact:00000000-0000-0000-0000-000000000000"):
+    for ref in (
+        "store://demo/clean@9",
+        "store://demo/nothing",
+        "store://demo/clean:nope",
+        "urn:flow-artifacts:artifact:00000000-0000-0000-0000-000000000000",
+    ):
         with pytest.raises(fa.ArtifactNotFound):
             fa.get_artifact(ref, stack=stack)
 
 
 def test_listing_filters_and_pages_lazily(stack):
     for i in range(7):
-        fa.materialize({"i": i}, f"report{i % 2}", f"r{i}", "s", "demo", stack=stack,
-                       labels={"team": "risk" if i < 3 else "ops"})
+        fa.materialize(
+            {"i": i},
+            f"report{i % 2}",
+            f"r{i}",
+            "s",
+            "demo",
+            stack=stack,
+            labels={"team": "risk" if i < 3 else "ops"},
+        )
     fa.materialize(pd.DataFrame({"a": [1]}), "table", "r0", "s", "demo", stack=stack)
     fa.materialize({"x": 1}, "report0", "r0", "s", "other", stack=stack)
 
@@ -107,10 +118,19 @@ def test_describe_pages_through_versions_with_tags(stack):
 
 
 def test_update_merges_labels_and_sets_description(stack):
-    art = fa.materialize({"v": 1}, "clean", "r1", "prep", "demo", stack=stack,
-                         labels={"team": "risk", "stage": "dev"}, description="first")
-    updated = fa.update(art, labels={"stage": "prod", "team": None}, description="cleaned rows",
-                        stack=stack)
+    art = fa.materialize(
+        {"v": 1},
+        "clean",
+        "r1",
+        "prep",
+        "demo",
+        stack=stack,
+        labels={"team": "risk", "stage": "dev"},
+        description="first",
+    )
+    updated = fa.update(
+        art, labels={"stage": "prod", "team": None}, description="cleaned rows", stack=stack
+    )
     assert updated.labels == {"stage": "prod"}
     assert updated.description == "cleaned rows"
     assert list(fa.list_artifacts(labels={"team": "risk"}, stack=stack)) == []
@@ -122,8 +142,10 @@ def test_metadata_aspects_are_validated_against_their_schema(stack):
     schema = {"type": "object", "properties": {"rows": {"type": "integer"}}, "required": ["rows"]}
     assert art.add_metadata("quality", {"rows": 10}, schema=schema) is art
     art.add_metadata("owner", {"$schema": {"type": "object"}, "name": "ana"})
-    assert art.aspects == {"quality": {"rows": 10}, "owner": {"$schema": {"type": "object"},
-                                                                "name": "ana"}}
+    assert art.aspects == {
+        "quality": {"rows": 10},
+        "owner": {"$schema": {"type": "object"}, "name": "ana"},
+    }
     with pytest.raises(fa.MetadataValidationError, match="quality"):
         art.add_metadata("quality", {"rows": "ten"}, schema=schema)
     assert art.aspects["quality"] == {"rows": 10}

@@ -36,8 +36,11 @@ def test_concurrent_writers_get_distinct_gap_free_versions(stack, catalog_url):
 
 def test_a_writer_killed_between_bytes_and_row_leaves_the_catalog_consistent(stack, catalog_url):
     worker = Path(catalog_workers.__file__)
-    proc = subprocess.run([sys.executable, str(worker), stack.store.url, catalog_url],
-                          capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(worker), stack.store.url, catalog_url],
+        capture_output=True,
+        timeout=120,
+    )
     assert proc.returncode == -9, proc.stderr.decode()
     [kept] = list(fa.list_artifacts("crash", stack=stack))
     assert kept.name == "kept" and kept.load() == {"ok": True}

@@ -14,15 +14,27 @@ def _chain(stack, length: int) -> list[fa.Artifact]:
     """a0 -> step1 -> a1 -> step2 -> a2 ... each artifact made from the previous one."""
     arts = [fa.materialize({"n": 0}, "a0", "run", "step0", "demo", stack=stack)]
     for n in range(1, length):
-        arts.append(fa.materialize({"n": n}, f"a{n}", "run", f"step{n}", "demo",
-                                   inputs=[arts[-1]], stack=stack))
+        arts.append(
+            fa.materialize(
+                {"n": n}, f"a{n}", "run", f"step{n}", "demo", inputs=[arts[-1]], stack=stack
+            )
+        )
     return arts
 
 
 def test_upstream_lineage_reaches_any_depth(stack):
     raw = fa.materialize({"raw": 1}, "raw", "r1", "ingest", "demo", stack=stack)
-    a2 = fa.materialize({"v": 2}, "clean", "r2", "prep", "demo", inputs=[raw],
-                        labels={"team": "risk"}, description="cleaned rows", stack=stack)
+    a2 = fa.materialize(
+        {"v": 2},
+        "clean",
+        "r2",
+        "prep",
+        "demo",
+        inputs=[raw],
+        labels={"team": "risk"},
+        description="cleaned rows",
+        stack=stack,
+    )
     graph = a2.lineage(direction="upstream")
     assert set(graph.artifacts) == {raw.id, a2.id}
     [producer] = [s for s in graph.step_runs.values() if s.step == "prep"]
@@ -38,8 +50,9 @@ def test_upstream_lineage_reaches_any_depth(stack):
 
 def test_downstream_lineage_follows_consumers(stack):
     chain = _chain(stack, 4)
-    side = fa.materialize({"side": 1}, "side", "run2", "branch", "demo", inputs=[chain[1]],
-                          stack=stack)
+    side = fa.materialize(
+        {"side": 1}, "side", "run2", "branch", "demo", inputs=[chain[1]], stack=stack
+    )
     graph = fa.lineage(chain[1], "downstream", stack=stack)
     assert set(graph.artifacts) == {chain[1].id, chain[2].id, chain[3].id, side.id}
     assert chain[0].id not in graph.artifacts
@@ -71,17 +84,26 @@ def test_lineage_rejects_bad_arguments(stack):
 
 def test_inputs_must_exist_and_nothing_is_recorded_otherwise(stack):
     with pytest.raises(fa.ArtifactNotFound):
-        fa.materialize({"v": 1}, "clean", "r1", "prep", "demo", stack=stack,
-                       inputs=["urn:flow-artifacts:artifact:00000000-0000-0000-0000-000000000000"])
+        fa.materialize(
+            {"v": 1},
+            "clean",
+            "r1",
+            "prep",
+            "demo",
+            stack=stack,
+            inputs=["urn:flow-artifacts:artifact:00000000-0000-0000-0000-000000000000"],
+        )
     assert stack.store.list_artifacts() == []
     assert list(fa.list_artifacts(stack=stack)) == []
 
 
-def test_reindex_rebuilds_an_empty_catalog_with_versions_tags_and_lineage(stack, tmp_path,
-                                                                           catalog_url_factory):
+def test_reindex_rebuilds_an_empty_catalog_with_versions_tags_and_lineage(
+    stack, tmp_path, catalog_url_factory
+):
     raw = fa.materialize({"raw": 1}, "raw", "r1", "ingest", "demo", stack=stack)
-    fa.materialize({"v": 1}, "clean", "r2", "prep", "demo", inputs=[raw], stack=stack,
-                   labels={"team": "risk"})
+    fa.materialize(
+        {"v": 1}, "clean", "r2", "prep", "demo", inputs=[raw], stack=stack, labels={"team": "risk"}
+    )
     latest = fa.materialize({"v": 2}, "clean", "r3", "prep", "demo", inputs=[raw], stack=stack)
 
     fresh = fa.Stack(store=stack.store, catalog=Catalog(catalog_url_factory()))

@@ -36,7 +36,10 @@ def test_ls_lists_newest_first_and_filters(populated):
     lines = run("ls", "demo").stdout.splitlines()
     assert lines[0].split()[:3] == ["URI", "KIND", "MATERIALIZER"]
     assert [line.split()[0] for line in lines[1:]] == [
-        "store://demo/clean@2", "store://demo/clean@1", "store://demo/raw@1"]
+        "store://demo/clean@2",
+        "store://demo/clean@1",
+        "store://demo/raw@1",
+    ]
     risk = json.loads(run("ls", "--label", "team=risk", "--json").stdout)
     assert [item["uri"] for item in risk["items"]] == ["store://demo/raw@1"]
     page = json.loads(run("ls", "--limit", "2", "--json").stdout)
@@ -70,12 +73,17 @@ def test_get_downloads_verified_bytes(populated, tmp_path):
 
 def test_lineage_formats(populated):
     tree = run("lineage", "store://demo/clean@1").stdout.splitlines()
-    assert tree == ["store://demo/clean@1", "  [step r1/prep]", "    store://demo/raw@1",
-                    "      [step r1/ingest]"]
+    assert tree == [
+        "store://demo/clean@1",
+        "  [step r1/prep]",
+        "    store://demo/raw@1",
+        "      [step r1/ingest]",
+    ]
     down = run("lineage", "store://demo/raw", "--down").stdout
     assert "store://demo/clean@1" in down
     assert run("lineage", "store://demo/clean@1", "--format", "mermaid").stdout.startswith(
-        "graph LR")
+        "graph LR"
+    )
     events = json.loads(run("lineage", "store://demo/clean@1", "--format", "openlineage").stdout)
     assert {e["job"]["name"] for e in events} == {"r1.prep", "r1.ingest"}
 
@@ -114,8 +122,9 @@ def test_gc_lists_then_removes_orphans(populated, tmp_path):
 
 
 def cli_process(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flow_artifacts", *args],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "flow_artifacts", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_reindex_after_losing_the_catalog(populated, tmp_path):
