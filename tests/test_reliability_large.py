@@ -1,0 +1,72 @@
+"""A 4 GiB artifact goes in and out through the CLI with bounded memory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import textwrap
+
+GIB = 1 << 30
+SIZE = 4 * GIB
+MEMORY_BOUND = 256 << 20  # peak RSS of the whole process, interpreter and libraries included
+
+MEASURE = textwrap.dedent("""
+    import resource, runpy, sys
+    sys.argv = ["flow-artifacts", *sys.argv[1:]]
+    try:
+        runpy.run_module("flow_artifacts", run_name="__main__")
+    finally:
+        print("maxrss:", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, file=sys.stderr)
+""")
+
+
+def run_measured(*args: str, cwd) -> tuple[str, int]:
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert result.returncode == 0, result.stderr
+    peak = int(result.stderr.rsplit("maxrss:", 1)[1])
+    return result.stdout, peak
+
+
+def test_four_gib_streams_in_and_out_with_bounded_memory(tmp_path):
+    source = tmp_path / "big.bin"
+    with open(source, "wb") as f:  # sparse: costs no disk, reads back as zeros
+        f.truncate(SIZE)
+    upload = textwrap.dedent(f"""
+        import resource, sys
+        import flow_artifacts as fa
+        art = fa.upload_file({str(source)!r}, name="big", project="large")
+        print(art.uri, art.size, art.checksum)
+        print("maxrss:", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, file=sys.stderr)
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", upload], cwd=tmp_path, capture_output=True, text=True, timeout=1200
+    )
+    assert result.returncode == 0, result.stderr
+    uri, size, checksum = result.stdout.split()
+    assert int(size) == SIZE
+    assert int(result.stderr.rsplit("maxrss:", 1)[1]) < MEMORY_BOUND
+    expected = hashlib.sha256()
+    zeros = bytes(64 << 20)
+    for _ in range(SIZE // len(zeros)):
+        expected.update(zeros)
+    assert checksum == f"sha256:{expected.hexdigest()}"
+    source.unlink()
+
+    target = tmp_path / "copy.bin"
+    out, peak = run_measured("get", uri, "-o", str(target), cwd=tmp_path)
+    assert out.strip() == str(target)
+    assert target.stat().st_size == SIZE
+    print(
+        f"peak RSS: upload {int(result.stderr.rsplit('maxrss:', 1)[1]) >> 20} MiB, get {peak >> 20} MiB"
+    )
+    assert peak < MEMORY_BOUND
+    shown, _ = run_measured("show", uri, "--json", cwd=tmp_path)
+    assert json.loads(shown)["size"] == SIZE
