@@ -25,10 +25,15 @@ demo: $(VENV)/.installed-core
 
 test: $(VENV)/.installed-test
 	bash scripts/install-test-servers.sh
+	bash scripts/install-browser.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_materialize.py
+	$(PY) benchmarks/bench_catalog.py
+	$(PY) benchmarks/bench_steps.py
+	$(PY) benchmarks/bench_stores.py
+	$(PY) benchmarks/bench_ui.py
 
 clean:
 	rm -rf $(VENV) .flow_artifacts .test-servers

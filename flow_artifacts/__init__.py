@@ -30,6 +30,20 @@ _EXPORTS = {
     "reindex": "manage",
     "Stack": "stack",
     "get_stack": "stack",
+    "use_stack": "stack",
+    "step": "steps.decorator",
+    "Step": "steps.decorator",
+    "pipeline": "steps.pipeline",
+    "Pipeline": "steps.pipeline",
+    "run": "steps.context",
+    "Run": "steps.context",
+    "StepRun": "steps.context",
+    "current_run": "steps.context",
+    "ref": "steps.arguments",
+    "Reference": "steps.arguments",
+    "Outputs": "steps.outputs",
+    "StepOutputError": "steps.outputs",
+    "CacheWarning": "steps.cache",
     "Catalog": "catalog",
     "LineageGraph": "catalog",
     "ArtifactStore": "store",
@@ -119,7 +133,13 @@ if TYPE_CHECKING:
     from .manifest import Manifest
     from .materializers.base import ArtifactKind, Materializer
     from .plugins import PluginHost, make_plugin_manager
-    from .stack import Stack, get_stack
+    from .stack import Stack, get_stack, use_stack
+    from .steps.arguments import Reference, ref
+    from .steps.cache import CacheWarning
+    from .steps.context import Run, StepRun, current_run, run
+    from .steps.decorator import Step, step
+    from .steps.outputs import Outputs, StepOutputError
+    from .steps.pipeline import Pipeline, pipeline
     from .store import ArtifactStore
     from .stores.backend import StoreBackend
     from .template import PathTemplate

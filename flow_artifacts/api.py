@@ -14,7 +14,8 @@ from typing import Any
 from .artifact import Artifact
 from .catalog.lineage import Direction, LineageGraph, walk_lineage
 from .catalog.refs import parse_ref
-from .errors import ArtifactNotFound, InvalidName
+from .errors import ArtifactNotFound, ConfigError, InvalidName
+from .materializers.base import ArtifactKind
 from .materializers.registry import Explanation
 from .stack import Stack, get_stack
 
@@ -26,13 +27,15 @@ def materialize(
     name: str,
     run_id: str,
     step_name: str,
-    project: str = "default",
+    project: str | None = None,
     *,
     inputs: Iterable[ArtifactRef] = (),
     labels: Mapping[str, str] | None = None,
     description: str = "",
     metadata: Mapping[str, Any] | None = None,
     materializer: str | None = None,
+    overrides: Mapping[str, str] | None = None,
+    kind: str | None = None,
     pipeline: str = "default",
     step_run_id: str | None = None,
     stack: Stack | None = None,
@@ -43,13 +46,19 @@ def materialize(
     `metadata` (JSON-able) are recorded with it. Returns the committed artifact's handle.
     """
     stack = stack or get_stack()
+    project = project or stack.project
+    if kind is not None and kind not in {k.value for k in ArtifactKind}:
+        raise ConfigError(f"kind {kind!r} is not one of {', '.join(k.value for k in ArtifactKind)}")
     store = stack.store
     key = store.template.render(
         project=project, run_id=run_id, step=step_name, name=name, pipeline=pipeline
     )
     input_ids = [resolve(ref, stack).id for ref in inputs]
     chosen = stack.plugins.materializers.choose(
-        obj, materializer=materializer, overrides=stack.overrides, allow_pickle=stack.allow_pickle
+        obj,
+        materializer=materializer,
+        overrides={**stack.overrides, **overrides} if overrides else stack.overrides,
+        allow_pickle=stack.allow_pickle,
     )
     manifest = store.write_data(
         obj,
@@ -64,6 +73,8 @@ def materialize(
     manifest.labels = {str(k): str(v) for k, v in (labels or {}).items()}
     manifest.description = description
     manifest.user_metadata = dict(metadata or {})
+    if kind is not None:
+        manifest.kind = kind
     try:
         stack.catalog.record(
             manifest,
@@ -81,7 +92,7 @@ def materialize(
 def upload_file(
     path: str | os.PathLike[str],
     name: str,
-    project: str = "default",
+    project: str | None = None,
     *,
     run_id: str | None = None,
     step_name: str = "upload",

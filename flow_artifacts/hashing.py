@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
+
+from fsspec.spec import AbstractBufferedFile
 
 CHECKSUM_ALGORITHM = "sha256"
 
@@ -84,14 +87,21 @@ class HashingWriter:
             self.abort()
 
     def abort(self) -> None:
-        """Drop the file without publishing it: fsspec's own close would commit a partial upload."""
+        """Drop the file without publishing it: fsspec's own close would commit a partial upload.
+
+        Never raises: it runs while another exception propagates, and that one says what failed.
+        Local and memory files are closed (the store removes their bytes); buffered uploads
+        (s3, gcs, azure) are discarded so that no partial object is committed.
+        """
+        if self.closed:
+            return
         self.closed = True
-        discard = getattr(self._raw, "discard", None)
-        if discard is not None:
-            discard()
-            self._raw.closed = True
-        else:
-            self._raw.close()
+        with contextlib.suppress(Exception):
+            if isinstance(self._raw, AbstractBufferedFile):
+                self._raw.discard()
+                self._raw.closed = True
+            else:
+                self._raw.close()
 
 
 @dataclass

@@ -1,22 +1,42 @@
-"""A stack: the store, catalog, path template and materializer overrides artifacts go through."""
+"""A stack: the store, catalog, path template and materializer overrides artifacts go through.
+
+Which stack is active, first match wins: the `stack=` argument of a call, the innermost
+`use_stack()` block, `FLOW_ARTIFACTS_STACK` (a file, `file.yaml#name`, or `#name` for the
+discovered file), `flow_artifacts.yaml` in the current directory or a parent, and finally the
+embedded default under `./.flow_artifacts`. Stacks are cached, so engines are not reopened per
+call, but a changed directory, environment variable or stack file gives a fresh one.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 from .catalog import Catalog
+from .errors import ConfigError, FlowArtifactsError
 from .plugins import PluginHost, default_plugin_host
 from .redact import redact_url
 from .store import ArtifactStore
 from .template import DEFAULT_TEMPLATE, PathTemplate
 
+if TYPE_CHECKING:
+    from .stack_file import StackConfig
+
 DEFAULT_ROOT = ".flow_artifacts"
+STACK_ENV = "FLOW_ARTIFACTS_STACK"
+FILE_NAME = "flow_artifacts.yaml"
+
+StackLike = Union["Stack", str, os.PathLike]
+"""A `Stack`, or where to read one: `path/to/stack.yaml` or `path/to/stack.yaml#name`."""
 
 
-@dataclass
+@dataclass(repr=False)
 class Stack:
     """Where artifacts go and how they are recorded; secrets stay inside the store's filesystem."""
 
@@ -27,32 +47,189 @@ class Stack:
     allow_pickle: bool = True
     name: str = "default"
     plugins: PluginHost = field(default_factory=default_plugin_host)
+    project: str = "default"
+    """The project of runs that do not name one."""
+    source: str | None = None
+    """The stack file this stack was read from, if any."""
+    secrets: tuple[str, ...] = ()
+    """Values never to show: masked by `scrub()`, in `repr()` and in recorded errors."""
 
     @classmethod
     def local(
-        cls, root: str | os.PathLike[str] = DEFAULT_ROOT, *, template: str = DEFAULT_TEMPLATE
+        cls,
+        root: str | os.PathLike[str] = DEFAULT_ROOT,
+        *,
+        template: str = DEFAULT_TEMPLATE,
+        project: str = "default",
     ) -> Stack:
-        """The embedded default: artifacts in `<root>/artifacts`, the catalog in `<root>/catalog.db`."""
+        """The embedded default: artifacts in `<root>/artifacts`, catalog in `<root>/catalog.db`."""
         base = Path(root).absolute()
         return cls(
             store=ArtifactStore(base / "artifacts", template=PathTemplate(template)),
             catalog=Catalog(f"sqlite:///{base / 'catalog.db'}"),
             name="local",
+            project=project,
         )
 
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str], name: str | None = None) -> Stack:
+        """The stack `name` (default: the `active:` one) of a stack file, opened."""
+        from .stack_file import read_stack_config
+
+        return cls.from_config(read_stack_config(path, name))
+
+    @classmethod
+    def from_config(cls, config: StackConfig) -> Stack:
+        """Open the store and catalog a checked stack file describes."""
+        what = "artifact store"
+        try:
+            store = ArtifactStore(
+                config.store_url,
+                template=PathTemplate(config.path_template),
+                plugins=config.plugins,
+                **config.storage_options,
+            )
+            what = "catalog"
+            catalog = Catalog(config.catalog_url)
+        except Exception as exc:  # messages may quote options; never let a secret through
+            from .stack_file import mask_secrets
+
+            message = mask_secrets(
+                f"stack {config.name!r} of {config.source}: cannot open its {what}: {exc}",
+                config.secrets,
+            )
+            error = type(exc) if isinstance(exc, FlowArtifactsError) else ConfigError
+            raise error(message) from None
+        return cls(
+            store=store,
+            catalog=catalog,
+            overrides=dict(config.materializers),
+            allow_pickle=config.allow_pickle,
+            name=config.name,
+            plugins=config.plugins,
+            project=config.project,
+            source=config.source,
+            secrets=config.secrets,
+        )
+
+    def scrub(self, text: str) -> str:
+        """`text` with this stack's secrets masked: for anything shown, logged or recorded."""
+        from .stack_file import mask_secrets
+
+        return mask_secrets(text, self.secrets) if self.secrets else text
+
+    def close(self) -> None:
+        """Release the catalog's database connections."""
+        self.catalog.close()
+
     def __repr__(self) -> str:
-        return (
-            f"Stack(name={self.name!r}, store={redact_url(self.store.url)!r}, "
+        source = f", source={self.source!r}" if self.source else ""
+        return self.scrub(
+            f"Stack(name={self.name!r}{source}, store={redact_url(self.store.url)!r}, "
             f"catalog={redact_url(self.catalog.url)!r})"
         )
 
 
-_default_stacks: dict[str, Stack] = {}
+_active: ContextVar[Stack | None] = ContextVar("flow_artifacts_stack", default=None)
 
 
 def get_stack() -> Stack:
-    """The active stack: the embedded default under the current directory."""
-    cwd = os.getcwd()
-    if cwd not in _default_stacks:
-        _default_stacks[cwd] = Stack.local(Path(cwd) / DEFAULT_ROOT)
-    return _default_stacks[cwd]
+    """The active stack (see the module docstring for the order in which it is found)."""
+    active = _active.get()
+    if active is not None:
+        return active
+    cwd = Path(os.getcwd())
+    spec = os.environ.get(STACK_ENV)
+    if spec:
+        return _CACHE.from_spec(spec, cwd, origin=STACK_ENV)
+    found = find_stack_file(cwd)
+    if found is not None:
+        return _CACHE.from_file(found, None)
+    return _CACHE.default(cwd)
+
+
+def resolve_stack(stack: StackLike | None = None) -> Stack:
+    """`stack` itself, the stack a path (`file.yaml[#name]`) names, or the active one."""
+    if stack is None:
+        return get_stack()
+    if isinstance(stack, Stack):
+        return stack
+    return _CACHE.from_spec(os.fspath(stack), Path(os.getcwd()), origin="stack=")
+
+
+@contextlib.contextmanager
+def use_stack(stack: StackLike) -> Iterator[Stack]:
+    """Make `stack` (or the stack file it names) the active one inside the block."""
+    resolved = resolve_stack(stack)
+    token = _active.set(resolved)
+    try:
+        yield resolved
+    finally:
+        _active.reset(token)
+
+
+def find_stack_file(start: Path) -> Path | None:
+    """`flow_artifacts.yaml` in `start` or the nearest parent that has one."""
+    for folder in (start, *start.parents):
+        candidate = folder / FILE_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class _StackCache:
+    """Stacks by where they come from; a file's stack is rebuilt when it or its variables change."""
+
+    def __init__(self) -> None:
+        self._defaults: dict[Path, Stack] = {}
+        self._files: dict[tuple[Path, str | None], tuple[tuple[int, ...], StackConfig, Stack]] = {}
+        self._lock = threading.Lock()
+
+    def default(self, cwd: Path) -> Stack:
+        with self._lock:
+            if cwd not in self._defaults:
+                self._defaults[cwd] = Stack.local(cwd / DEFAULT_ROOT)
+            return self._defaults[cwd]
+
+    def from_spec(self, spec: str, cwd: Path, origin: str) -> Stack:
+        path_text, _, name = spec.rpartition("#") if "#" in spec else (spec, "", "")
+        if not path_text:
+            found = find_stack_file(cwd)
+            if found is None:
+                raise ConfigError(
+                    f"{origin}={spec!r} names stack {name!r}, but there is no {FILE_NAME} in "
+                    f"{cwd} or its parents"
+                )
+            return self.from_file(found, name or None)
+        path = Path(path_text).expanduser()
+        path = path if path.is_absolute() else cwd / path
+        if not path.is_file():
+            raise ConfigError(f"{origin}={spec!r}: there is no stack file {path}")
+        return self.from_file(path, name or None)
+
+    def from_file(self, path: Path, name: str | None) -> Stack:
+        from .stack_file import read_stack_config
+
+        signature = _signature(path)
+        with self._lock:
+            cached = self._files.get((path, name))
+            if cached is not None and cached[0] == signature and _same_environment(cached[1]):
+                return cached[2]
+            config = read_stack_config(path, name)
+            stack = Stack.from_config(config)
+            self._files[(path, name)] = (signature, config, stack)
+            if cached is not None:  # still usable by whoever holds it, reconnecting on demand
+                cached[2].close()
+            return stack
+
+
+def _signature(path: Path) -> tuple[int, ...]:
+    info = path.stat()
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
+def _same_environment(config: StackConfig) -> bool:
+    return all(os.environ.get(var) == value for var, value in config.environment)
+
+
+_CACHE = _StackCache()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import posixpath
 import threading
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
 
 from .errors import (
     ArtifactExists,
@@ -118,7 +120,7 @@ class ArtifactStore:
             step=step_name,
             pipeline=pipeline,
         )
-        self.write_manifest(manifest)
+        self._publish_manifest(manifest)
         return self.artifact(manifest)
 
     def save(
@@ -136,8 +138,16 @@ class ArtifactStore:
         chosen = self.plugins.materializers.choose(obj, materializer=materializer)
         manifest = self.write_data(obj, "/".join(segments), chosen, name=segments[-1])
         manifest.user_metadata = dict(metadata or {})
-        self.write_manifest(manifest)
+        self._publish_manifest(manifest)
         return self.artifact(manifest)
+
+    def _publish_manifest(self, manifest: Manifest) -> None:
+        """`write_manifest`, removing the published bytes if it fails, so the key stays free."""
+        try:
+            self.write_manifest(manifest)
+        except BaseException:
+            self.discard_unpublished(manifest)
+            raise
 
     def write_data(
         self,
@@ -174,6 +184,7 @@ class ArtifactStore:
             with self._io_errors("writing", key):
                 try:
                     metadata = materializer.save(obj, recorder, target)
+                    json.dumps(metadata or {}, sort_keys=True)  # as Manifest.to_json will
                 except (FlowArtifactsError, OSError):
                     raise
                 except Exception as exc:
@@ -516,6 +527,11 @@ class ArtifactStore:
         return files
 
     def _hash_file(self, path: str) -> tuple[str, int]:
+        if isinstance(self.fs, MemoryFileSystem):
+            # Its open() hands every reader the same file object, so hashing through it while a
+            # materializer loads (load() verifies in a second thread) interleaves their reads.
+            body = self.fs.cat_file(path)
+            return hashlib.sha256(body).hexdigest(), len(body)
         with self.fs.open(path, "rb") as f:
             return sha256_of(f, READ_CHUNK)
 

@@ -21,6 +21,17 @@ _RUN_PK = select(t.runs.c.pk).where(
 _STEP_RUN_ID = select(t.step_runs.c.id).where(
     t.step_runs.c.run_pk == bindparam("run_pk"), t.step_runs.c.step == bindparam("step")
 )
+_INSERT_STEP_RUN = t.step_runs.insert()
+_FINISH_STEP_RUN = (
+    update(t.step_runs)
+    .where(t.step_runs.c.id == bindparam("step_run_id"))
+    .values(
+        status=bindparam("new_status"),
+        ended=bindparam("new_ended"),
+        error=bindparam("new_error"),
+        cached=bindparam("new_cached"),
+    )
+)
 
 
 class RunLog:
@@ -78,16 +89,17 @@ class RunLog:
         def work(conn: Connection) -> None:
             run_pk = self._run_pk(conn, project, run_id)
             conn.execute(
-                t.step_runs.insert().values(
-                    id=step_run_id,
-                    run_pk=run_pk,
-                    step=step,
-                    status="running",
-                    started=now(),
-                    params=dict(params or {}),
-                    cache_key=cache_key,
-                    cached=False,
-                )
+                _INSERT_STEP_RUN,
+                {
+                    "id": step_run_id,
+                    "run_pk": run_pk,
+                    "step": step,
+                    "status": "running",
+                    "started": now(),
+                    "params": dict(params or {}),
+                    "cache_key": cache_key,
+                    "cached": False,
+                },
             )
             insert_ignore(
                 conn,
@@ -105,9 +117,14 @@ class RunLog:
         write(
             self.engine,
             lambda conn: conn.execute(
-                update(t.step_runs)
-                .where(t.step_runs.c.id == step_run_id)
-                .values(status=status, ended=now(), error=error, cached=cached)
+                _FINISH_STEP_RUN,
+                {
+                    "step_run_id": step_run_id,
+                    "new_status": status,
+                    "new_ended": now(),
+                    "new_error": error,
+                    "new_cached": cached,
+                },
             ),
         )
 
@@ -150,15 +167,16 @@ class RunLog:
                 t.step_runs.c.cached.is_(False),
             ),
             newest_first=True,
+            limit=1,
         )
         return records[0] if records else None
 
     def _step_runs(
-        self, condition: ColumnElement[bool], newest_first: bool = False
+        self, condition: ColumnElement[bool], newest_first: bool = False, limit: int | None = None
     ) -> list[StepRunRecord]:
         s, r = t.step_runs, t.runs
         query = select(s, r.c.project, r.c.run_id).join(r, r.c.pk == s.c.run_pk).where(condition)
-        query = query.order_by(s.c.started.desc() if newest_first else s.c.started)
+        query = query.order_by(s.c.started.desc() if newest_first else s.c.started).limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
             ids = [row.id for row in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,10 @@ class ArrowParquetMaterializer(Materializer):
             "schema": arrow_schema(obj.schema),
             "preview": {
                 "columns": obj.column_names,
-                "data": [list(row.values()) for row in obj.slice(0, 5).to_pylist()],
+                # Timestamps, dates, decimals and binary become strings: the manifest is JSON.
+                "data": json.loads(
+                    json.dumps([list(r.values()) for r in obj.slice(0, 5).to_pylist()], default=str)
+                ),
             },
         }
 

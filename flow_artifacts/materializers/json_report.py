@@ -27,7 +27,7 @@ class JsonReportMaterializer(Materializer):
         "builtins.int",
         "builtins.float",
         "builtins.bool",
-        "builtins.NoneType",
+        type(None),  # not "builtins.NoneType": the builtins module has no such attribute
         "builtins.object",  # dataclass instances only; see accepts()
     )
     extension = ".json"

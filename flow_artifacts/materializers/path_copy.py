@@ -8,6 +8,7 @@ never modified through it.
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -71,6 +72,7 @@ class PathMaterializer(Materializer):
 
 
 def _copy_file(source: Path, fs: Any, path: str) -> None:
+    fs.makedirs(posixpath.dirname(path), exist_ok=True)  # local fsspec does not create parents
     with open(source, "rb") as src, fs.open(path, "wb") as dst:
         shutil.copyfileobj(src, dst, COPY_CHUNK)
 

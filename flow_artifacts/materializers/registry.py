@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import (
     AmbiguousMaterializer,
+    FlowArtifactsError,
     NoMaterializerFound,
     PickleFallbackWarning,
     PluginError,
@@ -32,6 +33,8 @@ class Explanation:
     materializer: Materializer | None
     reason: str
     considered: list[str] = field(default_factory=list)
+    error: FlowArtifactsError | None = None
+    """Why nothing could be chosen, when it is more than "no registered type matches"."""
 
     @property
     def materializer_id(self) -> str | None:
@@ -108,6 +111,8 @@ class MaterializerRegistry:
             obj, materializer=materializer, overrides=overrides, allow_pickle=allow_pickle
         )
         chosen = explanation.materializer
+        if explanation.error is not None:
+            raise explanation.error
         if chosen is None:
             raise NoMaterializerFound(
                 f"no materializer accepts {explanation.type_name}: {explanation.reason}. "
@@ -151,7 +156,7 @@ class MaterializerRegistry:
         try:
             chosen = self._dispatch(obj, allow_pickle=allow_pickle, considered=considered)
         except AmbiguousMaterializer as exc:
-            return Explanation(type_name, None, str(exc), considered)
+            return Explanation(type_name, None, str(exc), considered, error=exc)
         if chosen is None:
             return Explanation(type_name, None, "no registered type matches", considered)
         return Explanation(type_name, chosen, considered[-1], considered)

@@ -1,0 +1,231 @@
+"""Runs: what step calls are recorded under.
+
+A run is a `with fa.run(...)` block, a call of a `@pipeline`, or the implicit run wrapped around a
+step called outside both. The current run lives in a context variable, so it follows the code
+that opened it (threads started inside a run do not see it unless they copy the context).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, FlowArtifactsError
+from ..naming import validate_name
+from .decorator import steps_disabled
+from .tracking import OUTLIVING_RUNS, trackable
+
+if TYPE_CHECKING:
+    from ..artifact import Artifact
+    from ..stack import Stack, StackLike
+
+log = logging.getLogger("flow_artifacts.steps")
+MAX_ERROR_CHARS = 4000
+
+_current: ContextVar[Run | None] = ContextVar("flow_artifacts_run", default=None)
+
+
+def current_run() -> Run | None:
+    """The innermost run being recorded here, or None outside any."""
+    return _current.get()
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(eq=False)
+class StepRun:
+    """One call of a step within a run, as it happened."""
+
+    name: str
+    """Unique within the run: the step's name, then `<name>_2`, `<name>_3` for later calls."""
+    step: str
+    started: datetime
+    params: dict[str, Any]
+    inputs: list[Artifact]
+    cache_key: str | None = None
+    id: str = ""
+    status: str = "running"
+    ended: datetime | None = None
+    cached: bool = False
+    error: str | None = None
+    outputs: dict[str, Artifact] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end; None while running."""
+        return None if self.ended is None else (self.ended - self.started).total_seconds()
+
+
+class Run:
+    """A run of steps: its id and status, and the step runs and artifacts it recorded.
+
+    Use it as a block (`with fa.run(project="demo") as run:`) or get one back from a pipeline.
+    `artifacts` maps output names to artifacts; a name produced again later in the run is keyed
+    `<step run name>/<output name>`.
+    """
+
+    def __init__(
+        self,
+        *,
+        project: str | None = None,
+        name: str | None = None,
+        pipeline: str | None = None,
+        cache: bool = True,
+        stack: StackLike | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.id = validate_name(run_id, "run_id") if run_id is not None else str(uuid.uuid4())
+        self.name = name
+        self.pipeline = validate_name(pipeline, "pipeline") if pipeline is not None else None
+        self.project = validate_name(project, "project") if project is not None else None
+        self.cache = cache
+        self.stack: Stack | None = None
+        self.status = "pending"
+        self.error: str | None = None
+        self.started: datetime | None = None
+        self.ended: datetime | None = None
+        self.result: Any = None
+        """What the pipeline function returned."""
+        self.steps: list[StepRun] = []
+        self.artifacts: dict[str, Artifact] = {}
+        self.recording = False
+        self._stack_arg = stack
+        self._explicit_id = run_id is not None
+        self._used_names: set[str] = set()
+        self._calls: dict[str, int] = {}
+        self._produced: dict[int, tuple[Any, Artifact]] = {}
+        self._parent: Run | None = None
+        self._token: Token[Run | None] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None or self.ended is None:
+            return None
+        return (self.ended - self.started).total_seconds()
+
+    def __enter__(self) -> Run:
+        if self.status != "pending":
+            raise FlowArtifactsError(f"run {self.id} was already started; make a new one")
+        self.recording = not steps_disabled()
+        if self.recording:
+            from ..stack import resolve_stack
+
+            self.stack = resolve_stack(self._stack_arg)
+            self.project = self.project or validate_name(self.stack.project, "project")
+            if self._explicit_id and self.stack.catalog.step_runs_of_run(self.project, self.id):
+                raise ConfigError(
+                    f"run {self.id!r} already has recorded steps in project {self.project!r}; "
+                    "run ids are unique, so leave run_id unset to get a new one"
+                )
+            self.stack.catalog.start_run(
+                self.project, self.id, name=self.name, pipeline=self.pipeline
+            )
+        self.started = now()
+        self.status = "running"
+        self._parent = _current.get()
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+        self.ended = now()
+        self.status = "completed" if exc is None else "failed"
+        self.error = None if exc is None else error_text(exc, self.stack)
+        self._produced.clear()  # the run's strong references end with it
+        if self.recording:
+            assert self.stack is not None and self.project is not None
+            try:
+                self.stack.catalog.finish_run(self.project, self.id, self.status, self.error)
+            except Exception as failure:
+                if exc is None:
+                    raise
+                log.warning(
+                    "could not record the end of run %s: %s",
+                    self.id,
+                    self.stack.scrub(str(failure)),
+                )
+        log.info(
+            "run %s (%s) %s after %.3fs",
+            self.id,
+            self.name or "",
+            self.status,
+            self.duration or 0.0,
+        )
+
+    # --- used by step calls --------------------------------------------------------------------
+
+    def claim_name(self, step_name: str) -> str:
+        """A step-run name unique in this run: `prep`, then `prep_2`, `prep_3`..."""
+        with self._lock:
+            n = self._calls.get(step_name, 0) + 1
+            candidate = step_name if n == 1 else f"{step_name}_{n}"
+            while candidate in self._used_names:  # a step literally named like `prep_2`
+                n += 1
+                candidate = f"{step_name}_{n}"
+            self._calls[step_name] = n
+            self._used_names.add(candidate)
+            return candidate
+
+    def add_step(self, record: StepRun) -> None:
+        with self._lock:
+            self.steps.append(record)
+
+    def add_output(self, step_run: str, name: str, obj: Any, artifact: Artifact) -> None:
+        """Record an output, and remember which artifact `obj` is for later steps' lineage."""
+        with self._lock:
+            key = name if name not in self.artifacts else f"{step_run}/{name}"
+            self.artifacts[key] = artifact
+            if trackable(obj):
+                self._produced[id(obj)] = (obj, artifact)
+                OUTLIVING_RUNS.remember(obj, artifact)
+
+    def producer_of(self, obj: Any) -> Artifact | None:
+        """The artifact `obj` was stored as by a step of this run, an enclosing one, or any
+        earlier run when the object can be weakly referenced."""
+        if not trackable(obj):
+            return None
+        run: Run | None = self
+        while run is not None:
+            entry = run._produced.get(id(obj))
+            if entry is not None and entry[0] is obj:
+                return entry[1]
+            run = run._parent
+        return OUTLIVING_RUNS.lookup(obj)
+
+    def __repr__(self) -> str:
+        label = f" {self.name}" if self.name else ""
+        return (
+            f"<Run {self.id}{label} {self.status}: {len(self.steps)} step runs, "
+            f"{len(self.artifacts)} artifacts>"
+        )
+
+
+def run(
+    project: str | None = None,
+    *,
+    name: str | None = None,
+    cache: bool = True,
+    stack: StackLike | None = None,
+    run_id: str | None = None,
+) -> Run:
+    """A run for a block of step calls: `with fa.run(project="demo", name="nightly") as run:`.
+
+    `cache=False` makes every cached step run again (and refreshes what later runs reuse).
+    `stack` is a `Stack` or a stack file (`path.yaml[#name]`); default: the active stack.
+    """
+    return Run(project=project, name=name, cache=cache, stack=stack, run_id=run_id)
+
+
+def error_text(exc: BaseException, stack: Stack | None) -> str:
+    """How a failure is recorded: type and message, secrets masked, length bounded."""
+    text = f"{type(exc).__qualname__}: {exc}"[:MAX_ERROR_CHARS]
+    return stack.scrub(text) if stack is not None else text

@@ -1,0 +1,197 @@
+"""`@step`: a function whose outputs are stored as artifacts, with lineage, each time it is called.
+
+Decorating only checks the options; the stack, catalog and materializers load on the first call.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import types
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, overload
+
+from ..errors import ConfigError
+from ..materializers.base import ArtifactKind
+from ..materializers.registry import dotted_name
+from ..naming import validate_name
+
+DISABLED_ENV = "FLOW_ARTIFACTS_DISABLED"
+_YES = {"1", "true", "yes", "on"}
+_NO = {"", "0", "false", "no", "off"}
+
+F = TypeVar("F", bound=Callable[..., Any])
+OutputSpec = str | tuple[str, ...] | list[str] | None
+MaterializerSpec = str | Mapping[str | type, str] | None
+
+
+def steps_disabled() -> bool:
+    """Whether `FLOW_ARTIFACTS_DISABLED` turns steps into plain functions (read at every call)."""
+    raw = os.environ.get(DISABLED_ENV, "").strip().lower()
+    if raw in _YES:
+        return True
+    if raw in _NO:
+        return False
+    allowed = ", ".join(sorted(_YES | _NO - {""}))
+    raise ConfigError(f"{DISABLED_ENV}={raw!r} is not a yes/no value; allowed: {allowed}")
+
+
+class Step:
+    """A function whose calls are recorded as step runs; see `step` for the options."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        outputs: OutputSpec = None,
+        cache: bool = False,
+        materializers: MaterializerSpec = None,
+        labels: Mapping[str, str] | None = None,
+        kind: str | ArtifactKind | None = None,
+        enabled: bool = True,
+    ) -> None:
+        if not callable(func):
+            raise ConfigError(f"@step decorates functions, got {func!r}")
+        if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+            raise ConfigError(f"step {func.__qualname__!r} is async; steps must be plain functions")
+        if inspect.isgeneratorfunction(func):
+            raise ConfigError(
+                f"step {func.__qualname__!r} is a generator; return the outputs instead of "
+                "yielding them"
+            )
+        functools.update_wrapper(self, func)
+        self.func = func
+        self.name = validate_name(name or func.__name__, "step name")
+        self.outputs = _check_outputs(self.name, outputs)
+        self.cache = bool(cache)
+        self.materializer, self.output_materializers, self.type_materializers = _materializers(
+            self.name, materializers, self.output_names
+        )
+        self.labels = {str(k): str(v) for k, v in (labels or {}).items()}
+        self.kind = _check_kind(self.name, kind)
+        self.enabled = enabled
+        self.signature = inspect.signature(func)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """Declared output names; a single undeclared output goes by the step's name."""
+        if self.outputs is None:
+            return (self.name,)
+        return (self.outputs,) if isinstance(self.outputs, str) else self.outputs
+
+    @property
+    def several_outputs(self) -> bool:
+        return isinstance(self.outputs, tuple)
+
+    @functools.cached_property
+    def code_fingerprint(self) -> str:
+        from .cache import code_fingerprint
+
+        return code_fingerprint(self.func)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.enabled or steps_disabled():
+            return self.func(*args, **kwargs)
+        from .execute import call_step
+
+        return call_step(self, args, kwargs)
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        return self if instance is None else types.MethodType(self, instance)
+
+    def __repr__(self) -> str:
+        return f"<Step {self.name!r} {self.func.__module__}.{self.func.__qualname__}>"
+
+
+@overload
+def step(func: F, /) -> F: ...
+
+
+@overload
+def step(
+    *,
+    name: str | None = None,
+    outputs: OutputSpec = None,
+    cache: bool = False,
+    materializers: MaterializerSpec = None,
+    labels: Mapping[str, str] | None = None,
+    kind: str | ArtifactKind | None = None,
+    enabled: bool = True,
+) -> Callable[[F], F]: ...
+
+
+def step(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Make a function a step: each call runs it and stores what it returns as artifacts.
+
+    - `name`: the step's name in paths and the catalog (default: the function's name).
+    - `outputs`: a name, or a tuple of names for a function returning that many values (as a
+      tuple, or a dict with those keys). Without it the single output is named after the step,
+      and a function returning None stores nothing.
+    - `cache`: reuse the outputs of an earlier call with the same code, parameters and input
+      content instead of running the function.
+    - `materializers`: one materializer id for every output, or a mapping from output names or
+      types (classes or dotted names) to ids.
+    - `labels`, `kind`: recorded on every output (`kind` overrides the materializer's).
+    - `enabled=False` (or `FLOW_ARTIFACTS_DISABLED=1`): call the function plainly.
+    """
+    if func is not None:
+        return Step(func, **options)
+    return lambda f: Step(f, **options)
+
+
+def _check_outputs(step_name: str, outputs: OutputSpec) -> str | tuple[str, ...] | None:
+    if outputs is None:
+        return None
+    if isinstance(outputs, str):
+        return validate_name(outputs, "output name")
+    if not isinstance(outputs, (tuple, list)) or not outputs:
+        raise ConfigError(
+            f"step {step_name!r}: outputs must be a name or a non-empty tuple of names, "
+            f"got {outputs!r}"
+        )
+    names = tuple(validate_name(n, "output name") for n in outputs)
+    if len(set(names)) != len(names):
+        raise ConfigError(f"step {step_name!r}: output names repeat in {names}")
+    return names
+
+
+def _materializers(
+    step_name: str, spec: MaterializerSpec, output_names: tuple[str, ...]
+) -> tuple[str | None, dict[str, str], dict[str, str]]:
+    """(id for every output, ids by output name, ids by dotted type name)."""
+    if spec is None or isinstance(spec, str):
+        return spec, {}, {}
+    by_output: dict[str, str] = {}
+    by_type: dict[str, str] = {}
+    for key, materializer in spec.items():
+        if not isinstance(materializer, str):
+            raise ConfigError(
+                f"step {step_name!r}: materializers[{key!r}] must be a materializer id, "
+                f"got {materializer!r}"
+            )
+        if isinstance(key, type):
+            by_type[dotted_name(key)] = materializer
+        elif isinstance(key, str) and key in output_names:
+            by_output[key] = materializer
+        elif isinstance(key, str) and "." in key:
+            by_type[key] = materializer
+        else:
+            raise ConfigError(
+                f"step {step_name!r}: materializers key {key!r} is neither an output nor a type; "
+                f"allowed: outputs {', '.join(output_names)}, a class, or a dotted type name"
+            )
+    return None, by_output, by_type
+
+
+def _check_kind(step_name: str, kind: str | ArtifactKind | None) -> str | None:
+    if kind is None:
+        return None
+    try:
+        return ArtifactKind(kind).value
+    except ValueError:
+        allowed = ", ".join(k.value for k in ArtifactKind)
+        raise ConfigError(
+            f"step {step_name!r}: unknown kind {kind!r}; allowed: {allowed}"
+        ) from None

@@ -1,0 +1,178 @@
+"""What calling a step does: find inputs, try the cache, call, store outputs, record the step run.
+
+Order matters for what survives a failure: the step run is recorded as running before the
+function is called, each output is committed as soon as it is stored, and the step run is then
+marked completed or failed. A failure re-raises the user's exception itself; artifacts already
+committed stay.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from ..artifact import Artifact
+from ..errors import FlowArtifactsError
+from ..manifest import Manifest
+from ..stack import Stack
+from .arguments import PreparedCall, prepare_call
+from .cache import CacheWarning, cache_key
+from .context import Run, StepRun, current_run, error_text, log, now
+from .decorator import Step
+from .outputs import Outputs, commit_output, returned, split_outputs
+
+
+def call_step(step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run `step` in the current run, or in an implicit run of its own outside any."""
+    run = current_run()
+    if run is None:
+        with Run(name=step.name) as implicit:
+            return _call_in_run(step, implicit, args, kwargs)
+    if not run.recording:
+        return step.func(*args, **kwargs)
+    return _call_in_run(step, run, args, kwargs)
+
+
+def _call_in_run(step: Step, run: Run, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    stack, project = run.stack, run.project
+    assert stack is not None and project is not None
+    bound = step.signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    call = prepare_call(bound.arguments, run, fingerprint=step.cache)
+    key = _key(step, project, call)
+    record = StepRun(
+        name=run.claim_name(step.name),
+        step=step.name,
+        started=now(),
+        params=call.params,
+        inputs=list(call.inputs.values()),
+        cache_key=key,
+    )
+    if key is not None and run.cache:
+        reused = _reusable(stack, step, key)
+        if reused is not None:
+            return _record_hit(stack, run, step, record, reused)
+    record.id = stack.catalog.start_step_run(
+        project, run.id, record.name, params=record.params, cache_key=key, inputs=list(call.inputs)
+    )
+    run.add_step(record)
+    try:
+        bound.arguments.update(call.arguments)
+        result = step.func(*bound.args, **bound.kwargs)
+        outputs = split_outputs(step, record.name, result)
+        for name, obj in outputs:
+            artifact = commit_output(
+                stack,
+                step,
+                obj,
+                name,
+                project=project,
+                run_id=run.id,
+                step_run=record.name,
+                step_run_id=record.id,
+                pipeline=run.pipeline or "default",
+                inputs=list(call.inputs),
+            )
+            record.outputs[name] = artifact
+            run.add_output(record.name, name, obj, artifact)
+    except BaseException as exc:
+        _finish(stack, record, "failed", error=error_text(exc, stack))
+        raise
+    _finish(stack, record, "completed")
+    return returned(step, result, outputs)
+
+
+def _key(step: Step, project: str, call: PreparedCall) -> str | None:
+    if not step.cache:
+        return None
+    if call.fingerprint is None:
+        warnings.warn(
+            f"step {step.name!r} runs without its cache: {call.uncacheable}",
+            CacheWarning,
+            stacklevel=5,
+        )
+        return None
+    return cache_key(step, project, call.fingerprint)
+
+
+def _reusable(stack: Stack, step: Step, key: str) -> list[tuple[str, Artifact, Any]] | None:
+    """(name, artifact, loaded object) of each output of an earlier call with this key, or None
+    when there is none, or its outputs were deleted or can no longer be loaded."""
+    found = stack.catalog.find_cached(key)
+    if found is None:
+        return None
+    manifests = stack.catalog.by_ids(found.outputs)
+    chosen = _match_outputs(step, manifests)
+    if chosen is None or len(manifests) != len(found.outputs):
+        return None
+    reused = []
+    for name, manifest in chosen:
+        artifact = Artifact(manifest, store=stack.store, session=stack)
+        try:
+            reused.append((name, artifact, artifact.load()))
+        except FlowArtifactsError as exc:
+            log.warning(
+                "step %s: cached output %s cannot be loaded (%s); running the step",
+                step.name,
+                artifact,
+                stack.scrub(str(exc)),
+            )
+            return None
+    return reused
+
+
+def _match_outputs(step: Step, manifests: list[Manifest]) -> list[tuple[str, Manifest]] | None:
+    if step.several_outputs:
+        by_name = {m.name: m for m in manifests}
+        if sorted(by_name) != sorted(step.output_names) or len(manifests) != len(by_name):
+            return None
+        return [(name, by_name[name]) for name in step.output_names]
+    if len(manifests) != 1:  # none: deleted since, or nothing was returned; run it
+        return None
+    return [(manifests[0].name, manifests[0])]
+
+
+def _record_hit(
+    stack: Stack, run: Run, step: Step, record: StepRun, reused: list[tuple[str, Artifact, Any]]
+) -> Any:
+    assert run.project is not None
+    record.cached = True
+    record.id = stack.catalog.start_step_run(
+        run.project,
+        run.id,
+        record.name,
+        params=record.params,
+        cache_key=record.cache_key,
+        inputs=[a.id for a in record.inputs],
+    )
+    run.add_step(record)
+    for name, artifact, obj in reused:
+        key = name if step.several_outputs or step.outputs is not None else record.name
+        record.outputs[key] = artifact
+        run.add_output(record.name, key, obj, artifact)
+    _finish(stack, record, "completed", cached=True)
+    if step.several_outputs:
+        return Outputs((name for name, _, _ in reused), (obj for _, _, obj in reused))
+    return reused[0][2]
+
+
+def _finish(
+    stack: Stack, record: StepRun, status: str, *, error: str | None = None, cached: bool = False
+) -> None:
+    record.status, record.error, record.ended = status, error, now()
+    try:
+        stack.catalog.finish_step_run(record.id, status, error=error, cached=cached)
+    except Exception as failure:
+        if status != "failed":
+            raise
+        # the step's own exception is on its way up; it matters more than this one
+        log.warning(
+            "could not record that step run %s failed: %s", record.name, stack.scrub(str(failure))
+        )
+    log.info(
+        "step %s %s%s in %.3fs",
+        record.name,
+        status,
+        " (cached)" if cached else "",
+        record.duration or 0.0,
+    )

@@ -1,0 +1,123 @@
+"""Query parameters of the browser's API, checked: anything malformed is a `BadRequest` (HTTP 400).
+
+The checks live here, apart from the routes, so every endpoint rejects the same mistakes with the
+same words, and the queries below them only ever see valid values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+from ..materializers.base import ArtifactKind
+
+SORTS = ("created", "name", "version", "kind", "size", "step")
+KINDS = tuple(kind.value for kind in ArtifactKind)
+MAX_LIMIT = 200
+MAX_DEPTH = 20
+
+
+class BadRequest(ValueError):
+    """A query parameter the API cannot use; the message says which and what it accepts."""
+
+
+class Params(Protocol):
+    """Starlette's `QueryParams`, or any multi-dict with the same two methods."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+    def getlist(self, key: str, /) -> list[str]: ...
+
+
+@dataclass
+class ListQuery:
+    """One page of the artifact list: filters, sort order and where to continue."""
+
+    project: str | None = None
+    name: str | None = None
+    """A case-insensitive substring of the artifact name."""
+    kind: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    since: datetime | None = None
+    until: datetime | None = None
+    sort: str = "created"
+    descending: bool = True
+    limit: int = 50
+    cursor: str | None = None
+
+
+def list_query(params: Params) -> ListQuery:
+    return ListQuery(
+        project=text(params, "project"),
+        name=text(params, "name"),
+        kind=choice(params, "kind", KINDS),
+        labels=labels(params.getlist("label")),
+        since=moment(params, "since"),
+        until=moment(params, "until"),
+        sort=choice(params, "sort", SORTS) or "created",
+        descending=(choice(params, "order", ("asc", "desc")) or "desc") == "desc",
+        limit=integer(params, "limit", 50, 1, MAX_LIMIT),
+        cursor=text(params, "cursor"),
+    )
+
+
+def text(params: Params, name: str) -> str | None:
+    """A stripped value, or None when absent or blank (an empty search box filters nothing)."""
+    value = params.get(name)
+    if value is None or not value.strip():
+        return None
+    if len(value) > 1000:
+        raise BadRequest(f"{name} is longer than 1000 characters")
+    return value.strip()
+
+
+def choice(params: Params, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = text(params, name)
+    if value is not None and value not in allowed:
+        raise BadRequest(f"{name}={value!r:.60} is not one of: {', '.join(allowed)}")
+    return value
+
+
+def integer(params: Params, name: str, default: int, low: int, high: int) -> int:
+    value = text(params, name)
+    if value is None:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise BadRequest(f"{name}={value!r:.60} must be a whole number from {low} to {high}")
+    return int(value)
+
+
+def depth(params: Params, default: int = 3) -> int | None:
+    """Lineage hops: a number, or `all` for the whole graph."""
+    if text(params, "depth") == "all":
+        return None
+    return integer(params, "depth", default, 1, MAX_DEPTH)
+
+
+def labels(values: list[str]) -> dict[str, str]:
+    """`key=value` items, one per `label` parameter."""
+    found: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise BadRequest(f"label {item!r:.60} is not key=value, e.g. label=team=risk")
+        found[key.strip()] = value.strip()
+    return found
+
+
+def moment(params: Params, name: str) -> datetime | None:
+    """An ISO date or date-time; without a zone it is UTC, as on the command line."""
+    value = text(params, name)
+    if value is None:
+        return None
+    iso = value[:-1] + "+00:00" if value.endswith("Z") else value  # Python 3.10 wants +00:00
+    try:
+        parsed = datetime.fromisoformat(iso)
+    except ValueError:
+        raise BadRequest(
+            f"{name}={value!r:.60} is not an ISO date or time, e.g. 2024-05-01 or "
+            "2024-05-01T12:00:00Z"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -1,0 +1,152 @@
+"""Catalog queries of the browser: the searchable, sortable artifact list, and one run's row.
+
+`Catalog.list_page` matches names exactly and orders by creation time only; the page needs a
+search box and six sortable columns, so this module reads the catalog tables itself (read only).
+Every order is a keyset over (sort key, id): page 2,000 costs what page 1 costs, and artifacts
+written meanwhile never shift the pages after them. The first query reads only the sort key and
+id; the full rows (with their manifest JSON) are fetched for the page's ids alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import FromClause
+
+from ..catalog import Catalog, Page
+from ..catalog import schema as t
+from ..catalog.records import row_to_manifest
+from .params import BadRequest, ListQuery
+
+_ROW = (
+    t.artifacts.c.manifest,
+    t.artifacts.c.version,
+    t.artifacts.c.labels,
+    t.artifacts.c.description,
+    t.artifacts.c.user_metadata,
+    t.artifacts.c.step_run_id,
+    t.artifacts.c.created,
+    t.artifacts.c.id,
+)
+_LIKE_ESCAPE = "\\"
+
+
+def sort_key(sort: str) -> ColumnElement[Any]:
+    """The expression a listing is ordered by.
+
+    `step` is the name of the producing step run, the `step` its manifest records; read through
+    the step-run key rather than out of the manifest JSON, which costs 2.5x more per row."""
+    a = t.artifacts
+    if sort == "step":
+        return func.coalesce(t.step_runs.c.step, "")
+    return {
+        "created": a.c.created,
+        "name": a.c.name,
+        "version": a.c.version,
+        "kind": a.c.kind,
+        "size": a.c.size,
+    }[sort]
+
+
+def list_artifacts(catalog: Catalog, query: ListQuery) -> Page:
+    """One page of artifacts matching `query`, in its order; `next_cursor` continues it."""
+    a = t.artifacts
+    key = sort_key(query.sort)
+    conditions = _filters(query)
+    if query.cursor is not None:
+        value, last_id = decode_cursor(query)
+        if query.descending:
+            conditions.append(or_(key < value, and_(key == value, a.c.id < last_id)))
+        else:
+            conditions.append(or_(key > value, and_(key == value, a.c.id > last_id)))
+    order = (key.desc(), a.c.id.desc()) if query.descending else (key.asc(), a.c.id.asc())
+    source: FromClause = a
+    if query.sort == "step":
+        source = a.outerjoin(t.step_runs, t.step_runs.c.id == a.c.step_run_id)
+    keys_query = (
+        select(a.c.id, key.label("sort_value"))
+        .select_from(source)
+        .where(*conditions)
+        .order_by(*order)
+        .limit(query.limit + 1)
+    )
+    with catalog.engine.connect() as conn:
+        keys = conn.execute(keys_query).all()
+        ids = [k.id for k in keys[: query.limit]]
+        rows = conn.execute(select(*_ROW).where(a.c.id.in_(ids))).all() if ids else []
+    by_id = {row.id: row_to_manifest(row) for row in rows}
+    items = [by_id[i] for i in ids if i in by_id]
+    more = len(keys) > query.limit
+    return Page(items, encode_cursor(query, keys[query.limit - 1]) if more else None)
+
+
+def _filters(query: ListQuery) -> list[ColumnElement[bool]]:
+    a = t.artifacts
+    conditions: list[ColumnElement[bool]] = []
+    if query.project is not None:
+        conditions.append(a.c.project == query.project)
+    if query.name is not None:
+        pattern = "%" + _escape_like(query.name) + "%"
+        conditions.append(a.c.name.ilike(pattern, escape=_LIKE_ESCAPE))
+    if query.kind is not None:
+        conditions.append(a.c.kind == query.kind)
+    for label, value in query.labels.items():
+        conditions.append(
+            exists().where(
+                t.labels.c.artifact_id == a.c.id, t.labels.c.key == label, t.labels.c.value == value
+            )
+        )
+    if query.since is not None:
+        conditions.append(a.c.created >= query.since)
+    if query.until is not None:
+        conditions.append(a.c.created < query.until)
+    return conditions
+
+
+def _escape_like(text: str) -> str:
+    for char in (_LIKE_ESCAPE, "%", "_"):
+        text = text.replace(char, _LIKE_ESCAPE + char)
+    return text
+
+
+def encode_cursor(query: ListQuery, row: Any) -> str:
+    value = row.sort_value
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    order = "desc" if query.descending else "asc"
+    raw = json.dumps([query.sort, order, value, row.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(query: ListQuery) -> tuple[Any, str]:
+    """The (sort value, id) a cursor continues after; it must come from the same order."""
+    try:
+        sort, order, value, last_id = json.loads(base64.urlsafe_b64decode(query.cursor or ""))
+        if sort == "created":
+            value = datetime.fromisoformat(value)
+        expected = int if sort in ("version", "size") else datetime if sort == "created" else str
+        if not isinstance(value, expected) or not isinstance(last_id, str):
+            raise TypeError(f"a {sort} cursor holds a {type(value).__name__}")
+    except (ValueError, TypeError) as exc:
+        raise BadRequest(
+            f"cursor {query.cursor!r:.40} is not one this API made; use a page's next_cursor"
+        ) from exc
+    if (sort, order) != (query.sort, "desc" if query.descending else "asc"):
+        raise BadRequest(
+            f"this cursor continues a listing sorted by {sort} {order}; "
+            f"ask for sort={sort}&order={order}, or start again without a cursor"
+        )
+    return value, last_id
+
+
+def run_row(catalog: Catalog, project: str, run_id: str) -> dict[str, Any] | None:
+    """The run (project, run_id) as a dict, or None if the catalog has no such run."""
+    query = select(t.runs).where(t.runs.c.project == project, t.runs.c.run_id == run_id)
+    with catalog.engine.connect() as conn:
+        row = conn.execute(query).first()
+    return dict(row._mapping) if row is not None else None

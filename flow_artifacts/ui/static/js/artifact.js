@@ -1,0 +1,153 @@
+// One artifact: identity with copy buttons, every recorded field, labels, metadata, a preview,
+// the versions of its name with their tags, download, lineage and (if allowed) delete.
+import {
+  announce, api, artifactHref, artifactLink, chips, copyField, duration, h, jsonBlock,
+  markReady, runHref, size, stepHref, when,
+} from "./dom.js";
+
+function section(title, ...content) {
+  const id = `s-${title.toLowerCase().replace(/\W+/g, "-")}`;
+  return h("section", { "aria-labelledby": id }, h("h2", { id }, title), ...content);
+}
+
+function fields(rows) {
+  return h("dl", { class: "fields" },
+    rows.filter(([, value]) => value !== null && value !== undefined && value !== "")
+      .map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+}
+
+function tableOf(columns, rows, caption) {
+  return h("div", { class: "scroll" }, h("table", { class: "grid" },
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((cell) => h("td", {},
+      cell === null ? h("span", { class: "muted" }, "null") : typeof cell === "object"
+        ? JSON.stringify(cell) : String(cell))))))));
+}
+
+export function previewOf(p) {
+  switch (p.type) {
+    case "table": {
+      const total = p.total_rows === null || p.total_rows === undefined ? ""
+        : ` of ${p.total_rows.toLocaleString()}`;
+      return [tableOf(p.columns, p.rows, `First ${p.rows.length} rows${total}`),
+        p.schema.length ? tableOf(["column", "type"], p.schema.map((f) => [f.name, f.type]),
+          "Schema") : null];
+    }
+    case "json":
+      return h("pre", { class: "code", "aria-label": "JSON content" }, p.text);
+    case "text":
+      return [h("pre", { class: "code", "aria-label": "Text content" }, p.text),
+        p.truncated ? h("p", { class: "muted" }, `First ${size(p.shown_bytes)} shown.`) : null];
+    case "image":
+      return h("img", { src: p.src, alt: "Image content of this artifact", class: "preview-img" });
+    case "directory":
+      return [h("p", {}, `A directory of ${p.count} files.`),
+        tableOf(["path", "size"], p.files.map((f) => [f.path, size(f.size)]), "Files")];
+    case "error":
+      return h("p", { class: "error", role: "alert" }, p.message);
+    default:
+      return h("p", { class: "muted" }, p.message);
+  }
+}
+
+function versionsTable(a, versions) {
+  const body = h("tbody");
+  const more = h("button", { type: "button", class: "secondary" }, "More versions");
+  const add = (page) => {
+    body.append(...page.items.map((v) => h("tr", v.id === a.id ? { "aria-current": "true",
+      class: "current" } : {},
+    h("td", { class: "num" }, h("a", { href: artifactHref(v.id) }, v.version)),
+    h("td", {}, when(v.created)),
+    h("td", { class: "num" }, size(v.size)),
+    h("td", {}, h("a", { href: runHref(v.project, v.run_id) }, v.run_id)),
+    h("td", {}, v.tags.map((t) => h("span", { class: "tag" }, t))))));
+    more.hidden = !page.next_cursor;
+    more.onclick = async () => add(await api(`/api/versions/${a.id}`, { cursor: page.next_cursor }));
+  };
+  add(versions);
+  return [h("table", { class: "grid" }, h("caption", { class: "visually-hidden" }, "Versions"),
+    h("thead", {}, h("tr", {}, ["Version", "Created", "Size", "Run", "Tags"].map((c) =>
+      h("th", { scope: "col" }, c)))), body), more];
+}
+
+function producer(a) {
+  const s = a.producer;
+  if (!s) return h("p", { class: "muted" }, `${a.run_id} / ${a.step} (no step-run record)`);
+  return fields([
+    ["Step", h("a", { href: stepHref(s) }, s.step)],
+    ["Run", h("a", { href: runHref(s.project, s.run_id) }, s.run_id)],
+    ["Status", h("span", { class: `status status-${s.status}` }, s.status)],
+    ["Cache", s.cached ? "hit (reused an earlier result)" : "miss"],
+    ["Duration", duration(s.duration_s)],
+  ]);
+}
+
+function deleteButton(a) {
+  const button = h("button", { type: "button", class: "danger" }, "Delete this version");
+  button.addEventListener("click", async () => {
+    if (!window.confirm(`Delete ${a.uri}? Its bytes are removed from the store.`)) return;
+    try {
+      await api(`/api/artifacts/${a.id}`, {}, "DELETE");
+      location.href = "/";
+    } catch (error) {
+      announce(error.message);
+      button.after(h("p", { class: "error", role: "alert" }, error.message));
+    }
+  });
+  return button;
+}
+
+export async function render(main, info, ref) {
+  const a = await api(`/api/artifacts/${ref}`);
+  document.title = `${a.name}@${a.version} · flow-artifacts`;
+  const previewBox = h("div", { class: "preview", "aria-busy": "true" }, "Loading preview…");
+  const download = a.downloadable
+    ? h("a", { class: "button", href: `/api/content/${a.id}`, download: "" }, "Download")
+    : h("span", { class: "muted" }, `A directory: download it with flow-artifacts get ${a.uri}`);
+  main.replaceChildren(...[
+    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/" }, "Artifacts"),
+      " / ", h("a", { href: `/?project=${encodeURIComponent(a.project)}` }, a.project)),
+    h("h1", {}, `${a.name}`, h("span", { class: "muted" }, `@${a.version}`), " ",
+      h("span", { class: `kind kind-${a.kind}` }, a.kind),
+      a.tags.map((t) => h("span", { class: "tag" }, t))),
+    a.description ? h("p", { class: "lead" }, a.description) : null,
+    h("div", { class: "toolbar" }, download,
+      h("a", { class: "button secondary", href: `/lineage/${a.id}` }, "Lineage graph"),
+      info.allow_delete ? deleteButton(a) : null),
+    h("div", { class: "copies" }, copyField("URI", a.uri), copyField("URN", a.urn),
+      copyField("Checksum", a.checksum)),
+    section("Preview", previewBox),
+    section("Record", fields([
+      ["ID", h("code", {}, a.id)], ["Project", a.project], ["Name", a.name],
+      ["Version", a.version], ["Status", a.status], ["Kind", a.kind],
+      ["Materializer", `${a.materializer} (format ${a.materializer_version})`],
+      ["MIME type", a.mime_type], ["Size", `${size(a.size)} (${a.size.toLocaleString()} bytes)`],
+      ["Created", when(a.created)], ["Run", h("a", { href: runHref(a.project, a.run_id) }, a.run_id)],
+      ["Step", a.step], ["Pipeline", a.pipeline], ["Step run", a.step_run_id],
+      ["Key", h("code", {}, a.key)], ["Data path", h("code", {}, a.data_path)],
+      ["Location", h("code", {}, a.path)], ["Directory", a.directory ? "yes" : "no"],
+      ["Inputs", a.inputs.length ? h("ul", { class: "plain" }, a.inputs.map((i) =>
+        h("li", {}, h("a", { href: artifactHref(i) }, i)))) : null],
+      ["Written with", Object.entries(a.libraries).map(([k, v]) => `${k} ${v}`).join(", ")],
+    ])),
+    section("Labels", chips(a.labels) || h("p", { class: "muted" }, "No labels.")),
+    section("Produced by", producer(a)),
+    section("Metadata",
+      h("details", {}, h("summary", {}, "Format metadata (what the materializer recorded)"),
+        jsonBlock(a.metadata)),
+      h("h3", {}, "User metadata"), jsonBlock(a.user_metadata),
+      h("h3", {}, "Aspects"), Object.keys(a.aspects).length
+        ? Object.entries(a.aspects).map(([name, body]) => [h("h4", {}, name), jsonBlock(body)])
+        : h("p", { class: "muted" }, "No metadata aspects.")),
+    section(`Versions of ${a.name}`, versionsTable(a, a.versions)),
+  ].filter(Boolean));
+  try {
+    previewBox.replaceChildren(...[previewOf(await api(`/api/preview/${a.id}`))].flat()
+      .filter(Boolean));
+  } catch (error) {
+    previewBox.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
+  }
+  previewBox.removeAttribute("aria-busy");
+  markReady("artifact");
+}

@@ -1,0 +1,160 @@
+// The artifact list: search form, sortable table, and keyset paging (Next follows the API's
+// cursor; Previous goes back through the cursors already seen). The URL keeps the search.
+import {
+  announce, api, artifactHref, chips, h, markReady, runHref, showError, size, when,
+} from "./dom.js";
+
+const COLUMNS = [
+  ["name", "Name", "asc"],
+  ["version", "Version", "desc"],
+  ["kind", "Kind", "asc"],
+  ["size", "Size", "desc"],
+  ["created", "Created", "desc"],
+  ["step", "Producer step", "asc"],
+];
+const KINDS = ["dataset", "model", "report", "file", "object"];
+const PAGE = 50;
+
+// ISO instant -> value of a datetime-local input, in the reader's time zone.
+function toLocalInput(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+function toInstant(local) {
+  return local ? new Date(local).toISOString() : "";
+}
+
+function readState(info) {
+  const q = new URLSearchParams(location.search);
+  const fallback = info.projects.includes(info.default_project) ? info.default_project : "";
+  return {
+    project: q.has("project") ? q.get("project") : fallback,
+    name: q.get("name") || "",
+    kind: q.get("kind") || "",
+    label: q.getAll("label"),
+    since: q.get("since") || "",
+    until: q.get("until") || "",
+    sort: q.get("sort") || "created",
+    order: q.get("order") || "desc",
+    cursor: q.get("cursor") || "",
+  };
+}
+
+function field(label, control) {
+  return h("div", { class: "field" }, h("label", { for: control.id }, label), control);
+}
+
+export async function render(main, info) {
+  const state = readState(info);
+  const trail = []; // cursors of the pages before this one
+  const project = h("select", { id: "f-project", name: "project" },
+    h("option", { value: "" }, "All projects"),
+    info.projects.map((p) => h("option", { value: p, selected: p === state.project }, p)));
+  const name = h("input", { id: "f-name", type: "search", value: state.name,
+    placeholder: "part of a name" });
+  const kind = h("select", { id: "f-kind" }, h("option", { value: "" }, "Any kind"),
+    KINDS.map((k) => h("option", { value: k, selected: k === state.kind }, k)));
+  const label = h("input", { id: "f-label", value: state.label.join(", "),
+    placeholder: "team=risk, stage=prod" });
+  const since = h("input", { id: "f-since", type: "datetime-local",
+    value: toLocalInput(state.since) });
+  const until = h("input", { id: "f-until", type: "datetime-local",
+    value: toLocalInput(state.until) });
+  const form = h("form", { role: "search", class: "filters", "aria-label": "Search artifacts" },
+    field("Project", project), field("Name", name), field("Kind", kind),
+    field("Labels", label), field("Created from", since), field("Created before", until),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Search"),
+      h("button", { type: "reset", class: "secondary" }, "Clear")));
+  const head = h("tr");
+  const body = h("tbody");
+  const table = h("table", { class: "grid", id: "artifacts" },
+    h("caption", { class: "visually-hidden" }, "Artifacts"), h("thead", {}, head), body);
+  const prev = h("button", { type: "button", class: "secondary" }, "Previous");
+  const next = h("button", { type: "button", class: "secondary" }, "Next");
+  const where = h("span", { class: "muted" });
+  const message = h("p", { class: "error", role: "alert", hidden: true });
+  main.replaceChildren(h("h1", {}, "Artifacts"), form, message, table,
+    h("nav", { class: "pager", "aria-label": "Pages" }, prev, where, next));
+
+  function drawHead() {
+    head.replaceChildren(...COLUMNS.map(([key, title, firstOrder]) => {
+      const active = state.sort === key;
+      const arrow = active ? (state.order === "asc" ? " ▲" : " ▼") : "";
+      return h("th", { scope: "col", "aria-sort": active ? `${state.order}ending` : null,
+        class: key === "size" || key === "version" ? "num" : null },
+      h("button", { type: "button", class: "sort", onclick: () => {
+        state.order = active ? (state.order === "asc" ? "desc" : "asc") : firstOrder;
+        state.sort = key;
+        restart();
+      } }, title, arrow));
+    }));
+  }
+
+  function row(a) {
+    return h("tr", {},
+      h("td", {}, h("a", { href: artifactHref(a.id) }, a.name),
+        state.project ? null : h("span", { class: "muted" }, ` in ${a.project}`), chips(a.labels)),
+      h("td", { class: "num" }, a.version),
+      h("td", {}, h("span", { class: `kind kind-${a.kind}` }, a.kind)),
+      h("td", { class: "num" }, size(a.size)),
+      h("td", {}, when(a.created)),
+      h("td", {}, h("a", { href: runHref(a.project, a.run_id) }, a.step),
+        h("span", { class: "muted" }, ` · ${a.run_id}`)));
+  }
+
+  function syncUrl() {
+    const q = new URLSearchParams();
+    for (const [key, value] of Object.entries(state)) {
+      for (const item of [].concat(value)) if (item) q.append(key, item);
+    }
+    if (state.project === "") q.set("project", "");
+    history.replaceState(null, "", `/?${q}`);
+  }
+
+  async function load() {
+    drawHead();
+    try {
+      const page = await api("/api/artifacts", { ...state, limit: PAGE });
+      message.hidden = true;
+      body.replaceChildren(...(page.items.length ? page.items.map(row)
+        : [h("tr", {}, h("td", { colspan: COLUMNS.length, class: "muted" }, "No artifacts match."))]));
+      prev.disabled = trail.length === 0;
+      next.disabled = !page.next_cursor;
+      next.onclick = () => { trail.push(state.cursor); state.cursor = page.next_cursor; load(); };
+      where.textContent = `Page ${trail.length + 1} · ${page.items.length} shown`;
+      announce(`${page.items.length} artifacts on page ${trail.length + 1}`);
+      syncUrl();
+    } catch (error) {
+      if (error.status !== 400) return showError(main, error);
+      message.textContent = error.message;
+      message.hidden = false;
+    }
+    markReady("list");
+  }
+
+  function restart() {
+    state.cursor = "";
+    trail.length = 0;
+    load();
+  }
+
+  prev.onclick = () => { state.cursor = trail.pop() || ""; load(); };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    Object.assign(state, {
+      project: project.value, name: name.value.trim(), kind: kind.value,
+      label: label.value.split(",").map((s) => s.trim()).filter(Boolean),
+      since: toInstant(since.value), until: toInstant(until.value),
+    });
+    restart();
+  });
+  form.addEventListener("reset", (event) => { // clear the search, keep the project
+    event.preventDefault();
+    for (const control of [name, kind, label, since, until]) control.value = "";
+    form.requestSubmit();
+  });
+  await load();
+}

@@ -1,0 +1,57 @@
+// One run: its steps with status, duration, cache hits, inputs and outputs. A step named in the
+// URL fragment (#step-<id>, where the lineage graph links to) is highlighted and scrolled to.
+import {
+  api, artifactLink, duration, h, jsonBlock, markReady, stepHref, when,
+} from "./dom.js";
+
+function artifacts(list) {
+  if (!list.length) return h("span", { class: "muted" }, "none");
+  return h("ul", { class: "plain" }, list.map((a) => h("li", {}, artifactLink(a))));
+}
+
+function stepRow(s) {
+  return h("tr", { id: `step-${s.id}` },
+    h("th", { scope: "row" }, s.step),
+    h("td", {}, h("span", { class: `status status-${s.status}` }, s.status),
+      s.error ? h("details", {}, h("summary", {}, "error"), h("pre", { class: "code" }, s.error))
+        : null),
+    h("td", { class: "num" }, duration(s.duration_s)),
+    h("td", {}, s.cached ? [h("span", { class: "badge hit" }, "cache hit"), s.reused_from
+      ? h("div", { class: "muted" }, "reused ", h("a", { href: stepHref(s.reused_from) },
+        `run ${s.reused_from.run_id}`)) : null] : "no"),
+    h("td", {}, artifacts(s.inputs)),
+    h("td", {}, artifacts(s.outputs)),
+    h("td", {}, Object.keys(s.params || {}).length
+      ? h("details", {}, h("summary", {}, "params"), jsonBlock(s.params)) : ""));
+}
+
+export async function render(main, info, project, runId) {
+  const run = await api(`/api/runs/${encodeURIComponent(project)}/${encodeURIComponent(runId)}`);
+  document.title = `Run ${run.run_id} · flow-artifacts`;
+  main.replaceChildren(
+    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/runs" }, "Runs"),
+      " / ", h("a", { href: `/runs?project=${encodeURIComponent(run.project)}` }, run.project)),
+    h("h1", {}, "Run ", h("span", { class: "mono" }, run.run_id)),
+    h("dl", { class: "fields" },
+      [["Status", h("span", { class: `status status-${run.status}` }, run.status)],
+        ["Name", run.name], ["Pipeline", run.pipeline], ["Started", when(run.started)],
+        ["Ended", when(run.ended)], ["Duration", duration(run.duration_s)],
+        ["Cache hits", `${run.cache_hits} of ${run.steps.length} steps`],
+        ["Error", run.error ? h("pre", { class: "code" }, run.error) : null]]
+        .filter(([, v]) => v !== null && v !== undefined && v !== "")
+        .map(([t, v]) => [h("dt", {}, t), h("dd", {}, v)])),
+    h("h2", {}, "Steps"),
+    h("div", { class: "scroll" }, h("table", { class: "grid", id: "steps" },
+      h("caption", { class: "visually-hidden" }, "Steps of this run"),
+      h("thead", {}, h("tr", {}, ["Step", "Status", "Duration", "Cache", "Inputs", "Outputs",
+        "Parameters"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, run.steps.length ? run.steps.map(stepRow)
+        : h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No steps recorded."))))));
+  const target = location.hash && document.getElementById(location.hash.slice(1));
+  if (target) {
+    target.classList.add("target");
+    target.setAttribute("aria-current", "step");
+    target.scrollIntoView({ block: "center" });
+  }
+  markReady("run");
+}

@@ -1,0 +1,246 @@
+"""The artifact browser in a real browser: Debian's Chromium driven by Playwright.
+
+Screenshots of each step go to the test's tmp dir (`screens/`). Chromium comes from
+`scripts/install-browser.sh` (run by `make test`); without it these tests fail, never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import flow_artifacts as fa
+from flow_artifacts.ui.app import create_app
+from flow_artifacts.ui.server import serve_in_thread
+from tests.test_ui_api import populate
+from tests.test_ui_server import SECRET, secret_stack
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BULK = 60
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"the page tests need Debian's Chromium at {CHROMIUM}; install it with "
+            "`bash scripts/install-browser.sh` (`make test` runs it)",
+            pytrace=False,
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the page tests need Playwright: pip install -e '.[test]'", pytrace=False)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+class Page:
+    """A fresh browser tab that records script errors and numbers its screenshots."""
+
+    def __init__(self, browser: Any, shots: Path) -> None:
+        self.context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, accept_downloads=True
+        )
+        self.tab = self.context.new_page()
+        self.errors: list[str] = []
+        self.tab.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.tab.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.shots = shots
+        shots.mkdir(exist_ok=True)
+
+    def shot(self, name: str, full_page: bool = True) -> None:
+        number = len(list(self.shots.iterdir())) + 1
+        self.tab.screenshot(path=self.shots / f"{number}-{name}.png", full_page=full_page)
+
+    def open(self, url: str, view: str) -> Any:
+        response = self.tab.goto(url)
+        self.tab.wait_for_selector(f"body[data-view={view}]")
+        return response
+
+
+@pytest.fixture
+def page(browser: Any, tmp_path: Path) -> Iterator[Page]:
+    opened = Page(browser, tmp_path / "screens")
+    yield opened
+    opened.context.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The demo data of the API tests plus a `bulk` project of reports, served on a free port."""
+    folder = tmp_path_factory.mktemp("site")
+    stack = fa.Stack.local(folder / "fa")
+    made = populate(stack, folder)
+    for i in range(BULK):
+        fa.materialize(
+            {"i": i, "pad": "x" * i}, f"report{i:02d}", "bulk", "write", "bulk", stack=stack
+        )
+    with serve_in_thread(create_app(stack)) as url:
+        yield url, made
+    stack.close()
+
+
+def test_search_preview_lineage_and_the_producing_step(site, page):
+    from playwright.sync_api import expect
+
+    url, made = site
+    tab = page.tab
+    page.open(f"{url}/?project=demo", "list")
+    rows = tab.locator("#artifacts tbody tr")
+    expect(rows).to_have_count(5)
+    page.shot("list")
+    tab.get_by_role("textbox", name="Labels").fill("team=risk")
+    tab.get_by_role("button", name="Search").click()
+    expect(rows).to_have_count(1)
+    expect(tab).to_have_url(re.compile(r"label=team%3Drisk"))
+    page.shot("search-by-label")
+
+    tab.get_by_role("link", name="clean", exact=True).click()
+    tab.wait_for_selector("body[data-view=artifact]")
+    preview = tab.locator("section[aria-labelledby=s-preview]")
+    first_rows = preview.locator("table").first
+    expect(first_rows.locator("thead th")).to_have_text(["a", "b"])
+    expect(first_rows.locator("tbody tr")).to_have_count(3)
+    expect(first_rows.locator("tbody tr").first.locator("td")).to_have_text(["1", "x"])
+    expect(preview.get_by_role("cell", name="large_string")).to_be_visible()
+    expect(tab.get_by_label("URI", exact=True)).to_have_value("store://demo/clean@1")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+    tab.get_by_role("button", name="Copy URN").click()
+    expect(tab.get_by_role("button", name="Copy URN")).to_have_text("Copied")
+    assert tab.evaluate("navigator.clipboard.readText()") == made["clean"].urn
+    with tab.expect_download() as download:
+        tab.get_by_role("link", name="Download").click()
+    assert Path(download.value.path()).read_bytes() == Path(made["clean"].path).read_bytes()
+    page.shot("artifact")
+
+    tab.get_by_role("link", name="Lineage graph").click()
+    tab.wait_for_selector("body[data-view=lineage]")
+    page.shot("lineage", full_page=False)
+    box = tab.locator("#graph").bounding_box()
+    where = tab.evaluate(
+        "() => window.faGraph.nodes(\"[type = 'step'][label = 'prep']\").renderedPosition()"
+    )
+    tab.mouse.click(box["x"] + where["x"], box["y"] + where["y"])
+    tab.wait_for_url(re.compile(rf"/runs/demo/{made['first'].id}#step-"))
+    tab.wait_for_selector("body[data-view=run]")
+    expect(tab.locator("#steps tr.target th")).to_have_text("prep")
+    page.shot("producing-step")
+    assert page.errors == []
+
+
+def test_sort_and_page_through_a_project(site, page):
+    from playwright.sync_api import expect
+
+    url, _ = site
+    tab = page.tab
+    page.open(f"{url}/?project=bulk", "list")
+    rows = tab.locator("#artifacts tbody tr")
+    expect(rows).to_have_count(50)
+    tab.get_by_role("button", name="Size").click()
+    expect(tab.locator("th[aria-sort=descending]")).to_have_text("Size ▼")
+    expect(rows.first.locator("td").first).to_contain_text("report59")
+    tab.get_by_role("button", name="Size").click()
+    expect(rows.first.locator("td").first).to_contain_text("report00")
+    tab.get_by_role("button", name="Next").click()
+    expect(rows).to_have_count(BULK - 50)
+    expect(rows.first.locator("td").first).to_contain_text("report50")
+    expect(tab.locator(".pager")).to_contain_text("Page 2 · 10 shown")
+    page.shot("sorted-page-2")
+    tab.get_by_role("button", name="Previous").click()
+    expect(rows).to_have_count(50)
+    expect(tab.get_by_role("button", name="Previous")).to_be_disabled()
+    assert page.errors == []
+
+
+def test_image_and_text_previews_show(site, page):
+    from playwright.sync_api import expect
+
+    url, made = site
+    tab = page.tab
+    page.open(f"{url}/artifacts/{made['logo.png'].id}", "artifact")
+    image = tab.get_by_role("img", name="Image content of this artifact")
+    expect(image).to_be_visible()
+    assert tab.evaluate("(img) => img.naturalWidth", image.element_handle()) == 64
+    page.shot("image-preview")
+    page.open(f"{url}/artifacts/{made['notes.txt'].id}", "artifact")
+    expect(tab.get_by_label("Text content")).to_have_text("first line\nsecond line\n")
+    page.open(f"{url}/artifacts/{made['raw'].id}", "artifact")
+    expect(tab.get_by_label("JSON content")).to_contain_text('"source": "unit test"')
+    assert page.errors == []
+
+
+def test_missing_artifact_gets_a_404_page(site, page):
+    url, _ = site
+    response = page.tab.goto(f"{url}/artifacts/00000000-0000-4000-8000-000000000000")
+    assert response.status == 404
+    assert page.tab.get_by_role("heading").inner_text() == "404 Not found"
+    page.shot("not-found")
+
+
+def test_the_page_never_shows_a_storage_secret(page, tmp_path, monkeypatch):
+    stack = secret_stack(tmp_path, monkeypatch)
+    raw = fa.get_artifact("store://demo/raw", stack=stack)
+    with serve_in_thread(create_app(stack)) as url:
+        seen = []
+        for path, view in [
+            ("/", "list"),
+            (f"/artifacts/{raw.id}", "artifact"),
+            (f"/lineage/{raw.id}", "lineage"),
+            ("/runs", "runs"),
+        ]:
+            page.open(url + path, view)
+            seen += [page.tab.content(), page.tab.inner_text("body")]
+        run = stack.catalog.runs("demo")[0]
+        page.open(f"{url}/runs/demo/{run['run_id']}", "run")
+        seen += [page.tab.content(), page.tab.inner_text("body")]
+        page.shot("masked-secret")
+    assert all(SECRET not in text for text in seen)
+    assert any("got ***" in text for text in seen)
+    stack.close()
+
+
+def test_a_token_in_the_url_becomes_a_cookie(page, tmp_path):
+    stack = fa.Stack.local(tmp_path / "fa")
+    fa.materialize({"a": 1}, "raw", "r1", "ingest", "default", stack=stack)
+    with serve_in_thread(create_app(stack, token="t0ken")) as url:
+        assert page.tab.goto(f"{url}/").status == 401
+        page.open(f"{url}/?token=t0ken", "list")
+        assert "token" not in page.tab.url
+        page.open(f"{url}/runs", "runs")
+    stack.close()
+
+
+def test_delete_button_only_when_allowed(page, tmp_path):
+    from playwright.sync_api import expect
+
+    stack = fa.Stack.local(tmp_path / "fa")
+    art = fa.materialize({"a": 1}, "raw", "r1", "ingest", "default", stack=stack)
+    with serve_in_thread(create_app(stack)) as url:
+        page.open(f"{url}/artifacts/{art.id}", "artifact")
+        expect(page.tab.get_by_role("button", name="Delete this version")).to_have_count(0)
+    with serve_in_thread(create_app(stack, allow_delete=True)) as url:
+        page.open(f"{url}/artifacts/{art.id}", "artifact")
+        expect(page.tab.locator("#stack")).to_contain_text("deletes allowed")
+        page.tab.once("dialog", lambda dialog: dialog.accept())
+        page.tab.get_by_role("button", name="Delete this version").click()
+        page.tab.wait_for_selector("body[data-view=list]")
+        expect(page.tab.locator("#artifacts tbody")).to_have_text("No artifacts match.")
+    assert stack.catalog.count() == 0 and page.errors == []
+    stack.close()
