@@ -75,6 +75,7 @@ _EXPORTS = {
     "PickleFallbackWarning": "errors",
     "MetadataValidationError": "errors",
     "ArtifactInUse": "errors",
+    "PickleRefused": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -111,6 +112,7 @@ if TYPE_CHECKING:
         MetadataValidationError,
         NoMaterializerFound,
         PickleFallbackWarning,
+        PickleRefused,
         PluginError,
         StoreAccessDenied,
         StoreError,

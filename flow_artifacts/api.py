@@ -46,7 +46,7 @@ def materialize(
     `metadata` (JSON-able) are recorded with it. Returns the committed artifact's handle.
     """
     stack = stack or get_stack()
-    project = project or stack.project
+    project = stack.project if project is None else project
     if kind is not None and kind not in {k.value for k in ArtifactKind}:
         raise ConfigError(f"kind {kind!r} is not one of {', '.join(k.value for k in ArtifactKind)}")
     store = stack.store

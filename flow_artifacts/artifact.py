@@ -125,7 +125,14 @@ class Artifact:
 
     # reading
     def load(self, *, verify: bool = True) -> Any:
-        """The object, loaded by the materializer that wrote it; the checksum is verified."""
+        """The object, loaded by the materializer that wrote it; the checksum is verified.
+
+        Pickles are loaded only if the stack's catalog recorded them (see `pickle_policy`).
+        """
+        if self._session is not None:
+            from .pickle_policy import check_may_load
+
+            check_may_load(self, self._session)
         return self._store.load(self, verify=verify)
 
     def verify(self) -> None:

@@ -84,3 +84,7 @@ class MetadataValidationError(FlowArtifactsError, ValueError):
 
 class ArtifactInUse(FlowArtifactsError):
     """An artifact cannot be deleted: another artifact's lineage needs it."""
+
+
+class PickleRefused(FlowArtifactsError):
+    """Loading this pickle could run code nobody vouched for, so it is refused."""

@@ -333,10 +333,10 @@ class ArtifactStore:
         """
         manifest = ref.manifest if _is_artifact(ref) else self.get_manifest(ref)  # type: ignore[union-attr]
         materializer = self.plugins.materializers.get(manifest.materializer)
-        if not verify:
-            return self._load_with(materializer, manifest)
-        if materializer.uses_pickle:
+        if materializer.uses_pickle:  # always verified: loading runs code from the bytes
             self.verify(manifest)
+            return self._load_with(materializer, manifest)
+        if not verify:
             return self._load_with(materializer, manifest)
         outcome: list[BaseException | None] = []
         checker = threading.Thread(target=lambda: outcome.append(_capture(self.verify, manifest)))

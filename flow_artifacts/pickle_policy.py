@@ -1,0 +1,39 @@
+"""Whether a pickled artifact may be loaded: loading a pickle runs code from its bytes.
+
+A stack loads a pickle only when its own catalog recorded it with the same checksum (so the bytes
+are the ones one of its writers produced), and never when the stack says `allow_pickle: false`.
+A pickle merely found in the store, without a catalog row, is refused.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import ArtifactNotFound, IntegrityError, PickleRefused
+
+if TYPE_CHECKING:
+    from .artifact import Artifact
+
+
+def check_may_load(artifact: Artifact, stack: Any) -> None:
+    """Raise `PickleRefused` or `IntegrityError` if `artifact` is a pickle the stack must not load."""
+    materializer = stack.plugins.materializers.get(artifact.materializer)
+    if not materializer.uses_pickle:
+        return
+    where = artifact.uri or artifact.key
+    if not stack.allow_pickle:
+        raise PickleRefused(
+            f"{where} is a pickle and this stack sets allow_pickle: false; load it with a stack "
+            "that allows pickles only if you trust whoever wrote it"
+        )
+    try:
+        recorded = stack.catalog.get(artifact.id)
+    except ArtifactNotFound:
+        raise PickleRefused(
+            f"{where} is a pickle found in the store without a catalog row, so nobody vouches for "
+            "its bytes; run `flow-artifacts reindex` if you trust the store, then load it"
+        ) from None
+    if recorded.checksum != artifact.checksum:
+        raise IntegrityError(
+            f"{where}: its manifest checksum differs from the catalog's; refusing to unpickle it"
+        )
