@@ -165,7 +165,10 @@ class Artifact:
                 shutil.rmtree(temp_dir, ignore_errors=True)
 
     def download(self, path: str | os.PathLike[str]) -> Path:
-        """Stream the bytes to `path` (parents created), verified; a directory artifact as a tree."""
+        """Stream the bytes to `path` (parents created), verified; a directory artifact as a tree.
+
+        A file appears at `path` only once complete and verified; memory stays at a few chunks.
+        """
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         if self.manifest.directory:
@@ -184,12 +187,17 @@ class Artifact:
             partial.unlink(missing_ok=True)
         return target
 
-    def presigned_url(self, expires_in: int = 3600, *, allow_local: bool = False) -> str:
+    def presigned_url(
+        self, expires_in: int = 3600, *, allow_local: bool = False, **sign_options: Any
+    ) -> str:
         """A URL anyone can GET for `expires_in` seconds (S3, GCS, Azure SAS).
 
-        Local stores have no such URL; `allow_local=True` returns a `file://` URL instead.
+        `sign_options` go to the filesystem's `sign()`: GCS needs `credentials=` of a service
+        account. Local stores have no such URL; `allow_local=True` returns a `file://` URL.
         """
-        return self._store.sign(self.manifest, expires_in, allow_local=allow_local)
+        return self._store.sign(
+            self.manifest, expires_in, allow_local=allow_local, **sign_options
+        )
 
     # catalog
     @property

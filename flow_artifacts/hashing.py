@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fsspec.spec import AbstractBufferedFile
 
 CHECKSUM_ALGORITHM = "sha256"
+ONE_SHOT = 8 << 20
+"""Files up to this size are stored with a single request."""
 
 
 def format_checksum(hexdigest: str) -> str:
@@ -20,6 +23,13 @@ def sha256_of(f: Any, chunk_size: int = 8 << 20) -> tuple[str, int]:
     """(hex digest, size) of what remains in file object `f`, read in bounded chunks."""
     digest = hashlib.sha256()
     size = 0
+    if hasattr(f, "readinto"):  # one reused buffer keeps memory flat on huge files
+        buffer = bytearray(chunk_size)
+        view = memoryview(buffer)
+        while n := f.readinto(buffer):
+            digest.update(view[:n])
+            size += n
+        return digest.hexdigest(), size
     while chunk := f.read(chunk_size):
         digest.update(chunk)
         size += len(chunk)
@@ -36,12 +46,32 @@ def directory_checksum(files: dict[str, tuple[str, int]]) -> str:
 
 
 class HashingWriter:
-    """A write-only file wrapper that hashes and counts what passes through it."""
+    """A write-only file that hashes and counts what passes through it, on its way to `path`.
 
-    def __init__(self, raw: Any, on_close: Any, progress: Any = None) -> None:
-        self._raw = raw
+    Up to `one_shot` bytes are held in memory and stored with one request when the file closes
+    (`pipe_file`), so small artifacts cost one PUT. Past that, the real file is opened and gets the
+    bytes in pieces of at most its block size: one huge `write()` is uploaded part by part instead
+    of being copied whole into the SDK's buffer and sent as a single part.
+    """
+
+    def __init__(
+        self,
+        fs: Any,
+        path: str,
+        on_close: Callable[[str, int], None],
+        *,
+        exclusive: bool = False,
+        progress: Any = None,
+        one_shot: int = ONE_SHOT,
+    ) -> None:
+        self._fs = fs
+        self._path = path
         self._on_close = on_close
+        self._exclusive = exclusive
         self._progress = progress
+        self._one_shot = one_shot
+        self._pending = bytearray()
+        self._raw: Any = None
         self._hash = hashlib.sha256()
         self.size = 0
         self.closed = False
@@ -49,11 +79,23 @@ class HashingWriter:
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
         self._hash.update(view)
-        self._raw.write(view)
         self.size += view.nbytes
+        if self._raw is None and len(self._pending) + view.nbytes <= self._one_shot:
+            self._pending += view
+        else:
+            if self._raw is None:
+                self._raw = self._fs.open(self._path, "xb" if self._exclusive else "wb")
+                self._write_raw(memoryview(self._pending))
+                self._pending = bytearray()
+            self._write_raw(view)
         if self._progress is not None:
             self._progress.update(view.nbytes)
         return view.nbytes
+
+    def _write_raw(self, view: memoryview) -> None:
+        piece = getattr(self._raw, "blocksize", None) or ONE_SHOT
+        for start in range(0, view.nbytes, piece):
+            self._raw.write(view[start : start + piece])
 
     def writable(self) -> bool:
         return True
@@ -68,12 +110,17 @@ class HashingWriter:
         return self.size
 
     def flush(self) -> None:
-        self._raw.flush()
+        if self._raw is not None:
+            self._raw.flush()
 
     def close(self) -> None:
         if self.closed:
             return
-        self._raw.close()
+        if self._raw is None:
+            mode = "create" if self._exclusive else "overwrite"
+            self._fs.pipe_file(self._path, bytes(self._pending), mode=mode)
+        else:
+            self._raw.close()
         self.closed = True
         self._on_close(self._hash.hexdigest(), self.size)
 
@@ -96,24 +143,29 @@ class HashingWriter:
         if self.closed:
             return
         self.closed = True
+        self._pending = bytearray()
+        raw, self._raw = self._raw, None
         with contextlib.suppress(Exception):
-            if isinstance(self._raw, AbstractBufferedFile):
-                self._raw.discard()
-                self._raw.closed = True
-            else:
-                self._raw.close()
+            if isinstance(raw, AbstractBufferedFile):
+                raw.discard()
+                raw.closed = True
+            elif raw is not None:
+                raw.close()
 
 
 @dataclass
 class RecordingFileSystem:
     """Stands in for an fsspec filesystem during `Materializer.save`, hashing every file written.
 
-    Everything except `open` for writing is passed through to the real filesystem.
+    Everything except writing and making directories is passed through to the real filesystem.
     """
 
     fs: Any
     exclusive: bool = False
     """Turn every write into a conditional create, so concurrent writers cannot clobber."""
+    directories: bool = True
+    """The filesystem has real directories. Object stores do not, and their `makedirs` may
+    create a bucket, so there it does nothing."""
     progress: Any = None
     """Bar updated with every byte written (anything with `update(n)`)."""
     written: dict[str, tuple[str, int]] = field(default_factory=dict)
@@ -121,20 +173,28 @@ class RecordingFileSystem:
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
         if "r" in mode and "+" not in mode:
             return self.fs.open(path, mode, **kwargs)
-        if "b" not in mode:
-            raise ValueError(f"materializers must write in binary mode, got mode={mode!r}")
-        if self.exclusive:
-            mode = mode.replace("w", "x")
+        if mode not in ("wb", "xb"):
+            raise ValueError(f"materializers write new files in binary mode, got mode={mode!r}")
         stripped = self.fs._strip_protocol(path)
 
         def record(hexdigest: str, size: int) -> None:
             self.written[stripped] = (hexdigest, size)
 
-        return HashingWriter(self.fs.open(path, mode, **kwargs), record, self.progress)
+        return HashingWriter(
+            self.fs, path, record, exclusive=self.exclusive or mode == "xb", progress=self.progress
+        )
 
     def pipe_file(self, path: str, value: bytes, **kwargs: Any) -> None:
-        with self.open(path, "wb", **kwargs) as f:
+        with self.open(path, "wb") as f:
             f.write(value)
+
+    def makedirs(self, path: str, exist_ok: bool = False) -> None:
+        if self.directories:
+            self.fs.makedirs(path, exist_ok=exist_ok)
+
+    def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
+        if self.directories:
+            self.fs.mkdir(path, create_parents=create_parents, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.fs, name)

@@ -1,7 +1,9 @@
 """Progress bars for long transfers: shown in interactive terminals, silent otherwise.
 
-A bar appears only after a transfer has run for `DELAY_S`, so small artifacts never flash one.
-`FLOW_ARTIFACTS_PROGRESS=0` (or `progress=False`) switches them off; `=1` forces them on.
+A bar appears only once a transfer has moved `THRESHOLD` bytes (or is known to be that large)
+and has run for `DELAY_S`, so small artifacts never flash one. `FLOW_ARTIFACTS_PROGRESS=0` (or
+`progress=False` on the store) switches bars off; `=1` (or `progress=True`) shows them even when
+stderr is not a terminal.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 ENV = "FLOW_ARTIFACTS_PROGRESS"
 DELAY_S = 1.0
+THRESHOLD = 32 << 20
 
 
 class NoProgress:
@@ -22,6 +25,32 @@ class NoProgress:
 
     def close(self) -> None:
         pass
+
+
+class _LazyBar:
+    """A tqdm bar created only when the bytes counted reach `THRESHOLD`."""
+
+    def __init__(self, description: str, total: int | None) -> None:
+        self._description = description
+        self._total = total
+        self._count = 0
+        self._bar: Any = None
+
+    def update(self, n: int) -> None:
+        self._count += n
+        if self._bar is not None:
+            self._bar.update(n)
+        elif self._count >= THRESHOLD:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=self._total, initial=self._count, desc=self._description, unit="B",
+                unit_scale=True, unit_divisor=1024, delay=DELAY_S, file=sys.stderr, leave=False,
+            )  # fmt: skip
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def progress_enabled(progress: bool | None = None) -> bool:
@@ -36,12 +65,7 @@ def progress_enabled(progress: bool | None = None) -> bool:
 
 
 def progress_bar(description: str, total: int | None = None, progress: bool | None = None) -> Any:
-    """A byte-counting bar on stderr, or a `NoProgress` when bars are off."""
-    if not progress_enabled(progress):
+    """A byte-counting bar on stderr, or a `NoProgress` when bars are off or `total` is small."""
+    if not progress_enabled(progress) or (total is not None and total < THRESHOLD):
         return NoProgress()
-    from tqdm import tqdm
-
-    return tqdm(
-        total=total, desc=description, unit="B", unit_scale=True, unit_divisor=1024,
-        delay=DELAY_S, file=sys.stderr, leave=False,
-    )
+    return _LazyBar(description, total)

@@ -1,15 +1,15 @@
 """`ArtifactStore`: artifacts as bytes plus a manifest on any fsspec filesystem.
 
 Writes are invisible until complete. Where the filesystem can rename (local disk, memory), bytes go
-to a hidden temporary name and are linked into place without overwriting anything; on object stores
-each object appears whole on its own. Either way the manifest is written last, and an artifact
-exists exactly when its manifest does.
+to a hidden temporary name and are linked into place without overwriting anything. On object
+stores (S3, GCS, Azure) an object appears whole when its upload completes, and every write is
+conditional (if-none-match), so of two writers racing for a key exactly one wins. Either way the
+manifest is written last, and an artifact exists exactly when its manifest does.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -23,40 +23,37 @@ from typing import TYPE_CHECKING, Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
-from fsspec.implementations.memory import MemoryFileSystem
 
 from .errors import (
-    ArtifactExists,
     ArtifactNotFound,
+    ConfigError,
     FlowArtifactsError,
     IntegrityError,
     MaterializerError,
-    StoreAccessDenied,
     StoreError,
-    StoreNotFound,
-    StoreUnreachable,
     UnsupportedOperation,
 )
-from .hashing import RecordingFileSystem, directory_checksum, format_checksum, sha256_of
+from .hashing import RecordingFileSystem, directory_checksum, format_checksum
 from .manifest import MANIFEST_SUFFIX, Manifest, runtime_versions
 from .materializers.base import Materializer
 from .naming import validate_name
 from .plugins import PluginHost, default_plugin_host
 from .progress import progress_bar
 from .redact import redact_url
+from .stores.failures import Failure, classify, scrub, secret_values, store_error
+from .stores.paths import TEMP_PREFIX, candidate_keys, files_only, link_into_place, modified, rel_to
+from .stores.transfer import READ_CHUNK, iter_chunks
 from .template import PathTemplate
 
 if TYPE_CHECKING:
     from .artifact import Artifact
 
-TEMP_PREFIX = ".tmp-"
-READ_CHUNK = 8 << 20
-
-
 class ArtifactStore:
     """Artifacts on one fsspec URL: `materialize`/`save` to write, `load` to read back.
 
-    `storage_options` go to fsspec as they are and are never written anywhere or shown in `repr()`.
+    `storage_options` go to fsspec as they are and are never written anywhere or shown: not in
+    `repr()`, not in error messages. On object stores, listings are not cached unless asked
+    (`use_listings_cache=True`), since other processes add and remove artifacts.
     """
 
     def __init__(
@@ -68,25 +65,29 @@ class ArtifactStore:
         progress: bool | None = None,
         **storage_options: Any,
     ) -> None:
-        self.url = os.fspath(url)
+        raw_url = os.fspath(url)
+        self.url = redact_url(raw_url)
+        """The store's URL, without any `user:password@` part, as recorded in the catalog."""
         self.progress = progress
         """Progress bars for long transfers: None shows them in interactive terminals only."""
         self.plugins = plugins or default_plugin_host()
         self.template = template if isinstance(template, PathTemplate) else PathTemplate(template)
-        protocol = fsspec.utils.get_protocol(self.url)
-        self.backend = self.plugins.store_backends.for_protocol(protocol)
-        self.backend.check_installed(redact_url(self.url))
+        self.backend = self.plugins.store_backends.for_protocol(fsspec.utils.get_protocol(raw_url))
+        self._secrets = secret_values(storage_options)
+        self.backend.check_installed(self.url)
+        if self.backend.buckets:
+            storage_options = {"use_listings_cache": False, **storage_options}
         try:
-            self.fs, root = fsspec.core.url_to_fs(self.url, **storage_options)
+            self.fs, root = fsspec.core.url_to_fs(raw_url, **storage_options)
         except (ImportError, ValueError, TypeError) as exc:
-            raise StoreError(f"cannot open store {redact_url(self.url)}: {exc}") from exc
+            raise StoreError(scrub(f"cannot open store {self.url}: {exc}", self._secrets)) from exc
         self.root = root.rstrip("/")
         self._local = isinstance(self.fs, LocalFileSystem)
         if self._local:
             os.makedirs(self.root, exist_ok=True)
 
     def __repr__(self) -> str:
-        return f"ArtifactStore({redact_url(self.url)!r})"
+        return f"ArtifactStore({self.url!r})"
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -111,15 +112,9 @@ class ArtifactStore:
             obj, materializer=materializer, overrides=overrides, allow_pickle=allow_pickle
         )
         manifest = self.write_data(
-            obj,
-            key,
-            chosen,
-            project=project,
-            name=name,
-            run_id=run_id,
-            step=step_name,
+            obj, key, chosen, project=project, name=name, run_id=run_id, step=step_name,
             pipeline=pipeline,
-        )
+        )  # fmt: skip
         self._publish_manifest(manifest)
         return self.artifact(manifest)
 
@@ -163,44 +158,42 @@ class ArtifactStore:
     ) -> Manifest:
         """Publish the bytes of `obj` under `key` and return its manifest, not yet written.
 
-        Until `write_manifest` runs, the bytes are an orphan that `gc` may collect.
+        Until `write_manifest` runs, the bytes are an orphan that `gc` may collect. A taken key is
+        refused before any byte is sent; where neither renames nor conditional writes protect
+        the data path, it is checked too.
         """
         data_rel = key + materializer.extension_for(obj)
         data_path = self._abs(data_rel)
         with self._io_errors("writing", key):
-            if self.fs.exists(self._abs(key + MANIFEST_SUFFIX)) or self.fs.exists(data_path):
-                raise self._exists(key)
-            parent = posixpath.dirname(data_path)
+            unprotected = not (self.backend.atomic_rename or self.backend.exclusive_create)
+            if self.fs.exists(self._abs(key + MANIFEST_SUFFIX)) or (
+                unprotected and self.fs.exists(data_path)
+            ):
+                raise self._error(Failure.EXISTS, "writing", key)
+            target = data_path  # objects appear whole; conditional writes keep them single
             if self.backend.atomic_rename:
+                parent = posixpath.dirname(data_path)
                 self.fs.makedirs(parent, exist_ok=True)
                 target = f"{parent}/{TEMP_PREFIX}{uuid.uuid4().hex}-{posixpath.basename(data_path)}"
-            else:
-                target = data_path  # objects appear whole; conditional writes keep them single
-        bar = progress_bar(f"saving {key}", progress=self.progress)
+        bar = progress_bar(f"uploading {key}", progress=self.progress)
         recorder = RecordingFileSystem(
-            self.fs, exclusive=self.backend.exclusive_create and target == data_path, progress=bar
+            self.fs,
+            exclusive=self.backend.exclusive_create and target == data_path,
+            directories=not self.backend.buckets,
+            progress=bar,
         )
         try:
             with self._io_errors("writing", key):
-                try:
-                    metadata = materializer.save(obj, recorder, target)
-                    json.dumps(metadata or {}, sort_keys=True)  # as Manifest.to_json will
-                except (FlowArtifactsError, OSError):
-                    raise
-                except Exception as exc:
-                    raise MaterializerError(
-                        f"materializer {materializer.id!r} failed to save artifact {key!r}: {exc}"
-                    ) from exc
+                metadata = self._save_with(materializer, obj, recorder, target, key)
                 directory = materializer.writes_directory(obj)
                 files = self._written_files(recorder, target, directory)
-                if target != data_path:
-                    self._publish(target, data_path)
-        except ArtifactExists:
-            if target != data_path:  # on a direct write, the bytes there are the winner's
-                self._remove_quietly(target)
-            raise
-        except BaseException:
-            self._remove_quietly(target)
+                if target != data_path and self._local:
+                    link_into_place(target, data_path)
+                elif target != data_path:
+                    self._move(target, data_path)
+        except BaseException as exc:
+            if target != data_path or classify(exc) is not Failure.EXISTS:
+                self._remove_quietly(target)  # on a lost race the bytes there are the winner's
             raise
         finally:
             bar.close()
@@ -208,29 +201,32 @@ class ArtifactStore:
             checksum = directory_checksum(files)
             file_list = {rel: [sha, size] for rel, (sha, size) in files.items()}
         else:
-            sha, _ = files[""]
-            checksum, file_list = format_checksum(sha), {}
+            checksum, file_list = format_checksum(files[""][0]), {}
         return Manifest(
-            id=str(uuid.uuid4()),
-            key=key,
-            data_path=data_rel,
-            project=project,
-            name=name,
-            run_id=run_id,
-            step=step,
-            pipeline=pipeline,
-            materializer=materializer.id,
-            materializer_version=materializer.version,
-            kind=materializer.kind.value,
-            mime_type=materializer.mime_type,
-            size=sum(size for _, size in files.values()),
-            checksum=checksum,
-            created=datetime.now(timezone.utc).isoformat(),
-            directory=directory,
-            metadata=metadata or {},
-            files=file_list,
+            id=str(uuid.uuid4()), key=key, data_path=data_rel, project=project, name=name,
+            run_id=run_id, step=step, pipeline=pipeline, materializer=materializer.id,
+            materializer_version=materializer.version, kind=materializer.kind.value,
+            mime_type=materializer.mime_type, size=sum(size for _, size in files.values()),
+            checksum=checksum, created=datetime.now(timezone.utc).isoformat(),
+            directory=directory, metadata=metadata or {}, files=file_list,
             libraries={**runtime_versions(), **materializer.library_versions()},
-        )
+        )  # fmt: skip
+
+    def _save_with(
+        self, materializer: Materializer, obj: Any, fs: RecordingFileSystem, target: str, key: str
+    ) -> dict[str, Any]:
+        try:
+            metadata = materializer.save(obj, fs, target)
+            json.dumps(metadata or {}, sort_keys=True)  # as Manifest.to_json will
+        except (FlowArtifactsError, OSError):
+            raise
+        except Exception as exc:
+            if classify(exc) is not None:
+                raise  # a storage failure that the SDK wrapped (adlfs: RuntimeError)
+            raise MaterializerError(
+                f"materializer {materializer.id!r} failed to save artifact {key!r}: {exc}"
+            ) from exc
+        return metadata
 
     def write_manifest(self, manifest: Manifest) -> None:
         """Make the artifact visible. Fails with `ArtifactExists` rather than overwrite."""
@@ -242,24 +238,51 @@ class ArtifactStore:
                 with open(temp, "wb") as f:
                     f.write(body)
                 try:
-                    self._publish(temp, path)
+                    link_into_place(temp, path)
                 finally:
                     self._remove_quietly(temp)
             elif self.backend.exclusive_create:
                 self.fs.pipe_file(path, body, mode="create")
             else:
                 if self.fs.exists(path):
-                    raise self._exists(manifest.key)
+                    raise self._error(Failure.EXISTS, "publishing", manifest.key)
                 self.fs.pipe_file(path, body)
 
-    def sign(self, manifest: Manifest, expires_in: int, *, allow_local: bool = False) -> str:
-        """A URL that downloads the artifact's bytes without credentials, for `expires_in` s."""
-        path = self._abs(manifest.data_path)
+    def discard_unpublished(self, manifest: Manifest) -> None:
+        """Remove the bytes of an artifact whose manifest was not published.
+
+        When another writer's manifest took the key, our bytes are removed only if they are not
+        where that manifest points (a conditional write never let us replace them there).
+        """
+        try:
+            published = self.get_manifest(manifest.key)
+        except FlowArtifactsError:
+            published = None
+        if published is None or (
+            published.id != manifest.id and published.data_path != manifest.data_path
+        ):
+            self._remove_quietly(self._abs(manifest.data_path))
+
+    def sign(
+        self, manifest: Manifest, expires_in: int, *, allow_local: bool = False, **options: Any
+    ) -> str:
+        """A URL that downloads the artifact's bytes without credentials for `expires_in` s;
+        `options` go to the filesystem's `sign()` (e.g. `credentials=` on GCS)."""
         if manifest.directory:
             raise UnsupportedOperation(f"artifact {manifest.key!r} is a directory: sign its files")
+        if expires_in <= 0:
+            raise ConfigError(f"expires_in must be a positive number of seconds, not {expires_in}")
+        path = self._abs(manifest.data_path)
         if self.backend.can_sign:
-            with self._io_errors("signing", manifest.key):
-                return str(self.fs.sign(path, expiration=int(expires_in)))
+            try:
+                with self._io_errors("signing", manifest.key):
+                    return str(self.fs.sign(path, expiration=int(expires_in), **options))
+            except (AttributeError, NotImplementedError, TypeError, ValueError) as exc:
+                hint = f" {self.backend.sign_hint}" if self.backend.sign_hint else ""
+                detail = scrub(str(exc), self._secrets)
+                raise UnsupportedOperation(
+                    f"{self} could not sign artifact {manifest.key!r}: {detail}.{hint}"
+                ) from exc
         if self._local and allow_local:
             return Path(path).as_uri()
         raise UnsupportedOperation(
@@ -267,54 +290,22 @@ class ArtifactStore:
             + ("; pass allow_local=True for a file:// URL" if self._local else "")
         )
 
-    def _exists(self, key: str) -> ArtifactExists:
-        return ArtifactExists(
-            f"artifact {key!r} already exists in {self}; artifacts are written once. "
-            "Use a new run_id or name, or delete the old artifact first."
-        )
-
-    @contextlib.contextmanager
-    def _io_errors(self, operation: str, key: str) -> Iterator[None]:
-        """Turn the filesystem's OSErrors into store errors that name the store and artifact."""
-        try:
-            yield
-        except FlowArtifactsError:
-            raise
-        except FileExistsError as exc:
-            raise self._exists(key) from exc
-        except PermissionError as exc:
-            raise StoreAccessDenied(
-                f"{self} denied access while {operation} {key!r}: {exc}. Check the credentials "
-                "in storage_options or the environment."
-            ) from exc
-        except FileNotFoundError as exc:
-            if operation == "reading":
-                raise ArtifactNotFound(f"the bytes of {key!r} are missing from {self}") from exc
-            raise StoreNotFound(
-                f"{self} has no bucket or folder for {key!r} ({exc}); create it first"
-            ) from exc
-        except (ConnectionError, TimeoutError) as exc:
-            raise StoreUnreachable(f"{self} did not answer while {operation} {key!r}: {exc}") from exc
-        except OSError as exc:
-            raise StoreError(f"{self} failed while {operation} {key!r}: {exc}") from exc
-
-    def discard_unpublished(self, manifest: Manifest) -> None:
-        """Remove the bytes of an artifact whose manifest was never published."""
-        if not self.fs.exists(self._abs(manifest.key + MANIFEST_SUFFIX)):
-            self._remove_quietly(self._abs(manifest.data_path))
-
     # --- reading -------------------------------------------------------------------------------
 
     def get_manifest(self, ref: str | Artifact) -> Manifest:
         """The manifest of an artifact given by key, data path (relative or full) or handle."""
         for key in self._candidate_keys(ref):
             path = self._abs(key + MANIFEST_SUFFIX)
-            try:
-                with self._io_errors("reading", key):
+            with self._io_errors("reading", key):
+                try:
                     raw = self.fs.cat_file(path)
-            except ArtifactNotFound:
-                continue
+                except Exception as exc:
+                    if classify(exc) is Failure.MISSING:
+                        continue
+                    raise
             return Manifest.from_json(raw, where=path)
+        if self._root_missing():
+            raise self._error(Failure.MISSING, "reading", _ref_text(ref))
         raise ArtifactNotFound(
             f"no artifact at {_ref_text(ref)!r} in {self}; list them with store.list_artifacts()"
         )
@@ -360,6 +351,8 @@ class ArtifactStore:
             except (FlowArtifactsError, OSError):
                 raise
             except Exception as exc:
+                if classify(exc) is not None:
+                    raise
                 raise MaterializerError(
                     f"materializer {materializer.id!r} failed to load artifact "
                     f"{manifest.key!r}: {exc}"
@@ -378,28 +371,37 @@ class ArtifactStore:
     def compute_checksum(self, manifest: Manifest) -> str:
         root = self._abs(manifest.data_path)
         try:
-            if not manifest.directory:
-                return format_checksum(self._hash_file(root)[0])
-            found = {self._rel_to(p, root): self._hash_file(p) for p in self.fs.find(root)}
-        except FileNotFoundError as exc:
+            with self._io_errors("reading", manifest.key):
+                if not manifest.directory:
+                    return format_checksum(self._hash(root, manifest.size)[0])
+                sizes = {rel: entry[1] for rel, entry in manifest.files.items()}
+                found = {}
+                for path in files_only(self.fs.find(root, detail=True)):
+                    rel = rel_to(path, root)
+                    found[rel] = self._hash(path, sizes.get(rel))
+        except ArtifactNotFound as exc:
             raise IntegrityError(
                 f"the bytes of artifact {manifest.key!r} are missing from {self}"
             ) from exc
         return directory_checksum(found)
 
     def open_stream(self, manifest: Manifest, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
-        """Chunks of a single-file artifact, hashed on the way; a mismatch raises at the end."""
+        """Chunks of a single-file artifact, hashed on the way; a mismatch raises at the end.
+
+        At most two chunks are in memory: the one yielded and the one being fetched.
+        """
         digest = hashlib.sha256()
-        with self._io_errors("reading", manifest.key):
-            f = self.fs.open(self._abs(manifest.data_path), "rb")
-        with f:
+        chunks = iter_chunks(self.fs, self._abs(manifest.data_path), manifest.size, chunk_size)
+        try:
             while True:
                 with self._io_errors("reading", manifest.key):
-                    chunk = f.read(chunk_size)
-                if not chunk:
+                    chunk = next(chunks, None)
+                if chunk is None:
                     break
                 digest.update(chunk)
                 yield chunk
+        finally:
+            chunks.close()
         if format_checksum(digest.hexdigest()) != manifest.checksum:
             raise IntegrityError(
                 f"artifact {manifest.key!r} in {self} is corrupted: streamed bytes do not match "
@@ -408,13 +410,13 @@ class ArtifactStore:
 
     def download_directory(self, manifest: Manifest, target: str | os.PathLike[str]) -> None:
         """Copy a directory artifact to local `target`, then check it against its checksum."""
-        self.fs.get(self._abs(manifest.data_path) + "/", os.fspath(target), recursive=True)
+        with self._io_errors("reading", manifest.key):
+            self.fs.get(self._abs(manifest.data_path) + "/", os.fspath(target), recursive=True)
         local = LocalFileSystem()
         root = local._strip_protocol(os.fspath(target))
         found = {}
         for path in local.find(root):
-            with open(path, "rb") as f:
-                found[self._rel_to(path, root)] = sha256_of(f, READ_CHUNK)
+            found[rel_to(path, root)] = _digest(iter_chunks(local, path, None))
         if directory_checksum(found) != manifest.checksum:
             raise IntegrityError(f"artifact {manifest.key!r} in {self} is corrupted")
 
@@ -429,7 +431,6 @@ class ArtifactStore:
 
     def get_metadata(self, ref: str | Artifact) -> dict[str, Any]:
         """The whole manifest as a dict: format metadata, checksum, size, identity, versions."""
-
         return self.get_manifest(ref).to_dict()
 
     def size(self, ref: str | Artifact) -> int:
@@ -438,19 +439,16 @@ class ArtifactStore:
     def delete(self, ref: str | Artifact) -> None:
         """Remove an artifact: its manifest first, so it is never half visible, then its bytes."""
         manifest = self.get_manifest(ref)
-        self.fs.rm_file(self._abs(manifest.key + MANIFEST_SUFFIX))
+        with self._io_errors("deleting", manifest.key):
+            self.fs.rm_file(self._abs(manifest.key + MANIFEST_SUFFIX))
         self._remove_quietly(self._abs(manifest.data_path))
 
     def list_artifacts(self, prefix: str = "") -> list[str]:
         """Keys of the artifacts whose key starts with `prefix`, sorted."""
         prefix = prefix.strip("/")
         directory = self._abs(posixpath.dirname(prefix)) if prefix else self.root
-        try:
-            found = self.fs.find(directory)
-        except FileNotFoundError:
-            return []
         keys = []
-        for path in found:
+        for path in self._find(directory, prefix or "*"):
             if path.endswith(MANIFEST_SUFFIX) and not posixpath.basename(path).startswith(
                 TEMP_PREFIX
             ):
@@ -461,12 +459,7 @@ class ArtifactStore:
 
     def inventory(self) -> dict[str, datetime | None]:
         """Every file in the store (relative path -> last modified, when the store says)."""
-        with self._io_errors("listing", ""):
-            try:
-                found = self.fs.find(self.root, detail=True)
-            except FileNotFoundError:
-                return {}
-        return {self._rel(path): _modified(info) for path, info in found.items()}
+        return {self._rel(path): modified(info) for path, info in self._find(self.root, "*").items()}
 
     def remove_paths(self, rels: list[str]) -> None:
         """Delete store-relative paths (maintenance); missing ones are fine."""
@@ -484,98 +477,98 @@ class ArtifactStore:
         return f"{self.root}/{rel}" if rel else self.root
 
     def _rel(self, path: str) -> str:
-        return self._rel_to(path, self.root)
-
-    @staticmethod
-    def _rel_to(path: str, root: str) -> str:
-        return path[len(root) :].lstrip("/") if path.startswith(root) else path
+        return rel_to(path, self.root)
 
     def _candidate_keys(self, ref: str | Artifact) -> list[str]:
         if _is_artifact(ref):
             return [ref.manifest.key]  # type: ignore[union-attr]
-        if not isinstance(ref, str) or not ref:
+        if not isinstance(ref, str):
             return []
-        rel = ref
         for prefix in (self.full_path(""), self.root):
-            if prefix and rel.startswith(prefix + "/"):
-                rel = rel[len(prefix) + 1 :]
-                break
-        rel = rel.strip("/")
-        if ".." in rel.split("/"):
-            return []
-        if rel.endswith(MANIFEST_SUFFIX):
-            return [rel[: -len(MANIFEST_SUFFIX)]]
-        head, base = posixpath.split(rel)
-        candidates = [rel]
-        while "." in base:
-            base = base.rpartition(".")[0]
-            candidates.append(posixpath.join(head, base))
-        return candidates
+            if prefix and ref.startswith(prefix + "/"):
+                return candidate_keys(ref[len(prefix) + 1 :])
+        return candidate_keys(ref)
+
+    def _find(self, path: str, what: str) -> dict[str, Mapping[str, Any]]:
+        """Files under `path` with their details; none if it does not exist, unless that is
+        because the bucket (or root folder) itself is missing."""
+        with self._io_errors("listing", what):
+            try:
+                return files_only(self.fs.find(path, detail=True))
+            except Exception as exc:
+                if classify(exc) is not Failure.MISSING or self._root_missing():
+                    raise
+        return {}
 
     def _written_files(
         self, recorder: RecordingFileSystem, target: str, directory: bool
     ) -> dict[str, tuple[str, int]]:
         """Hashes of what `save` wrote, from the recorder; files written otherwise are read once."""
-        paths = self.fs.find(target) if directory else [target]
+        paths = list(files_only(self.fs.find(target, detail=True))) if directory else [target]
         if not paths:
             raise MaterializerError(f"materializer wrote nothing at {target}")
         files = {}
         for path in paths:
             stripped = self.fs._strip_protocol(path)
             known = recorder.written.get(stripped)
-            files[self._rel_to(stripped, target)] = known or self._hash_file(stripped)
+            files[rel_to(stripped, target)] = known or self._hash(stripped, None)
         return files
 
-    def _hash_file(self, path: str) -> tuple[str, int]:
-        if isinstance(self.fs, MemoryFileSystem):
-            # Its open() hands every reader the same file object, so hashing through it while a
-            # materializer loads (load() verifies in a second thread) interleaves their reads.
-            body = self.fs.cat_file(path)
-            return hashlib.sha256(body).hexdigest(), len(body)
-        with self.fs.open(path, "rb") as f:
-            return sha256_of(f, READ_CHUNK)
+    def _hash(self, path: str, size: int | None) -> tuple[str, int]:
+        return _digest(iter_chunks(self.fs, path, size))
 
-    def _publish(self, temp: str, final: str) -> None:
-        """Move `temp` to `final` without ever replacing an existing `final`."""
-        if self._local:
-            try:
-                if os.path.isdir(temp):
-                    if os.path.lexists(final):
-                        raise FileExistsError(errno.EEXIST, "exists", final)
-                    os.rename(temp, final)  # fails on a non-empty directory in the way
-                else:
-                    os.link(temp, final)  # atomic, and refuses to replace
-                    os.unlink(temp)
-            except OSError as exc:
-                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
-                    raise ArtifactExists(f"{self._rel(final)!r} already exists in {self}") from exc
-                raise
-            return
+    def _move(self, temp: str, final: str) -> None:
+        """Publish on a renaming filesystem other than local disk (memory)."""
         if self.fs.exists(final):
-            raise ArtifactExists(f"{self._rel(final)!r} already exists in {self}")
+            raise FileExistsError(final)
         self.fs.mv(temp, final, recursive=True)
 
     def _remove_quietly(self, path: str) -> None:
+        with contextlib.suppress(Exception):
+            self.fs.rm(path, recursive=True)
+
+    def _root_missing(self) -> bool:
+        """Whether the bucket (object stores) or root folder (local disk) is gone."""
+        if not (self.backend.buckets or self._local):
+            return False
+        root = self.root.split("/", 1)[0] if self.backend.buckets else self.root
         try:
-            if self.fs.exists(path):
-                self.fs.rm(path, recursive=True)
-        except OSError:
-            pass
+            return not self.fs.exists(root)
+        except Exception:  # unsure, e.g. not allowed to look: not "missing"
+            return False
+
+    def _error(
+        self, failure: Failure, operation: str, key: str, exc: Exception | None = None
+    ) -> FlowArtifactsError:
+        return store_error(
+            failure,
+            store=str(self),
+            operation=operation,
+            key=key,
+            detail=scrub(str(exc), self._secrets) if exc is not None else "",
+            root_missing=failure is Failure.MISSING and self._root_missing(),
+        )
+
+    @contextlib.contextmanager
+    def _io_errors(self, operation: str, key: str) -> Iterator[None]:
+        """Turn the filesystem's errors into store errors that name the store and artifact."""
+        try:
+            yield
+        except FlowArtifactsError:
+            raise
+        except Exception as exc:
+            failure = classify(exc)
+            if failure is None:
+                raise
+            raise self._error(failure, operation, key, exc) from exc
 
 
-def _modified(info: Mapping[str, Any]) -> datetime | None:
-    """Modification time from an fsspec info dict; each backend spells it differently."""
-    for field_name in ("mtime", "LastModified", "last_modified", "updated", "created"):
-        value = info.get(field_name)
-        if value is None:
-            continue
-        if isinstance(value, (int, float)):
-            return datetime.fromtimestamp(value, timezone.utc)
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return None
+def _digest(chunks: Iterator[bytes]) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def _is_artifact(ref: object) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from dataclasses import dataclass
 
 from ..errors import PluginError, StoreError
@@ -15,22 +15,35 @@ class StoreBackend:
     name: str
     protocols: tuple[str, ...]
     requires: str | None = None
-    """Module that implements the protocol (e.g. ``"s3fs"``); checked before the store is opened."""
+    """Module that implements the protocol (e.g. ``"s3fs"``); imported before the store opens."""
     install: str | None = None
     """What to run when `requires` is missing."""
     atomic_rename: bool = False
     """Bytes can go to a temporary name and be renamed into place; object stores cannot."""
+    buckets: bool = False
+    """An object store: paths start with a bucket or container, which must exist and is never
+    created, and there are no real directories (so `makedirs` does nothing)."""
     can_sign: bool = False
     """The filesystem's `sign()` makes URLs that work without credentials."""
+    sign_hint: str | None = None
+    """What signing needs beyond the store's own credentials, said when it fails."""
     exclusive_create: bool = False
     """Writes can be conditional (if-none-match): `open(path, "xb")`, `pipe_file(mode="create")`."""
 
     def check_installed(self, url: str) -> None:
-        if self.requires and importlib.util.find_spec(self.requires) is None:
+        """Import `requires` now, so a missing extra is named with its install command.
+
+        Importing (rather than only looking the module up) also catches a broken install.
+        """
+        if not self.requires:
+            return
+        try:
+            importlib.import_module(self.requires)
+        except ImportError as exc:
             raise StoreError(
-                f"store {url} needs the {self.requires!r} package, which is not installed; "
-                f"run: {self.install or 'pip install ' + self.requires}"
-            )
+                f"store {url} needs the {self.requires!r} package, which cannot be imported "
+                f"({exc}); install it with: {self.install or 'pip install ' + self.requires}"
+            ) from exc
 
 
 GENERIC = StoreBackend(name="generic", protocols=())

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from ..hookspecs import hookimpl
 from .backend import StoreBackend
 
+_OBJECT_STORE = {"buckets": True, "can_sign": True, "exclusive_create": True}
+
 
 @hookimpl
 def register_store_backends(register: Callable[[StoreBackend], None]) -> None:
@@ -14,31 +16,24 @@ def register_store_backends(register: Callable[[StoreBackend], None]) -> None:
     register(StoreBackend("memory", ("memory",), atomic_rename=True))
     register(
         StoreBackend(
-            "s3",
-            ("s3", "s3a"),
-            requires="s3fs",
-            install='pip install "flow-artifacts[s3]"',
-            can_sign=True,
-            exclusive_create=True,
+            "s3", ("s3", "s3a"), requires="s3fs", install='pip install "flow-artifacts[s3]"',
+            **_OBJECT_STORE,
         )
-    )
+    )  # fmt: skip
     register(
         StoreBackend(
-            "gcs",
-            ("gs", "gcs"),
-            requires="gcsfs",
-            install='pip install "flow-artifacts[gcs]"',
-            can_sign=True,
-            exclusive_create=True,
+            "gcs", ("gs", "gcs"), requires="gcsfs", install='pip install "flow-artifacts[gcs]"',
+            sign_hint="GCS signs with service-account credentials: pass them as "
+            "presigned_url(..., credentials=...).",
+            **_OBJECT_STORE,
         )
-    )
+    )  # fmt: skip
     register(
         StoreBackend(
-            "azure",
-            ("az", "abfs", "abfss"),
-            requires="adlfs",
+            "azure", ("az", "abfs", "abfss"), requires="adlfs",
             install='pip install "flow-artifacts[azure]"',
-            can_sign=True,
-            exclusive_create=True,
+            sign_hint="Azure SAS URLs need the account key (in the connection string or "
+            "account_key=).",
+            **_OBJECT_STORE,
         )
-    )
+    )  # fmt: skip

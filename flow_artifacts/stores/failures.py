@@ -1,0 +1,152 @@
+"""What a storage SDK's exception means for the user: missing, denied, unreachable, or taken.
+
+Each SDK says it differently: s3fs and gcsfs raise OSError subclasses, adlfs wraps Azure's
+`HttpResponseError` in a `RuntimeError`, aiohttp and botocore have their own connection errors. The
+whole chain of causes is inspected, so the meaning survives however deeply a library wrapped it.
+SDK exception types are recognised by name, so none of them is imported here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping
+from enum import Enum
+from typing import Any
+
+from ..errors import (
+    ArtifactExists,
+    ArtifactNotFound,
+    FlowArtifactsError,
+    StoreAccessDenied,
+    StoreError,
+    StoreNotFound,
+    StoreUnreachable,
+)
+from ..redact import MASK, is_secret_option
+
+_DENIED_NAMES = frozenset({"ClientAuthenticationError", "NoCredentialsError"})
+_MISSING_NAMES = frozenset({"ResourceNotFoundError", "NoSuchBucket", "NoSuchKey"})
+_UNREACHABLE_NAMES = frozenset(
+    {
+        "ClientConnectorError",
+        "ServerDisconnectedError",
+        "ServiceRequestError",
+        "ServiceResponseError",
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+    }
+)
+_FAILED_NAMES = frozenset({"HttpResponseError", "AzureError", "BotoCoreError", "HttpError"})
+_CONNECTION_STRING_SECRETS = ("accountkey", "sharedaccesssignature")
+DETAIL_LIMIT = 300
+
+
+class Failure(Enum):
+    EXISTS = "exists"
+    DENIED = "denied"
+    MISSING = "missing"
+    UNREACHABLE = "unreachable"
+    FAILED = "failed"
+    """A storage error with no more specific meaning (an OSError, an SDK's HTTP error)."""
+
+
+def classify(exc: BaseException) -> Failure | None:
+    """What `exc` means, from the outermost cause that says; None if it is no storage error."""
+    chain = list(_chain(exc))
+    for error in chain:
+        names = {cls.__name__ for cls in type(error).__mro__}
+        status = _status(error)
+        if isinstance(error, FileExistsError) or status == 412:
+            return Failure.EXISTS
+        if isinstance(error, PermissionError) or status in (401, 403) or names & _DENIED_NAMES:
+            return Failure.DENIED
+        if isinstance(error, FileNotFoundError) or status == 404 or names & _MISSING_NAMES:
+            return Failure.MISSING
+        if isinstance(error, (ConnectionError, TimeoutError, asyncio.TimeoutError)) or (
+            names & _UNREACHABLE_NAMES
+        ):
+            return Failure.UNREACHABLE
+    for error in chain:
+        if isinstance(error, OSError) or {c.__name__ for c in type(error).__mro__} & _FAILED_NAMES:
+            return Failure.FAILED
+    return None
+
+
+def store_error(
+    failure: Failure,
+    *,
+    store: str,
+    operation: str,
+    key: str,
+    detail: str,
+    root_missing: bool,
+) -> FlowArtifactsError:
+    """The exception to raise for `failure` while `operation` ("writing"...) artifact `key`."""
+    detail = detail.strip().splitlines()[0][:DETAIL_LIMIT] if detail.strip() else "no detail"
+    what = f"{operation} artifact {key!r}"
+    if failure is Failure.EXISTS:
+        return ArtifactExists(
+            f"artifact {key!r} already exists in {store}; artifacts are written once. "
+            "Use a new run_id or name, or delete the old artifact first."
+        )
+    if failure is Failure.DENIED:
+        return StoreAccessDenied(
+            f"{store} denied access while {what} ({detail}). Check the credentials in "
+            "storage_options or the environment."
+        )
+    if failure is Failure.MISSING and root_missing:
+        return StoreNotFound(
+            f"{store} does not exist (while {what}): create the bucket, container or folder "
+            "first; flow_artifacts never creates one"
+        )
+    if failure is Failure.MISSING and operation == "reading":
+        return ArtifactNotFound(f"the bytes of artifact {key!r} are missing from {store}")
+    if failure is Failure.MISSING:
+        return StoreNotFound(f"{store} has no place for {what} ({detail}); create it first")
+    if failure is Failure.UNREACHABLE:
+        return StoreUnreachable(
+            f"{store} did not answer while {what} ({detail}). Check the endpoint and network."
+        )
+    return StoreError(f"{store} failed while {what}: {detail}")
+
+
+def secret_values(options: Mapping[str, Any]) -> tuple[str, ...]:
+    """String values of secret-looking storage options (nested ones too), and the keys inside an
+    Azure connection string, so messages can be scrubbed of them."""
+    found: list[str] = []
+    for name, value in options.items():
+        if isinstance(value, Mapping):
+            found.extend(secret_values(value))
+        elif isinstance(value, str) and is_secret_option(name):
+            found.append(value)
+            for part in value.split(";"):
+                key, _, secret = part.partition("=")
+                if key.strip().lower() in _CONNECTION_STRING_SECRETS and secret:
+                    found.append(secret)
+    return tuple(sorted({s for s in found if len(s) >= 4}, key=len, reverse=True))
+
+
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _status(error: BaseException) -> int | None:
+    """The HTTP status an SDK attached to its exception, under whichever name it uses."""
+    for attribute in ("status_code", "status", "code"):
+        value = getattr(error, attribute, None)
+        if isinstance(value, int) and 100 <= value < 600:
+            return value
+    return None

@@ -1,0 +1,101 @@
+"""Reading stored bytes in bounded chunks, as fast as each kind of filesystem allows.
+
+Object stores are read ahead of the consumer, so the network keeps going while the caller hashes
+and writes a chunk, yet no more than two chunks are ever in memory:
+
+- filesystems that stream one GET (`open_async`, e.g. s3fs) are read through that single request;
+- other async filesystems (gcsfs, adlfs) get ranged GETs, the next one in flight meanwhile;
+- synchronous filesystems (local disk) are simply read in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Iterator
+from typing import Any
+
+from fsspec.asyn import AsyncFileSystem, sync
+from fsspec.implementations.memory import MemoryFileSystem
+
+READ_CHUNK = 8 << 20
+
+
+def iter_chunks(
+    fs: Any, path: str, size: int | None, chunk_size: int = READ_CHUNK
+) -> Iterator[bytes]:
+    """The bytes at `path` in pieces of at most `chunk_size` (the last may be shorter).
+
+    `size` is what the manifest recorded; extra bytes beyond it are still read (not silently
+    cut off), so a checksum over the chunks catches a grown object as well as a truncated one.
+    """
+    if isinstance(fs, MemoryFileSystem):
+        # Its open() hands every reader the same file object, so concurrent readers (load()
+        # verifies in a second thread) would interleave; the bytes are in memory anyway.
+        body = memoryview(fs.cat_file(path))
+        for start in range(0, len(body), chunk_size):
+            yield bytes(body[start : start + chunk_size])
+    elif not isinstance(fs, AsyncFileSystem):
+        with fs.open(path, "rb") as f:
+            while chunk := f.read(chunk_size):
+                yield chunk
+    elif size is not None and size < chunk_size:
+        if body := fs.cat_file(path):  # one request, however the filesystem reads
+            yield body
+    elif type(fs).open_async is not AsyncFileSystem.open_async:
+        yield from _streamed(fs, path, chunk_size)
+    elif size is not None:
+        yield from _ranged(fs, path, size, chunk_size)
+    else:
+        with fs.open(path, "rb", block_size=chunk_size, cache_type="none") as f:
+            while chunk := f.read(chunk_size):
+                yield chunk
+
+
+def _streamed(fs: Any, path: str, chunk_size: int) -> Iterator[bytes]:
+    """One GET, its body read a chunk ahead of the consumer on the filesystem's event loop."""
+    stream = sync(fs.loop, fs.open_async, path, "rb")
+    pending = asyncio.run_coroutine_threadsafe(_read_up_to(stream, chunk_size), fs.loop)
+    try:
+        while chunk := pending.result():
+            pending = asyncio.run_coroutine_threadsafe(_read_up_to(stream, chunk_size), fs.loop)
+            yield chunk
+    finally:
+        pending.cancel()
+        body = getattr(stream, "r", None)  # the HTTP response; release its connection now
+        if body is not None and hasattr(body, "close"):
+            fs.loop.call_soon_threadsafe(body.close)
+
+
+async def _read_up_to(stream: Any, size: int) -> bytes:
+    """`size` bytes from a stream whose `read(n)` may return fewer; fewer only at the end."""
+    parts, got = [], 0
+    while got < size:
+        part = await stream.read(size - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _ranged(fs: Any, path: str, size: int, chunk_size: int) -> Iterator[bytes]:
+    """Ranged GETs of `chunk_size`, the next one requested before the current one is yielded.
+
+    The last range asks for one byte past `size`: a longer object then yields extra bytes.
+    """
+    ranges = [(start, min(start + chunk_size, size)) for start in range(0, size, chunk_size)]
+    ranges[-1] = (ranges[-1][0], size + 1)
+
+    def fetch(start: int, end: int) -> concurrent.futures.Future[bytes]:
+        return asyncio.run_coroutine_threadsafe(fs._cat_file(path, start=start, end=end), fs.loop)
+
+    pending = fetch(*ranges[0])
+    try:
+        for following in [*ranges[1:], None]:
+            chunk = pending.result()
+            if following is not None:
+                pending = fetch(*following)
+            yield chunk
+    finally:
+        pending.cancel()
