@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from .store import ArtifactStore
 
 URN_PREFIX = "urn:flow-artifacts:artifact:"
-DEFAULT_CHUNK = 8 << 20
+DEFAULT_CHUNK = 4 << 20
+"""Chunks read ahead of the consumer: a transfer holds a few of them, whatever the size."""
 
 
 class Artifact:
@@ -195,9 +196,7 @@ class Artifact:
         `sign_options` go to the filesystem's `sign()`: GCS needs `credentials=` of a service
         account. Local stores have no such URL; `allow_local=True` returns a `file://` URL.
         """
-        return self._store.sign(
-            self.manifest, expires_in, allow_local=allow_local, **sign_options
-        )
+        return self._store.sign(self.manifest, expires_in, allow_local=allow_local, **sign_options)
 
     # catalog
     @property

@@ -49,9 +49,9 @@ class HashingWriter:
     """A write-only file that hashes and counts what passes through it, on its way to `path`.
 
     Up to `one_shot` bytes are held in memory and stored with one request when the file closes
-    (`pipe_file`), so small artifacts cost one PUT. Past that, the real file is opened and gets the
-    bytes in pieces of at most its block size: one huge `write()` is uploaded part by part instead
-    of being copied whole into the SDK's buffer and sent as a single part.
+    (`pipe_file`), so small artifacts cost one PUT. Past that, `before_upload` runs, then the real
+    file is opened and gets the bytes in pieces of at most its block size: one huge `write()` is
+    uploaded part by part instead of being copied whole into the SDK's buffer as a single part.
     """
 
     def __init__(
@@ -62,13 +62,17 @@ class HashingWriter:
         *,
         exclusive: bool = False,
         progress: Any = None,
+        before_upload: Callable[[], None] = lambda: None,
         one_shot: int = ONE_SHOT,
+        **open_kwargs: Any,
     ) -> None:
         self._fs = fs
         self._path = path
         self._on_close = on_close
         self._exclusive = exclusive
         self._progress = progress
+        self._before_upload = before_upload
+        self._open_kwargs = open_kwargs
         self._one_shot = one_shot
         self._pending = bytearray()
         self._raw: Any = None
@@ -84,7 +88,9 @@ class HashingWriter:
             self._pending += view
         else:
             if self._raw is None:
-                self._raw = self._fs.open(self._path, "xb" if self._exclusive else "wb")
+                self._before_upload()
+                mode = "xb" if self._exclusive else "wb"
+                self._raw = self._fs.open(self._path, mode, **self._open_kwargs)
                 self._write_raw(memoryview(self._pending))
                 self._pending = bytearray()
             self._write_raw(view)
@@ -153,11 +159,19 @@ class HashingWriter:
                 raw.close()
 
 
+_PASSIVE = frozenset(
+    {"exists", "isdir", "isfile", "info", "ls", "find", "glob", "size", "cat", "cat_file", "sep"}
+)
+"""Filesystem methods that change nothing, so they need no `before_upload` check."""
+
+
 @dataclass
 class RecordingFileSystem:
     """Stands in for an fsspec filesystem during `Materializer.save`, hashing every file written.
 
-    Everything except writing and making directories is passed through to the real filesystem.
+    Reads and listings pass through to the real filesystem. `before_upload` runs once before the
+    first big upload or any other change made through it (small files are conditional creates,
+    which need no check first).
     """
 
     fs: Any
@@ -168,7 +182,9 @@ class RecordingFileSystem:
     create a bucket, so there it does nothing."""
     progress: Any = None
     """Bar updated with every byte written (anything with `update(n)`)."""
+    before_upload: Callable[[], None] = lambda: None
     written: dict[str, tuple[str, int]] = field(default_factory=dict)
+    _checked: bool = False
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
         if "r" in mode and "+" not in mode:
@@ -181,8 +197,9 @@ class RecordingFileSystem:
             self.written[stripped] = (hexdigest, size)
 
         return HashingWriter(
-            self.fs, path, record, exclusive=self.exclusive or mode == "xb", progress=self.progress
-        )
+            self.fs, path, record, exclusive=self.exclusive or mode == "xb",
+            progress=self.progress, before_upload=self._check_once, **kwargs,
+        )  # fmt: skip
 
     def pipe_file(self, path: str, value: bytes, **kwargs: Any) -> None:
         with self.open(path, "wb") as f:
@@ -196,5 +213,12 @@ class RecordingFileSystem:
         if self.directories:
             self.fs.mkdir(path, create_parents=create_parents, **kwargs)
 
+    def _check_once(self) -> None:
+        if not self._checked:
+            self._checked = True
+            self.before_upload()
+
     def __getattr__(self, name: str) -> Any:
+        if name not in _PASSIVE and not name.startswith("_"):
+            self._check_once()  # put_file, copy, touch...: writes that bypass open()
         return getattr(self.fs, name)

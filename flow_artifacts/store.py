@@ -9,14 +9,10 @@ manifest is written last, and an artifact exists exactly when its manifest does.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import os
 import posixpath
-import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,24 +25,25 @@ from .errors import (
     ConfigError,
     FlowArtifactsError,
     IntegrityError,
-    MaterializerError,
     StoreError,
     UnsupportedOperation,
 )
-from .hashing import RecordingFileSystem, directory_checksum, format_checksum
+from .hashing import directory_checksum, format_checksum
 from .manifest import MANIFEST_SUFFIX, Manifest, runtime_versions
 from .materializers.base import Materializer
 from .naming import validate_name
 from .plugins import PluginHost, default_plugin_host
-from .progress import progress_bar
 from .redact import redact_url
-from .stores.failures import Failure, classify, scrub, secret_values, store_error
-from .stores.paths import TEMP_PREFIX, candidate_keys, files_only, link_into_place, modified, rel_to
-from .stores.transfer import READ_CHUNK, iter_chunks
+from .stores.failures import ErrorTranslator, Failure, classify, scrub, secret_values
+from .stores.paths import TEMP_PREFIX, candidate_keys, files_only, modified, rel_to
+from .stores.reading import download_tree, load_object, stored_checksum, verified_stream
+from .stores.transfer import READ_CHUNK, read_whole
+from .stores.writing import Writer
 from .template import PathTemplate
 
 if TYPE_CHECKING:
     from .artifact import Artifact
+
 
 class ArtifactStore:
     """Artifacts on one fsspec URL: `materialize`/`save` to write, `load` to read back.
@@ -73,16 +70,18 @@ class ArtifactStore:
         self.plugins = plugins or default_plugin_host()
         self.template = template if isinstance(template, PathTemplate) else PathTemplate(template)
         self.backend = self.plugins.store_backends.for_protocol(fsspec.utils.get_protocol(raw_url))
-        self._secrets = secret_values(storage_options)
+        secrets = secret_values(storage_options)
+        self._errors = ErrorTranslator(repr(self), secrets, self._root_missing)
         self.backend.check_installed(self.url)
         if self.backend.buckets:
             storage_options = {"use_listings_cache": False, **storage_options}
         try:
             self.fs, root = fsspec.core.url_to_fs(raw_url, **storage_options)
         except (ImportError, ValueError, TypeError) as exc:
-            raise StoreError(scrub(f"cannot open store {self.url}: {exc}", self._secrets)) from exc
+            raise StoreError(scrub(f"cannot open store {self.url}: {exc}", secrets)) from exc
         self.root = root.rstrip("/")
         self._local = isinstance(self.fs, LocalFileSystem)
+        self._writer = Writer(self.fs, self.root, self.backend, self._errors)
         if self._local:
             os.makedirs(self.root, exist_ok=True)
 
@@ -158,45 +157,11 @@ class ArtifactStore:
     ) -> Manifest:
         """Publish the bytes of `obj` under `key` and return its manifest, not yet written.
 
-        Until `write_manifest` runs, the bytes are an orphan that `gc` may collect. A taken key is
-        refused before any byte is sent; where neither renames nor conditional writes protect
-        the data path, it is checked too.
+        Until `write_manifest` runs, the bytes are an orphan that `gc` may collect.
         """
         data_rel = key + materializer.extension_for(obj)
-        data_path = self._abs(data_rel)
-        with self._io_errors("writing", key):
-            unprotected = not (self.backend.atomic_rename or self.backend.exclusive_create)
-            if self.fs.exists(self._abs(key + MANIFEST_SUFFIX)) or (
-                unprotected and self.fs.exists(data_path)
-            ):
-                raise self._error(Failure.EXISTS, "writing", key)
-            target = data_path  # objects appear whole; conditional writes keep them single
-            if self.backend.atomic_rename:
-                parent = posixpath.dirname(data_path)
-                self.fs.makedirs(parent, exist_ok=True)
-                target = f"{parent}/{TEMP_PREFIX}{uuid.uuid4().hex}-{posixpath.basename(data_path)}"
-        bar = progress_bar(f"uploading {key}", progress=self.progress)
-        recorder = RecordingFileSystem(
-            self.fs,
-            exclusive=self.backend.exclusive_create and target == data_path,
-            directories=not self.backend.buckets,
-            progress=bar,
-        )
-        try:
-            with self._io_errors("writing", key):
-                metadata = self._save_with(materializer, obj, recorder, target, key)
-                directory = materializer.writes_directory(obj)
-                files = self._written_files(recorder, target, directory)
-                if target != data_path and self._local:
-                    link_into_place(target, data_path)
-                elif target != data_path:
-                    self._move(target, data_path)
-        except BaseException as exc:
-            if target != data_path or classify(exc) is not Failure.EXISTS:
-                self._remove_quietly(target)  # on a lost race the bytes there are the winner's
-            raise
-        finally:
-            bar.close()
+        written = self._writer.data(obj, key, self._abs(data_rel), materializer, self.progress)
+        metadata, directory, files = written
         if directory:
             checksum = directory_checksum(files)
             file_list = {rel: [sha, size] for rel, (sha, size) in files.items()}
@@ -208,45 +173,13 @@ class ArtifactStore:
             materializer_version=materializer.version, kind=materializer.kind.value,
             mime_type=materializer.mime_type, size=sum(size for _, size in files.values()),
             checksum=checksum, created=datetime.now(timezone.utc).isoformat(),
-            directory=directory, metadata=metadata or {}, files=file_list,
+            directory=directory, metadata=metadata, files=file_list,
             libraries={**runtime_versions(), **materializer.library_versions()},
         )  # fmt: skip
 
-    def _save_with(
-        self, materializer: Materializer, obj: Any, fs: RecordingFileSystem, target: str, key: str
-    ) -> dict[str, Any]:
-        try:
-            metadata = materializer.save(obj, fs, target)
-            json.dumps(metadata or {}, sort_keys=True)  # as Manifest.to_json will
-        except (FlowArtifactsError, OSError):
-            raise
-        except Exception as exc:
-            if classify(exc) is not None:
-                raise  # a storage failure that the SDK wrapped (adlfs: RuntimeError)
-            raise MaterializerError(
-                f"materializer {materializer.id!r} failed to save artifact {key!r}: {exc}"
-            ) from exc
-        return metadata
-
     def write_manifest(self, manifest: Manifest) -> None:
         """Make the artifact visible. Fails with `ArtifactExists` rather than overwrite."""
-        path = self._abs(manifest.key + MANIFEST_SUFFIX)
-        body = manifest.to_json()
-        with self._io_errors("publishing", manifest.key):
-            if self._local:
-                temp = f"{posixpath.dirname(path)}/{TEMP_PREFIX}{uuid.uuid4().hex}.json"
-                with open(temp, "wb") as f:
-                    f.write(body)
-                try:
-                    link_into_place(temp, path)
-                finally:
-                    self._remove_quietly(temp)
-            elif self.backend.exclusive_create:
-                self.fs.pipe_file(path, body, mode="create")
-            else:
-                if self.fs.exists(path):
-                    raise self._error(Failure.EXISTS, "publishing", manifest.key)
-                self.fs.pipe_file(path, body)
+        self._writer.manifest(manifest)
 
     def discard_unpublished(self, manifest: Manifest) -> None:
         """Remove the bytes of an artifact whose manifest was not published.
@@ -261,7 +194,7 @@ class ArtifactStore:
         if published is None or (
             published.id != manifest.id and published.data_path != manifest.data_path
         ):
-            self._remove_quietly(self._abs(manifest.data_path))
+            self._writer.remove(self._abs(manifest.data_path))
 
     def sign(
         self, manifest: Manifest, expires_in: int, *, allow_local: bool = False, **options: Any
@@ -275,11 +208,11 @@ class ArtifactStore:
         path = self._abs(manifest.data_path)
         if self.backend.can_sign:
             try:
-                with self._io_errors("signing", manifest.key):
+                with self._errors.io("signing", manifest.key):
                     return str(self.fs.sign(path, expiration=int(expires_in), **options))
             except (AttributeError, NotImplementedError, TypeError, ValueError) as exc:
                 hint = f" {self.backend.sign_hint}" if self.backend.sign_hint else ""
-                detail = scrub(str(exc), self._secrets)
+                detail = scrub(str(exc), self._errors.secrets)
                 raise UnsupportedOperation(
                     f"{self} could not sign artifact {manifest.key!r}: {detail}.{hint}"
                 ) from exc
@@ -296,16 +229,16 @@ class ArtifactStore:
         """The manifest of an artifact given by key, data path (relative or full) or handle."""
         for key in self._candidate_keys(ref):
             path = self._abs(key + MANIFEST_SUFFIX)
-            with self._io_errors("reading", key):
+            with self._errors.io("reading", key):
                 try:
-                    raw = self.fs.cat_file(path)
+                    raw = read_whole(self.fs, path)
                 except Exception as exc:
                     if classify(exc) is Failure.MISSING:
                         continue
                     raise
             return Manifest.from_json(raw, where=path)
         if self._root_missing():
-            raise self._error(Failure.MISSING, "reading", _ref_text(ref))
+            raise self._errors.error(Failure.MISSING, "reading", _ref_text(ref))
         raise ArtifactNotFound(
             f"no artifact at {_ref_text(ref)!r} in {self}; list them with store.list_artifacts()"
         )
@@ -324,39 +257,9 @@ class ArtifactStore:
         """
         manifest = ref.manifest if _is_artifact(ref) else self.get_manifest(ref)  # type: ignore[union-attr]
         materializer = self.plugins.materializers.get(manifest.materializer)
-        if materializer.uses_pickle:  # always verified: loading runs code from the bytes
-            self.verify(manifest)
-            return self._load_with(materializer, manifest)
-        if not verify:
-            return self._load_with(materializer, manifest)
-        outcome: list[BaseException | None] = []
-        checker = threading.Thread(target=lambda: outcome.append(_capture(self.verify, manifest)))
-        checker.start()
-        try:
-            obj = self._load_with(materializer, manifest)
-        except BaseException:
-            checker.join()
-            if outcome[0] is not None:  # corrupted bytes explain the failure better
-                raise outcome[0] from None
-            raise
-        checker.join()
-        if outcome[0] is not None:
-            raise outcome[0]
-        return obj
-
-    def _load_with(self, materializer: Materializer, manifest: Manifest) -> Any:
-        with self._io_errors("reading", manifest.key):
-            try:
-                return materializer.load(self.fs, self._abs(manifest.data_path), manifest.metadata)
-            except (FlowArtifactsError, OSError):
-                raise
-            except Exception as exc:
-                if classify(exc) is not None:
-                    raise
-                raise MaterializerError(
-                    f"materializer {materializer.id!r} failed to load artifact "
-                    f"{manifest.key!r}: {exc}"
-                ) from exc
+        data = self._abs(manifest.data_path)
+        check = self.verify if verify or materializer.uses_pickle else None
+        return load_object(materializer, self.fs, data, manifest, self._errors, check)
 
     def verify(self, ref: str | Manifest) -> None:
         """Re-hash the stored bytes; raise `IntegrityError` naming the artifact on a mismatch."""
@@ -369,56 +272,25 @@ class ArtifactStore:
             )
 
     def compute_checksum(self, manifest: Manifest) -> str:
-        root = self._abs(manifest.data_path)
         try:
-            with self._io_errors("reading", manifest.key):
-                if not manifest.directory:
-                    return format_checksum(self._hash(root, manifest.size)[0])
-                sizes = {rel: entry[1] for rel, entry in manifest.files.items()}
-                found = {}
-                for path in files_only(self.fs.find(root, detail=True)):
-                    rel = rel_to(path, root)
-                    found[rel] = self._hash(path, sizes.get(rel))
+            with self._errors.io("reading", manifest.key):
+                return stored_checksum(self.fs, self._abs(manifest.data_path), manifest)
         except ArtifactNotFound as exc:
             raise IntegrityError(
                 f"the bytes of artifact {manifest.key!r} are missing from {self}"
             ) from exc
-        return directory_checksum(found)
 
     def open_stream(self, manifest: Manifest, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
         """Chunks of a single-file artifact, hashed on the way; a mismatch raises at the end.
 
         At most two chunks are in memory: the one yielded and the one being fetched.
         """
-        digest = hashlib.sha256()
-        chunks = iter_chunks(self.fs, self._abs(manifest.data_path), manifest.size, chunk_size)
-        try:
-            while True:
-                with self._io_errors("reading", manifest.key):
-                    chunk = next(chunks, None)
-                if chunk is None:
-                    break
-                digest.update(chunk)
-                yield chunk
-        finally:
-            chunks.close()
-        if format_checksum(digest.hexdigest()) != manifest.checksum:
-            raise IntegrityError(
-                f"artifact {manifest.key!r} in {self} is corrupted: streamed bytes do not match "
-                f"the recorded checksum {manifest.checksum}"
-            )
+        data = self._abs(manifest.data_path)
+        return verified_stream(self.fs, data, manifest, chunk_size, self._errors)
 
     def download_directory(self, manifest: Manifest, target: str | os.PathLike[str]) -> None:
         """Copy a directory artifact to local `target`, then check it against its checksum."""
-        with self._io_errors("reading", manifest.key):
-            self.fs.get(self._abs(manifest.data_path) + "/", os.fspath(target), recursive=True)
-        local = LocalFileSystem()
-        root = local._strip_protocol(os.fspath(target))
-        found = {}
-        for path in local.find(root):
-            found[rel_to(path, root)] = _digest(iter_chunks(local, path, None))
-        if directory_checksum(found) != manifest.checksum:
-            raise IntegrityError(f"artifact {manifest.key!r} in {self} is corrupted")
+        download_tree(self.fs, self._abs(manifest.data_path), manifest, target, self._errors)
 
     # --- management ----------------------------------------------------------------------------
 
@@ -439,9 +311,9 @@ class ArtifactStore:
     def delete(self, ref: str | Artifact) -> None:
         """Remove an artifact: its manifest first, so it is never half visible, then its bytes."""
         manifest = self.get_manifest(ref)
-        with self._io_errors("deleting", manifest.key):
+        with self._errors.io("deleting", manifest.key):
             self.fs.rm_file(self._abs(manifest.key + MANIFEST_SUFFIX))
-        self._remove_quietly(self._abs(manifest.data_path))
+        self._writer.remove(self._abs(manifest.data_path))
 
     def list_artifacts(self, prefix: str = "") -> list[str]:
         """Keys of the artifacts whose key starts with `prefix`, sorted."""
@@ -459,12 +331,14 @@ class ArtifactStore:
 
     def inventory(self) -> dict[str, datetime | None]:
         """Every file in the store (relative path -> last modified, when the store says)."""
-        return {self._rel(path): modified(info) for path, info in self._find(self.root, "*").items()}
+        return {
+            self._rel(path): modified(info) for path, info in self._find(self.root, "*").items()
+        }
 
     def remove_paths(self, rels: list[str]) -> None:
         """Delete store-relative paths (maintenance); missing ones are fine."""
         for rel in rels:
-            self._remove_quietly(self._abs(rel))
+            self._writer.remove(self._abs(rel))
 
     def full_path(self, rel: str) -> str:
         """A path users can show and open: plain on local disk, with the protocol elsewhere."""
@@ -491,41 +365,17 @@ class ArtifactStore:
 
     def _find(self, path: str, what: str) -> dict[str, Mapping[str, Any]]:
         """Files under `path` with their details; none if it does not exist, unless that is
-        because the bucket (or root folder) itself is missing."""
-        with self._io_errors("listing", what):
+        because the bucket (or root folder) itself is missing, which some SDKs list as empty."""
+        with self._errors.io("listing", what):
             try:
-                return files_only(self.fs.find(path, detail=True))
+                found = files_only(self.fs.find(path, detail=True))
             except Exception as exc:
-                if classify(exc) is not Failure.MISSING or self._root_missing():
+                if classify(exc) is not Failure.MISSING:
                     raise
-        return {}
-
-    def _written_files(
-        self, recorder: RecordingFileSystem, target: str, directory: bool
-    ) -> dict[str, tuple[str, int]]:
-        """Hashes of what `save` wrote, from the recorder; files written otherwise are read once."""
-        paths = list(files_only(self.fs.find(target, detail=True))) if directory else [target]
-        if not paths:
-            raise MaterializerError(f"materializer wrote nothing at {target}")
-        files = {}
-        for path in paths:
-            stripped = self.fs._strip_protocol(path)
-            known = recorder.written.get(stripped)
-            files[rel_to(stripped, target)] = known or self._hash(stripped, None)
-        return files
-
-    def _hash(self, path: str, size: int | None) -> tuple[str, int]:
-        return _digest(iter_chunks(self.fs, path, size))
-
-    def _move(self, temp: str, final: str) -> None:
-        """Publish on a renaming filesystem other than local disk (memory)."""
-        if self.fs.exists(final):
-            raise FileExistsError(final)
-        self.fs.mv(temp, final, recursive=True)
-
-    def _remove_quietly(self, path: str) -> None:
-        with contextlib.suppress(Exception):
-            self.fs.rm(path, recursive=True)
+                found = {}
+            if not found and self._root_missing():
+                raise FileNotFoundError(path)
+        return found
 
     def _root_missing(self) -> bool:
         """Whether the bucket (object stores) or root folder (local disk) is gone."""
@@ -537,39 +387,6 @@ class ArtifactStore:
         except Exception:  # unsure, e.g. not allowed to look: not "missing"
             return False
 
-    def _error(
-        self, failure: Failure, operation: str, key: str, exc: Exception | None = None
-    ) -> FlowArtifactsError:
-        return store_error(
-            failure,
-            store=str(self),
-            operation=operation,
-            key=key,
-            detail=scrub(str(exc), self._secrets) if exc is not None else "",
-            root_missing=failure is Failure.MISSING and self._root_missing(),
-        )
-
-    @contextlib.contextmanager
-    def _io_errors(self, operation: str, key: str) -> Iterator[None]:
-        """Turn the filesystem's errors into store errors that name the store and artifact."""
-        try:
-            yield
-        except FlowArtifactsError:
-            raise
-        except Exception as exc:
-            failure = classify(exc)
-            if failure is None:
-                raise
-            raise self._error(failure, operation, key, exc) from exc
-
-
-def _digest(chunks: Iterator[bytes]) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    for chunk in chunks:
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
-
 
 def _is_artifact(ref: object) -> bool:
     return hasattr(ref, "manifest") and isinstance(ref.manifest, Manifest)
@@ -577,11 +394,3 @@ def _is_artifact(ref: object) -> bool:
 
 def _ref_text(ref: object) -> str:
     return ref if isinstance(ref, str) else repr(ref)
-
-
-def _capture(func: Callable[..., Any], *args: Any) -> BaseException | None:
-    try:
-        func(*args)
-    except BaseException as exc:  # handed to the caller's thread, re-raised there
-        return exc
-    return None

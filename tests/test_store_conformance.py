@@ -24,11 +24,11 @@ from flow_artifacts.manifest import MANIFEST_SUFFIX
 from tests.core_plugins import DiskFull, PartialWriteMaterializer, RegisterPlugin, host_with
 from tests.test_store_support import (  # noqa: F401  (fixtures)
     Target,
-    make_stack,
-    object_target,
+    make_stack_fixture,
+    object_target_fixture,
     sign_options,
     stored_files,
-    target,
+    target_fixture,
 )
 
 
@@ -75,7 +75,9 @@ def test_every_materializer_round_trips(target: Target, make_stack, tmp_path: Pa
 def test_manifests_describe_the_stored_bytes(target: Target, make_stack) -> None:
     stack = make_stack(target)
     store = stack.store
-    art = fa.materialize({"k": "v"}, "report", "r1", "s", "demo", labels={"team": "ml"}, stack=stack)
+    art = fa.materialize(
+        {"k": "v"}, "report", "r1", "s", "demo", labels={"team": "ml"}, stack=stack
+    )
     files = stored_files(store)
 
     assert sorted(files) == [art.key + MANIFEST_SUFFIX, art.manifest.data_path]
@@ -187,14 +189,19 @@ def test_streams_local_copies_and_downloads(target: Target, make_stack, tmp_path
     with art.as_local_file() as local:
         assert local.read_bytes() == payload
     assert not local.exists()
-    assert fa.download("store://demo/blob", tmp_path / "out" / "blob.bin", stack=stack).read_bytes() == payload
+    assert (
+        fa.download("store://demo/blob", tmp_path / "out" / "blob.bin", stack=stack).read_bytes()
+        == payload
+    )
     with tree.as_local_file() as local_tree:
         assert (local_tree / "a.txt").read_text() == "alpha"
     with pytest.raises(fa.UnsupportedOperation, match="directory"):
         tree.as_stream()
 
 
-def test_corrupted_bytes_are_caught_on_every_read_path(target: Target, make_stack, tmp_path: Path) -> None:
+def test_corrupted_bytes_are_caught_on_every_read_path(
+    target: Target, make_stack, tmp_path: Path
+) -> None:
     stack = make_stack(target)
     art = fa.materialize(b"honest bytes" * 1000, "blob", "r1", "s", "demo", stack=stack)
     stack.store.fs.pipe_file(stack.store.full_path(art.manifest.data_path), b"tampered" * 1000)

@@ -1,6 +1,6 @@
 """What the store tests share: one fresh store of each kind per test, and ways to look inside it.
 
-Import the fixtures into a test module to use them. Every target is a new, empty root: a
+Import the `*_fixture` functions into a test module to use the fixtures they define. Every target is a new, empty root: a
 directory, a memory prefix, or a new bucket/container on a real protocol server.
 """
 
@@ -34,18 +34,18 @@ def open_target(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Ta
     return kind, url, dict(options)
 
 
-@pytest.fixture(params=TARGETS)
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+@pytest.fixture(name="target", params=TARGETS)
+def target_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
     return open_target(request.param, request, tmp_path)
 
 
-@pytest.fixture(params=OBJECT_STORES)
-def object_target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+@pytest.fixture(name="object_target", params=OBJECT_STORES)
+def object_target_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
     return open_target(request.param, request, tmp_path)
 
 
-@pytest.fixture
-def make_stack(tmp_path: Path) -> Iterator[Callable[..., fa.Stack]]:
+@pytest.fixture(name="make_stack")
+def make_stack_fixture(tmp_path: Path) -> Iterator[Callable[..., fa.Stack]]:
     """Builds stacks on a target, each with a new SQLite catalog unless `catalog_url` is given."""
     catalogs: list[Catalog] = []
 

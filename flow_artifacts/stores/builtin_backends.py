@@ -7,8 +7,6 @@ from collections.abc import Callable
 from ..hookspecs import hookimpl
 from .backend import StoreBackend
 
-_OBJECT_STORE = {"buckets": True, "can_sign": True, "exclusive_create": True}
-
 
 @hookimpl
 def register_store_backends(register: Callable[[StoreBackend], None]) -> None:
@@ -17,7 +15,7 @@ def register_store_backends(register: Callable[[StoreBackend], None]) -> None:
     register(
         StoreBackend(
             "s3", ("s3", "s3a"), requires="s3fs", install='pip install "flow-artifacts[s3]"',
-            **_OBJECT_STORE,
+            buckets=True, can_sign=True, exclusive_create=True,
         )
     )  # fmt: skip
     register(
@@ -25,7 +23,7 @@ def register_store_backends(register: Callable[[StoreBackend], None]) -> None:
             "gcs", ("gs", "gcs"), requires="gcsfs", install='pip install "flow-artifacts[gcs]"',
             sign_hint="GCS signs with service-account credentials: pass them as "
             "presigned_url(..., credentials=...).",
-            **_OBJECT_STORE,
+            buckets=True, can_sign=True, exclusive_create=True,
         )
     )  # fmt: skip
     register(
@@ -34,6 +32,6 @@ def register_store_backends(register: Callable[[StoreBackend], None]) -> None:
             install='pip install "flow-artifacts[azure]"',
             sign_hint="Azure SAS URLs need the account key (in the connection string or "
             "account_key=).",
-            **_OBJECT_STORE,
+            buckets=True, can_sign=True, exclusive_create=True,
         )
     )  # fmt: skip

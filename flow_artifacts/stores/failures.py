@@ -9,7 +9,9 @@ SDK exception types are recognised by name, so none of them is imported here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -74,42 +76,61 @@ def classify(exc: BaseException) -> Failure | None:
     return None
 
 
-def store_error(
-    failure: Failure,
-    *,
-    store: str,
-    operation: str,
-    key: str,
-    detail: str,
-    root_missing: bool,
-) -> FlowArtifactsError:
-    """The exception to raise for `failure` while `operation` ("writing"...) artifact `key`."""
-    detail = detail.strip().splitlines()[0][:DETAIL_LIMIT] if detail.strip() else "no detail"
-    what = f"{operation} artifact {key!r}"
-    if failure is Failure.EXISTS:
-        return ArtifactExists(
-            f"artifact {key!r} already exists in {store}; artifacts are written once. "
-            "Use a new run_id or name, or delete the old artifact first."
-        )
-    if failure is Failure.DENIED:
-        return StoreAccessDenied(
-            f"{store} denied access while {what} ({detail}). Check the credentials in "
-            "storage_options or the environment."
-        )
-    if failure is Failure.MISSING and root_missing:
-        return StoreNotFound(
-            f"{store} does not exist (while {what}): create the bucket, container or folder "
-            "first; flow_artifacts never creates one"
-        )
-    if failure is Failure.MISSING and operation == "reading":
-        return ArtifactNotFound(f"the bytes of artifact {key!r} are missing from {store}")
-    if failure is Failure.MISSING:
-        return StoreNotFound(f"{store} has no place for {what} ({detail}); create it first")
-    if failure is Failure.UNREACHABLE:
-        return StoreUnreachable(
-            f"{store} did not answer while {what} ({detail}). Check the endpoint and network."
-        )
-    return StoreError(f"{store} failed while {what}: {detail}")
+@dataclass(frozen=True)
+class ErrorTranslator:
+    """Turns SDK exceptions into store errors naming the store and the artifact, scrubbed of
+    the secrets in the store's options."""
+
+    store: str
+    """How the store is named in messages: its `repr()`, which holds no secret."""
+    secrets: tuple[str, ...]
+    root_missing: Callable[[], bool]
+    """Whether the bucket (or root folder) is gone: asked only to explain a missing path."""
+
+    @contextlib.contextmanager
+    def io(self, operation: str, key: str) -> Iterator[None]:
+        """Around storage calls made while `operation` ("writing"...) the artifact `key`."""
+        try:
+            yield
+        except FlowArtifactsError:
+            raise
+        except Exception as exc:
+            failure = classify(exc)
+            if failure is None:
+                raise
+            raise self.error(failure, operation, key, exc) from exc
+
+    def error(
+        self, failure: Failure, operation: str, key: str, exc: BaseException | None = None
+    ) -> FlowArtifactsError:
+        detail = scrub(str(exc), self.secrets).strip() if exc is not None else ""
+        detail = detail.splitlines()[0][:DETAIL_LIMIT] if detail else "no detail"
+        what = f"{operation} artifact {key!r}"
+        if failure is Failure.EXISTS:
+            return ArtifactExists(
+                f"artifact {key!r} already exists in {self.store}; artifacts are written once. "
+                "Use a new run_id or name, or delete the old artifact first."
+            )
+        if failure is Failure.DENIED:
+            return StoreAccessDenied(
+                f"{self.store} denied access while {what} ({detail}). Check the credentials in "
+                "storage_options or the environment."
+            )
+        if failure is Failure.MISSING and self.root_missing():
+            return StoreNotFound(
+                f"{self.store} does not exist (while {what}): create the bucket, container or "
+                "folder first; flow_artifacts never creates one"
+            )
+        if failure is Failure.MISSING and operation == "reading":
+            return ArtifactNotFound(f"the bytes of artifact {key!r} are missing from {self.store}")
+        if failure is Failure.MISSING:
+            return StoreNotFound(f"{self.store} has no place for {what} ({detail})")
+        if failure is Failure.UNREACHABLE:
+            return StoreUnreachable(
+                f"{self.store} did not answer while {what} ({detail}). Check the endpoint and "
+                "network."
+            )
+        return StoreError(f"{self.store} failed while {what}: {detail}")
 
 
 def secret_values(options: Mapping[str, Any]) -> tuple[str, ...]:

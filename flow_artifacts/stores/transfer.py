@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from fsspec.asyn import AsyncFileSystem, sync
@@ -23,7 +23,7 @@ READ_CHUNK = 8 << 20
 
 def iter_chunks(
     fs: Any, path: str, size: int | None, chunk_size: int = READ_CHUNK
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """The bytes at `path` in pieces of at most `chunk_size` (the last may be shorter).
 
     `size` is what the manifest recorded; extra bytes beyond it are still read (not silently
@@ -40,7 +40,7 @@ def iter_chunks(
             while chunk := f.read(chunk_size):
                 yield chunk
     elif size is not None and size < chunk_size:
-        if body := fs.cat_file(path):  # one request, however the filesystem reads
+        if body := read_whole(fs, path, size):
             yield body
     elif type(fs).open_async is not AsyncFileSystem.open_async:
         yield from _streamed(fs, path, chunk_size)
@@ -50,6 +50,12 @@ def iter_chunks(
         with fs.open(path, "rb", block_size=chunk_size, cache_type="none") as f:
             while chunk := f.read(chunk_size):
                 yield chunk
+
+
+def read_whole(fs: Any, path: str, size: int | None = None) -> bytes:
+    """All bytes at `path` in one GET. An open-ended range (`start=0`) keeps s3fs from asking
+    for the size first, but an empty object has no satisfiable range."""
+    return fs.cat_file(path) if size == 0 else fs.cat_file(path, start=0)
 
 
 def _streamed(fs: Any, path: str, chunk_size: int) -> Iterator[bytes]:

@@ -1,0 +1,139 @@
+"""Reading an artifact back (its object, a stream, a local copy), always against its checksum."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from fsspec.implementations.local import LocalFileSystem
+
+from ..errors import FlowArtifactsError, IntegrityError, MaterializerError
+from ..hashing import directory_checksum, format_checksum
+from ..manifest import Manifest
+from ..materializers.base import Materializer
+from .failures import ErrorTranslator, classify
+from .paths import files_only, rel_to
+from .transfer import iter_chunks
+
+
+def load_object(
+    materializer: Materializer,
+    fs: Any,
+    data: str,
+    manifest: Manifest,
+    errors: ErrorTranslator,
+    verify: Callable[[Manifest], None] | None,
+) -> Any:
+    """The object `materializer` reads from `data`, checked with `verify` unless it is None.
+
+    Pickles are verified before they are loaded, since loading runs code from the bytes. Other
+    formats are verified while loading, in a second thread, and the object is discarded if the
+    bytes turn out corrupted.
+    """
+    if verify is None or materializer.uses_pickle:
+        if verify is not None:
+            verify(manifest)
+        return _load(materializer, fs, data, manifest, errors)
+    outcome: list[BaseException | None] = []
+    checker = threading.Thread(target=lambda: outcome.append(_capture(verify, manifest)))
+    checker.start()
+    try:
+        obj = _load(materializer, fs, data, manifest, errors)
+    except BaseException:
+        checker.join()
+        if outcome[0] is not None:  # corrupted bytes explain the failure better
+            raise outcome[0] from None
+        raise
+    checker.join()
+    if outcome[0] is not None:
+        raise outcome[0]
+    return obj
+
+
+def _load(
+    materializer: Materializer, fs: Any, data: str, manifest: Manifest, errors: ErrorTranslator
+) -> Any:
+    with errors.io("reading", manifest.key):
+        try:
+            return materializer.load(fs, data, manifest.metadata)
+        except (FlowArtifactsError, OSError):
+            raise
+        except Exception as exc:
+            if classify(exc) is not None:
+                raise  # a storage failure that the SDK wrapped
+            raise MaterializerError(
+                f"materializer {materializer.id!r} failed to load artifact {manifest.key!r}: {exc}"
+            ) from exc
+
+
+def _capture(func: Callable[[Manifest], None], manifest: Manifest) -> BaseException | None:
+    try:
+        func(manifest)
+    except BaseException as exc:  # handed to the caller's thread, re-raised there
+        return exc
+    return None
+
+
+def digest(chunks: Iterable[bytes]) -> tuple[str, int]:
+    """(sha256 hex digest, size) of the chunks."""
+    sha, size = hashlib.sha256(), 0
+    for chunk in chunks:
+        sha.update(chunk)
+        size += len(chunk)
+    return sha.hexdigest(), size
+
+
+def stored_checksum(fs: Any, data: str, manifest: Manifest) -> str:
+    """The checksum of what is stored at `data` now, computed as `write_data` recorded it.
+
+    Sizes from the manifest let object stores read ahead in bounded chunks.
+    """
+    if not manifest.directory:
+        return format_checksum(digest(iter_chunks(fs, data, manifest.size))[0])
+    sizes = {rel: entry[1] for rel, entry in manifest.files.items()}
+    found = {}
+    for path in files_only(fs.find(data, detail=True)):
+        rel = rel_to(path, data)
+        found[rel] = digest(iter_chunks(fs, path, sizes.get(rel)))
+    return directory_checksum(found)
+
+
+def verified_stream(
+    fs: Any, data: str, manifest: Manifest, chunk_size: int, errors: ErrorTranslator
+) -> Iterator[bytes]:
+    """The bytes at `data` in chunks, hashed on the way; a mismatch raises after the last one."""
+    sha = hashlib.sha256()
+    chunks = iter_chunks(fs, data, manifest.size, chunk_size)
+    try:
+        while True:
+            with errors.io("reading", manifest.key):
+                chunk = next(chunks, None)
+            if chunk is None:
+                break
+            sha.update(chunk)
+            yield chunk
+    finally:
+        chunks.close()
+    if format_checksum(sha.hexdigest()) != manifest.checksum:
+        raise IntegrityError(
+            f"artifact {manifest.key!r} in {errors.store} is corrupted: streamed bytes do not "
+            f"match the recorded checksum {manifest.checksum}"
+        )
+
+
+def download_tree(
+    fs: Any, data: str, manifest: Manifest, target: str | os.PathLike[str], errors: ErrorTranslator
+) -> None:
+    """Copy a directory artifact to local `target`, then check the copy against its checksum."""
+    with errors.io("reading", manifest.key):
+        fs.get(data + "/", os.fspath(target), recursive=True)
+    local = LocalFileSystem()
+    root = local._strip_protocol(os.fspath(target))
+    found = {
+        rel_to(path, root): digest(iter_chunks(local, path, None)) for path in local.find(root)
+    }
+    if directory_checksum(found) != manifest.checksum:
+        raise IntegrityError(f"artifact {manifest.key!r} in {errors.store} is corrupted")

@@ -1,0 +1,156 @@
+"""Putting an artifact's bytes and manifest into a store without ever replacing what is there.
+
+Where the filesystem renames (local disk, memory), bytes go to a hidden temporary name and are
+moved into place only if the place is free. On object stores, writes go straight to their final
+name as conditional creates: the object appears whole when its upload completes, or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import posixpath
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fsspec.implementations.local import LocalFileSystem
+
+from ..errors import FlowArtifactsError, MaterializerError
+from ..hashing import RecordingFileSystem
+from ..manifest import MANIFEST_SUFFIX, Manifest
+from ..materializers.base import Materializer
+from ..progress import progress_bar
+from .backend import StoreBackend
+from .failures import ErrorTranslator, Failure, classify
+from .paths import TEMP_PREFIX, files_only, link_into_place, rel_to
+from .reading import digest
+from .transfer import iter_chunks
+
+Written = tuple[dict[str, Any], bool, dict[str, tuple[str, int]]]
+"""(the materializer's metadata, whether it wrote a directory, relative path -> (sha256, size))."""
+
+
+@dataclass(frozen=True)
+class Writer:
+    fs: Any
+    root: str
+    backend: StoreBackend
+    errors: ErrorTranslator
+
+    @property
+    def local(self) -> bool:
+        return isinstance(self.fs, LocalFileSystem)
+
+    def data(
+        self, obj: Any, key: str, data_path: str, materializer: Materializer, progress: bool | None
+    ) -> Written:
+        """Have `materializer` write `obj` to `data_path`, hashing every byte on its way.
+
+        A taken key is refused before big uploads start (on local disk, before anything). Small
+        uploads to object stores skip that round trip: their conditional creates refuse a taken
+        data path anyway, and the manifest's create refuses a taken key.
+        """
+
+        def refuse_taken() -> None:
+            with self.errors.io("writing", key):
+                unprotected = not (self.backend.atomic_rename or self.backend.exclusive_create)
+                if self.fs.exists(f"{self.root}/{key}{MANIFEST_SUFFIX}") or (
+                    unprotected and self.fs.exists(data_path)
+                ):
+                    raise self.errors.error(Failure.EXISTS, "writing", key)
+
+        target = data_path
+        if not self.backend.exclusive_create:
+            refuse_taken()
+        if self.backend.atomic_rename:
+            parent, name = posixpath.split(data_path)
+            with self.errors.io("writing", key):
+                self.fs.makedirs(parent, exist_ok=True)
+            target = f"{parent}/{TEMP_PREFIX}{uuid.uuid4().hex}-{name}"
+        bar = progress_bar(f"uploading {key}", progress=progress)
+        recorder = RecordingFileSystem(
+            self.fs,
+            exclusive=self.backend.exclusive_create and target == data_path,
+            directories=not self.backend.buckets,
+            progress=bar,
+            before_upload=refuse_taken if self.backend.exclusive_create else lambda: None,
+        )
+        try:
+            with self.errors.io("writing", key):
+                metadata = _save(materializer, obj, recorder, target, key)
+                directory = materializer.writes_directory(obj)
+                files = self._written_files(recorder, target, directory)
+                if target != data_path:
+                    self._move(target, data_path)
+        except BaseException as exc:
+            if target != data_path or classify(exc) is not Failure.EXISTS:
+                self.remove(target)  # but on a lost race, the bytes there are the winner's
+            raise
+        finally:
+            bar.close()
+        return metadata or {}, directory, files
+
+    def manifest(self, manifest: Manifest) -> None:
+        """Write the manifest, which makes the artifact visible; never over another one."""
+        path = f"{self.root}/{manifest.key}{MANIFEST_SUFFIX}"
+        body = manifest.to_json()
+        with self.errors.io("publishing", manifest.key):
+            if self.local:
+                temp = f"{posixpath.dirname(path)}/{TEMP_PREFIX}{uuid.uuid4().hex}.json"
+                with open(temp, "wb") as f:
+                    f.write(body)
+                try:
+                    link_into_place(temp, path)
+                finally:
+                    self.remove(temp)
+            elif self.backend.exclusive_create:
+                self.fs.pipe_file(path, body, mode="create")
+            else:
+                if self.fs.exists(path):
+                    raise self.errors.error(Failure.EXISTS, "publishing", manifest.key)
+                self.fs.pipe_file(path, body)
+
+    def remove(self, path: str) -> None:
+        """Delete a file or a whole tree; missing is fine, and so is failing (gc retries)."""
+        with contextlib.suppress(Exception):
+            self.fs.rm(path, recursive=True)
+
+    def _written_files(
+        self, recorder: RecordingFileSystem, target: str, directory: bool
+    ) -> dict[str, tuple[str, int]]:
+        """Hashes of what `save` wrote, from the recorder; files written otherwise are read once."""
+        paths = list(files_only(self.fs.find(target, detail=True))) if directory else [target]
+        if not paths:
+            raise MaterializerError(f"materializer wrote nothing at {target}")
+        files = {}
+        for path in paths:
+            stripped = self.fs._strip_protocol(path)
+            known = recorder.written.get(stripped)
+            files[rel_to(stripped, target)] = known or digest(iter_chunks(self.fs, stripped, None))
+        return files
+
+    def _move(self, temp: str, final: str) -> None:
+        if self.local:
+            link_into_place(temp, final)
+            return
+        if self.fs.exists(final):
+            raise FileExistsError(final)
+        self.fs.mv(temp, final, recursive=True)
+
+
+def _save(
+    materializer: Materializer, obj: Any, fs: RecordingFileSystem, target: str, key: str
+) -> dict[str, Any]:
+    try:
+        metadata = materializer.save(obj, fs, target)
+        json.dumps(metadata or {}, sort_keys=True)  # as Manifest.to_json will
+    except (FlowArtifactsError, OSError):
+        raise
+    except Exception as exc:
+        if classify(exc) is not None:
+            raise  # a storage failure that the SDK wrapped (adlfs: RuntimeError)
+        raise MaterializerError(
+            f"materializer {materializer.id!r} failed to save artifact {key!r}: {exc}"
+        ) from exc
+    return metadata
