@@ -106,44 +106,21 @@ def commit_output(
     inputs: list[str],
 ) -> Artifact:
     """Write `obj`, then commit its catalog row as an output of the step run `step_run_id`."""
-    store = stack.store
-    key = store.template.render(
-        project=project, run_id=run_id, step=step_run, name=name, pipeline=pipeline
-    )
+    from ..api import materialize
+
     declared = step.name if step.outputs is None else name
-    overrides = (
-        {**stack.overrides, **step.type_materializers}
-        if step.type_materializers
-        else stack.overrides
-    )
-    chosen = stack.plugins.materializers.choose(
+    return materialize(
         obj,
+        name,
+        run_id,
+        step_run,
+        project,
+        inputs=inputs,
+        labels=dict(step.labels),
         materializer=step.output_materializers.get(declared, step.materializer),
-        overrides=overrides,
-        allow_pickle=stack.allow_pickle,
-    )
-    manifest = store.write_data(
-        obj,
-        key,
-        chosen,
-        project=project,
-        name=name,
-        run_id=run_id,
-        step=step_run,
+        overrides=step.type_materializers or None,
+        kind=step.kind,
         pipeline=pipeline,
+        step_run_id=step_run_id,
+        stack=stack,
     )
-    manifest.labels = dict(step.labels)
-    if step.kind is not None:
-        manifest.kind = step.kind
-    try:
-        stack.catalog.record(
-            manifest,
-            store_url=store.url,
-            publish=store.write_manifest,
-            inputs=inputs,
-            step_run_id=step_run_id,
-        )
-    except BaseException:
-        store.discard_unpublished(manifest)
-        raise
-    return Artifact(manifest, store=store, session=stack)
