@@ -129,7 +129,7 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
     from tests import servers
 
-    rows: list[tuple[str, str, float, str]] = []
+    rows: list[tuple[str, str, str, str]] = []
     with servers.s3_server() as s3, tempfile.TemporaryDirectory(prefix="bench-stores-") as work:
         common = {
             "bucket": s3.create_bucket(),
@@ -150,7 +150,9 @@ def main() -> None:
         fs.put_file(str(big), f"{common['bucket']}/source.bin", max_concurrency=1)
         label = f"{options.size_mib} MiB"
 
-        def measure(name: str, task: str, total: int, **args: Any) -> dict[str, Any]:
+        def measure(
+            name: str, task: str, total: int, items: int = 1, **args: Any
+        ) -> dict[str, Any]:
             """Run `task` `--repeat` times; the median time, the largest memory peak."""
             runs = [
                 run_child(task, **common, **args, keep=i == options.repeat - 1)
@@ -158,39 +160,46 @@ def main() -> None:
             ]
             result = {**runs[-1], "seconds": statistics.median(r["seconds"] for r in runs)}
             result["rss_delta"] = max(r["rss_delta"] for r in runs)
-            mib_s = total / result["seconds"] / MIB
-            rows.append((name, task, mib_s, f"{result['rss_delta'] / MIB:.0f} MiB"))
-            print(f"{name:48s} {mib_s:9.1f} MiB/s  rss +{result['rss_delta'] / MIB:.0f} MiB",
-                  flush=True)  # fmt: skip
+            rate = f"{total / result['seconds'] / MIB:.2f} MiB/s"
+            if items > 1:
+                rate += f", {result['seconds'] / items * 1000:.1f} ms each"
+            rss = f"{result['rss_delta'] / MIB:.0f} MiB"
+            rows.append((name, f"{result['seconds']:.2f}", rate, rss))
+            print(f"{name:48s} {rate:>28s}  peak RSS +{rss}", flush=True)
             return result
 
+        big_remote = f"{common['bucket']}/source.bin"
         raw_put = measure(f"raw s3fs put_file, {label}", "raw-put", size, source=str(big))
         put_file = measure(f"fa.upload_file, {label}", "put-file", size, source=str(big))
         put_bytes = measure(f"fa.materialize(bytes), {label}", "put-bytes", size, source=str(big))
-        raw_get = measure(f"raw s3fs get_file, {label}", "raw-get", size,
-                          remote=f"{common['bucket']}/source.bin")  # fmt: skip
-        raw_get1 = measure(f"raw s3fs get_file(max_concurrency=1), {label}", "raw-get", size,
-                           remote=f"{common['bucket']}/source.bin", concurrency=1)  # fmt: skip
+        raw_get = measure(f"raw s3fs get_file, {label}", "raw-get", size, remote=big_remote)
+        raw_get1 = measure(
+            f"raw s3fs get_file(max_concurrency=1), {label}", "raw-get", size,
+            remote=big_remote, concurrency=1,
+        )  # fmt: skip
         download = measure(f"fa.download, {label}", "download", size, uri=put_file["uri"])
-        local = measure(f"Artifact.as_local_file, {label}", "as-local-file", size,
-                        uri=put_bytes["uri"])  # fmt: skip
-        small_total = options.count * options.small_bytes
-        small = f"{options.count} x {options.small_bytes} B"
-        raw_many = measure(f"raw s3fs put_file, {small}", "raw-put-many", small_total,
-                           source=str(many))  # fmt: skip
-        put_many = measure(f"fa.upload_file, {small}", "put-many", small_total, source=str(many))
+        local = measure(
+            f"Artifact.as_local_file, {label}", "as-local-file", size, uri=put_bytes["uri"]
+        )
+        n, total = options.count, options.count * options.small_bytes
+        small = f"{n} x {options.small_bytes} B"
+        raw_many = measure(
+            f"raw s3fs put_file, {small}", "raw-put-many", total, n, source=str(many)
+        )
+        put_many = measure(f"fa.upload_file, {small}", "put-many", total, n, source=str(many))
         names = sorted(p.name for p in many.iterdir())
-        raw_get_many = measure(f"raw s3fs get_file, {small}", "raw-get-many", small_total,
-                               names=names)  # fmt: skip
-        get_many = measure(f"fa.download, {small}", "download-many", small_total,
-                           uris=put_many["uris"])  # fmt: skip
+        raw_get_many = measure(f"raw s3fs get_file, {small}", "raw-get-many", total, n, names=names)
+        get_many = measure(
+            f"fa.download, {small}", "download-many", total, n, uris=put_many["uris"]
+        )
 
     def ratio(ours: dict[str, Any], raw: dict[str, Any]) -> str:
         return f"{raw['seconds'] / ours['seconds']:.2f}"
 
-    print("\n| operation | MiB/s | peak RSS over baseline |\n|---|---:|---:|")
-    for name, _, mib_s, rss in rows:
-        print(f"| {name} | {mib_s:.1f} | {rss} |")
+    print("\n| operation | seconds (median) | throughput | peak RSS over baseline |")
+    print("|---|---:|---:|---:|")
+    for row in rows:
+        print(f"| {' | '.join(row)} |")
     print("\n| ratio to raw s3fs (target >= 0.95) | value |\n|---|---:|")
     print(f"| upload_file / put_file, {label} | {ratio(put_file, raw_put)} |")
     print(f"| materialize(bytes) / put_file, {label} | {ratio(put_bytes, raw_put)} |")

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from .errors import UnsupportedOperation
 from .manifest import Manifest
 from .progress import progress_bar
+from .stores.transfer import READ_CHUNK
 
 if TYPE_CHECKING:
     from .store import ArtifactStore
 
 URN_PREFIX = "urn:flow-artifacts:artifact:"
-DEFAULT_CHUNK = 4 << 20
-"""Chunks read ahead of the consumer: a transfer holds a few of them, whatever the size."""
+DEFAULT_CHUNK = READ_CHUNK
 
 
 class Artifact:

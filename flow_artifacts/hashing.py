@@ -19,23 +19,6 @@ def format_checksum(hexdigest: str) -> str:
     return f"{CHECKSUM_ALGORITHM}:{hexdigest}"
 
 
-def sha256_of(f: Any, chunk_size: int = 8 << 20) -> tuple[str, int]:
-    """(hex digest, size) of what remains in file object `f`, read in bounded chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    if hasattr(f, "readinto"):  # one reused buffer keeps memory flat on huge files
-        buffer = bytearray(chunk_size)
-        view = memoryview(buffer)
-        while n := f.readinto(buffer):
-            digest.update(view[:n])
-            size += n
-        return digest.hexdigest(), size
-    while chunk := f.read(chunk_size):
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
-
-
 def directory_checksum(files: dict[str, tuple[str, int]]) -> str:
     """Checksum of a directory artifact: sha256 over its sorted (relative path, sha256, size)."""
     digest = hashlib.sha256()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..hookspecs import hookimpl
+from ._arrow_io import read_parquet_table
 from ._preview import arrow_schema
 from .base import ArtifactKind, Materializer
 
@@ -37,9 +38,8 @@ class ArrowParquetMaterializer(Materializer):
         }
 
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:
-        import pyarrow.parquet as pq
 
-        return pq.read_table(path, filesystem=fs)
+        return read_parquet_table(fs, path)
 
     def library_versions(self) -> dict[str, str]:
         import pyarrow as pa

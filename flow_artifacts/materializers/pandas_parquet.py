@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..hookspecs import hookimpl
+from ._arrow_io import read_parquet_table
 from ._preview import arrow_schema, frame_preview
 from .base import ArtifactKind, Materializer
 
@@ -41,9 +42,8 @@ class PandasParquetMaterializer(Materializer):
         return metadata
 
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:
-        import pyarrow.parquet as pq
 
-        frame = pq.read_table(path, filesystem=fs).to_pandas()
+        frame = read_parquet_table(fs, path).to_pandas()
         if metadata.get("pandas_type") == "Series":
             return frame[SERIES_COLUMN].rename(metadata.get("series_name"))
         return frame

@@ -18,7 +18,8 @@ from typing import Any
 from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.implementations.memory import MemoryFileSystem
 
-READ_CHUNK = 8 << 20
+READ_CHUNK = 4 << 20
+"""Chunks read ahead of the consumer: a transfer holds a few of them, whatever its size."""
 
 
 def iter_chunks(
