@@ -154,3 +154,12 @@ def test_python_dash_m_runs_the_cli(populated):
     result = cli_process("ls", "--json")
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["items"]) == 3
+
+
+def test_demo_runs_the_pipeline_into_the_active_stack(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = run("demo").stdout
+    assert "completed" in out and "store://quickstart/report@1" in out
+    report = json.loads(run("cat", "store://quickstart/report").stdout)
+    assert set(report) == {"rows", "rmse", "r2"}
+    assert "[step " in run("lineage", "store://quickstart/report").stdout

@@ -135,4 +135,18 @@ def stack_validate(state: State, spec: str | None) -> None:
     click.echo(f"{path}: valid (stack {config.name!r})")
 
 
-COMMANDS = [explain, plugins, stack]
+@click.command()
+@pass_state
+def demo(state: State) -> None:
+    """Run the demo pipeline on the active stack and show what it stored."""
+    from ..demo import main as run_demo
+    from ..stack import use_stack
+
+    with use_stack(state.stack):
+        run_demo()
+    click.echo(
+        "\nnext: flow-artifacts ls quickstart, flow-artifacts lineage store://quickstart/report"
+    )
+
+
+COMMANDS = [explain, plugins, stack, demo]
