@@ -58,7 +58,7 @@ def materialize(
         obj,
         materializer=materializer,
         overrides={**stack.overrides, **overrides} if overrides else stack.overrides,
-        allow_pickle=stack.allow_pickle,
+        allow_pickle=stack.pickles_allowed(project),
     )
     manifest = store.write_data(
         obj,
@@ -104,8 +104,16 @@ def upload_file(
     if not source.exists():
         raise ArtifactNotFound(f"cannot upload {source}: no such file or directory")
     run_id = run_id or f"upload-{uuid.uuid4().hex[:12]}"
-    return materialize(source, name, run_id, step_name, project, materializer="filesystem.path",
-                       stack=stack, **options)
+    return materialize(
+        source,
+        name,
+        run_id,
+        step_name,
+        project,
+        materializer="filesystem.path",
+        stack=stack,
+        **options,
+    )
 
 
 def load(ref: ArtifactRef, *, verify: bool = True, stack: Stack | None = None) -> Any:
@@ -119,7 +127,10 @@ def explain(
     """Which materializer would save `obj` on this stack, and why."""
     stack = stack or get_stack()
     return stack.plugins.materializers.explain(
-        obj, materializer=materializer, overrides=stack.overrides, allow_pickle=stack.allow_pickle
+        obj,
+        materializer=materializer,
+        overrides=stack.overrides,
+        allow_pickle=stack.allow_pickle is not False,
     )
 
 

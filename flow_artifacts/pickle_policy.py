@@ -1,7 +1,8 @@
 """Whether a pickled artifact may be loaded: loading a pickle runs code from its bytes.
 
 A stack loads a pickle only when its own catalog recorded it with the same checksum (so the bytes
-are the ones one of its writers produced), and never when the stack says `allow_pickle: false`.
+are the ones one of its writers produced), never when the stack says `allow_pickle: false`, and
+with `allow_pickle: trusted-projects` only in the projects listed under `trusted_projects`.
 A pickle merely found in the store, without a catalog row, is refused.
 """
 
@@ -21,10 +22,15 @@ def check_may_load(artifact: Artifact, stack: Any) -> None:
     if not materializer.uses_pickle:
         return
     where = artifact.uri or artifact.key
-    if not stack.allow_pickle:
+    if not stack.pickles_allowed(artifact.project):
+        setting = (
+            f"trusts pickles only in projects {', '.join(stack.trusted_projects)}"
+            if stack.allow_pickle == "trusted-projects"
+            else "sets allow_pickle: false"
+        )
         raise PickleRefused(
-            f"{where} is a pickle and this stack sets allow_pickle: false; load it with a stack "
-            "that allows pickles only if you trust whoever wrote it"
+            f"{where} is a pickle and this stack {setting}; load it with a stack that allows "
+            "pickles only if you trust whoever wrote it"
         )
     try:
         recorded = stack.catalog.get(artifact.id)

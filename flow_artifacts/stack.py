@@ -44,7 +44,9 @@ class Stack:
     catalog: Catalog
     overrides: Mapping[str, str] = field(default_factory=dict)
     """Materializer id by dotted type name, e.g. ``{"pandas.DataFrame": "pandas.parquet"}``."""
-    allow_pickle: bool = True
+    allow_pickle: bool | str = True
+    """True, False, or "trusted-projects": pickles only in `trusted_projects`."""
+    trusted_projects: tuple[str, ...] = ()
     name: str = "default"
     plugins: PluginHost = field(default_factory=default_plugin_host)
     project: str = "default"
@@ -105,12 +107,19 @@ class Stack:
             catalog=catalog,
             overrides=dict(config.materializers),
             allow_pickle=config.allow_pickle,
+            trusted_projects=config.trusted_projects,
             name=config.name,
             plugins=config.plugins,
             project=config.project,
             source=config.source,
             secrets=config.secrets,
         )
+
+    def pickles_allowed(self, project: str) -> bool:
+        """Whether artifacts of `project` may be pickled and unpickled on this stack."""
+        if self.allow_pickle == "trusted-projects":
+            return project in self.trusted_projects
+        return bool(self.allow_pickle)
 
     def scrub(self, text: str) -> str:
         """`text` with this stack's secrets masked: for anything shown, logged or recorded."""

@@ -59,7 +59,8 @@ class StackConfig:
     path_template: str
     materializers: dict[str, str]
     disabled_plugins: tuple[str, ...]
-    allow_pickle: bool
+    allow_pickle: bool | str
+    trusted_projects: tuple[str, ...]
     plugins: PluginHost
     secrets: tuple[str, ...]
     environment: tuple[tuple[str, str | None], ...]
@@ -174,6 +175,7 @@ def _build(
         materializers=dict(overrides),
         disabled_plugins=disabled,
         allow_pickle=spec.get("allow_pickle", True),
+        trusted_projects=tuple(spec.get("trusted_projects", ())),
         plugins=host,
         secrets=tuple(dict.fromkeys(secrets)),
         environment=tuple(

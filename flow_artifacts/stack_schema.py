@@ -19,7 +19,8 @@ STACK_KEYS: dict[str, type] = {
     "path_template": str,
     "materializers": dict,
     "plugins": dict,
-    "allow_pickle": bool,
+    "allow_pickle": object,  # true, false or "trusted-projects": see check_pickle_setting
+    "trusted_projects": list,
 }
 SECTION_KEYS: dict[str, dict[str, type]] = {
     "artifact_store": {"url": str, "storage_options": dict},
@@ -27,6 +28,7 @@ SECTION_KEYS: dict[str, dict[str, type]] = {
     "plugins": {"disabled": list},
 }
 FILE_KEYS: dict[str, type] = {"active": str, "stacks": dict}
+TRUSTED_PROJECTS = "trusted-projects"
 TYPE_WORDS = {str: "a string", dict: "a mapping", list: "a list", bool: "true or false"}
 
 
@@ -36,6 +38,9 @@ def check_shape(doc: YamlDocument, spec: Any, prefix: KeyPath) -> None:
     check_keys(doc, spec, prefix, STACK_KEYS)
     for key, value in spec.items():
         path = (*prefix, key)
+        if key == "allow_pickle":
+            check_pickle_setting(doc, spec, prefix)
+            continue
         check_type(doc, value, path, STACK_KEYS[key])
         if key in SECTION_KEYS:
             check_keys(doc, value, path, SECTION_KEYS[key])
@@ -45,6 +50,23 @@ def check_shape(doc: YamlDocument, spec: Any, prefix: KeyPath) -> None:
         check_type(doc, materializer, (*prefix, "materializers", type_name), str)
     for index, plugin in enumerate(spec.get("plugins", {}).get("disabled", [])):
         check_type(doc, plugin, (*prefix, "plugins", "disabled", index), str)
+    for index, project in enumerate(spec.get("trusted_projects", [])):
+        check_type(doc, project, (*prefix, "trusted_projects", index), str)
+        check_name(doc, project, (*prefix, "trusted_projects", index), "project")
+
+
+def check_pickle_setting(doc: YamlDocument, spec: dict[str, Any], prefix: KeyPath) -> None:
+    """`allow_pickle` is true, false, or `trusted-projects` with a `trusted_projects` list."""
+    value = spec["allow_pickle"]
+    path = (*prefix, "allow_pickle")
+    if value == TRUSTED_PROJECTS and not spec.get("trusted_projects"):
+        raise doc.error(path, f"{TRUSTED_PROJECTS} needs a non-empty trusted_projects list")
+    if not isinstance(value, bool) and value != TRUSTED_PROJECTS:
+        raise doc.error(
+            path,
+            f"expected true, false or {TRUSTED_PROJECTS}, got {describe(value)}",
+            allowed=f"true, false, {TRUSTED_PROJECTS}",
+        )
 
 
 def check_type(

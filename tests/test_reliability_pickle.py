@@ -59,3 +59,22 @@ def test_a_stack_that_refuses_pickles_neither_writes_nor_loads_them(stack):
         fa.materialize(Model([2.0]), "model", "r2", "fit", "demo", stack=strict)
     report = fa.materialize({"safe": True}, "report", "r2", "s", "demo", stack=strict)
     assert fa.load(report, stack=strict) == {"safe": True}
+
+
+def test_trusted_projects_limit_pickles_to_the_listed_projects(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flow_artifacts.yaml").write_text(
+        "project: models\n"
+        "allow_pickle: trusted-projects\n"
+        "trusted_projects: [models]\n"
+    )
+    stack = fa.get_stack()
+    assert stack.pickles_allowed("models") and not stack.pickles_allowed("scratch")
+    trusted = fa.materialize(Model([1.0]), "model", "r1", "fit", "models")
+    assert fa.load(trusted.uri).weights == [1.0]
+    with pytest.raises(fa.NoMaterializerFound):
+        fa.materialize(Model([2.0]), "model", "r1", "fit", "scratch")
+    permissive = fa.Stack(store=stack.store, catalog=stack.catalog)
+    elsewhere = fa.materialize(Model([3.0]), "model", "r2", "fit", "scratch", stack=permissive)
+    with pytest.raises(fa.PickleRefused, match="trusts pickles only in projects models"):
+        fa.load(elsewhere.uri)

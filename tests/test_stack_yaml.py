@@ -94,7 +94,7 @@ INVALID = {
     "unknown key": (
         "project: demo\nprojct: typo\n",
         ["line 2", "key 'projct'", "unknown key", "allowed: allow_pickle, artifact_store, "
-         "catalog, materializers, path_template, plugins, project"],
+         "catalog, materializers, path_template, plugins, project, trusted_projects"],
     ),
     "unknown nested key": (
         "catalog:\n  uri: sqlite:///x.db\n",
@@ -102,7 +102,16 @@ INVALID = {
     ),
     "wrong type": (
         "project: demo\nallow_pickle: 'yes'\n",
-        ["line 2", "key 'allow_pickle'", "expected true or false, got a string"],
+        ["line 2", "key 'allow_pickle'", "expected true, false or trusted-projects, got a string",
+         "allowed: true, false, trusted-projects"],
+    ),
+    "trusted projects missing": (
+        "project: demo\nallow_pickle: trusted-projects\n",
+        ["line 2", "key 'allow_pickle'", "needs a non-empty trusted_projects list"],
+    ),
+    "bad trusted project": (
+        "allow_pickle: trusted-projects\ntrusted_projects: [ok, ../up]\n",
+        ["line 2", "key 'trusted_projects.1'", "invalid project"],
     ),
     "number for a string": (
         "project: 42\n",

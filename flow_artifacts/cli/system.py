@@ -115,6 +115,7 @@ def stack_show(state: State, as_json: bool) -> None:
         "path_template": s.store.template.source,
         "materializers": dict(s.overrides),
         "allow_pickle": s.allow_pickle,
+        "trusted_projects": list(s.trusted_projects),
     }
     emit_json(fields) if as_json else emit_fields(fields)
 
