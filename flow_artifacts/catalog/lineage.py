@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
+from sqlalchemy import Integer, String, func, literal, select
+
 from ..errors import ConfigError
 from ..manifest import Manifest
+from . import schema as t
 
 if TYPE_CHECKING:
     from .catalog import Catalog, StepRunRecord
@@ -15,6 +18,8 @@ if TYPE_CHECKING:
 Direction = Literal["upstream", "downstream"]
 OPENLINEAGE_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent"
 PRODUCER = "https://pypi.org/project/flow-artifacts/"
+MAX_DEPTH = 10_000
+"""Hops followed when no depth is given; it also ends any walk around a cycle."""
 
 
 @dataclass
@@ -66,41 +71,54 @@ class LineageGraph:
 def walk_lineage(
     catalog: Catalog, artifact_id: str, direction: Direction = "upstream", depth: int | None = None
 ) -> LineageGraph:
-    """The lineage of one artifact, breadth first, `depth` step-run hops at most (None: all)."""
+    """The lineage of one artifact, `depth` step-run hops at most (None: all).
+
+    One recursive query finds every artifact in reach, whatever the depth; a few more fetch their
+    records and the step runs between them.
+    """
     if direction not in ("upstream", "downstream"):
         raise ConfigError(f"direction must be 'upstream' or 'downstream', got {direction!r}")
     if depth is not None and depth < 0:
         raise ConfigError(f"depth must be >= 0 or None, got {depth}")
     graph = LineageGraph(root=artifact_id, direction=direction)
-    frontier = [artifact_id]
-    graph.artifacts.update((m.id, m) for m in catalog.by_ids(frontier))
-    hops = 0
-    while frontier and (depth is None or hops < depth):
-        hops += 1
-        if direction == "upstream":
-            step_ids = {
-                graph.artifacts[a].step_run_id for a in frontier if graph.artifacts[a].step_run_id
-            }
-            records = catalog.step_runs_by_ids(sorted(step_ids))  # type: ignore[arg-type]
-            for s in records:
-                graph.edges.update((s.id, out) for out in s.outputs if out in frontier)
-                graph.edges.update((i, s.id) for i in s.inputs)
-            next_ids = {i for s in records for i in s.inputs}
-        else:
-            consumed = catalog.consumers(frontier)
-            records = catalog.step_runs_by_ids(
-                sorted({s for ids in consumed.values() for s in ids})
-            )
-            for a, step_ids in consumed.items():
-                graph.edges.update((a, s) for s in step_ids)
-            for s in records:
-                graph.edges.update((s.id, out) for out in s.outputs)
-            next_ids = {o for s in records for o in s.outputs}
-        graph.step_runs.update((s.id, s) for s in records)
-        frontier = sorted(next_ids - graph.artifacts.keys())
-        graph.artifacts.update((m.id, m) for m in catalog.by_ids(frontier))
-        frontier = [a for a in frontier if a in graph.artifacts]
+    reached = _reachable(catalog, artifact_id, direction, MAX_DEPTH if depth is None else depth)
+    graph.artifacts.update((m.id, m) for m in catalog.by_ids(sorted(reached)))
+    inner = [a for a, d in reached.items() if a in graph.artifacts and (depth is None or d < depth)]
+    if direction == "upstream":
+        producers = {graph.artifacts[a].step_run_id for a in inner} - {None}
+        records = catalog.step_runs_by_ids(sorted(producers))  # type: ignore[arg-type]
+        for s in records:
+            graph.edges.update((s.id, out) for out in s.outputs if out in inner)
+            graph.edges.update((i, s.id) for i in s.inputs)
+    else:
+        consumed = catalog.consumers(inner)
+        records = catalog.step_runs_by_ids(sorted({s for ids in consumed.values() for s in ids}))
+        for a, step_ids in consumed.items():
+            graph.edges.update((a, s) for s in step_ids)
+        for s in records:
+            graph.edges.update((s.id, out) for out in s.outputs)
+    graph.step_runs.update((s.id, s) for s in records)
     return graph
+
+
+def _reachable(catalog: Catalog, root: str, direction: Direction, limit: int) -> dict[str, int]:
+    """Artifact id -> fewest step-run hops from `root`, for everything within `limit` hops."""
+    a, si = t.artifacts, t.step_inputs
+    reach = select(literal(root, String).label("id"), literal(0, Integer).label("hops")).cte(
+        "reach", recursive=True
+    )
+    if direction == "upstream":  # from an artifact to the inputs of the step run that made it
+        joined = reach.join(a, a.c.id == reach.c.id).join(si, si.c.step_run_id == a.c.step_run_id)
+        step = select(si.c.artifact_id, reach.c.hops + 1)
+    else:  # from an artifact to the outputs of the step runs that consumed it
+        joined = reach.join(si, si.c.artifact_id == reach.c.id).join(
+            a, a.c.step_run_id == si.c.step_run_id
+        )
+        step = select(a.c.id, reach.c.hops + 1)
+    reach = reach.union(step.select_from(joined).where(reach.c.hops < limit))
+    query = select(reach.c.id, func.min(reach.c.hops)).group_by(reach.c.id)
+    with catalog.engine.connect() as conn:
+        return {artifact_id: hops for artifact_id, hops in conn.execute(query)}
 
 
 def _node(node_id: str) -> str:
