@@ -25,6 +25,8 @@ from . import schema
 T = TypeVar("T")
 WRITE_ATTEMPTS = 12
 SQLITE_BUSY_TIMEOUT_S = 30
+SQLITE_CACHE_KIB = 64 << 10
+SQLITE_MMAP_BYTES = 1 << 30
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 """Step from version N-1 to N, keyed by N; SCHEMA_VERSION must have an entry once it exceeds 1."""
 
@@ -61,6 +63,10 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Large catalogs: keep hot index pages in memory (the default cache is 2 MB) and read
+        # the file through the page cache instead of copying every page.
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
