@@ -32,17 +32,6 @@ from sqlalchemy import String, cast, literal, select, update
 
 from flow_artifacts.catalog import Catalog, schema
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 def give_producers(catalog: Catalog, steps: int = 100) -> None:
     """Give the bulk rows producers, as the catalog does for every artifact it records: `steps`
@@ -93,11 +82,12 @@ def deep_cursor(base: str, pages: int) -> str:
     return cursor
 
 
-def bench_api(base: str, tail: str, repeat: int) -> None:
-    deep = deep_cursor(base, 200)
+def bench_api(base: str, tail: str, repeat: int, rows: int) -> None:
+    pages = max(1, min(200, rows // 50 - 1))
+    deep = deep_cursor(base, pages)
     cases = [
         ("list page (50, newest first)", "/api/artifacts?project=bench"),
-        ("list page 201 (keyset cursor)", f"/api/artifacts?project=bench&cursor={deep}"),
+        (f"list page {pages + 1} (keyset cursor)", f"/api/artifacts?project=bench&cursor={deep}"),
         ("list, label team=t3", "/api/artifacts?project=bench&label=team%3Dt3"),
         ("list, name contains 'name7'", "/api/artifacts?project=bench&name=name7"),
         ("list, kind=report, since", "/api/artifacts?kind=report&since=2000-01-01"),
@@ -131,8 +121,11 @@ REDRAW = """async (label) => {
 def bench_page(base: str, repeat: int) -> None:
     from playwright.sync_api import sync_playwright
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.servers import CHROMIUM, CHROMIUM_ARGS
+
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
 
         def load() -> tuple[float, float]:
@@ -195,7 +188,7 @@ def main() -> None:
         catalog.close()
         print(f"filled {args.rows:,} artifacts in {time.perf_counter() - start:.0f} s\n")
         with served(root, url) as base:
-            bench_api(base, tail, args.repeat)
+            bench_api(base, tail, args.repeat, args.rows)
             print()
             bench_page(base, args.repeat)
 

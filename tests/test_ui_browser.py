@@ -17,19 +17,11 @@ import pytest
 import flow_artifacts as fa
 from flow_artifacts.ui.app import create_app
 from flow_artifacts.ui.server import serve_in_thread
+from tests.servers import CHROMIUM
+from tests.servers import CHROMIUM_ARGS as ARGS
 from tests.test_ui_api import populate
 from tests.test_ui_server import SECRET, secret_stack
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 BULK = 60
 
 
