@@ -52,6 +52,7 @@ class Catalog(RunLog):
         ensure_schema(self.engine, redact_url(url))
         self._known_step_runs: dict[tuple[str, str, str], str] = {}
         self._known_projects: set[str] = set()
+        self._known_runs: dict[tuple[str, str], int] = {}
 
     def __repr__(self) -> str:
         return f"Catalog({redact_url(self.url)!r})"

@@ -40,6 +40,7 @@ class RunLog:
     engine: Engine
     _known_step_runs: dict[tuple[str, str, str], str]
     _known_projects: set[str]
+    _known_runs: dict[tuple[str, str], int]
 
     def start_run(
         self, project: str, run_id: str, *, name: str | None = None, pipeline: str | None = None
@@ -86,7 +87,7 @@ class RunLog:
         """Record a step run as running; returns its id. Step names are unique within a run."""
         step_run_id = str(uuid.uuid4())
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> int:
             run_pk = self._run_pk(conn, project, run_id)
             conn.execute(
                 _INSERT_STEP_RUN,
@@ -106,8 +107,11 @@ class RunLog:
                 t.step_inputs,
                 [{"step_run_id": step_run_id, "artifact_id": i} for i in dict.fromkeys(inputs)],
             )
+            return run_pk
 
-        write(self.engine, work)
+        run_pk = write(self.engine, work)
+        self._known_projects.add(project)
+        self._known_runs[(project, run_id)] = run_pk
         self._known_step_runs[(project, run_id, step)] = step_run_id
         return step_run_id
 
@@ -216,6 +220,10 @@ class RunLog:
         insert_ignore(conn, t.projects, [{"name": project, "created": now()}])
 
     def _run_pk(self, conn: Connection, project: str, run_id: str) -> int:
+        """The run's key, the row created if new; remembered per process once committed."""
+        known = self._known_runs.get((project, run_id))
+        if known is not None:
+            return known
         self._project(conn, project)
         insert_ignore(
             conn,
