@@ -19,8 +19,11 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from sqlalchemy import select
+
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog, schema
+from flow_artifacts.catalog.records import encode_cursor
 
 
 def bench_throughput(root: Path, reports: int) -> tuple[float, float]:
@@ -68,7 +71,7 @@ def fill_catalog(catalog: Catalog, rows: int, chain_depth: int = 5) -> str:
             chunk.append({**{k: manifest[k] for k in ("id", "project", "name", "kind", "materializer",
                                                       "key", "data_path", "checksum", "size",
                                                       "mime_type")},
-                          "version": version, "store_url": "bench", "labels": {},
+                          "version": version, "store_url": "bench",
                           "description": "", "user_metadata": {}, "manifest": manifest,
                           "created": now + timedelta(microseconds=i), "step_run_id": None,
                           "status": "committed", "labels": {"team": "t%d" % (i % 10)}})
@@ -88,6 +91,20 @@ def fill_catalog(catalog: Catalog, rows: int, chain_depth: int = 5) -> str:
                 conn.execute(schema.step_inputs.insert().values(step_run_id=step["id"],
                                                                 artifact_id=ids[depth - 1]))
     return ids[-1]
+
+
+def middle_cursor(catalog: Catalog, rows: int) -> str:
+    """The cursor a reader paging through the listing holds halfway down."""
+    a = schema.artifacts
+    query = (
+        select(a.c.created, a.c.id)
+        .where(a.c.project == "bench")
+        .order_by(a.c.created.desc(), a.c.id.desc())
+        .offset(rows // 2)
+        .limit(1)
+    )
+    with catalog.engine.connect() as conn:
+        return encode_cursor(conn.execute(query).one())
 
 
 def latency_ms(func, repeat: int = 50) -> float:
@@ -121,11 +138,14 @@ def main() -> None:
         tail = fill_catalog(catalog, args.rows)
         print(f"\nfilled {args.rows:,} artifacts in {time.perf_counter() - start:.0f} s")
         stack = fa.Stack(store=fa.ArtifactStore(root / "store"), catalog=catalog)
+        middle = middle_cursor(catalog, args.rows)
         rows = [
             ("latest version of a name", lambda: fa.get_artifact("store://bench/name7",
                                                                   stack=stack)),
             ("a given version", lambda: fa.get_artifact(f"store://bench/name7@{max(1, args.rows // 2000)}", stack=stack)),
             ("list page (100, project)", lambda: fa.list_page("bench", stack=stack)),
+            (f"list page (100, {args.rows // 2:,} rows deep)",
+             lambda: fa.list_page("bench", cursor=middle, stack=stack)),
             ("list page (100, label filter)",
              lambda: fa.list_page("bench", labels={"team": "t3"}, stack=stack)),
             ("list versions of a name (20)",

@@ -62,5 +62,20 @@ def materialize_mixed(
     return written
 
 
+def materialize_grid(store_root: str, catalog_url: str, runs: list[int], names: int) -> int:
+    """For each run in `runs`, one small report under each of `names` names: a new version each."""
+    import flow_artifacts as fa
+    from flow_artifacts.catalog import Catalog
+
+    stack = fa.Stack(store=fa.ArtifactStore(store_root), catalog=Catalog(catalog_url))
+    for run in runs:
+        for n in range(names):
+            fa.materialize(
+                {"run": run, "n": n}, f"n{n:04d}", f"r{run:04d}", "s", "many", stack=stack
+            )
+    stack.catalog.close()
+    return len(runs) * names
+
+
 if __name__ == "__main__":
     die_between_bytes_and_row(sys.argv[1], sys.argv[2])

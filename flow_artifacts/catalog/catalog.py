@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import ArtifactNotFound, ConfigError, InvalidName
@@ -22,6 +22,7 @@ from . import schema as t
 from .database import ensure_schema, insert_ignore, open_engine, write
 from .records import (
     Page,
+    after,
     aware,
     check_labels,
     decode_cursor,
@@ -221,10 +222,7 @@ class Catalog(RunLog):
         if until is not None:
             conditions.append(a.c.created < aware(until))
         if cursor is not None:
-            created, last_id = decode_cursor(cursor)
-            conditions.append(
-                or_(a.c.created < created, and_(a.c.created == created, a.c.id < last_id))
-            )
+            conditions.append(after(a.c.created, *decode_cursor(cursor)))
         query = (
             self._select()
             .where(*conditions)

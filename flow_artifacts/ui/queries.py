@@ -14,13 +14,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause
 
 from ..catalog import Catalog, Page
 from ..catalog import schema as t
-from ..catalog.records import row_to_manifest
+from ..catalog.records import after, row_to_manifest
 from .params import BadRequest, ListQuery
 
 _ROW = (
@@ -59,11 +59,7 @@ def list_artifacts(catalog: Catalog, query: ListQuery) -> Page:
     key = sort_key(query.sort)
     conditions = _filters(query)
     if query.cursor is not None:
-        value, last_id = decode_cursor(query)
-        if query.descending:
-            conditions.append(or_(key < value, and_(key == value, a.c.id < last_id)))
-        else:
-            conditions.append(or_(key > value, and_(key == value, a.c.id > last_id)))
+        conditions.append(after(key, *decode_cursor(query), descending=query.descending))
     order = (key.desc(), a.c.id.desc()) if query.descending else (key.asc(), a.c.id.asc())
     source: FromClause = a
     if query.sort == "step":
