@@ -45,6 +45,10 @@ def bench_throughput(root: Path, reports: int) -> tuple[float, float]:
     return ours, raw_rate
 
 
+RARE = 10_000
+"""One artifact in this many carries the rare label `audit=due`."""
+
+
 def fill_catalog(catalog: Catalog, rows: int, chain_depth: int = 5) -> str:
     """Bulk-insert `rows` artifacts over 1,000 names, plus a lineage chain; return its tail id."""
     now = datetime.now(timezone.utc)
@@ -75,10 +79,13 @@ def fill_catalog(catalog: Catalog, rows: int, chain_depth: int = 5) -> str:
                           "description": "", "user_metadata": {}, "manifest": manifest,
                           "created": now + timedelta(microseconds=i), "step_run_id": None,
                           "status": "committed", "labels": {"team": "t%d" % (i % 10)}})
+            if i % RARE == 0:
+                chunk[-1]["labels"]["audit"] = "due"
         with catalog.engine.begin() as conn:
             conn.execute(schema.artifacts.insert(), chunk)
-            conn.execute(schema.labels.insert(), [{"artifact_id": c["id"], "key": "team",
-                                                   "value": c["labels"]["team"]} for c in chunk])
+            conn.execute(schema.labels.insert(), [
+                {"artifact_id": c["id"], "key": key, "value": value, "project": "bench",
+                 "created": c["created"]} for c in chunk for key, value in c["labels"].items()])
     with catalog.engine.begin() as conn:
         conn.execute(schema.artifact_names.insert(), [
             {"project": "bench", "name": f"name{n}", "latest_version": rows // names}
@@ -148,6 +155,8 @@ def main() -> None:
              lambda: fa.list_page("bench", cursor=middle, stack=stack)),
             ("list page (100, label filter)",
              lambda: fa.list_page("bench", labels={"team": "t3"}, stack=stack)),
+            (f"list page (100, rare label: 1 in {RARE:,})",
+             lambda: fa.list_page("bench", labels={"audit": "due"}, stack=stack)),
             ("list versions of a name (20)",
              lambda: stack.catalog.versions("bench", "name7", page_size=20)),
             ("5-deep upstream lineage", lambda: fa.lineage(tail, depth=None, stack=stack)),

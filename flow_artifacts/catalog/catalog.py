@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, exists, func, select, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from ..errors import ArtifactNotFound, ConfigError, InvalidName
 from ..manifest import Manifest
@@ -20,9 +19,9 @@ from ..naming import validate_name
 from ..redact import redact_url
 from . import schema as t
 from .database import ensure_schema, insert_ignore, open_engine, write
+from .listing import after, listing
 from .records import (
     Page,
-    after,
     aware,
     check_labels,
     decode_cursor,
@@ -202,31 +201,24 @@ class Catalog(RunLog):
         if not 0 < page_size <= MAX_PAGE:
             raise ConfigError(f"page_size must be between 1 and {MAX_PAGE}, got {page_size}")
         a = t.artifacts
-        conditions: list[ColumnElement[bool]] = []
-        if project is not None:
-            conditions.append(a.c.project == project)
+        found = listing(
+            project,
+            labels,
+            since=None if since is None else aware(since),
+            until=None if until is None else aware(until),
+        )
+        conditions = found.conditions
         if name is not None:
             conditions.append(a.c.name == name)
         if kind is not None:
             conditions.append(a.c.kind == kind)
-        for key, value in (labels or {}).items():
-            conditions.append(
-                exists().where(
-                    t.labels.c.artifact_id == a.c.id,
-                    t.labels.c.key == key,
-                    t.labels.c.value == str(value),
-                )
-            )
-        if since is not None:
-            conditions.append(a.c.created >= aware(since))
-        if until is not None:
-            conditions.append(a.c.created < aware(until))
         if cursor is not None:
-            conditions.append(after(a.c.created, *decode_cursor(cursor)))
+            conditions.append(after(found.created, found.id_column, *decode_cursor(cursor)))
         query = (
             self._select()
+            .select_from(found.source)
             .where(*conditions)
-            .order_by(a.c.created.desc(), a.c.id.desc())
+            .order_by(found.created.desc(), found.id_column.desc())
             .limit(page_size + 1)
         )
         with self.engine.connect() as conn:
@@ -301,7 +293,8 @@ class Catalog(RunLog):
         """Merge `labels` (a None value removes the label) and/or replace the description."""
 
         def work(conn: Connection) -> None:
-            row = conn.execute(self._select().where(t.artifacts.c.id == artifact_id)).first()
+            query = self._select().add_columns(t.artifacts.c.project)
+            row = conn.execute(query.where(t.artifacts.c.id == artifact_id)).first()
             if row is None:
                 raise ArtifactNotFound(f"no artifact {artifact_id} in {self}")
             values: dict[str, Any] = {}
@@ -311,7 +304,7 @@ class Catalog(RunLog):
                 check_labels(merged)
                 values["labels"] = merged
                 conn.execute(delete(t.labels).where(t.labels.c.artifact_id == artifact_id))
-                insert_labels(conn, artifact_id, merged)
+                insert_labels(conn, artifact_id, merged, row.project, row.created)
             if description is not None:
                 values["description"] = description
             if values:
@@ -424,21 +417,25 @@ class Catalog(RunLog):
         )
 
     def _existing_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
-        return set(conn.execute(select(t.artifacts.c.id).where(t.artifacts.c.id.in_(ids))).scalars())
+        return set(
+            conn.execute(select(t.artifacts.c.id).where(t.artifacts.c.id.in_(ids))).scalars()
+        )
 
     def _next_version(self, conn: Connection, project: str, name: str) -> int:
         """Increment the (project, name) counter; the row lock serializes concurrent writers."""
         params = {"p": project, "n": name}
         version = conn.execute(_BUMP_VERSION, params).scalar()
         if version is None:
-            insert_ignore(conn, t.artifact_names, [{"project": project, "name": name,
-                                                    "latest_version": 0}])
+            insert_ignore(
+                conn, t.artifact_names, [{"project": project, "name": name, "latest_version": 0}]
+            )
             version = conn.execute(_BUMP_VERSION, params).scalar_one()
         return version
 
     def _insert(self, conn: Connection, manifest: Manifest, store_url: str) -> None:
         check_labels(manifest.labels)
         self._project(conn, manifest.project)
+        created = datetime.fromisoformat(manifest.created)
         conn.execute(
             t.artifacts.insert(),
             {
@@ -458,9 +455,9 @@ class Catalog(RunLog):
                 "description": manifest.description,
                 "user_metadata": manifest.user_metadata,
                 "manifest": manifest.to_dict(),
-                "created": datetime.fromisoformat(manifest.created),
+                "created": created,
                 "step_run_id": manifest.step_run_id,
                 "status": "committed",
             },
         )
-        insert_labels(conn, manifest.id, manifest.labels)
+        insert_labels(conn, manifest.id, manifest.labels, manifest.project, created)

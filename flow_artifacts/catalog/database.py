@@ -21,14 +21,13 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from ..errors import CatalogError, ConfigError
 from ..redact import redact_url
 from . import schema
+from .migrations import MIGRATIONS
 
 T = TypeVar("T")
 WRITE_ATTEMPTS = 12
 SQLITE_BUSY_TIMEOUT_S = 30
 SQLITE_CACHE_KIB = 64 << 10
 SQLITE_MMAP_BYTES = 1 << 30
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
-"""Step from version N-1 to N, keyed by N; SCHEMA_VERSION must have an entry once it exceeds 1."""
 
 _INSTALL_HINTS = {"psycopg": 'pip install "flow-artifacts[postgres]"'}
 

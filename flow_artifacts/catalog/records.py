@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, and_, tuple_
+from sqlalchemy import Connection, and_
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import CatalogError, InvalidName
@@ -45,11 +45,14 @@ class StepRunRecord:
     outputs: list[str] = field(default_factory=list)
 
 
-def insert_labels(conn: Connection, artifact_id: str, labels: Mapping[str, str]) -> None:
+def insert_labels(
+    conn: Connection, artifact_id: str, labels: Mapping[str, str], project: str, created: datetime
+) -> None:
+    """An artifact's label rows, each repeating the artifact's project and creation time."""
     if labels:
+        common = {"artifact_id": artifact_id, "project": project, "created": created}
         conn.execute(
-            t.labels.insert(),
-            [{"artifact_id": artifact_id, "key": k, "value": v} for k, v in labels.items()],
+            t.labels.insert(), [{**common, "key": k, "value": v} for k, v in labels.items()]
         )
 
 
@@ -97,17 +100,6 @@ def aware(moment: datetime) -> datetime:
 def encode_cursor(row: Any) -> str:
     raw = json.dumps([row.created.isoformat(), row.id]).encode()
     return base64.urlsafe_b64encode(raw).decode()
-
-
-def after(key: ColumnElement[Any], value: Any, last_id: str, *, descending: bool = True) -> Any:
-    """Artifacts past (value, last_id) in (key, id) order: the keyset condition of a listing.
-
-    A single row-value comparison, which SQLite and PostgreSQL answer with an index seek; the
-    equivalent OR of two comparisons walks every row before the page (24 ms at 80,000 deep).
-    """
-    here = tuple_(key, t.artifacts.c.id)
-    there = tuple_(value, last_id, types=[key.type, t.artifacts.c.id.type])
-    return here < there if descending else here > there
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:

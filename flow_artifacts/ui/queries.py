@@ -14,13 +14,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.expression import FromClause
 
 from ..catalog import Catalog, Page
 from ..catalog import schema as t
-from ..catalog.records import after, row_to_manifest
+from ..catalog.listing import Listing, after, listing
+from ..catalog.records import row_to_manifest
 from .params import BadRequest, ListQuery
 
 _ROW = (
@@ -56,14 +56,21 @@ def sort_key(sort: str) -> ColumnElement[Any]:
 def list_artifacts(catalog: Catalog, query: ListQuery) -> Page:
     """One page of artifacts matching `query`, in its order; `next_cursor` continues it."""
     a = t.artifacts
-    key = sort_key(query.sort)
-    conditions = _filters(query)
+    found = _matching(query)
+    if query.sort == "created":  # the listing's own order: its index serves even a label filter
+        key, tiebreak = found.created, found.id_column
+    else:
+        key, tiebreak = sort_key(query.sort), a.c.id
+    conditions = found.conditions
     if query.cursor is not None:
-        conditions.append(after(key, *decode_cursor(query), descending=query.descending))
-    order = (key.desc(), a.c.id.desc()) if query.descending else (key.asc(), a.c.id.asc())
-    source: FromClause = a
+        conditions.append(after(key, tiebreak, *decode_cursor(query), query.descending))
+    if query.descending:
+        order = (key.desc(), tiebreak.desc())
+    else:
+        order = (key.asc(), tiebreak.asc())
+    source = found.source
     if query.sort == "step":
-        source = a.outerjoin(t.step_runs, t.step_runs.c.id == a.c.step_run_id)
+        source = source.outerjoin(t.step_runs, t.step_runs.c.id == a.c.step_run_id)
     keys_query = (
         select(a.c.id, key.label("sort_value"))
         .select_from(source)
@@ -81,27 +88,15 @@ def list_artifacts(catalog: Catalog, query: ListQuery) -> Page:
     return Page(items, encode_cursor(query, keys[query.limit - 1]) if more else None)
 
 
-def _filters(query: ListQuery) -> list[ColumnElement[bool]]:
+def _matching(query: ListQuery) -> Listing:
     a = t.artifacts
-    conditions: list[ColumnElement[bool]] = []
-    if query.project is not None:
-        conditions.append(a.c.project == query.project)
+    found = listing(query.project, query.labels, query.since, query.until)
     if query.name is not None:
         pattern = "%" + _escape_like(query.name) + "%"
-        conditions.append(a.c.name.ilike(pattern, escape=_LIKE_ESCAPE))
+        found.conditions.append(a.c.name.ilike(pattern, escape=_LIKE_ESCAPE))
     if query.kind is not None:
-        conditions.append(a.c.kind == query.kind)
-    for label, value in query.labels.items():
-        conditions.append(
-            exists().where(
-                t.labels.c.artifact_id == a.c.id, t.labels.c.key == label, t.labels.c.value == value
-            )
-        )
-    if query.since is not None:
-        conditions.append(a.c.created >= query.since)
-    if query.until is not None:
-        conditions.append(a.c.created < query.until)
-    return conditions
+        found.conditions.append(a.c.kind == query.kind)
+    return found
 
 
 def _escape_like(text: str) -> str:

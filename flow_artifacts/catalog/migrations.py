@@ -1,0 +1,35 @@
+"""Forward steps between catalog schema versions, applied in order by `database.ensure_schema`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, select, text, update
+
+from . import schema
+
+
+def _label_listing_index(conn: Connection) -> None:
+    """Version 2: label rows repeat their artifact's project and creation time, indexed in order.
+
+    The added columns stay nullable here (SQLite cannot add a NOT NULL column without a default);
+    every existing row is filled below and every new one by `records.insert_labels`.
+    """
+    labels, artifacts = schema.labels, schema.artifacts
+    for column in (labels.c.project, labels.c.created):
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {labels.name} ADD COLUMN {column.name} {kind}"))
+    owner = artifacts.c.id == labels.c.artifact_id
+    conn.execute(
+        update(labels).values(
+            project=select(artifacts.c.project).where(owner).scalar_subquery(),
+            created=select(artifacts.c.created).where(owner).scalar_subquery(),
+        )
+    )
+    conn.execute(text("DROP INDEX ix_fa_labels_key_value"))
+    for index in labels.indexes:
+        index.create(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index}
+"""The step from version N-1 to N, keyed by N: one for every version above 1."""

@@ -1,0 +1,54 @@
+"""A catalog written by an older release is migrated in place when opened, losing nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+
+import flow_artifacts as fa
+from flow_artifacts.catalog import Catalog, schema
+
+VERSION_1_LABELS = [
+    "DROP INDEX ix_fa_labels_listing",
+    "DROP INDEX ix_fa_labels_project_listing",
+    "ALTER TABLE fa_labels DROP COLUMN project",
+    "ALTER TABLE fa_labels DROP COLUMN created",
+    "CREATE INDEX ix_fa_labels_key_value ON fa_labels (key, value, artifact_id)",
+    "UPDATE fa_schema SET version = 1",
+]
+"""What version 1 had: label rows without their artifact's project and creation time."""
+
+
+def test_a_version_1_catalog_is_migrated_and_its_labels_still_filter(stack, catalog_url):
+    written = [
+        fa.materialize(
+            {"i": i},
+            f"n{i}",
+            "r1",
+            "s",
+            "demo" if i < 4 else "other",
+            labels={"team": "a" if i % 2 else "b", "tier": "gold"},
+            stack=stack,
+        )
+        for i in range(6)
+    ]
+    with stack.catalog.engine.begin() as conn:
+        for statement in VERSION_1_LABELS:
+            conn.execute(text(statement))
+    stack.catalog.close()
+
+    migrated = Catalog(catalog_url)
+    with migrated.engine.connect() as conn:
+        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 2
+    team_a = migrated.list_page(project="demo", labels={"team": "a", "tier": "gold"})
+    assert [m.id for m in team_a.items] == [written[3].id, written[1].id]
+    everywhere = migrated.list_page(labels={"team": "a"}, page_size=2)
+    assert [m.id for m in everywhere.items] == [written[5].id, written[3].id]
+    rest = migrated.list_page(labels={"team": "a"}, page_size=2, cursor=everywhere.next_cursor)
+    assert [m.id for m in rest.items] == [written[1].id] and rest.next_cursor is None
+
+    newer = fa.Stack(store=stack.store, catalog=migrated)
+    added = fa.materialize({"i": 6}, "n6", "r2", "s", "demo", labels={"team": "a"}, stack=newer)
+    fa.update(written[1], labels={"team": "b"}, stack=newer)
+    team_a = migrated.list_page(project="demo", labels={"team": "a"})
+    assert [m.id for m in team_a.items] == [added.id, written[3].id]
+    migrated.close()
