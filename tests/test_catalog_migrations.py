@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog, schema
@@ -39,6 +39,8 @@ def test_a_version_1_catalog_is_migrated_and_its_labels_still_filter(stack, cata
     migrated = Catalog(catalog_url)
     with migrated.engine.connect() as conn:
         assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 2
+    indexes = {index["name"] for index in inspect(migrated.engine).get_indexes("fa_labels")}
+    assert indexes == {index.name for index in schema.labels.indexes}
     team_a = migrated.list_page(project="demo", labels={"team": "a", "tier": "gold"})
     assert [m.id for m in team_a.items] == [written[3].id, written[1].id]
     everywhere = migrated.list_page(labels={"team": "a"}, page_size=2)

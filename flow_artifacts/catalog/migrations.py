@@ -13,7 +13,8 @@ def _label_listing_index(conn: Connection) -> None:
     """Version 2: label rows repeat their artifact's project and creation time, indexed in order.
 
     The added columns stay nullable here (SQLite cannot add a NOT NULL column without a default);
-    every existing row is filled below and every new one by `records.insert_labels`.
+    every existing row is filled below and every new one by `records.insert_labels`. The indexes
+    are spelled out, not taken from `schema`, so that later versions cannot change this step.
     """
     labels, artifacts = schema.labels, schema.artifacts
     for column in (labels.c.project, labels.c.created):
@@ -27,8 +28,15 @@ def _label_listing_index(conn: Connection) -> None:
         )
     )
     conn.execute(text("DROP INDEX ix_fa_labels_key_value"))
-    for index in labels.indexes:
-        index.create(conn)
+    conn.execute(
+        text("CREATE INDEX ix_fa_labels_listing ON fa_labels (key, value, created, artifact_id)")
+    )
+    conn.execute(
+        text(
+            "CREATE INDEX ix_fa_labels_project_listing "
+            "ON fa_labels (project, key, value, created, artifact_id)"
+        )
+    )
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index}
