@@ -37,8 +37,8 @@ def list_artifacts(
     name: str | None = None,
     kind: str | None = None,
     labels: Mapping[str, str] | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
     page_size: int = 100,
     stack: Stack | None = None,
 ) -> Iterator[Artifact]:

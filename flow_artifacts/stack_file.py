@@ -115,6 +115,7 @@ def read_stack_config(
     for stack_name, spec in stacks.items():
         check_name(doc, stack_name, ("stacks", stack_name), "stack name")
         check_shape(doc, spec, ("stacks", stack_name))
+        _check_installed(doc, spec, ("stacks", stack_name))
     active = body.get("active")
     check_type(doc, active, ("active",), str, optional=True)
     chosen = name or active or (next(iter(stacks)) if len(stacks) == 1 else None)
@@ -157,11 +158,7 @@ def _build(
         )
         if password:
             secrets.append(password)
-        disabled = tuple(spec.get("plugins", {}).get("disabled", []))
-        _check_plugins(doc, disabled, (*prefix, "plugins", "disabled"))
-        host = plugin_host(frozenset(disabled))
-        overrides = spec.get("materializers", {})
-        _check_materializers(doc, overrides, host, (*prefix, "materializers"))
+        disabled, host, overrides = _check_installed(doc, spec, prefix)
     except ConfigError as exc:
         raise ConfigError(mask_secrets(str(exc), tuple(secrets))) from None
     return StackConfig(
@@ -219,6 +216,22 @@ def _check_secret_places(
                 "with every artifact",
                 allowed="secrets only in artifact_store.storage_options and catalog.url",
             )
+
+
+def _check_installed(
+    doc: YamlDocument, spec: dict[str, Any], prefix: KeyPath
+) -> tuple[tuple[str, ...], PluginHost, dict[str, str]]:
+    """Check a stack's disabled plugins and materializer overrides against what is installed.
+
+    Run for every stack of a file, not only the one in use, so a typo in `prod` is found on a
+    developer's machine; returns (disabled plugins, their plugin host, overrides).
+    """
+    disabled = tuple(spec.get("plugins", {}).get("disabled", []))
+    _check_plugins(doc, disabled, (*prefix, "plugins", "disabled"))
+    host = plugin_host(frozenset(disabled))
+    overrides = spec.get("materializers", {})
+    _check_materializers(doc, overrides, host, (*prefix, "materializers"))
+    return disabled, host, overrides
 
 
 def _check_plugins(doc: YamlDocument, disabled: tuple[str, ...], path: KeyPath) -> None:

@@ -171,7 +171,7 @@ class ArtifactStore:
             id=str(uuid.uuid4()), key=key, data_path=data_rel, project=project, name=name,
             run_id=run_id, step=step, pipeline=pipeline, materializer=materializer.id,
             materializer_version=materializer.version, kind=materializer.kind.value,
-            mime_type=materializer.mime_type, size=sum(size for _, size in files.values()),
+            mime_type=materializer.mime_type_for(obj), size=sum(size for _, size in files.values()),
             checksum=checksum, created=datetime.now(timezone.utc).isoformat(),
             directory=directory, metadata=metadata, files=file_list,
             libraries={**runtime_versions(), **materializer.library_versions()},

@@ -202,3 +202,11 @@ def test_unreachable_database_is_a_clear_error(tmp_path):
         Catalog("postgresql+psycopg://nobody@127.0.0.1:1/none")
     with pytest.raises(fa.ConfigError, match="not a database URL"):
         Catalog("::nonsense::")
+
+
+def test_listing_takes_iso_strings_for_since_and_until(stack):
+    art = fa.materialize({"v": 1}, "clean", "r1", "prep", "demo", stack=stack)
+    assert [a.id for a in fa.list_artifacts("demo", since="2020-01-01", stack=stack)] == [art.id]
+    assert list(fa.list_artifacts("demo", until="2020-01-01T00:00:00+00:00", stack=stack)) == []
+    with pytest.raises(fa.ConfigError, match="since='yesterday' is not an ISO date"):
+        list(fa.list_artifacts("demo", since="yesterday", stack=stack))

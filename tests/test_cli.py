@@ -61,7 +61,13 @@ def test_show_versions_and_tag(populated):
 def test_cat_prints_reports_and_table_previews(populated):
     assert json.loads(run("cat", "store://demo/raw").stdout) == {"rows": 3}
     table = run("cat", "store://demo/clean").stdout.splitlines()
-    assert table[0].split() == ["A", "B"] and table[1].split() == ["1", "x"]
+    assert table[0].split() == ["a", "b"] and table[1].split() == ["1", "x"]
+
+
+def test_cat_prints_an_uploaded_text_file(populated, tmp_path):
+    (tmp_path / "notes.txt").write_text("first line\nsecond line\n")
+    fa.upload_file(tmp_path / "notes.txt", name="notes", project="demo")
+    assert run("cat", "store://demo/notes").stdout == "first line\nsecond line\n\n"
 
 
 def test_get_downloads_verified_bytes(populated, tmp_path):
@@ -137,6 +143,7 @@ def test_reindex_after_losing_the_catalog(populated, tmp_path):
 def test_explain_plugins_and_stack(populated):
     assert "pandas.parquet" in run("explain", "pandas.DataFrame").stdout
     assert run("explain", "{'a': {1, 2}}").stdout.startswith("builtins.dict -> cloudpickle")
+    assert run("explain", "int").stdout.startswith("builtins.int -> builtins.json")
     plugins = json.loads(run("plugins", "--json").stdout)
     assert {"pandas_parquet", "numpy_npy"} <= {p["name"] for p in plugins}
     shown = json.loads(run("stack", "show", "--json").stdout)
@@ -148,6 +155,32 @@ def test_usage_errors_exit_2_and_bad_refs_exit_1(populated):
     assert run("verify", ok=False).exit_code == 2
     bad = run("show", "store://demo", ok=False)
     assert bad.exit_code == 1 and "cannot parse artifact reference" in bad.stderr
+    assert "hint" not in bad.stderr  # the message says what to write; no stack hint
+
+
+def test_stack_validate_checks_every_stack_and_only_stack_errors_hint_at_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "multi.yaml").write_text(
+        "active: dev\nstacks:\n  dev:\n    artifact_store: {url: ./a}\n"
+        "  prod:\n    artifact_store: {url: ./b}\n"
+        "    materializers: {pandas.DataFrame: pandas.parqet}\n"
+    )
+    checked = run("stack", "validate", "multi.yaml", ok=False)
+    assert checked.exit_code == 1 and "stacks.prod.materializers" in checked.stderr
+    assert "unknown materializer 'pandas.parqet'" in checked.stderr
+    opened = run("--stack", "multi.yaml", "ls", ok=False)
+    assert "hint: check the stack with `flow-artifacts stack validate`" in opened.stderr
+
+
+def test_a_closed_pipe_ends_the_output_quietly(populated):
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "flow_artifacts", "ls", "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    reader.stdout.close()  # like `| head` exiting before the listing is written
+    assert reader.wait(timeout=60) == 1
+    assert reader.stderr.read() == b""
 
 
 def test_python_dash_m_runs_the_cli(populated):

@@ -22,7 +22,7 @@ from .database import ensure_schema, insert_ignore, open_engine, write
 from .listing import after, listing
 from .records import (
     Page,
-    aware,
+    as_moment,
     check_labels,
     decode_cursor,
     encode_cursor,
@@ -192,8 +192,8 @@ class Catalog(RunLog):
         name: str | None = None,
         kind: str | None = None,
         labels: Mapping[str, str] | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
         page_size: int = 100,
         cursor: str | None = None,
     ) -> Page:
@@ -204,8 +204,8 @@ class Catalog(RunLog):
         found = listing(
             project,
             labels,
-            since=None if since is None else aware(since),
-            until=None if until is None else aware(until),
+            since=None if since is None else as_moment(since, "since"),
+            until=None if until is None else as_moment(until, "until"),
         )
         conditions = found.conditions
         if name is not None:

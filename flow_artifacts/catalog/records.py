@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, and_
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..errors import CatalogError, InvalidName
+from ..errors import CatalogError, ConfigError, InvalidName
 from ..manifest import Manifest
 from . import schema as t
 
@@ -95,6 +95,21 @@ def now() -> datetime:
 
 def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def as_moment(value: datetime | str, field: str) -> datetime:
+    """A datetime, or an ISO 8601 string as users type them, as an aware datetime (UTC if naive)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(
+                f"{field}={value!r} is not an ISO date or time; write e.g. 2026-01-31 or "
+                "2026-01-31T12:00:00+00:00"
+            ) from None
+    if not isinstance(value, datetime):
+        raise ConfigError(f"{field} must be a datetime or an ISO string, got {value!r:.60}")
+    return aware(value)
 
 
 def encode_cursor(row: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -261,7 +262,7 @@ def cat(state: State, ref: str) -> None:
         preview = art.metadata.get("preview") or {}
         if preview.get("columns"):
             rows = art.metadata.get("rows")
-            emit_table(preview["columns"], preview["data"][:CAT_ROWS])
+            emit_table(preview["columns"], preview["data"][:CAT_ROWS], shout=False)
             click.echo(f"({rows} rows)" if rows is not None else "", err=True)
             return
     if art.mime_type == "application/json" or art.mime_type.startswith("text/"):
@@ -269,7 +270,8 @@ def cat(state: State, ref: str) -> None:
             raise UnsupportedOperation(f"{ref} is {human_size(art.size)}; use `get` for it")
         text = art.open().read().decode("utf-8", errors="replace")
         if art.mime_type == "application/json":
-            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+            with contextlib.suppress(ValueError):  # an uploaded .json file may not be JSON
+                text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
         click.echo(text)
         return
     raise UnsupportedOperation(

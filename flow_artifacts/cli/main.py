@@ -6,6 +6,7 @@ Errors are one line on stderr plus a hint, exit code 1; usage errors exit 2 (cli
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -23,12 +24,13 @@ from ..errors import (
 )
 from .output import error
 
+STACK_HINT = "check the stack with `flow-artifacts stack validate`"
+"""The hint for any error met while reading the stack; other errors say what to fix themselves."""
 HINTS: list[tuple[type[Exception], str]] = [
     (ArtifactNotFound, "list what exists with `flow-artifacts ls`"),
     (ArtifactExists, "artifacts are written once; use a new run id or name"),
     (ArtifactInUse, "delete the dependents first, or pass --force"),
     (IntegrityError, "run `flow-artifacts verify --all`; restore or delete the damaged artifact"),
-    (ConfigError, "check the stack with `flow-artifacts stack validate`"),
     (CatalogError, "check the catalog URL in the stack (`flow-artifacts stack show`)"),
     (StoreError, "check the store URL and credentials (`flow-artifacts stack show`)"),
 ]
@@ -40,6 +42,7 @@ class State:
     def __init__(self, stack_spec: str | None, debug: bool) -> None:
         self.stack_spec = stack_spec
         self.debug = debug
+        self.stack_failed = False
         self._stack: Any = None
 
     @property
@@ -47,7 +50,11 @@ class State:
         if self._stack is None:
             from ..stack import resolve_stack
 
-            self._stack = resolve_stack(self.stack_spec)
+            try:
+                self._stack = resolve_stack(self.stack_spec)
+            except ConfigError:
+                self.stack_failed = True
+                raise
         return self._stack
 
 
@@ -58,12 +65,14 @@ class FlowArtifactsGroup(click.Group):
         except FlowArtifactsError as exc:
             if _debug(ctx):
                 raise
-            hint = next((h for cls, h in HINTS if isinstance(exc, cls)), None)
-            error(_scrub(ctx, str(exc)), hint)
+            error(_scrub(ctx, str(exc)), _hint(ctx, exc))
             sys.exit(1)
         except KeyboardInterrupt:
             error("interrupted")
             sys.exit(130)
+        except BrokenPipeError:
+            _quiet_stdout()
+            sys.exit(1)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as exc:  # a bug or an unexpected failure: still one line, no traceback
@@ -71,6 +80,13 @@ class FlowArtifactsGroup(click.Group):
                 raise
             error(_scrub(ctx, f"{type(exc).__name__}: {exc}"), "run again with --debug for details")
             sys.exit(1)
+
+
+def _hint(ctx: click.Context, exc: FlowArtifactsError) -> str | None:
+    state = ctx.find_object(State)
+    if state is not None and state.stack_failed:
+        return STACK_HINT
+    return next((hint for cls, hint in HINTS if isinstance(exc, cls)), None)
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -112,4 +128,15 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli.main(args=argv, prog_name="flow-artifacts")
+    try:
+        cli.main(args=argv, prog_name="flow-artifacts")
+    finally:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_stdout()
+
+
+def _quiet_stdout() -> None:
+    """The reader went away (`| head`): drop the rest of the output quietly, as `cat` does."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -15,15 +15,22 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=_json_default, ensure_ascii=False))
 
 
-def emit_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], empty: str = "") -> None:
-    """Columns padded to their widest cell; nothing but `empty` when there are no rows."""
+def emit_table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], empty: str = "", *, shout: bool = True
+) -> None:
+    """Columns padded to their widest cell; nothing but `empty` when there are no rows.
+
+    Headers are upper-cased like other CLIs' (`shout`), except where they are data: a table
+    artifact's own column names are printed as they are.
+    """
     cells = [[_cell(v) for v in row] for row in rows]
     if not cells:
         if empty:
             click.echo(empty, err=True)
         return
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    click.echo("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip())
+    shown = [h.upper() if shout else h for h in headers]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(shown, widths)).rstrip())
     for row in cells:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
 

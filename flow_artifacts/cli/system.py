@@ -25,11 +25,11 @@ def explain(state: State, expression: str) -> None:
     from ..api import explain as explain_obj
 
     stack = state.stack
-    cls = _dotted_type(expression)
-    if cls is not None:
-        explanation = stack.plugins.materializers.explain_type(cls, overrides=stack.overrides)
+    value = _dotted_type(expression) or _evaluate(expression)
+    if isinstance(value, type):  # `int`, `pd.DataFrame`: what its instances would get
+        explanation = stack.plugins.materializers.explain_type(value, overrides=stack.overrides)
     else:
-        explanation = explain_obj(_evaluate(expression), stack=stack)
+        explanation = explain_obj(value, stack=stack)
     click.echo(str(explanation))
 
 
@@ -54,6 +54,11 @@ def _evaluate(expression: str) -> Any:
             pass
     try:
         return eval(expression, namespace)  # noqa: S307 - the caller's own input, in their shell
+    except NameError as exc:
+        raise ConfigError(
+            f"cannot evaluate {expression!r}: {exc}; name a type by its full dotted path "
+            "(e.g. sklearn.linear_model.LinearRegression) with its package installed"
+        ) from exc
     except Exception as exc:
         raise ConfigError(f"cannot evaluate {expression!r}: {exc}") from exc
 

@@ -54,6 +54,10 @@ class Materializer(abc.ABC):
         """File extension for this object; most materializers have one fixed extension."""
         return self.extension
 
+    def mime_type_for(self, obj: Any) -> str:
+        """Media type recorded for this object; most materializers have one fixed type."""
+        return self.mime_type
+
     @abc.abstractmethod
     def save(self, obj: Any, fs: Any, path: str) -> dict[str, Any]:
         """Write `obj` at `path` on `fs`; return JSON-able format metadata (schema, shape...)."""

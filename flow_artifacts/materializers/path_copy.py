@@ -7,6 +7,7 @@ never modified through it.
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import posixpath
 import tempfile
@@ -31,6 +32,12 @@ class PathMaterializer(Materializer):
 
     def extension_for(self, obj: Any) -> str:
         return "" if Path(obj).is_dir() else Path(obj).suffix
+
+    def mime_type_for(self, obj: Any) -> str:
+        """Guessed from the file name, so `cat` shows an uploaded text, CSV or JSON file."""
+        if Path(obj).is_dir():
+            return self.mime_type
+        return mimetypes.guess_type(Path(obj).name)[0] or self.mime_type
 
     def writes_directory(self, obj: Any) -> bool:
         return Path(obj).is_dir()

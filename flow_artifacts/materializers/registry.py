@@ -42,7 +42,8 @@ class Explanation:
 
     def __str__(self) -> str:
         head = f"{self.type_name} -> {self.materializer_id or 'no materializer'}: {self.reason}"
-        return "\n".join([head, *(f"  - {line}" for line in self.considered)])
+        others = [line for line in self.considered if line != self.reason]
+        return "\n".join([head, *(f"  - {line}" for line in others)])
 
 
 class MaterializerRegistry:
