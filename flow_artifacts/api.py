@@ -150,7 +150,12 @@ def resolve(ref: ArtifactRef, stack: Stack | None = None) -> Artifact:
             try:  # a path inside the store, e.g. from store.list_artifacts()
                 found = stack.store.get_manifest(ref)
             except ArtifactNotFound:
-                raise ArtifactNotFound(f"no artifact {ref!r} in {stack}") from None
+                also = (
+                    f"; for the latest {ref!r}, write 'store://{ref}'"
+                    if ref.count("/") == 1
+                    else ""
+                )
+                raise ArtifactNotFound(f"no artifact {ref!r} in {stack}{also}") from None
             return Artifact(found, store=stack.store, session=stack)
         raise
     return Artifact(stack.catalog.get(parsed), store=stack.store, session=stack)

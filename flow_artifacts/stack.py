@@ -163,7 +163,7 @@ def resolve_stack(stack: StackLike | None = None) -> Stack:
         return get_stack()
     if isinstance(stack, Stack):
         return stack
-    return _CACHE.from_spec(os.fspath(stack), Path(os.getcwd()), origin="stack=")
+    return _CACHE.from_spec(os.fspath(stack), Path(os.getcwd()), origin="stack")
 
 
 @contextlib.contextmanager

@@ -67,8 +67,12 @@ def test_lineage_exports_mermaid_and_openlineage(stack):
     assert '"demo/raw@1"' in mermaid and '"demo/clean@1"' in mermaid and "r2/prep" in mermaid
     events = graph.to_openlineage()
     json.dumps(events)  # serializable as it is
-    [prep] = [e for e in events if e["job"]["name"] == "r2.prep"]
-    assert prep["eventType"] == "COMPLETE"
+    [prep] = [e for e in events if e["job"]["name"] == "prep"]
+    assert (
+        prep["eventType"] == "COMPLETE" and prep["run"]["facets"]["flowArtifacts"]["runId"] == "r2"
+    )
+    facet = prep["outputs"][0]["facets"]["flowArtifacts"]
+    assert facet["checksum"] == clean.checksum and {"_producer", "_schemaURL"} <= set(facet)
     assert [d["name"] for d in prep["inputs"]] == ["store://demo/raw@1"]
     assert [d["name"] for d in prep["outputs"]] == ["store://demo/clean@1"]
     assert prep["job"]["namespace"] == "demo"

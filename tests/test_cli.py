@@ -91,7 +91,7 @@ def test_lineage_formats(populated):
         "graph LR"
     )
     events = json.loads(run("lineage", "store://demo/clean@1", "--format", "openlineage").stdout)
-    assert {e["job"]["name"] for e in events} == {"r1.prep", "r1.ingest"}
+    assert {e["job"]["name"] for e in events} == {"prep", "ingest"}
 
 
 def test_rm_refuses_what_lineage_needs_then_forces(populated):

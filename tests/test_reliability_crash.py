@@ -12,8 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import flow_artifacts as fa
-from flow_artifacts.manifest import MANIFEST_SUFFIX
 from flow_artifacts.maintenance import gc, verify
+from flow_artifacts.manifest import MANIFEST_SUFFIX
 
 from . import crash_worker
 

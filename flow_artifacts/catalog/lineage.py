@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from .catalog import Catalog, StepRunRecord
 
 Direction = Literal["upstream", "downstream"]
-OPENLINEAGE_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent"
+OPENLINEAGE_SPEC = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
+OPENLINEAGE_SCHEMA = f"{OPENLINEAGE_SPEC}#/$defs/RunEvent"
 PRODUCER = "https://pypi.org/project/flow-artifacts/"
 MAX_DEPTH = 10_000
 """Hops followed when no depth is given; it also ends any walk around a cycle."""
@@ -47,7 +48,11 @@ class LineageGraph:
         return "\n".join(lines)
 
     def to_openlineage(self) -> list[dict[str, Any]]:
-        """One OpenLineage COMPLETE run event per step run, datasets named by artifact URI."""
+        """One OpenLineage COMPLETE (or FAIL) event per step run, datasets named by artifact URI.
+
+        The job is the step, so every run of it is a run of the same job; the pipeline run id,
+        like each artifact's checksum, travels in a `flowArtifacts` custom facet.
+        """
         events = []
         for sid, s in sorted(self.step_runs.items()):
             inputs = [self.artifacts[a] for a in s.inputs if a in self.artifacts]
@@ -57,8 +62,17 @@ class LineageGraph:
                 {
                     "eventType": "FAIL" if s.status == "failed" else "COMPLETE",
                     "eventTime": when.isoformat(),
-                    "run": {"runId": sid},
-                    "job": {"namespace": s.project, "name": f"{s.run_id}.{s.step}"},
+                    "run": {
+                        "runId": sid,
+                        "facets": {
+                            "flowArtifacts": {
+                                **_facet_base("RunFacet"),
+                                "runId": s.run_id,
+                                "cached": s.cached,
+                            }
+                        },
+                    },
+                    "job": {"namespace": s.project, "name": s.step},
                     "inputs": [_dataset(m) for m in inputs],
                     "outputs": [_dataset(m) for m in outputs],
                     "producer": PRODUCER,
@@ -129,5 +143,17 @@ def _dataset(m: Manifest) -> dict[str, Any]:
     return {
         "namespace": "flow-artifacts",
         "name": f"store://{m.project}/{m.name}@{m.version}",
-        "facets": {"checksum": {"checksum": m.checksum, "size": m.size, "mimeType": m.mime_type}},
+        "facets": {
+            "flowArtifacts": {
+                **_facet_base("DatasetFacet"),
+                "checksum": m.checksum,
+                "size": m.size,
+                "mimeType": m.mime_type,
+            }
+        },
     }
+
+
+def _facet_base(kind: str) -> dict[str, str]:
+    """What every custom facet must carry: who produced it and the schema it conforms to."""
+    return {"_producer": PRODUCER, "_schemaURL": f"{OPENLINEAGE_SPEC}#/$defs/{kind}"}
