@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -62,6 +64,14 @@ def test_cat_prints_reports_and_table_previews(populated):
     assert json.loads(run("cat", "store://demo/raw").stdout) == {"rows": 3}
     table = run("cat", "store://demo/clean").stdout.splitlines()
     assert table[0].split() == ["a", "b"] and table[1].split() == ["1", "x"]
+
+
+def test_get_to_stdout_pipes_the_verified_bytes(populated):
+    command = [sys.executable, "-m", "flow_artifacts", "get", "store://demo/clean@1", "-o", "-"]
+    piped = subprocess.run(command, capture_output=True, timeout=60)
+    assert piped.returncode == 0, piped.stderr
+    assert hashlib.sha256(piped.stdout).hexdigest() == populated[1].checksum.split(":")[1]
+    assert pd.read_parquet(io.BytesIO(piped.stdout)).shape == (3, 2)
 
 
 def test_cat_prints_an_uploaded_text_file(populated, tmp_path):

@@ -281,15 +281,24 @@ def cat(state: State, ref: str) -> None:
 
 @click.command()
 @click.argument("ref")
-@click.option("-o", "--output", type=click.Path(dir_okay=True), help="Where to write it.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=True), help="Where to write it ('-': stdout)."
+)
 @pass_state
 def get(state: State, ref: str, output: str | None) -> None:
-    """Download an artifact's bytes (verified; progress for large ones)."""
+    """Download an artifact's bytes (verified; progress for large ones); `-o -` to stdout."""
     from pathlib import Path
 
     from ..api import get_artifact
 
     art = get_artifact(ref, stack=state.stack)
+    if output == "-":
+        if art.manifest.directory:
+            raise UnsupportedOperation(f"{ref} is a directory; give -o a folder to put it in")
+        out = click.get_binary_stream("stdout")
+        for chunk in art.as_stream():  # verified: a damaged artifact still ends in an error
+            out.write(chunk)
+        return
     target = Path(output) if output else Path(Path(art.manifest.data_path).name)
     if target.is_dir():
         target = target / Path(art.manifest.data_path).name
