@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import UnsupportedOperation
+from .errors import ConfigError, UnsupportedOperation
 from .manifest import Manifest
 from .progress import progress_bar
 from .stores.transfer import READ_CHUNK
@@ -171,7 +171,13 @@ class Artifact:
         A file appears at `path` only once complete and verified; memory stays at a few chunks.
         """
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigError(
+                f"cannot download {self.uri} to {target}: a file is in the way of its folder "
+                f"{target.parent}; choose another path"
+            ) from None
         if self.manifest.directory:
             self._store.download_directory(self.manifest, target)
             return target

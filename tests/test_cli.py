@@ -74,6 +74,13 @@ def test_get_to_stdout_pipes_the_verified_bytes(populated):
     assert pd.read_parquet(io.BytesIO(piped.stdout)).shape == (3, 2)
 
 
+def test_get_into_a_path_blocked_by_a_file_is_a_clear_error(populated, tmp_path):
+    (tmp_path / "afile").write_text("in the way")
+    blocked = run("get", "store://demo/raw", "-o", "afile/raw.json", ok=False)
+    assert blocked.exit_code == 1 and "a file is in the way of its folder" in blocked.stderr
+    assert (tmp_path / "afile").read_text() == "in the way"
+
+
 def test_cat_prints_an_uploaded_text_file(populated, tmp_path):
     (tmp_path / "notes.txt").write_text("first line\nsecond line\n")
     fa.upload_file(tmp_path / "notes.txt", name="notes", project="demo")
