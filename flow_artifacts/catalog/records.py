@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import CatalogError, ConfigError, InvalidName
 from ..manifest import Manifest
+from ..moments import aware, parse_moment
 from . import schema as t
 
 EXTERNAL = "external"
@@ -93,15 +94,11 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def as_moment(value: datetime | str, field: str) -> datetime:
     """A datetime, or an ISO 8601 string as users type them, as an aware datetime (UTC if naive)."""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            return parse_moment(value)
         except ValueError:
             raise ConfigError(
                 f"{field}={value!r} is not an ISO date or time; write e.g. 2026-01-31 or "

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import click
 
 from ..errors import UnsupportedOperation
+from ..moments import parse_moment
 from .main import State
 from .output import emit_fields, emit_json, emit_table, human_size
 
@@ -58,10 +59,11 @@ def _moment(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        return parse_moment(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date or time", param_hint=option)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date or time", param_hint=option
+        ) from None
 
 
 @click.command("ls")

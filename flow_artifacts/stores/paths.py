@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..manifest import MANIFEST_SUFFIX
+from ..moments import aware, parse_moment
 
 TEMP_PREFIX = ".tmp-"
 
@@ -55,9 +56,9 @@ def modified(info: Mapping[str, Any]) -> datetime | None:
         if isinstance(value, (int, float)):
             return datetime.fromtimestamp(value, timezone.utc)
         if isinstance(value, str):
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parse_moment(value)
         if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            return aware(value)
     return None
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Protocol
 
 from ..materializers.base import ArtifactKind
+from ..moments import parse_moment
 
 SORTS = ("created", "name", "version", "kind", "size", "step")
 KINDS = tuple(kind.value for kind in ArtifactKind)
@@ -112,12 +113,10 @@ def moment(params: Params, name: str) -> datetime | None:
     value = text(params, name)
     if value is None:
         return None
-    iso = value[:-1] + "+00:00" if value.endswith("Z") else value  # Python 3.10 wants +00:00
     try:
-        parsed = datetime.fromisoformat(iso)
+        return parse_moment(value)
     except ValueError:
         raise BadRequest(
             f"{name}={value!r:.60} is not an ISO date or time, e.g. 2024-05-01 or "
             "2024-05-01T12:00:00Z"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
