@@ -19,6 +19,7 @@ from ..errors import (
     ArtifactExists,
     ArtifactNotFound,
     FlowArtifactsError,
+    MaterializerError,
     StoreAccessDenied,
     StoreError,
     StoreNotFound,
@@ -131,6 +132,23 @@ class ErrorTranslator:
                 "network."
             )
         return StoreError(f"{self.store} failed while {what}: {detail}")
+
+
+@contextlib.contextmanager
+def materializer_failures(materializer: Any, action: str, key: str) -> Iterator[None]:
+    """Around a materializer's own `save` or `load`: its failures become `MaterializerError`
+    naming it and the artifact, while our errors, OS errors and storage failures an SDK wrapped
+    (adlfs raises RuntimeError) pass through to be translated as store errors."""
+    try:
+        yield
+    except (FlowArtifactsError, OSError):
+        raise
+    except Exception as exc:
+        if classify(exc) is not None:
+            raise
+        raise MaterializerError(
+            f"materializer {materializer.id!r} failed to {action} artifact {key!r}: {exc}"
+        ) from exc
 
 
 def secret_values(options: Mapping[str, Any]) -> tuple[str, ...]:

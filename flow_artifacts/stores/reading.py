@@ -10,11 +10,11 @@ from typing import Any
 
 from fsspec.implementations.local import LocalFileSystem
 
-from ..errors import FlowArtifactsError, IntegrityError, MaterializerError
+from ..errors import IntegrityError
 from ..hashing import directory_checksum, format_checksum
 from ..manifest import Manifest
 from ..materializers.base import Materializer
-from .failures import ErrorTranslator, classify
+from .failures import ErrorTranslator, materializer_failures
 from .paths import files_only, rel_to
 from .transfer import iter_chunks
 
@@ -56,17 +56,11 @@ def load_object(
 def _load(
     materializer: Materializer, fs: Any, data: str, manifest: Manifest, errors: ErrorTranslator
 ) -> Any:
-    with errors.io("reading", manifest.key):
-        try:
-            return materializer.load(fs, data, manifest.metadata)
-        except (FlowArtifactsError, OSError):
-            raise
-        except Exception as exc:
-            if classify(exc) is not None:
-                raise  # a storage failure that the SDK wrapped
-            raise MaterializerError(
-                f"materializer {materializer.id!r} failed to load artifact {manifest.key!r}: {exc}"
-            ) from exc
+    with (
+        errors.io("reading", manifest.key),
+        materializer_failures(materializer, "load", manifest.key),
+    ):
+        return materializer.load(fs, data, manifest.metadata)
 
 
 def _capture(func: Callable[[Manifest], None], manifest: Manifest) -> BaseException | None:
@@ -131,9 +125,6 @@ def download_tree(
     with errors.io("reading", manifest.key):
         fs.get(data + "/", os.fspath(target), recursive=True)
     local = LocalFileSystem()
-    root = local._strip_protocol(os.fspath(target))
-    found = {
-        rel_to(path, root): digest(iter_chunks(local, path, None)) for path in local.find(root)
-    }
-    if directory_checksum(found) != manifest.checksum:
+    copied = stored_checksum(local, local._strip_protocol(os.fspath(target)), manifest)
+    if copied != manifest.checksum:
         raise IntegrityError(f"artifact {manifest.key!r} in {errors.store} is corrupted")

@@ -16,13 +16,13 @@ from typing import Any
 
 from fsspec.implementations.local import LocalFileSystem
 
-from ..errors import FlowArtifactsError, MaterializerError
+from ..errors import MaterializerError
 from ..hashing import RecordingFileSystem
 from ..manifest import MANIFEST_SUFFIX, Manifest
 from ..materializers.base import Materializer
 from ..progress import progress_bar
 from .backend import StoreBackend
-from .failures import ErrorTranslator, Failure, classify
+from .failures import ErrorTranslator, Failure, classify, materializer_failures
 from .paths import TEMP_PREFIX, files_only, link_into_place, rel_to
 from .reading import digest
 from .transfer import iter_chunks
@@ -142,15 +142,7 @@ class Writer:
 def _save(
     materializer: Materializer, obj: Any, fs: RecordingFileSystem, target: str, key: str
 ) -> dict[str, Any]:
-    try:
+    with materializer_failures(materializer, "save", key):
         metadata = materializer.save(obj, fs, target)
         json.dumps(metadata or {}, sort_keys=True)  # as Manifest.to_json will
-    except (FlowArtifactsError, OSError):
-        raise
-    except Exception as exc:
-        if classify(exc) is not None:
-            raise  # a storage failure that the SDK wrapped (adlfs: RuntimeError)
-        raise MaterializerError(
-            f"materializer {materializer.id!r} failed to save artifact {key!r}: {exc}"
-        ) from exc
     return metadata
