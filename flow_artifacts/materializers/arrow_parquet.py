@@ -38,7 +38,6 @@ class ArrowParquetMaterializer(Materializer):
         }
 
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:
-
         return read_parquet_table(fs, path)
 
     def library_versions(self) -> dict[str, str]:

@@ -42,7 +42,6 @@ class PandasParquetMaterializer(Materializer):
         return metadata
 
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:
-
         frame = read_parquet_table(fs, path).to_pandas()
         if metadata.get("pandas_type") == "Series":
             return frame[SERIES_COLUMN].rename(metadata.get("series_name"))
