@@ -26,7 +26,7 @@ demo: $(VENV)/.installed-core
 test: $(VENV)/.installed-test
 	bash scripts/install-test-servers.sh
 	bash scripts/install-browser.sh
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=25 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_materialize.py
@@ -34,6 +34,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_steps.py
 	$(PY) benchmarks/bench_stores.py
 	$(PY) benchmarks/bench_ui.py
+	$(PY) benchmarks/bench_scale.py
 
 clean:
 	rm -rf $(VENV) .flow_artifacts .test-servers
