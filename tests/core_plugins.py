@@ -97,6 +97,17 @@ class CsvWhenAskedPlugin:
         return "tests.csv" if isinstance(attrs, dict) and attrs.get("format") == "csv" else None
 
 
+class StoreBackendPlugin:
+    """A plugin whose `register_store_backends` describes one more fsspec protocol family."""
+
+    def __init__(self, backend: fa.StoreBackend) -> None:
+        self.backend = backend
+
+    @fa.hookimpl
+    def register_store_backends(self, register: Callable[[fa.StoreBackend], None]) -> None:
+        register(self.backend)
+
+
 def host_with(**plugins: object) -> PluginHost:
     """A fresh host with the built-ins plus `plugins` (by name), without installed entry points."""
     pm = make_plugin_manager(load_entry_points=False)
