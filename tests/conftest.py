@@ -42,3 +42,14 @@ def stack(tmp_path, catalog_url: str):
     catalog = Catalog(catalog_url)
     yield fa.Stack(store=fa.ArtifactStore(tmp_path / "artifacts"), catalog=catalog)
     catalog.close()
+
+
+@pytest.fixture
+def local_stack(tmp_path, monkeypatch):
+    """The embedded default (local folder + SQLite) as the active stack, free of outside settings."""
+    monkeypatch.delenv("FLOW_ARTIFACTS_STACK", raising=False)
+    monkeypatch.delenv("FLOW_ARTIFACTS_DISABLED", raising=False)
+    stack = fa.Stack.local(tmp_path / "fa")
+    with fa.use_stack(stack):
+        yield stack
+    stack.close()

@@ -11,17 +11,6 @@ import pytest
 import flow_artifacts as fa
 from flow_artifacts import step
 
-
-@pytest.fixture
-def local_stack(tmp_path, monkeypatch):
-    monkeypatch.delenv("FLOW_ARTIFACTS_STACK", raising=False)
-    monkeypatch.delenv("FLOW_ARTIFACTS_DISABLED", raising=False)
-    stack = fa.Stack.local(tmp_path / "fa")
-    with fa.use_stack(stack):
-        yield stack
-    stack.close()
-
-
 calls: list[str] = []
 
 

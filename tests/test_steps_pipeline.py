@@ -11,16 +11,6 @@ import flow_artifacts as fa
 from flow_artifacts import pipeline, step
 
 
-@pytest.fixture
-def local_stack(tmp_path, monkeypatch):
-    monkeypatch.delenv("FLOW_ARTIFACTS_STACK", raising=False)
-    monkeypatch.delenv("FLOW_ARTIFACTS_DISABLED", raising=False)
-    stack = fa.Stack.local(tmp_path / "fa")
-    with fa.use_stack(stack):
-        yield stack
-    stack.close()
-
-
 @step
 def load_raw(rows: int) -> pd.DataFrame:
     return pd.DataFrame({"x": range(rows), "y": [2 * i + 1 for i in range(rows)]})
