@@ -22,6 +22,7 @@ from .catalog import Catalog
 from .errors import ConfigError, FlowArtifactsError
 from .plugins import PluginHost, default_plugin_host
 from .redact import redact_url
+from .redact import scrub as scrub_secrets
 from .store import ArtifactStore
 from .template import DEFAULT_TEMPLATE, PathTemplate
 
@@ -54,7 +55,8 @@ class Stack:
     source: str | None = None
     """The stack file this stack was read from, if any."""
     secrets: tuple[str, ...] = ()
-    """Values never to show: masked by `scrub()`, in `repr()` and in recorded errors."""
+    """Values never to show: masked by `scrub()` (when long enough to be unambiguous), in
+    `repr()` and in recorded errors."""
 
     @classmethod
     def local(
@@ -94,9 +96,7 @@ class Stack:
             what = "catalog"
             catalog = Catalog(config.catalog_url)
         except Exception as exc:  # messages may quote options; never let a secret through
-            from .stack_file import mask_secrets
-
-            message = mask_secrets(
+            message = scrub_secrets(
                 f"stack {config.name!r} of {config.source}: cannot open its {what}: {exc}",
                 config.secrets,
             )
@@ -122,10 +122,9 @@ class Stack:
         return bool(self.allow_pickle)
 
     def scrub(self, text: str) -> str:
-        """`text` with this stack's secrets masked: for anything shown, logged or recorded."""
-        from .stack_file import mask_secrets
-
-        return mask_secrets(text, self.secrets) if self.secrets else text
+        """`text` with this stack's secrets and any structural secret (URL password, auth
+        header, `password=...`) masked: for anything shown, logged or recorded."""
+        return scrub_secrets(text, self.secrets)
 
     def close(self) -> None:
         """Release the catalog's database connections."""
