@@ -2,9 +2,10 @@
 
 Which stack is active, first match wins: the `stack=` argument of a call, the innermost
 `use_stack()` block, `FLOW_ARTIFACTS_STACK` (a file, `file.yaml#name`, or `#name` for the
-discovered file), `flow_artifacts.yaml` in the current directory or a parent, and finally the
-embedded default under `./.flow_artifacts`. Stacks are cached, so engines are not reopened per
-call, but a changed directory, environment variable or stack file gives a fresh one.
+discovered file), `flow_artifacts.yaml` in the current directory or a parent (only if it is the
+user's own: see `stack_discovery`), and finally the embedded default under `./.flow_artifacts`.
+Stacks are cached, so engines are not reopened per call, but a changed directory, environment
+variable or stack file gives a fresh one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .errors import ConfigError, FlowArtifactsError
 from .plugins import PluginHost, default_plugin_host
 from .redact import redact_url
 from .redact import scrub as scrub_secrets
+from .stack_discovery import FILE_NAME, find_stack_file
 from .store import ArtifactStore
 from .template import DEFAULT_TEMPLATE, PathTemplate
 
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
 
 DEFAULT_ROOT = ".flow_artifacts"
 STACK_ENV = "FLOW_ARTIFACTS_STACK"
-FILE_NAME = "flow_artifacts.yaml"
 
 StackLike = Union["Stack", str, os.PathLike]
 """A `Stack`, or where to read one: `path/to/stack.yaml` or `path/to/stack.yaml#name`."""
@@ -174,15 +175,6 @@ def use_stack(stack: StackLike) -> Iterator[Stack]:
         yield resolved
     finally:
         _active.reset(token)
-
-
-def find_stack_file(start: Path) -> Path | None:
-    """`flow_artifacts.yaml` in `start` or the nearest parent that has one."""
-    for folder in (start, *start.parents):
-        candidate = folder / FILE_NAME
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 class _StackCache:
