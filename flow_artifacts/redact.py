@@ -52,10 +52,14 @@ _URL_USERINFO = re.compile(
     r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^\s/?#'\"<>@]*(?:@[^\s/?#'\"<>@]*)*)@"
 )
 _HEADER = re.compile(
-    r"(?P<name>\b(?:proxy-)?authorization|\b(?:set-)?cookie)(?P<sep>['\"]?\s*[:=]\s*['\"]?)"
-    r"(?P<value>[^'\"\r\n]+)",
+    r"(?P<name>\b(?:proxy-)?authorization|\b(?:set-)?cookie)(?P<sep>['\"]?\s*[:=]\s*)"
+    r"(?P<value>'[^'\r\n]*'|\"[^\"\r\n]*\"|(?:bearer|basic|token|negotiate|apikey) +[^\s'\"]+"
+    r"|[^\r\n]+)",
     re.IGNORECASE,
 )
+"""An auth header: a quoted value, a one-token credential after a known scheme, else the line."""
+_HEADER_NAMES = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+_AUTH_SCHEME = re.compile(r"(?:bearer|basic|token|negotiate|apikey) +", re.IGNORECASE)
 _ASSIGNMENT = re.compile(
     r"(?P<name>\b[A-Za-z_][\w.-]*)(?P<sep>\s*=\s*|['\"]\s*:\s*)"
     r"(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s;&,'\")}\]]+)"
@@ -112,7 +116,7 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in _variants(secrets):
         text = text.replace(secret, MASK)
     text = _URL_USERINFO.sub(_mask_userinfo, text)
-    text = _HEADER.sub(lambda m: m["name"] + m["sep"] + _masked_value(m["value"]), text)
+    text = _HEADER.sub(_mask_header, text)
     return _ASSIGNMENT.sub(_mask_assignment, text)
 
 
@@ -131,10 +135,13 @@ def _mask_userinfo(match: re.Match[str]) -> str:
     return f"{match['scheme']}{MASK}@"
 
 
-def _masked_value(value: str) -> str:
-    """An auth header's value masked, keeping its scheme (`Bearer ***`) when it has one."""
-    scheme, space, _ = value.strip().partition(" ")
-    return f"{scheme} {MASK}" if space and scheme.isalpha() and len(scheme) <= 10 else MASK
+def _mask_header(match: re.Match[str]) -> str:
+    """The header with its value masked, keeping quotes and the scheme (`Bearer ***`)."""
+    value = match["value"]
+    quote_char = value[0] if value[0] in "'\"" else ""
+    scheme = _AUTH_SCHEME.match(value.strip(quote_char))
+    masked = f"{scheme.group(0) if scheme else ''}{MASK}"
+    return f"{match['name']}{match['sep']}{quote_char}{masked}{quote_char}"
 
 
 def _mask_assignment(match: re.Match[str]) -> str:
@@ -147,7 +154,9 @@ def _mask_assignment(match: re.Match[str]) -> str:
 
 def _is_prose_secret(name: str) -> bool:
     words = [word.lower() for word in _WORD.findall(name)]
-    return is_secret_name(name) and not (len(words) == 1 and words[0] in _PROSE_WORDS)
+    if name.lower() in _HEADER_NAMES or (len(words) == 1 and words[0] in _PROSE_WORDS):
+        return False  # headers are masked by _HEADER; a bare `key` in prose is an object key
+    return is_secret_name(name)
 
 
 def _collect(value: Any, secret: bool, found: list[str]) -> None:
