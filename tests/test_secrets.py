@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 import flow_artifacts as fa
 from flow_artifacts.cli.main import cli
+from flow_artifacts.redact import scrub
 from flow_artifacts.ui.app import create_app
 from tests import servers
 
@@ -315,3 +316,41 @@ def test_no_byte_of_store_catalog_logs_cli_output_or_pages_holds_a_secret(
     assert "Bearer ***" in shown  # the failed step's error, masked, is shown
     assert '"password":"***"' in shown and "postgresql://***@db/prod" in shown  # its params
     assert "store://demo/***" in outputs[-1] and "store://demo/***" in echoed  # echoed refs
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        (
+            "connection to postgresql://etl:s3cr%40t@db:5432/prod failed",
+            "connection to postgresql://***@db:5432/prod failed",
+        ),
+        ("bad URL postgresql://etl:p@ss@db/prod", "bad URL postgresql://***@db/prod"),
+        (
+            "host=db user=etl password='a b\\'c' dbname=prod: refused",
+            "host=db user=etl password='***' dbname=prod: refused",
+        ),
+        (
+            "403 for https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sig=Zm9v%2Bbar&sp=r",
+            "403 for https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sig=***&sp=r",
+        ),
+        (
+            "AccountName=dev;AccountKey=Eby8vdM02xNO==;BlobEndpoint=http://h",
+            "AccountName=dev;AccountKey=***;BlobEndpoint=http://h",
+        ),
+        (
+            "request headers {'Authorization': 'Bearer abc.def', 'Accept': '*/*'}",
+            "request headers {'Authorization': 'Bearer ***', 'Accept': '*/*'}",
+        ),
+        ("Cookie: session=abc; theme=dark\nretrying", "Cookie: ***\nretrying"),
+        (
+            '{"client_secret": "xyz", "client_id": "app"}',
+            '{"client_secret": "***", "client_id": "app"}',
+        ),
+        ("NoSuchKey: key='demo/r1/raw' max_tokens=10 tokenizer=bpe", None),
+        ("s3://bucket/path@v1/x and user@example.com", None),
+    ],
+)
+def test_free_text_is_masked_by_structure_only(message, shown):
+    """What SDK messages look like: their secrets are masked, and nothing else is touched."""
+    assert scrub(message) == (shown or message)
