@@ -21,35 +21,20 @@ MASK = "***"
 MIN_SECRET_LENGTH = 8
 """Known secret values shorter than this are masked only where structure says they are secret."""
 
+_SECRET_PARTS = ("secret", "password", "passwd", "passphrase", "credential", "connectionstring")
+"""A name holding one of these anywhere (`DB_PASSWORD`, `mysecretvalue`, `ConnectionString`)."""
 _SECRET_WORDS = frozenset(
-    {
-        "secret",
-        "password",
-        "passwd",
-        "passphrase",
-        "token",
-        "key",
-        "credential",
-        "credentials",
-        "sas",
-        "sig",
-        "signature",
-        "auth",
-        "authorization",
-        "cookie",
-        "cookies",
-    }
+    {"token", "key", "sas", "sig", "signature", "auth", "authorization", "cookie", "connstr"}
 )
-"""A name with one of these as a word (`api_key`, `X-Auth-Token`, `sasToken`) names a secret."""
-_SECRET_ENDINGS = ("key", "secret", "token", "password", "passwd", "signature", "credentials")
-"""...or with a word ending in one (`apikey`, `AccountKey`, `clientsecret`, `accesstoken`)."""
-_SECRET_JOINED = ("connectionstring", "connstr")
+"""...or one of these as a word (`api_key`, `X-Auth-Token`, `sasToken`, but not `tokenizer`)."""
+_SECRET_ENDINGS = ("key", "token", "signature")
+"""...or a word ending in one (`apikey`, `AccountKey`, `accesstoken`, but not `max_tokens`)."""
 _PROSE_WORDS = frozenset({"key"})
 """Words that name a secret in structure but not in free text, where `key=...` is an object key."""
 
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _URL_USERINFO = re.compile(
-    r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^\s/?#'\"<>@]*(?:@[^\s/?#'\"<>@]*)*)@"
+    r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}://)(?P<userinfo>[^\s/?#'\"<>@]*(?:@[^\s/?#'\"<>@]*)*)@"
 )
 _HEADER = re.compile(
     r"(?P<name>\b(?:proxy-)?authorization|\b(?:set-)?cookie)(?P<sep>['\"]?\s*[:=]\s*)"
@@ -61,7 +46,7 @@ _HEADER = re.compile(
 _HEADER_NAMES = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _AUTH_SCHEME = re.compile(r"(?:bearer|basic|token|negotiate|apikey) +", re.IGNORECASE)
 _ASSIGNMENT = re.compile(
-    r"(?P<name>\b[A-Za-z_][\w.-]*)(?P<sep>\s*=\s*|['\"]\s*:\s*)"
+    r"(?P<name>\b[A-Za-z_][\w.-]{0,63})(?P<sep>\s*=\s*|['\"]\s*:\s*)"
     r"(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s;&,'\")}\]]+)"
 )
 
@@ -69,10 +54,9 @@ _ASSIGNMENT = re.compile(
 def is_secret_name(name: str) -> bool:
     """Whether a key, option, parameter, header or variable called `name` holds a secret."""
     words = [word.lower() for word in _WORD.findall(name)]
-    if any(word in _SECRET_WORDS or word.endswith(_SECRET_ENDINGS) for word in words):
+    if any(part in "".join(words) for part in _SECRET_PARTS):
         return True
-    joined = "".join(words)
-    return any(part in joined for part in _SECRET_JOINED)
+    return any(word in _SECRET_WORDS or word.endswith(_SECRET_ENDINGS) for word in words)
 
 
 def redact_url(url: str) -> str:

@@ -354,3 +354,19 @@ def test_no_byte_of_store_catalog_logs_cli_output_or_pages_holds_a_secret(
 def test_free_text_is_masked_by_structure_only(message, shown):
     """What SDK messages look like: their secrets are masked, and nothing else is touched."""
     assert scrub(message) == (shown or message)
+
+
+def test_a_long_error_is_cut_after_masking_so_no_fragment_of_a_secret_remains(tmp_path):
+    token = secret("s3cr3t")
+    stack = fa.Stack.local(tmp_path / "fa")
+    stack.secrets = (token,)
+
+    @fa.step
+    def verbose() -> None:
+        raise ValueError("x" * (4000 - len("ValueError: ") - 5) + token)
+
+    with pytest.raises(ValueError), fa.run(project="demo", stack=stack) as run:
+        verbose()
+    recorded = stack.catalog.step_runs_of_run("demo", run.id)[0].error
+    assert recorded.endswith("x***")
+    assert token[:5] not in recorded and token[:5] not in run.error

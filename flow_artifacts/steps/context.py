@@ -228,6 +228,6 @@ def run(
 
 def error_text(exc: BaseException, stack: Stack | None) -> str:
     """How a failure is recorded: type and message, secrets masked, length bounded."""
-    text = f"{type(exc).__qualname__}: {exc}"
+    text = f"{type(exc).__qualname__}: {exc}"[: 4 * MAX_ERROR_CHARS]
     text = stack.scrub(text) if stack is not None else scrub(text)
-    return text[:MAX_ERROR_CHARS]  # after masking, so no cut leaves a fragment of a secret
+    return text[:MAX_ERROR_CHARS]  # cut after masking, so no secret is cut short of its mask
