@@ -11,6 +11,7 @@ trusted by listing them under `safe_directories` in the user's own config file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Iterator
@@ -61,16 +62,21 @@ def _folders(start: Path) -> Iterator[Path]:
             return
 
 
-def _home() -> set[Path]:
+def _home() -> tuple[Path, ...]:
     """The home folder as written and as resolved, so a symlinked home still stops the walk."""
-    home = os.environ.get("HOME")
-    if not home:
-        return set()
-    return {Path(home), Path(home).resolve()}
+    try:
+        home = Path.home()
+    except RuntimeError:  # no HOME and no password entry
+        return ()
+    return tuple(dict.fromkeys((home, home.resolve())))
 
 
 def _untrusted_because(path: Path) -> list[str]:
-    """Why `path` cannot be trusted as the current user's own file; empty when it can."""
+    """Why `path` cannot be trusted as the current user's own file; empty when it can.
+
+    POSIX owners and modes only: on Windows, where ACLs decide, nothing is checked."""
+    if os.name == "nt":
+        return []
     me, link, target = os.geteuid(), path.lstat(), path.stat()
     problems = []
     if stat.S_ISLNK(link.st_mode) and link.st_uid not in (me, 0):
@@ -136,10 +142,8 @@ def _untrusted_error(path: Path, problems: list[str]) -> ConfigError:
 
 def _short(path: Path, relative: bool = True) -> str:
     """`path` as `~/...` when under home, else (when `relative`) relative to the current folder."""
-    home = os.environ.get("HOME", "")
-    if home.strip("/"):
-        try:
-            return str(Path("~") / path.relative_to(home))
-        except ValueError:
-            pass
+    for home in _home():
+        if home != Path(home.anchor):
+            with contextlib.suppress(ValueError):
+                return str(Path("~") / path.relative_to(home))
     return os.path.relpath(path) if relative else str(path)
