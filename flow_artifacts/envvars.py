@@ -60,7 +60,6 @@ def _userinfo_end(text: str) -> int:
     if scheme is None:
         return -1
     plain = _TOKEN.sub(lambda m: "x" * len(m.group(0)), text)  # ${A:-a/b} must not end the host
-    authority_end = min(
-        (i for i in map(plain.find, "/?#", [scheme.end()] * 3) if i >= 0), default=len(plain)
-    )
+    ends = [i for i in (plain.find(c, scheme.end()) for c in "/?#") if i >= 0]
+    authority_end = min(ends, default=len(plain))
     return plain.rfind("@", scheme.end(), authority_end)
