@@ -3,15 +3,19 @@
 `$$` stands for a literal `$`, so `$${VAR}` stays `${VAR}`. A variable that is unset (or empty, for
 the `:-` form) takes its default; one that is unset with no default is an error, never an empty
 string, so a missing credential fails at configuration time instead of as an anonymous request.
+A value put into a URL's user-info (`postgresql://flow:${DB_PASSWORD}@host/db`) is percent-encoded,
+so a password holding `:`, `@`, `/` or `%` stays one password instead of breaking the URL.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from urllib.parse import quote
 
 _TOKEN = re.compile(r"\$\$|\$\{([^}]*)\}|\$\{")
 _BODY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.S)
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
 SYNTAX = "${NAME} or ${NAME:-default} ($$ for a literal $)"
 
 
@@ -22,6 +26,7 @@ class ExpansionError(ValueError):
 def expand(text: str, environ: Mapping[str, str]) -> tuple[str, list[tuple[str, str]]]:
     """`text` with its variables replaced, and (name, value put in) for each variable used."""
     used: list[tuple[str, str]] = []
+    userinfo_end = _userinfo_end(text)
 
     def replace(match: re.Match[str]) -> str:
         token, body = match.group(0), match.group(1)
@@ -42,6 +47,19 @@ def expand(text: str, environ: Mapping[str, str]) -> tuple[str, list[tuple[str, 
                 f"${{{name}:-default}}"
             )
         used.append((name, value))
-        return value
+        return quote(value, safe="") if match.end() <= userinfo_end else value
 
     return _TOKEN.sub(replace, text), used
+
+
+def _userinfo_end(text: str) -> int:
+    """Where the user-info of a URL `text` ends (its last `@` before the host), else -1.
+
+    Found in the text as written, variables unexpanded, so what a value holds cannot move it."""
+    scheme = _SCHEME.match(text)
+    if scheme is None:
+        return -1
+    plain = _TOKEN.sub(lambda m: "x" * len(m.group(0)), text)  # ${A:-a/b} must not end the host
+    ends = [i for i in (plain.find(c, scheme.end()) for c in "/?#") if i >= 0]
+    authority_end = min(ends, default=len(plain))
+    return plain.rfind("@", scheme.end(), authority_end)

@@ -2,9 +2,10 @@
 
 Which stack is active, first match wins: the `stack=` argument of a call, the innermost
 `use_stack()` block, `FLOW_ARTIFACTS_STACK` (a file, `file.yaml#name`, or `#name` for the
-discovered file), `flow_artifacts.yaml` in the current directory or a parent, and finally the
-embedded default under `./.flow_artifacts`. Stacks are cached, so engines are not reopened per
-call, but a changed directory, environment variable or stack file gives a fresh one.
+discovered file), `flow_artifacts.yaml` in the current directory or a parent (only if it is the
+user's own: see `stack_discovery`), and finally the embedded default under `./.flow_artifacts`.
+Stacks are cached, so engines are not reopened per call, but a changed directory, environment
+variable or stack file gives a fresh one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from .catalog import Catalog
 from .errors import ConfigError, FlowArtifactsError
 from .plugins import PluginHost, default_plugin_host
 from .redact import redact_url
+from .redact import scrub as scrub_secrets
+from .stack_discovery import FILE_NAME, find_stack_file
 from .store import ArtifactStore
 from .template import DEFAULT_TEMPLATE, PathTemplate
 
@@ -30,7 +33,6 @@ if TYPE_CHECKING:
 
 DEFAULT_ROOT = ".flow_artifacts"
 STACK_ENV = "FLOW_ARTIFACTS_STACK"
-FILE_NAME = "flow_artifacts.yaml"
 
 StackLike = Union["Stack", str, os.PathLike]
 """A `Stack`, or where to read one: `path/to/stack.yaml` or `path/to/stack.yaml#name`."""
@@ -54,7 +56,8 @@ class Stack:
     source: str | None = None
     """The stack file this stack was read from, if any."""
     secrets: tuple[str, ...] = ()
-    """Values never to show: masked by `scrub()`, in `repr()` and in recorded errors."""
+    """Values never to show: masked by `scrub()` (when long enough to be unambiguous), in
+    `repr()` and in recorded errors."""
 
     @classmethod
     def local(
@@ -94,9 +97,7 @@ class Stack:
             what = "catalog"
             catalog = Catalog(config.catalog_url)
         except Exception as exc:  # messages may quote options; never let a secret through
-            from .stack_file import mask_secrets
-
-            message = mask_secrets(
+            message = scrub_secrets(
                 f"stack {config.name!r} of {config.source}: cannot open its {what}: {exc}",
                 config.secrets,
             )
@@ -122,10 +123,9 @@ class Stack:
         return bool(self.allow_pickle)
 
     def scrub(self, text: str) -> str:
-        """`text` with this stack's secrets masked: for anything shown, logged or recorded."""
-        from .stack_file import mask_secrets
-
-        return mask_secrets(text, self.secrets) if self.secrets else text
+        """`text` with this stack's secrets and any structural secret (URL password, auth
+        header, `password=...`) masked: for anything shown, logged or recorded."""
+        return scrub_secrets(text, self.secrets)
 
     def close(self) -> None:
         """Release the catalog's database connections."""
@@ -175,15 +175,6 @@ def use_stack(stack: StackLike) -> Iterator[Stack]:
         yield resolved
     finally:
         _active.reset(token)
-
-
-def find_stack_file(start: Path) -> Path | None:
-    """`flow_artifacts.yaml` in `start` or the nearest parent that has one."""
-    for folder in (start, *start.parents):
-        candidate = folder / FILE_NAME
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 class _StackCache:

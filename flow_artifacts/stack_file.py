@@ -33,7 +33,7 @@ from .plugins import (
     make_plugin_manager,
     short_name,
 )
-from .redact import MASK, is_secret_option, redact_options, redact_url
+from .redact import is_secret_name, redact, redact_url, scrub, secret_values
 from .stack_schema import FILE_KEYS, check_keys, check_name, check_shape, check_type
 from .strict_yaml import KeyPath, YamlDocument, read_yaml
 from .template import DEFAULT_TEMPLATE, VARIABLES, PathTemplate
@@ -67,20 +67,13 @@ class StackConfig:
     """Environment variables the file used, with their values: stale once they change."""
 
     def __repr__(self) -> str:
-        return mask_secrets(
+        return scrub(
             f"StackConfig(name={self.name!r}, source={self.source!r}, "
             f"store={redact_url(self.store_url)!r}, "
-            f"storage_options={redact_options(self.storage_options)!r}, "
+            f"storage_options={redact(self.storage_options)!r}, "
             f"catalog={redact_url(self.catalog_url)!r})",
             self.secrets,
         )
-
-
-def mask_secrets(text: str, secrets: tuple[str, ...]) -> str:
-    """`text` with every occurrence of each secret replaced by a mask, longest secrets first."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
 
 
 def read_stack_config(
@@ -135,9 +128,9 @@ def _build(
 ) -> StackConfig:
     used: dict[KeyPath, list[tuple[str, str]]] = {}
     spec = _expand(doc, spec, prefix, environ, used)
-    secrets = [value for pairs in used.values() for var, value in pairs if is_secret_option(var)]
+    secrets = [value for pairs in used.values() for var, value in pairs if is_secret_name(var)]
     store = spec.get("artifact_store", {})
-    secrets += _secret_values(store.get("storage_options", {}))
+    secrets += secret_values(store.get("storage_options", {}))
     secrets = [s for s in secrets if s]
     try:
         _check_secret_places(doc, used, prefix)
@@ -160,7 +153,7 @@ def _build(
             secrets.append(password)
         disabled, host, overrides = _check_installed(doc, spec, prefix)
     except ConfigError as exc:
-        raise ConfigError(mask_secrets(str(exc), tuple(secrets))) from None
+        raise ConfigError(scrub(str(exc), secrets)) from None
     return StackConfig(
         name=name,
         source=doc.file,
@@ -207,7 +200,7 @@ def _check_secret_places(
     doc: YamlDocument, used: dict[KeyPath, list[tuple[str, str]]], prefix: KeyPath
 ) -> None:
     for path, pairs in used.items():
-        secret = next((var for var, _ in pairs if is_secret_option(var)), None)
+        secret = next((var for var, _ in pairs if is_secret_name(var)), None)
         relative = path[len(prefix) :]
         if secret and not any(relative[: len(place)] == place for place in SECRET_PLACES):
             raise doc.error(
@@ -284,27 +277,6 @@ def _expand(
     if pairs:
         used[path] = pairs
     return expanded
-
-
-def _secret_values(options: Mapping[str, Any]) -> list[str]:
-    """String values under secret-looking storage options, at any depth."""
-    found: list[str] = []
-    for key, value in options.items():
-        if is_secret_option(str(key)):
-            found.extend(_strings(value))
-        elif isinstance(value, Mapping):
-            found.extend(_secret_values(value))
-    return found
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Mapping):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
 
 
 def _store_url(doc: YamlDocument, url: str | None, folder: Path, path: KeyPath) -> str:

@@ -33,8 +33,8 @@ from .manifest import MANIFEST_SUFFIX, Manifest, runtime_versions
 from .materializers.base import Materializer
 from .naming import validate_name
 from .plugins import PluginHost, default_plugin_host
-from .redact import redact_url
-from .stores.failures import ErrorTranslator, Failure, classify, scrub, secret_values
+from .redact import redact_url, scrub, secret_values
+from .stores.failures import ErrorTranslator, Failure, classify
 from .stores.paths import TEMP_PREFIX, candidate_keys, files_only, modified, rel_to
 from .stores.reading import download_tree, load_object, stored_checksum, verified_stream
 from .stores.transfer import READ_CHUNK, read_whole
@@ -70,7 +70,7 @@ class ArtifactStore:
         self.plugins = plugins or default_plugin_host()
         self.template = template if isinstance(template, PathTemplate) else PathTemplate(template)
         self.backend = self.plugins.store_backends.for_protocol(fsspec.utils.get_protocol(raw_url))
-        secrets = secret_values(storage_options)
+        secrets = secret_values([raw_url, storage_options])
         self._errors = ErrorTranslator(repr(self), secrets, self._root_missing)
         self.backend.check_installed(self.url)
         if self.backend.buckets:

@@ -22,6 +22,7 @@ from ..errors import (
     IntegrityError,
     StoreError,
 )
+from ..redact import scrub
 from .output import error
 
 STACK_HINT = "check the stack with `flow-artifacts stack validate`"
@@ -97,7 +98,7 @@ def _debug(ctx: click.Context) -> bool:
 def _scrub(ctx: click.Context, message: str) -> str:
     state = ctx.find_object(State)
     stack = state._stack if state else None
-    return stack.scrub(message) if stack is not None else message
+    return stack.scrub(message) if stack is not None else scrub(message)
 
 
 @click.group(cls=FlowArtifactsGroup, context_settings={"help_option_names": ["-h", "--help"]})

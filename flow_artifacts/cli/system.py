@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
+from ..redact import redact_url
 from .main import State
 from .output import emit_fields, emit_json, emit_table
 
@@ -115,8 +116,8 @@ def stack_show(state: State, as_json: bool) -> None:
         "name": s.name,
         "source": s.source or "(embedded default)",
         "project": s.project,
-        "store": s.scrub(s.store.url),
-        "catalog": s.scrub(s.catalog.url),
+        "store": s.scrub(redact_url(s.store.url)),
+        "catalog": s.scrub(redact_url(s.catalog.url)),
         "path_template": s.store.template.source,
         "materializers": dict(s.overrides),
         "allow_pickle": s.allow_pickle,

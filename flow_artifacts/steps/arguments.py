@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..artifact import Artifact
 from ..catalog.refs import parse_ref
 from ..materializers.registry import dotted_name
-from ..redact import MASK, is_secret_option, redact_options
+from ..redact import MASK, is_secret_name, redact
 from .cache import Unfingerprintable, fingerprint_value
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def _kind(value: Any) -> str:
 
 def _param(name: str, value: Any, artifact: Artifact | None) -> Any:
     """How a parameter is recorded: as itself when small and JSON-able, else a description."""
-    if is_secret_option(name):
+    if is_secret_name(name):
         return MASK
     if artifact is not None:
         return f"<artifact {artifact.uri or artifact.key}>"
@@ -183,4 +183,4 @@ def _param(name: str, value: Any, artifact: Artifact | None) -> Any:
     if len(text) > MAX_PARAM_CHARS:
         return f"<{dotted_name(type(value))} of {len(text)} characters as JSON>"
     plain = json.loads(text)
-    return redact_options(plain) if isinstance(plain, dict) else plain
+    return redact(plain)

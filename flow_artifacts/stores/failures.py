@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -25,7 +25,7 @@ from ..errors import (
     StoreNotFound,
     StoreUnreachable,
 )
-from ..redact import MASK, is_secret_option
+from ..redact import scrub
 
 _DENIED_NAMES = frozenset({"ClientAuthenticationError", "NoCredentialsError"})
 _MISSING_NAMES = frozenset({"ResourceNotFoundError", "NoSuchBucket", "NoSuchKey"})
@@ -42,7 +42,6 @@ _UNREACHABLE_NAMES = frozenset(
     }
 )
 _FAILED_NAMES = frozenset({"HttpResponseError", "AzureError", "BotoCoreError", "HttpError"})
-_CONNECTION_STRING_SECRETS = ("accountkey", "sharedaccesssignature")
 DETAIL_LIMIT = 300
 
 
@@ -149,28 +148,6 @@ def materializer_failures(materializer: Any, action: str, key: str) -> Iterator[
         raise MaterializerError(
             f"materializer {materializer.id!r} failed to {action} artifact {key!r}: {exc}"
         ) from exc
-
-
-def secret_values(options: Mapping[str, Any]) -> tuple[str, ...]:
-    """String values of secret-looking storage options (nested ones too), and the keys inside an
-    Azure connection string, so messages can be scrubbed of them."""
-    found: list[str] = []
-    for name, value in options.items():
-        if isinstance(value, Mapping):
-            found.extend(secret_values(value))
-        elif isinstance(value, str) and is_secret_option(name):
-            found.append(value)
-            for part in value.split(";"):
-                key, _, secret = part.partition("=")
-                if key.strip().lower() in _CONNECTION_STRING_SECRETS and secret:
-                    found.append(secret)
-    return tuple(sorted({s for s in found if len(s) >= 4}, key=len, reverse=True))
-
-
-def scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, MASK)
-    return text
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -37,7 +37,7 @@ EXTRA_FIELDS = (
 
 def plain(value: Any, stack: Stack) -> Any:
     """`value` with datetimes as ISO text, non-finite floats as text, and secrets masked."""
-    return _plain(value, stack.scrub if stack.secrets else str)
+    return _plain(value, stack.scrub)
 
 
 def _plain(value: Any, scrub: Callable[[str], str]) -> Any:

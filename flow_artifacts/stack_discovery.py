@@ -1,0 +1,149 @@
+"""Finding the stack file of the current folder, and using it only when it is the user's own.
+
+A stack file decides where outputs go and which catalog says what may be unpickled, so one planted
+in a shared parent folder must not capture a user's runs. As git does with `safe.directory`, a
+`flow_artifacts.yaml` found by walking up from the current folder is used only when it (and the
+link to it, if it is one) is owned by the current user or root and is not writable by group or
+others. The walk stops at the user's home and where the filesystem changes. A file named
+explicitly (`--stack`, `FLOW_ARTIFACTS_STACK`, `stack=`) is trusted as given; other folders are
+trusted by listing them under `safe_directories` in the user's own config file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import ConfigError
+
+FILE_NAME = "flow_artifacts.yaml"
+SAFE_KEY = "safe_directories"
+ANY_FOLDER = "*"
+
+
+def find_stack_file(start: Path) -> Path | None:
+    """The `flow_artifacts.yaml` in `start` or its nearest parent that has one, if trusted.
+
+    Raises `ConfigError` naming the file and how to trust it when the nearest one is not."""
+    for folder in _folders(start):
+        candidate = folder / FILE_NAME
+        if candidate.is_file():
+            problems = _untrusted_because(candidate)
+            if problems and not _listed_safe(folder):
+                raise _untrusted_error(candidate, problems)
+            return candidate
+    return None
+
+
+def user_config_file() -> Path:
+    """`$XDG_CONFIG_HOME/flow-artifacts/config.yaml`, by default under `~/.config`."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "flow-artifacts" / "config.yaml"
+
+
+def _folders(start: Path) -> Iterator[Path]:
+    """`start` and its parents, up to the user's home and no further than `start`'s filesystem."""
+    home = _home()
+    try:
+        device = start.stat().st_dev
+    except OSError:
+        return
+    for folder in (start, *start.parents):
+        try:
+            if folder.stat().st_dev != device:
+                return
+        except OSError:
+            return
+        yield folder
+        if folder in home:
+            return
+
+
+def _home() -> tuple[Path, ...]:
+    """The home folder as written and as resolved, so a symlinked home still stops the walk."""
+    try:
+        home = Path.home()
+    except RuntimeError:  # no HOME and no password entry
+        return ()
+    return tuple(dict.fromkeys((home, home.resolve())))
+
+
+def _untrusted_because(path: Path) -> list[str]:
+    """Why `path` cannot be trusted as the current user's own file; empty when it can.
+
+    POSIX owners and modes only: on Windows, where ACLs decide, nothing is checked."""
+    if os.name == "nt":
+        return []
+    me, link, target = os.geteuid(), path.lstat(), path.stat()
+    problems = []
+    if stat.S_ISLNK(link.st_mode) and link.st_uid not in (me, 0):
+        problems.append(f"the link to it is owned by {_user(link.st_uid)}, not by {_user(me)}")
+    if target.st_uid not in (me, 0):
+        problems.append(f"it is owned by {_user(target.st_uid)}, not by {_user(me)}")
+    if target.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        problems.append("it is writable by group or others")
+    return problems
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"user {pwd.getpwuid(uid).pw_name!r}"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _listed_safe(folder: Path) -> bool:
+    """Whether the user's config lists `folder` (or `*`) under `safe_directories`."""
+    config = user_config_file()
+    if not config.is_file():
+        return False
+    from .strict_yaml import read_yaml
+
+    doc = read_yaml(config)
+    body = doc.value if doc.value is not None else {}
+    if not isinstance(body, dict):
+        raise doc.error((), "expected a mapping", allowed=SAFE_KEY)
+    for key in body:
+        if key != SAFE_KEY:
+            raise doc.error((key,), "unknown key", allowed=SAFE_KEY)
+    entries = body.get(SAFE_KEY) or []
+    if not isinstance(entries, list):
+        raise doc.error((SAFE_KEY,), "expected a list of folders")
+    resolved = folder.resolve()
+    for index, entry in enumerate(entries):
+        if entry == ANY_FOLDER:
+            return True
+        if not isinstance(entry, str) or not Path(entry).expanduser().is_absolute():
+            raise doc.error(
+                (SAFE_KEY, index), "expected an absolute folder", allowed="/path, ~/path or '*'"
+            )
+        if Path(entry).expanduser().resolve() == resolved:
+            return True
+    return False
+
+
+def _untrusted_error(path: Path, problems: list[str]) -> ConfigError:
+    shown = _short(path)
+    where = "the current folder" if path.parent == Path.cwd() else "a parent of the current folder"
+    return ConfigError(
+        f"the stack file {shown} in {where} is not used, because {' and '.join(problems)}: a "
+        "stack file decides where your artifacts go, so a discovered one is used only when it is "
+        f"yours. If you trust it, name it: FLOW_ARTIFACTS_STACK={shown} (or --stack {shown}), or "
+        f"add {_short(path.parent, relative=False)} to {SAFE_KEY} in "
+        f"{_short(user_config_file(), relative=False)}. If it is yours, make it so: "
+        f"`chown $USER {shown}; chmod go-w {shown}`"
+    )
+
+
+def _short(path: Path, relative: bool = True) -> str:
+    """`path` as `~/...` when under home, else (when `relative`) relative to the current folder."""
+    for home in _home():
+        if home != Path(home.anchor):
+            with contextlib.suppress(ValueError):
+                return str(Path("~") / path.relative_to(home))
+    return os.path.relpath(path) if relative else str(path)
