@@ -18,7 +18,7 @@ from ..manifest import Manifest
 from ..naming import validate_name
 from ..redact import redact_url
 from . import schema as t
-from .database import ensure_schema, insert_ignore, open_engine, write
+from .database import chunked, ensure_schema, insert_ignore, open_engine, write
 from .listing import after, listing
 from .records import (
     Page,
@@ -400,7 +400,8 @@ class Catalog(RunLog):
         with self.engine.connect() as conn:
             return [
                 row_to_manifest(r)
-                for r in conn.execute(self._select().where(t.artifacts.c.id.in_(ids)))
+                for part in chunked(ids)
+                for r in conn.execute(self._select().where(t.artifacts.c.id.in_(part)))
             ]
 
     def _select(self) -> Any:
