@@ -28,7 +28,8 @@ WRITE_ATTEMPTS = 12
 SQLITE_BUSY_TIMEOUT_S = 30
 SQLITE_CACHE_KIB = 64 << 10
 SQLITE_MMAP_BYTES = 1 << 30
-IN_CHUNK = 500
+IN_CHUNK = 900
+"""Below SQLite's oldest limit of 999 variables a statement, far below PostgreSQL's."""
 
 _INSTALL_HINTS = {"psycopg": 'pip install "flow-artifacts[postgres]"'}
 

@@ -16,7 +16,6 @@ import os
 import socket
 import sys
 import threading
-from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -39,18 +38,16 @@ def writer_fields() -> dict[str, Any]:
     return {"host": HOST, "pid": os.getpid(), "heartbeat": datetime.now(timezone.utc)}
 
 
-def observed_status(row: Mapping[str, Any], at: datetime | None = None) -> str:
-    """The status to report for a run or step-run row: its own, or `crashed` for a dead writer."""
-    status = row["status"]
-    if status != RUNNING:
-        return status
-    last = row.get("heartbeat") or row["started"]
-    if (at or datetime.now(timezone.utc)) - last > STALE_AFTER:
+def observed_status(row: Any, at: datetime | None = None) -> str:
+    """The status to report for a run or step-run row (read by attribute, as SQLAlchemy returns
+    it): its own, or `crashed` when its writer is gone."""
+    if row.status != RUNNING:
+        return row.status
+    if (at or datetime.now(timezone.utc)) - (row.heartbeat or row.started) > STALE_AFTER:
         return CRASHED
-    pid = row.get("pid")
-    if row.get("host") == HOST and pid is not None and not process_alive(pid):
+    if row.host == HOST and row.pid is not None and not process_alive(row.pid):
         return CRASHED
-    return status
+    return row.status
 
 
 def process_alive(pid: int) -> bool:

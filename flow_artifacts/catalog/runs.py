@@ -189,7 +189,7 @@ class RunLog:
         if project is not None:
             query = query.where(t.runs.c.project == project)
         with self.engine.connect() as conn:
-            return [run_record(r._mapping) for r in conn.execute(query)]
+            return [run_record(r) for r in conn.execute(query)]
 
     def find_cached(self, cache_key: str) -> StepRunRecord | None:
         """The latest completed, not itself cached, step run with this cache key."""
@@ -235,7 +235,7 @@ class RunLog:
                 project=row.project,
                 run_id=row.run_id,
                 step=row.step,
-                status=observed_status(row._mapping, at),
+                status=observed_status(row, at),
                 started=row.started,
                 ended=row.ended,
                 params=row.params or {},
@@ -305,8 +305,6 @@ class RunLog:
         return conn.execute(_STEP_RUN_ID, {"run_pk": run_pk, "step": step}).scalar_one()
 
 
-def run_record(row: Mapping[str, Any]) -> dict[str, Any]:
+def run_record(row: Any) -> dict[str, Any]:
     """A run row as reported: a `running` run whose writer is gone is `crashed`."""
-    record = dict(row)
-    record["status"] = observed_status(record)
-    return record
+    return {**row._mapping, "status": observed_status(row)}
