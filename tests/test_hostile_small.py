@@ -16,6 +16,7 @@ from flow_artifacts.errors import ConfigError, InvalidName
 from flow_artifacts.naming import validate_name
 from flow_artifacts.strict_yaml import read_yaml
 from flow_artifacts.ui.app import create_app
+from flow_artifacts.ui.security import local_path
 
 
 @pytest.mark.parametrize(
@@ -110,13 +111,17 @@ def test_a_nul_byte_in_a_stack_file_is_a_config_error_naming_file_and_line(tmp_p
     [
         ("//evil.example/", "/evil.example/"),
         ("/\\evil.example/", "/evil.example/"),
-        ("/%2F%2Fevil.example", "/evil.example"),
-        ("/artifacts/a%0d%0aSet-Cookie:x", "/artifacts/a%0D%0ASet-Cookie:x"),
+        ("\\\\evil.example", "/evil.example"),
+        ("/artifacts/a\r\nSet-Cookie: x", "/artifacts/a%0D%0ASet-Cookie:%20x"),
+        ("/artifacts/store://demo/report@1", "/artifacts/store://demo/report@1"),
     ],
 )
-def test_the_token_redirect_only_goes_to_a_local_path(stack, path, expected):
+def test_redirect_targets_are_local_paths(path, expected):
+    assert local_path(path) == expected
+
+
+def test_the_token_redirect_does_not_follow_a_network_path(stack):
     app = create_app(stack, token="t0ken")
     with TestClient(app, base_url="http://127.0.0.1", follow_redirects=False) as client:
-        swap = client.get(f"{path}?token=t0ken")
-    assert swap.status_code == 303 and swap.headers["location"] == expected
-    assert "set-cookie" not in swap.headers or "x" not in swap.headers.get_list("set-cookie")[-1:]
+        swap = client.get("http://127.0.0.1//evil.example/?token=t0ken&x=1")
+    assert swap.status_code == 303 and swap.headers["location"] == "/evil.example/?x=1"
