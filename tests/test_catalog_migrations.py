@@ -14,7 +14,8 @@ VERSION_2_RUNS = [
 ]
 """What version 2 lacked: the writer and heartbeat of runs and step runs."""
 
-VERSION_1_LABELS = [*VERSION_2_RUNS,
+VERSION_1_LABELS = [
+    *VERSION_2_RUNS,
     "DROP INDEX ix_fa_labels_listing",
     "DROP INDEX ix_fa_labels_project_listing",
     "ALTER TABLE fa_labels DROP COLUMN project",
