@@ -34,6 +34,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_steps.py
 	$(PY) benchmarks/bench_stores.py
 	$(PY) benchmarks/bench_ui.py
+	$(PY) benchmarks/bench_lineage.py
 	$(PY) benchmarks/bench_scale.py
 
 clean:

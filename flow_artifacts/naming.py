@@ -51,9 +51,25 @@ def _problem(value: str) -> str | None:
         category = unicodedata.category(char)
         if category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
             return f"it contains the control or invisible character U+{ord(char):04X}"
+    device = _windows_device(value)
+    if device:
+        return f"{device} is a device name on Windows, where no file can have this name"
     if unicodedata.normalize("NFKC", value) != value:
         return (
             "it has characters that look like others (compatibility forms such as full-width "
             "letters or ligatures); use their plain form"
         )
     return None
+
+
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"{port}{n}" for port in ("COM", "LPT") for n in "0123456789\u00b9\u00b2\u00b3"]
+)
+
+
+def _windows_device(value: str) -> str | None:
+    """The device a name would open on Windows: `CON`, `nul.json`, `Com1.tar.gz` (any case, any
+    extension; Windows ignores spaces before the dot), else None."""
+    stem = value.split(".", 1)[0].rstrip(" ").upper()
+    return stem if stem in _WINDOWS_DEVICES else None

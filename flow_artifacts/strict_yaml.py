@@ -75,7 +75,15 @@ def read_yaml(path: str | os.PathLike[str]) -> YamlDocument:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file} is not UTF-8 text: {exc}") from None
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, other controls)
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ConfigError(
+            f"{file}, line {line}: invalid YAML: the character U+{char:04X} is not allowed in a "
+            "YAML file; remove it"
+        ) from None
     try:
         node = loader.get_single_node()
         lines: dict[KeyPath, int] = {}

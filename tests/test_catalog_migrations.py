@@ -7,7 +7,15 @@ from sqlalchemy import inspect, select, text
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog, schema
 
+VERSION_2_RUNS = [
+    f"ALTER TABLE {table} DROP COLUMN {column}"
+    for table in ("fa_runs", "fa_step_runs")
+    for column in ("host", "pid", "heartbeat")
+]
+"""What version 2 lacked: the writer and heartbeat of runs and step runs."""
+
 VERSION_1_LABELS = [
+    *VERSION_2_RUNS,
     "DROP INDEX ix_fa_labels_listing",
     "DROP INDEX ix_fa_labels_project_listing",
     "ALTER TABLE fa_labels DROP COLUMN project",
@@ -38,7 +46,7 @@ def test_a_version_1_catalog_is_migrated_and_its_labels_still_filter(stack, cata
 
     migrated = Catalog(catalog_url)
     with migrated.engine.connect() as conn:
-        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 2
+        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 3
     indexes = {index["name"] for index in inspect(migrated.engine).get_indexes("fa_labels")}
     assert indexes == {index.name for index in schema.labels.indexes}
     team_a = migrated.list_page(project="demo", labels={"team": "a", "tier": "gold"})
@@ -53,4 +61,31 @@ def test_a_version_1_catalog_is_migrated_and_its_labels_still_filter(stack, cata
     fa.update(written[1], labels={"team": "b"}, stack=newer)
     team_a = migrated.list_page(project="demo", labels={"team": "a"})
     assert [m.id for m in team_a.items] == [added.id, written[3].id]
+    migrated.close()
+
+
+def test_a_version_2_catalog_gets_run_liveness_and_judges_old_open_runs_by_their_start(
+    stack, catalog_url
+):
+    with fa.run(project="demo", run_id="done", stack=stack):
+        fa.materialize({"i": 1}, "n", "done", "s", "demo", stack=stack)
+    with stack.catalog.engine.begin() as conn:
+        for statement in [*VERSION_2_RUNS, "UPDATE fa_schema SET version = 2"]:
+            conn.execute(text(statement))
+        conn.execute(
+            text(
+                "INSERT INTO fa_runs (project, run_id, status, started) "
+                "VALUES ('demo', 'lost', 'running', '2020-01-01 00:00:00')"
+            )
+        )
+    stack.catalog.close()
+
+    migrated = Catalog(catalog_url)
+    columns = {c["name"] for c in inspect(migrated.engine).get_columns("fa_step_runs")}
+    assert {"host", "pid", "heartbeat"} <= columns
+    statuses = {r["run_id"]: r["status"] for r in migrated.runs("demo")}
+    assert statuses == {"done": "completed", "lost": "crashed"}
+    newer = fa.Stack(store=stack.store, catalog=migrated)
+    with fa.run(project="demo", run_id="fresh", stack=newer):
+        assert {r["run_id"]: r["status"] for r in migrated.runs("demo")}["fresh"] == "running"
     migrated.close()

@@ -18,7 +18,7 @@ from ..manifest import Manifest
 from ..naming import validate_name
 from ..redact import redact_url
 from . import schema as t
-from .database import ensure_schema, insert_ignore, open_engine, write
+from .database import chunked, ensure_schema, insert_ignore, open_engine, write
 from .listing import after, listing
 from .records import (
     Page,
@@ -35,6 +35,8 @@ from .refs import Ref, parse_ref
 from .runs import RunLog
 
 MAX_PAGE = 1000
+MAX_VERSION = 2**31 - 1
+"""Versions are 32-bit integers in the catalog: a reference to a larger one names nothing."""
 _BUMP_VERSION = (
     update(t.artifact_names)
     .where(t.artifact_names.c.project == bindparam("p"), t.artifact_names.c.name == bindparam("n"))
@@ -170,6 +172,8 @@ class Catalog(RunLog):
                 name_is(t.tags, parsed.project, parsed.name), t.tags.c.tag == parsed.tag
             )
         elif parsed.version:
+            if parsed.version > MAX_VERSION:
+                raise ArtifactNotFound(f"no artifact {parsed} in {self}")
             query = query.where(
                 name_is(a, parsed.project, parsed.name), a.c.version == parsed.version
             )
@@ -244,9 +248,9 @@ class Catalog(RunLog):
         a = t.artifacts
         query = self._select().where(name_is(a, project, name))
         if cursor is not None:
-            if not cursor.isdigit():
+            if not (cursor.isascii() and cursor.isdigit()):
                 raise InvalidName(f"invalid versions cursor {cursor!r}")
-            query = query.where(a.c.version < int(cursor))
+            query = query.where(a.c.version <= min(int(cursor) - 1, MAX_VERSION))
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(a.c.version.desc()).limit(page_size + 1)).all()
         items = [row_to_manifest(r) for r in rows[:page_size]]
@@ -400,7 +404,8 @@ class Catalog(RunLog):
         with self.engine.connect() as conn:
             return [
                 row_to_manifest(r)
-                for r in conn.execute(self._select().where(t.artifacts.c.id.in_(ids)))
+                for part in chunked(ids)
+                for r in conn.execute(self._select().where(t.artifacts.c.id.in_(part)))
             ]
 
     def _select(self) -> Any:

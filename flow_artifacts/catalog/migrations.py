@@ -39,5 +39,18 @@ def _label_listing_index(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index}
+def _run_writers(conn: Connection) -> None:
+    """Version 3 (run liveness): runs and step runs record host, process id and a heartbeat.
+
+    Nullable: rows from before have none, and readers judge them by their start time instead.
+    The column types are spelled out so that later versions cannot change this step.
+    """
+    moment = "TIMESTAMP WITHOUT TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+    for table in ("fa_runs", "fa_step_runs"):
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN host VARCHAR(200)"))
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN pid INTEGER"))
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN heartbeat {moment}"))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index, 3: _run_writers}
 """The step from version N-1 to N, keyed by N: one for every version above 1."""

@@ -44,6 +44,10 @@ class StepRunRecord:
     cache_key: str | None = None
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    host: str | None = None
+    """Host and process that recorded it, and when that process last said it was alive."""
+    pid: int | None = None
+    heartbeat: datetime | None = None
 
 
 def insert_labels(

@@ -45,7 +45,9 @@ def parse_ref(ref: str) -> Ref:
         if not match:
             raise _bad(ref)
         version = match["version"]
-        if version is not None and not (version.isdigit() and int(version) > 0):
+        if version is not None and not (
+            version.isascii() and version.isdigit() and int(version) > 0
+        ):
             raise InvalidName(f"artifact reference {ref!r}: version must be a positive integer")
         return Ref(
             project=validate_name(match["project"], "project"),

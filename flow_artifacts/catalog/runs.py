@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -11,7 +12,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import ArtifactNotFound
 from . import schema as t
-from .database import insert_ignore, write
+from .database import chunked, insert_ignore, write
+from .liveness import RUNNING, Heartbeat, observed_status, writer_fields
 from .records import EXTERNAL, StepRunRecord, now
 
 # Hot-path lookups, built once.
@@ -35,18 +37,28 @@ _FINISH_STEP_RUN = (
 
 
 class RunLog:
-    """The run and step-run half of `Catalog`."""
+    """The run and step-run half of `Catalog`.
+
+    Runs and step runs opened here record this host and process, and their heartbeat is renewed
+    until they finish (see `liveness`); reads report a `running` one whose writer is gone as
+    `crashed`.
+    """
 
     engine: Engine
     _known_step_runs: dict[tuple[str, str, str], str]
     _known_projects: set[str]
     _known_runs: dict[tuple[str, str], int]
 
+    @functools.cached_property
+    def _heartbeat(self) -> Heartbeat:
+        return Heartbeat(self.engine)
+
     def start_run(
         self, project: str, run_id: str, *, name: str | None = None, pipeline: str | None = None
     ) -> None:
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> int:
             self._project(conn, project)
+            writer = writer_fields()
             insert_ignore(
                 conn,
                 t.runs,
@@ -56,15 +68,27 @@ class RunLog:
                         "run_id": run_id,
                         "name": name,
                         "pipeline": pipeline,
-                        "status": "running",
+                        "status": RUNNING,
                         "started": now(),
+                        **writer,
                     }
                 ],
             )
+            # A row left by an earlier run of this id with no steps (see `Run`) is taken over.
+            conn.execute(
+                update(t.runs)
+                .where(t.runs.c.project == project, t.runs.c.run_id == run_id)
+                .values(status=RUNNING, **writer)
+            )
+            return conn.execute(_RUN_PK, {"project": project, "run_id": run_id}).scalar_one()
 
-        write(self.engine, work)
+        run_pk = write(self.engine, work)
+        self._known_projects.add(project)
+        self._known_runs[(project, run_id)] = run_pk
+        self._heartbeat.open(run_pk=run_pk)
 
     def finish_run(self, project: str, run_id: str, status: str, error: str | None = None) -> None:
+        self._heartbeat.close(run_pk=self._known_runs.get((project, run_id)))
         write(
             self.engine,
             lambda conn: conn.execute(
@@ -95,11 +119,12 @@ class RunLog:
                     "id": step_run_id,
                     "run_pk": run_pk,
                     "step": step,
-                    "status": "running",
+                    "status": RUNNING,
                     "started": now(),
                     "params": dict(params or {}),
                     "cache_key": cache_key,
                     "cached": False,
+                    **writer_fields(),
                 },
             )
             insert_ignore(
@@ -113,11 +138,13 @@ class RunLog:
         self._known_projects.add(project)
         self._known_runs[(project, run_id)] = run_pk
         self._known_step_runs[(project, run_id, step)] = step_run_id
+        self._heartbeat.open(step_run_id=step_run_id)
         return step_run_id
 
     def finish_step_run(
         self, step_run_id: str, status: str, *, error: str | None = None, cached: bool = False
     ) -> None:
+        self._heartbeat.close(step_run_id=step_run_id)
         write(
             self.engine,
             lambda conn: conn.execute(
@@ -139,28 +166,30 @@ class RunLog:
         return records[0]
 
     def step_runs_by_ids(self, ids: Sequence[str]) -> list[StepRunRecord]:
-        return self._step_runs(t.step_runs.c.id.in_(ids))
+        found = [r for part in chunked(ids) for r in self._step_runs(t.step_runs.c.id.in_(part))]
+        return sorted(found, key=lambda r: r.started)
 
     def step_runs_of_run(self, project: str, run_id: str) -> list[StepRunRecord]:
         return self._step_runs(and_(t.runs.c.project == project, t.runs.c.run_id == run_id))
 
     def consumers(self, artifact_ids: Sequence[str]) -> dict[str, list[str]]:
         """Artifact id -> ids of the step runs that took it as input."""
-        query = select(t.step_inputs.c.artifact_id, t.step_inputs.c.step_run_id).where(
-            t.step_inputs.c.artifact_id.in_(artifact_ids)
-        )
+        si = t.step_inputs
         found: dict[str, list[str]] = {}
         with self.engine.connect() as conn:
-            for artifact_id, step_run_id in conn.execute(query):
-                found.setdefault(artifact_id, []).append(step_run_id)
+            for part in chunked(artifact_ids):
+                query = select(si.c.artifact_id, si.c.step_run_id).where(si.c.artifact_id.in_(part))
+                for artifact_id, step_run_id in conn.execute(query):
+                    found.setdefault(artifact_id, []).append(step_run_id)
         return found
 
     def runs(self, project: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest runs first; a `running` one whose writer is gone has the status `crashed`."""
         query = select(t.runs).order_by(t.runs.c.started.desc()).limit(limit)
         if project is not None:
             query = query.where(t.runs.c.project == project)
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            return [run_record(r) for r in conn.execute(query)]
 
     def find_cached(self, cache_key: str) -> StepRunRecord | None:
         """The latest completed, not itself cached, step run with this cache key."""
@@ -184,34 +213,43 @@ class RunLog:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
             ids = [row.id for row in rows]
-            inputs = conn.execute(
-                select(t.step_inputs).where(t.step_inputs.c.step_run_id.in_(ids))
-            ).all()
-            outputs = conn.execute(
-                select(t.artifacts.c.step_run_id, t.artifacts.c.id).where(
-                    t.artifacts.c.step_run_id.in_(ids)
-                )
-            ).all()
-        records = []
-        for row in rows:
-            records.append(
-                StepRunRecord(
-                    id=row.id,
-                    project=row.project,
-                    run_id=row.run_id,
-                    step=row.step,
-                    status=row.status,
-                    started=row.started,
-                    ended=row.ended,
-                    params=row.params or {},
-                    error=row.error,
-                    cached=bool(row.cached),
-                    cache_key=row.cache_key,
-                    inputs=[i.artifact_id for i in inputs if i.step_run_id == row.id],
-                    outputs=[o.id for o in outputs if o.step_run_id == row.id],
-                )
+            inputs: dict[str, list[str]] = {}
+            outputs: dict[str, list[str]] = {}
+            for part in chunked(ids):
+                for sr_id, artifact_id in conn.execute(
+                    select(t.step_inputs.c.step_run_id, t.step_inputs.c.artifact_id).where(
+                        t.step_inputs.c.step_run_id.in_(part)
+                    )
+                ):
+                    inputs.setdefault(sr_id, []).append(artifact_id)
+                for sr_id, artifact_id in conn.execute(
+                    select(t.artifacts.c.step_run_id, t.artifacts.c.id).where(
+                        t.artifacts.c.step_run_id.in_(part)
+                    )
+                ):
+                    outputs.setdefault(sr_id, []).append(artifact_id)
+        at = now()
+        return [
+            StepRunRecord(
+                id=row.id,
+                project=row.project,
+                run_id=row.run_id,
+                step=row.step,
+                status=observed_status(row, at),
+                started=row.started,
+                ended=row.ended,
+                params=row.params or {},
+                error=row.error,
+                cached=bool(row.cached),
+                cache_key=row.cache_key,
+                inputs=inputs.get(row.id, []),
+                outputs=outputs.get(row.id, []),
+                host=row.host,
+                pid=row.pid,
+                heartbeat=row.heartbeat,
             )
-        return records
+            for row in rows
+        ]
 
     def _project(self, conn: Connection, project: str) -> None:
         """Ensure the project row; projects are never deleted, so a process remembers them."""
@@ -265,3 +303,8 @@ class RunLog:
             ],
         )
         return conn.execute(_STEP_RUN_ID, {"run_pk": run_pk, "step": step}).scalar_one()
+
+
+def run_record(row: Any) -> dict[str, Any]:
+    """A run row as reported: a `running` run whose writer is gone is `crashed`."""
+    return {**row._mapping, "status": observed_status(row)}

@@ -25,7 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 NAME = String(200)
 ID = String(36)
 
@@ -75,6 +75,10 @@ runs = Table(
     Column("started", UTCDateTime, nullable=False),
     Column("ended", UTCDateTime),
     Column("error", Text),
+    # Who writes the run while it is open, and when it last said it was alive (version 3).
+    Column("host", NAME),
+    Column("pid", Integer),
+    Column("heartbeat", UTCDateTime),
     UniqueConstraint("project", "run_id", name="uq_fa_runs_project_run"),
     Index("ix_fa_runs_project_started", "project", "started"),
 )
@@ -92,6 +96,9 @@ step_runs = Table(
     Column("error", Text),
     Column("cache_key", String(80)),
     Column("cached", Boolean, nullable=False, default=False),
+    Column("host", NAME),  # version 3, as on runs
+    Column("pid", Integer),
+    Column("heartbeat", UTCDateTime),
     UniqueConstraint("run_pk", "step", name="uq_fa_step_runs_run_step"),
     Index("ix_fa_step_runs_cache_key", "cache_key"),
 )

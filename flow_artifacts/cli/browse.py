@@ -12,12 +12,13 @@ import click
 from ..errors import UnsupportedOperation
 from ..moments import parse_moment
 from .main import State
-from .output import emit_fields, emit_json, emit_table, human_size
+from .output import emit_fields, emit_json, emit_table, human_size, safe
 
 pass_state = click.make_pass_decorator(State)
 JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 CAT_ROWS = 10
 CAT_LIMIT = 1 << 20
+TREE_INDENT = 40
 
 
 def artifact_record(art: Any) -> dict[str, Any]:
@@ -229,27 +230,30 @@ def lineage(state: State, ref: str, down: bool, depth: int | None, fmt: str) -> 
     elif fmt == "openlineage":
         emit_json(graph.to_openlineage())
     else:
-        _print_tree(graph, graph.root, "", set(), down)
+        _print_tree(graph, down)
 
 
-def _print_tree(graph: Any, node: str, indent: str, seen: set[str], down: bool) -> None:
-    if node in graph.artifacts:
-        m = graph.artifacts[node]
-        label = f"store://{m.project}/{m.name}@{m.version}"
-    else:
-        s = graph.step_runs[node]
-        label = f"[step {s.run_id}/{s.step}{' cached' if s.cached else ''}]"
-    click.echo(f"{indent}{label}")
-    if node in seen:
-        return
-    seen.add(node)
-    nexts = (
-        sorted(dst for src, dst in graph.edges if src == node)
-        if down
-        else (graph.upstream_of(node))
-    )
-    for child in nexts:
-        _print_tree(graph, child, indent + "  ", seen, down)
+def _print_tree(graph: Any, down: bool) -> None:
+    """Depth first from the root, without recursion (lineage can be any depth). A node met again
+    is printed but not expanded; past `TREE_INDENT` levels the depth is printed, not indented."""
+    children = graph.adjacency(down=down)
+    seen: set[str] = set()
+    lines = []
+    pending = [(graph.root, 0)]
+    while pending:
+        node, level = pending.pop()
+        if node in graph.artifacts:
+            m = graph.artifacts[node]
+            label = f"store://{m.project}/{m.name}@{m.version}"
+        else:
+            s = graph.step_runs[node]
+            label = f"[step {s.run_id}/{s.step}{' cached' if s.cached else ''}]"
+        indent = "  " * min(level, TREE_INDENT) + (f"({level}) " if level > TREE_INDENT else "")
+        lines.append(f"{indent}{safe(label)}")
+        if node not in seen:
+            seen.add(node)
+            pending.extend((child, level + 1) for child in reversed(children.get(node, [])))
+    click.echo("\n".join(lines))
 
 
 @click.command()

@@ -19,7 +19,7 @@ from fsspec.implementations.local import LocalFileSystem
 from ..errors import MaterializerError
 from ..hashing import RecordingFileSystem
 from ..manifest import MANIFEST_SUFFIX, Manifest
-from ..materializers.base import Materializer
+from ..materializers.base import MAX_METADATA_BYTES, Materializer
 from ..progress import progress_bar
 from .backend import StoreBackend
 from .failures import ErrorTranslator, Failure, classify, materializer_failures
@@ -144,5 +144,11 @@ def _save(
 ) -> dict[str, Any]:
     with materializer_failures(materializer, "save", key):
         metadata = materializer.save(obj, fs, target)
-        json.dumps(metadata or {}, sort_keys=True)  # as Manifest.to_json will
+        size = len(json.dumps(metadata or {}, sort_keys=True))  # as Manifest.to_json will
+        if size > MAX_METADATA_BYTES:
+            raise ValueError(
+                f"it recorded {size >> 10} KiB of format metadata, more than the "
+                f"{MAX_METADATA_BYTES >> 10} KiB every manifest and catalog row may hold; "
+                "record a bounded preview of the data, not the data"
+            )
     return metadata

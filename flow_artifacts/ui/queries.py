@@ -21,6 +21,7 @@ from ..catalog import Catalog, Page
 from ..catalog import schema as t
 from ..catalog.listing import Listing, after, listing
 from ..catalog.records import row_to_manifest
+from ..catalog.runs import run_record
 from .params import BadRequest, ListQuery
 
 _ROW = (
@@ -140,4 +141,4 @@ def run_row(catalog: Catalog, project: str, run_id: str) -> dict[str, Any] | Non
     query = select(t.runs).where(t.runs.c.project == project, t.runs.c.run_id == run_id)
     with catalog.engine.connect() as conn:
         row = conn.execute(query).first()
-    return dict(row._mapping) if row is not None else None
+    return run_record(row) if row is not None else None
