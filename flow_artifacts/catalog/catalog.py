@@ -28,6 +28,7 @@ from .records import (
     encode_cursor,
     insert_labels,
     name_is,
+    ROW_COLUMNS,
     now,
     row_to_manifest,
 )
@@ -293,8 +294,7 @@ class Catalog(RunLog):
         """Merge `labels` (a None value removes the label) and/or replace the description."""
 
         def work(conn: Connection) -> None:
-            query = self._select().add_columns(t.artifacts.c.project)
-            row = conn.execute(query.where(t.artifacts.c.id == artifact_id)).first()
+            row = conn.execute(self._select().where(t.artifacts.c.id == artifact_id)).first()
             if row is None:
                 raise ArtifactNotFound(f"no artifact {artifact_id} in {self}")
             values: dict[str, Any] = {}
@@ -403,18 +403,16 @@ class Catalog(RunLog):
                 for r in conn.execute(self._select().where(t.artifacts.c.id.in_(ids)))
             ]
 
-    def _select(self) -> Any:
+    def at_keys(self, store_url: str, keys: Sequence[str]) -> Manifest | None:
+        """The artifact recorded at the first of `keys` that the store at `store_url` holds."""
         a = t.artifacts
-        return select(
-            a.c.manifest,
-            a.c.version,
-            a.c.labels,
-            a.c.description,
-            a.c.user_metadata,
-            a.c.step_run_id,
-            a.c.created,
-            a.c.id,
-        )
+        query = self._select().where(a.c.store_url == store_url, a.c.key.in_(keys))
+        with self.engine.connect() as conn:
+            found = {row.key: row_to_manifest(row) for row in conn.execute(query)}
+        return next((found[key] for key in keys if key in found), None)
+
+    def _select(self) -> Any:
+        return select(*ROW_COLUMNS)
 
     def _existing_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
         return set(

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..hookspecs import hookimpl
+from ..errors import IntegrityError
+from ..manifest_checks import member_destination, member_problem
 from .base import ArtifactKind, Materializer
 from .ignore import IGNORE_FILE, IgnorePatterns
 
@@ -66,12 +68,17 @@ class PathMaterializer(Materializer):
         return {"filename": source.name, "type": "directory", "files": copied, "ignored": skipped}
 
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Path:
-        target = Path(tempfile.mkdtemp(prefix="flow-artifacts-")) / metadata["filename"]
+        filename = metadata.get("filename")
+        if member_problem(filename) or "/" in filename:
+            raise IntegrityError(f"the recorded file name {filename!r:.120} is not one file name")
+        target = Path(tempfile.mkdtemp(prefix="flow-artifacts-")) / filename
         if metadata.get("type") == "directory":
-            for remote in fs.find(path):
-                rel = remote[len(fs._strip_protocol(path)) :].lstrip("/")
-                (target / rel).parent.mkdir(parents=True, exist_ok=True)
-                fs.get_file(remote, str(target / rel))
+            root = fs._strip_protocol(path)
+            members = {remote[len(root) :].lstrip("/"): remote for remote in fs.find(path)}
+            destinations = {rel: member_destination(target, rel, "the folder artifact") for rel in members}
+            for rel, remote in members.items():
+                destinations[rel].parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(remote, str(destinations[rel]))
         else:
             fs.get_file(path, str(target))
         return target
