@@ -98,16 +98,24 @@ def upload_file(
     *,
     run_id: str | None = None,
     step_name: str = "upload",
+    follow_symlinks: bool = False,
     stack: Stack | None = None,
     **options: Any,
 ) -> Artifact:
-    """Store a local file or directory as an artifact, bytes as they are (streamed)."""
+    """Store a local file or directory as an artifact, bytes as they are (streamed).
+
+    A directory contributes its regular files; symbolic links leading outside it, links to
+    folders, FIFOs, sockets and devices are refused in one error, unless `follow_symlinks`
+    copies what the links point to.
+    """
+    from .materializers.path_copy import Upload
+
     source = Path(path)
     if not source.exists():
         raise ArtifactNotFound(f"cannot upload {source}: no such file or directory")
     run_id = run_id or f"upload-{uuid.uuid4().hex[:12]}"
     return materialize(
-        source,
+        Upload(source, follow_symlinks),
         name,
         run_id,
         step_name,
