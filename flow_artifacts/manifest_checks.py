@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Container
 from datetime import datetime
 from pathlib import Path
-from collections.abc import Container
 from typing import Any
 
 from .errors import IntegrityError, InvalidName

@@ -346,7 +346,9 @@ class ArtifactStore:
             }
         unexpected = sorted(set(found) - set(manifest.files))
         missing = sorted(set(manifest.files) - set(found))
-        outside = [rel for rel, path in found.items() if self._local and not self._inside_root(path)]
+        outside = [
+            rel for rel, path in found.items() if self._local and not self._inside_root(path)
+        ]
         if unexpected or missing or outside:
             detail = "; ".join(
                 f"{what}: {', '.join(repr(r[:120]) for r in rels[:5])}"

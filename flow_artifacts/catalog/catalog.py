@@ -21,6 +21,7 @@ from . import schema as t
 from .database import ensure_schema, insert_ignore, open_engine, write
 from .listing import after, listing
 from .records import (
+    ROW_COLUMNS,
     Page,
     as_moment,
     check_labels,
@@ -28,7 +29,6 @@ from .records import (
     encode_cursor,
     insert_labels,
     name_is,
-    ROW_COLUMNS,
     now,
     row_to_manifest,
 )

@@ -313,7 +313,9 @@ def get(state: State, ref: str, output: str | None, force: bool) -> None:
     if output and target.is_dir():
         target = target / output_name(art)
     if os.path.lexists(target) and not force:
-        raise ConfigError(f"{target} already exists; pass --force to replace it, or -o another path")
+        raise ConfigError(
+            f"{target} already exists; pass --force to replace it, or -o another path"
+        )
     path = art.download(target)
     click.echo(str(path))
 
