@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def check_may_load(artifact: Artifact, stack: Any) -> None:
-    """Raise `PickleRefused` or `IntegrityError` if `artifact` is a pickle the stack must not load."""
+    """`PickleRefused` or `IntegrityError` if `artifact` is a pickle the stack must not load."""
     materializer = stack.plugins.materializers.get(artifact.materializer)
     if not materializer.uses_pickle:
         return
