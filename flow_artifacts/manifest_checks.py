@@ -26,6 +26,7 @@ CHECKSUM = re.compile(r"sha256:[0-9a-f]{64}")
 _SHA_HEX = re.compile(r"[0-9a-f]{64}")
 _DRIVE = re.compile(r"[A-Za-z]:")
 _NOT_IN_SUFFIX = re.compile(r"[/\\:\0]")
+MAX_INT = 2**63
 _KINDS = frozenset(k.value for k in ArtifactKind)
 _STRINGS = ("id", "materializer_version", "mime_type", "created", "description")
 _OPTIONAL_NAMES = ("project", "run_id", "step", "pipeline")
@@ -133,10 +134,10 @@ def _problem(m: Manifest, key: str, materializers: Container[str]) -> str | None
             return problem
     if not isinstance(m.materializer, str) or m.materializer not in materializers:
         return "its materializer is not one this installation knows"
-    if m.kind not in _KINDS:
+    if not isinstance(m.kind, str) or m.kind not in _KINDS:
         return "kind is not one of " + ", ".join(sorted(_KINDS))
-    if not _is_int(m.size) or m.size < 0:
-        return "size is not a non-negative integer"
+    if not _is_int(m.size) or not 0 <= m.size < MAX_INT:
+        return "size is not a non-negative 64-bit integer"
     if not isinstance(m.checksum, str) or not CHECKSUM.fullmatch(m.checksum):
         return "checksum is not sha256:<64 hex digits>"
     try:
@@ -145,7 +146,7 @@ def _problem(m: Manifest, key: str, materializers: Container[str]) -> str | None
         aware = False
     if not aware:
         return "created is not an ISO date-time with a time zone"
-    if m.version is not None and (not _is_int(m.version) or m.version < 1):
+    if m.version is not None and (not _is_int(m.version) or not 1 <= m.version < 2**31):
         return "version is not a positive integer"
     if m.step_run_id is not None and not isinstance(m.step_run_id, str):
         return "step_run_id is not a string"
@@ -173,7 +174,7 @@ def _files_problem(m: Manifest) -> str | None:
             and isinstance(entry[0], str)
             and _SHA_HEX.fullmatch(entry[0])
             and _is_int(entry[1])
-            and entry[1] >= 0
+            and 0 <= entry[1] < MAX_INT
         ):
             return f"folder member {rel!r:.80} lacks [sha256 hex, size]"
     return None
