@@ -15,6 +15,8 @@ from .artifact import Artifact
 from .catalog.lineage import Direction, LineageGraph, walk_lineage
 from .catalog.refs import parse_ref
 from .errors import ArtifactNotFound, ConfigError, InvalidName
+from .manifest import MANIFEST_SUFFIX
+from .manifest_checks import check_agrees
 from .materializers.base import ArtifactKind
 from .materializers.registry import Explanation
 from .stack import Stack, get_stack
@@ -96,16 +98,24 @@ def upload_file(
     *,
     run_id: str | None = None,
     step_name: str = "upload",
+    follow_symlinks: bool = False,
     stack: Stack | None = None,
     **options: Any,
 ) -> Artifact:
-    """Store a local file or directory as an artifact, bytes as they are (streamed)."""
+    """Store a local file or directory as an artifact, bytes as they are (streamed).
+
+    A directory contributes its regular files; symbolic links leading outside it, links to
+    folders, FIFOs, sockets and devices are refused in one error, unless `follow_symlinks`
+    copies what the links point to.
+    """
+    from .materializers.path_copy import Upload
+
     source = Path(path)
     if not source.exists():
         raise ArtifactNotFound(f"cannot upload {source}: no such file or directory")
     run_id = run_id or f"upload-{uuid.uuid4().hex[:12]}"
     return materialize(
-        source,
+        Upload(source, follow_symlinks),
         name,
         run_id,
         step_name,
@@ -147,18 +157,31 @@ def resolve(ref: ArtifactRef, stack: Stack | None = None) -> Artifact:
         parsed = parse_ref(ref)
     except InvalidName:
         if isinstance(ref, str) and not ref.startswith(("store://", "urn:")):
-            try:  # a path inside the store, e.g. from store.list_artifacts()
-                found = stack.store.get_manifest(ref)
-            except ArtifactNotFound:
-                also = (
-                    f"; for the latest {ref!r}, write 'store://{ref}'"
-                    if ref.count("/") == 1
-                    else ""
-                )
-                raise ArtifactNotFound(f"no artifact {ref!r} in {stack}{also}") from None
-            return Artifact(found, store=stack.store, session=stack)
+            return _at_store_path(ref, stack)
         raise
     return Artifact(stack.catalog.get(parsed), store=stack.store, session=stack)
+
+
+def _at_store_path(ref: str, stack: Stack) -> Artifact:
+    """The artifact at a path inside the store, e.g. from `store.list_artifacts()`.
+
+    The catalog row recorded at that key wins; the store's manifest is read only when no row
+    is, and then it must agree with any row recording the same id, and is never unpickled.
+    """
+    store = stack.store
+    keys = store.keys_for(ref)
+    recorded = stack.catalog.at_keys(store.url, keys) if keys else None
+    if recorded is not None:
+        return Artifact(recorded, store=store, session=stack)
+    try:
+        found = store.get_manifest(ref)
+    except ArtifactNotFound:
+        also = f"; for the latest {ref!r}, write 'store://{ref}'" if ref.count("/") == 1 else ""
+        raise ArtifactNotFound(f"no artifact {ref!r} in {stack}{also}") from None
+    for row in stack.catalog.by_ids([found.id]):
+        check_agrees(found, row, f"{found.key}{MANIFEST_SUFFIX} in {store}")
+        return Artifact(row, store=store, session=stack)
+    return Artifact(found, store=store, session=stack, from_store=True)
 
 
 def download(

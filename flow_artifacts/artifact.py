@@ -25,12 +25,24 @@ DEFAULT_CHUNK = READ_CHUNK
 
 
 class Artifact:
-    """One stored artifact: identity, format, checksum, and ways to read it back."""
+    """One stored artifact: identity, format, checksum, and ways to read it back.
 
-    def __init__(self, manifest: Manifest, *, store: ArtifactStore, session: Any = None) -> None:
+    Its `manifest` is the catalog row's, or the one this process wrote; `from_store` marks one
+    read from the store for an artifact no catalog holds: checked, but never unpickled.
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        *,
+        store: ArtifactStore,
+        session: Any = None,
+        from_store: bool = False,
+    ) -> None:
         self.manifest = manifest
         self._store = store
         self._session = session
+        self.from_store = from_store
 
     # identity
     @property
@@ -207,7 +219,8 @@ class Artifact:
     # catalog
     @property
     def status(self) -> str:
-        return "committed" if self.manifest.version is not None else "uncataloged"
+        cataloged = self.manifest.version is not None and not self.from_store
+        return "committed" if cataloged else "uncataloged"
 
     @property
     def tags(self) -> list[str]:

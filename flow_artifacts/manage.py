@@ -150,12 +150,11 @@ def delete(
                 f"cannot delete {len(ids)} artifact(s): the lineage of {names} needs them. "
                 "Delete those first, or pass force=True."
             )
+    for manifest in targets:  # exactly the paths the rows record, proven inside the store
+        stack.store.locate(manifest)
     stack.catalog.delete_rows(ids)
     for manifest in targets:
-        try:
-            stack.store.delete(manifest.key)
-        except ArtifactNotFound:
-            pass
+        stack.store.delete(manifest)
     return ids
 
 

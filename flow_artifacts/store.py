@@ -25,11 +25,13 @@ from .errors import (
     ConfigError,
     FlowArtifactsError,
     IntegrityError,
+    PickleRefused,
     StoreError,
     UnsupportedOperation,
 )
 from .hashing import directory_checksum, format_checksum
 from .manifest import MANIFEST_SUFFIX, Manifest, runtime_versions
+from .manifest_checks import check_manifest, path_problem
 from .materializers.base import Materializer
 from .naming import validate_name
 from .plugins import PluginHost, default_plugin_host
@@ -205,7 +207,7 @@ class ArtifactStore:
             raise UnsupportedOperation(f"artifact {manifest.key!r} is a directory: sign its files")
         if expires_in <= 0:
             raise ConfigError(f"expires_in must be a positive number of seconds, not {expires_in}")
-        path = self._abs(manifest.data_path)
+        path = self.locate(manifest)
         if self.backend.can_sign:
             try:
                 with self._errors.io("signing", manifest.key):
@@ -226,8 +228,11 @@ class ArtifactStore:
     # --- reading -------------------------------------------------------------------------------
 
     def get_manifest(self, ref: str | Artifact) -> Manifest:
-        """The manifest of an artifact given by key, data path (relative or full) or handle."""
-        for key in self._candidate_keys(ref):
+        """The manifest of an artifact given by key, data path (relative or full) or handle.
+
+        It is read from the store, so it is checked (`check_manifest`) before it is returned.
+        """
+        for key in self.keys_for(ref):
             path = self._abs(key + MANIFEST_SUFFIX)
             with self._errors.io("reading", key):
                 try:
@@ -236,7 +241,11 @@ class ArtifactStore:
                     if classify(exc) is Failure.MISSING:
                         continue
                     raise
-            return Manifest.from_json(raw, where=path)
+            where = f"{key}{MANIFEST_SUFFIX} in {self}"
+            manifest = Manifest.from_json(raw, where=where)
+            return check_manifest(
+                manifest, key=key, materializers=self.plugins.materializers, where=where
+            )
         if self._root_missing():
             raise self._errors.error(Failure.MISSING, "reading", _ref_text(ref))
         raise ArtifactNotFound(
@@ -244,20 +253,35 @@ class ArtifactStore:
         )
 
     def artifact(self, ref: str | Manifest) -> Artifact:
+        """A handle; given a reference, its manifest is read from the store (so never unpickled)."""
         from .artifact import Artifact
 
-        manifest = ref if isinstance(ref, Manifest) else self.get_manifest(ref)
-        return Artifact(manifest, store=self)
+        if isinstance(ref, Manifest):
+            return Artifact(ref, store=self)
+        return Artifact(self.get_manifest(ref), store=self, from_store=True)
 
     def load(self, ref: str | Artifact, *, verify: bool = True) -> Any:
         """Load an artifact's object. With `verify`, its checksum is checked too.
 
         Pickles are verified before they are loaded; other formats are verified while loading, in
-        a second thread, and the object is discarded if the bytes turn out corrupted.
+        a second thread, and the object is discarded if the bytes turn out corrupted. A pickle is
+        loaded only through a handle whose manifest a catalog or this process vouches for, never
+        from a manifest merely found in the store.
         """
-        manifest = ref.manifest if _is_artifact(ref) else self.get_manifest(ref)  # type: ignore[union-attr]
+        if _is_artifact(ref):
+            manifest, vouched = ref.manifest, not ref.from_store  # type: ignore[union-attr]
+        else:
+            manifest, vouched = self.get_manifest(ref), False
         materializer = self.plugins.materializers.get(manifest.materializer)
-        data = self._abs(manifest.data_path)
+        if materializer.uses_pickle and not vouched:
+            raise PickleRefused(
+                f"{manifest.key} is a pickle found in the store without a catalog row, so nobody "
+                "vouches for its bytes; record it (`flow-artifacts reindex` if you trust the "
+                "store) and load it through the stack"
+            )
+        data = self.locate(manifest)
+        if manifest.directory:
+            self._members(manifest, data)
         check = self.verify if verify or materializer.uses_pickle else None
         return load_object(materializer, self.fs, data, manifest, self._errors, check)
 
@@ -272,9 +296,10 @@ class ArtifactStore:
             )
 
     def compute_checksum(self, manifest: Manifest) -> str:
+        data = self.locate(manifest)
         try:
             with self._errors.io("reading", manifest.key):
-                return stored_checksum(self.fs, self._abs(manifest.data_path), manifest)
+                return stored_checksum(self.fs, data, manifest)
         except ArtifactNotFound as exc:
             raise IntegrityError(
                 f"the bytes of artifact {manifest.key!r} are missing from {self}"
@@ -285,12 +310,64 @@ class ArtifactStore:
 
         At most two chunks are in memory: the one yielded and the one being fetched.
         """
-        data = self._abs(manifest.data_path)
+        data = self.locate(manifest)
         return verified_stream(self.fs, data, manifest, chunk_size, self._errors)
 
     def download_directory(self, manifest: Manifest, target: str | os.PathLike[str]) -> None:
-        """Copy a directory artifact to local `target`, then check it against its checksum."""
-        download_tree(self.fs, self._abs(manifest.data_path), manifest, target, self._errors)
+        """Copy a directory artifact to local `target`, then check it against its checksum.
+
+        Only the members its file list names are copied, each checked to land inside `target`
+        before anything is written.
+        """
+        members = self._members(manifest, self.locate(manifest))
+        download_tree(self.fs, members, manifest, target, self._errors)
+
+    def locate(self, manifest: Manifest) -> str:
+        """The full path of an artifact's bytes, once its data path is proven to be its key plus
+        an extension inside this store (on local disk, also after resolving symbolic links)."""
+        problem = path_problem(manifest)
+        data = self._abs(manifest.data_path)
+        if problem is None and self._local and not self._inside_root(data):
+            problem = "its bytes are a symbolic link leading outside the store"
+        if problem:
+            raise IntegrityError(
+                f"artifact {manifest.key!r:.120} in {self} cannot be read or deleted: {problem}. "
+                "Its record was edited; restore it or remove it with gc."
+            )
+        return data
+
+    def _members(self, manifest: Manifest, data: str) -> dict[str, str]:
+        """Member name -> full path of a folder artifact, listed in the store and required to be
+        exactly the members its file list records (and on local disk, inside the store)."""
+        with self._errors.io("listing", manifest.key):
+            found = {
+                rel_to(self.fs._strip_protocol(path), data): path
+                for path in files_only(self.fs.find(data, detail=True))
+            }
+        unexpected = sorted(set(found) - set(manifest.files))
+        missing = sorted(set(manifest.files) - set(found))
+        outside = [
+            rel for rel, path in found.items() if self._local and not self._inside_root(path)
+        ]
+        if unexpected or missing or outside:
+            detail = "; ".join(
+                f"{what}: {', '.join(repr(r[:120]) for r in rels[:5])}"
+                for what, rels in (
+                    ("files not in its record", unexpected),
+                    ("files missing", missing),
+                    ("links leading outside the store", outside),
+                )
+                if rels
+            )
+            raise IntegrityError(
+                f"folder artifact {manifest.key!r} in {self} does not match its record ({detail}); "
+                "nothing was copied. Restore it or delete it."
+            )
+        return found
+
+    def _inside_root(self, path: str) -> bool:
+        root = os.path.realpath(self.root)
+        return os.path.realpath(path).startswith(root + os.sep)
 
     # --- management ----------------------------------------------------------------------------
 
@@ -308,12 +385,26 @@ class ArtifactStore:
     def size(self, ref: str | Artifact) -> int:
         return self.get_manifest(ref).size
 
-    def delete(self, ref: str | Artifact) -> None:
-        """Remove an artifact: its manifest first, so it is never half visible, then its bytes."""
-        manifest = self.get_manifest(ref)
+    def delete(self, ref: str | Artifact | Manifest) -> None:
+        """Remove an artifact: its manifest first, so it is never half visible, then its bytes.
+
+        Given a `Manifest` (a catalog row), exactly its paths are removed and the store's
+        manifest is not consulted; given a reference, the checked manifest found there says.
+        """
+        if isinstance(ref, Manifest):
+            manifest = ref
+        elif _is_artifact(ref) and not ref.from_store:  # type: ignore[union-attr]
+            manifest = ref.manifest  # type: ignore[union-attr]
+        else:
+            manifest = self.get_manifest(ref)
+        data = self.locate(manifest)
         with self._errors.io("deleting", manifest.key):
-            self.fs.rm_file(self._abs(manifest.key + MANIFEST_SUFFIX))
-        self._writer.remove(self._abs(manifest.data_path))
+            try:
+                self.fs.rm_file(self._abs(manifest.key + MANIFEST_SUFFIX))
+            except Exception as exc:
+                if classify(exc) is not Failure.MISSING or not isinstance(ref, Manifest):
+                    raise
+        self._writer.remove(data)
 
     def list_artifacts(self, prefix: str = "") -> list[str]:
         """Keys of the artifacts whose key starts with `prefix`, sorted."""
@@ -353,7 +444,8 @@ class ArtifactStore:
     def _rel(self, path: str) -> str:
         return rel_to(path, self.root)
 
-    def _candidate_keys(self, ref: str | Artifact) -> list[str]:
+    def keys_for(self, ref: str | Artifact) -> list[str]:
+        """The keys a reference (key, data path relative or full, handle) may name."""
         if _is_artifact(ref):
             return [ref.manifest.key]  # type: ignore[union-attr]
         if not isinstance(ref, str):

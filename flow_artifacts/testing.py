@@ -86,7 +86,7 @@ def assert_round_trip(
     _assert_checksum_matches_bytes(store, artifact)
     leftovers = _temp_files(store)
     assert not leftovers, f"temporary files left in the store: {leftovers}"
-    loaded = store.load(artifact.key)
+    loaded = store.load(artifact)  # read back as written: a pickle is loaded only from a handle
     _assert_equal(obj, loaded, equals)
     return RoundTrip(artifact, loaded)
 

@@ -21,6 +21,7 @@ from . import schema as t
 from .database import chunked, ensure_schema, insert_ignore, open_engine, write
 from .listing import after, listing
 from .records import (
+    ROW_COLUMNS,
     Page,
     as_moment,
     check_labels,
@@ -297,8 +298,7 @@ class Catalog(RunLog):
         """Merge `labels` (a None value removes the label) and/or replace the description."""
 
         def work(conn: Connection) -> None:
-            query = self._select().add_columns(t.artifacts.c.project)
-            row = conn.execute(query.where(t.artifacts.c.id == artifact_id)).first()
+            row = conn.execute(self._select().where(t.artifacts.c.id == artifact_id)).first()
             if row is None:
                 raise ArtifactNotFound(f"no artifact {artifact_id} in {self}")
             values: dict[str, Any] = {}
@@ -408,18 +408,16 @@ class Catalog(RunLog):
                 for r in conn.execute(self._select().where(t.artifacts.c.id.in_(part)))
             ]
 
-    def _select(self) -> Any:
+    def at_keys(self, store_url: str, keys: Sequence[str]) -> Manifest | None:
+        """The artifact recorded at the first of `keys` that the store at `store_url` holds."""
         a = t.artifacts
-        return select(
-            a.c.manifest,
-            a.c.version,
-            a.c.labels,
-            a.c.description,
-            a.c.user_metadata,
-            a.c.step_run_id,
-            a.c.created,
-            a.c.id,
-        )
+        query = self._select().where(a.c.store_url == store_url, a.c.key.in_(keys))
+        with self.engine.connect() as conn:
+            found = {row.key: row_to_manifest(row) for row in conn.execute(query)}
+        return next((found[key] for key in keys if key in found), None)
+
+    def _select(self) -> Any:
+        return select(*ROW_COLUMNS)
 
     def _existing_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
         return set(

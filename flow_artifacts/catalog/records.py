@@ -77,15 +77,28 @@ def name_is(table: Any, project: str | None, name: str | None) -> ColumnElement[
     return and_(table.c.project == project, table.c.name == name)
 
 
+AUTHORITATIVE = (
+    "id", "project", "name", "version", "kind", "materializer", "key", "data_path", "checksum",
+    "size", "mime_type", "labels", "description", "user_metadata", "step_run_id",
+)  # fmt: skip
+"""Fields read from a row's own columns; the rest (folder file list, format metadata, run and
+step, libraries, inputs) from the manifest JSON the catalog stored with the row."""
+
+
+ROW_COLUMNS = (
+    t.artifacts.c.manifest,
+    t.artifacts.c.created,
+    *(t.artifacts.c[name] for name in AUTHORITATIVE),
+)
+"""What `row_to_manifest` reads of a row."""
+
+
 def row_to_manifest(row: Any) -> Manifest:
+    """The artifact a catalog row records: its columns win over the manifest JSON beside them."""
     body = dict(row.manifest)
-    body.update(
-        version=row.version,
-        labels=dict(row.labels),
-        description=row.description,
-        user_metadata=dict(row.user_metadata),
-        step_run_id=row.step_run_id,
-    )
+    body.update({name: getattr(row, name) for name in AUTHORITATIVE})
+    body["labels"] = dict(body["labels"])
+    body["user_metadata"] = dict(body["user_metadata"])
     body.pop("format", None)
     body.pop("format_version", None)
     try:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from datetime import datetime
 from typing import Any
 
 import click
 
-from ..errors import UnsupportedOperation
+from ..errors import ConfigError, UnsupportedOperation
+from ..manifest_checks import data_suffix
 from ..moments import parse_moment
+from ..naming import validate_name
 from .main import State
 from .output import emit_fields, emit_json, emit_table, human_size, safe
 
@@ -290,9 +293,14 @@ def cat(state: State, ref: str) -> None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=True), help="Where to write it ('-': stdout)."
 )
+@click.option("--force", is_flag=True, help="Replace a file or folder already at the output path.")
 @pass_state
-def get(state: State, ref: str, output: str | None) -> None:
-    """Download an artifact's bytes (verified; progress for large ones); `-o -` to stdout."""
+def get(state: State, ref: str, output: str | None, force: bool) -> None:
+    """Download an artifact's bytes (verified; progress for large ones); `-o -` to stdout.
+
+    Without -o it is saved in the current folder as NAME-vVERSION plus its extension, named from
+    the catalog; an existing file is replaced only with --force.
+    """
     from pathlib import Path
 
     from ..api import get_artifact
@@ -305,11 +313,22 @@ def get(state: State, ref: str, output: str | None) -> None:
         for chunk in art.as_stream():  # verified: a damaged artifact still ends in an error
             out.write(chunk)
         return
-    target = Path(output) if output else Path(Path(art.manifest.data_path).name)
-    if target.is_dir():
-        target = target / Path(art.manifest.data_path).name
+    target = Path(output) if output else Path(output_name(art))
+    if output and target.is_dir():
+        target = target / output_name(art)
+    if os.path.lexists(target) and not force:
+        raise ConfigError(
+            f"{target} already exists; pass --force to replace it, or -o another path"
+        )
     path = art.download(target)
     click.echo(str(path))
+
+
+def output_name(art: Any) -> str:
+    """`NAME-vVERSION.EXT` (`NAME.EXT` for an uncataloged artifact): from the catalog's name,
+    version and the extension the materializer recorded, never from a file name in the store."""
+    version = f"-v{art.version}" if art.version is not None and not art.from_store else ""
+    return f"{validate_name(art.name)}{version}{data_suffix(art.manifest)}"
 
 
 COMMANDS = [ls, show, versions, runs, lineage, cat, get]

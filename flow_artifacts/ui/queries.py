@@ -20,20 +20,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..catalog import Catalog, Page
 from ..catalog import schema as t
 from ..catalog.listing import Listing, after, listing
-from ..catalog.records import row_to_manifest
+from ..catalog.records import ROW_COLUMNS, row_to_manifest
 from ..catalog.runs import run_record
 from .params import BadRequest, ListQuery
 
-_ROW = (
-    t.artifacts.c.manifest,
-    t.artifacts.c.version,
-    t.artifacts.c.labels,
-    t.artifacts.c.description,
-    t.artifacts.c.user_metadata,
-    t.artifacts.c.step_run_id,
-    t.artifacts.c.created,
-    t.artifacts.c.id,
-)
 _LIKE_ESCAPE = "\\"
 
 
@@ -82,7 +72,7 @@ def list_artifacts(catalog: Catalog, query: ListQuery) -> Page:
     with catalog.engine.connect() as conn:
         keys = conn.execute(keys_query).all()
         ids = [k.id for k in keys[: query.limit]]
-        rows = conn.execute(select(*_ROW).where(a.c.id.in_(ids))).all() if ids else []
+        rows = conn.execute(select(*ROW_COLUMNS).where(a.c.id.in_(ids))).all() if ids else []
     by_id = {row.id: row_to_manifest(row) for row in rows}
     items = [by_id[i] for i in ids if i in by_id]
     more = len(keys) > query.limit
