@@ -127,8 +127,8 @@ def test_reindex_rebuilds_a_lost_catalog(target: Target, make_stack) -> None:
     fa.materialize(b"m2", "model", "r2", "train", "demo", stack=stack)
     rebuilt = make_stack(target)
 
-    assert fa.reindex(stack=rebuilt) == 3
-    assert fa.reindex(stack=rebuilt) == 0
+    assert fa.reindex(stack=rebuilt).added == 3
+    assert fa.reindex(stack=rebuilt).added == 0
     assert fa.get_artifact("store://demo/model", stack=rebuilt).version == 2
     v1 = fa.get_artifact("store://demo/model@1", stack=rebuilt)
     assert raw.id in fa.lineage(v1, stack=rebuilt).artifacts
