@@ -201,7 +201,14 @@ _OPS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "description": _optional(_text(None)),
     },
     "aspect": {"artifact_id": _ID, "aspect": _name, "body": _json, "json_schema": _json},
-    "delete": {"artifact_id": _ID, "project": _name, "name": _name, "version": _integer},
+    "delete": {
+        "artifact_id": _ID,
+        "project": _name,
+        "name": _name,
+        "version": _integer,
+        "step_run_id": _optional(_ID),
+        "inputs": _ids,
+    },
     "run_start": {
         "project": _name,
         "run_id": _name,

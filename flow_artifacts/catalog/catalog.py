@@ -388,12 +388,15 @@ class Catalog(RunLog):
 
         def work(conn: Connection, pending: Pending) -> None:
             rows = conn.execute(
-                select(a.c.id, a.c.project, a.c.name, a.c.version).where(a.c.id.in_(artifact_ids))
+                select(a.c.id, a.c.project, a.c.name, a.c.version, a.c.step_run_id, a.c.manifest)
+                .where(a.c.id.in_(artifact_ids))
             ).all()
             delete_artifacts(conn, artifact_ids)
             for row in rows:
                 fields = {"project": row.project, "name": row.name, "version": row.version}
-                pending.add("delete", at, {"artifact_id": row.id, **fields})
+                # the step run that made it keeps its inputs: lineage of its other outputs
+                made_by = {"step_run_id": row.step_run_id, "inputs": row.manifest["inputs"]}
+                pending.add("delete", at, {"artifact_id": row.id, **fields, **made_by})
 
         journaled(self.engine, journal, work)
 

@@ -90,7 +90,8 @@ def _tag(conn: Connection, fields: dict[str, Any], at: datetime) -> str | None:
     row = conn.execute(
         select(a.c.project, a.c.name).where(a.c.id == fields["artifact_id"])
     ).first()
-    if row is None:
+    if row is None:  # deleted since, and the tag with it; but it did leave its old version
+        remove_tag(conn, fields["project"], fields["name"], fields["tag"])
         return None
     if (row.project, row.name) != (fields["project"], fields["name"]):
         return f"tag {fields['tag']!r} names another artifact than {fields['artifact_id']}"
@@ -124,6 +125,8 @@ def _aspect(conn: Connection, fields: dict[str, Any], at: datetime) -> None:
 
 def _delete(conn: Connection, fields: dict[str, Any], at: datetime) -> None:
     delete_artifacts(conn, [fields["artifact_id"]])
+    if fields["step_run_id"] is not None:  # its step run's inputs outlive it
+        _step_inputs(conn, {"id": fields["step_run_id"], "inputs": fields["inputs"]}, at)
 
 
 def _exists(conn: Connection, table: Any, key: str) -> bool:
