@@ -71,9 +71,7 @@ class Journal:
         body = {"format": FORMAT, "format_version": FORMAT_VERSION, "op": op, "at": at, **fields}
         _check(op, body)
         stamp = _next_stamp()
-        rel = (
-            f"{JOURNAL_DIR}/{stamp:%Y-%m-%d}/{stamp:%Y%m%dT%H%M%S.%fZ}-{uuid.uuid4().hex}{SUFFIX}"
-        )
+        rel = f"{JOURNAL_DIR}/{stamp:%Y-%m-%d}/{stamp:%Y%m%dT%H%M%S.%fZ}-{uuid.uuid4().hex}{SUFFIX}"
         raw = json.dumps(body, sort_keys=True, default=_iso, allow_nan=False).encode("utf-8")
         self._store.write_small(rel, raw)
         return rel

@@ -81,4 +81,3 @@ def _manifests(store: ArtifactStore, report: ReindexReport) -> list[Manifest]:
             continue
         found[manifest.id] = manifest
     return sorted(found.values(), key=lambda m: (m.created, m.key))
-

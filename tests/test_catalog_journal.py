@@ -236,9 +236,7 @@ def test_reindex_cli_lists_what_it_skipped_and_exits_non_zero(tmp_path: Path) ->
 
 def test_journal_names_cannot_collide_with_artifacts() -> None:
     with pytest.raises(fa.InvalidName):
-        fa.PathTemplate("{name}").render(
-            project="p", run_id="r", step="s", name=".fa-journal"
-        )
+        fa.PathTemplate("{name}").render(project="p", run_id="r", step="s", name=".fa-journal")
     with pytest.raises(fa.ConfigError, match="may not start with '.'"):
         fa.PathTemplate(".fa-journal/{project}/{name}")
 
@@ -327,6 +325,9 @@ def test_a_failed_catalog_insert_withdraws_the_manifest(make_stack) -> None:
 
     assert artifact_files(stack.store) == []
     with engine.begin() as conn:
-        conn.exec_driver_sql("DROP TRIGGER refuse" + (" ON fa_artifacts" if engine.dialect.name == "postgresql" else ""))
+        conn.exec_driver_sql(
+            "DROP TRIGGER refuse"
+            + (" ON fa_artifacts" if engine.dialect.name == "postgresql" else "")
+        )
     art = fa.materialize({"a": 2}, "report", "r1", "s", stack=stack)  # the key stays writable
     assert art.version == 1 and fa.load(art, stack=stack) == {"a": 2}

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from ..errors import ArtifactNotFound, ConfigError, InvalidName
 from ..limits import check_json, check_labels, check_text
@@ -388,8 +388,9 @@ class Catalog(RunLog):
 
         def work(conn: Connection, pending: Pending) -> None:
             rows = conn.execute(
-                select(a.c.id, a.c.project, a.c.name, a.c.version, a.c.step_run_id, a.c.manifest)
-                .where(a.c.id.in_(artifact_ids))
+                select(
+                    a.c.id, a.c.project, a.c.name, a.c.version, a.c.step_run_id, a.c.manifest
+                ).where(a.c.id.in_(artifact_ids))
             ).all()
             delete_artifacts(conn, artifact_ids)
             for row in rows:

@@ -61,9 +61,7 @@ def set_tag(
 
 def remove_tag(conn: Connection, project: str, name: str, tag: str) -> bool:
     """Remove a tag; False if there was none."""
-    result = conn.execute(
-        delete(t.tags).where(name_is(t.tags, project, name), t.tags.c.tag == tag)
-    )
+    result = conn.execute(delete(t.tags).where(name_is(t.tags, project, name), t.tags.c.tag == tag))
     return bool(result.rowcount)
 
 

@@ -31,6 +31,7 @@ from .runs import (
 if TYPE_CHECKING:
     from .catalog import Catalog
 
+
 class Change(Protocol):
     op: str
     at: datetime
@@ -87,9 +88,7 @@ def _step_inputs(conn: Connection, fields: dict[str, Any], at: datetime) -> None
 
 def _tag(conn: Connection, fields: dict[str, Any], at: datetime) -> str | None:
     a = t.artifacts
-    row = conn.execute(
-        select(a.c.project, a.c.name).where(a.c.id == fields["artifact_id"])
-    ).first()
+    row = conn.execute(select(a.c.project, a.c.name).where(a.c.id == fields["artifact_id"])).first()
     if row is None:  # deleted since, and the tag with it; but it did leave its old version
         remove_tag(conn, fields["project"], fields["name"], fields["tag"])
         return None

@@ -93,7 +93,9 @@ class Writer:
 
     def manifest(self, manifest: Manifest) -> None:
         """Write the manifest, which makes the artifact visible; never over another one."""
-        self.create(f"{self.root}/{manifest.key}{MANIFEST_SUFFIX}", manifest.to_json(), manifest.key)
+        self.create(
+            f"{self.root}/{manifest.key}{MANIFEST_SUFFIX}", manifest.to_json(), manifest.key
+        )
 
     def create(self, path: str, body: bytes, what: str, *, parents: bool = False) -> None:
         """Write a small file whole, failing with `ArtifactExists` rather than replace one."""
