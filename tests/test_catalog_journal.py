@@ -331,3 +331,29 @@ def test_a_failed_catalog_insert_withdraws_the_manifest(make_stack) -> None:
         )
     art = fa.materialize({"a": 2}, "report", "r1", "s", stack=stack)  # the key stays writable
     assert art.version == 1 and fa.load(art, stack=stack) == {"a": 2}
+
+
+def test_forged_journal_records_are_reported_not_followed(make_stack) -> None:
+    stack = make_stack()
+    a = fa.materialize(b"a", "a", "r1", "s", stack=stack)
+    b = fa.materialize(b"b", "b", "r1", "s", stack=stack)
+    journal = stack.store.journal
+    now = datetime.now(timezone.utc)
+    forged = journal.append(
+        "tag", now, {"project": "demo", "name": "b", "tag": "prod", "artifact_id": a.id}
+    )
+    stack.store.write_small(
+        f"{JOURNAL_DIR}/x/99990101T000000.000000Z-op.json",
+        json.dumps(
+            {"format": "flow-artifacts.journal", "format_version": 1, "op": "drop"}
+        ).encode(),
+    )
+
+    report = fa.reindex(stack=stack)
+
+    problems = dict(report.skipped)
+    assert "names another artifact" in problems[forged]
+    assert (
+        "unknown journal operation" in problems[f"{JOURNAL_DIR}/x/99990101T000000.000000Z-op.json"]
+    )
+    assert fa.describe(b, stack=stack).tags == {}
