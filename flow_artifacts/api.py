@@ -15,7 +15,8 @@ from .artifact import Artifact
 from .catalog.lineage import Direction, LineageGraph, walk_lineage
 from .catalog.refs import parse_ref
 from .errors import ArtifactNotFound, ConfigError, InvalidName
-from .manifest import MANIFEST_SUFFIX
+from .limits import check_json, check_labels, check_row_fits, check_text
+from .manifest import MANIFEST_SUFFIX, Manifest
 from .manifest_checks import check_agrees
 from .materializers.base import ArtifactKind
 from .materializers.registry import Explanation
@@ -56,6 +57,12 @@ def materialize(
         project=project, run_id=run_id, step=step_name, name=name, pipeline=pipeline
     )
     input_ids = [resolve(ref, stack).id for ref in inputs]
+    # everything the catalog row holds is checked before the first byte is written
+    row_labels = {str(k): str(v) for k, v in (labels or {}).items()}
+    check_labels(row_labels)
+    check_text(description, "description")
+    user_metadata = dict(metadata or {})
+    check_json(user_metadata, "metadata")
     chosen = stack.plugins.materializers.choose(
         obj,
         materializer=materializer,
@@ -72,23 +79,39 @@ def materialize(
         step=step_name,
         pipeline=pipeline,
     )
-    manifest.labels = {str(k): str(v) for k, v in (labels or {}).items()}
+    manifest.labels = row_labels
     manifest.description = description
-    manifest.user_metadata = dict(metadata or {})
+    manifest.user_metadata = user_metadata
     if kind is not None:
         manifest.kind = kind
     try:
+        check_row_fits(manifest)
         stack.catalog.record(
             manifest,
             store_url=store.url,
             publish=store.write_manifest,
             inputs=input_ids,
             step_run_id=step_run_id,
+            journal=store.journal,
         )
     except BaseException:
-        store.discard_unpublished(manifest)
+        _withdraw(stack, manifest)
         raise
     return Artifact(manifest, store=store, session=stack)
+
+
+def _withdraw(stack: Stack, manifest: Manifest) -> None:
+    """Leave no trace of a write whose catalog row did not commit, so its key stays writable.
+
+    If the catalog cannot say whether the row committed (say, the connection died during
+    COMMIT), nothing is removed: `reindex` or `gc` settle it later.
+    """
+    try:
+        committed = bool(stack.catalog.by_ids([manifest.id]))
+    except Exception:
+        return
+    if not committed:
+        stack.store.discard_unpublished(manifest)
 
 
 def upload_file(

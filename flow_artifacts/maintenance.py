@@ -18,6 +18,7 @@ from .errors import ArtifactNotFound, ConfigError, FlowArtifactsError
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .stack import Stack, get_stack
 from .store import TEMP_PREFIX
+from .stores.paths import JOURNAL_DIR
 
 DEFAULT_GRACE = timedelta(minutes=15)
 
@@ -70,8 +71,8 @@ def gc(
     files = store.inventory()
     orphan_keys = []
     for rel, modified in files.items():
-        if modified is not None and modified > cutoff:
-            continue
+        if (modified is not None and modified > cutoff) or rel.startswith(JOURNAL_DIR + "/"):
+            continue  # young, or the journal, which reindex needs whole
         name = posixpath.basename(rel)
         if name.startswith(TEMP_PREFIX) or _inside_temp(rel):
             report.expired_temporaries.append(rel)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .api import ArtifactRef, resolve
 from .artifact import Artifact
@@ -13,6 +13,9 @@ from .errors import ArtifactInUse, ArtifactNotFound, InvalidName, MetadataValida
 from .naming import validate_name
 from .stack import Stack, get_stack
 from .store import ArtifactStore
+
+if TYPE_CHECKING:
+    from .rebuild import ReindexReport
 
 
 @dataclass
@@ -95,7 +98,12 @@ def update(
 ) -> Artifact:
     """Merge labels (None removes one) and/or set the description; returns the updated handle."""
     stack = stack or get_stack()
-    manifest = stack.catalog.update(resolve(ref, stack).id, labels=labels, description=description)
+    manifest = stack.catalog.update(
+        resolve(ref, stack).id,
+        labels=labels,
+        description=description,
+        journal=stack.store.journal,
+    )
     return Artifact(manifest, store=stack.store, session=stack)
 
 
@@ -103,14 +111,14 @@ def tag(ref: ArtifactRef, tag: str, *, stack: Stack | None = None) -> Artifact:
     """Point `tag` at this version, so `store://project/name:tag` resolves to it."""
     stack = stack or get_stack()
     artifact = resolve(ref, stack)
-    stack.catalog.tag(artifact.id, tag)
+    stack.catalog.tag(artifact.id, tag, journal=stack.store.journal)
     return artifact
 
 
 def untag(ref: ArtifactRef, tag: str, *, stack: Stack | None = None) -> None:
     stack = stack or get_stack()
     artifact = resolve(ref, stack)
-    stack.catalog.untag(artifact.project, artifact.name, tag)
+    stack.catalog.untag(artifact.project, artifact.name, tag, journal=stack.store.journal)
 
 
 def delete(
@@ -125,7 +133,8 @@ def delete(
 
     `delete("clean", "demo", all_versions=True)` names an artifact by name and project. Refuses
     when another artifact was produced from one of them, unless `force`. The row goes first, so
-    an interruption leaves at worst orphaned bytes for `gc`, never a row without bytes.
+    an interruption leaves at worst orphaned bytes for `gc`, never a row without bytes. The
+    tombstones journaled with the rows keep the versions deleted through a `reindex`.
     """
     stack = stack or get_stack()
     if all_versions:
@@ -152,7 +161,7 @@ def delete(
             )
     for manifest in targets:  # exactly the paths the rows record, proven inside the store
         stack.store.locate(manifest)
-    stack.catalog.delete_rows(ids)
+    stack.catalog.delete_rows(ids, journal=stack.store.journal)
     for manifest in targets:
         stack.store.delete(manifest)
     return ids
@@ -174,21 +183,27 @@ def add_metadata(
         effective = body["$schema"]
     if effective is not None:
         _validate(aspect, body, effective)
-    stack.catalog.add_aspect(artifact.id, aspect, body, dict(effective) if effective else None)
+    stack.catalog.add_aspect(
+        artifact.id,
+        aspect,
+        body,
+        dict(effective) if effective else None,
+        journal=stack.store.journal,
+    )
     return artifact
 
 
-def reindex(store: ArtifactStore | None = None, *, stack: Stack | None = None) -> int:
-    """Rebuild catalog rows from the manifests in `store` (default: the stack's); returns how
-    many rows were added. Versions, labels and lineage come from the manifests."""
+def reindex(store: ArtifactStore | None = None, *, stack: Stack | None = None) -> ReindexReport:
+    """Rebuild the catalog from `store` (default: the stack's): its manifests and its journal.
+
+    Restores artifacts, versions, tags, labels, descriptions, aspects, lineage, runs and step
+    runs; deleted versions stay deleted. Idempotent. Manifests and journal records that cannot
+    be used are skipped and listed in the report's `skipped`; the rest is restored.
+    """
+    from .rebuild import rebuild
+
     stack = stack or get_stack()
-    store = store or stack.store
-    manifests = [store.get_manifest(key) for key in store.list_artifacts()]
-    manifests.sort(key=lambda m: m.created)
-    added = sum(stack.catalog.restore(m, store.url) for m in manifests)
-    for manifest in manifests:
-        stack.catalog.restore_inputs(manifest)
-    return added
+    return rebuild(stack, store or stack.store)
 
 
 def _validate(aspect: str, body: Any, schema: Mapping[str, Any]) -> None:

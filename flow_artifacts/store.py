@@ -9,6 +9,7 @@ manifest is written last, and an artifact exists exactly when its manifest does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import uuid
@@ -30,6 +31,7 @@ from .errors import (
     UnsupportedOperation,
 )
 from .hashing import directory_checksum, format_checksum
+from .limits import check_json, check_row_fits
 from .manifest import MANIFEST_SUFFIX, Manifest, runtime_versions
 from .manifest_checks import check_manifest, path_problem
 from .materializers.base import Materializer
@@ -45,6 +47,7 @@ from .template import PathTemplate
 
 if TYPE_CHECKING:
     from .artifact import Artifact
+    from .journal import Journal
 
 
 class ArtifactStore:
@@ -132,6 +135,7 @@ class ArtifactStore:
         for segment in segments:
             validate_name(segment, "path segment")
         chosen = self.plugins.materializers.choose(obj, materializer=materializer)
+        check_json(dict(metadata or {}), "metadata")
         manifest = self.write_data(obj, "/".join(segments), chosen, name=segments[-1])
         manifest.user_metadata = dict(metadata or {})
         self._publish_manifest(manifest)
@@ -140,6 +144,7 @@ class ArtifactStore:
     def _publish_manifest(self, manifest: Manifest) -> None:
         """`write_manifest`, removing the published bytes if it fails, so the key stays free."""
         try:
+            check_row_fits(manifest)
             self.write_manifest(manifest)
         except BaseException:
             self.discard_unpublished(manifest)
@@ -184,18 +189,21 @@ class ArtifactStore:
         self._writer.manifest(manifest)
 
     def discard_unpublished(self, manifest: Manifest) -> None:
-        """Remove the bytes of an artifact whose manifest was not published.
+        """Withdraw a write that did not commit: its manifest if it is ours, then its bytes.
 
-        When another writer's manifest took the key, our bytes are removed only if they are not
-        where that manifest points (a conditional write never let us replace them there).
+        Call it only when no catalog row holds `manifest`. When another writer's manifest took
+        the key, our bytes are removed only if they are not where that manifest points (a
+        conditional write never let us replace them there).
         """
         try:
             published = self.get_manifest(manifest.key)
         except FlowArtifactsError:
             published = None
-        if published is None or (
-            published.id != manifest.id and published.data_path != manifest.data_path
-        ):
+        if published is not None and published.id == manifest.id:
+            with self._errors.io("withdrawing", manifest.key):
+                self.fs.rm_file(self._abs(manifest.key + MANIFEST_SUFFIX))
+            published = None
+        if published is None or published.data_path != manifest.data_path:
             self._writer.remove(self._abs(manifest.data_path))
 
     def sign(
@@ -430,6 +438,30 @@ class ArtifactStore:
         """Delete store-relative paths (maintenance); missing ones are fine."""
         for rel in rels:
             self._writer.remove(self._abs(rel))
+
+    @property
+    def journal(self) -> Journal:
+        """This store's journal of catalog changes (see `journal.py`)."""
+        from .journal import Journal
+
+        return Journal(self)
+
+    def write_small(self, rel: str, body: bytes) -> None:
+        """Create a small file at store-relative `rel`; `ArtifactExists` if it is there."""
+        self._writer.create(self._abs(rel), body, rel, parents=True)
+
+    def read_small(self, rel: str) -> bytes:
+        with self._errors.io("reading", rel):
+            return read_whole(self.fs, self._abs(rel))
+
+    def remove_file(self, rel: str) -> None:
+        """Delete exactly one file; missing is fine, and so is failing (it is left for `gc`)."""
+        with contextlib.suppress(Exception):
+            self.fs.rm_file(self._abs(rel))
+
+    def list_files(self, folder: str) -> list[str]:
+        """Store-relative paths of the files under `folder`, sorted."""
+        return sorted(self._rel(path) for path in self._find(self._abs(folder), folder))
 
     def full_path(self, rel: str) -> str:
         """A path users can show and open: plain on local disk, with the protocol elsewhere."""

@@ -79,4 +79,9 @@ def _compile(source: str) -> str:
         raise ConfigError(
             f"path template {source!r} must be relative, without empty, '.' or '..' segments"
         )
+    if segments[0].startswith("."):
+        raise ConfigError(
+            f"path template {source!r} may not start with '.': top-level folders starting "
+            "with '.' are reserved for the store's own records"
+        )
     return text

@@ -15,6 +15,7 @@ import pytest
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
+from flow_artifacts.stores.paths import JOURNAL_DIR
 from tests import servers
 
 TARGETS = ["local", "memory", "s3", "gcs", "azure"]
@@ -72,3 +73,8 @@ def stored_files(store: fa.ArtifactStore) -> dict[str, bytes]:
     """Every object under the store's root, relative path -> bytes."""
     found = store.fs.find(store.root) if store.fs.exists(store.root) else []
     return {p[len(store.root) :].lstrip("/"): store.fs.cat_file(p) for p in found}
+
+
+def artifact_files(store: fa.ArtifactStore) -> list[str]:
+    """The stored files outside the journal (bytes and manifests), sorted."""
+    return sorted(p for p in stored_files(store) if not p.startswith(JOURNAL_DIR + "/"))

@@ -11,20 +11,29 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from ..errors import ArtifactNotFound, ConfigError, InvalidName
+from ..limits import check_json, check_labels, check_text
 from ..manifest import Manifest
 from ..naming import validate_name
 from ..redact import redact_url
 from . import schema as t
+from .changes import (
+    apply_update,
+    delete_artifacts,
+    insert_aspect,
+    label_patch,
+    remove_tag,
+    set_tag,
+)
 from .database import chunked, ensure_schema, insert_ignore, open_engine, write
+from .journaling import JournalSink, Pending, journaled
 from .listing import after, listing
 from .records import (
     ROW_COLUMNS,
     Page,
     as_moment,
-    check_labels,
     decode_cursor,
     encode_cursor,
     insert_labels,
@@ -71,15 +80,17 @@ class Catalog(RunLog):
         publish: Callable[[Manifest], None],
         inputs: Sequence[str] = (),
         step_run_id: str | None = None,
+        journal: JournalSink | None = None,
     ) -> Manifest:
         """Give `manifest` its version, `publish` it (write the manifest file), and commit its row.
 
-        `publish` runs inside the transaction, so a failure there leaves no row behind.
+        `publish` runs inside the transaction, so a failure there leaves no row behind. A step
+        run created here (outside a pipeline) is journaled to `journal`.
         """
 
-        def work(conn: Connection) -> Manifest:
+        def work(conn: Connection, pending: Pending) -> Manifest:
             sr_id = step_run_id or self._step_run(
-                conn, manifest.project, manifest.run_id, manifest.step
+                conn, manifest.project, manifest.run_id, manifest.step, pending=pending
             )
             missing = set(inputs) - self._existing_ids(conn, inputs) if inputs else set()
             if missing:
@@ -99,7 +110,7 @@ class Catalog(RunLog):
             return manifest
 
         try:
-            recorded = write(self.engine, work)
+            recorded = journaled(self.engine, journal, work)
         except BaseException:
             manifest.version = None
             raise
@@ -125,24 +136,15 @@ class Catalog(RunLog):
             if manifest.version is None:
                 manifest.version = self._next_version(conn, manifest.project, manifest.name)
             else:
-                insert_ignore(
-                    conn,
-                    t.artifact_names,
-                    [{"project": manifest.project, "name": manifest.name, "latest_version": 0}],
-                )
-                conn.execute(
-                    update(t.artifact_names)
-                    .where(name_is(t.artifact_names, manifest.project, manifest.name))
-                    .values(
-                        latest_version=func.max(t.artifact_names.c.latest_version, manifest.version)
-                        if conn.dialect.name == "sqlite"
-                        else func.greatest(t.artifact_names.c.latest_version, manifest.version)
-                    )
-                )
+                self._reserve_version(conn, manifest.project, manifest.name, manifest.version)
             self._insert(conn, manifest, store_url)
             return True
 
         return write(self.engine, work)
+
+    def reserve_version(self, project: str, name: str, version: int) -> None:
+        """Make sure `version` of (project, name) is never handed out again (a deleted one)."""
+        write(self.engine, lambda conn: self._reserve_version(conn, project, name, version))
 
     def restore_inputs(self, manifest: Manifest) -> None:
         """Record lineage edges of a restored manifest whose inputs are in the catalog."""
@@ -294,81 +296,69 @@ class Catalog(RunLog):
         *,
         labels: Mapping[str, str | None] | None = None,
         description: str | None = None,
+        journal: JournalSink | None = None,
     ) -> Manifest:
         """Merge `labels` (a None value removes the label) and/or replace the description."""
+        patch = None if labels is None else label_patch(labels)
+        if description is not None:
+            check_text(description, "description")
+        at = now()
 
-        def work(conn: Connection) -> None:
-            row = conn.execute(self._select().where(t.artifacts.c.id == artifact_id)).first()
-            if row is None:
+        def work(conn: Connection, pending: Pending) -> None:
+            if not apply_update(conn, artifact_id, patch, description):
                 raise ArtifactNotFound(f"no artifact {artifact_id} in {self}")
-            values: dict[str, Any] = {}
-            if labels is not None:
-                merged = {**row.labels, **{str(k): v for k, v in labels.items()}}
-                merged = {k: str(v) for k, v in merged.items() if v is not None}
-                check_labels(merged)
-                values["labels"] = merged
-                conn.execute(delete(t.labels).where(t.labels.c.artifact_id == artifact_id))
-                insert_labels(conn, artifact_id, merged, row.project, row.created)
-            if description is not None:
-                values["description"] = description
-            if values:
-                conn.execute(
-                    update(t.artifacts).where(t.artifacts.c.id == artifact_id).values(**values)
-                )
+            fields = {"artifact_id": artifact_id, "labels": patch, "description": description}
+            pending.add("update", at, fields)
 
-        write(self.engine, work)
+        journaled(self.engine, journal, work)
         return self.get(Ref(id=artifact_id))
 
-    def tag(self, artifact_id: str, tag: str) -> None:
+    def tag(self, artifact_id: str, tag: str, *, journal: JournalSink | None = None) -> None:
         """Point `tag` at this artifact, moving it from another version of the same name."""
         validate_name(tag, "tag")
         if tag.isdigit():
             raise InvalidName(f"tag {tag!r} would read as a version number; use a word")
         manifest = self.get(Ref(id=artifact_id))
+        at = now()
 
-        def work(conn: Connection) -> None:
-            conn.execute(
-                delete(t.tags).where(
-                    name_is(t.tags, manifest.project, manifest.name), t.tags.c.tag == tag
-                )
-            )
-            conn.execute(
-                t.tags.insert().values(
-                    project=manifest.project,
-                    name=manifest.name,
-                    tag=tag,
-                    artifact_id=artifact_id,
-                    created=now(),
-                )
-            )
+        def work(conn: Connection, pending: Pending) -> None:
+            set_tag(conn, manifest.project, manifest.name, tag, artifact_id, at)
+            fields = {"project": manifest.project, "name": manifest.name, "tag": tag}
+            pending.add("tag", at, {**fields, "artifact_id": artifact_id})
 
-        write(self.engine, work)
+        journaled(self.engine, journal, work)
 
-    def untag(self, project: str, name: str, tag: str) -> None:
-        def work(conn: Connection) -> None:
-            result = conn.execute(
-                delete(t.tags).where(name_is(t.tags, project, name), t.tags.c.tag == tag)
-            )
-            if result.rowcount == 0:
+    def untag(
+        self, project: str, name: str, tag: str, *, journal: JournalSink | None = None
+    ) -> None:
+        def work(conn: Connection, pending: Pending) -> None:
+            if not remove_tag(conn, project, name, tag):
                 raise ArtifactNotFound(f"no tag {tag!r} on store://{project}/{name} in {self}")
+            pending.add("untag", now(), {"project": project, "name": name, "tag": tag})
 
-        write(self.engine, work)
+        journaled(self.engine, journal, work)
 
-    def add_aspect(self, artifact_id: str, aspect: str, body: Any, json_schema: Any = None) -> None:
+    def add_aspect(
+        self,
+        artifact_id: str,
+        aspect: str,
+        body: Any,
+        json_schema: Any = None,
+        *,
+        journal: JournalSink | None = None,
+    ) -> None:
         validate_name(aspect, "aspect")
+        check_json(body, f"metadata aspect {aspect!r}")
+        check_json(json_schema, f"the schema of metadata aspect {aspect!r}")
         self.get(Ref(id=artifact_id))
-        write(
-            self.engine,
-            lambda conn: conn.execute(
-                t.aspects.insert().values(
-                    artifact_id=artifact_id,
-                    aspect=aspect,
-                    body=body,
-                    json_schema=json_schema,
-                    created=now(),
-                )
-            ),
-        )
+        at = now()
+
+        def work(conn: Connection, pending: Pending) -> None:
+            insert_aspect(conn, artifact_id, aspect, body, json_schema, at)
+            fields = {"artifact_id": artifact_id, "aspect": aspect}
+            pending.add("aspect", at, {**fields, "body": body, "json_schema": json_schema})
+
+        journaled(self.engine, journal, work)
 
     def aspects(self, artifact_id: str) -> dict[str, Any]:
         """The latest record of each metadata aspect of an artifact."""
@@ -390,15 +380,31 @@ class Catalog(RunLog):
         with self.engine.connect() as conn:
             return [row_to_manifest(r) for r in conn.execute(query)]
 
-    def delete_rows(self, artifact_ids: Sequence[str]) -> None:
-        """Remove artifacts' rows with their labels, tags, aspects and input edges."""
+    def delete_rows(
+        self, artifact_ids: Sequence[str], *, journal: JournalSink | None = None
+    ) -> None:
+        """Remove artifacts' rows with their labels, tags, aspects and input edges.
 
-        def work(conn: Connection) -> None:
-            for table in (t.labels, t.tags, t.aspects, t.step_inputs):
-                conn.execute(delete(table).where(table.c.artifact_id.in_(artifact_ids)))
-            conn.execute(delete(t.artifacts).where(t.artifacts.c.id.in_(artifact_ids)))
+        Each deleted artifact leaves a tombstone in `journal`, so `reindex` keeps it deleted and
+        never hands out its version number again.
+        """
+        a = t.artifacts
+        at = now()
 
-        write(self.engine, work)
+        def work(conn: Connection, pending: Pending) -> None:
+            rows = conn.execute(
+                select(
+                    a.c.id, a.c.project, a.c.name, a.c.version, a.c.step_run_id, a.c.manifest
+                ).where(a.c.id.in_(artifact_ids))
+            ).all()
+            delete_artifacts(conn, artifact_ids)
+            for row in rows:
+                fields = {"project": row.project, "name": row.name, "version": row.version}
+                # the step run that made it keeps its inputs: lineage of its other outputs
+                made_by = {"step_run_id": row.step_run_id, "inputs": row.manifest["inputs"]}
+                pending.add("delete", at, {"artifact_id": row.id, **fields, **made_by})
+
+        journaled(self.engine, journal, work)
 
     def by_ids(self, ids: Sequence[str]) -> list[Manifest]:
         with self.engine.connect() as conn:
@@ -434,6 +440,22 @@ class Catalog(RunLog):
             )
             version = conn.execute(_BUMP_VERSION, params).scalar_one()
         return version
+
+    def _reserve_version(self, conn: Connection, project: str, name: str, version: int) -> None:
+        self._project(conn, project)
+        insert_ignore(
+            conn, t.artifact_names, [{"project": project, "name": name, "latest_version": 0}]
+        )
+        latest = t.artifact_names.c.latest_version
+        conn.execute(
+            update(t.artifact_names)
+            .where(name_is(t.artifact_names, project, name))
+            .values(
+                latest_version=func.max(latest, version)
+                if conn.dialect.name == "sqlite"
+                else func.greatest(latest, version)
+            )
+        )
 
     def _insert(self, conn: Connection, manifest: Manifest, store_url: str) -> None:
         check_labels(manifest.labels)

@@ -61,18 +61,6 @@ def insert_labels(
         )
 
 
-def check_labels(labels: Mapping[str, Any]) -> None:
-    for key, value in labels.items():
-        if not isinstance(key, str) or not key or len(key) > 200:
-            raise InvalidName(
-                f"label key {key!r} must be a non-empty string of at most 200 characters"
-            )
-        if not isinstance(value, str) or len(value) > 500:
-            raise InvalidName(
-                f"label {key}={value!r:.60} must be a string of at most 500 characters"
-            )
-
-
 def name_is(table: Any, project: str | None, name: str | None) -> ColumnElement[bool]:
     return and_(table.c.project == project, table.c.name == name)
 

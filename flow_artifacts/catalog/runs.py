@@ -5,14 +5,17 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import ArtifactNotFound
+from ..limits import NAME_CHARS, check_text, storable_text
 from . import schema as t
-from .database import chunked, insert_ignore, write
+from .database import chunked, insert_ignore
+from .journaling import JournalSink, Pending, journaled
 from .liveness import RUNNING, Heartbeat, observed_status, writer_fields
 from .records import EXTERNAL, StepRunRecord, now
 
@@ -54,49 +57,51 @@ class RunLog:
         return Heartbeat(self.engine)
 
     def start_run(
-        self, project: str, run_id: str, *, name: str | None = None, pipeline: str | None = None
+        self,
+        project: str,
+        run_id: str,
+        *,
+        name: str | None = None,
+        pipeline: str | None = None,
+        journal: JournalSink | None = None,
     ) -> None:
-        def work(conn: Connection) -> int:
-            self._project(conn, project)
-            writer = writer_fields()
-            insert_ignore(
-                conn,
-                t.runs,
-                [
-                    {
-                        "project": project,
-                        "run_id": run_id,
-                        "name": name,
-                        "pipeline": pipeline,
-                        "status": RUNNING,
-                        "started": now(),
-                        **writer,
-                    }
-                ],
-            )
-            # A row left by an earlier run of this id with no steps (see `Run`) is taken over.
-            conn.execute(
-                update(t.runs)
-                .where(t.runs.c.project == project, t.runs.c.run_id == run_id)
-                .values(status=RUNNING, **writer)
-            )
+        for what, value in (("run name", name), ("pipeline", pipeline)):
+            if value is not None:
+                check_text(value, what, NAME_CHARS)
+        fields = {"project": project, "run_id": run_id, "name": name, "pipeline": pipeline}
+        fields["status"] = RUNNING
+        fields.update(_writer())
+        at = now()
+
+        def work(conn: Connection, pending: Pending) -> int:
+            start_run_row(conn, fields, at)
+            pending.add("run_start", at, fields)
             return conn.execute(_RUN_PK, {"project": project, "run_id": run_id}).scalar_one()
 
-        run_pk = write(self.engine, work)
+        run_pk = journaled(self.engine, journal, work)
         self._known_projects.add(project)
         self._known_runs[(project, run_id)] = run_pk
         self._heartbeat.open(run_pk=run_pk)
 
-    def finish_run(self, project: str, run_id: str, status: str, error: str | None = None) -> None:
+    def finish_run(
+        self,
+        project: str,
+        run_id: str,
+        status: str,
+        error: str | None = None,
+        *,
+        journal: JournalSink | None = None,
+    ) -> None:
         self._heartbeat.close(run_pk=self._known_runs.get((project, run_id)))
-        write(
-            self.engine,
-            lambda conn: conn.execute(
-                update(t.runs)
-                .where(t.runs.c.project == project, t.runs.c.run_id == run_id)
-                .values(status=status, ended=now(), error=error)
-            ),
-        )
+        fields = {"project": project, "run_id": run_id, "status": status}
+        fields["error"] = None if error is None else storable_text(error)
+        at = now()
+
+        def work(conn: Connection, pending: Pending) -> None:
+            finish_run_row(conn, fields, at)
+            pending.add("run_end", at, fields)
+
+        journaled(self.engine, journal, work)
 
     def start_step_run(
         self,
@@ -107,34 +112,29 @@ class RunLog:
         params: Mapping[str, Any] | None = None,
         cache_key: str | None = None,
         inputs: Sequence[str] = (),
+        journal: JournalSink | None = None,
     ) -> str:
         """Record a step run as running; returns its id. Step names are unique within a run."""
         step_run_id = str(uuid.uuid4())
+        at = now()
 
-        def work(conn: Connection) -> int:
+        def work(conn: Connection, pending: Pending) -> int:
             run_pk = self._run_pk(conn, project, run_id)
-            conn.execute(
-                _INSERT_STEP_RUN,
-                {
-                    "id": step_run_id,
-                    "run_pk": run_pk,
-                    "step": step,
-                    "status": RUNNING,
-                    "started": now(),
-                    "params": dict(params or {}),
-                    "cache_key": cache_key,
-                    "cached": False,
-                    **writer_fields(),
-                },
-            )
-            insert_ignore(
-                conn,
-                t.step_inputs,
-                [{"step_run_id": step_run_id, "artifact_id": i} for i in dict.fromkeys(inputs)],
-            )
+            fields = {
+                "id": step_run_id,
+                "step": step,
+                "status": RUNNING,
+                "params": dict(params or {}),
+                "cache_key": cache_key,
+                "inputs": list(dict.fromkeys(inputs)),
+                **_writer(),
+            }
+            insert_step_run_row(conn, run_pk, fields, at)
+            add_step_inputs(conn, step_run_id, fields["inputs"])
+            pending.add("step_run_start", at, _step_run_fields(conn, run_pk, fields))
             return run_pk
 
-        run_pk = write(self.engine, work)
+        run_pk = journaled(self.engine, journal, work)
         self._known_projects.add(project)
         self._known_runs[(project, run_id)] = run_pk
         self._known_step_runs[(project, run_id, step)] = step_run_id
@@ -142,22 +142,24 @@ class RunLog:
         return step_run_id
 
     def finish_step_run(
-        self, step_run_id: str, status: str, *, error: str | None = None, cached: bool = False
+        self,
+        step_run_id: str,
+        status: str,
+        *,
+        error: str | None = None,
+        cached: bool = False,
+        journal: JournalSink | None = None,
     ) -> None:
         self._heartbeat.close(step_run_id=step_run_id)
-        write(
-            self.engine,
-            lambda conn: conn.execute(
-                _FINISH_STEP_RUN,
-                {
-                    "step_run_id": step_run_id,
-                    "new_status": status,
-                    "new_ended": now(),
-                    "new_error": error,
-                    "new_cached": cached,
-                },
-            ),
-        )
+        fields = {"id": step_run_id, "status": status, "cached": cached}
+        fields["error"] = None if error is None else storable_text(error)
+        at = now()
+
+        def work(conn: Connection, pending: Pending) -> None:
+            finish_step_run_row(conn, fields, at)
+            pending.add("step_run_end", at, fields)
+
+        journaled(self.engine, journal, work)
 
     def step_run(self, step_run_id: str) -> StepRunRecord:
         records = self.step_runs_by_ids([step_run_id])
@@ -278,33 +280,130 @@ class RunLog:
         return conn.execute(_RUN_PK, {"project": project, "run_id": run_id}).scalar_one()
 
     def _step_run(
-        self, conn: Connection, project: str, run_id: str, step: str, wanted_id: str | None = None
+        self,
+        conn: Connection,
+        project: str,
+        run_id: str,
+        step: str,
+        wanted_id: str | None = None,
+        *,
+        pending: Pending | None = None,
     ) -> str:
         """Id of the step run (project, run_id, step), created if new (as an external one).
 
-        Ids are cached per process only after their transaction commits (see `record`).
+        A step run created here is journaled to `pending`. Ids are cached per process only
+        after their transaction commits (see `record`).
         """
         known = self._known_step_runs.get((project, run_id, step))
         if known is not None:
             return known
         run_pk = self._run_pk(conn, project, run_id)
-        insert_ignore(
-            conn,
-            t.step_runs,
-            [
-                {
-                    "id": wanted_id or str(uuid.uuid4()),
-                    "run_pk": run_pk,
-                    "step": step,
-                    "status": EXTERNAL,
-                    "started": now(),
-                    "cached": False,
-                }
-            ],
+        params = {"run_pk": run_pk, "step": step}
+        found = conn.execute(_STEP_RUN_ID, params).scalar()
+        if found is not None:
+            return found
+        fields = {
+            "id": wanted_id or str(uuid.uuid4()),
+            "step": step,
+            "status": EXTERNAL,
+            "params": {},
+            "cache_key": None,
+            "inputs": [],
+            "host": None,
+            "pid": None,
+        }
+        at = now()
+        insert_step_run_row(conn, run_pk, fields, at, ignore=True)
+        found = conn.execute(_STEP_RUN_ID, params).scalar_one()
+        if found == fields["id"] and pending is not None:
+            pending.add("step_run_start", at, _step_run_fields(conn, run_pk, fields))
+        return found
+
+
+# --- the rows of runs and step runs, as the live calls and their replay write them ---------------
+
+
+def start_run_row(conn: Connection, fields: Mapping[str, Any], at: datetime) -> None:
+    insert_ignore(conn, t.projects, [{"name": fields["project"], "created": at}])
+    run = {k: fields[k] for k in ("project", "run_id", "name", "pipeline", "status")}
+    writer = {"host": fields.get("host"), "pid": fields.get("pid"), "heartbeat": at}
+    insert_ignore(conn, t.runs, [{**run, "started": at, **writer}])
+    # A row left by an earlier run of this id with no steps (see `Run`) is taken over.
+    conn.execute(
+        update(t.runs)
+        .where(t.runs.c.project == fields["project"], t.runs.c.run_id == fields["run_id"])
+        .values(status=fields["status"], **writer)
+    )
+
+
+def finish_run_row(conn: Connection, fields: Mapping[str, Any], at: datetime) -> None:
+    conn.execute(
+        update(t.runs)
+        .where(t.runs.c.project == fields["project"], t.runs.c.run_id == fields["run_id"])
+        .values(status=fields["status"], ended=at, error=fields["error"])
+    )
+
+
+def insert_step_run_row(
+    conn: Connection, run_pk: int, fields: Mapping[str, Any], at: datetime, ignore: bool = False
+) -> None:
+    row = {
+        "id": fields["id"],
+        "run_pk": run_pk,
+        "step": fields["step"],
+        "status": fields["status"],
+        "started": at,
+        "params": fields["params"],
+        "cache_key": fields["cache_key"],
+        "cached": False,
+        "host": fields.get("host"),
+        "pid": fields.get("pid"),
+        "heartbeat": at,
+    }
+    if ignore:
+        insert_ignore(conn, t.step_runs, [row])
+    else:
+        conn.execute(_INSERT_STEP_RUN, row)
+
+
+def add_step_inputs(conn: Connection, step_run_id: str, inputs: Sequence[str]) -> None:
+    insert_ignore(
+        conn, t.step_inputs, [{"step_run_id": step_run_id, "artifact_id": i} for i in inputs]
+    )
+
+
+def finish_step_run_row(conn: Connection, fields: Mapping[str, Any], at: datetime) -> None:
+    conn.execute(
+        _FINISH_STEP_RUN,
+        {
+            "step_run_id": fields["id"],
+            "new_status": fields["status"],
+            "new_ended": at,
+            "new_error": fields["error"],
+            "new_cached": fields["cached"],
+        },
+    )
+
+
+def _step_run_fields(conn: Connection, run_pk: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A step run's journal fields, with its run as it is now (replay creates it if missing)."""
+    r = t.runs
+    run = conn.execute(
+        select(r.c.project, r.c.run_id, r.c.status, r.c.started, r.c.name, r.c.pipeline).where(
+            r.c.pk == run_pk
         )
-        return conn.execute(_STEP_RUN_ID, {"run_pk": run_pk, "step": step}).scalar_one()
+    ).one()
+    snapshot = {"status": run.status, "started": run.started, "name": run.name}
+    snapshot["pipeline"] = run.pipeline
+    return {**fields, "project": run.project, "run_id": run.run_id, "run": snapshot}
 
 
 def run_record(row: Any) -> dict[str, Any]:
     """A run row as reported: a `running` run whose writer is gone is `crashed`."""
     return {**row._mapping, "status": observed_status(row)}
+
+
+def _writer() -> dict[str, Any]:
+    """The host and process opening a row now: recorded, and journaled so `reindex` keeps them."""
+    writer = writer_fields()
+    return {"host": writer["host"], "pid": writer["pid"]}

@@ -25,9 +25,12 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from ..limits import CHECKSUM_CHARS, ID_CHARS, LABEL_VALUE_CHARS, NAME_CHARS, STATUS_CHARS
+
 SCHEMA_VERSION = 3
-NAME = String(200)
-ID = String(36)
+NAME = String(NAME_CHARS)
+ID = String(ID_CHARS)
+STATUS = String(STATUS_CHARS)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -71,7 +74,7 @@ runs = Table(
     Column("run_id", NAME, nullable=False),
     Column("name", NAME),
     Column("pipeline", NAME),
-    Column("status", String(20), nullable=False),
+    Column("status", STATUS, nullable=False),
     Column("started", UTCDateTime, nullable=False),
     Column("ended", UTCDateTime),
     Column("error", Text),
@@ -89,7 +92,7 @@ step_runs = Table(
     Column("id", ID, primary_key=True),
     Column("run_pk", Integer, ForeignKey("fa_runs.pk"), nullable=False),
     Column("step", NAME, nullable=False),
-    Column("status", String(20), nullable=False),
+    Column("status", STATUS, nullable=False),
     Column("started", UTCDateTime, nullable=False),
     Column("ended", UTCDateTime),
     Column("params", JSON),
@@ -110,12 +113,12 @@ artifacts = Table(
     Column("project", NAME, ForeignKey("fa_projects.name"), nullable=False),
     Column("name", NAME, nullable=False),
     Column("version", Integer, nullable=False),
-    Column("kind", String(20), nullable=False),
+    Column("kind", STATUS, nullable=False),
     Column("materializer", NAME, nullable=False),
     Column("store_url", Text, nullable=False),
     Column("key", Text, nullable=False),
     Column("data_path", Text, nullable=False),
-    Column("checksum", String(80), nullable=False),
+    Column("checksum", String(CHECKSUM_CHARS), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("mime_type", NAME, nullable=False),
     Column("labels", JSON, nullable=False),
@@ -124,7 +127,7 @@ artifacts = Table(
     Column("manifest", JSON, nullable=False),
     Column("created", UTCDateTime, nullable=False),
     Column("step_run_id", ID, ForeignKey("fa_step_runs.id")),
-    Column("status", String(20), nullable=False),
+    Column("status", STATUS, nullable=False),
     UniqueConstraint("project", "name", "version", name="uq_fa_artifacts_version"),
     Index("ix_fa_artifacts_project_created", "project", "created", "id"),
     Index("ix_fa_artifacts_created", "created", "id"),
@@ -144,7 +147,7 @@ labels = Table(
     metadata,
     Column("artifact_id", ID, ForeignKey("fa_artifacts.id"), primary_key=True),
     Column("key", NAME, primary_key=True),
-    Column("value", String(500), nullable=False),
+    Column("value", String(LABEL_VALUE_CHARS), nullable=False),
     # The artifact's project and creation time, repeated so that a listing filtered by a label is
     # read off one index in order, however rare the label (version 2).
     Column("project", NAME, nullable=False),

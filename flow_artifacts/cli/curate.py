@@ -142,13 +142,23 @@ def verify(state: State, refs: tuple[str, ...], check_all: bool, as_json: bool) 
 
 
 @click.command()
+@click.option("--json", "as_json", is_flag=True)
 @pass_state
-def reindex(state: State) -> None:
-    """Rebuild missing catalog rows from the manifests in the store."""
+def reindex(state: State, as_json: bool) -> None:
+    """Rebuild the catalog from the store's manifests and journal; exit 1 if any were skipped."""
     from ..manage import reindex as rebuild
 
-    added = rebuild(stack=state.stack)
-    click.echo(f"added {added} artifact(s) to the catalog")
+    report = rebuild(stack=state.stack)
+    if as_json:
+        skipped = [{"path": path, "problem": problem} for path, problem in report.skipped]
+        emit_json({"added": report.added, "skipped": skipped})
+    else:
+        for path, problem in report.skipped:
+            click.echo(f"skipped {path}: {problem}")
+        click.echo(f"added {report.added} artifact(s) to the catalog")
+    if report.skipped:
+        error(f"{len(report.skipped)} manifest(s) or journal record(s) could not be used")
+        raise SystemExit(1)
 
 
 COMMANDS = [tag, untag, rm, gc, verify, reindex]

@@ -127,7 +127,11 @@ class Run:
                     "run ids are unique, so leave run_id unset to get a new one"
                 )
             self.stack.catalog.start_run(
-                self.project, self.id, name=self.name, pipeline=self.pipeline
+                self.project,
+                self.id,
+                name=self.name,
+                pipeline=self.pipeline,
+                journal=self.stack.store.journal,
             )
         self.started = now()
         self.status = "running"
@@ -145,7 +149,13 @@ class Run:
         if self.recording:
             assert self.stack is not None and self.project is not None
             try:
-                self.stack.catalog.finish_run(self.project, self.id, self.status, self.error)
+                self.stack.catalog.finish_run(
+                    self.project,
+                    self.id,
+                    self.status,
+                    self.error,
+                    journal=self.stack.store.journal,
+                )
             except Exception as failure:
                 if exc is None:
                     raise

@@ -53,7 +53,13 @@ def _call_in_run(step: Step, run: Run, args: tuple[Any, ...], kwargs: dict[str, 
         if reused is not None:
             return _record_hit(stack, run, step, record, reused)
     record.id = stack.catalog.start_step_run(
-        project, run.id, record.name, params=record.params, cache_key=key, inputs=list(call.inputs)
+        project,
+        run.id,
+        record.name,
+        params=record.params,
+        cache_key=key,
+        inputs=list(call.inputs),
+        journal=stack.store.journal,
     )
     run.add_step(record)
     try:
@@ -144,6 +150,7 @@ def _record_hit(
         params=record.params,
         cache_key=record.cache_key,
         inputs=[a.id for a in record.inputs],
+        journal=stack.store.journal,
     )
     run.add_step(record)
     for name, artifact, obj in reused:
@@ -161,7 +168,9 @@ def _finish(
 ) -> None:
     record.status, record.error, record.ended = status, error, now()
     try:
-        stack.catalog.finish_step_run(record.id, status, error=error, cached=cached)
+        stack.catalog.finish_step_run(
+            record.id, status, error=error, cached=cached, journal=stack.store.journal
+        )
     except Exception as failure:
         if status != "failed":
             raise

@@ -13,6 +13,9 @@ from ..manifest import MANIFEST_SUFFIX
 from ..moments import aware, parse_moment
 
 TEMP_PREFIX = ".tmp-"
+JOURNAL_DIR = ".fa-journal"
+"""The store's journal (see `journal.py`): one top-level folder that no artifact key can name,
+since names never start with '.' and templates may not begin with it."""
 
 
 def rel_to(path: str, root: str) -> str:

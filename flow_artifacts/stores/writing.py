@@ -93,9 +93,15 @@ class Writer:
 
     def manifest(self, manifest: Manifest) -> None:
         """Write the manifest, which makes the artifact visible; never over another one."""
-        path = f"{self.root}/{manifest.key}{MANIFEST_SUFFIX}"
-        body = manifest.to_json()
-        with self.errors.io("publishing", manifest.key):
+        self.create(
+            f"{self.root}/{manifest.key}{MANIFEST_SUFFIX}", manifest.to_json(), manifest.key
+        )
+
+    def create(self, path: str, body: bytes, what: str, *, parents: bool = False) -> None:
+        """Write a small file whole, failing with `ArtifactExists` rather than replace one."""
+        with self.errors.io("publishing", what):
+            if parents and not self.backend.buckets:
+                self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
             if self.local:
                 temp = f"{posixpath.dirname(path)}/{TEMP_PREFIX}{uuid.uuid4().hex}.json"
                 with open(temp, "wb") as f:
@@ -108,7 +114,7 @@ class Writer:
                 self.fs.pipe_file(path, body, mode="create")
             else:
                 if self.fs.exists(path):
-                    raise self.errors.error(Failure.EXISTS, "publishing", manifest.key)
+                    raise self.errors.error(Failure.EXISTS, "publishing", what)
                 self.fs.pipe_file(path, body)
 
     def remove(self, path: str) -> None:
