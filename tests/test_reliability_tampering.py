@@ -34,10 +34,8 @@ SECRET = b"bytes of a file outside the store\n"
 FIELDS = (
     "id", "key", "data_path", "name", "materializer", "kind", "mime_type", "size", "checksum",
     "created", "directory", "metadata", "files", "version", "inputs", "labels",
+    "project", "run_id", "step", "step_run_id",
 )  # fmt: skip
-# Not yet drawn: project, run_id, step and step_run_id. An edit making two manifests of one step
-# run disagree on its project fails inside reindex's step-run bookkeeping (a raw NoResultFound),
-# which the reindex rework owns.
 
 
 class Payload:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, bindparam, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..errors import ArtifactNotFound
+from ..errors import ArtifactNotFound, IntegrityError
 from ..limits import NAME_CHARS, check_text, storable_text
 from . import schema as t
 from .database import chunked, insert_ignore
@@ -314,7 +314,12 @@ class RunLog:
         }
         at = now()
         insert_step_run_row(conn, run_pk, fields, at, ignore=True)
-        found = conn.execute(_STEP_RUN_ID, params).scalar_one()
+        found = conn.execute(_STEP_RUN_ID, params).scalar()
+        if found is None:  # the wanted id (from a manifest) belongs to another run or step
+            raise IntegrityError(
+                f"step run {fields['id']} is recorded for another run or step than "
+                f"{project}/{run_id}/{step}: the manifest disagrees with the catalog"
+            )
         if found == fields["id"] and pending is not None:
             pending.add("step_run_start", at, _step_run_fields(conn, run_pk, fields))
         return found
@@ -323,17 +328,22 @@ class RunLog:
 # --- the rows of runs and step runs, as the live calls and their replay write them ---------------
 
 
-def start_run_row(conn: Connection, fields: Mapping[str, Any], at: datetime) -> None:
+def start_run_row(
+    conn: Connection, fields: Mapping[str, Any], at: datetime, *, take_over: bool = True
+) -> None:
+    """Open a run; with `take_over`, a row left by an earlier run of this id with no steps (see
+    `Run`) becomes this one. Only a run opened by a process of ours has a writer and heartbeat."""
     insert_ignore(conn, t.projects, [{"name": fields["project"], "created": at}])
     run = {k: fields[k] for k in ("project", "run_id", "name", "pipeline", "status")}
-    writer = {"host": fields.get("host"), "pid": fields.get("pid"), "heartbeat": at}
+    pid = fields.get("pid")
+    writer = {"host": fields.get("host"), "pid": pid, "heartbeat": None if pid is None else at}
     insert_ignore(conn, t.runs, [{**run, "started": at, **writer}])
-    # A row left by an earlier run of this id with no steps (see `Run`) is taken over.
-    conn.execute(
-        update(t.runs)
-        .where(t.runs.c.project == fields["project"], t.runs.c.run_id == fields["run_id"])
-        .values(status=fields["status"], **writer)
-    )
+    if take_over:
+        conn.execute(
+            update(t.runs)
+            .where(t.runs.c.project == fields["project"], t.runs.c.run_id == fields["run_id"])
+            .values(status=fields["status"], **writer)
+        )
 
 
 def finish_run_row(conn: Connection, fields: Mapping[str, Any], at: datetime) -> None:
@@ -358,7 +368,7 @@ def insert_step_run_row(
         "cached": False,
         "host": fields.get("host"),
         "pid": fields.get("pid"),
-        "heartbeat": at,
+        "heartbeat": None if fields.get("pid") is None else at,
     }
     if ignore:
         insert_ignore(conn, t.step_runs, [row])
