@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import IntegrityError, InvalidName
+from .errors import IntegrityError, InvalidName, NoMaterializerFound
 from .manifest import Manifest
 from .materializers.base import ArtifactKind
 from .naming import validate_name
@@ -41,11 +41,17 @@ def check_manifest(
 
     `materializers` are the ids this process can load; `where` names the manifest in messages.
     """
-    problem = _problem(manifest, key, materializers)
+    problem = _problem(manifest, key)
     if problem:
         raise IntegrityError(
             f"manifest {where} is not usable: {problem}. It may have been edited; restore it "
             "from the catalog (the catalog row is authoritative) or delete the artifact."
+        )
+    if manifest.materializer not in materializers:  # well formed: a plugin is missing
+        raise NoMaterializerFound(
+            f"artifact {manifest.key!r} was written by materializer {manifest.materializer!r}, "
+            "which no installed plugin provides. Install the plugin that provides it, or check "
+            "FLOW_ARTIFACTS_DISABLE_PLUGINS."
         )
     return manifest
 
@@ -119,7 +125,7 @@ def data_suffix(manifest: Manifest) -> str:
     return manifest.data_path[len(manifest.key) :]
 
 
-def _problem(m: Manifest, key: str, materializers: Container[str]) -> str | None:
+def _problem(m: Manifest, key: str) -> str | None:
     for name in _STRINGS:
         if not isinstance(getattr(m, name), str):
             return f"{name} is not a string"
@@ -132,8 +138,8 @@ def _problem(m: Manifest, key: str, materializers: Container[str]) -> str | None
     for name in _OPTIONAL_NAMES:
         if getattr(m, name) != "" and (problem := _name_problem(getattr(m, name), name)):
             return problem
-    if not isinstance(m.materializer, str) or m.materializer not in materializers:
-        return "its materializer is not one this installation knows"
+    if not isinstance(m.materializer, str) or (problem := _name_problem(m.materializer, "x")):
+        return "its materializer is not a materializer id"
     if not isinstance(m.kind, str) or m.kind not in _KINDS:
         return "kind is not one of " + ", ".join(sorted(_KINDS))
     if not _is_int(m.size) or not 0 <= m.size < MAX_INT:
