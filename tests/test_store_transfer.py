@@ -21,10 +21,10 @@ from flow_artifacts.materializers.base import Materializer
 from tests.core_plugins import RegisterPlugin, host_with
 from tests.test_store_support import (  # noqa: F401  (fixtures)
     Target,
+    artifact_files,
     make_stack_fixture,
     object_target_fixture,
     open_target,
-    artifact_files,
     target_fixture,
 )
 
