@@ -60,6 +60,7 @@ def materialize(
         overrides={**stack.overrides, **overrides} if overrides else stack.overrides,
         allow_pickle=stack.pickles_allowed(project),
     )
+    store_id = store.identity  # recorded on first use, before any byte is written
     manifest = store.write_data(
         obj,
         key,
@@ -79,6 +80,7 @@ def materialize(
         stack.catalog.record(
             manifest,
             store_url=store.url,
+            store_id=store_id,
             publish=store.write_manifest,
             inputs=input_ids,
             step_run_id=step_run_id,
@@ -86,6 +88,7 @@ def materialize(
     except BaseException:
         store.discard_unpublished(manifest)
         raise
+    store.finish_write(manifest)
     return Artifact(manifest, store=store, session=stack)
 
 

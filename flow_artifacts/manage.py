@@ -186,7 +186,7 @@ def reindex(store: ArtifactStore | None = None, *, stack: Stack | None = None) -
     store = store or stack.store
     manifests = [store.get_manifest(key) for key in store.list_artifacts()]
     manifests.sort(key=lambda m: m.created)
-    added = sum(stack.catalog.restore(m, store.url) for m in manifests)
+    added = sum(stack.catalog.restore(m, store.url, store.identity) for m in manifests)
     for manifest in manifests:
         stack.catalog.restore_inputs(manifest)
     return added

@@ -65,6 +65,7 @@ class Catalog(RunLog):
         manifest: Manifest,
         *,
         store_url: str,
+        store_id: str,
         publish: Callable[[Manifest], None],
         inputs: Sequence[str] = (),
         step_run_id: str | None = None,
@@ -87,7 +88,7 @@ class Catalog(RunLog):
             manifest.step_run_id = sr_id
             manifest.inputs = list(dict.fromkeys(inputs))
             publish(manifest)
-            self._insert(conn, manifest, store_url)
+            self._insert(conn, manifest, store_url, store_id)
             insert_ignore(
                 conn,
                 t.step_inputs,
@@ -107,7 +108,7 @@ class Catalog(RunLog):
             )  # type: ignore[assignment]
         return recorded
 
-    def restore(self, manifest: Manifest, store_url: str) -> bool:
+    def restore(self, manifest: Manifest, store_url: str, store_id: str) -> bool:
         """Insert a row for a manifest found in the store (reindex); False if already present."""
 
         def work(conn: Connection) -> bool:
@@ -136,7 +137,7 @@ class Catalog(RunLog):
                         else func.greatest(t.artifact_names.c.latest_version, manifest.version)
                     )
                 )
-            self._insert(conn, manifest, store_url)
+            self._insert(conn, manifest, store_url, store_id)
             return True
 
         return write(self.engine, work)
@@ -432,7 +433,9 @@ class Catalog(RunLog):
             version = conn.execute(_BUMP_VERSION, params).scalar_one()
         return version
 
-    def _insert(self, conn: Connection, manifest: Manifest, store_url: str) -> None:
+    def _insert(
+        self, conn: Connection, manifest: Manifest, store_url: str, store_id: str
+    ) -> None:
         check_labels(manifest.labels)
         self._project(conn, manifest.project)
         created = datetime.fromisoformat(manifest.created)
@@ -446,6 +449,7 @@ class Catalog(RunLog):
                 "kind": manifest.kind,
                 "materializer": manifest.materializer,
                 "store_url": store_url,
+                "store_id": store_id,
                 "key": manifest.key,
                 "data_path": manifest.data_path,
                 "checksum": manifest.checksum,

@@ -39,5 +39,19 @@ def _label_listing_index(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index}
+def _store_identity(conn: Connection) -> None:
+    """Version 3 (store identity): rows record the id of the store that holds their bytes.
+
+    Existing rows get NULL: the store they name by URL text cannot be identified from here. gc
+    counts a NULL row as owning its paths in any store, and gives it the store's id once it finds
+    the row's own manifest there (`inventory.adopt_rows`).
+    """
+    conn.execute(text("ALTER TABLE fa_artifacts ADD COLUMN store_id VARCHAR(36)"))
+    conn.execute(text("CREATE INDEX ix_fa_artifacts_store ON fa_artifacts (store_id)"))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _label_listing_index,
+    3: _store_identity,
+}
 """The step from version N-1 to N, keyed by N: one for every version above 1."""

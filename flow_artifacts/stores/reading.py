@@ -6,6 +6,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from fsspec.implementations.local import LocalFileSystem
@@ -123,7 +124,10 @@ def download_tree(
 ) -> None:
     """Copy a directory artifact to local `target`, then check the copy against its checksum."""
     with errors.io("reading", manifest.key):
-        fs.get(data + "/", os.fspath(target), recursive=True)
+        for path in files_only(fs.find(data, detail=True)):  # each by name: `get` would glob
+            local_path = Path(target, rel_to(fs._strip_protocol(path), data))
+            local_path.parent.mkdir(parents=True, exist_ok=True)
+            fs.get_file(path, os.fspath(local_path))
     local = LocalFileSystem()
     copied = stored_checksum(local, local._strip_protocol(os.fspath(target)), manifest)
     if copied != manifest.checksum:
