@@ -6,8 +6,16 @@ from sqlalchemy import inspect, select, text
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog, schema
+from flow_artifacts.maintenance import gc, verify
 
-VERSION_1_LABELS = [
+VERSION_2_STORES = [
+    "DROP INDEX ix_fa_artifacts_store",
+    "ALTER TABLE fa_artifacts DROP COLUMN store_id",
+    "UPDATE fa_schema SET version = 2",
+]
+"""What version 2 had: rows naming their store by URL text only, with no store id."""
+
+VERSION_1_LABELS = VERSION_2_STORES[:-1] + [
     "DROP INDEX ix_fa_labels_listing",
     "DROP INDEX ix_fa_labels_project_listing",
     "ALTER TABLE fa_labels DROP COLUMN project",
@@ -38,7 +46,7 @@ def test_a_version_1_catalog_is_migrated_and_its_labels_still_filter(stack, cata
 
     migrated = Catalog(catalog_url)
     with migrated.engine.connect() as conn:
-        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 2
+        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 3
     indexes = {index["name"] for index in inspect(migrated.engine).get_indexes("fa_labels")}
     assert indexes == {index.name for index in schema.labels.indexes}
     team_a = migrated.list_page(project="demo", labels={"team": "a", "tier": "gold"})
@@ -53,4 +61,27 @@ def test_a_version_1_catalog_is_migrated_and_its_labels_still_filter(stack, cata
     fa.update(written[1], labels={"team": "b"}, stack=newer)
     team_a = migrated.list_page(project="demo", labels={"team": "a"})
     assert [m.id for m in team_a.items] == [added.id, written[3].id]
+    migrated.close()
+
+
+def test_a_version_2_catalog_keeps_working_and_its_rows_adopt_the_store(stack, catalog_url):
+    old = [fa.materialize({"i": i}, f"n{i}", "r1", "s", "demo", stack=stack) for i in range(3)]
+    with stack.catalog.engine.begin() as conn:
+        for statement in VERSION_2_STORES:
+            conn.execute(text(statement))
+    stack.catalog.close()
+
+    migrated = Catalog(catalog_url)
+    with migrated.engine.connect() as conn:
+        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 3
+        assert set(conn.execute(select(schema.artifacts.c.store_id)).scalars()) == {None}
+    newer = fa.Stack(store=fa.ArtifactStore(stack.store.root), catalog=migrated)
+    assert fa.load(old[0].uri, stack=newer) == {"i": 0}
+
+    report = gc(stack=newer)
+    assert report.paths == [] and report.unknown_manifests == []
+    with migrated.engine.connect() as conn:
+        ids = set(conn.execute(select(schema.artifacts.c.store_id)).scalars())
+    assert ids == {newer.store.identity}
+    assert all(r.ok for r in verify(stack=newer))
     migrated.close()

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import flow_artifacts as fa
+from flow_artifacts.stores.paths import IDENTITY
 from flow_artifacts.catalog import Catalog
 from tests import servers
 
@@ -69,6 +70,9 @@ def sign_options(kind: str) -> dict[str, Any]:
 
 
 def stored_files(store: fa.ArtifactStore) -> dict[str, bytes]:
-    """Every object under the store's root, relative path -> bytes."""
+    """Every object under the store's root but its identity record, relative path -> bytes.
+
+    Temporaries and pending-write records are included: a settled write leaves none."""
     found = store.fs.find(store.root) if store.fs.exists(store.root) else []
-    return {p[len(store.root) :].lstrip("/"): store.fs.cat_file(p) for p in found}
+    files = {p[len(store.root) :].lstrip("/"): p for p in found}
+    return {rel: store.fs.cat_file(p) for rel, p in files.items() if rel != IDENTITY}

@@ -48,9 +48,11 @@ def remove_exactly(fs: Any, path: str) -> None:
             os.unlink(path)
         return
     try:
-        files = list(files_only(fs.find(path, detail=True)))
+        found = fs.find(path, detail=True)
     except FileNotFoundError:
         return
+    # adlfs answers a single file's `find(detail=True)` with a list of names
+    files = list(files_only(found) if isinstance(found, Mapping) else found)
     literal = [p for p in files if not _pattern(p)]
     if literal:
         fs.rm(literal)  # a list of names without pattern characters is taken literally, batched
