@@ -60,7 +60,6 @@ def materialize(
         overrides={**stack.overrides, **overrides} if overrides else stack.overrides,
         allow_pickle=stack.pickles_allowed(project),
     )
-    store_id = store.identity  # recorded on first use, before any byte is written
     manifest = store.write_data(
         obj,
         key,
@@ -80,7 +79,7 @@ def materialize(
         stack.catalog.record(
             manifest,
             store_url=store.url,
-            store_id=store_id,
+            store_id=store.identity,  # known since write_data
             publish=store.write_manifest,
             inputs=input_ids,
             step_run_id=step_run_id,

@@ -38,7 +38,7 @@ from .redact import redact_url
 from .stores.failures import ErrorTranslator, Failure, classify, scrub, secret_values
 from .stores.identity import store_identity
 from .stores.leases import DEFAULT_LEASE_SECONDS, PendingWrite, WriteRecord, read_writes
-from .stores.paths import WRITES, candidate_keys, files_only, modified, rel_to, reserved
+from .stores.paths import IDENTITY, WRITES, candidate_keys, files_only, modified, rel_to, reserved
 from .stores.reading import download_tree, load_object, stored_checksum, verified_stream
 from .stores.transfer import READ_CHUNK, read_whole
 from .stores.uploads import Upload, abort, multipart_uploads
@@ -101,10 +101,12 @@ class ArtifactStore:
     def identity(self) -> str:
         """The store's id, recorded at its root on first use: the same however the URL is
         spelled (moved folder, trailing slash, `file://`, endpoint alias)."""
+        return self._identify("reading", IDENTITY)
+
+    def _identify(self, operation: str, key: str) -> str:
         if self._identity is None:
-            self._identity = store_identity(
-                self.fs, self.root, local=self._local, errors=self._errors
-            )
+            with self._errors.io(operation, key):
+                self._identity = store_identity(self.fs, self.root, local=self._local)
         return self._identity
 
     # --- writing -------------------------------------------------------------------------------
@@ -181,6 +183,7 @@ class ArtifactStore:
         `finish_write` (committed) or `discard_unpublished`; if the process dies first, the lease
         expires and `gc` collects what it made.
         """
+        self._identify("writing", key)  # on the store's first write, before any byte
         data_rel = key + materializer.extension_for(obj)
         write = PendingWrite(self.fs, self.root, key, data_rel, self.lease_seconds)
         with self._errors.io("writing", key):

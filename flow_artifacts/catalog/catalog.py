@@ -433,9 +433,7 @@ class Catalog(RunLog):
             version = conn.execute(_BUMP_VERSION, params).scalar_one()
         return version
 
-    def _insert(
-        self, conn: Connection, manifest: Manifest, store_url: str, store_id: str
-    ) -> None:
+    def _insert(self, conn: Connection, manifest: Manifest, store_url: str, store_id: str) -> None:
         check_labels(manifest.labels)
         self._project(conn, manifest.project)
         created = datetime.fromisoformat(manifest.created)

@@ -13,22 +13,22 @@ import uuid
 from typing import Any
 
 from ..errors import StoreError
-from .failures import ErrorTranslator, Failure, classify
+from .failures import Failure, classify
 from .paths import IDENTITY, RESERVED
 
 FORMAT = "flow-artifacts-store"
 
 
-def store_identity(fs: Any, root: str, *, local: bool, errors: ErrorTranslator) -> str:
+def store_identity(fs: Any, root: str, *, local: bool) -> str:
     """The store's id, recorded on first use. Of two first users, the first record written wins
-    (a conditional create) and both return it."""
+    (a conditional create) and both return it. Storage errors pass through, for the caller to
+    translate."""
     path = f"{root}/{IDENTITY}"
-    with errors.io("identifying", IDENTITY):
+    body = _read(fs, path)
+    if body is None:
+        _create(fs, root, path, json.dumps({"format": FORMAT, "id": str(uuid.uuid4())}), local)
         body = _read(fs, path)
-        if body is None:
-            _create(fs, root, path, json.dumps({"format": FORMAT, "id": str(uuid.uuid4())}))
-            body = _read(fs, path)
-    return _parse(body, errors.store)
+    return _parse(body)
 
 
 def _read(fs: Any, path: str) -> bytes | None:
@@ -42,12 +42,10 @@ def _read(fs: Any, path: str) -> bytes | None:
         raise
 
 
-def _create(fs: Any, root: str, path: str, body: str) -> None:
+def _create(fs: Any, root: str, path: str, body: str, local: bool) -> None:
     """Write `body` at `path` unless something is there; never a partial record."""
-    from fsspec.implementations.local import LocalFileSystem
-
     try:
-        if isinstance(fs, LocalFileSystem):
+        if local:
             os.makedirs(f"{root}/{RESERVED}", exist_ok=True)
             temp = f"{root}/{RESERVED}/.store-{uuid.uuid4().hex}.json"
             with open(temp, "w", encoding="utf-8") as f:
@@ -64,7 +62,7 @@ def _create(fs: Any, root: str, path: str, body: str) -> None:
             raise
 
 
-def _parse(body: bytes | None, store: str) -> str:
+def _parse(body: bytes | None) -> str:
     try:
         record = json.loads(body or b"")
         if not isinstance(record, dict) or record.get("format") != FORMAT:
@@ -72,6 +70,6 @@ def _parse(body: bytes | None, store: str) -> str:
         return str(uuid.UUID(record["id"]))
     except (ValueError, TypeError, KeyError, AttributeError):
         raise StoreError(
-            f"the identity record {IDENTITY} of {store} is damaged. Restore it from a copy of the "
+            f"the store's identity record {IDENTITY} is damaged. Restore it from a copy of the "
             "store; without it the catalog cannot tell which artifacts live here."
         ) from None
