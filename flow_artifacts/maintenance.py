@@ -117,7 +117,7 @@ def gc(
     report.garbage += [w.record for w in dead if w.record in files]
     report.uploads = [rel for rel, _ in uploads if _dead_upload(rel, live, dead, unjudged)]
     if report.unknown_manifests and not force:
-        raise UnknownArtifacts(_refusal(report.unknown_manifests, store))
+        raise UnknownArtifacts(_refusal(report.unknown_manifests))
     if keep_last is not None:
         report.surplus = _surplus(stack, keep_last, project)
     if not dry_run:
@@ -201,10 +201,10 @@ def _adopt_legacy_rows(stack: Stack, store: ArtifactStore, files: dict[str, Any]
         adopt_rows(stack.catalog, mine, store.identity)
 
 
-def _refusal(unknown: list[str], store: ArtifactStore) -> str:
+def _refusal(unknown: list[str]) -> str:
     shown = ", ".join(unknown[:SHOWN]) + (" ..." if len(unknown) > SHOWN else "")
     return (
-        f"gc refused: {store} holds {len(unknown)} artifact manifest(s) this catalog does not "
+        f"gc refused: the store holds {len(unknown)} artifact manifest(s) this catalog does not "
         f"know ({shown}). The catalog may be lost or another catalog may share the store. Run "
         "`flow-artifacts reindex` to catalog them, or pass --force (force=True) to collect "
         "only what dead writes left and keep everything else."

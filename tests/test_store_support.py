@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import flow_artifacts as fa
-from flow_artifacts.stores.paths import IDENTITY
 from flow_artifacts.catalog import Catalog
+from flow_artifacts.stores.paths import IDENTITY
 from tests import servers
 
 TARGETS = ["local", "memory", "s3", "gcs", "azure"]

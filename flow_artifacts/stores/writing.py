@@ -73,11 +73,19 @@ class Writer:
         target = data_path
         if not self.backend.exclusive_create:
             refuse_taken()
+        elif not self.backend.atomic_rename and materializer.writes_directory(obj):
+            # a folder is written in place, file by file: files already there (a killed
+            # upload's) would become part of it
+            with self.errors.io("writing", key):
+                if self.fs.find(data_path):
+                    raise self.errors.error(Failure.EXISTS, "writing", key)
         if self.backend.atomic_rename:
             with self.errors.io("writing", key):
                 self.fs.makedirs(posixpath.dirname(data_path), exist_ok=True)
                 self.fs.makedirs(write.temp, exist_ok=True)
-            target = f"{write.temp}/{posixpath.basename(data_path)}"
+            # named without the user's name: the move out of here must never see a pattern
+            extension = posixpath.basename(data_path)[len(posixpath.basename(key)) :]
+            target = f"{write.temp}/data{extension}"
         bar = progress_bar(f"uploading {key}", progress=progress)
         recorder = RecordingFileSystem(
             self.fs,
