@@ -285,7 +285,7 @@ class ArtifactStore:
     def _end_write(self, write: PendingWrite | None, *, release: bool) -> None:
         if write is None:
             return
-        if release:
+        if release and self.backend.atomic_rename:  # elsewhere nothing goes to temporaries
             release = self._writer.remove(write.temp)
         write.end(release=release)
 

@@ -261,14 +261,16 @@ def _assert_checksum_matches_bytes(store: ArtifactStore, artifact: Artifact) -> 
 
 
 def _files(store: ArtifactStore) -> set[str]:
-    return set(store.fs.find(store.root)) if store.fs.exists(store.root) else set()
+    """Files in the store, but its identity record, which its first write makes either way."""
+    found = set(store.fs.find(store.root)) if store.fs.exists(store.root) else set()
+    return {p for p in found if not p.endswith(f"/{IDENTITY}")}
 
 
 def _temp_files(store: ArtifactStore) -> list[str]:
     """Temporaries and pending-write records left in the store's reserved namespace."""
     reserved = f"{store.root}/{RESERVED}"
     found = store.fs.find(reserved) if store.fs.exists(reserved) else []
-    return [p for p in found if not p.endswith(IDENTITY)]
+    return [p for p in found if not p.endswith(f"/{IDENTITY}")]
 
 
 def _assert_same_files(expected: Path, loaded: Path) -> None:

@@ -373,6 +373,37 @@ def test_a_killed_multipart_upload_is_aborted_by_gc_once_its_writer_is_dead(
     assert artifact_files(stack.store) == {}
 
 
+def test_damaged_or_forged_write_records_never_cost_an_owned_file(
+    target: Target, make_stack
+) -> None:
+    stack = make_stack(target)
+    store = stack.store
+    kept = fa.materialize({"v": 1}, "kept", "r1", "s", "demo", stack=stack)
+    for folder in ("writes", f"tmp/{'a' * 32}"):
+        store.fs.makedirs(f"{store.root}/{RESERVED}/{folder}", exist_ok=True)
+    store.fs.pipe_file(f"{store.root}/{RESERVED}/writes/{'a' * 32}.json", b"not json")
+    store.fs.pipe_file(f"{store.root}/{RESERVED}/tmp/{'a' * 32}/data.bin", b"in flight?")
+    forged = {  # claims the committed artifact's key, dead for a day
+        "id": "b" * 32, "key": kept.key, "data_path": kept.manifest.data_path,
+        "renewed": "2020-01-01T00:00:00+00:00", "lease_seconds": 1, "host": "x", "pid": 1,
+    }  # fmt: skip
+    store.fs.pipe_file(
+        f"{store.root}/{RESERVED}/writes/{'b' * 32}.json", json.dumps(forged).encode()
+    )
+    wide = {**forged, "id": "c" * 32, "key": "demo", "data_path": "demo/r1"}  # not its key's
+    store.fs.pipe_file(f"{store.root}/{RESERVED}/writes/{'c' * 32}.json", json.dumps(wide).encode())
+    files = artifact_files(store)
+
+    report = gc(stack=stack)
+    assert report.paths == [f"{RESERVED}/writes/{'b' * 32}.json"]
+    assert sorted(report.unreadable) == [
+        f"{RESERVED}/writes/{'a' * 32}.json", f"{RESERVED}/writes/{'c' * 32}.json",
+    ]  # fmt: skip
+    assert artifact_files(store) == files
+    assert store.fs.exists(f"{store.root}/{RESERVED}/tmp/{'a' * 32}/data.bin")
+    assert fa.load(kept, stack=stack) == {"v": 1}
+
+
 # --- 4. deletes are exact ------------------------------------------------------------------------
 
 
