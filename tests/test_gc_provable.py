@@ -450,3 +450,11 @@ def test_glob_characters_are_refused_in_new_names(tmp_path: Path, field: str, ba
     with pytest.raises(fa.InvalidName, match="patterns"):
         store.save({"v": 1}, f"demo/{bad}/n")
     assert artifact_files(store) == {}
+
+
+@pytest.mark.parametrize("options", [{"run_id": "r*"}, {"project": "p[1]"}, {"run_id": "?"}])
+def test_a_run_with_glob_characters_is_refused_before_it_starts(options: dict[str, str]) -> None:
+    with pytest.raises(fa.InvalidName, match="patterns"):
+        fa.run(**options)
+    with pytest.raises(fa.InvalidName, match="patterns"):
+        fa.step(name="s*")(lambda: None)
