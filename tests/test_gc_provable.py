@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from flow_artifacts.maintenance import gc, verify
 from flow_artifacts.manifest import MANIFEST_SUFFIX
 from flow_artifacts.materializers.base import ArtifactKind, Materializer
 from flow_artifacts.moments import parse_moment
+from flow_artifacts.stores.leases import PendingWrite
 from flow_artifacts.stores.paths import IDENTITY, RESERVED
 from tests.core_plugins import RegisterPlugin, host_with
 from tests.gc_support import expire_leases
@@ -275,6 +277,16 @@ def test_a_slow_folder_upload_renews_its_lease_and_survives_gc(target: Target, m
     assert set(art.manifest.files) == {"part-0.txt", "part-1.txt"}
     assert [r.ok for r in verify(stack=stack)] == [True]
     assert [rel for rel in stack.store.inventory() if rel.startswith(RESERVED)] == [IDENTITY]
+
+
+def test_a_writer_cut_off_from_its_lease_refuses_to_publish() -> None:
+    store = fa.ArtifactStore(f"memory://lease-{uuid.uuid4().hex}")
+    write = PendingWrite(store.fs, store.root, "demo/r1/s/x", "demo/r1/s/x.json", 0.2)
+    write.start()
+    write.end(release=False)  # renewals stop, as when the store cannot be reached
+    time.sleep(0.15)  # more than half the lease
+    with pytest.raises(fa.StoreError, match="lost its lease"):
+        write.check()
 
 
 def kill_mid_write(mode: str, target: Target, catalog_url: str) -> None:

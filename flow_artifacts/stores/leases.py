@@ -139,7 +139,9 @@ class PendingWrite:
         self.leftovers = False
         """Set when a failed write could not remove all it made: its record must then expire."""
         self._stop = threading.Event()
-        self._renewed_at = 0.0
+        self._renewed_at = (0.0, 0.0)
+        """(monotonic, wall-clock) time of the last renewal sent: monotonic time stands still
+        while a machine sleeps, the wall clock may be set back; either may show a lapse."""
         self._thread: threading.Thread | None = None
 
     @property
@@ -157,7 +159,7 @@ class PendingWrite:
 
     def check(self) -> None:
         """Raise if the lease may have lapsed: the write must not publish anything more."""
-        if time.monotonic() - self._renewed_at > self.lease_seconds / 2:
+        if self._cut_off():
             raise StoreError(
                 f"writing artifact {self.key!r} lost its lease (the store could not be reached "
                 f"for {self.lease_seconds / 2:g}s), so gc may treat it as dead; write it again"
@@ -179,13 +181,19 @@ class PendingWrite:
 
     def _renew(self) -> None:
         while not self._stop.wait(self.lease_seconds / 4):
-            if time.monotonic() - self._renewed_at > self.lease_seconds / 2:
-                return  # cut off too long: renewing now could revive a write gc judged dead
+            if self._cut_off():
+                return  # renewing now could revive a write gc already judged dead
             with contextlib.suppress(Exception):
                 self._put()
 
+    def _cut_off(self) -> bool:
+        """Whether half the lease passed since the last renewal, by either clock."""
+        monotonic, wall = self._renewed_at
+        elapsed = max(time.monotonic() - monotonic, time.time() - wall)
+        return elapsed > self.lease_seconds / 2
+
     def _put(self) -> None:
-        started = time.monotonic()
+        started = (time.monotonic(), time.time())
         record = WriteRecord(
             id=self.id, key=self.key, data_path=self.data_path,
             renewed=datetime.now(timezone.utc), lease_seconds=self.lease_seconds,
