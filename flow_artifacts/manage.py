@@ -125,7 +125,8 @@ def delete(
 
     `delete("clean", "demo", all_versions=True)` names an artifact by name and project. Refuses
     when another artifact was produced from one of them, unless `force`. The row goes first, so
-    an interruption leaves at worst orphaned bytes for `gc`, never a row without bytes.
+    an interruption never leaves a row without bytes; the bytes it may leave are under a write
+    lease, which `gc` finishes once it expired.
     """
     stack = stack or get_stack()
     if all_versions:
@@ -150,12 +151,13 @@ def delete(
                 f"cannot delete {len(ids)} artifact(s): the lineage of {names} needs them. "
                 "Delete those first, or pass force=True."
             )
-    stack.catalog.delete_rows(ids)
-    for manifest in targets:
-        try:
-            stack.store.delete(manifest.key)
-        except ArtifactNotFound:
-            pass
+    with stack.store.deleting(targets):
+        stack.catalog.delete_rows(ids)
+        for manifest in targets:
+            try:
+                stack.store.delete(manifest.key)
+            except ArtifactNotFound:
+                pass
     return ids
 
 

@@ -9,6 +9,7 @@ manifest is written last, and an artifact exists exactly when its manifest does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import uuid
@@ -411,6 +412,30 @@ class ArtifactStore:
                     f"could not remove all bytes of artifact {manifest.key!r} from {self}; "
                     "its manifest is gone, run the delete again to finish"
                 )
+
+    @contextlib.contextmanager
+    def deleting(self, manifests: list[Manifest]) -> Iterator[None]:
+        """Hold a write lease on each artifact while it is deleted (row, manifest, bytes).
+
+        A delete interrupted after the rows went leaves files no row owns: once the lease has
+        expired, `gc` finishes the delete instead of taking them for a foreign catalog's.
+        """
+        writes = []
+        try:
+            for manifest in manifests:
+                write = PendingWrite(
+                    self.fs, self.root, manifest.key, manifest.data_path, self.lease_seconds
+                )
+                with self._errors.io("deleting", manifest.key):
+                    write.start()
+                writes.append(write)
+            yield
+        except BaseException:
+            for write in writes:
+                write.end(release=False)
+            raise
+        for write in writes:
+            write.end(release=True)
 
     def list_artifacts(self, prefix: str = "") -> list[str]:
         """Keys of the artifacts whose key starts with `prefix`, sorted."""

@@ -1,7 +1,9 @@
 """A writer that blocks mid-write and says so on stdout, for the gc tests to SIGKILL.
 
 Modes: `folder` writes one file of a folder artifact, then blocks; `multipart` streams 16 MiB
-in 5 MiB parts (so S3 starts a multipart upload), then blocks before completing it.
+in 5 MiB parts (so S3 starts a multipart upload), then blocks before completing it; `rm` commits
+an artifact, then deletes it and blocks after its row is gone, before its files go (the pause
+only holds that window open; the code under test is the library's).
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ def main(config: dict[str, Any]) -> None:
     plugins = host_with(blocking=RegisterPlugin(BlockingFolder, BlockingMultipart))
     store = fa.ArtifactStore(config["store"], plugins=plugins, **config["options"])
     stack = fa.Stack(store=store, catalog=Catalog(config["catalog"]), plugins=plugins)
+    if config["mode"] == "rm":
+        doomed = fa.materialize({"v": 1}, "doomed", "r1", "s", "demo", stack=stack)
+        fa.ArtifactStore.delete = lambda self, ref: block()  # type: ignore[method-assign]
+        fa.delete(doomed, stack=stack)
+        return
     materializer = {"folder": BlockingFolder.id, "multipart": BlockingMultipart.id}[config["mode"]]
     fa.materialize(b"x", "killed", "r1", "s", "demo", materializer=materializer, stack=stack)
 

@@ -366,6 +366,24 @@ def test_a_dead_folder_upload_does_not_block_its_key(
     assert set(artifact_files(stack.store)) == owned(stack)
 
 
+def test_an_interrupted_rm_is_finished_by_gc_once_its_lease_expired(
+    shared_target: Target, make_stack, tmp_path: Path
+) -> None:
+    catalog_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    stack = make_stack(shared_target, catalog_url)
+    kept = fa.materialize({"v": 0}, "kept", "r1", "s", "demo", stack=stack)
+    kill_mid_write("rm", shared_target, catalog_url)
+    assert [a.name for a in fa.list_artifacts(stack=stack)] == ["kept"]
+    doomed = {"demo/r1/s/doomed" + MANIFEST_SUFFIX, "demo/r1/s/doomed.json"}
+    assert doomed <= set(artifact_files(stack.store))
+
+    assert gc(stack=stack).paths == []  # no refusal: the deleter may still be finishing
+    expire_leases(stack.store)
+    assert doomed <= set(gc(stack=stack).paths)
+    assert set(artifact_files(stack.store)) == owned(stack)
+    assert fa.load(kept, stack=stack) == {"v": 0}
+
+
 def test_a_killed_multipart_upload_is_aborted_by_gc_once_its_writer_is_dead(
     s3_bucket_url, make_stack, tmp_path: Path
 ) -> None:
