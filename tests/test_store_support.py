@@ -1,7 +1,8 @@
 """What the store tests share: one fresh store of each kind per test, and ways to look inside it.
 
-Import the `*_fixture` functions into a test module to use the fixtures they define. Every target is a new, empty root: a
-directory, a memory prefix, or a new bucket/container on a real protocol server.
+Import the `*_fixture` functions into a test module to use the fixtures they define. Every target
+is a new, empty root: a directory, a memory prefix, or a new bucket/container on a real protocol
+server.
 """
 
 from __future__ import annotations
