@@ -71,6 +71,7 @@ _EXPORTS = {
     "StoreNotFound": "errors",
     "StoreUnreachable": "errors",
     "UnsupportedOperation": "errors",
+    "UnknownArtifacts": "errors",
     "CatalogError": "errors",
     "PickleFallbackWarning": "errors",
     "MetadataValidationError": "errors",
@@ -118,6 +119,7 @@ if TYPE_CHECKING:
         StoreError,
         StoreNotFound,
         StoreUnreachable,
+        UnknownArtifacts,
         UnsupportedOperation,
     )
     from .hookspecs import hookimpl

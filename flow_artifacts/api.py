@@ -89,6 +89,7 @@ def materialize(
         stack.catalog.record(
             manifest,
             store_url=store.url,
+            store_id=store.identity,  # known since write_data
             publish=store.write_manifest,
             inputs=input_ids,
             step_run_id=step_run_id,
@@ -97,6 +98,7 @@ def materialize(
     except BaseException:
         _withdraw(stack, manifest)
         raise
+    store.finish_write(manifest)
     return Artifact(manifest, store=store, session=stack)
 
 
@@ -109,8 +111,11 @@ def _withdraw(stack: Stack, manifest: Manifest) -> None:
     try:
         committed = bool(stack.catalog.by_ids([manifest.id]))
     except Exception:
+        stack.store.abandon_write(manifest)
         return
-    if not committed:
+    if committed:
+        stack.store.finish_write(manifest)
+    else:
         stack.store.discard_unpublished(manifest)
 
 
@@ -193,7 +198,7 @@ def _at_store_path(ref: str, stack: Stack) -> Artifact:
     """
     store = stack.store
     keys = store.keys_for(ref)
-    recorded = stack.catalog.at_keys(store.url, keys) if keys else None
+    recorded = stack.catalog.at_keys(store.identity, keys) if keys else None
     if recorded is not None:
         return Artifact(recorded, store=store, session=stack)
     try:

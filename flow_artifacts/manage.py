@@ -133,8 +133,9 @@ def delete(
 
     `delete("clean", "demo", all_versions=True)` names an artifact by name and project. Refuses
     when another artifact was produced from one of them, unless `force`. The row goes first, so
-    an interruption leaves at worst orphaned bytes for `gc`, never a row without bytes. The
-    tombstones journaled with the rows keep the versions deleted through a `reindex`.
+    an interruption never leaves a row without bytes; the bytes it may leave are under a write
+    lease, which `gc` finishes once it expired. The tombstones journaled with the rows keep the
+    versions deleted through a `reindex`.
     """
     stack = stack or get_stack()
     if all_versions:
@@ -161,9 +162,10 @@ def delete(
             )
     for manifest in targets:  # exactly the paths the rows record, proven inside the store
         stack.store.locate(manifest)
-    stack.catalog.delete_rows(ids, journal=stack.store.journal)
-    for manifest in targets:
-        stack.store.delete(manifest)
+    with stack.store.deleting(targets):
+        stack.catalog.delete_rows(ids, journal=stack.store.journal)
+        for manifest in targets:
+            stack.store.delete(manifest)
     return ids
 
 

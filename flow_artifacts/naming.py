@@ -11,6 +11,8 @@ import unicodedata
 from .errors import InvalidName
 
 MAX_NAME_BYTES = 200
+GLOB_CHARS = "[]*?"
+"""Refused in new names (`validate_new_name`): fsspec reads them as glob patterns."""
 _FORBIDDEN_CHARS = {
     "/": "a slash",
     "\\": "a backslash",
@@ -31,6 +33,23 @@ def validate_name(value: object, field: str = "name") -> str:
             "(not at the start)."
         )
     return value
+
+
+def validate_new_name(value: object, field: str = "name") -> str:
+    """`validate_name`, also refusing glob metacharacters: for names a write is about to use.
+
+    fsspec expands `[`, `]`, `*` and `?` in many calls, so a name holding them could make a listing
+    or delete reach other artifacts. Names written before this rule stay readable and deletable:
+    the store never passes them to a globbing call.
+    """
+    validate_name(value, field)
+    found = sorted(set(GLOB_CHARS) & set(value))  # type: ignore[arg-type]
+    if found:
+        raise InvalidName(
+            f"invalid {field} {value!r:.80}: it contains {' '.join(repr(c) for c in found)}, "
+            "which file systems read as patterns. Use letters, digits, '-', '_' and '.'."
+        )
+    return value  # type: ignore[return-value]
 
 
 def _problem(value: str) -> str | None:

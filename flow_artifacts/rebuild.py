@@ -44,7 +44,7 @@ def rebuild(stack: Stack, store: ArtifactStore) -> ReindexReport:
     manifests = [m for m in _manifests(store, report) if m.id not in deleted]
     for manifest in manifests:
         try:
-            report.added += stack.catalog.restore(manifest, store.url)
+            report.added += stack.catalog.restore(manifest, store.url, store.identity)
         except FlowArtifactsError as exc:
             report.skipped.append((manifest.key + MANIFEST_SUFFIX, str(exc)))
     for manifest in manifests:

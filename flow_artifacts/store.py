@@ -22,6 +22,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from .errors import (
+    ArtifactExists,
     ArtifactNotFound,
     ConfigError,
     FlowArtifactsError,
@@ -35,13 +36,16 @@ from .limits import check_json, check_row_fits
 from .manifest import MANIFEST_SUFFIX, Manifest, runtime_versions
 from .manifest_checks import check_manifest, path_problem
 from .materializers.base import Materializer
-from .naming import validate_name
+from .naming import validate_new_name
 from .plugins import PluginHost, default_plugin_host
 from .redact import redact_url, scrub, secret_values
 from .stores.failures import ErrorTranslator, Failure, classify
-from .stores.paths import TEMP_PREFIX, candidate_keys, files_only, modified, rel_to
+from .stores.identity import store_identity
+from .stores.leases import DEFAULT_LEASE_SECONDS, PendingWrite, WriteRecord, read_writes
+from .stores.paths import IDENTITY, WRITES, candidate_keys, files_only, modified, rel_to, reserved
 from .stores.reading import download_tree, load_object, stored_checksum, verified_stream
 from .stores.transfer import READ_CHUNK, read_whole
+from .stores.uploads import Upload, abort, multipart_uploads
 from .stores.writing import Writer
 from .template import PathTemplate
 
@@ -65,6 +69,7 @@ class ArtifactStore:
         template: str | PathTemplate = PathTemplate(),
         plugins: PluginHost | None = None,
         progress: bool | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
         **storage_options: Any,
     ) -> None:
         raw_url = os.fspath(url)
@@ -74,6 +79,8 @@ class ArtifactStore:
         """Progress bars for long transfers: None shows them in interactive terminals only."""
         self.plugins = plugins or default_plugin_host()
         self.template = template if isinstance(template, PathTemplate) else PathTemplate(template)
+        self.lease_seconds = lease_seconds
+        """How long a write in flight stays alive without renewal (see `stores/leases.py`)."""
         self.backend = self.plugins.store_backends.for_protocol(fsspec.utils.get_protocol(raw_url))
         secrets = secret_values([raw_url, storage_options])
         self._errors = ErrorTranslator(repr(self), secrets, self._root_missing)
@@ -87,11 +94,25 @@ class ArtifactStore:
         self.root = root.rstrip("/")
         self._local = isinstance(self.fs, LocalFileSystem)
         self._writer = Writer(self.fs, self.root, self.backend, self._errors)
+        self._writes: dict[str, PendingWrite] = {}
+        self._identity: str | None = None
         if self._local:
             os.makedirs(self.root, exist_ok=True)
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r})"
+
+    @property
+    def identity(self) -> str:
+        """The store's id, recorded at its root on first use: the same however the URL is
+        spelled (moved folder, trailing slash, `file://`, endpoint alias)."""
+        return self._identify("reading", IDENTITY)
+
+    def _identify(self, operation: str, key: str) -> str:
+        if self._identity is None:
+            with self._errors.io(operation, key):
+                self._identity = store_identity(self.fs, self.root, local=self._local)
+        return self._identity
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -133,7 +154,7 @@ class ArtifactStore:
         """Save `obj` at an explicit `path` (no template); `metadata` is kept in the manifest."""
         segments = path.strip("/").split("/")
         for segment in segments:
-            validate_name(segment, "path segment")
+            validate_new_name(segment, "path segment")
         chosen = self.plugins.materializers.choose(obj, materializer=materializer)
         check_json(dict(metadata or {}), "metadata")
         manifest = self.write_data(obj, "/".join(segments), chosen, name=segments[-1])
@@ -149,6 +170,7 @@ class ArtifactStore:
         except BaseException:
             self.discard_unpublished(manifest)
             raise
+        self.finish_write(manifest)
 
     def write_data(
         self,
@@ -164,17 +186,27 @@ class ArtifactStore:
     ) -> Manifest:
         """Publish the bytes of `obj` under `key` and return its manifest, not yet written.
 
-        Until `write_manifest` runs, the bytes are an orphan that `gc` may collect.
+        The write is recorded in the store before its first byte and its lease renewed until
+        `finish_write` (committed) or `discard_unpublished`; if the process dies first, the lease
+        expires and `gc` collects what it made.
         """
+        self._identify("writing", key)  # on the store's first write, before any byte
         data_rel = key + materializer.extension_for(obj)
-        written = self._writer.data(obj, key, self._abs(data_rel), materializer, self.progress)
+        write = PendingWrite(self.fs, self.root, key, data_rel, self.lease_seconds)
+        with self._errors.io("writing", key):
+            write.start()
+        try:
+            written = self._write_bytes(obj, key, data_rel, materializer, write)
+        except BaseException:
+            self._end_write(write, release=not write.leftovers)
+            raise
         metadata, directory, files = written
         if directory:
             checksum = directory_checksum(files)
             file_list = {rel: [sha, size] for rel, (sha, size) in files.items()}
         else:
             checksum, file_list = format_checksum(files[""][0]), {}
-        return Manifest(
+        manifest = Manifest(
             id=str(uuid.uuid4()), key=key, data_path=data_rel, project=project, name=name,
             run_id=run_id, step=step, pipeline=pipeline, materializer=materializer.id,
             materializer_version=materializer.version, kind=materializer.kind.value,
@@ -183,10 +215,18 @@ class ArtifactStore:
             directory=directory, metadata=metadata, files=file_list,
             libraries={**runtime_versions(), **materializer.library_versions()},
         )  # fmt: skip
+        self._writes[manifest.id] = write
+        return manifest
 
     def write_manifest(self, manifest: Manifest) -> None:
         """Make the artifact visible. Fails with `ArtifactExists` rather than overwrite."""
-        self._writer.manifest(manifest)
+        write = self._pending(manifest)
+        write.check()
+        self._writer.manifest(manifest, write.temp)
+
+    def finish_write(self, manifest: Manifest) -> None:
+        """End the write of a committed artifact: its row (or manifest) now owns the bytes."""
+        self._end_write(self._writes.pop(manifest.id, None), release=True)
 
     def discard_unpublished(self, manifest: Manifest) -> None:
         """Withdraw a write that did not commit: its manifest if it is ours, then its bytes.
@@ -199,12 +239,70 @@ class ArtifactStore:
             published = self.get_manifest(manifest.key)
         except FlowArtifactsError:
             published = None
+        removed = True
         if published is not None and published.id == manifest.id:
             with self._errors.io("withdrawing", manifest.key):
                 self.fs.rm_file(self._abs(manifest.key + MANIFEST_SUFFIX))
             published = None
         if published is None or published.data_path != manifest.data_path:
-            self._writer.remove(self._abs(manifest.data_path))
+            removed = self._writer.remove(self._abs(manifest.data_path))
+        self._end_write(self._writes.pop(manifest.id, None), release=removed)
+
+    def abandon_write(self, manifest: Manifest) -> None:
+        """Stop renewing the lease of a write whose commit cannot be confirmed: its record stays
+        and expires, and `gc` then removes what it covers unless a catalog row owns it."""
+        self._end_write(self._writes.pop(manifest.id, None), release=False)
+
+    def _pending(self, manifest: Manifest) -> PendingWrite:
+        try:
+            return self._writes[manifest.id]
+        except KeyError:
+            raise StoreError(
+                f"artifact {manifest.key!r} was not written by write_data of {self}, or its "
+                "write already ended"
+            ) from None
+
+    def _write_bytes(
+        self, obj: Any, key: str, data_rel: str, materializer: Materializer, write: PendingWrite
+    ) -> Any:
+        """The bytes, written once more if the key was blocked only by dead writes' leftovers."""
+        try:
+            return self._writer.data(
+                obj, key, self._abs(data_rel), materializer, self.progress, write
+            )
+        except ArtifactExists:
+            if write.leftovers or not self._clear_dead_writes(key, data_rel, write.id):
+                raise
+        return self._writer.data(obj, key, self._abs(data_rel), materializer, self.progress, write)
+
+    def _clear_dead_writes(self, key: str, data_rel: str, own: str) -> bool:
+        """Remove what dead writes of `key` left at its data path (on object stores a killed
+        folder upload leaves files there). False if the key is really taken: a manifest, a live
+        writer, or files no recorded write accounts for."""
+        with self._errors.io("writing", key):
+            if self.fs.exists(self._abs(key + MANIFEST_SUFFIX)):
+                return False
+            records, _ = read_writes(self.fs, self.root)
+            now = datetime.now(timezone.utc)
+            holders = [
+                r for r in records.values()
+                if r.id != own and (r.key == key or r.data_path == data_rel)
+            ]  # fmt: skip
+            if not holders or any(not r.expired(now) for r in holders):
+                return False
+            if not self._writer.remove(self._abs(data_rel)):
+                return False
+            for record in holders:
+                self._writer.remove(self._abs(record.temp))
+                self._writer.remove(self._abs(record.record))
+        return True
+
+    def _end_write(self, write: PendingWrite | None, *, release: bool) -> None:
+        if write is None:
+            return
+        if release and self.backend.atomic_rename:  # elsewhere nothing goes to temporaries
+            release = self._writer.remove(write.temp)
+        write.end(release=release)
 
     def sign(
         self, manifest: Manifest, expires_in: int, *, allow_local: bool = False, **options: Any
@@ -412,7 +510,35 @@ class ArtifactStore:
             except Exception as exc:
                 if classify(exc) is not Failure.MISSING or not isinstance(ref, Manifest):
                     raise
-        self._writer.remove(data)
+            if not self._writer.remove(data):
+                raise StoreError(
+                    f"could not remove all bytes of artifact {manifest.key!r} from {self}; "
+                    "its manifest is gone, run the delete again to finish"
+                )
+
+    @contextlib.contextmanager
+    def deleting(self, manifests: list[Manifest]) -> Iterator[None]:
+        """Hold a write lease on each artifact while it is deleted (row, manifest, bytes).
+
+        A delete interrupted after the rows went leaves files no row owns: once the lease has
+        expired, `gc` finishes the delete instead of taking them for a foreign catalog's.
+        """
+        writes = []
+        try:
+            for manifest in manifests:
+                write = PendingWrite(
+                    self.fs, self.root, manifest.key, manifest.data_path, self.lease_seconds
+                )
+                with self._errors.io("deleting", manifest.key):
+                    write.start()
+                writes.append(write)
+            yield
+        except BaseException:
+            for write in writes:
+                write.end(release=False)
+            raise
+        for write in writes:
+            write.end(release=True)
 
     def list_artifacts(self, prefix: str = "") -> list[str]:
         """Keys of the artifacts whose key starts with `prefix`, sorted."""
@@ -420,10 +546,13 @@ class ArtifactStore:
         directory = self._abs(posixpath.dirname(prefix)) if prefix else self.root
         keys = []
         for path in self._find(directory, prefix or "*"):
-            if path.endswith(MANIFEST_SUFFIX) and not posixpath.basename(path).startswith(
-                TEMP_PREFIX
+            rel = self._rel(path)
+            # a key's last segment is a name, which never starts with '.' (a crashed old
+            # version's temporary could)
+            if rel.endswith(MANIFEST_SUFFIX) and not (
+                reserved(rel) or posixpath.basename(rel).startswith(".")
             ):
-                key = self._rel(path)[: -len(MANIFEST_SUFFIX)]
+                key = rel[: -len(MANIFEST_SUFFIX)]
                 if key.startswith(prefix):
                     keys.append(key)
         return sorted(keys)
@@ -434,10 +563,27 @@ class ArtifactStore:
             self._rel(path): modified(info) for path, info in self._find(self.root, "*").items()
         }
 
+    def writes(self) -> tuple[dict[str, WriteRecord], list[str]]:
+        """Pending writes recorded in the store (id -> record), and unreadable records."""
+        with self._errors.io("listing", WRITES):
+            return read_writes(self.fs, self.root)
+
+    def uploads(self) -> list[tuple[str, Upload]]:
+        """Unfinished multipart uploads under the root, with their store-relative paths."""
+        if not self.backend.multipart_uploads:
+            return []
+        with self._errors.io("listing", "multipart uploads"):
+            return [(self._rel(u.path), u) for u in multipart_uploads(self.fs, self.root)]
+
+    def abort_upload(self, upload: Upload) -> None:
+        with self._errors.io("aborting", upload.path):
+            abort(self.fs, upload)
+
     def remove_paths(self, rels: list[str]) -> None:
-        """Delete store-relative paths (maintenance); missing ones are fine."""
+        """Delete store-relative paths (maintenance), each exactly; missing ones are fine."""
         for rel in rels:
-            self._writer.remove(self._abs(rel))
+            if not self._writer.remove(self._abs(rel)):
+                raise StoreError(f"could not remove {rel!r} from {self}; run gc again")
 
     @property
     def journal(self) -> Journal:

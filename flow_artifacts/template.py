@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .errors import ConfigError
-from .naming import validate_name
+from .naming import validate_new_name
 
 DEFAULT_TEMPLATE = "{project}/{run_id}/{step}/{name}"
 VARIABLES = ("project", "run_id", "step", "name", "date", "pipeline")
@@ -38,11 +38,11 @@ class PathTemplate:
         date: str | None = None,
     ) -> str:
         values = {
-            "project": validate_name(project, "project"),
-            "run_id": validate_name(run_id, "run_id"),
-            "step": validate_name(step, "step_name"),
-            "name": validate_name(name, "name"),
-            "pipeline": validate_name(pipeline, "pipeline"),
+            "project": validate_new_name(project, "project"),
+            "run_id": validate_new_name(run_id, "run_id"),
+            "step": validate_new_name(step, "step_name"),
+            "name": validate_new_name(name, "name"),
+            "pipeline": validate_new_name(pipeline, "pipeline"),
             "date": date or datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         }
         return self._format.format(**values)  # type: ignore[attr-defined]
@@ -81,7 +81,7 @@ def _compile(source: str) -> str:
         )
     if segments[0].startswith("."):
         raise ConfigError(
-            f"path template {source!r} may not start with '.': top-level folders starting "
-            "with '.' are reserved for the store's own records"
+            f"path template {source!r} must not start with '.': the store keeps its own records "
+            "there"
         )
     return text

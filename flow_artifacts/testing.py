@@ -30,7 +30,8 @@ from .errors import MaterializerError
 from .hashing import directory_checksum, format_checksum
 from .materializers.base import Materializer
 from .plugins import PluginHost, make_plugin_manager
-from .store import TEMP_PREFIX, ArtifactStore
+from .store import ArtifactStore
+from .stores.paths import IDENTITY, RESERVED
 
 MaterializerRef = str | Materializer | type[Materializer]
 Equals = Callable[[Any, Any], object]
@@ -260,12 +261,16 @@ def _assert_checksum_matches_bytes(store: ArtifactStore, artifact: Artifact) -> 
 
 
 def _files(store: ArtifactStore) -> set[str]:
-    return set(store.fs.find(store.root)) if store.fs.exists(store.root) else set()
+    """Files in the store, but its identity record, which its first write makes either way."""
+    found = set(store.fs.find(store.root)) if store.fs.exists(store.root) else set()
+    return {p for p in found if not p.endswith(f"/{IDENTITY}")}
 
 
 def _temp_files(store: ArtifactStore) -> list[str]:
-    found = store.fs.find(store.root, withdirs=True) if store.fs.exists(store.root) else []
-    return [p for p in found if any(seg.startswith(TEMP_PREFIX) for seg in p.split("/"))]
+    """Temporaries and pending-write records left in the store's reserved namespace."""
+    reserved = f"{store.root}/{RESERVED}"
+    found = store.fs.find(reserved) if store.fs.exists(reserved) else []
+    return [p for p in found if not p.endswith(f"/{IDENTITY}")]
 
 
 def _assert_same_files(expected: Path, loaded: Path) -> None:

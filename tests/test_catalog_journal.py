@@ -236,9 +236,9 @@ def test_reindex_cli_lists_what_it_skipped_and_exits_non_zero(tmp_path: Path) ->
 
 def test_journal_names_cannot_collide_with_artifacts() -> None:
     with pytest.raises(fa.InvalidName):
-        fa.PathTemplate("{name}").render(project="p", run_id="r", step="s", name=".fa-journal")
+        fa.PathTemplate("{name}").render(project="p", run_id="r", step="s", name=".flow-artifacts")
     with pytest.raises(fa.ConfigError, match="may not start with '.'"):
-        fa.PathTemplate(".fa-journal/{project}/{name}")
+        fa.PathTemplate(".flow-artifacts/{project}/{name}")
 
 
 def test_gc_never_touches_the_journal(make_stack) -> None:

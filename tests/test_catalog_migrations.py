@@ -6,16 +6,21 @@ from sqlalchemy import inspect, select, text
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog, schema
+from flow_artifacts.maintenance import gc, verify
 
-VERSION_2_RUNS = [
-    f"ALTER TABLE {table} DROP COLUMN {column}"
-    for table in ("fa_runs", "fa_step_runs")
-    for column in ("host", "pid", "heartbeat")
+VERSION_2 = [
+    *(
+        f"ALTER TABLE {table} DROP COLUMN {column}"
+        for table in ("fa_runs", "fa_step_runs")
+        for column in ("host", "pid", "heartbeat")
+    ),
+    "DROP INDEX ix_fa_artifacts_store",
+    "ALTER TABLE fa_artifacts DROP COLUMN store_id",
 ]
-"""What version 2 lacked: the writer and heartbeat of runs and step runs."""
+"""What version 2 lacked: the writer and heartbeat of runs and step runs, and rows' store id."""
 
 VERSION_1_LABELS = [
-    *VERSION_2_RUNS,
+    *VERSION_2,
     "DROP INDEX ix_fa_labels_listing",
     "DROP INDEX ix_fa_labels_project_listing",
     "ALTER TABLE fa_labels DROP COLUMN project",
@@ -70,7 +75,7 @@ def test_a_version_2_catalog_gets_run_liveness_and_judges_old_open_runs_by_their
     with fa.run(project="demo", run_id="done", stack=stack):
         fa.materialize({"i": 1}, "n", "done", "s", "demo", stack=stack)
     with stack.catalog.engine.begin() as conn:
-        for statement in [*VERSION_2_RUNS, "UPDATE fa_schema SET version = 2"]:
+        for statement in [*VERSION_2, "UPDATE fa_schema SET version = 2"]:
             conn.execute(text(statement))
         conn.execute(
             text(
@@ -88,4 +93,27 @@ def test_a_version_2_catalog_gets_run_liveness_and_judges_old_open_runs_by_their
     newer = fa.Stack(store=stack.store, catalog=migrated)
     with fa.run(project="demo", run_id="fresh", stack=newer):
         assert {r["run_id"]: r["status"] for r in migrated.runs("demo")}["fresh"] == "running"
+    migrated.close()
+
+
+def test_a_version_2_catalog_keeps_working_and_its_rows_adopt_the_store(stack, catalog_url):
+    old = [fa.materialize({"i": i}, f"n{i}", "r1", "s", "demo", stack=stack) for i in range(3)]
+    with stack.catalog.engine.begin() as conn:
+        for statement in [*VERSION_2, "UPDATE fa_schema SET version = 2"]:
+            conn.execute(text(statement))
+    stack.catalog.close()
+
+    migrated = Catalog(catalog_url)
+    with migrated.engine.connect() as conn:
+        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 3
+        assert set(conn.execute(select(schema.artifacts.c.store_id)).scalars()) == {None}
+    newer = fa.Stack(store=fa.ArtifactStore(stack.store.root), catalog=migrated)
+    assert fa.load(old[0].uri, stack=newer) == {"i": 0}
+
+    report = gc(stack=newer)
+    assert report.paths == [] and report.unknown_manifests == []
+    with migrated.engine.connect() as conn:
+        ids = set(conn.execute(select(schema.artifacts.c.store_id)).scalars())
+    assert ids == {newer.store.identity}
+    assert all(r.ok for r in verify(stack=newer))
     migrated.close()

@@ -77,6 +77,7 @@ class Catalog(RunLog):
         manifest: Manifest,
         *,
         store_url: str,
+        store_id: str,
         publish: Callable[[Manifest], None],
         inputs: Sequence[str] = (),
         step_run_id: str | None = None,
@@ -101,7 +102,7 @@ class Catalog(RunLog):
             manifest.step_run_id = sr_id
             manifest.inputs = list(dict.fromkeys(inputs))
             publish(manifest)
-            self._insert(conn, manifest, store_url)
+            self._insert(conn, manifest, store_url, store_id)
             insert_ignore(
                 conn,
                 t.step_inputs,
@@ -121,7 +122,7 @@ class Catalog(RunLog):
             )  # type: ignore[assignment]
         return recorded
 
-    def restore(self, manifest: Manifest, store_url: str) -> bool:
+    def restore(self, manifest: Manifest, store_url: str, store_id: str) -> bool:
         """Insert a row for a manifest found in the store (reindex); False if already present."""
 
         def work(conn: Connection) -> bool:
@@ -137,7 +138,7 @@ class Catalog(RunLog):
                 manifest.version = self._next_version(conn, manifest.project, manifest.name)
             else:
                 self._reserve_version(conn, manifest.project, manifest.name, manifest.version)
-            self._insert(conn, manifest, store_url)
+            self._insert(conn, manifest, store_url, store_id)
             return True
 
         return write(self.engine, work)
@@ -414,10 +415,12 @@ class Catalog(RunLog):
                 for r in conn.execute(self._select().where(t.artifacts.c.id.in_(part)))
             ]
 
-    def at_keys(self, store_url: str, keys: Sequence[str]) -> Manifest | None:
-        """The artifact recorded at the first of `keys` that the store at `store_url` holds."""
+    def at_keys(self, store_id: str, keys: Sequence[str]) -> Manifest | None:
+        """The artifact recorded at the first of `keys` in the store with id `store_id` (or in
+        any store, for rows written before stores had ids)."""
         a = t.artifacts
-        query = self._select().where(a.c.store_url == store_url, a.c.key.in_(keys))
+        in_store = (a.c.store_id == store_id) | a.c.store_id.is_(None)
+        query = self._select().where(in_store, a.c.key.in_(keys))
         with self.engine.connect() as conn:
             found = {row.key: row_to_manifest(row) for row in conn.execute(query)}
         return next((found[key] for key in keys if key in found), None)
@@ -457,7 +460,7 @@ class Catalog(RunLog):
             )
         )
 
-    def _insert(self, conn: Connection, manifest: Manifest, store_url: str) -> None:
+    def _insert(self, conn: Connection, manifest: Manifest, store_url: str, store_id: str) -> None:
         check_labels(manifest.labels)
         self._project(conn, manifest.project)
         created = datetime.fromisoformat(manifest.created)
@@ -471,6 +474,7 @@ class Catalog(RunLog):
                 "kind": manifest.kind,
                 "materializer": manifest.materializer,
                 "store_url": store_url,
+                "store_id": store_id,
                 "key": manifest.key,
                 "data_path": manifest.data_path,
                 "checksum": manifest.checksum,

@@ -40,7 +40,7 @@ def _label_listing_index(conn: Connection) -> None:
 
 
 def _run_writers(conn: Connection) -> None:
-    """Version 3 (run liveness): runs and step runs record host, process id and a heartbeat.
+    """Runs and step runs record host, process id and a heartbeat (run liveness).
 
     Nullable: rows from before have none, and readers judge them by their start time instead.
     The column types are spelled out so that later versions cannot change this step.
@@ -52,5 +52,22 @@ def _run_writers(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN heartbeat {moment}"))
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index, 3: _run_writers}
+def _store_identity(conn: Connection) -> None:
+    """Rows record the id of the store that holds their bytes.
+
+    Existing rows get NULL: the store they name by URL text cannot be identified from here. gc
+    counts a NULL row as owning its paths in any store, and gives it the store's id once it finds
+    the row's own manifest there (`inventory.adopt_rows`).
+    """
+    conn.execute(text("ALTER TABLE fa_artifacts ADD COLUMN store_id VARCHAR(36)"))
+    conn.execute(text("CREATE INDEX ix_fa_artifacts_store ON fa_artifacts (store_id)"))
+
+
+def _version_3(conn: Connection) -> None:
+    """Version 3: run liveness and store identity."""
+    _run_writers(conn)
+    _store_identity(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index, 3: _version_3}
 """The step from version N-1 to N, keyed by N: one for every version above 1."""

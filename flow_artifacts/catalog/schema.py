@@ -116,6 +116,9 @@ artifacts = Table(
     Column("kind", STATUS, nullable=False),
     Column("materializer", NAME, nullable=False),
     Column("store_url", Text, nullable=False),
+    # The identity record of the store holding the bytes (version 3); NULL on rows written before
+    # it, until gc finds their manifest in a store and adopts that store's id.
+    Column("store_id", ID),
     Column("key", Text, nullable=False),
     Column("data_path", Text, nullable=False),
     Column("checksum", String(CHECKSUM_CHARS), nullable=False),
@@ -132,6 +135,7 @@ artifacts = Table(
     Index("ix_fa_artifacts_project_created", "project", "created", "id"),
     Index("ix_fa_artifacts_created", "created", "id"),
     Index("ix_fa_artifacts_step_run", "step_run_id"),
+    Index("ix_fa_artifacts_store", "store_id"),
 )
 
 artifact_names = Table(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import click
 
 from .main import State
@@ -51,53 +49,65 @@ def rm(state: State, ref: str, all_versions: bool, force: bool) -> None:
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
 @click.option("--keep-last", type=click.IntRange(1), help="Keep this many versions per name.")
-@click.option(
-    "--grace",
-    default=15,
-    show_default=True,
-    type=click.IntRange(0),
-    help="Minutes an orphan must be old, so writes in flight are spared.",
-)
 @click.option("--project", help="Limit retention to one project.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run even if the store holds artifacts this catalog does not know (they are kept).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def gc(
     state: State,
     dry_run: bool,
     keep_last: int | None,
-    grace: int,
     project: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
-    """Remove orphaned bytes, manifests and temporaries; with --keep-last, old versions."""
+    """Remove what dead writes left; with --keep-last, old versions.
+
+    Only provable garbage goes: files no artifact owns whose write is dead (its lease expired).
+    Refuses when the store holds artifacts this catalog does not know: run reindex first.
+    """
     from ..maintenance import gc as collect
 
     report = collect(
-        dry_run=dry_run,
-        keep_last=keep_last,
-        grace=timedelta(minutes=grace),
-        project=project,
-        stack=state.stack,
+        dry_run=dry_run, keep_last=keep_last, project=project, force=force, stack=state.stack
     )
     verb = "would remove" if dry_run else "removed"
+    surplus = [f"store://{m.project}/{m.name}@{m.version}" for m in report.surplus]
     if as_json:
         emit_json(
             {
                 "dry_run": dry_run,
-                "orphan_manifests": report.orphan_manifests,
-                "orphan_data": report.orphan_data,
-                "expired_temporaries": report.expired_temporaries,
-                "surplus": [f"store://{m.project}/{m.name}@{m.version}" for m in report.surplus],
+                "garbage": report.garbage,
+                "uploads": report.uploads,
+                "surplus": surplus,
+                "unaccounted": report.unaccounted,
+                "unknown_manifests": report.unknown_manifests,
+                "unreadable": report.unreadable,
             }
         )
         return
-    for path in report.paths:
+    for path in report.garbage:
         click.echo(f"{verb} {path}")
-    for m in report.surplus:
-        click.echo(f"{verb} store://{m.project}/{m.name}@{m.version}")
+    for path in report.uploads:
+        click.echo(f"{verb} unfinished upload {path}")
+    for ref in surplus:
+        click.echo(f"{verb} {ref}")
     click.echo(
-        f"{verb} {len(report.paths)} orphan path(s), {len(report.surplus)} old version(s)", err=True
+        f"{verb} {len(report.garbage)} path(s) of dead writes, {len(report.uploads)} "
+        f"unfinished upload(s), {len(surplus)} old version(s)",
+        err=True,
     )
+    if report.unaccounted or report.unreadable:
+        click.echo(
+            f"kept {len(report.unaccounted)} file(s) no artifact owns and no recorded write "
+            f"made, and what {len(report.unreadable)} unreadable write record(s) cover: gc "
+            "cannot prove them garbage (see --json)",
+            err=True,
+        )
 
 
 @click.command()

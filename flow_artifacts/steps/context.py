@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, FlowArtifactsError
-from ..naming import validate_name
+from ..naming import validate_new_name
 from ..redact import scrub
 from .decorator import steps_disabled
 from .tracking import OUTLIVING_RUNS, trackable
@@ -82,10 +82,10 @@ class Run:
         stack: StackLike | None = None,
         run_id: str | None = None,
     ) -> None:
-        self.id = validate_name(run_id, "run_id") if run_id is not None else str(uuid.uuid4())
+        self.id = validate_new_name(run_id, "run_id") if run_id is not None else str(uuid.uuid4())
         self.name = name
-        self.pipeline = validate_name(pipeline, "pipeline") if pipeline is not None else None
-        self.project = validate_name(project, "project") if project is not None else None
+        self.pipeline = validate_new_name(pipeline, "pipeline") if pipeline is not None else None
+        self.project = validate_new_name(project, "project") if project is not None else None
         self.cache = cache
         self.stack: Stack | None = None
         self.status = "pending"
@@ -120,7 +120,7 @@ class Run:
             from ..stack import resolve_stack
 
             self.stack = resolve_stack(self._stack_arg)
-            self.project = self.project or validate_name(self.stack.project, "project")
+            self.project = self.project or validate_new_name(self.stack.project, "project")
             if self._explicit_id and self.stack.catalog.step_runs_of_run(self.project, self.id):
                 raise ConfigError(
                     f"run {self.id!r} already has recorded steps in project {self.project!r}; "

@@ -15,7 +15,7 @@ from typing import Any, TypeVar, overload
 from ..errors import ConfigError
 from ..materializers.base import ArtifactKind
 from ..materializers.registry import dotted_name
-from ..naming import validate_name
+from ..naming import validate_new_name
 
 DISABLED_ENV = "FLOW_ARTIFACTS_DISABLED"
 _YES = {"1", "true", "yes", "on"}
@@ -63,7 +63,7 @@ class Step:
             )
         functools.update_wrapper(self, func)
         self.func = func
-        self.name = validate_name(name or func.__name__, "step name")
+        self.name = validate_new_name(name or func.__name__, "step name")
         self.outputs = _check_outputs(self.name, outputs)
         self.cache = bool(cache)
         self.materializer, self.output_materializers, self.type_materializers = _materializers(
@@ -145,13 +145,13 @@ def _check_outputs(step_name: str, outputs: OutputSpec) -> str | tuple[str, ...]
     if outputs is None:
         return None
     if isinstance(outputs, str):
-        return validate_name(outputs, "output name")
+        return validate_new_name(outputs, "output name")
     if not isinstance(outputs, (tuple, list)) or not outputs:
         raise ConfigError(
             f"step {step_name!r}: outputs must be a name or a non-empty tuple of names, "
             f"got {outputs!r}"
         )
-    names = tuple(validate_name(n, "output name") for n in outputs)
+    names = tuple(validate_new_name(n, "output name") for n in outputs)
     if len(set(names)) != len(names):
         raise ConfigError(f"step {step_name!r}: output names repeat in {names}")
     return names
