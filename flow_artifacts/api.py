@@ -14,11 +14,9 @@ from typing import Any
 from .artifact import Artifact
 from .catalog.lineage import Direction, LineageGraph, walk_lineage
 from .catalog.refs import parse_ref
-from .errors import ArtifactNotFound, ConfigError, InvalidName
-from .limits import check_json, check_labels, check_row_fits, check_text
+from .errors import ArtifactNotFound, InvalidName
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .manifest_checks import check_agrees
-from .materializers.base import ArtifactKind
 from .materializers.registry import Explanation
 from .stack import Stack, get_stack
 
@@ -50,42 +48,14 @@ def materialize(
     """
     stack = stack or get_stack()
     project = stack.project if project is None else project
-    if kind is not None and kind not in {k.value for k in ArtifactKind}:
-        raise ConfigError(f"kind {kind!r} is not one of {', '.join(k.value for k in ArtifactKind)}")
     store = stack.store
-    key = store.template.render(
-        project=project, run_id=run_id, step=step_name, name=name, pipeline=pipeline
-    )
     input_ids = [resolve(ref, stack).id for ref in inputs]
-    # everything the catalog row holds is checked before the first byte is written
-    row_labels = {str(k): str(v) for k, v in (labels or {}).items()}
-    check_labels(row_labels)
-    check_text(description, "description")
-    user_metadata = dict(metadata or {})
-    check_json(user_metadata, "metadata")
-    chosen = stack.plugins.materializers.choose(
-        obj,
-        materializer=materializer,
-        overrides={**stack.overrides, **overrides} if overrides else stack.overrides,
-        allow_pickle=stack.pickles_allowed(project),
-    )
+    dispatch = stack.dispatch(project, materializer=materializer, overrides=overrides)
     manifest = store.write_data(
-        obj,
-        key,
-        chosen,
-        project=project,
-        name=name,
-        run_id=run_id,
-        step=step_name,
-        pipeline=pipeline,
-    )
-    manifest.labels = row_labels
-    manifest.description = description
-    manifest.user_metadata = user_metadata
-    if kind is not None:
-        manifest.kind = kind
+        obj, dispatch.choose, name=name, project=project, run_id=run_id, step=step_name,
+        pipeline=pipeline, labels=labels, description=description, metadata=metadata, kind=kind,
+    )  # fmt: skip
     try:
-        check_row_fits(manifest)
         stack.catalog.record(
             manifest,
             store_url=store.url,
@@ -160,16 +130,19 @@ def load(ref: ArtifactRef, *, verify: bool = True, stack: Stack | None = None) -
 
 
 def explain(
-    obj: Any, *, materializer: str | None = None, stack: Stack | None = None
+    obj: Any,
+    *,
+    materializer: str | None = None,
+    overrides: Mapping[str, str] | None = None,
+    project: str | None = None,
+    stack: Stack | None = None,
 ) -> Explanation:
-    """Which materializer would save `obj` on this stack, and why."""
+    """Which materializer `materialize` would save `obj` with on this stack, and why: the same
+    rule (stack and call overrides, the pickle policy of `project`). A type explains what its
+    instances would get."""
     stack = stack or get_stack()
-    return stack.plugins.materializers.explain(
-        obj,
-        materializer=materializer,
-        overrides=stack.overrides,
-        allow_pickle=stack.allow_pickle is not False,
-    )
+    dispatch = stack.dispatch(project, materializer=materializer, overrides=overrides)
+    return dispatch.explain_type(obj) if isinstance(obj, type) else dispatch.explain(obj)
 
 
 def get_artifact(ref: ArtifactRef, *, stack: Stack | None = None) -> Artifact:

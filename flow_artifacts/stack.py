@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Union
 
 from .catalog import Catalog
 from .errors import ConfigError, FlowArtifactsError
+from .materializers.registry import Dispatch
 from .plugins import PluginHost, default_plugin_host
 from .redact import redact_url
 from .redact import scrub as scrub_secrets
@@ -121,6 +122,23 @@ class Stack:
         if self.allow_pickle == "trusted-projects":
             return project in self.trusted_projects
         return bool(self.allow_pickle)
+
+    def dispatch(
+        self,
+        project: str | None = None,
+        *,
+        materializer: str | None = None,
+        overrides: Mapping[str, str] | None = None,
+    ) -> Dispatch:
+        """How this stack picks materializers for `project` (default: the stack's): the one rule
+        that `materialize` writes by and `explain` reports."""
+        project = self.project if project is None else project
+        return Dispatch(
+            self.plugins.materializers,
+            materializer=materializer,
+            overrides={**self.overrides, **overrides} if overrides else dict(self.overrides),
+            allow_pickle=self.pickles_allowed(project),
+        )
 
     def scrub(self, text: str) -> str:
         """`text` with this stack's secrets and any structural secret (URL password, auth

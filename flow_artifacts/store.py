@@ -13,7 +13,7 @@ import contextlib
 import os
 import posixpath
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,10 +32,11 @@ from .errors import (
     UnsupportedOperation,
 )
 from .hashing import directory_checksum, format_checksum
-from .limits import check_json, check_row_fits
+from .limits import check_json, check_labels, check_row_fits, check_text
 from .manifest import MANIFEST_SUFFIX, Manifest, runtime_versions
 from .manifest_checks import check_manifest, path_problem
-from .materializers.base import Materializer
+from .materializers.base import ArtifactKind, Materializer
+from .materializers.registry import Dispatch
 from .naming import validate_new_name
 from .plugins import PluginHost, default_plugin_host
 from .redact import redact_url, scrub, secret_values
@@ -130,14 +131,11 @@ class ArtifactStore:
         allow_pickle: bool = True,
     ) -> Artifact:
         """Save `obj` at the templated path for (project, run_id, step_name, name)."""
-        key = self.template.render(
-            project=project, run_id=run_id, step=step_name, name=name, pipeline=pipeline
-        )
-        chosen = self.plugins.materializers.choose(
-            obj, materializer=materializer, overrides=overrides, allow_pickle=allow_pickle
+        dispatch = Dispatch(
+            self.plugins.materializers, materializer, dict(overrides or {}), allow_pickle
         )
         manifest = self.write_data(
-            obj, key, chosen, project=project, name=name, run_id=run_id, step=step_name,
+            obj, dispatch.choose, name=name, project=project, run_id=run_id, step=step_name,
             pipeline=pipeline,
         )  # fmt: skip
         self._publish_manifest(manifest)
@@ -155,17 +153,16 @@ class ArtifactStore:
         segments = path.strip("/").split("/")
         for segment in segments:
             validate_new_name(segment, "path segment")
-        chosen = self.plugins.materializers.choose(obj, materializer=materializer)
-        check_json(dict(metadata or {}), "metadata")
-        manifest = self.write_data(obj, "/".join(segments), chosen, name=segments[-1])
-        manifest.user_metadata = dict(metadata or {})
+        dispatch = Dispatch(self.plugins.materializers, materializer)
+        manifest = self.write_data(
+            obj, dispatch.choose, key="/".join(segments), name=segments[-1], metadata=metadata
+        )
         self._publish_manifest(manifest)
         return self.artifact(manifest)
 
     def _publish_manifest(self, manifest: Manifest) -> None:
         """`write_manifest`, removing the published bytes if it fails, so the key stays free."""
         try:
-            check_row_fits(manifest)
             self.write_manifest(manifest)
         except BaseException:
             self.discard_unpublished(manifest)
@@ -175,21 +172,42 @@ class ArtifactStore:
     def write_data(
         self,
         obj: Any,
-        key: str,
-        materializer: Materializer,
+        choose: Callable[[Any], Materializer],
         *,
         name: str,
+        key: str | None = None,
         project: str = "",
         run_id: str = "",
         step: str = "",
         pipeline: str = "default",
+        labels: Mapping[str, str] | None = None,
+        description: str = "",
+        metadata: Mapping[str, Any] | None = None,
+        kind: str | None = None,
     ) -> Manifest:
-        """Publish the bytes of `obj` under `key` and return its manifest, not yet written.
+        """The one write path: publish the bytes of `obj` and return its complete manifest, not
+        yet written (the caller commits it with `write_manifest`, alone or inside a catalog
+        transaction).
 
-        The write is recorded in the store before its first byte and its lease renewed until
-        `finish_write` (committed) or `discard_unpublished`; if the process dies first, the lease
-        expires and `gc` collects what it made.
+        `key` defaults to the template rendered for (project, run_id, step, name, pipeline);
+        `choose` picks the materializer. Everything the manifest and a catalog row hold is
+        checked before the first byte. The write is recorded in the store before its first byte
+        and its lease renewed until `finish_write` (committed) or `discard_unpublished`; if the
+        process dies first, the lease expires and `gc` collects what it made.
         """
+        if key is None:
+            key = self.template.render(
+                project=project, run_id=run_id, step=step, name=name, pipeline=pipeline
+            )
+        if kind is not None and kind not in {k.value for k in ArtifactKind}:
+            kinds = ", ".join(k.value for k in ArtifactKind)
+            raise ConfigError(f"kind {kind!r} is not one of {kinds}")
+        row_labels = {str(k): str(v) for k, v in (labels or {}).items()}
+        check_labels(row_labels)
+        check_text(description, "description")
+        user_metadata = dict(metadata or {})
+        check_json(user_metadata, "metadata")
+        materializer = choose(obj)
         self._identify("writing", key)  # on the store's first write, before any byte
         data_rel = key + materializer.extension_for(obj)
         write = PendingWrite(self.fs, self.root, key, data_rel, self.lease_seconds)
@@ -209,13 +227,19 @@ class ArtifactStore:
         manifest = Manifest(
             id=str(uuid.uuid4()), key=key, data_path=data_rel, project=project, name=name,
             run_id=run_id, step=step, pipeline=pipeline, materializer=materializer.id,
-            materializer_version=materializer.version, kind=materializer.kind.value,
+            materializer_version=materializer.version, kind=kind or materializer.kind.value,
             mime_type=materializer.mime_type_for(obj), size=sum(size for _, size in files.values()),
             checksum=checksum, created=datetime.now(timezone.utc).isoformat(),
             directory=directory, metadata=metadata, files=file_list,
             libraries={**runtime_versions(), **materializer.library_versions()},
+            labels=row_labels, description=description, user_metadata=user_metadata,
         )  # fmt: skip
         self._writes[manifest.id] = write
+        try:
+            check_row_fits(manifest)
+        except BaseException:
+            self.discard_unpublished(manifest)
+            raise
         return manifest
 
     def write_manifest(self, manifest: Manifest) -> None:

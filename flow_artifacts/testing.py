@@ -112,7 +112,7 @@ def assert_failure_leaves_nothing(
     before = _files(target)
     key = f"failure-{uuid.uuid4().hex}/artifact"
     try:
-        manifest = target.write_data(obj, key, failing, name="artifact")  # type: ignore[arg-type]
+        manifest = target.write_data(obj, lambda _: failing, key=key, name="artifact")  # type: ignore[arg-type,return-value]
         target.write_manifest(manifest)
     except MaterializerError as exc:
         error = exc

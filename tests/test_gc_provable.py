@@ -454,9 +454,14 @@ def legacy_artifact(stack: fa.Stack, name: str, value: Any) -> fa.Artifact:
     """An artifact named as older releases allowed (glob characters), written as they wrote it."""
     store = stack.store
     key = f"demo/r1/s/{name}"
-    chosen = stack.plugins.materializers.choose(value)
     manifest = store.write_data(
-        value, key, chosen, project="demo", name=name, run_id="r1", step="s"
+        value,
+        stack.plugins.materializers.choose,
+        key=key,
+        project="demo",
+        name=name,
+        run_id="r1",
+        step="s",
     )
     stack.catalog.record(
         manifest, store_url=store.url, store_id=store.identity, publish=store.write_manifest

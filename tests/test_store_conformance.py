@@ -167,7 +167,9 @@ def test_failed_and_interrupted_writes_leave_nothing_after_gc(target: Target, ma
     # A writer between its bytes and its manifest: alive (its lease renewed), so gc keeps all.
     store = stack.store
     chosen = plugins.materializers.get("builtins.bytes")
-    pending = store.write_data(b"pending", "demo/r1/s/pending", chosen, name="pending")
+    pending = store.write_data(
+        b"pending", lambda _: chosen, key="demo/r1/s/pending", name="pending"
+    )
     assert not store.exists(pending.key) and store.list_artifacts() == []
     kept = fa.materialize(b"kept", "kept", "r1", "s", "demo", stack=stack)
 

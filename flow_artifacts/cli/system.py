@@ -27,11 +27,7 @@ def explain(state: State, expression: str) -> None:
 
     stack = state.stack
     value = _dotted_type(expression) or _evaluate(expression)
-    if isinstance(value, type):  # `int`, `pd.DataFrame`: what its instances would get
-        explanation = stack.plugins.materializers.explain_type(value, overrides=stack.overrides)
-    else:
-        explanation = explain_obj(value, stack=stack)
-    click.echo(str(explanation))
+    click.echo(str(explain_obj(value, stack=stack)))  # a type: what its instances would get
 
 
 def _dotted_type(text: str) -> type | None:
