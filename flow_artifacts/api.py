@@ -13,11 +13,11 @@ from typing import Any
 
 from .artifact import Artifact
 from .catalog.lineage import Direction, LineageGraph, walk_lineage
-from .catalog.refs import parse_ref
 from .errors import ArtifactNotFound, InvalidName
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .manifest_checks import check_agrees
 from .materializers.registry import Explanation
+from .refs import STORE_SCHEME, artifact_uri, is_reference, parse_ref
 from .stack import Stack, get_stack
 
 ArtifactRef = Artifact | str
@@ -157,7 +157,7 @@ def resolve(ref: ArtifactRef, stack: Stack | None = None) -> Artifact:
     try:
         parsed = parse_ref(ref)
     except InvalidName:
-        if isinstance(ref, str) and not ref.startswith(("store://", "urn:")):
+        if isinstance(ref, str) and not is_reference(ref):
             return _at_store_path(ref, stack)
         raise
     return Artifact(stack.catalog.get(parsed), store=stack.store, session=stack)
@@ -177,7 +177,8 @@ def _at_store_path(ref: str, stack: Stack) -> Artifact:
     try:
         found = store.get_manifest(ref)
     except ArtifactNotFound:
-        also = f"; for the latest {ref!r}, write 'store://{ref}'" if ref.count("/") == 1 else ""
+        latest = STORE_SCHEME + ref
+        also = f"; for the latest {ref!r}, write {latest!r}" if ref.count("/") == 1 else ""
         raise ArtifactNotFound(f"no artifact {ref!r} in {stack}{also}") from None
     for row in stack.catalog.by_ids([found.id]):
         check_agrees(found, row, f"{found.key}{MANIFEST_SUFFIX} in {store}")
@@ -195,7 +196,7 @@ def download(
     """Stream an artifact (or version `version` of its name) to local `path`, verified."""
     artifact = resolve(ref, stack)
     if version is not None and version != artifact.version:
-        artifact = resolve(f"store://{artifact.project}/{artifact.name}@{version}", stack)
+        artifact = resolve(artifact_uri(artifact.project, artifact.name, version), stack)
     return artifact.download(path)
 
 

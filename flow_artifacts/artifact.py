@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigError, UnsupportedOperation
 from .manifest import Manifest
 from .progress import progress_bar
+from .refs import artifact_urn
 from .stores.transfer import READ_CHUNK
 
 if TYPE_CHECKING:
     from .store import ArtifactStore
 
-URN_PREFIX = "urn:flow-artifacts:artifact:"
 DEFAULT_CHUNK = READ_CHUNK
 
 
@@ -51,14 +51,12 @@ class Artifact:
 
     @property
     def urn(self) -> str:
-        return URN_PREFIX + self.manifest.id
+        return artifact_urn(self.manifest.id)
 
     @property
     def uri(self) -> str | None:
         """`store://<project>/<name>@<version>` once the catalog has given it a version."""
-        if self.manifest.version is None:
-            return None
-        return f"store://{self.manifest.project}/{self.manifest.name}@{self.manifest.version}"
+        return self.manifest.uri
 
     @property
     def name(self) -> str:
@@ -135,6 +133,30 @@ class Artifact:
     @property
     def store(self) -> ArtifactStore:
         return self._store
+
+    def record(self) -> dict[str, Any]:
+        """The artifact as plain data: what `flow-artifacts show --json` and the web page show."""
+        return {
+            "id": self.id,
+            "uri": self.uri,
+            "urn": self.urn,
+            "project": self.project,
+            "name": self.name,
+            "version": self.version,
+            "kind": self.kind,
+            "materializer": self.materializer,
+            "mime_type": self.mime_type,
+            "size": self.size,
+            "checksum": self.checksum,
+            "created": self.created.isoformat(),
+            "run_id": self.run_id,
+            "step": self.step,
+            "labels": self.labels,
+            "description": self.description,
+            "path": self.path,
+            "inputs": self.inputs,
+            "metadata": self.metadata,
+        }
 
     # reading
     def load(self, *, verify: bool = True) -> Any:

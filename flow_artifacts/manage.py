@@ -155,7 +155,7 @@ def delete(
     if not force:
         needed = stack.catalog.dependents(ids)
         if needed:
-            names = ", ".join(f"store://{m.project}/{m.name}@{m.version}" for m in needed[:5])
+            names = ", ".join(str(m.uri) for m in needed[:5])
             raise ArtifactInUse(
                 f"cannot delete {len(ids)} artifact(s): the lineage of {names} needs them. "
                 "Delete those first, or pass force=True."

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import IntegrityError
+from .refs import artifact_uri
 
 MANIFEST_SUFFIX = ".artifact.json"
 FORMAT = "flow-artifacts.manifest"
@@ -51,6 +52,13 @@ class Manifest:
     description: str = ""
     user_metadata: dict[str, Any] = field(default_factory=dict)
     step_run_id: str | None = None
+
+    @property
+    def uri(self) -> str | None:
+        """`store://<project>/<name>@<version>` once the catalog has given it a version."""
+        if self.version is None:
+            return None
+        return artifact_uri(self.project, self.name, self.version)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a shallow dict (nested values shared): cheaper than `asdict`."""

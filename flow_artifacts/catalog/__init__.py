@@ -1,8 +1,8 @@
 """The catalog: versions, tags, labels, metadata aspects and lineage of stored artifacts."""
 
+from ..refs import Ref, parse_ref
 from .catalog import Catalog
 from .lineage import LineageGraph
 from .records import Page, StepRunRecord
-from .refs import Ref, parse_ref
 
 __all__ = ["Catalog", "LineageGraph", "Page", "Ref", "StepRunRecord", "parse_ref"]

@@ -18,6 +18,7 @@ from ..limits import check_json, check_labels, check_text
 from ..manifest import Manifest
 from ..naming import validate_name
 from ..redact import redact_url
+from ..refs import Ref, artifact_uri, parse_ref
 from . import schema as t
 from .changes import (
     apply_update,
@@ -41,7 +42,6 @@ from .records import (
     now,
     row_to_manifest,
 )
-from .refs import Ref, parse_ref
 from .runs import RunLog
 
 MAX_PAGE = 1000
@@ -334,7 +334,7 @@ class Catalog(RunLog):
     ) -> None:
         def work(conn: Connection, pending: Pending) -> None:
             if not remove_tag(conn, project, name, tag):
-                raise ArtifactNotFound(f"no tag {tag!r} on store://{project}/{name} in {self}")
+                raise ArtifactNotFound(f"no tag {tag!r} on {artifact_uri(project, name)} in {self}")
             pending.add("untag", now(), {"project": project, "name": name, "tag": tag})
 
         journaled(self.engine, journal, work)

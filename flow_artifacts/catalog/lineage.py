@@ -204,7 +204,7 @@ _SAFE = frozenset(" /@._-:()")
 def _dataset(m: Manifest) -> dict[str, Any]:
     return {
         "namespace": "flow-artifacts",
-        "name": f"store://{m.project}/{m.name}@{m.version}",
+        "name": m.uri,
         "facets": {
             "flowArtifacts": {
                 **_facet_base("DatasetFacet"),

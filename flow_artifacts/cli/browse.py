@@ -14,6 +14,7 @@ from ..errors import ConfigError, UnsupportedOperation
 from ..manifest_checks import data_suffix
 from ..moments import parse_moment
 from ..naming import validate_name
+from ..refs import artifact_uri, parse_ref
 from .main import State
 from .output import emit_fields, emit_json, emit_table, human_size, safe
 
@@ -22,31 +23,6 @@ JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable ou
 CAT_ROWS = 10
 CAT_LIMIT = 1 << 20
 TREE_INDENT = 40
-
-
-def artifact_record(art: Any) -> dict[str, Any]:
-    """An artifact as plain data, the same for `--json` and the web page."""
-    return {
-        "id": art.id,
-        "uri": art.uri,
-        "urn": art.urn,
-        "project": art.project,
-        "name": art.name,
-        "version": art.version,
-        "kind": art.kind,
-        "materializer": art.materializer,
-        "mime_type": art.mime_type,
-        "size": art.size,
-        "checksum": art.checksum,
-        "created": art.created.isoformat(),
-        "run_id": art.run_id,
-        "step": art.step,
-        "labels": art.labels,
-        "description": art.description,
-        "path": art.path,
-        "inputs": art.inputs,
-        "metadata": art.metadata,
-    }
 
 
 def _labels(values: tuple[str, ...]) -> dict[str, str]:
@@ -108,9 +84,7 @@ def ls(
         stack=state.stack,
     )
     if as_json:
-        emit_json(
-            {"items": [artifact_record(a) for a in page.items], "next_cursor": page.next_cursor}
-        )
+        emit_json({"items": [a.record() for a in page.items], "next_cursor": page.next_cursor})
         return
     emit_table(
         ["uri", "kind", "materializer", "size", "created", "step"],
@@ -133,7 +107,7 @@ def show(state: State, ref: str, as_json: bool) -> None:
     from ..api import get_artifact
 
     art = get_artifact(ref, stack=state.stack)
-    record = {**artifact_record(art), "tags": art.tags, "aspects": art.aspects}
+    record = {**art.record(), "tags": art.tags, "aspects": art.aspects}
     if as_json:
         emit_json(record)
         return
@@ -151,10 +125,11 @@ def versions(state: State, name: str, project: str | None, limit: int, as_json: 
     """Versions of one artifact name, newest first, with their tags."""
     stack = state.stack
     if project is None:
-        project, sep, rest = name.removeprefix("store://").partition("/")
-        if not sep:
-            project, rest = stack.project, name
-        name = rest
+        if "/" in name:
+            parsed = parse_ref(name, bare=True)
+            project, name = str(parsed.project), str(parsed.name)
+        else:
+            project = stack.project
     page = stack.catalog.versions(project, name, page_size=limit)
     tags: dict[int, list[str]] = {}
     for tag, version in stack.catalog.tags_of_name(project, name).items():
@@ -186,7 +161,7 @@ def versions(state: State, name: str, project: str | None, limit: int, as_json: 
             )
             for m in page.items
         ],
-        empty=f"no versions of store://{project}/{name}",
+        empty=f"no versions of {artifact_uri(project, name)}",
     )
 
 
@@ -247,7 +222,7 @@ def _print_tree(graph: Any, down: bool) -> None:
         node, level = pending.pop()
         if node in graph.artifacts:
             m = graph.artifacts[node]
-            label = f"store://{m.project}/{m.name}@{m.version}"
+            label = str(m.uri)
         else:
             s = graph.step_runs[node]
             label = f"[step {s.run_id}/{s.step}{' cached' if s.cached else ''}]"

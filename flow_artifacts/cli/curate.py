@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..refs import artifact_uri
 from .main import State
 from .output import emit_json, emit_table, error
 
@@ -19,7 +20,7 @@ def tag(state: State, ref: str, tag: str) -> None:
     from ..manage import tag as tag_artifact
 
     art = tag_artifact(ref, tag, stack=state.stack)
-    click.echo(f"store://{art.project}/{art.name}:{tag} -> {art.uri}")
+    click.echo(f"{artifact_uri(art.project, art.name, tag=tag)} -> {art.uri}")
 
 
 @click.command()
@@ -76,7 +77,7 @@ def gc(
         dry_run=dry_run, keep_last=keep_last, project=project, force=force, stack=state.stack
     )
     verb = "would remove" if dry_run else "removed"
-    surplus = [f"store://{m.project}/{m.name}@{m.version}" for m in report.surplus]
+    surplus = [str(m.uri) for m in report.surplus]
     if as_json:
         emit_json(
             {
@@ -127,7 +128,7 @@ def verify(state: State, refs: tuple[str, ...], check_all: bool, as_json: bool) 
         emit_json(
             [
                 {
-                    "uri": f"store://{r.manifest.project}/{r.manifest.name}@{r.manifest.version}",
+                    "uri": r.manifest.uri,
                     "ok": r.ok,
                     "problem": r.problem,
                 }
@@ -139,7 +140,7 @@ def verify(state: State, refs: tuple[str, ...], check_all: bool, as_json: bool) 
             ["uri", "status"],
             [
                 (
-                    f"store://{r.manifest.project}/{r.manifest.name}@{r.manifest.version}",
+                    str(r.manifest.uri),
                     "ok" if r.ok else r.problem,
                 )
                 for r in results

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..artifact import Artifact
-from ..catalog.refs import parse_ref
 from ..materializers.registry import dotted_name
 from ..redact import MASK, is_secret_name, redact
+from ..refs import parse_ref
 from .cache import Unfingerprintable, fingerprint_value
 
 if TYPE_CHECKING:

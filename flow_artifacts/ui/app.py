@@ -21,7 +21,6 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..artifact import Artifact
-from ..catalog.refs import parse_ref
 from ..errors import (
     ArtifactInUse,
     ArtifactNotFound,
@@ -30,6 +29,7 @@ from ..errors import (
     StoreError,
     UnsupportedOperation,
 )
+from ..refs import parse_ref
 from ..stack import Stack
 from . import params, preview, queries, views
 from .pages import STATIC, error_page, shell
@@ -61,10 +61,8 @@ class Browser:
     def artifact(self, request: Request) -> Artifact:
         """The artifact the path names: an id, a URN, or `project/name[@version|:tag]`."""
         text = request.path_params["ref"].strip()
-        if "/" in text and not text.startswith(("store://", "urn:")):
-            text = "store://" + text
         try:
-            ref = parse_ref(text)
+            ref = parse_ref(text, bare=True)
         except ConfigError:
             raise ArtifactNotFound(
                 f"no artifact {text!r:.120}: it is not an id or a reference"

@@ -16,7 +16,6 @@ from .. import __version__
 from ..api import lineage as walk
 from ..artifact import Artifact
 from ..catalog import StepRunRecord
-from ..cli.browse import artifact_record
 from ..errors import ArtifactNotFound
 from ..manifest import Manifest
 from ..redact import redact_url
@@ -58,7 +57,7 @@ def summary(m: Manifest) -> dict[str, Any]:
     """An artifact as a row of a table: what the list, versions and runs pages show."""
     return {
         "id": m.id,
-        "uri": f"store://{m.project}/{m.name}@{m.version}",
+        "uri": m.uri,
         "project": m.project,
         "name": m.name,
         "version": m.version,
@@ -89,7 +88,7 @@ def stack_info(stack: Stack, *, allow_delete: bool) -> dict[str, Any]:
 def artifact_detail(stack: Stack, art: Artifact) -> dict[str, Any]:
     """Every field of the record, with tags, aspects, versions of its name and its producer."""
     catalog = stack.catalog
-    record = artifact_record(art)
+    record = art.record()
     record.update({name: getattr(art.manifest, name) for name in EXTRA_FIELDS})
     record["status"] = art.status
     record["tags"] = catalog.tags(art.id)
