@@ -88,11 +88,11 @@ def test_a_version_2_catalog_gets_run_liveness_and_judges_old_open_runs_by_their
     migrated = Catalog(catalog_url)
     columns = {c["name"] for c in inspect(migrated.engine).get_columns("fa_step_runs")}
     assert {"host", "pid", "heartbeat"} <= columns
-    statuses = {r["run_id"]: r["status"] for r in migrated.runs("demo")}
+    statuses = {r.run_id: r.status for r in migrated.runs("demo")}
     assert statuses == {"done": "completed", "lost": "crashed"}
     newer = fa.Stack(store=stack.store, catalog=migrated)
     with fa.run(project="demo", run_id="fresh", stack=newer):
-        assert {r["run_id"]: r["status"] for r in migrated.runs("demo")}["fresh"] == "running"
+        assert {r.run_id: r.status for r in migrated.runs("demo")}["fresh"] == "running"
     migrated.close()
 
 

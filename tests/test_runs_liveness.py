@@ -72,8 +72,8 @@ def test_a_sigkilled_run_and_its_step_read_as_crashed_a_live_one_as_running(stac
     _run_until_killed(stack_file)
 
     [victim] = stack.catalog.runs("demo")
-    assert victim["status"] == "crashed" and victim["ended"] is None
-    assert victim["pid"] and victim["host"] == liveness.HOST
+    assert victim.status == "crashed" and victim.ended is None
+    assert victim.pid and victim.host == liveness.HOST
     [step_run] = stack.catalog.step_runs_of_run("demo", "victim")
     assert step_run.status == "crashed"
     assert [r["status"] for r in json.loads(_cli_runs(stack_file, "--json"))] == ["crashed"]
@@ -85,11 +85,11 @@ def test_a_sigkilled_run_and_its_step_read_as_crashed_a_live_one_as_running(stac
         assert shown["status"] == "crashed" and shown["steps"][0]["status"] == "crashed"
 
     with fa.run(project="demo", run_id="alive", stack=stack):
-        statuses = {r["run_id"]: r["status"] for r in stack.catalog.runs("demo")}
+        statuses = {r.run_id: r.status for r in stack.catalog.runs("demo")}
         assert statuses == {"victim": "crashed", "alive": "running"}
         listed = json.loads(_cli_runs(stack_file, "--json"))
         assert {r["run_id"]: r["status"] for r in listed} == statuses
-    assert {r["run_id"]: r["status"] for r in stack.catalog.runs("demo")}["alive"] == "completed"
+    assert {r.run_id: r.status for r in stack.catalog.runs("demo")}["alive"] == "completed"
 
 
 def test_a_run_of_another_host_is_crashed_only_once_its_heartbeat_is_stale(stack):
@@ -102,19 +102,19 @@ def test_a_run_of_another_host_is_crashed_only_once_its_heartbeat_is_stale(stack
                 status="running", ended=None, host="elsewhere", pid=1, heartbeat=fresh
             )
         )
-    assert stack.catalog.runs("demo")[0]["status"] == "running"
+    assert stack.catalog.runs("demo")[0].status == "running"
     stale = fresh - liveness.STALE_AFTER - timedelta(seconds=1)
     with stack.catalog.engine.begin() as conn:
         conn.execute(update(t.runs).values(heartbeat=stale))
-    assert stack.catalog.runs("demo")[0]["status"] == "crashed"
+    assert stack.catalog.runs("demo")[0].status == "crashed"
 
 
 def test_an_open_run_renews_its_heartbeat_and_stops_at_its_end(stack, monkeypatch):
     monkeypatch.setattr(liveness, "HEARTBEAT_S", 0.05)
     with fa.run(project="demo", run_id="long", stack=stack):
-        first = stack.catalog.runs("demo")[0]["heartbeat"]
+        first = stack.catalog.runs("demo")[0].heartbeat
         deadline = time.monotonic() + 30
-        while stack.catalog.runs("demo")[0]["heartbeat"] == first:
+        while stack.catalog.runs("demo")[0].heartbeat == first:
             assert time.monotonic() < deadline, "the heartbeat was never renewed"
             time.sleep(0.05)
     deadline = time.monotonic() + 30

@@ -3,6 +3,16 @@
 from ..refs import Ref, parse_ref
 from .catalog import Catalog
 from .lineage import LineageGraph
-from .records import Page, StepRunRecord
+from .listing import Search
+from .records import Page, RunRecord, StepRunRecord
 
-__all__ = ["Catalog", "LineageGraph", "Page", "Ref", "StepRunRecord", "parse_ref"]
+__all__ = [
+    "Catalog",
+    "LineageGraph",
+    "Page",
+    "Ref",
+    "RunRecord",
+    "Search",
+    "StepRunRecord",
+    "parse_ref",
+]

@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from ..errors import ArtifactNotFound, ConfigError, InvalidName
+from ..errors import ArtifactNotFound, InvalidName
 from ..limits import check_json, check_labels, check_text
 from ..manifest import Manifest
 from ..naming import validate_name
 from ..redact import redact_url
 from ..refs import Ref, artifact_uri, parse_ref
+from . import listing, lookups
 from . import schema as t
 from .changes import (
     apply_update,
@@ -28,25 +29,12 @@ from .changes import (
     remove_tag,
     set_tag,
 )
-from .database import chunked, ensure_schema, insert_ignore, open_engine, write
+from .database import ensure_schema, insert_ignore, open_engine, write
 from .journaling import JournalSink, Pending, journaled
-from .listing import after, listing
-from .records import (
-    ROW_COLUMNS,
-    Page,
-    as_moment,
-    decode_cursor,
-    encode_cursor,
-    insert_labels,
-    name_is,
-    now,
-    row_to_manifest,
-)
+from .listing import Search
+from .records import Page, insert_labels, name_is, now
 from .runs import RunLog
 
-MAX_PAGE = 1000
-MAX_VERSION = 2**31 - 1
-"""Versions are 32-bit integers in the catalog: a reference to a larger one names nothing."""
 _BUMP_VERSION = (
     update(t.artifact_names)
     .where(t.artifact_names.c.project == bindparam("p"), t.artifact_names.c.name == bindparam("n"))
@@ -167,31 +155,11 @@ class Catalog(RunLog):
     def get(self, ref: str | Ref) -> Manifest:
         """The artifact a reference names: id, URN, or `store://project/name[@version|:tag]`."""
         parsed = ref if isinstance(ref, Ref) else parse_ref(ref)
-        a = t.artifacts
-        query = self._select()
-        if parsed.id:
-            query = query.where(a.c.id == parsed.id)
-        elif parsed.tag:
-            query = query.join(t.tags, t.tags.c.artifact_id == a.c.id).where(
-                name_is(t.tags, parsed.project, parsed.name), t.tags.c.tag == parsed.tag
-            )
-        elif parsed.version:
-            if parsed.version > MAX_VERSION:
-                raise ArtifactNotFound(f"no artifact {parsed} in {self}")
-            query = query.where(
-                name_is(a, parsed.project, parsed.name), a.c.version == parsed.version
-            )
-        else:
-            query = (
-                query.where(name_is(a, parsed.project, parsed.name))
-                .order_by(a.c.version.desc())
-                .limit(1)
-            )
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None:
+            found = lookups.artifact(conn, parsed)
+        if found is None:
             raise ArtifactNotFound(f"no artifact {parsed} in {self}")
-        return row_to_manifest(row)
+        return found
 
     def list_page(
         self,
@@ -206,34 +174,11 @@ class Catalog(RunLog):
         cursor: str | None = None,
     ) -> Page:
         """One page of artifacts, newest first, matching every filter given."""
-        if not 0 < page_size <= MAX_PAGE:
-            raise ConfigError(f"page_size must be between 1 and {MAX_PAGE}, got {page_size}")
-        a = t.artifacts
-        found = listing(
-            project,
-            labels,
-            since=None if since is None else as_moment(since, "since"),
-            until=None if until is None else as_moment(until, "until"),
-        )
-        conditions = found.conditions
-        if name is not None:
-            conditions.append(a.c.name == name)
-        if kind is not None:
-            conditions.append(a.c.kind == kind)
-        if cursor is not None:
-            conditions.append(after(found.created, found.id_column, *decode_cursor(cursor)))
-        query = (
-            self._select()
-            .select_from(found.source)
-            .where(*conditions)
-            .order_by(found.created.desc(), found.id_column.desc())
-            .limit(page_size + 1)
-        )
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        items = [row_to_manifest(r) for r in rows[:page_size]]
-        more = len(rows) > page_size
-        return Page(items, encode_cursor(rows[page_size - 1]) if more else None)
+            return listing.page(
+                conn, project=project, name=name, kind=kind, labels=labels, since=since,
+                until=until, page_size=page_size, cursor=cursor,
+            )  # fmt: skip
 
     def iter_artifacts(self, *, page_size: int = 100, **filters: Any) -> Iterator[Manifest]:
         """All matching artifacts, newest first, fetched lazily one page at a time."""
@@ -245,51 +190,34 @@ class Catalog(RunLog):
                 return
             cursor = page.next_cursor
 
+    def search(self, query: Search) -> Page:
+        """One page of the searchable, sortable list the web page shows."""
+        with self.engine.connect() as conn:
+            return listing.search(conn, query)
+
     def versions(
         self, project: str, name: str, *, page_size: int = 100, cursor: str | None = None
     ) -> Page:
         """Versions of one name, newest first; the cursor is the last version seen."""
-        a = t.artifacts
-        query = self._select().where(name_is(a, project, name))
-        if cursor is not None:
-            if not (cursor.isascii() and cursor.isdigit()):
-                raise InvalidName(f"invalid versions cursor {cursor!r}")
-            query = query.where(a.c.version <= min(int(cursor) - 1, MAX_VERSION))
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(a.c.version.desc()).limit(page_size + 1)).all()
-        items = [row_to_manifest(r) for r in rows[:page_size]]
-        return Page(items, str(items[-1].version) if len(rows) > page_size else None)
+            return listing.versions(conn, project, name, page_size=page_size, cursor=cursor)
 
     def tags(self, artifact_id: str) -> list[str]:
         with self.engine.connect() as conn:
-            return sorted(
-                conn.execute(
-                    select(t.tags.c.tag).where(t.tags.c.artifact_id == artifact_id)
-                ).scalars()
-            )
+            return lookups.tags(conn, artifact_id)
 
     def tags_of_name(self, project: str, name: str) -> dict[str, int]:
         """Tag -> version for every tag on any version of (project, name)."""
-        query = (
-            select(t.tags.c.tag, t.artifacts.c.version)
-            .join(t.artifacts, t.artifacts.c.id == t.tags.c.artifact_id)
-            .where(name_is(t.tags, project, name))
-        )
         with self.engine.connect() as conn:
-            return {tag: version for tag, version in conn.execute(query)}
+            return lookups.tags_of_name(conn, project, name)
 
     def projects(self) -> list[str]:
         with self.engine.connect() as conn:
-            return list(
-                conn.execute(select(t.projects.c.name).order_by(t.projects.c.name)).scalars()
-            )
+            return lookups.projects(conn)
 
     def count(self, project: str | None = None) -> int:
-        query = select(func.count()).select_from(t.artifacts)
-        if project is not None:
-            query = query.where(t.artifacts.c.project == project)
         with self.engine.connect() as conn:
-            return conn.execute(query).scalar_one()
+            return lookups.count(conn, project)
 
     def update(
         self,
@@ -363,23 +291,13 @@ class Catalog(RunLog):
 
     def aspects(self, artifact_id: str) -> dict[str, Any]:
         """The latest record of each metadata aspect of an artifact."""
-        query = (
-            select(t.aspects.c.aspect, t.aspects.c.body)
-            .where(t.aspects.c.artifact_id == artifact_id)
-            .order_by(t.aspects.c.pk)
-        )
         with self.engine.connect() as conn:
-            return {aspect: body for aspect, body in conn.execute(query)}
+            return lookups.aspects(conn, artifact_id)
 
     def dependents(self, artifact_ids: Sequence[str]) -> list[Manifest]:
         """Artifacts (outside `artifact_ids`) produced by step runs that consumed one of them."""
-        a = t.artifacts
-        consumers = select(t.step_inputs.c.step_run_id).where(
-            t.step_inputs.c.artifact_id.in_(artifact_ids)
-        )
-        query = self._select().where(a.c.step_run_id.in_(consumers), a.c.id.not_in(artifact_ids))
         with self.engine.connect() as conn:
-            return [row_to_manifest(r) for r in conn.execute(query)]
+            return lookups.dependents(conn, artifact_ids)
 
     def delete_rows(
         self, artifact_ids: Sequence[str], *, journal: JournalSink | None = None
@@ -409,29 +327,16 @@ class Catalog(RunLog):
 
     def by_ids(self, ids: Sequence[str]) -> list[Manifest]:
         with self.engine.connect() as conn:
-            return [
-                row_to_manifest(r)
-                for part in chunked(ids)
-                for r in conn.execute(self._select().where(t.artifacts.c.id.in_(part)))
-            ]
+            return lookups.by_ids(conn, ids)
 
     def at_keys(self, store_id: str, keys: Sequence[str]) -> Manifest | None:
         """The artifact recorded at the first of `keys` in the store with id `store_id` (or in
         any store, for rows written before stores had ids)."""
-        a = t.artifacts
-        in_store = (a.c.store_id == store_id) | a.c.store_id.is_(None)
-        query = self._select().where(in_store, a.c.key.in_(keys))
         with self.engine.connect() as conn:
-            found = {row.key: row_to_manifest(row) for row in conn.execute(query)}
-        return next((found[key] for key in keys if key in found), None)
-
-    def _select(self) -> Any:
-        return select(*ROW_COLUMNS)
+            return lookups.at_keys(conn, store_id, keys)
 
     def _existing_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
-        return set(
-            conn.execute(select(t.artifacts.c.id).where(t.artifacts.c.id.in_(ids))).scalars()
-        )
+        return lookups.existing_ids(conn, ids)
 
     def _next_version(self, conn: Connection, project: str, name: str) -> int:
         """Increment the (project, name) counter; the row lock serializes concurrent writers."""

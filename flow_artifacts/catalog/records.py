@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,6 +27,30 @@ class Page:
 
     items: list[Manifest]
     next_cursor: str | None
+
+
+@dataclass
+class RunRecord:
+    """A run as reported: a `running` run whose writer is gone has the status `crashed`."""
+
+    project: str
+    run_id: str
+    status: str
+    started: datetime
+    name: str | None = None
+    pipeline: str | None = None
+    ended: datetime | None = None
+    error: str | None = None
+    host: str | None = None
+    """Host and process that recorded it, and when that process last said it was alive."""
+    pid: int | None = None
+    heartbeat: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in RUN_FIELDS}
+
+
+RUN_FIELDS = tuple(f.name for f in fields(RunRecord))
 
 
 @dataclass

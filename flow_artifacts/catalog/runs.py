@@ -17,7 +17,7 @@ from . import schema as t
 from .database import chunked, insert_ignore
 from .journaling import JournalSink, Pending, journaled
 from .liveness import RUNNING, Heartbeat, observed_status, writer_fields
-from .records import EXTERNAL, StepRunRecord, now
+from .records import EXTERNAL, RUN_FIELDS, RunRecord, StepRunRecord, now
 
 # Hot-path lookups, built once.
 _RUN_PK = select(t.runs.c.pk).where(
@@ -185,13 +185,22 @@ class RunLog:
                     found.setdefault(artifact_id, []).append(step_run_id)
         return found
 
-    def runs(self, project: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def runs(self, project: str | None = None, limit: int = 100) -> list[RunRecord]:
         """Newest runs first; a `running` one whose writer is gone has the status `crashed`."""
         query = select(t.runs).order_by(t.runs.c.started.desc()).limit(limit)
         if project is not None:
             query = query.where(t.runs.c.project == project)
         with self.engine.connect() as conn:
             return [run_record(r) for r in conn.execute(query)]
+
+    def run(self, project: str, run_id: str) -> RunRecord:
+        """The run (project, run_id); `ArtifactNotFound` if the catalog has none."""
+        query = select(t.runs).where(t.runs.c.project == project, t.runs.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise ArtifactNotFound(f"no run {run_id!r} in project {project!r}")
+        return run_record(row)
 
     def find_cached(self, cache_key: str) -> StepRunRecord | None:
         """The latest completed, not itself cached, step run with this cache key."""
@@ -408,9 +417,11 @@ def _step_run_fields(conn: Connection, run_pk: int, fields: Mapping[str, Any]) -
     return {**fields, "project": run.project, "run_id": run.run_id, "run": snapshot}
 
 
-def run_record(row: Any) -> dict[str, Any]:
+def run_record(row: Any) -> RunRecord:
     """A run row as reported: a `running` run whose writer is gone is `crashed`."""
-    return {**row._mapping, "status": observed_status(row)}
+    values = {name: row._mapping[name] for name in RUN_FIELDS}
+    values["status"] = observed_status(row)
+    return RunRecord(**values)
 
 
 def _writer() -> dict[str, Any]:

@@ -174,14 +174,11 @@ def runs(state: State, project: str | None, limit: int, as_json: bool) -> None:
     """Recent runs with their status."""
     rows = state.stack.catalog.runs(project, limit=limit)
     if as_json:
-        emit_json(rows)
+        emit_json([r.to_dict() for r in rows])
         return
     emit_table(
         ["project", "run", "name", "status", "started", "ended"],
-        [
-            (r["project"], r["run_id"], r["name"], r["status"], r["started"], r["ended"])
-            for r in rows
-        ],
+        [(r.project, r.run_id, r.name, r.status, r.started, r.ended) for r in rows],
         empty="no runs",
     )
 

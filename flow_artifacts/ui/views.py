@@ -15,7 +15,7 @@ from typing import Any
 from .. import __version__
 from ..api import lineage as walk
 from ..artifact import Artifact
-from ..catalog import StepRunRecord
+from ..catalog import RunRecord, StepRunRecord
 from ..errors import ArtifactNotFound
 from ..manifest import Manifest
 from ..redact import redact_url
@@ -165,9 +165,9 @@ def lineage(stack: Stack, art: Artifact, depth: int | None) -> dict[str, Any]:
     return {"root": art.id, "depth": depth, "nodes": nodes, "edges": edges}
 
 
-def run_detail(stack: Stack, run: dict[str, Any]) -> dict[str, Any]:
+def run_detail(stack: Stack, run: RunRecord) -> dict[str, Any]:
     """A run with its steps: status, duration, cache hits, and input and output artifacts."""
-    records = stack.catalog.step_runs_of_run(run["project"], run["run_id"])
+    records = stack.catalog.step_runs_of_run(run.project, run.run_id)
     sources = {s.id: _reused_from(stack, s) for s in records}
     outputs = {s.id: (sources[s.id] or s).outputs for s in records}
     ids = {i for s in records for i in (*s.inputs, *outputs[s.id])}
@@ -184,9 +184,9 @@ def run_detail(stack: Stack, run: dict[str, Any]) -> dict[str, Any]:
             else None
         )
         steps.append(step)
-    ended, started = run.get("ended"), run.get("started")
+    ended, started = run.ended, run.started
     return {
-        **{k: v for k, v in run.items() if k != "pk"},
+        **run.to_dict(),
         "duration_s": (ended - started).total_seconds() if ended and started else None,
         "cache_hits": sum(1 for s in records if s.cached),
         "steps": steps,
