@@ -46,7 +46,7 @@ _EXPORTS = {
     "CacheWarning": "steps.cache",
     "Catalog": "catalog",
     "LineageGraph": "catalog",
-    "ArtifactStore": "store",
+    "ArtifactStore": "stores.store",
     "Artifact": "artifact",
     "Manifest": "manifest",
     "Materializer": "materializers.base",
@@ -144,6 +144,6 @@ if TYPE_CHECKING:
     from .steps.decorator import Step, step
     from .steps.outputs import Outputs, StepOutputError
     from .steps.pipeline import Pipeline, pipeline
-    from .store import ArtifactStore
     from .stores.backend import StoreBackend
+    from .stores.store import ArtifactStore
     from .template import PathTemplate

@@ -19,7 +19,7 @@ from .refs import artifact_urn
 from .stores.transfer import READ_CHUNK
 
 if TYPE_CHECKING:
-    from .store import ArtifactStore
+    from .stores.store import ArtifactStore
 
 DEFAULT_CHUNK = READ_CHUNK
 

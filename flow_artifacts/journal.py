@@ -39,7 +39,7 @@ from .naming import validate_name
 from .stores.paths import JOURNAL_DIR
 
 if TYPE_CHECKING:
-    from .store import ArtifactStore
+    from .stores.store import ArtifactStore
 
 FORMAT = "flow-artifacts.journal"
 FORMAT_VERSION = 1

@@ -27,9 +27,9 @@ from .catalog.inventory import (
 from .errors import ArtifactNotFound, ConfigError, FlowArtifactsError, UnknownArtifacts
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .stack import Stack, get_stack
-from .store import ArtifactStore
 from .stores.leases import WriteRecord
 from .stores.paths import TEMPS, reserved
+from .stores.store import ArtifactStore
 
 SHOWN = 5
 

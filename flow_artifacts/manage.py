@@ -12,7 +12,7 @@ from .artifact import Artifact
 from .errors import ArtifactInUse, ArtifactNotFound, InvalidName, MetadataValidationError
 from .naming import validate_name
 from .stack import Stack, get_stack
-from .store import ArtifactStore
+from .stores.store import ArtifactStore
 
 if TYPE_CHECKING:
     from .rebuild import ReindexReport

@@ -16,7 +16,7 @@ from .errors import FlowArtifactsError, IntegrityError
 from .limits import check_row_fits
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .stack import Stack
-from .store import ArtifactStore
+from .stores.store import ArtifactStore
 
 
 @dataclass

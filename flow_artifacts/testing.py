@@ -30,8 +30,8 @@ from .errors import MaterializerError
 from .hashing import directory_checksum, format_checksum
 from .materializers.base import Materializer
 from .plugins import PluginHost, make_plugin_manager
-from .store import ArtifactStore
 from .stores.paths import IDENTITY, RESERVED
+from .stores.store import ArtifactStore
 
 MaterializerRef = str | Materializer | type[Materializer]
 Equals = Callable[[Any, Any], object]

@@ -14,7 +14,7 @@ import flow_artifacts as fa
 from flow_artifacts.cli.main import cli
 from flow_artifacts.errors import ConfigError, InvalidName
 from flow_artifacts.naming import validate_name
-from flow_artifacts.strict_yaml import read_yaml
+from flow_artifacts.stack.strict_yaml import read_yaml
 from flow_artifacts.ui.app import create_app
 from flow_artifacts.ui.security import local_path
 

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 import flow_artifacts as fa
-from flow_artifacts.materializers._preview import MAX_CELL_CHARS, MAX_PREVIEW_COLUMNS, TRUNCATED
 from flow_artifacts.materializers.base import MAX_METADATA_BYTES
+from flow_artifacts.materializers.preview import MAX_CELL_CHARS, MAX_PREVIEW_COLUMNS, TRUNCATED
 from flow_artifacts.stores.paths import IDENTITY
 from tests.core_plugins import OversizedMetadataMaterializer, RegisterPlugin, host_with
 

@@ -117,10 +117,9 @@ def cli(ctx: click.Context, stack_spec: str | None, debug: bool) -> None:
 
 
 def _register() -> None:
-    from ..ui import command as ui_command
-    from . import browse, curate, system
+    from . import browse, curate, system, ui
 
-    for module in (browse, curate, system, ui_command):
+    for module in (browse, curate, system, ui):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -127,7 +127,7 @@ def stack_show(state: State, as_json: bool) -> None:
 @pass_state
 def stack_validate(state: State, spec: str | None) -> None:
     """Check a stack file (default: the active stack's) without opening its store."""
-    from ..stack_file import read_stack_config
+    from ..stack.file import read_stack_config
 
     target = spec or state.stack_spec or state.stack.source
     if target is None:

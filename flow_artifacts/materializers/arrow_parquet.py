@@ -7,8 +7,8 @@ from typing import Any
 
 from ..hookspecs import hookimpl
 from ._arrow_io import read_parquet_table
-from ._preview import arrow_fields, arrow_preview, columns_and_schema
 from .base import ArtifactKind, Materializer
+from .preview import arrow_fields, arrow_preview, columns_and_schema
 
 
 class ArrowParquetMaterializer(Materializer):

@@ -14,8 +14,8 @@ from itertools import islice
 from typing import Any
 
 from ..hookspecs import hookimpl
-from ._preview import text
 from .base import ArtifactKind, Materializer
+from .preview import text
 
 MAX_DEPTH = 200
 MAX_KEYS = 50

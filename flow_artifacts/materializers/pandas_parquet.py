@@ -7,8 +7,8 @@ from typing import Any
 
 from ..hookspecs import hookimpl
 from ._arrow_io import read_parquet_table
-from ._preview import arrow_fields, columns_and_schema, frame_preview
 from .base import ArtifactKind, Materializer
+from .preview import arrow_fields, columns_and_schema, frame_preview
 
 SERIES_COLUMN = "__series__"
 

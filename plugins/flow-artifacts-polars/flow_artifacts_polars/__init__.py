@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flow_artifacts import ArtifactKind, Materializer, hookimpl
-from flow_artifacts.materializers._preview import (
+from flow_artifacts.materializers.preview import (
     MAX_PREVIEW_COLUMNS,
     PREVIEW_ROWS,
     columns_and_schema,

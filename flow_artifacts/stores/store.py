@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from .errors import (
+from ..errors import (
     ArtifactExists,
     ArtifactNotFound,
     ConfigError,
@@ -31,28 +31,28 @@ from .errors import (
     StoreError,
     UnsupportedOperation,
 )
-from .hashing import directory_checksum, format_checksum
-from .limits import check_json, check_labels, check_row_fits, check_text
-from .manifest import MANIFEST_SUFFIX, Manifest, runtime_versions
-from .manifest_checks import check_manifest, path_problem
-from .materializers.base import ArtifactKind, Materializer
-from .materializers.registry import Dispatch
-from .naming import validate_new_name
-from .plugins import PluginHost, default_plugin_host
-from .redact import redact_url, scrub, secret_values
-from .stores.failures import ErrorTranslator, Failure, classify
-from .stores.identity import store_identity
-from .stores.leases import DEFAULT_LEASE_SECONDS, PendingWrite, WriteRecord, read_writes
-from .stores.paths import IDENTITY, WRITES, candidate_keys, files_only, modified, rel_to, reserved
-from .stores.reading import download_tree, load_object, stored_checksum, verified_stream
-from .stores.transfer import READ_CHUNK, read_whole
-from .stores.uploads import Upload, abort, multipart_uploads
-from .stores.writing import Writer
-from .template import PathTemplate
+from ..hashing import directory_checksum, format_checksum
+from ..limits import check_json, check_labels, check_row_fits, check_text
+from ..manifest import MANIFEST_SUFFIX, Manifest, runtime_versions
+from ..manifest_checks import check_manifest, path_problem
+from ..materializers.base import ArtifactKind, Materializer
+from ..materializers.registry import Dispatch
+from ..naming import validate_new_name
+from ..plugins import PluginHost, default_plugin_host
+from ..redact import redact_url, scrub, secret_values
+from ..template import PathTemplate
+from .failures import ErrorTranslator, Failure, classify
+from .identity import store_identity
+from .leases import DEFAULT_LEASE_SECONDS, PendingWrite, WriteRecord, read_writes
+from .paths import IDENTITY, WRITES, candidate_keys, files_only, modified, rel_to, reserved
+from .reading import download_tree, load_object, stored_checksum, verified_stream
+from .transfer import READ_CHUNK, read_whole
+from .uploads import Upload, abort, multipart_uploads
+from .writing import Writer
 
 if TYPE_CHECKING:
-    from .artifact import Artifact
-    from .journal import Journal
+    from ..artifact import Artifact
+    from ..journal import Journal
 
 
 class ArtifactStore:
@@ -384,7 +384,7 @@ class ArtifactStore:
 
     def artifact(self, ref: str | Manifest) -> Artifact:
         """A handle; given a reference, its manifest is read from the store (so never unpickled)."""
-        from .artifact import Artifact
+        from ..artifact import Artifact
 
         if isinstance(ref, Manifest):
             return Artifact(ref, store=self)
@@ -612,7 +612,7 @@ class ArtifactStore:
     @property
     def journal(self) -> Journal:
         """This store's journal of catalog changes (see `journal.py`)."""
-        from .journal import Journal
+        from ..journal import Journal
 
         return Journal(self)
 

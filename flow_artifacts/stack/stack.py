@@ -19,18 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from .catalog import Catalog
-from .errors import ConfigError, FlowArtifactsError
-from .materializers.registry import Dispatch
-from .plugins import PluginHost, default_plugin_host
-from .redact import redact_url
-from .redact import scrub as scrub_secrets
-from .stack_discovery import FILE_NAME, find_stack_file
-from .store import ArtifactStore
-from .template import DEFAULT_TEMPLATE, PathTemplate
+from ..catalog import Catalog
+from ..errors import ConfigError, FlowArtifactsError
+from ..materializers.registry import Dispatch
+from ..plugins import PluginHost, default_plugin_host
+from ..redact import redact_url
+from ..redact import scrub as scrub_secrets
+from ..stores.store import ArtifactStore
+from ..template import DEFAULT_TEMPLATE, PathTemplate
+from .discovery import FILE_NAME, find_stack_file
 
 if TYPE_CHECKING:
-    from .stack_file import StackConfig
+    from .file import StackConfig
 
 DEFAULT_ROOT = ".flow_artifacts"
 STACK_ENV = "FLOW_ARTIFACTS_STACK"
@@ -80,7 +80,7 @@ class Stack:
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str], name: str | None = None) -> Stack:
         """The stack `name` (default: the `active:` one) of a stack file, opened."""
-        from .stack_file import read_stack_config
+        from .file import read_stack_config
 
         return cls.from_config(read_stack_config(path, name))
 
@@ -226,7 +226,7 @@ class _StackCache:
         return self.from_file(path, name or None)
 
     def from_file(self, path: Path, name: str | None) -> Stack:
-        from .stack_file import read_stack_config
+        from .file import read_stack_config
 
         signature = _signature(path)
         with self._lock:
