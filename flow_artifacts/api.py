@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .artifact import Artifact
-from .catalog.lineage import Direction, LineageGraph, walk_lineage
+from .catalog.lineage import Direction, LineageGraph
 from .errors import ArtifactNotFound, InvalidName
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .manifest_checks import check_agrees
@@ -69,7 +69,7 @@ def materialize(
         _withdraw(stack, manifest)
         raise
     store.finish_write(manifest)
-    return Artifact(manifest, store=store, session=stack)
+    return Artifact(manifest, store=store, stack=stack)
 
 
 def _withdraw(stack: Stack, manifest: Manifest) -> None:
@@ -160,7 +160,7 @@ def resolve(ref: ArtifactRef, stack: Stack | None = None) -> Artifact:
         if isinstance(ref, str) and not is_reference(ref):
             return _at_store_path(ref, stack)
         raise
-    return Artifact(stack.catalog.get(parsed), store=stack.store, session=stack)
+    return Artifact(stack.catalog.get(parsed), store=stack.store, stack=stack)
 
 
 def _at_store_path(ref: str, stack: Stack) -> Artifact:
@@ -173,7 +173,7 @@ def _at_store_path(ref: str, stack: Stack) -> Artifact:
     keys = store.keys_for(ref)
     recorded = stack.catalog.at_keys(store.identity, keys) if keys else None
     if recorded is not None:
-        return Artifact(recorded, store=store, session=stack)
+        return Artifact(recorded, store=store, stack=stack)
     try:
         found = store.get_manifest(ref)
     except ArtifactNotFound:
@@ -182,8 +182,8 @@ def _at_store_path(ref: str, stack: Stack) -> Artifact:
         raise ArtifactNotFound(f"no artifact {ref!r} in {stack}{also}") from None
     for row in stack.catalog.by_ids([found.id]):
         check_agrees(found, row, f"{found.key}{MANIFEST_SUFFIX} in {store}")
-        return Artifact(row, store=store, session=stack)
-    return Artifact(found, store=store, session=stack, from_store=True)
+        return Artifact(row, store=store, stack=stack)
+    return Artifact(found, store=store, stack=stack, from_store=True)
 
 
 def download(
@@ -208,5 +208,4 @@ def lineage(
     stack: Stack | None = None,
 ) -> LineageGraph:
     """Artifacts and step runs upstream (what it came from) or downstream (what used it)."""
-    stack = stack or get_stack()
-    return walk_lineage(stack.catalog, resolve(ref, stack).id, direction, depth)
+    return resolve(ref, stack).lineage(direction, depth)

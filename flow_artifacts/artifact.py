@@ -7,11 +7,12 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .aspects import aspect_schema
 from .errors import ConfigError, UnsupportedOperation
 from .manifest import Manifest
 from .progress import progress_bar
@@ -19,6 +20,8 @@ from .refs import artifact_urn
 from .stores.transfer import READ_CHUNK
 
 if TYPE_CHECKING:
+    from .catalog.lineage import Direction, LineageGraph
+    from .stack import Stack
     from .stores.store import ArtifactStore
 
 DEFAULT_CHUNK = READ_CHUNK
@@ -28,7 +31,8 @@ class Artifact:
     """One stored artifact: identity, format, checksum, and ways to read it back.
 
     Its `manifest` is the catalog row's, or the one this process wrote; `from_store` marks one
-    read from the store for an artifact no catalog holds: checked, but never unpickled.
+    read from the store for an artifact no catalog holds: checked, but never unpickled. Without a
+    `stack` (a handle from a bare `ArtifactStore`), catalog operations are unavailable.
     """
 
     def __init__(
@@ -36,12 +40,12 @@ class Artifact:
         manifest: Manifest,
         *,
         store: ArtifactStore,
-        session: Any = None,
+        stack: Stack | None = None,
         from_store: bool = False,
     ) -> None:
         self.manifest = manifest
         self._store = store
-        self._session = session
+        self._stack = stack
         self.from_store = from_store
 
     # identity
@@ -164,10 +168,10 @@ class Artifact:
 
         Pickles are loaded only if the stack's catalog recorded them (see `pickle_policy`).
         """
-        if self._session is not None:
+        if self._stack is not None:
             from .pickle_policy import check_may_load
 
-            check_may_load(self, self._session)
+            check_may_load(self, self._stack)
         return self._store.load(self, verify=verify)
 
     def verify(self) -> None:
@@ -246,39 +250,39 @@ class Artifact:
 
     @property
     def tags(self) -> list[str]:
-        return self._require_session("tags").catalog.tags(self.id)
+        return self._require_stack("tags").catalog.tags(self.id)
 
     @property
     def aspects(self) -> dict[str, Any]:
         """Metadata aspects added with `add_metadata`, latest record of each."""
-        return self._require_session("aspects").catalog.aspects(self.id)
+        return self._require_stack("aspects").catalog.aspects(self.id)
 
     def tag(self, tag: str) -> Artifact:
-        from .manage import tag as tag_artifact
-
-        return tag_artifact(self, tag, stack=self._require_session("tag"))
+        """Point `tag` at this version, so `store://project/name:tag` resolves to it."""
+        stack = self._require_stack("tag")
+        stack.catalog.tag(self.id, tag, journal=stack.store.journal)
+        return self
 
     def add_metadata(
-        self, aspect: str, body: Any, schema: dict[str, Any] | None = None
+        self, aspect: str, body: Any, schema: Mapping[str, Any] | None = None
     ) -> Artifact:
         """Attach a typed metadata record (validated against `schema` or a `$schema` in it)."""
-        from .manage import add_metadata
+        stack = self._require_stack("add_metadata")
+        checked = aspect_schema(aspect, body, schema)
+        stack.catalog.add_aspect(self.id, aspect, body, checked, journal=stack.store.journal)
+        return self
 
-        return add_metadata(self, aspect, body, schema, stack=self._require_session("add_metadata"))
+    def lineage(self, direction: Direction = "upstream", depth: int | None = None) -> LineageGraph:
+        """Artifacts and step runs upstream (what it came from) or downstream (what used it)."""
+        return self._require_stack("lineage").catalog.lineage(self.id, direction, depth)
 
-    def lineage(self, direction: str = "upstream", depth: int | None = None) -> Any:
-        """The lineage graph around this artifact (see `flow_artifacts.lineage`)."""
-        from .api import lineage
-
-        return lineage(self, direction, depth, stack=self._require_session("lineage"))  # type: ignore[arg-type]
-
-    def _require_session(self, operation: str) -> Any:
-        if self._session is None:
+    def _require_stack(self, operation: str) -> Stack:
+        if self._stack is None:
             raise UnsupportedOperation(
                 f"{operation} needs a catalog; artifact {self.key!r} was read from a bare store. "
                 "Get it through fa.get_artifact() instead."
             )
-        return self._session
+        return self._stack
 
     def _require_file(self, operation: str) -> None:
         if self.manifest.directory:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .api import ArtifactRef, resolve
 from .artifact import Artifact
-from .errors import ArtifactInUse, ArtifactNotFound, InvalidName, MetadataValidationError
+from .errors import ArtifactInUse, ArtifactNotFound, InvalidName
 from .naming import validate_name
 from .stack import Stack, get_stack
 from .stores.store import ArtifactStore
@@ -56,7 +56,7 @@ def list_artifacts(
         until=until,
         page_size=page_size,
     ):
-        yield Artifact(manifest, store=stack.store, session=stack)
+        yield Artifact(manifest, store=stack.store, stack=stack)
 
 
 def list_page(
@@ -104,15 +104,12 @@ def update(
         description=description,
         journal=stack.store.journal,
     )
-    return Artifact(manifest, store=stack.store, session=stack)
+    return Artifact(manifest, store=stack.store, stack=stack)
 
 
 def tag(ref: ArtifactRef, tag: str, *, stack: Stack | None = None) -> Artifact:
     """Point `tag` at this version, so `store://project/name:tag` resolves to it."""
-    stack = stack or get_stack()
-    artifact = resolve(ref, stack)
-    stack.catalog.tag(artifact.id, tag, journal=stack.store.journal)
-    return artifact
+    return resolve(ref, stack).tag(tag)
 
 
 def untag(ref: ArtifactRef, tag: str, *, stack: Stack | None = None) -> None:
@@ -178,21 +175,7 @@ def add_metadata(
     stack: Stack | None = None,
 ) -> Artifact:
     """Attach a typed metadata record; validated against `schema` or the body's `$schema`."""
-    stack = stack or get_stack()
-    artifact = resolve(ref, stack)
-    effective = schema
-    if effective is None and isinstance(body, Mapping) and isinstance(body.get("$schema"), Mapping):
-        effective = body["$schema"]
-    if effective is not None:
-        _validate(aspect, body, effective)
-    stack.catalog.add_aspect(
-        artifact.id,
-        aspect,
-        body,
-        dict(effective) if effective else None,
-        journal=stack.store.journal,
-    )
-    return artifact
+    return resolve(ref, stack).add_metadata(aspect, body, schema)
 
 
 def reindex(store: ArtifactStore | None = None, *, stack: Stack | None = None) -> ReindexReport:
@@ -208,23 +191,5 @@ def reindex(store: ArtifactStore | None = None, *, stack: Stack | None = None) -
     return rebuild(stack, store or stack.store)
 
 
-def _validate(aspect: str, body: Any, schema: Mapping[str, Any]) -> None:
-    import jsonschema
-
-    document = (
-        {k: v for k, v in body.items() if k != "$schema"} if isinstance(body, Mapping) else body
-    )
-    try:
-        jsonschema.validate(document, dict(schema))
-    except jsonschema.ValidationError as exc:
-        raise MetadataValidationError(
-            f"metadata aspect {aspect!r} does not match its schema: {exc.message}"
-        ) from exc
-    except jsonschema.SchemaError as exc:
-        raise MetadataValidationError(
-            f"the JSON Schema given for aspect {aspect!r} is invalid: {exc.message}"
-        ) from exc
-
-
 def _handles(stack: Stack, manifests: list[Any]) -> list[Artifact]:
-    return [Artifact(m, store=stack.store, session=stack) for m in manifests]
+    return [Artifact(m, store=stack.store, stack=stack) for m in manifests]

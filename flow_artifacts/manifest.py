@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import IntegrityError
 from .refs import artifact_uri
+from .version import __version__
 
 MANIFEST_SUFFIX = ".artifact.json"
 FORMAT = "flow-artifacts.manifest"
@@ -96,6 +97,4 @@ _FIELD_NAMES = tuple(f.name for f in fields(Manifest))
 
 
 def runtime_versions() -> dict[str, str]:
-    from . import __version__
-
     return {"python": platform.python_version(), "flow_artifacts": __version__}

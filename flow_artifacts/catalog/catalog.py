@@ -31,6 +31,7 @@ from .changes import (
 )
 from .database import ensure_schema, insert_ignore, open_engine, write
 from .journaling import JournalSink, Pending, journaled
+from .lineage import Direction, LineageGraph, walk_lineage
 from .listing import Search
 from .records import Page, insert_labels, name_is, now
 from .runs import RunLog
@@ -293,6 +294,13 @@ class Catalog(RunLog):
         """The latest record of each metadata aspect of an artifact."""
         with self.engine.connect() as conn:
             return lookups.aspects(conn, artifact_id)
+
+    def lineage(
+        self, artifact_id: str, direction: Direction = "upstream", depth: int | None = None
+    ) -> LineageGraph:
+        """Artifacts and step runs upstream or downstream of an artifact, `depth` step-run hops
+        at most (None: all)."""
+        return walk_lineage(self, artifact_id, direction, depth)
 
     def dependents(self, artifact_ids: Sequence[str]) -> list[Manifest]:
         """Artifacts (outside `artifact_ids`) produced by step runs that consumed one of them."""

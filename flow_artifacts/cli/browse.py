@@ -15,8 +15,8 @@ from ..manifest_checks import data_suffix
 from ..moments import parse_moment
 from ..naming import validate_name
 from ..refs import artifact_uri, parse_ref
-from .main import State
 from .output import emit_fields, emit_json, emit_table, human_size, safe
+from .state import State
 
 pass_state = click.make_pass_decorator(State)
 JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

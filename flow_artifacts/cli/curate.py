@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from ..refs import artifact_uri
-from .main import State
 from .output import emit_json, emit_table, error
+from .state import State
 
 pass_state = click.make_pass_decorator(State)
 

@@ -9,8 +9,8 @@ import click
 
 from ..errors import ConfigError
 from ..redact import redact_url
-from .main import State
 from .output import emit_fields, emit_json, emit_table
+from .state import State
 
 pass_state = click.make_pass_decorator(State)
 

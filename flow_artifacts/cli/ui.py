@@ -11,6 +11,8 @@ import secrets
 
 import click
 
+from .state import State
+
 TOKEN_ENV = "FLOW_ARTIFACTS_UI_TOKEN"
 
 
@@ -66,8 +68,6 @@ def ui(
     `Authorization: Bearer TOKEN`; the printed URL carries it once as ?token=, and the page
     swaps it for a cookie.
     """
-    from .main import State
-
     try:
         from ..ui.app import LOOPBACK_HOSTS, create_app
         from ..ui.server import bind, serve, url_of

@@ -11,15 +11,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-_EXPORTS = ("Stack", "StackLike", "get_stack", "use_stack", "resolve_stack")
-
-__all__ = list(_EXPORTS)
+__all__ = ["Stack", "StackLike", "get_stack", "resolve_stack", "use_stack"]
 
 if TYPE_CHECKING:
     from .stack import Stack, StackLike, get_stack, resolve_stack, use_stack
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
+    if name in __all__:
         return getattr(importlib.import_module(".stack", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError, FlowArtifactsError
 from ..naming import validate_new_name
 from ..redact import scrub
-from .decorator import steps_disabled
+from .disabled import steps_disabled
 from .tracking import OUTLIVING_RUNS, trackable
 
 if TYPE_CHECKING:

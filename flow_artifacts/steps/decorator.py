@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
@@ -16,28 +15,15 @@ from ..errors import ConfigError
 from ..materializers.base import ArtifactKind
 from ..materializers.registry import dotted_name
 from ..naming import validate_new_name
-
-DISABLED_ENV = "FLOW_ARTIFACTS_DISABLED"
-_YES = {"1", "true", "yes", "on"}
-_NO = {"", "0", "false", "no", "off"}
+from .cache import Fingerprinted, code_fingerprint
+from .disabled import steps_disabled
 
 F = TypeVar("F", bound=Callable[..., Any])
 OutputSpec = str | tuple[str, ...] | list[str] | None
 MaterializerSpec = str | Mapping[str | type, str] | None
 
 
-def steps_disabled() -> bool:
-    """Whether `FLOW_ARTIFACTS_DISABLED` turns steps into plain functions (read at every call)."""
-    raw = os.environ.get(DISABLED_ENV, "").strip().lower()
-    if raw in _YES:
-        return True
-    if raw in _NO:
-        return False
-    allowed = ", ".join(sorted(_YES | _NO - {""}))
-    raise ConfigError(f"{DISABLED_ENV}={raw!r} is not a yes/no value; allowed: {allowed}")
-
-
-class Step:
+class Step(Fingerprinted):
     """A function whose calls are recorded as step runs; see `step` for the options."""
 
     def __init__(
@@ -87,8 +73,6 @@ class Step:
 
     @functools.cached_property
     def code_fingerprint(self) -> str:
-        from .cache import code_fingerprint
-
         return code_fingerprint(self.func)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -9,7 +9,7 @@ committed stay.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..artifact import Artifact
 from ..errors import FlowArtifactsError
@@ -18,8 +18,10 @@ from ..stack import Stack
 from .arguments import PreparedCall, prepare_call
 from .cache import CacheWarning, cache_key
 from .context import Run, StepRun, current_run, error_text, log, now
-from .decorator import Step
 from .outputs import Outputs, commit_output, returned, split_outputs
+
+if TYPE_CHECKING:
+    from .decorator import Step
 
 
 def call_step(step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -113,7 +115,7 @@ def _reusable(stack: Stack, step: Step, key: str) -> list[tuple[str, Artifact, A
         return None
     reused = []
     for name, manifest in chosen:
-        artifact = Artifact(manifest, store=stack.store, session=stack)
+        artifact = Artifact(manifest, store=stack.store, stack=stack)
         try:
             reused.append((name, artifact, artifact.load()))
         except FlowArtifactsError as exc:

@@ -68,7 +68,7 @@ class Browser:
             raise ArtifactNotFound(
                 f"no artifact {text!r:.120}: it is not an id or a reference"
             ) from None
-        return Artifact(self.stack.catalog.get(ref), store=self.stack.store, session=self.stack)
+        return Artifact(self.stack.catalog.get(ref), store=self.stack.store, stack=self.stack)
 
     def run(self, request: Request) -> RunRecord:
         return self.stack.catalog.run(request.path_params["project"], request.path_params["run_id"])

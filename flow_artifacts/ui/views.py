@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from .. import __version__
 from ..api import lineage as walk
 from ..artifact import Artifact
 from ..catalog import RunRecord, StepRunRecord
@@ -20,6 +19,7 @@ from ..errors import ArtifactNotFound
 from ..manifest import Manifest
 from ..redact import redact_url
 from ..stack import Stack
+from ..version import __version__
 
 VERSIONS_PAGE = 20
 EXTRA_FIELDS = (
