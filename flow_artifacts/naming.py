@@ -42,8 +42,8 @@ def validate_new_name(value: object, field: str = "name") -> str:
     or delete reach other artifacts. Names written before this rule stay readable and deletable:
     the store never passes them to a globbing call.
     """
-    validate_name(value, field)
-    found = sorted(set(GLOB_CHARS) & set(value))  # type: ignore[arg-type]
+    name = validate_name(value, field)
+    found = sorted(set(GLOB_CHARS) & set(name))
     if found:
         raise InvalidName(
             f"invalid {field} {value!r:.80}: it contains {' '.join(repr(c) for c in found)}, "

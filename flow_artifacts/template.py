@@ -5,6 +5,7 @@ Templates are checked when they are set, so a typo fails at configuration time, 
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ class PathTemplate:
     """A validated path template; `render()` fills it with validated names."""
 
     source: str = DEFAULT_TEMPLATE
+    _format: str = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_format", _compile(self.source))
@@ -45,7 +47,7 @@ class PathTemplate:
             "pipeline": validate_new_name(pipeline, "pipeline"),
             "date": date or datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         }
-        return self._format.format(**values)  # type: ignore[attr-defined]
+        return self._format.format(**values)
 
 
 def _compile(source: str) -> str:

@@ -209,7 +209,8 @@ class _FailingWriter:
             self._owner._budget = 0
             raise InjectedFailure(INJECTED_MESSAGE)
         self._owner._budget -= view.nbytes
-        return self._raw.write(view)
+        written: int = self._raw.write(view)
+        return written
 
     def __enter__(self) -> _FailingWriter:
         return self

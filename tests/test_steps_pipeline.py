@@ -321,8 +321,13 @@ def test_parameters_are_recorded_as_json_or_type_names_and_secrets_masked(local_
 
     secret = "tok-" + uuid.uuid4().hex
     with fa.run(project="demo") as run:
-        configure(pd.DataFrame({"a": [1]}), 3, {"deep": [1, "x"], "password": secret}, secret,
-                  float("nan"))
+        configure(
+            pd.DataFrame({"a": [1]}),
+            3,
+            {"deep": [1, "x"], "password": secret},
+            secret,
+            float("nan"),
+        )
 
     recorded = local_stack.catalog.step_run(run.steps[0].id).params
     assert recorded == {

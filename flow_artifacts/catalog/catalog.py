@@ -105,10 +105,10 @@ class Catalog(RunLog):
             manifest.version = None
             raise
         self._known_projects.add(manifest.project)
-        if step_run_id is None:
+        if step_run_id is None and recorded.step_run_id is not None:
             self._known_step_runs[(manifest.project, manifest.run_id, manifest.step)] = (
                 recorded.step_run_id
-            )  # type: ignore[assignment]
+            )
         return recorded
 
     def restore(self, manifest: Manifest, store_url: str, store_id: str) -> bool:
@@ -355,7 +355,7 @@ class Catalog(RunLog):
                 conn, t.artifact_names, [{"project": project, "name": name, "latest_version": 0}]
             )
             version = conn.execute(_BUMP_VERSION, params).scalar_one()
-        return version
+        return int(version)
 
     def _reserve_version(self, conn: Connection, project: str, name: str, version: int) -> None:
         self._project(conn, project)

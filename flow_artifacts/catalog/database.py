@@ -122,10 +122,12 @@ def insert_ignore(conn: Connection, table: Table, rows: Iterable[Mapping[str, An
 def _insert_ignore_statement(dialect: str, table: Table) -> Any:
     """Built once per table: constructing it costs more than running it."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def ensure_schema(engine: Engine, where: str) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select, update
 from ..manifest import MANIFEST_SUFFIX, Manifest
 from . import schema as t
 from .catalog import Catalog
-from .records import row_to_manifest
+from .records import ROW_COLUMNS, row_to_manifest
 
 BATCH = 500
 
@@ -71,7 +71,7 @@ def surplus_versions(
         ranked = ranked.where(a.c.project == project)
     ranked_sub = ranked.subquery()
     surplus = select(ranked_sub.c.id).where(ranked_sub.c.rank > keep_last)
-    query = catalog._select().where(a.c.id.in_(surplus))
+    query = select(*ROW_COLUMNS).where(a.c.id.in_(surplus))
     with catalog.engine.connect() as conn:
         return [row_to_manifest(r) for r in conn.execute(query)]
 

@@ -15,7 +15,8 @@ from . import schema as t
 from .database import chunked
 
 if TYPE_CHECKING:
-    from .catalog import Catalog, StepRunRecord
+    from .catalog import Catalog
+    from .records import StepRunRecord
 
 Direction = Literal["upstream", "downstream"]
 OPENLINEAGE_SPEC = "https://openlineage.io/spec/2-0-2/OpenLineage.json"

@@ -102,8 +102,8 @@ class Heartbeat:
 
     def close(self, *, run_pk: int | None = None, step_run_id: str | None = None) -> None:
         with self._lock:
-            self._runs.discard(run_pk)  # type: ignore[arg-type]
-            self._step_runs.discard(step_run_id)  # type: ignore[arg-type]
+            self._runs.discard(run_pk)
+            self._step_runs.discard(step_run_id)
             if not self._runs and not self._step_runs and self._stop is not None:
                 self._stop.set()
                 self._stop = None

@@ -57,7 +57,9 @@ def _run_start(conn: Connection, fields: dict[str, Any], at: datetime) -> None:
 def _step_run_start(conn: Connection, fields: dict[str, Any], at: datetime) -> str | None:
     run = {**fields["run"], "project": fields["project"], "run_id": fields["run_id"]}
     start_run_row(conn, run, run["started"], take_over=False)  # only if the run is missing
-    run_pk = conn.execute(_RUN_PK, {"project": run["project"], "run_id": run["run_id"]}).scalar()
+    run_pk = conn.execute(
+        _RUN_PK, {"project": run["project"], "run_id": run["run_id"]}
+    ).scalar_one()
     s = t.step_runs
     holder = conn.execute(
         select(s.c.id).where(s.c.run_pk == run_pk, s.c.step == fields["step"])

@@ -93,7 +93,7 @@ class RunLog:
         journal: JournalSink | None = None,
     ) -> None:
         self._heartbeat.close(run_pk=self._known_runs.get((project, run_id)))
-        fields = {"project": project, "run_id": run_id, "status": status}
+        fields: dict[str, Any] = {"project": project, "run_id": run_id, "status": status}
         fields["error"] = None if error is None else storable_text(error)
         at = now()
 
@@ -311,7 +311,7 @@ class RunLog:
         found = conn.execute(_STEP_RUN_ID, params).scalar()
         if found is not None:
             return found
-        fields = {
+        fields: dict[str, Any] = {
             "id": wanted_id or str(uuid.uuid4()),
             "step": step,
             "status": EXTERNAL,

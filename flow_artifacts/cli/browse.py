@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -131,7 +132,7 @@ def versions(state: State, name: str, project: str | None, limit: int, as_json: 
         else:
             project = stack.project
     page = stack.catalog.versions(project, name, page_size=limit)
-    tags: dict[int, list[str]] = {}
+    tags: dict[int | None, list[str]] = {}
     for tag, version in stack.catalog.tags_of_name(project, name).items():
         tags.setdefault(version, []).append(tag)
     if as_json:
@@ -281,7 +282,7 @@ def get(state: State, ref: str, output: str | None, force: bool) -> None:
     if output == "-":
         if art.manifest.directory:
             raise UnsupportedOperation(f"{ref} is a directory; give -o a folder to put it in")
-        out = click.get_binary_stream("stdout")
+        out = sys.stdout.buffer
         for chunk in art.as_stream():  # verified: a damaged artifact still ends in an error
             out.write(chunk)
         return

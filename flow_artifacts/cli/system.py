@@ -67,7 +67,7 @@ def plugins(state: State, as_json: bool) -> None:
     """Installed plugins, what they register, and the blocked ones."""
     host = state.stack.plugins
     registry = host.materializers
-    rows = []
+    rows: list[dict[str, Any]] = []
     for info in host.describe():
         owned = sorted(m.id for m in registry if registry.owner(m.id) == info.name)
         rows.append(

@@ -9,12 +9,12 @@ path inside the folder. `follow_symlinks=True` copies what links point to, on pu
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from ..errors import UnsupportedOperation
 from .ignore import IgnorePatterns
@@ -68,7 +68,7 @@ def scan_folder(source: Path, patterns: IgnorePatterns, *, follow_symlinks: bool
     return Scan(members, ignored)
 
 
-def open_member(member: Member) -> BinaryIO:
+def open_member(member: Member) -> io.BufferedReader:
     """The file for reading; refused (never waited on) if it stopped being a regular file."""
     flags = os.O_RDONLY | _NONBLOCK | _BINARY | (0 if member.link else _NOFOLLOW)
     try:

@@ -86,7 +86,7 @@ class PathMaterializer(Materializer):
 
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Path:
         filename = metadata.get("filename")
-        if member_problem(filename) or "/" in filename:
+        if not isinstance(filename, str) or member_problem(filename) or "/" in filename:
             raise IntegrityError(f"the recorded file name {filename!r:.120} is not one file name")
         target = Path(tempfile.mkdtemp(prefix="flow-artifacts-")) / filename
         if metadata.get("type") == "directory":

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 DEFAULT_ROOT = ".flow_artifacts"
 STACK_ENV = "FLOW_ARTIFACTS_STACK"
 
-StackLike = Union["Stack", str, os.PathLike]
+StackLike = Union["Stack", str, "os.PathLike[str]"]
 """A `Stack`, or where to read one: `path/to/stack.yaml` or `path/to/stack.yaml#name`."""
 
 

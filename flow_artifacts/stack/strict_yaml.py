@@ -133,8 +133,9 @@ def _to_python(
                     f"{first_line[key]}); each key may appear once"
                 )
             first_line[key] = line
-            result[key] = _to_python(loader, value_node, (*path, key), lines, file)
-            lines[(*path, key)] = line
+            key_path = (*path, key)
+            result[key] = _to_python(loader, value_node, key_path, lines, file)
+            lines[key_path] = line
         return result
     if isinstance(node, yaml.SequenceNode):
         return [

@@ -133,7 +133,7 @@ class _Scanner:
                 result = copy.copy(value)
                 result[:] = items
             elif hasattr(value, "_make"):  # a namedtuple
-                result = value._make(items)  # type: ignore[union-attr]
+                result = value._make(items)
             else:
                 result = tuple(items)
         prints = [fp for _, fp in scanned]

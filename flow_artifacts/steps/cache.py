@@ -9,6 +9,7 @@ globals it reads; after changing those, run once with `cache=False` to refresh t
 
 from __future__ import annotations
 
+import abc
 import ast
 import hashlib
 import inspect
@@ -31,10 +32,13 @@ class CacheWarning(FlowArtifactsWarning):
     """A cached step ran without its cache because an argument cannot be fingerprinted."""
 
 
-class Fingerprinted:
+class Fingerprinted(abc.ABC):
     """A value hashed by its code rather than its content: a step passed as an argument."""
 
-    code_fingerprint: str
+    @property
+    @abc.abstractmethod
+    def code_fingerprint(self) -> str:
+        """The hash of the code, changing whenever the code does."""
 
 
 class Unfingerprintable(Exception):

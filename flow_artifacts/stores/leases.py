@@ -87,6 +87,7 @@ class WriteRecord:
         for path in (key, data_path):
             if not isinstance(path, str) or not path or path.startswith(("/", RESERVED)):
                 raise ValueError(f"bad path {path!r}")
+        key, data_path = str(key), str(data_path)  # both checked above
         extension = data_path[len(key) :]
         if not data_path.startswith(key) or "/" in extension or extension[:1] not in ("", "."):
             raise ValueError(f"data path {data_path!r} is not of key {key!r}")

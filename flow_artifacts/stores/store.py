@@ -218,7 +218,7 @@ class ArtifactStore:
         except BaseException:
             self._end_write(write, release=not write.leftovers)
             raise
-        metadata, directory, files = written
+        format_metadata, directory, files = written
         if directory:
             checksum = directory_checksum(files)
             file_list = {rel: [sha, size] for rel, (sha, size) in files.items()}
@@ -230,7 +230,7 @@ class ArtifactStore:
             materializer_version=materializer.version, kind=kind or materializer.kind.value,
             mime_type=materializer.mime_type_for(obj), size=sum(size for _, size in files.values()),
             checksum=checksum, created=datetime.now(timezone.utc).isoformat(),
-            directory=directory, metadata=metadata, files=file_list,
+            directory=directory, metadata=format_metadata, files=file_list,
             libraries={**runtime_versions(), **materializer.library_versions()},
             labels=row_labels, description=description, user_metadata=user_metadata,
         )  # fmt: skip
