@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, select
 
 from ..errors import ArtifactNotFound, InvalidName
-from ..limits import check_json, check_labels, check_text
+from ..limits import check_json, check_text
 from ..manifest import Manifest
 from ..naming import validate_name
 from ..redact import redact_url
@@ -33,15 +33,9 @@ from .database import ensure_schema, insert_ignore, open_engine, write
 from .journaling import JournalSink, Pending, journaled
 from .lineage import Direction, LineageGraph, walk_lineage
 from .listing import Search
-from .records import Page, insert_labels, name_is, now
+from .recording import insert_artifact, next_version, reserve_version
+from .records import Page, now
 from .runs import RunLog
-
-_BUMP_VERSION = (
-    update(t.artifact_names)
-    .where(t.artifact_names.c.project == bindparam("p"), t.artifact_names.c.name == bindparam("n"))
-    .values(latest_version=t.artifact_names.c.latest_version + 1)
-    .returning(t.artifact_names.c.latest_version)
-)
 
 
 class Catalog(RunLog):
@@ -347,59 +341,12 @@ class Catalog(RunLog):
         return lookups.existing_ids(conn, ids)
 
     def _next_version(self, conn: Connection, project: str, name: str) -> int:
-        """Increment the (project, name) counter; the row lock serializes concurrent writers."""
-        params = {"p": project, "n": name}
-        version = conn.execute(_BUMP_VERSION, params).scalar()
-        if version is None:
-            insert_ignore(
-                conn, t.artifact_names, [{"project": project, "name": name, "latest_version": 0}]
-            )
-            version = conn.execute(_BUMP_VERSION, params).scalar_one()
-        return int(version)
+        return next_version(conn, project, name)
 
     def _reserve_version(self, conn: Connection, project: str, name: str, version: int) -> None:
         self._project(conn, project)
-        insert_ignore(
-            conn, t.artifact_names, [{"project": project, "name": name, "latest_version": 0}]
-        )
-        latest = t.artifact_names.c.latest_version
-        conn.execute(
-            update(t.artifact_names)
-            .where(name_is(t.artifact_names, project, name))
-            .values(
-                latest_version=func.max(latest, version)
-                if conn.dialect.name == "sqlite"
-                else func.greatest(latest, version)
-            )
-        )
+        reserve_version(conn, project, name, version)
 
     def _insert(self, conn: Connection, manifest: Manifest, store_url: str, store_id: str) -> None:
-        check_labels(manifest.labels)
         self._project(conn, manifest.project)
-        created = datetime.fromisoformat(manifest.created)
-        conn.execute(
-            t.artifacts.insert(),
-            {
-                "id": manifest.id,
-                "project": manifest.project,
-                "name": manifest.name,
-                "version": manifest.version,
-                "kind": manifest.kind,
-                "materializer": manifest.materializer,
-                "store_url": store_url,
-                "store_id": store_id,
-                "key": manifest.key,
-                "data_path": manifest.data_path,
-                "checksum": manifest.checksum,
-                "size": manifest.size,
-                "mime_type": manifest.mime_type,
-                "labels": manifest.labels,
-                "description": manifest.description,
-                "user_metadata": manifest.user_metadata,
-                "manifest": manifest.to_dict(),
-                "created": created,
-                "step_run_id": manifest.step_run_id,
-                "status": "committed",
-            },
-        )
-        insert_labels(conn, manifest.id, manifest.labels, manifest.project, created)
+        insert_artifact(conn, manifest, store_url, store_id)

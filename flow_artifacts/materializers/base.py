@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 MAX_METADATA_BYTES = 64 << 10
 """What `save` may return as format metadata, as JSON: manifests and catalog rows hold it for every
-version, so it must stay small whatever the data (see `_preview` for bounded table previews)."""
+version, so it must stay small whatever the data (see `preview` for bounded table previews)."""
 
 
 class ArtifactKind(str, Enum):
