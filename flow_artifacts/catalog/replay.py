@@ -90,8 +90,6 @@ def bury(catalog: Catalog, change: Change, manifest: Manifest | None, scope: Sco
                 f"artifact {f['artifact_id']} is in the catalog, which is authoritative: "
                 "its delete record was not followed (a delete that did not commit?)"
             )
-        if manifest is not None:
-            return None  # restored below only if not buried: it stays deleted
         n = t.artifact_names
         latest = conn.execute(
             select(n.c.latest_version).where(name_is(n, f["project"], f["name"]))
@@ -194,6 +192,10 @@ def _step_inputs(conn: Connection, fields: dict[str, Any], at: datetime, scope: 
 
 def _tag(conn: Connection, fields: dict[str, Any], at: datetime, scope: Scope) -> str | None:
     project, name, tag = fields["project"], fields["name"], fields["tag"]
+    a = t.artifacts
+    row = conn.execute(select(a.c.project, a.c.name).where(a.c.id == fields["artifact_id"])).first()
+    if row is not None and (row.project, row.name) != (project, name):
+        return f"tag {tag!r} names another artifact than {fields['artifact_id']}"
     if (project, name) not in scope.names:  # the catalog held this name: its tags win
         if fields["artifact_id"] in scope.artifacts:
             return f"tag {tag!r} of {project}/{name} not restored: the catalog holds that name"
@@ -201,10 +203,6 @@ def _tag(conn: Connection, fields: dict[str, Any], at: datetime, scope: Scope) -
     if fields["artifact_id"] not in scope.artifacts:
         untag_name(conn, project, name, tag, at)  # deleted since, and the tag with it
         return None
-    a = t.artifacts
-    row = conn.execute(select(a.c.project, a.c.name).where(a.c.id == fields["artifact_id"])).first()
-    if row is None or (row.project, row.name) != (project, name):
-        return f"tag {tag!r} names another artifact than {fields['artifact_id']}"
     set_tag(conn, project, name, tag, fields["artifact_id"], at)
     return None
 

@@ -195,7 +195,7 @@ class RunLog:
         if project is not None:
             query = query.where(t.runs.c.project == project)
         with self.engine.connect() as conn:
-            return [run_record(r) for r in conn.execute(query)]
+            return [run_record(r, self.engine) for r in conn.execute(query)]
 
     def find_cached(self, cache_key: str) -> StepRunRecord | None:
         """The latest completed, not itself cached, step run with this cache key."""
@@ -241,7 +241,7 @@ class RunLog:
                 project=row.project,
                 run_id=row.run_id,
                 step=row.step,
-                status=observed_status(row, at),
+                status=observed_status(row, self.engine, at),
                 started=row.started,
                 ended=row.ended,
                 params=row.params or {},
@@ -423,9 +423,10 @@ def _run_stamp(conn: Connection, project: str, run_id: str) -> datetime | None:
     return None if row is None else max(filter(None, row))
 
 
-def run_record(row: Any) -> dict[str, Any]:
-    """A run row as reported: a `running` run whose writer is gone is `crashed`."""
-    return {**row._mapping, "status": observed_status(row)}
+def run_record(row: Any, engine: Engine) -> dict[str, Any]:
+    """A run row of the catalog at `engine` as reported: a `running` run whose writer is gone is
+    `crashed`."""
+    return {**row._mapping, "status": observed_status(row, engine)}
 
 
 def _writer() -> dict[str, Any]:
