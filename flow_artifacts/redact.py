@@ -33,13 +33,14 @@ _PROSE_WORDS = frozenset({"key"})
 """Words that name a secret in structure but not in free text, where `key=...` is an object key."""
 
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-_USERINFO = r"[^:/]*:[^@]*@|[^:/]*@"
-"""Where a URL's user-info ends, as SQLAlchemy's `make_url` reads it: after `user:` the password
-runs to the next `@` and may hold `/`, `?` and `#`; without a password, at the last `@` before
-the first `:` or `/`. Any URL is read so: a password cut short at a `/` would be shown."""
+_USERINFO = r"[^:/]*:.*@|[^:/]*@"
+"""Where a URL's user-info ends. SQLAlchemy's `make_url` takes everything after `user:` up to an
+`@` as the password, `/`, `?` and `#` included (without a password, the user ends at the last `@`
+before the first `:` or `/`). Masking goes on to the last `@`, so that a password holding `@`
+too is never shown in part. Any URL is read so: cut at a `/`, such a password would be shown."""
 _URL_USERINFO = re.compile(
     r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}://)"
-    r"(?P<userinfo>[^\s:/'\"<>]*:[^\s@'\"<>]*|[^\s:/'\"<>@]*(?:@[^\s:/'\"<>@]*)*)@"
+    r"(?P<userinfo>[^\s:/'\"<>]*:[^\s'\"<>]*|[^\s:/'\"<>@]*(?:@[^\s:/'\"<>@]*)*)@"
 )
 """A URL's user-info in free text (by `_USERINFO`'s rule, ending at whitespace or quotes)."""
 _HEADER = re.compile(
