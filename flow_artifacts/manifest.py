@@ -1,7 +1,8 @@
 """The JSON manifest written beside every artifact's bytes.
 
-It makes a store self-describing: with manifests alone, artifacts can be listed, loaded, verified and
-a lost catalog rebuilt. It never holds credentials: only names, formats, checksums and lineage ids.
+It makes a store self-describing: with manifests alone, artifacts can be listed, loaded, verified
+and a lost catalog rebuilt. It never holds credentials: only names, formats, checksums and lineage
+ids.
 """
 
 from __future__ import annotations

@@ -40,7 +40,6 @@ from .records import (
     encode_cursor,
     insert_labels,
     name_is,
-    now,
     row_to_manifest,
 )
 from .refs import Ref, parse_ref
@@ -414,9 +413,7 @@ class Catalog(RunLog):
 
         def work(conn: Connection, pending: Pending) -> None:
             rows = conn.execute(
-                select(
-                    a.c.id, a.c.project, a.c.name, a.c.version, a.c.step_run_id, a.c.manifest
-                )
+                select(a.c.id, a.c.project, a.c.name, a.c.version, a.c.step_run_id, a.c.manifest)
                 .where(a.c.id.in_(artifact_ids))
                 .with_for_update()
             ).all()
