@@ -149,7 +149,7 @@ def _moment(value: Any, what: str) -> datetime:
         return value
     if not isinstance(value, str):
         raise TypeError(f"{what} must be an ISO date-time")
-    return parse_moment(value[:64])
+    return parse_moment(value)
 
 
 def _json(value: Any, what: str) -> Any:
