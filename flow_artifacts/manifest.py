@@ -1,7 +1,8 @@
 """The JSON manifest written beside every artifact's bytes.
 
-It makes a store self-describing: with manifests alone, artifacts can be listed, loaded, verified and
-a lost catalog rebuilt. It never holds credentials: only names, formats, checksums and lineage ids.
+It makes a store self-describing: with manifests alone, artifacts can be listed, loaded, verified
+and a lost catalog rebuilt. It never holds credentials: only names, formats, checksums and lineage
+ids.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import IntegrityError
+from .limits import parse_json_file
 
 MANIFEST_SUFFIX = ".artifact.json"
 FORMAT = "flow-artifacts.manifest"
@@ -63,11 +65,10 @@ class Manifest:
     @classmethod
     def from_json(cls, raw: bytes, where: str) -> Manifest:
         try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            body = parse_json_file(raw, f"manifest {where}")
+        except IntegrityError as exc:
             raise IntegrityError(
-                f"manifest {where} is not valid JSON (truncated or corrupted): {exc}. "
-                "Run `flow-artifacts verify` and restore it, or delete the artifact."
+                f"{exc}. Run `flow-artifacts verify` and restore it, or delete the artifact."
             ) from exc
         if not isinstance(body, dict) or body.get("format") != FORMAT:
             raise IntegrityError(f"{where} is not a flow-artifacts manifest")

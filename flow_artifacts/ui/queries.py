@@ -131,4 +131,4 @@ def run_row(catalog: Catalog, project: str, run_id: str) -> dict[str, Any] | Non
     query = select(t.runs).where(t.runs.c.project == project, t.runs.c.run_id == run_id)
     with catalog.engine.connect() as conn:
         row = conn.execute(query).first()
-    return run_record(row) if row is not None else None
+    return run_record(row, catalog.engine) if row is not None else None
