@@ -5,10 +5,12 @@ label and description updates, metadata aspects, deletes (tombstones), runs and 
 both, `reindex` rebuilds a lost catalog exactly from the store alone.
 
 Records live under one reserved top-level folder, `JOURNAL_DIR`, that no artifact key can name, as
-`<JOURNAL_DIR>/<day>/<UTC time>-<uuid>.json`: names sort in the order the changes were made (the
-time is monotonic within a process), and each is created exclusively, so concurrent writers never
+`<JOURNAL_DIR>/<day>/<stamp>-<uuid>.json`, each created exclusively, so concurrent writers never
 overwrite one another. The catalog writes a record inside the transaction of its change, after the
-rows it changes are locked, and withdraws it if the transaction does not commit. A crash between
+rows it changes are locked, and withdraws it if the transaction does not commit. A record's stamp
+`at` is causal (see `catalog/changes.py`): the writer's clock, but later than the stamp of the
+state the change replaces, so conflicting changes replay in commit order even across hosts whose
+clocks differ; `read` returns records in stamp order. A crash between
 record and commit leaves a record of a change the caller asked for, that was validated, and whose
 commit was cut short: replaying it yields the state that commit would have made, every replay is
 idempotent, and one whose artifact no longer exists is skipped. See docs/architecture.md.
@@ -28,11 +30,15 @@ from .errors import FlowArtifactsError, IntegrityError
 from .limits import (
     CHECKSUM_CHARS,
     ID_CHARS,
+    MAX_JSON_FILE_BYTES,
+    MAX_PARAM_CHARS,
+    MAX_VERSION,
     NAME_CHARS,
     STATUS_CHARS,
     check_json,
     check_labels,
     check_text,
+    parse_json_file,
 )
 from .moments import parse_moment
 from .naming import validate_name
@@ -66,13 +72,22 @@ class Journal:
     def __init__(self, store: ArtifactStore) -> None:
         self._store = store
 
+    def clock(self) -> datetime:
+        """This writer's clock: the time now, after every stamp this process took before."""
+        return _next_stamp()
+
     def append(self, op: str, at: datetime, fields: Mapping[str, Any]) -> str:
-        """Write one record; returns its store-relative path (for `withdraw`)."""
+        """Write one record stamped `at`; returns its store-relative path (for `withdraw`)."""
         body = {"format": FORMAT, "format_version": FORMAT_VERSION, "op": op, "at": at, **fields}
         _check(op, body)
-        stamp = _next_stamp()
-        rel = f"{JOURNAL_DIR}/{stamp:%Y-%m-%d}/{stamp:%Y%m%dT%H%M%S.%fZ}-{uuid.uuid4().hex}{SUFFIX}"
         raw = json.dumps(body, sort_keys=True, default=_iso, allow_nan=False).encode("utf-8")
+        if len(raw) > MAX_JSON_FILE_BYTES:
+            raise IntegrityError(
+                f"this {op} would make a journal record of {len(raw) >> 20} MiB, more than the "
+                f"{MAX_JSON_FILE_BYTES >> 20} MiB a record may hold; record less"
+            )
+        stamp = at.astimezone(timezone.utc)
+        rel = f"{JOURNAL_DIR}/{stamp:%Y-%m-%d}/{stamp:%Y%m%dT%H%M%S.%fZ}-{uuid.uuid4().hex}{SUFFIX}"
         self._store.write_small(rel, raw)
         return rel
 
@@ -81,7 +96,7 @@ class Journal:
         self._store.remove_file(rel)
 
     def read(self) -> tuple[list[JournalRecord], list[tuple[str, str]]]:
-        """All records in order, and (path, problem) for each one that could not be used."""
+        """All records in stamp order, and (path, problem) for each one that could not be used."""
         records, problems = [], []
         for rel in self._store.list_files(JOURNAL_DIR):
             name = rel.rsplit("/", 1)[-1]
@@ -91,16 +106,13 @@ class Journal:
                 records.append(parse_record(rel, self._store.read_small(rel)))
             except FlowArtifactsError as exc:
                 problems.append((rel, str(exc)))
-        records.sort(key=lambda r: r.path.rsplit("/", 1)[-1])
+        records.sort(key=lambda r: (r.at, r.path.rsplit("/", 1)[-1]))
         return records, problems
 
 
 def parse_record(rel: str, raw: bytes) -> JournalRecord:
     """A record read from the store (untrusted): every field checked, as when it was written."""
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IntegrityError(f"journal record {rel} is not valid JSON: {exc}") from exc
+    body = parse_json_file(raw, f"journal record {rel}")
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise IntegrityError(f"{rel} is not a flow-artifacts journal record")
     if body.get("format_version") != FORMAT_VERSION:
@@ -145,15 +157,23 @@ def _json(value: Any, what: str) -> Any:
     return value
 
 
-def _params(value: Any, what: str) -> Any:
-    """Step parameters as recorded (see steps/arguments.py): any JSON but NaN and infinities."""
-    json.dumps(value, allow_nan=False)
+def _params(value: Any, what: str) -> dict[str, Any]:
+    """Step parameters as recorded (see steps/arguments.py): names to JSON values, each at most
+    MAX_PARAM_CHARS long as JSON."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} must be a mapping")
+    for name, param in value.items():
+        check_text(name, "parameter name", NAME_CHARS)
+        check_json(param, f"parameter {name}")
+        if len(json.dumps(param, allow_nan=False)) > MAX_PARAM_CHARS:
+            raise TypeError(f"parameter {name} is longer than {MAX_PARAM_CHARS} characters")
     return value
 
 
 def _integer(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise TypeError(f"{what} must be a positive integer")
+    """A version or process id: a positive 32-bit integer, as the catalog's columns hold."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VERSION:
+        raise TypeError(f"{what} must be a positive integer up to {MAX_VERSION}")
     return value
 
 

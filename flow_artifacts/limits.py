@@ -8,11 +8,13 @@ both engines alike. `catalog/schema.py` sizes its columns from these constants.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidName, MetadataValidationError
+from .errors import IntegrityError, InvalidName, MetadataValidationError
 
 if TYPE_CHECKING:
     from .manifest import Manifest
@@ -26,6 +28,16 @@ CHECKSUM_CHARS = 80
 ID_CHARS = 36
 JSON_DEPTH = 100
 """Nesting limit of JSON values (metadata, aspects, params), well below any parser's."""
+MAX_VERSION = 2**31 - 1
+"""Versions are 32-bit integer columns (PostgreSQL's `integer`): the highest one a name may get.
+Process ids recorded for runs share the bound."""
+MAX_PARAM_CHARS = 2_000
+"""A recorded step parameter, as JSON, is at most this long (a longer one is described)."""
+MAX_JSON_FILE_BYTES = 256 << 20
+"""A manifest or journal record read from the store is at most this big; larger is refused."""
+_JSON_FILE_DEPTH = JSON_DEPTH + 10
+"""A manifest nests metadata a few levels below its top."""
+_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[][{}]')
 
 
 def check_text(value: object, what: str, max_chars: int | None = None) -> str:
@@ -81,6 +93,32 @@ def check_json(value: Any, what: str) -> None:
                 f"{what} holds a {type(item).__name__}, which is not JSON; "
                 "use strings, numbers, booleans, null, lists and dicts"
             )
+
+
+def parse_json_file(raw: bytes, what: str) -> Any:
+    """JSON read from the store (untrusted): size and nesting bounded before it is parsed, so a
+    planted file gives an `IntegrityError`, never a RecursionError or an exhausted memory."""
+    if len(raw) > MAX_JSON_FILE_BYTES:
+        raise IntegrityError(
+            f"{what} is {len(raw) >> 20} MiB, more than the {MAX_JSON_FILE_BYTES >> 20} MiB "
+            "allowed: it was not written by flow-artifacts"
+        )
+    depth = 0
+    for token in _JSON_TOKEN.finditer(raw):
+        opener = token.group()[0]
+        if opener in b"[{":
+            depth += 1
+            if depth > _JSON_FILE_DEPTH:
+                raise IntegrityError(
+                    f"{what} is nested deeper than {_JSON_FILE_DEPTH} levels: it was not "
+                    "written by flow-artifacts"
+                )
+        elif opener in b"]}":
+            depth -= 1
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IntegrityError(f"{what} is not valid JSON (truncated or corrupted): {exc}") from exc
 
 
 def storable_text(value: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import IntegrityError
+from .limits import parse_json_file
 from .refs import artifact_uri
 from .version import __version__
 
@@ -73,11 +74,10 @@ class Manifest:
     @classmethod
     def from_json(cls, raw: bytes, where: str) -> Manifest:
         try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            body = parse_json_file(raw, f"manifest {where}")
+        except IntegrityError as exc:
             raise IntegrityError(
-                f"manifest {where} is not valid JSON (truncated or corrupted): {exc}. "
-                "Run `flow-artifacts verify` and restore it, or delete the artifact."
+                f"{exc}. Run `flow-artifacts verify` and restore it, or delete the artifact."
             ) from exc
         if not isinstance(body, dict) or body.get("format") != FORMAT:
             raise IntegrityError(f"{where} is not a flow-artifacts manifest")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IntegrityError, InvalidName, NoMaterializerFound
+from .limits import MAX_VERSION
 from .manifest import Manifest
 from .materializers.base import ArtifactKind
 from .naming import validate_name
@@ -152,7 +153,7 @@ def _problem(m: Manifest, key: str) -> str | None:
         aware = False
     if not aware:
         return "created is not an ISO date-time with a time zone"
-    if m.version is not None and (not _is_int(m.version) or not 1 <= m.version < 2**31):
+    if m.version is not None and (not _is_int(m.version) or not 1 <= m.version <= MAX_VERSION):
         return "version is not a positive integer"
     if m.step_run_id is not None and not isinstance(m.step_run_id, str):
         return "step_run_id is not a string"

@@ -1,17 +1,21 @@
 """`reindex`: the catalog rebuilt from the store alone, its manifests and its journal.
 
 Runs and step runs are replayed first, so restored artifacts find the step runs that made them;
-then every manifest without a tombstone becomes a row with its version, and the version counter
-of each name is raised past every deleted version; then tags, label and description updates,
-metadata aspects, deletes and step-run inputs are replayed in the order they were made. A
-manifest or record that cannot be used is skipped and reported; the rest is restored.
+then tombstones are settled (`replay.bury`): a manifest whose tombstone names its project, name
+and version is not restored, and deleted versions stay reserved; then every other manifest the
+catalog does not hold becomes a row with its version; then tags, label and description updates,
+metadata aspects and step-run inputs are replayed in stamp order. Records only add to what the
+catalog held before (see `catalog/replay.py`). A manifest or record that cannot be used is
+skipped and reported; the rest is restored.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .catalog.replay import replay
+from sqlalchemy.exc import SQLAlchemyError
+
+from .catalog.replay import Scope, bury, claim_names, replay
 from .errors import FlowArtifactsError, IntegrityError
 from .limits import check_row_fits
 from .manifest import MANIFEST_SUFFIX, Manifest
@@ -33,31 +37,48 @@ class ReindexReport:
 
 def rebuild(stack: Stack, store: ArtifactStore) -> ReindexReport:
     report = ReindexReport()
+    catalog, scope = stack.catalog, Scope()
     records, problems = store.journal.read()
     report.skipped.extend(problems)
-    deleted = {r.fields["artifact_id"]: r for r in records if r.op == "delete"}
     for record in records:
-        _replay(stack, record, report, runs=True)
-    for tombstone in deleted.values():
-        fields = tombstone.fields
-        stack.catalog.reserve_version(fields["project"], fields["name"], fields["version"])
-    manifests = [m for m in _manifests(store, report) if m.id not in deleted]
-    for manifest in manifests:
+        _note(report, record.path, replay(catalog, record, scope, runs=True))
+    manifests = {m.id: m for m in _manifests(store, report)}
+    for record in records:
+        if record.op == "delete":
+            found = manifests.get(record.fields["artifact_id"])
+            problem = bury(catalog, record, found, scope)
+            _note(report, record.path, problem)
+            if problem is None and found is not None:
+                del manifests[found.id]  # an interrupted rm stays deleted
+    claim_names(catalog, {(m.project, m.name) for m in manifests.values()}, scope)
+    restored = []
+    for manifest in manifests.values():
         try:
-            report.added += stack.catalog.restore(manifest, store.url, store.identity)
-        except FlowArtifactsError as exc:
-            report.skipped.append((manifest.key + MANIFEST_SUFFIX, str(exc)))
-    for manifest in manifests:
-        stack.catalog.restore_inputs(manifest)
+            if catalog.restore(manifest, store.url, store.identity):
+                restored.append(manifest)
+                scope.artifacts.add(manifest.id)
+        except (FlowArtifactsError, SQLAlchemyError) as exc:
+            report.skipped.append((manifest.key + MANIFEST_SUFFIX, _reason(exc)))
+    report.added = len(restored)
+    for manifest in restored:
+        try:
+            catalog.restore_inputs(manifest)
+        except (FlowArtifactsError, SQLAlchemyError) as exc:
+            report.skipped.append((manifest.key + MANIFEST_SUFFIX, _reason(exc)))
     for record in records:
-        _replay(stack, record, report, runs=False)
+        _note(report, record.path, replay(catalog, record, scope, runs=False))
     return report
 
 
-def _replay(stack: Stack, record: object, report: ReindexReport, *, runs: bool) -> None:
-    problem = replay(stack.catalog, record, runs=runs)  # type: ignore[arg-type]
+def _note(report: ReindexReport, path: str, problem: str | None) -> None:
     if problem is not None:
-        report.skipped.append((record.path, problem))  # type: ignore[attr-defined]
+        report.skipped.append((path, problem))
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of what went wrong, without the SQL or parameters of a database error."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _manifests(store: ArtifactStore, report: ReindexReport) -> list[Manifest]:

@@ -194,19 +194,23 @@ def test_interrupted_rm_stays_deleted(make_stack) -> None:
     assert fa.materialize(b"next", "blob", "r3", "s", stack=rebuilt).version == 3
 
 
-def test_reindex_removes_a_row_whose_rm_journaled_its_tombstone(make_stack) -> None:
-    """The catalog survived, but rm died after its tombstone: reindex finishes the delete."""
+def test_reindex_keeps_a_row_the_catalog_holds_despite_its_tombstone(make_stack) -> None:
+    """The catalog is the trust root: a tombstone of a row it holds (a delete that did not
+    commit, or a forgery) is reported, and the row, its bytes and its version stay."""
     stack = make_stack()
     victim = fa.materialize(b"victim", "blob", "r2", "s", stack=stack)
-    stack.store.journal.append(
+    record = stack.store.journal.append(
         "delete",
         datetime.now(timezone.utc),
         {"artifact_id": victim.id, "project": "demo", "name": "blob", "version": 1}
         | {"step_run_id": None, "inputs": []},
     )
 
-    assert fa.reindex(stack=stack).skipped == []
-    assert list(fa.list_artifacts(stack=stack)) == []
+    report = fa.reindex(stack=stack)
+
+    assert "the catalog, which is authoritative" in dict(report.skipped)[record]
+    assert [a.id for a in fa.list_artifacts(stack=stack)] == [victim.id]
+    assert fa.load(victim, stack=stack) == b"victim"
 
 
 def test_reindex_cli_lists_what_it_skipped_and_exits_non_zero(tmp_path: Path) -> None:

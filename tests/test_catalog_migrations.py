@@ -16,8 +16,11 @@ VERSION_2 = [
     ),
     "DROP INDEX ix_fa_artifacts_store",
     "ALTER TABLE fa_artifacts DROP COLUMN store_id",
+    "ALTER TABLE fa_artifacts DROP COLUMN changed",
+    "ALTER TABLE fa_artifact_names DROP COLUMN changed",
 ]
-"""What version 2 lacked: the writer and heartbeat of runs and step runs, and rows' store id."""
+"""What version 2 lacked: the writer and heartbeat of runs and step runs, rows' store id, and
+the change stamps of artifacts and names."""
 
 VERSION_1_LABELS = [
     *VERSION_2,

@@ -135,3 +135,16 @@ def test_process_alive_tells_a_reaped_and_an_unreaped_dead_process_from_a_live_o
         time.sleep(0.01)
     child.wait(timeout=60)
     assert not liveness.process_alive(child.pid)
+
+
+def test_an_open_run_on_an_in_memory_catalog_is_not_reported_crashed(monkeypatch) -> None:
+    """The heartbeat is skipped for in-memory SQLite, but staleness still applies: a run longer
+    than STALE_AFTER (2 min) reads as crashed while its writer, this process, is running it."""
+    monkeypatch.setattr(liveness, "HEARTBEAT_S", 0.05)
+    monkeypatch.setattr(liveness, "STALE_AFTER", timedelta(seconds=0.3))
+    store = fa.ArtifactStore(f"memory://liveness-{time.time_ns()}")
+    stack = fa.Stack(store=store, catalog=fa.Catalog("sqlite://"), project="demo")
+    with fa.run(project="demo", stack=stack) as run:
+        time.sleep(1.0)  # several heartbeats and past STALE_AFTER
+        statuses = [r.status for r in stack.catalog.runs("demo") if r.run_id == run.id]
+    assert statuses == ["running"]

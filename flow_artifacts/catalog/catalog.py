@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ..errors import ArtifactNotFound, InvalidName
+from ..errors import ArtifactNotFound, IntegrityError, InvalidName
 from ..limits import check_json, check_text
 from ..manifest import Manifest
 from ..naming import validate_name
@@ -23,18 +23,20 @@ from . import listing, lookups
 from . import schema as t
 from .changes import (
     apply_update,
+    artifact_stamp,
     delete_artifacts,
     insert_aspect,
     label_patch,
-    remove_tag,
+    name_stamp,
     set_tag,
+    untag_name,
 )
 from .database import ensure_schema, insert_ignore, open_engine, write
 from .journaling import JournalSink, Pending, journaled
 from .lineage import Direction, LineageGraph, walk_lineage
 from .listing import Search
 from .recording import insert_artifact, next_version, reserve_version
-from .records import Page, now
+from .records import Page, name_is
 from .runs import RunLog
 
 
@@ -121,6 +123,19 @@ class Catalog(RunLog):
                 manifest.version = self._next_version(conn, manifest.project, manifest.name)
             else:
                 self._reserve_version(conn, manifest.project, manifest.name, manifest.version)
+            a = t.artifacts
+            holder = conn.execute(
+                select(a.c.key).where(
+                    name_is(a, manifest.project, manifest.name), a.c.version == manifest.version
+                )
+            ).scalar()
+            if holder is not None:
+                uri = artifact_uri(manifest.project, manifest.name)
+                raise IntegrityError(
+                    f"version {manifest.version} of {uri} "
+                    f"is already recorded for the artifact at {holder!r:.200}: two catalogs "
+                    "wrote this store? Not restored; load it by its store path"
+                )
             self._insert(conn, manifest, store_url, store_id)
             return True
 
@@ -226,10 +241,11 @@ class Catalog(RunLog):
         patch = None if labels is None else label_patch(labels)
         if description is not None:
             check_text(description, "description")
-        at = now()
 
         def work(conn: Connection, pending: Pending) -> None:
-            if not apply_update(conn, artifact_id, patch, description):
+            after = artifact_stamp(conn, artifact_id)
+            at = pending.stamp(after)
+            if after is None or not apply_update(conn, artifact_id, patch, description, at):
                 raise ArtifactNotFound(f"no artifact {artifact_id} in {self}")
             fields = {"artifact_id": artifact_id, "labels": patch, "description": description}
             pending.add("update", at, fields)
@@ -243,9 +259,9 @@ class Catalog(RunLog):
         if tag.isdigit():
             raise InvalidName(f"tag {tag!r} would read as a version number; use a word")
         manifest = self.get(Ref(id=artifact_id))
-        at = now()
 
         def work(conn: Connection, pending: Pending) -> None:
+            at = pending.stamp(name_stamp(conn, manifest.project, manifest.name))
             set_tag(conn, manifest.project, manifest.name, tag, artifact_id, at)
             fields = {"project": manifest.project, "name": manifest.name, "tag": tag}
             pending.add("tag", at, {**fields, "artifact_id": artifact_id})
@@ -256,9 +272,10 @@ class Catalog(RunLog):
         self, project: str, name: str, tag: str, *, journal: JournalSink | None = None
     ) -> None:
         def work(conn: Connection, pending: Pending) -> None:
-            if not remove_tag(conn, project, name, tag):
+            at = pending.stamp(name_stamp(conn, project, name))
+            if not untag_name(conn, project, name, tag, at):
                 raise ArtifactNotFound(f"no tag {tag!r} on {artifact_uri(project, name)} in {self}")
-            pending.add("untag", now(), {"project": project, "name": name, "tag": tag})
+            pending.add("untag", at, {"project": project, "name": name, "tag": tag})
 
         journaled(self.engine, journal, work)
 
@@ -275,9 +292,12 @@ class Catalog(RunLog):
         check_json(body, f"metadata aspect {aspect!r}")
         check_json(json_schema, f"the schema of metadata aspect {aspect!r}")
         self.get(Ref(id=artifact_id))
-        at = now()
 
         def work(conn: Connection, pending: Pending) -> None:
+            after = artifact_stamp(conn, artifact_id)
+            if after is None:
+                raise ArtifactNotFound(f"no artifact {artifact_id} in {self}")
+            at = pending.stamp(after)
             insert_aspect(conn, artifact_id, aspect, body, json_schema, at)
             fields = {"artifact_id": artifact_id, "aspect": aspect}
             pending.add("aspect", at, {**fields, "body": body, "json_schema": json_schema})
@@ -310,14 +330,15 @@ class Catalog(RunLog):
         never hands out its version number again.
         """
         a = t.artifacts
-        at = now()
 
         def work(conn: Connection, pending: Pending) -> None:
             rows = conn.execute(
-                select(
-                    a.c.id, a.c.project, a.c.name, a.c.version, a.c.step_run_id, a.c.manifest
-                ).where(a.c.id.in_(artifact_ids))
+                select(a.c.id, a.c.project, a.c.name, a.c.version, a.c.step_run_id, a.c.manifest)
+                .where(a.c.id.in_(artifact_ids))
+                .with_for_update()
             ).all()
+            stamps = [artifact_stamp(conn, row.id) for row in rows]
+            at = pending.stamp(max((s for s in stamps if s is not None), default=None))
             delete_artifacts(conn, artifact_ids)
             for row in rows:
                 fields = {"project": row.project, "name": row.name, "version": row.version}

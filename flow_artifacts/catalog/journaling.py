@@ -14,13 +14,17 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from .changes import later
 from .database import write
+from .records import now
 
 T = TypeVar("T")
 
 
 class JournalSink(Protocol):
     """Where records go: `journal.Journal` (the catalog never imports the store side)."""
+
+    def clock(self) -> datetime: ...
 
     def append(self, op: str, at: datetime, fields: Mapping[str, Any]) -> str: ...
 
@@ -33,6 +37,11 @@ class Pending:
     def __init__(self, journal: JournalSink | None) -> None:
         self.journal = journal
         self.paths: list[str] = []
+
+    def stamp(self, after: datetime | None = None) -> datetime:
+        """The stamp of a change replacing a state stamped `after` (see `changes.later`): taken
+        inside the transaction, once that state's row is locked."""
+        return later(now() if self.journal is None else self.journal.clock(), after)
 
     def add(self, op: str, at: datetime, fields: Mapping[str, Any]) -> None:
         if self.journal is not None:

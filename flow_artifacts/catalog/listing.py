@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause, tuple_
 
 from ..errors import ConfigError, InvalidName
+from ..limits import MAX_VERSION
 from . import schema as t
 from .records import (
     ROW_COLUMNS,
@@ -32,8 +33,6 @@ from .records import (
 )
 
 MAX_PAGE = 1000
-MAX_VERSION = 2**31 - 1
-"""Versions are 32-bit integers in the catalog: a reference to a larger one names nothing."""
 _LIKE_ESCAPE = "\\"
 
 

@@ -5,7 +5,8 @@ open, one daemon thread per catalog renews their heartbeats every `HEARTBEAT_S`,
 pays only a set insertion. A reader reports a `running` row as `crashed` when its heartbeat is
 older than `STALE_AFTER` (the writer is gone, wherever it ran), or at once when it was written on
 this host by a process that no longer exists (SIGKILL, the OOM killer). The status is judged when
-read, never written: a writer that was only slow still records its real end.
+read, never written: a writer that was only slow still records its real end. An in-memory SQLite
+catalog lives and dies with its one process, so nothing there beats and nothing goes stale.
 """
 
 from __future__ import annotations
@@ -38,12 +39,20 @@ def writer_fields() -> dict[str, Any]:
     return {"host": HOST, "pid": os.getpid(), "heartbeat": datetime.now(timezone.utc)}
 
 
-def observed_status(row: Any, at: datetime | None = None) -> str:
+def renews_heartbeats(engine: Engine) -> bool:
+    """Whether open runs in this catalog renew their heartbeat: all but in-memory SQLite, which
+    dies with its process and which no other process can read."""
+    url = engine.url
+    return url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
+
+
+def observed_status(row: Any, engine: Engine, at: datetime | None = None) -> str:
     """The status to report for a run or step-run row (read by attribute, as SQLAlchemy returns
-    it): its own, or `crashed` when its writer is gone."""
+    it) of the catalog at `engine`: its own, or `crashed` when its writer is gone."""
     if row.status != RUNNING:
         return row.status
-    if (at or datetime.now(timezone.utc)) - (row.heartbeat or row.started) > STALE_AFTER:
+    beat = row.heartbeat or row.started
+    if renews_heartbeats(engine) and (at or datetime.now(timezone.utc)) - beat > STALE_AFTER:
         return CRASHED
     if row.host == HOST and row.pid is not None and not process_alive(row.pid):
         return CRASHED
@@ -76,12 +85,7 @@ class Heartbeat:
         self._runs: set[int] = set()
         self._step_runs: set[str] = set()
         self._stop: threading.Event | None = None
-        # An in-memory SQLite catalog dies with its process; no other one can read it.
-        self._needed = engine.url.get_backend_name() != "sqlite" or engine.url.database not in (
-            None,
-            "",
-            ":memory:",
-        )
+        self._needed = renews_heartbeats(engine)
 
     def open(self, *, run_pk: int | None = None, step_run_id: str | None = None) -> None:
         if not self._needed:

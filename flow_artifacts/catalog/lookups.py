@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from ..limits import MAX_VERSION
 from ..manifest import Manifest
 from ..refs import Ref
 from . import schema as t
 from .database import chunked
-from .listing import MAX_VERSION
 from .records import ROW_COLUMNS, name_is, row_to_manifest
 
 

@@ -63,10 +63,22 @@ def _store_identity(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_fa_artifacts_store ON fa_artifacts (store_id)"))
 
 
+def _change_stamps(conn: Connection) -> None:
+    """Artifacts and names record the causal stamp of their last journaled change, so the next
+    change is stamped later whatever the writer's clock (`catalog/changes.py`).
+
+    Nullable: existing rows have none, and their next change is stamped by the clock alone.
+    """
+    moment = "TIMESTAMP WITHOUT TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+    for table in ("fa_artifacts", "fa_artifact_names"):
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN changed {moment}"))
+
+
 def _version_3(conn: Connection) -> None:
-    """Version 3: run liveness and store identity."""
+    """Version 3: run liveness, store identity and change stamps."""
     _run_writers(conn)
     _store_identity(conn)
+    _change_stamps(conn)
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index, 3: _version_3}

@@ -7,15 +7,21 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, func, update
 
-from ..limits import check_labels
+from ..errors import InvalidName
+from ..limits import MAX_VERSION, check_labels
 from ..manifest import Manifest
+from ..refs import artifact_uri
 from . import schema as t
 from .database import insert_ignore
 from .records import insert_labels, name_is
 
 _BUMP_VERSION = (
     update(t.artifact_names)
-    .where(t.artifact_names.c.project == bindparam("p"), t.artifact_names.c.name == bindparam("n"))
+    .where(
+        t.artifact_names.c.project == bindparam("p"),
+        t.artifact_names.c.name == bindparam("n"),
+        t.artifact_names.c.latest_version < MAX_VERSION,
+    )
     .values(latest_version=t.artifact_names.c.latest_version + 1)
     .returning(t.artifact_names.c.latest_version)
 )
@@ -29,7 +35,12 @@ def next_version(conn: Connection, project: str, name: str) -> int:
         insert_ignore(
             conn, t.artifact_names, [{"project": project, "name": name, "latest_version": 0}]
         )
-        version = conn.execute(_BUMP_VERSION, params).scalar_one()
+        version = conn.execute(_BUMP_VERSION, params).scalar()
+    if version is None:
+        raise InvalidName(
+            f"{artifact_uri(project, name)} has reached version {MAX_VERSION}, the highest a "
+            "name can have; write under another name"
+        )
     return int(version)
 
 

@@ -71,9 +71,9 @@ class RunLog:
         fields = {"project": project, "run_id": run_id, "name": name, "pipeline": pipeline}
         fields["status"] = RUNNING
         fields.update(_writer())
-        at = now()
 
         def work(conn: Connection, pending: Pending) -> int:
+            at = pending.stamp(_run_stamp(conn, project, run_id))
             start_run_row(conn, fields, at)
             pending.add("run_start", at, fields)
             return conn.execute(_RUN_PK, {"project": project, "run_id": run_id}).scalar_one()
@@ -95,9 +95,9 @@ class RunLog:
         self._heartbeat.close(run_pk=self._known_runs.get((project, run_id)))
         fields: dict[str, Any] = {"project": project, "run_id": run_id, "status": status}
         fields["error"] = None if error is None else storable_text(error)
-        at = now()
 
         def work(conn: Connection, pending: Pending) -> None:
+            at = pending.stamp(_run_stamp(conn, project, run_id))
             finish_run_row(conn, fields, at)
             pending.add("run_end", at, fields)
 
@@ -116,10 +116,10 @@ class RunLog:
     ) -> str:
         """Record a step run as running; returns its id. Step names are unique within a run."""
         step_run_id = str(uuid.uuid4())
-        at = now()
 
         def work(conn: Connection, pending: Pending) -> int:
             run_pk = self._run_pk(conn, project, run_id)
+            at = pending.stamp(_run_stamp(conn, project, run_id))
             fields = {
                 "id": step_run_id,
                 "step": step,
@@ -153,9 +153,13 @@ class RunLog:
         self._heartbeat.close(step_run_id=step_run_id)
         fields = {"id": step_run_id, "status": status, "cached": cached}
         fields["error"] = None if error is None else storable_text(error)
-        at = now()
 
         def work(conn: Connection, pending: Pending) -> None:
+            s = t.step_runs
+            row = conn.execute(
+                select(s.c.started, s.c.ended).where(s.c.id == step_run_id).with_for_update()
+            ).first()
+            at = pending.stamp(None if row is None else max(filter(None, row)))
             finish_step_run_row(conn, fields, at)
             pending.add("step_run_end", at, fields)
 
@@ -191,7 +195,7 @@ class RunLog:
         if project is not None:
             query = query.where(t.runs.c.project == project)
         with self.engine.connect() as conn:
-            return [run_record(r) for r in conn.execute(query)]
+            return [run_record(r, self.engine) for r in conn.execute(query)]
 
     def run(self, project: str, run_id: str) -> RunRecord:
         """The run (project, run_id); `ArtifactNotFound` if the catalog has none."""
@@ -200,7 +204,7 @@ class RunLog:
             row = conn.execute(query).first()
         if row is None:
             raise ArtifactNotFound(f"no run {run_id!r} in project {project!r}")
-        return run_record(row)
+        return run_record(row, self.engine)
 
     def find_cached(self, cache_key: str) -> StepRunRecord | None:
         """The latest completed, not itself cached, step run with this cache key."""
@@ -246,7 +250,7 @@ class RunLog:
                 project=row.project,
                 run_id=row.run_id,
                 step=row.step,
-                status=observed_status(row, at),
+                status=observed_status(row, self.engine, at),
                 started=row.started,
                 ended=row.ended,
                 params=row.params or {},
@@ -321,7 +325,7 @@ class RunLog:
             "host": None,
             "pid": None,
         }
-        at = now()
+        at = now() if pending is None else pending.stamp(_run_stamp(conn, project, run_id))
         insert_step_run_row(conn, run_pk, fields, at, ignore=True)
         found = conn.execute(_STEP_RUN_ID, params).scalar()
         if found is None:  # the wanted id (from a manifest) belongs to another run or step
@@ -417,10 +421,22 @@ def _step_run_fields(conn: Connection, run_pk: int, fields: Mapping[str, Any]) -
     return {**fields, "project": run.project, "run_id": run.run_id, "run": snapshot}
 
 
-def run_record(row: Any) -> RunRecord:
-    """A run row as reported: a `running` run whose writer is gone is `crashed`."""
+def _run_stamp(conn: Connection, project: str, run_id: str) -> datetime | None:
+    """The stamp of a run's current state (its start, or end), its row locked; None if new."""
+    r = t.runs
+    row = conn.execute(
+        select(r.c.started, r.c.ended)
+        .where(r.c.project == project, r.c.run_id == run_id)
+        .with_for_update()
+    ).first()
+    return None if row is None else max(filter(None, row))
+
+
+def run_record(row: Any, engine: Engine) -> RunRecord:
+    """A run row of the catalog at `engine` as reported: a `running` run whose writer is gone is
+    `crashed`."""
     values = {name: row._mapping[name] for name in RUN_FIELDS}
-    values["status"] = observed_status(row)
+    values["status"] = observed_status(row, engine)
     return RunRecord(**values)
 
 

@@ -129,6 +129,8 @@ artifacts = Table(
     Column("user_metadata", JSON, nullable=False),
     Column("manifest", JSON, nullable=False),
     Column("created", UTCDateTime, nullable=False),
+    # The causal stamp of its last label, description or aspect change (version 3).
+    Column("changed", UTCDateTime),
     Column("step_run_id", ID, ForeignKey("fa_step_runs.id")),
     Column("status", STATUS, nullable=False),
     UniqueConstraint("project", "name", "version", name="uq_fa_artifacts_version"),
@@ -144,6 +146,8 @@ artifact_names = Table(
     Column("project", NAME, primary_key=True),
     Column("name", NAME, primary_key=True),
     Column("latest_version", Integer, nullable=False),
+    # The causal stamp of the name's last tag change (version 3): the next one is stamped later.
+    Column("changed", UTCDateTime),
 )
 
 labels = Table(

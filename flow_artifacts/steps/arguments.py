@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..artifact import Artifact
+from ..errors import MetadataValidationError
+from ..limits import MAX_PARAM_CHARS, check_json
 from ..materializers.registry import dotted_name
 from ..redact import MASK, is_secret_name, redact
 from ..refs import parse_ref
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 
 MAX_ITEMS = 10_000
 MAX_DEPTH = 20
-MAX_PARAM_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -178,9 +179,11 @@ def _param(name: str, value: Any, artifact: Artifact | None) -> Any:
         return f"<{dotted_name(type(value))} of {len(value)} items>"
     try:
         text = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
+        plain = redact(json.loads(text))
+        check_json(plain, "parameter")  # what the journal accepts back (see journal._params)
+    except (TypeError, ValueError, RecursionError, MetadataValidationError):
         return f"<{dotted_name(type(value))}>"
-    if len(text) > MAX_PARAM_CHARS:
-        return f"<{dotted_name(type(value))} of {len(text)} characters as JSON>"
-    plain = json.loads(text)
-    return redact(plain)
+    size = max(len(text), len(json.dumps(plain)))
+    if size > MAX_PARAM_CHARS:
+        return f"<{dotted_name(type(value))} of {size} characters as JSON>"
+    return plain

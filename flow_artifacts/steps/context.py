@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, FlowArtifactsError
 from ..naming import validate_new_name
-from ..redact import scrub
+from ..redact import scrub_cut
 from .disabled import steps_disabled
 from .tracking import OUTLIVING_RUNS, trackable
 
@@ -238,6 +238,5 @@ def run(
 
 def error_text(exc: BaseException, stack: Stack | None) -> str:
     """How a failure is recorded: type and message, secrets masked, length bounded."""
-    text = f"{type(exc).__qualname__}: {exc}"[: 4 * MAX_ERROR_CHARS]
-    text = stack.scrub(text) if stack is not None else scrub(text)
-    return text[:MAX_ERROR_CHARS]  # cut after masking, so no secret is cut short of its mask
+    secrets = stack.secrets if stack is not None else ()
+    return scrub_cut(f"{type(exc).__qualname__}: {exc}", MAX_ERROR_CHARS, secrets)

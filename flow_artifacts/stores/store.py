@@ -10,6 +10,7 @@ manifest is written last, and an artifact exists exactly when its manifest does.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import posixpath
 import uuid
@@ -53,6 +54,8 @@ from .writing import Writer
 if TYPE_CHECKING:
     from ..artifact import Artifact
     from ..journal import Journal
+
+log = logging.getLogger("flow_artifacts.store")
 
 
 class ArtifactStore:
@@ -625,9 +628,14 @@ class ArtifactStore:
             return read_whole(self.fs, self._abs(rel))
 
     def remove_file(self, rel: str) -> None:
-        """Delete exactly one file; missing is fine, and so is failing (it is left for `gc`)."""
-        with contextlib.suppress(Exception):
+        """Delete exactly one file; missing is fine. Failing is logged, not raised: the callers
+        withdraw what a failed change left (a journal record, which `reindex` then does not
+        follow against the catalog), and the change's own error is the one to report."""
+        try:
             self.fs.rm_file(self._abs(rel))
+        except Exception as exc:
+            if classify(exc) is not Failure.MISSING:
+                log.warning("could not remove %s from %s: %s", rel, self, scrub(str(exc)))
 
     def list_files(self, folder: str) -> list[str]:
         """Store-relative paths of the files under `folder`, sorted."""
