@@ -144,22 +144,26 @@ class Model:
         self.since = len(self.events)
 
 
-def surplus(state: State, keep_last: int) -> set[str]:
+def surplus(state: State, keep_last: int, *, strict: bool = True) -> set[str]:
     """What `gc(keep_last=...)` deletes: older versions, never tagged ones, never the inputs
-    (transitively) of a kept one."""
+    (transitively) of a kept one, tagged ones included. Unless `strict`, the inputs of a tagged
+    old version are not protected (known bug: see the xfail tests)."""
     candidates = set()
     for name in {a.name for a in state.arts.values()}:
         versions = sorted(
             (a for a in state.arts.values() if a.name == name), key=lambda a: -a.version
         )
         candidates |= {a.id for a in versions[keep_last:]}
-    protected = set(state.tags.values())
-    frontier = [i for i in state.arts if i not in candidates]
+    kept = [i for i in state.arts if i not in candidates]
+    tagged = sorted(set(state.tags.values()))
+    frontier = kept + (tagged if strict else [])
+    protected = set(frontier)
     while frontier:
         for source in state.arts[frontier.pop()].inputs:
             if source in state.arts and source not in protected:
                 protected.add(source)
                 frontier.append(source)
+    protected |= set(tagged)
     return candidates - protected
 
 
@@ -335,10 +339,11 @@ class Counts:
     ghosts: int = 0
     reindexes: int = 0
     moves: int = 0
+    known: int = 0  # known bugs met and tolerated (only when not strict)
     violations: list[str] = field(default_factory=list)
 
     def add(self, other: Counts) -> None:
-        for name in ("sequences", "operations", "kills", "ghosts", "reindexes", "moves"):
+        for name in ("sequences", "operations", "kills", "ghosts", "reindexes", "moves", "known"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.violations += other.violations
 
@@ -644,7 +649,7 @@ class Sequence:
     def op_gc(self) -> None:
         keep_last = self.rng.choice([None, None, 1, 2])
         state = self.model.live()
-        doomed = surplus(state, keep_last) if keep_last else set()
+        doomed = surplus(state, keep_last, strict=self.strict) if keep_last else set()
         before = self.journal_paths()
 
         def work(stack: fa.Stack) -> Any:
@@ -657,6 +662,8 @@ class Sequence:
         if outcome.killed:
             self.settle_deletes(doomed, before, "gc")
             return
+        if outcome.error == "UnknownArtifacts" and not self.strict:
+            outcome = self.forced_gc(keep_last, state)
         if outcome.error:
             self.fail(f"gc(keep_last={keep_last}) failed: {outcome.error}")
         if set(outcome.result) != doomed:
@@ -665,6 +672,28 @@ class Sequence:
             )
         for id_ in sorted(doomed):
             self.model.add({"op": "delete", "artifact_id": id_})
+
+    def forced_gc(self, keep_last: int | None, state: State) -> Outcome:
+        """Known bug: after a killed rm, gc may later refuse over the deleted artifact's
+        manifest. Unless `strict`, check that every manifest it calls unknown is one of a deleted
+        artifact (never a live one), count it, and run gc with force."""
+        from flow_artifacts.maintenance import gc
+
+        unknown = gc(dry_run=True, force=True, stack=self.stack).unknown_manifests
+        live_keys = {
+            fa.get_artifact(a.id, stack=self.stack).key + ".artifact.json"
+            for a in state.arts.values()
+        }
+        if set(unknown) & live_keys:
+            self.fail(f"gc calls manifests of live artifacts unknown: {unknown}")
+        self.counts.known += 1
+        self.log.append(f"gc refused over {unknown}: known bug, forced")
+
+        def work(stack: fa.Stack) -> Any:
+            report = gc(keep_last=keep_last, force=True, stack=stack)
+            return sorted(m.id for m in report.surplus)
+
+        return in_child(lambda: work(self.open_stack(self.folder)), None, None)
 
     def op_reindex(self) -> None:
         """Lose the catalog, rebuild it from the store (perhaps killed once, then again)."""

@@ -118,3 +118,21 @@ def test_reindex_keeps_the_committed_version_a_killed_write_also_claimed(tmp_pat
     assert committed.version == 1
     stack = _lose_catalog_and_reindex(stack, folder)  # actual: sqlalchemy IntegrityError escapes
     assert fa.load("store://demo/report@1", stack=stack) == {"v": "committed"}
+
+
+@pytest.mark.xfail(
+    strict=True, reason="bug: gc --keep-last deletes the inputs of a tagged old version"
+)
+def test_keep_last_keeps_the_inputs_of_a_tagged_old_version(tmp_path: Path) -> None:
+    from flow_artifacts.maintenance import gc
+
+    stack = fa.Stack.local(tmp_path / "p")
+    raw1 = fa.materialize({"raw": 1}, "raw", "r1", "s", "demo", stack=stack)
+    baseline = fa.materialize({"m": 1}, "model", "r2", "s", "demo", inputs=[raw1], stack=stack)
+    fa.tag(baseline, "baseline", stack=stack)
+    raw2 = fa.materialize({"raw": 2}, "raw", "r3", "s", "demo", stack=stack)
+    fa.materialize({"m": 2}, "model", "r4", "s", "demo", inputs=[raw2], stack=stack)
+    gc(keep_last=1, stack=stack)  # actual: deletes raw@1, model:baseline's input
+    graph = fa.lineage("store://demo/model:baseline", stack=stack)
+    assert raw1.id in {a.id for a in graph.artifacts}
+    assert fa.load(raw1.id, stack=stack) == {"raw": 1}
