@@ -7,7 +7,8 @@ operations and kills ran and every violation (0 expected); exits 1 if there is o
 `--strict` holds the product to the issue's promises where known bugs break them (see the
 xfail tests of tests/test_reliability_oracle.py): it loses the catalog while a killed write's
 manifest is still in the store, expects gc --keep-last to keep the inputs of tagged old versions,
-and takes gc refusing over a deleted artifact's manifest as a violation.
+takes gc refusing over a deleted artifact's manifest as a violation, and re-runs an
+interrupted reindex over the rows it restored.
 """
 
 from __future__ import annotations

@@ -256,9 +256,9 @@ class Points:
         from sqlalchemy import event
         from sqlalchemy.engine import Engine
 
-        from flow_artifacts import hashing, journal, rebuild, store
+        from flow_artifacts import hashing, journal, rebuild
         from flow_artifacts.catalog import catalog, journaling
-        from flow_artifacts.stores import leases
+        from flow_artifacts.stores import leases, store
 
         targets = [
             (hashing.HashingWriter, "write"), (store.ArtifactStore, "write_manifest"),
@@ -719,6 +719,12 @@ class Sequence:
         self.lose_catalog(self.stack)
         self.stack = self.open_stack(self.folder)
         outcome = self.run_op("reindex", lambda stack: fa.reindex(stack=stack).skipped)
+        if outcome.killed and not self.strict:
+            # Known bug (xfail test): a reindex re-run over the rows an interrupted one restored
+            # skips their journal records; unless strict, start over from an empty catalog.
+            self.stack.catalog.close()
+            self.lose_catalog(self.stack)
+            self.stack = self.open_stack(self.folder)
         if outcome.killed:
             outcome = in_child(
                 lambda: fa.reindex(stack=self.open_stack(self.folder)).skipped, None, None

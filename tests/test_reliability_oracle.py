@@ -18,7 +18,7 @@ from tests.reliability_oracle import Counts, in_child, run_sequence
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="kills forked writers")
 
-SEQUENCES = 12
+SEQUENCES = 6
 STEPS = 40
 
 
@@ -54,7 +54,7 @@ def test_postgres_catalog_keeps_everything_committed(tmp_path: Path, postgres_da
         return fa.Stack(store=fa.ArtifactStore(folder / "artifacts"), catalog=Catalog(current))
 
     total = Counts()
-    for seed in range(3):
+    for seed in range(2):
         current = next(urls)
         total.add(
             run_sequence(
@@ -68,7 +68,7 @@ def test_postgres_catalog_keeps_everything_committed(tmp_path: Path, postgres_da
 
 def _killed_after_manifest(folder: Path) -> None:
     """A materialize of report `r1` SIGKILLed after its manifest is published, before COMMIT."""
-    from flow_artifacts import store
+    from flow_artifacts.stores import store
 
     publish = store.ArtifactStore.write_manifest
 
@@ -136,3 +136,41 @@ def test_keep_last_keeps_the_inputs_of_a_tagged_old_version(tmp_path: Path) -> N
     graph = fa.lineage("store://demo/model:baseline", stack=stack)
     assert raw1.id in {a.id for a in graph.artifacts}
     assert fa.load(raw1.id, stack=stack) == {"raw": 1}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: re-running an interrupted reindex skips the journal records of "
+    "the rows the first run restored (tags, label updates, aspects lost)",
+)
+def test_reindex_resumed_after_a_kill_restores_every_change(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    stack = fa.Stack.local(folder)
+    art = fa.materialize({"v": 1}, "report", "r1", "s", "demo", stack=stack)
+    fa.update(art, labels={"stage": "prod"}, description="edited", stack=stack)
+    fa.add_metadata(art, "quality", {"rows": 1}, stack=stack)
+    fa.tag(art, "prod", stack=stack)
+    stack.catalog.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{folder / 'catalog.db'}{suffix}").unlink(missing_ok=True)
+
+    def reindex_killed_after_the_first_row() -> None:
+        from flow_artifacts.catalog import catalog
+
+        restore = catalog.Catalog.restore
+
+        def restore_then_die(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            restore(self, *args, **kwargs)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        catalog.Catalog.restore = restore_then_die  # type: ignore[method-assign]
+        fa.reindex(stack=fa.Stack.local(folder))
+
+    assert in_child(reindex_killed_after_the_first_row, None, None).killed
+    stack = fa.Stack.local(folder)
+    fa.reindex(stack=stack)  # the user runs it again
+    restored = fa.get_artifact(art.id, stack=stack)
+    assert restored.labels == {"stage": "prod"}  # actual: {}
+    assert restored.description == "edited"
+    assert stack.catalog.aspects(art.id) == {"quality": {"rows": 1}}
+    assert stack.catalog.tags(art.id) == ["prod"]
