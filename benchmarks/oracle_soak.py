@@ -2,7 +2,7 @@
 the suite runs, on the embedded default (local folder + SQLite). Prints how many sequences,
 operations and kills ran and every violation (0 expected); exits 1 if there is one.
 
-    python benchmarks/oracle_soak.py [--sequences 200] [--steps 60] [--seed 0] [--strict]
+    python benchmarks/oracle_soak.py [--sequences 100] [--steps 60] [--seed 0] [--strict]
 
 `--strict` holds the product to the issue's promises where known bugs break them (see the
 xfail tests of tests/test_reliability_oracle.py): it loses the catalog while a killed write's
@@ -26,7 +26,7 @@ from tests.reliability_oracle import Counts, run_sequence  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sequences", type=int, default=200)
+    parser.add_argument("--sequences", type=int, default=100)
     parser.add_argument("--steps", type=int, default=60, help="operations per sequence")
     parser.add_argument("--seed", type=int, default=0, help="first seed; sequence i uses seed+i")
     parser.add_argument("--strict", action="store_true")
