@@ -190,7 +190,7 @@ def submissions_for(run: Run, executor: ExecutorLike) -> Submissions:
     from .executors import resolve_executor
 
     assert run.stack is not None
-    engine = resolve_executor(executor)
+    engine = resolve_executor(executor, run.stack.plugins)
     check_shareable(run.stack, engine)
     return Submissions(run, engine, StackSpec.of(run.stack))
 
@@ -281,6 +281,8 @@ class Submissions:
     def submit(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepHandle:
         run = self.run
         assert run.project is not None
+        if step.cache:  # hashed here, where the source is: a worker may get the code by value
+            step.code_fingerprint  # noqa: B018
         futures: list[Any] = []
         task = StepTask(
             step=step,

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConfigError
+from ..plugins import PluginHost, default_plugin_host
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 
@@ -123,8 +124,9 @@ class RayExecutor(Executor):
 ExecutorLike = Executor | str
 
 
-def resolve_executor(spec: ExecutorLike) -> Executor:
-    """An `Executor` as given, or made from a name: "dask", "ray", or one a plugin registered."""
+def resolve_executor(spec: ExecutorLike, plugins: PluginHost | None = None) -> Executor:
+    """An `Executor` as given, or made from a name: "dask", "ray", or one a plugin registered
+    (in `plugins`, default the process's plugin host)."""
     if isinstance(spec, Executor):
         return spec
     if not isinstance(spec, str):
@@ -132,9 +134,7 @@ def resolve_executor(spec: ExecutorLike) -> Executor:
             f"executor must be an Executor or an engine name, got {type(spec).__name__}"
         )
     factories: dict[str, Callable[[], Executor]] = {"dask": DaskExecutor, "ray": RayExecutor}
-    from ..plugins import default_plugin_host
-
-    factories.update(default_plugin_host().executors)
+    factories.update((plugins or default_plugin_host()).executors)
     factory = factories.get(spec)
     if factory is None:
         raise ConfigError(f"unknown executor {spec!r}; allowed: {', '.join(sorted(factories))}")
