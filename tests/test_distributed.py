@@ -222,21 +222,22 @@ class NearBy(FarAway):
 def test_stacks_workers_cannot_share_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="SQLite catalog.*other machines"):
         with fa.run(stack=fa.Stack.local(tmp_path), executor=FarAway()):
-            pass
+            ds.load_part(1)
     memory = fa.Stack(
         store=fa.ArtifactStore("memory://dist-refused"),
         catalog=fa.Catalog(f"sqlite:///{tmp_path / 'c.db'}"),
     )
     with pytest.raises(ConfigError, match="memory://"):
         with fa.run(stack=memory, executor=FarAway()):
-            pass
+            ds.load_part(1)
     with_options = fa.Stack(
         store=fa.ArtifactStore(tmp_path / "store", auto_mkdir=True),
         catalog=fa.Catalog(f"sqlite:///{tmp_path / 'c.db'}"),
     )
     with pytest.raises(ConfigError, match="never travel to workers"):
-        with fa.run(stack=with_options, executor=NearBy()):
-            pass
+        with fa.run(stack=with_options, executor=NearBy()) as refused:
+            ds.load_part(1)
+    assert refused.status == "failed" and refused.steps == []
 
 
 def test_engines_by_name_and_from_plugins():

@@ -103,6 +103,7 @@ class Run:
         self.executor = executor
         """Where steps run: None runs them here, eagerly; else an engine (see `distributed`)."""
         self.submissions: Submissions | None = None
+        """The steps submitted to the executor, made at the first step call."""
         self._stack_arg = stack
         self._explicit_id = run_id is not None
         self._used_names: set[str] = set()
@@ -139,10 +140,6 @@ class Run:
                 pipeline=self.pipeline,
                 journal=self.stack.store.journal,
             )
-            if self.executor is not None:
-                from .distributed import submissions_for
-
-                self.submissions = submissions_for(self, self.executor)
         self.started = now()
         self.status = "running"
         self._parent = _current.get()

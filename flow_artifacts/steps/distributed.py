@@ -32,7 +32,7 @@ from .tracking import trackable
 if TYPE_CHECKING:
     from ..stack import Stack
     from .decorator import Step
-    from .executors import Executor, ExecutorLike
+    from .executors import Executor
 
 MAX_DEPTH = 20
 HELD_OBJECTS = 8
@@ -185,14 +185,16 @@ class TaskResult:
     several: bool
 
 
-def submissions_for(run: Run, executor: ExecutorLike) -> Submissions:
-    """What a run with an executor submits its steps through, its stack checked first."""
-    from .executors import resolve_executor
+def submit(run: Run, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepHandle:
+    """Submit a step of a run with an executor; at the run's first step, check its stack."""
+    if run.submissions is None:
+        from .executors import resolve_executor
 
-    assert run.stack is not None
-    engine = resolve_executor(executor, run.stack.plugins)
-    check_shareable(run.stack, engine)
-    return Submissions(run, engine, StackSpec.of(run.stack))
+        assert run.stack is not None and run.executor is not None
+        engine = resolve_executor(run.executor, run.stack.plugins)
+        check_shareable(run.stack, engine)
+        run.submissions = Submissions(run, engine, StackSpec.of(run.stack))
+    return run.submissions.submit(step, args, kwargs)
 
 
 # --- the driver ----------------------------------------------------------------------------------

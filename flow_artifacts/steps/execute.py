@@ -32,8 +32,6 @@ def call_step(step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             return call_in_run(step, implicit, args, kwargs)
     if not run.recording:
         return step.func(*args, **kwargs)
-    if run.submissions is not None:
-        return run.submissions.submit(step, args, kwargs)
     return call_in_run(step, run, args, kwargs)
 
 

@@ -77,7 +77,9 @@ class DaskExecutor(Executor):
         from urllib.parse import urlsplit
 
         workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
-        return {urlsplit(address).hostname or address for address in workers}
+        parts = [urlsplit(address) for address in workers]
+        # in-process workers (Client(processes=False)) are on this machine by definition
+        return {p.hostname or p.geturl() for p in parts if p.scheme != "inproc"}
 
 
 class RayExecutor(Executor):
