@@ -199,6 +199,13 @@ class RunLog:
         found = [r for part in chunked(ids) for r in self._step_runs(t.step_runs.c.id.in_(part))]
         return sorted(found, key=lambda r: r.started)
 
+    def step_run_named(self, project: str, run_id: str, step: str) -> StepRunRecord | None:
+        """The step run `step` of a run, or None: one lookup, whatever the run's size."""
+        found = self._step_runs(
+            and_(t.runs.c.project == project, t.runs.c.run_id == run_id, t.step_runs.c.step == step)
+        )
+        return found[0] if found else None
+
     def step_runs_of_run(self, project: str, run_id: str) -> list[StepRunRecord]:
         return self._step_runs(and_(t.runs.c.project == project, t.runs.c.run_id == run_id))
 

@@ -415,8 +415,7 @@ def run_task(task: StepTask, *upstream: TaskResult) -> TaskResult:
     stack = _worker_stack(task.stack)
     run = Run(project=task.project, pipeline=task.pipeline, cache=task.cache, run_id=task.run_id)
     run.stack, run.recording, run.status = stack, True, "running"
-    known = {r.step: r for r in stack.catalog.step_runs_of_run(task.project, task.run_id)}
-    earlier = known.get(task.step_run)
+    earlier = stack.catalog.step_run_named(task.project, task.run_id, task.step_run)
     if earlier is not None and earlier.status == "completed":  # lost after it finished
         return _result(task.step, earlier.id, stack.catalog.by_ids(earlier.outputs))
     resume = None
