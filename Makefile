@@ -41,6 +41,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_ui.py
 	$(PY) benchmarks/bench_lineage.py
 	$(PY) benchmarks/bench_scale.py
+	$(PY) benchmarks/bench_distributed.py
 	$(PY) benchmarks/oracle_soak.py
 
 clean:

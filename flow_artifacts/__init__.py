@@ -40,6 +40,10 @@ _EXPORTS = {
     "StepRun": "steps.context",
     "current_run": "steps.context",
     "ref": "steps.arguments",
+    "Executor": "steps.executors",
+    "DaskExecutor": "steps.executors",
+    "RayExecutor": "steps.executors",
+    "StepHandle": "steps.distributed",
     "Reference": "steps.arguments",
     "Outputs": "steps.outputs",
     "StepOutputError": "steps.outputs",
@@ -154,6 +158,10 @@ if TYPE_CHECKING:  # `X as X`: re-exported names, for type checkers
     from .steps.context import run as run
     from .steps.decorator import Step as Step
     from .steps.decorator import step as step
+    from .steps.distributed import StepHandle as StepHandle
+    from .steps.executors import DaskExecutor as DaskExecutor
+    from .steps.executors import Executor as Executor
+    from .steps.executors import RayExecutor as RayExecutor
     from .steps.outputs import Outputs as Outputs
     from .steps.outputs import StepOutputError as StepOutputError
     from .steps.pipeline import Pipeline as Pipeline

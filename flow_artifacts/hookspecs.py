@@ -36,3 +36,10 @@ def choose_materializer(obj: Any, candidates: list[str]) -> str | None:
     `candidates` are the ids registered for a type in `obj`'s MRO. Stops at the first non-None
     result.
     """
+
+
+@hookspec
+def register_executors(register: Callable[[str, Callable[[], Any]], None]) -> None:
+    """Call `register(name, factory)` to offer an engine steps can run on: `factory()` returns
+    an `flow_artifacts.steps.executors.Executor`, made when a run names the engine
+    (`executor="name"`). Every implementation is called."""

@@ -255,6 +255,12 @@ _OPS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "host": _optional(_text(NAME_CHARS)),
         "pid": _optional(_integer),
     },
+    "step_run_retry": {
+        "id": _ID,
+        "attempt": _integer,
+        "host": _optional(_text(NAME_CHARS)),
+        "pid": _optional(_integer),
+    },
     "step_run_end": {
         "id": _ID,
         "status": _STATUS,

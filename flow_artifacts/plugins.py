@@ -115,6 +115,19 @@ class PluginHost:
         self._collect("register_store_backends", registry.register)
         return registry
 
+    @functools.cached_property
+    def executors(self) -> dict[str, Any]:
+        """Factories of the engines plugins registered, by name (see `steps/executors.py`)."""
+        found: dict[str, Any] = {}
+
+        def register(name: str, factory: Any, *, plugin: str) -> None:
+            if name in found or name in ("dask", "ray"):
+                raise PluginError(f"plugin {plugin!r} registers executor {name!r}, already taken")
+            found[name] = factory
+
+        self._collect("register_executors", register)
+        return found
+
     def describe(self) -> list[PluginInfo]:
         return describe_plugins(self.pm)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flow_artifacts as fa
 from flow_artifacts.materializers.base import ArtifactKind, Materializer
 from flow_artifacts.plugins import PluginHost, make_plugin_manager
+from flow_artifacts.steps.executors import Executor
 
 
 class DiskFull(Exception):
@@ -106,6 +107,47 @@ class StoreBackendPlugin:
     @fa.hookimpl
     def register_store_backends(self, register: Callable[[fa.StoreBackend], None]) -> None:
         register(self.backend)
+
+
+class RecordingExecutor(Executor):
+    """An engine a plugin provides: runs tasks on an inner executor, and keeps the pickled
+    form of everything submitted, as the task graph would carry it."""
+
+    name = "recording"
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+        self.payloads: list[bytes] = []
+
+    def submit(self, fn: Callable[..., Any], args: Sequence[Any], *, key: str) -> Any:
+        import cloudpickle
+
+        self.payloads.append(cloudpickle.dumps((fn, [a for a in args if not _future(a)])))
+        return self.inner.submit(fn, args, key=key)
+
+    def result(self, future: Any) -> Any:
+        return self.inner.result(future)
+
+    def cancel(self, futures: Sequence[Any]) -> None:
+        self.inner.cancel(futures)
+
+    def hosts(self) -> set[str]:
+        return self.inner.hosts()
+
+
+def _future(value: Any) -> bool:
+    return type(value).__name__ in ("Future", "ObjectRef")
+
+
+class ExecutorPlugin:
+    """A plugin whose `register_executors` offers one engine by name."""
+
+    def __init__(self, name: str, factory: Callable[[], Executor]) -> None:
+        self.name, self.factory = name, factory
+
+    @fa.hookimpl
+    def register_executors(self, register: Callable[[str, Callable[[], Executor]], None]) -> None:
+        register(self.name, self.factory)
 
 
 def host_with(**plugins: object) -> PluginHost:

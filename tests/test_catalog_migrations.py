@@ -18,9 +18,10 @@ VERSION_2 = [
     "ALTER TABLE fa_artifacts DROP COLUMN store_id",
     "ALTER TABLE fa_artifacts DROP COLUMN changed",
     "ALTER TABLE fa_artifact_names DROP COLUMN changed",
+    "ALTER TABLE fa_step_runs DROP COLUMN attempt",
 ]
-"""What version 2 lacked: the writer and heartbeat of runs and step runs, rows' store id, and
-the change stamps of artifacts and names."""
+"""What version 2 lacked: the writer and heartbeat of runs and step runs, rows' store id, the
+change stamps of artifacts and names, and step-run attempts."""
 
 VERSION_1_LABELS = [
     *VERSION_2,
@@ -90,7 +91,7 @@ def test_a_version_2_catalog_gets_run_liveness_and_judges_old_open_runs_by_their
 
     migrated = Catalog(catalog_url)
     columns = {c["name"] for c in inspect(migrated.engine).get_columns("fa_step_runs")}
-    assert {"host", "pid", "heartbeat"} <= columns
+    assert {"host", "pid", "heartbeat", "attempt"} <= columns
     statuses = {r.run_id: r.status for r in migrated.runs("demo")}
     assert statuses == {"done": "completed", "lost": "crashed"}
     newer = fa.Stack(store=stack.store, catalog=migrated)

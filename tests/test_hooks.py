@@ -34,7 +34,12 @@ def signature(name: str) -> str:
 
 
 def test_there_are_hooks_to_check():
-    assert HOOKS == ["choose_materializer", "register_materializers", "register_store_backends"]
+    assert HOOKS == [
+        "choose_materializer",
+        "register_executors",
+        "register_materializers",
+        "register_store_backends",
+    ]
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -74,11 +74,20 @@ def _change_stamps(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN changed {moment}"))
 
 
+def _step_attempts(conn: Connection) -> None:
+    """Step runs count their attempts (executors rerun a step whose worker was lost).
+
+    Nullable: existing rows, and every first attempt, are attempt 1 without saying so.
+    """
+    conn.execute(text("ALTER TABLE fa_step_runs ADD COLUMN attempt INTEGER"))
+
+
 def _version_3(conn: Connection) -> None:
-    """Version 3: run liveness, store identity and change stamps."""
+    """Version 3: run liveness, store identity, change stamps and step-run attempts."""
     _run_writers(conn)
     _store_identity(conn)
     _change_stamps(conn)
+    _step_attempts(conn)
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index, 3: _version_3}

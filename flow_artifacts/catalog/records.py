@@ -72,6 +72,8 @@ class StepRunRecord:
     """Host and process that recorded it, and when that process last said it was alive."""
     pid: int | None = None
     heartbeat: datetime | None = None
+    attempt: int = 1
+    """1, or more when an engine ran the step again after losing the worker of the one before."""
 
 
 def insert_labels(

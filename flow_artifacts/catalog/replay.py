@@ -35,6 +35,7 @@ from .runs import (
     finish_run_row,
     finish_step_run_row,
     insert_step_run_row,
+    retry_step_run_row,
     start_run_row,
 )
 
@@ -177,6 +178,16 @@ def _step_run_start(
     return None
 
 
+def _step_run_retry(
+    conn: Connection, fields: dict[str, Any], at: datetime, scope: Scope
+) -> str | None:
+    if fields["id"] in scope.step_runs:
+        retry_step_run_row(conn, fields, at)
+    elif not _exists(conn, t.step_runs, fields["id"]):
+        return f"step run {fields['id']} ran again, but its start is not in the journal"
+    return None
+
+
 def _step_run_end(
     conn: Connection, fields: dict[str, Any], at: datetime, scope: Scope
 ) -> str | None:
@@ -255,6 +266,7 @@ _RUN_STEPS: dict[str, Step] = {
     "run_start": _run_start,
     "run_end": _run_end,
     "step_run_start": _step_run_start,
+    "step_run_retry": _step_run_retry,
     "step_run_end": _step_run_end,
 }
 _ARTIFACT_STEPS: dict[str, Step] = {

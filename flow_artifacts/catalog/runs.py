@@ -165,6 +165,30 @@ class RunLog:
 
         journaled(self.engine, journal, work)
 
+    def retry_step_run(self, step_run_id: str, *, journal: JournalSink | None = None) -> int:
+        """Open again a step run whose attempt was lost, as this process's next attempt;
+        returns the attempt's number. Outputs the lost attempt committed stay its outputs."""
+        fields: dict[str, Any] = {"id": step_run_id, **_writer()}
+
+        def work(conn: Connection, pending: Pending) -> int:
+            s = t.step_runs
+            row = conn.execute(
+                select(s.c.started, s.c.ended, s.c.attempt)
+                .where(s.c.id == step_run_id)
+                .with_for_update()
+            ).first()
+            if row is None:
+                raise ArtifactNotFound(f"no step run {step_run_id} to run again")
+            at = pending.stamp(max(filter(None, (row.started, row.ended))))
+            fields["attempt"] = (row.attempt or 1) + 1
+            retry_step_run_row(conn, fields, at)
+            pending.add("step_run_retry", at, fields)
+            return int(fields["attempt"])
+
+        attempt = journaled(self.engine, journal, work)
+        self._heartbeat.open(step_run_id=step_run_id)
+        return attempt
+
     def step_run(self, step_run_id: str) -> StepRunRecord:
         records = self.step_runs_by_ids([step_run_id])
         if not records:
@@ -174,6 +198,13 @@ class RunLog:
     def step_runs_by_ids(self, ids: Sequence[str]) -> list[StepRunRecord]:
         found = [r for part in chunked(ids) for r in self._step_runs(t.step_runs.c.id.in_(part))]
         return sorted(found, key=lambda r: r.started)
+
+    def step_run_named(self, project: str, run_id: str, step: str) -> StepRunRecord | None:
+        """The step run `step` of a run, or None: one lookup, whatever the run's size."""
+        found = self._step_runs(
+            and_(t.runs.c.project == project, t.runs.c.run_id == run_id, t.step_runs.c.step == step)
+        )
+        return found[0] if found else None
 
     def step_runs_of_run(self, project: str, run_id: str) -> list[StepRunRecord]:
         return self._step_runs(and_(t.runs.c.project == project, t.runs.c.run_id == run_id))
@@ -262,6 +293,7 @@ class RunLog:
                 host=row.host,
                 pid=row.pid,
                 heartbeat=row.heartbeat,
+                attempt=row.attempt or 1,
             )
             for row in rows
         ]
@@ -392,6 +424,23 @@ def insert_step_run_row(
 def add_step_inputs(conn: Connection, step_run_id: str, inputs: Sequence[str]) -> None:
     insert_ignore(
         conn, t.step_inputs, [{"step_run_id": step_run_id, "artifact_id": i} for i in inputs]
+    )
+
+
+def retry_step_run_row(conn: Connection, fields: Mapping[str, Any], at: datetime) -> None:
+    """A step run open again for its next attempt, by the process that runs it."""
+    conn.execute(
+        update(t.step_runs)
+        .where(t.step_runs.c.id == fields["id"])
+        .values(
+            status=RUNNING,
+            ended=None,
+            error=None,
+            attempt=fields["attempt"],
+            host=fields.get("host"),
+            pid=fields.get("pid"),
+            heartbeat=None if fields.get("pid") is None else at,
+        )
     )
 
 

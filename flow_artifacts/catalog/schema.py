@@ -102,6 +102,9 @@ step_runs = Table(
     Column("host", NAME),  # version 3, as on runs
     Column("pid", Integer),
     Column("heartbeat", UTCDateTime),
+    # Which attempt of the step run this is: an engine reruns a step whose worker was lost
+    # (version 3; NULL is the first).
+    Column("attempt", Integer),
     UniqueConstraint("run_pk", "step", name="uq_fa_step_runs_run_step"),
     Index("ix_fa_step_runs_cache_key", "cache_key"),
 )

@@ -24,6 +24,8 @@ from .tracking import OUTLIVING_RUNS, trackable
 if TYPE_CHECKING:
     from ..artifact import Artifact
     from ..stack import Stack, StackLike
+    from .distributed import Submissions
+    from .executors import ExecutorLike
 
 log = logging.getLogger("flow_artifacts.steps")
 MAX_ERROR_CHARS = 4000
@@ -81,6 +83,7 @@ class Run:
         cache: bool = True,
         stack: StackLike | None = None,
         run_id: str | None = None,
+        executor: ExecutorLike | None = None,
     ) -> None:
         self.id = validate_new_name(run_id, "run_id") if run_id is not None else str(uuid.uuid4())
         self.name = name
@@ -97,6 +100,10 @@ class Run:
         self.steps: list[StepRun] = []
         self.artifacts: dict[str, Artifact] = {}
         self.recording = False
+        self.executor = executor
+        """Where steps run: None runs them here, eagerly; else an engine (see `distributed`)."""
+        self.submissions: Submissions | None = None
+        """The steps submitted to the executor, made at the first step call."""
         self._stack_arg = stack
         self._explicit_id = run_id is not None
         self._used_names: set[str] = set()
@@ -142,6 +149,15 @@ class Run:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if self._token is not None:
             _current.reset(self._token)
+        step_failure = None
+        if self.submissions is not None:  # the run waits for the steps it submitted
+            try:
+                if exc is not None:
+                    self.submissions.abandon()
+                else:
+                    self.submissions.join()
+            except BaseException as raised:
+                exc = step_failure = raised
         self.ended = now()
         self.status = "completed" if exc is None else "failed"
         self.error = None if exc is None else error_text(exc, self.stack)
@@ -171,6 +187,8 @@ class Run:
             self.status,
             self.duration or 0.0,
         )
+        if step_failure is not None:
+            raise step_failure
 
     # --- used by step calls --------------------------------------------------------------------
 
@@ -227,13 +245,17 @@ def run(
     cache: bool = True,
     stack: StackLike | None = None,
     run_id: str | None = None,
+    executor: ExecutorLike | None = None,
 ) -> Run:
     """A run for a block of step calls: `with fa.run(project="demo", name="nightly") as run:`.
 
     `cache=False` makes every cached step run again (and refreshes what later runs reuse).
     `stack` is a `Stack` or a stack file (`path.yaml[#name]`); default: the active stack.
+    `executor` (an `Executor`, or "dask", "ray", a plugin's engine name) runs the steps as tasks.
     """
-    return Run(project=project, name=name, cache=cache, stack=stack, run_id=run_id)
+    return Run(
+        project=project, name=name, cache=cache, stack=stack, run_id=run_id, executor=executor
+    )
 
 
 def error_text(exc: BaseException, stack: Stack | None) -> str:

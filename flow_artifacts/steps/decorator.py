@@ -78,6 +78,13 @@ class Step(Fingerprinted):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not self.enabled or steps_disabled():
             return self.func(*args, **kwargs)
+        from .context import current_run
+
+        run = current_run()
+        if run is not None and run.recording and run.executor is not None:
+            from .distributed import submit
+
+            return submit(run, self, args, kwargs)
         from .execute import call_step
 
         return call_step(self, args, kwargs)

@@ -29,13 +29,24 @@ def call_step(step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     run = current_run()
     if run is None:
         with Run(name=step.name) as implicit:
-            return _call_in_run(step, implicit, args, kwargs)
+            return call_in_run(step, implicit, args, kwargs)
     if not run.recording:
         return step.func(*args, **kwargs)
-    return _call_in_run(step, run, args, kwargs)
+    return call_in_run(step, run, args, kwargs)
 
 
-def _call_in_run(step: Step, run: Run, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def call_in_run(
+    step: Step,
+    run: Run,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    step_run_name: str | None = None,
+    resume: tuple[str, dict[str, Artifact]] | None = None,
+) -> Any:
+    """Call `step` as a step run of `run`. A worker passes the name the driver claimed, and
+    for a new attempt of a step run left open by a lost one, `resume`: its id and the outputs
+    it already committed, which are kept rather than written again."""
     stack, project = run.stack, run.project
     assert stack is not None and project is not None
     bound = step.signature.bind(*args, **kwargs)
@@ -43,33 +54,37 @@ def _call_in_run(step: Step, run: Run, args: tuple[Any, ...], kwargs: dict[str, 
     call = prepare_call(bound.arguments, run, fingerprint=step.cache)
     key = _key(step, project, call)
     record = StepRun(
-        name=run.claim_name(step.name),
+        name=step_run_name or run.claim_name(step.name),
         step=step.name,
         started=now(),
         params=call.params,
         inputs=list(call.inputs.values()),
         cache_key=key,
     )
-    if key is not None and run.cache:
+    if key is not None and run.cache and resume is None:
         reused = _reusable(stack, step, key)
         if reused is not None:
             return _record_hit(stack, run, step, record, reused)
-    record.id = stack.catalog.start_step_run(
-        project,
-        run.id,
-        record.name,
-        params=record.params,
-        cache_key=key,
-        inputs=list(call.inputs),
-        journal=stack.store.journal,
-    )
+    committed: dict[str, Artifact] = {}
+    if resume is None:
+        record.id = stack.catalog.start_step_run(
+            project,
+            run.id,
+            record.name,
+            params=record.params,
+            cache_key=key,
+            inputs=list(call.inputs),
+            journal=stack.store.journal,
+        )
+    else:
+        record.id, committed = resume
     run.add_step(record)
     try:
         bound.arguments.update(call.arguments)
         result = step.func(*bound.args, **bound.kwargs)
         outputs = split_outputs(step, record.name, result)
         for name, obj in outputs:
-            artifact = commit_output(
+            artifact = committed.get(name) or commit_output(
                 stack,
                 step,
                 obj,

@@ -11,6 +11,7 @@ from ..naming import validate_new_name
 if TYPE_CHECKING:
     from ..stack import StackLike
     from .context import Run
+    from .executors import ExecutorLike
 
 
 class Pipeline:
@@ -27,6 +28,7 @@ class Pipeline:
         cache: bool = True,
         stack: StackLike | None = None,
         run_id: str | None = None,
+        executor: ExecutorLike | None = None,
     ) -> None:
         functools.update_wrapper(self, func)
         self.func = func
@@ -35,6 +37,7 @@ class Pipeline:
         self.cache = cache
         self.stack = stack
         self.run_id = run_id
+        self.executor = executor
 
     def __call__(self, *args: Any, **kwargs: Any) -> Run:
         from .context import Run
@@ -46,19 +49,21 @@ class Pipeline:
             cache=self.cache,
             stack=self.stack,
             run_id=self.run_id,
+            executor=self.executor,
         ) as run:
             run.result = self.func(*args, **kwargs)
         return run
 
     def with_options(self, **options: Any) -> Pipeline:
-        """A copy with some of `project`, `name`, `cache`, `stack`, `run_id` changed, e.g.
-        `training.with_options(cache=False)("data.csv")`."""
+        """A copy with some of `project`, `name`, `cache`, `stack`, `run_id`, `executor`
+        changed, e.g. `training.with_options(cache=False)("data.csv")`."""
         current = {
             "project": self.project,
             "name": self.name,
             "cache": self.cache,
             "stack": self.stack,
             "run_id": self.run_id,
+            "executor": self.executor,
         }
         unknown = set(options) - set(current)
         if unknown:
@@ -79,13 +84,17 @@ def pipeline(
     name: str | None = None,
     cache: bool = True,
     stack: StackLike | None = None,
+    executor: ExecutorLike | None = None,
 ) -> Any:
     """Make a function a pipeline: each call is one run, returned as a `Run`.
 
     `project` defaults to the stack's; `cache=False` makes cached steps run again;
     `stack` is a `Stack` or a stack file (`path.yaml[#name]`), default the active one.
+    `executor` runs the steps as tasks of an engine: `fa.DaskExecutor(client)`,
+    `fa.RayExecutor()`, "dask", "ray", or an engine a plugin registered (docs/distributed.md).
     """
-    options = {"project": project, "name": name, "cache": cache, "stack": stack}
+    options: dict[str, Any] = {"project": project, "name": name, "cache": cache}
+    options.update(stack=stack, executor=executor)
     if func is not None:
-        return Pipeline(func, **options)  # type: ignore[arg-type]
-    return lambda f: Pipeline(f, **options)  # type: ignore[arg-type]
+        return Pipeline(func, **options)
+    return lambda f: Pipeline(f, **options)
