@@ -68,7 +68,7 @@ def prepare_call(arguments: Mapping[str, Any], run: Run, *, fingerprint: bool) -
     params: dict[str, Any] = {}
     for name, value in arguments.items():
         values[name], prints[name] = scanner.scan(value, 0)
-        params[name] = _param(name, value, scanner.artifact_of(value))
+        params[name] = describe_param(name, value, scanner.artifact_of(value))
     return PreparedCall(
         arguments=values,
         inputs=scanner.inputs,
@@ -166,7 +166,7 @@ def _kind(value: Any) -> str:
     return type(value).__name__ if type(value) in (dict, list, tuple) else dotted_name(type(value))
 
 
-def _param(name: str, value: Any, artifact: Artifact | None) -> Any:
+def describe_param(name: str, value: Any, artifact: Artifact | None = None) -> Any:
     """How a parameter is recorded: as itself when small and JSON-able, else a description."""
     if is_secret_name(name):
         return MASK

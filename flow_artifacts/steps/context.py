@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -201,6 +202,80 @@ class Run:
                 return entry[1]
             run = run._parent
         return OUTLIVING_RUNS.lookup(obj)
+
+    # --- for framework integrations: step runs of tasks that are not `@step` functions ----------
+
+    def start_step(
+        self,
+        name: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        inputs: Iterable[Artifact | str] = (),
+    ) -> StepRun:
+        """Record a framework's task (a Kedro node, a Prefect task run...) as a running step run.
+
+        Its name is made unique in the run as a step's is (`train`, then `train_2`); `params` are
+        recorded as a step's are (secrets masked, large or non-JSON values described); `inputs`,
+        artifacts or references, are what it consumed. Finish it with `finish_step`.
+        """
+        from ..api import resolve
+        from .arguments import describe_param
+
+        stack, project = self._recording_stack()
+        validate_name(name, "step")
+        consumed = list({a.id: a for a in (resolve(i, stack) for i in inputs)}.values())
+        record = StepRun(
+            name=self.claim_name(name),
+            step=name,
+            started=now(),
+            params={str(k): describe_param(str(k), v) for k, v in (params or {}).items()},
+            inputs=consumed,
+        )
+        record.id = stack.catalog.start_step_run(
+            project, self.id, record.name, params=record.params, inputs=[a.id for a in consumed]
+        )
+        self.add_step(record)
+        return record
+
+    def save_output(self, step_run: StepRun, obj: Any, name: str, **options: Any) -> Artifact:
+        """Materialize `obj` as output `name` of `step_run`, with the step run's inputs as its
+        lineage. `options` are `fa.materialize`'s (`labels`, `materializer`, `metadata`...);
+        `inputs` given there are added to the step run's."""
+        from ..api import materialize
+
+        stack, project = self._recording_stack()
+        inputs = [*step_run.inputs, *options.pop("inputs", ())]
+        artifact = materialize(
+            obj,
+            name,
+            self.id,
+            step_run.name,
+            project,
+            inputs=inputs,
+            pipeline=self.pipeline or "default",
+            step_run_id=step_run.id,
+            stack=stack,
+            **options,
+        )
+        step_run.outputs[name] = artifact
+        self.add_output(step_run.name, name, obj, artifact)
+        return artifact
+
+    def finish_step(self, step_run: StepRun, error: BaseException | None = None) -> None:
+        """Record `step_run` as completed, or as failed with `error` (masked, bounded)."""
+        stack, _ = self._recording_stack()
+        step_run.status = "completed" if error is None else "failed"
+        step_run.error = None if error is None else error_text(error, stack)
+        step_run.ended = now()
+        stack.catalog.finish_step_run(step_run.id, step_run.status, error=step_run.error)
+
+    def _recording_stack(self) -> tuple[Stack, str]:
+        if not self.recording or self.status != "running":
+            raise FlowArtifactsError(
+                f"run {self.id} is not recording; start it with `with run:` before its steps"
+            )
+        assert self.stack is not None and self.project is not None
+        return self.stack, self.project
 
     def __repr__(self) -> str:
         label = f" {self.name}" if self.name else ""
