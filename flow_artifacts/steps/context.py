@@ -24,6 +24,7 @@ from .tracking import OUTLIVING_RUNS, trackable
 
 if TYPE_CHECKING:
     from ..artifact import Artifact
+    from ..openlineage import LineageEmitter
     from ..stack import Stack, StackLike
 
 log = logging.getLogger("flow_artifacts.steps")
@@ -106,6 +107,7 @@ class Run:
         self._parent: Run | None = None
         self._token: Token[Run | None] | None = None
         self._lock = threading.Lock()
+        self._lineage: LineageEmitter | None = None
 
     @property
     def duration(self) -> float | None:
@@ -130,8 +132,12 @@ class Run:
             self.stack.catalog.start_run(
                 self.project, self.id, name=self.name, pipeline=self.pipeline
             )
+            from ..openlineage import emitter_for
+
+            self._lineage = emitter_for(self.stack)
         self.started = now()
         self.status = "running"
+        self.emit_lineage()
         self._parent = _current.get()
         self._token = _current.set(self)
         return self
@@ -155,6 +161,7 @@ class Run:
                     self.id,
                     self.stack.scrub(str(failure)),
                 )
+            self.emit_lineage()
         log.info(
             "run %s (%s) %s after %.3fs",
             self.id,
@@ -235,6 +242,7 @@ class Run:
             project, self.id, record.name, params=record.params, inputs=[a.id for a in consumed]
         )
         self.add_step(record)
+        self.emit_lineage(record)
         return record
 
     def save_output(self, step_run: StepRun, obj: Any, name: str, **options: Any) -> Artifact:
@@ -268,6 +276,17 @@ class Run:
         step_run.error = None if error is None else error_text(error, stack)
         step_run.ended = now()
         stack.catalog.finish_step_run(step_run.id, step_run.status, error=step_run.error)
+        self.emit_lineage(step_run)
+
+    def emit_lineage(self, step_run: StepRun | None = None) -> None:
+        """The OpenLineage event of the run's (or `step_run`'s) current state, when its stack has
+        the `openlineage` setting; never raises."""
+        if self._lineage is None:
+            return
+        if step_run is None:
+            self._lineage.run_event(self)
+        else:
+            self._lineage.step_event(self, step_run)
 
     def _recording_stack(self) -> tuple[Stack, str]:
         if not self.recording or self.status != "running":

@@ -56,6 +56,7 @@ def _call_in_run(step: Step, run: Run, args: tuple[Any, ...], kwargs: dict[str, 
         project, run.id, record.name, params=record.params, cache_key=key, inputs=list(call.inputs)
     )
     run.add_step(record)
+    run.emit_lineage(record)
     try:
         bound.arguments.update(call.arguments)
         result = step.func(*bound.args, **bound.kwargs)
@@ -77,8 +78,10 @@ def _call_in_run(step: Step, run: Run, args: tuple[Any, ...], kwargs: dict[str, 
             run.add_output(record.name, name, obj, artifact)
     except BaseException as exc:
         _finish(stack, record, "failed", error=error_text(exc, stack))
+        run.emit_lineage(record)
         raise
     _finish(stack, record, "completed")
+    run.emit_lineage(record)
     return returned(step, result, outputs)
 
 
@@ -146,11 +149,13 @@ def _record_hit(
         inputs=[a.id for a in record.inputs],
     )
     run.add_step(record)
+    run.emit_lineage(record)
     for name, artifact, obj in reused:
         key = name if step.several_outputs or step.outputs is not None else record.name
         record.outputs[key] = artifact
         run.add_output(record.name, key, obj, artifact)
     _finish(stack, record, "completed", cached=True)
+    run.emit_lineage(record)
     if step.several_outputs:
         return Outputs((name for name, _, _ in reused), (obj for _, _, obj in reused))
     return reused[0][2]
