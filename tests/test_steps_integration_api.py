@@ -51,3 +51,15 @@ def test_a_bad_step_name_is_refused_before_anything_is_recorded(local_stack):
         with pytest.raises(fa.InvalidName):
             run.start_step("a/b")
     assert local_stack.catalog.step_runs_of_run("demo", run.id) == []
+
+
+def test_an_input_from_another_store_is_not_recorded_as_lineage(local_stack, tmp_path, caplog):
+    elsewhere = fa.Stack.local(tmp_path / "elsewhere")
+    foreign = fa.materialize({"a": 1}, "foreign", "r", "s", project="demo", stack=elsewhere)
+    with fa.run(project="demo") as run:
+        node = run.start_step("node", inputs=[foreign])
+        notes = run.save_output(node, {"b": 2}, "notes", inputs=[foreign])
+        run.finish_step(node)
+    assert node.inputs == [] and set(notes.lineage().artifacts) == {notes.id}
+    assert "from another store" in caplog.text
+    elsewhere.close()

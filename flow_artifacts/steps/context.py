@@ -225,21 +225,20 @@ class Run:
         recorded as a step's are (secrets masked, large or non-JSON values described); `inputs`,
         artifacts or references, are what it consumed. Finish it with `finish_step`.
         """
-        from ..api import resolve
         from .arguments import describe_param
 
         stack, project = self._recording_stack()
         validate_name(name, "step")
-        consumed = list({a.id: a for a in (resolve(i, stack) for i in inputs)}.values())
+        consumed = self._own_inputs(inputs, stack)
         record = StepRun(
             name=self.claim_name(name),
             step=name,
             started=now(),
             params={str(k): describe_param(str(k), v) for k, v in (params or {}).items()},
-            inputs=consumed,
+            inputs=list(consumed.values()),
         )
         record.id = stack.catalog.start_step_run(
-            project, self.id, record.name, params=record.params, inputs=[a.id for a in consumed]
+            project, self.id, record.name, params=record.params, inputs=list(consumed)
         )
         self.add_step(record)
         self.emit_lineage(record)
@@ -252,7 +251,7 @@ class Run:
         from ..api import materialize
 
         stack, project = self._recording_stack()
-        inputs = [*step_run.inputs, *options.pop("inputs", ())]
+        inputs = [*step_run.inputs, *self._own_inputs(options.pop("inputs", ()), stack).values()]
         artifact = materialize(
             obj,
             name,
@@ -287,6 +286,23 @@ class Run:
             self._lineage.run_event(self)
         else:
             self._lineage.step_event(self, step_run)
+
+    def _own_inputs(self, refs: Iterable[Artifact | str], stack: Stack) -> dict[str, Artifact]:
+        """Inputs by id; one from another store is left out, as for a step's arguments."""
+        from ..api import resolve
+
+        found: dict[str, Artifact] = {}
+        for ref in refs:
+            artifact = resolve(ref, stack)
+            if artifact.store.url != stack.store.url:
+                log.warning(
+                    "input %s is from another store than run %s's; not recorded as lineage",
+                    artifact,
+                    self.id,
+                )
+                continue
+            found.setdefault(artifact.id, artifact)
+        return found
 
     def _recording_stack(self) -> tuple[Stack, str]:
         if not self.recording or self.status != "running":
