@@ -194,3 +194,14 @@ def test_a_bad_load_setting_is_refused(project, stack):
         ArtifactDataset(load={"version": 1, "tag": "prod"})
     with pytest.raises(fa.ConfigError, match="version: N"):
         ArtifactDataset(load={"latest": True})
+
+
+def test_the_thread_runner_records_the_same(project, stack):
+    from kedro.runner import ThreadRunner
+
+    run_id = kedro_run(project, runner=ThreadRunner(max_workers=2))
+    steps = steps_of(stack, run_id)
+    assert {name: s.status for name, s in steps.items()} == dict.fromkeys(
+        ("make_raw", "clean", "report"), "completed"
+    )
+    assert steps["report"].inputs == [latest("clean").id]
