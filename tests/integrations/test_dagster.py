@@ -2,6 +2,7 @@
 job execution, partitions, failures, pins and two overlapping runs."""
 
 import threading
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -205,3 +206,23 @@ def test_a_missing_pin_fails_the_step_with_a_clear_error(stack_file):
             selection=[clean],
             resources={"io_manager": io_manager(stack_file, pins={"raw": "nope"})},
         )
+
+
+hostile = dg.StaticPartitionsDefinition(["../../etc", "a/b:c@d#e"])
+
+
+@dg.asset(partitions_def=hostile)
+def odd(context: dg.AssetExecutionContext) -> dict:
+    return {"key": context.partition_key}
+
+
+def test_partition_keys_never_escape_their_path_segment(stack_file, tmp_path):
+    manager = io_manager(stack_file)
+    for key in hostile.get_partition_keys():
+        assert dg.materialize([odd], partition_key=key, resources={"io_manager": manager}).success
+    stored = list(fa.list_artifacts(PROJECT, name="odd"))
+    assert {a.labels["dagster_partition"] for a in stored} == {"../../etc", "a/b:c@d#e"}
+    for artifact in stored:
+        assert artifact.key.count("/") == 3 and ".." not in artifact.key
+        assert Path(artifact.path.removeprefix("file://")).resolve().is_relative_to(tmp_path)
+        assert artifact.load() == {"key": artifact.labels["dagster_partition"]}
