@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test bench install clean
+.PHONY: demo check test bench install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,12 @@ install: $(VENV)/.installed-core
 demo: $(VENV)/.installed-core
 	$(PY) examples/quickstart.py
 
-test: $(VENV)/.installed-test
+check: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy flow_artifacts
+
+test: check
 	bash scripts/install-test-servers.sh
 	bash scripts/install-browser.sh
 	$(PY) -m pytest --durations=25 $(PYTEST_ARGS)
@@ -36,6 +41,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_steps.py
 	$(PY) benchmarks/bench_stores.py
 	$(PY) benchmarks/bench_ui.py
+	$(PY) benchmarks/bench_lineage.py
 	$(PY) benchmarks/bench_scale.py
 	$(PY) benchmarks/bench_integrations.py
 

@@ -55,48 +55,112 @@ def fill_catalog(catalog: Catalog, rows: int, chain_depth: int = 5) -> str:
     batch = 20_000
     with catalog.engine.begin() as conn:
         conn.execute(schema.projects.insert().values(name="bench", created=now))
-        conn.execute(schema.runs.insert().values(project="bench", run_id="bulk", status="external",
-                                                 started=now))
+        conn.execute(
+            schema.runs.insert().values(
+                project="bench", run_id="bulk", status="external", started=now
+            )
+        )
         run_pk = conn.execute(schema.runs.select()).first().pk
-        steps = [{"id": str(uuid.uuid4()), "run_pk": run_pk, "step": f"s{i}", "status": "external",
-                  "started": now, "cached": False} for i in range(chain_depth + 1)]
+        steps = [
+            {
+                "id": str(uuid.uuid4()),
+                "run_pk": run_pk,
+                "step": f"s{i}",
+                "status": "external",
+                "started": now,
+                "cached": False,
+            }
+            for i in range(chain_depth + 1)
+        ]
         conn.execute(schema.step_runs.insert(), steps)
     names = 1000
     for offset in range(0, rows, batch):
         chunk = []
         for i in range(offset, min(rows, offset + batch)):
             name, version = f"name{i % names}", i // names + 1
-            manifest = {"id": str(uuid.uuid4()), "key": f"bench/r{i}/s/{name}",
-                        "data_path": f"bench/r{i}/s/{name}.json", "project": "bench",
-                        "name": name, "run_id": f"r{i}", "step": "s", "materializer": "builtins.json",
-                        "materializer_version": "1", "kind": "report",
-                        "mime_type": "application/json", "size": 10, "checksum": "sha256:0",
-                        "created": (now + timedelta(microseconds=i)).isoformat()}
-            chunk.append({**{k: manifest[k] for k in ("id", "project", "name", "kind", "materializer",
-                                                      "key", "data_path", "checksum", "size",
-                                                      "mime_type")},
-                          "version": version, "store_url": "bench",
-                          "description": "", "user_metadata": {}, "manifest": manifest,
-                          "created": now + timedelta(microseconds=i), "step_run_id": None,
-                          "status": "committed", "labels": {"team": "t%d" % (i % 10)}})
+            manifest = {
+                "id": str(uuid.uuid4()),
+                "key": f"bench/r{i}/s/{name}",
+                "data_path": f"bench/r{i}/s/{name}.json",
+                "project": "bench",
+                "name": name,
+                "run_id": f"r{i}",
+                "step": "s",
+                "materializer": "builtins.json",
+                "materializer_version": "1",
+                "kind": "report",
+                "mime_type": "application/json",
+                "size": 10,
+                "checksum": "sha256:0",
+                "created": (now + timedelta(microseconds=i)).isoformat(),
+            }
+            chunk.append(
+                {
+                    **{
+                        k: manifest[k]
+                        for k in (
+                            "id",
+                            "project",
+                            "name",
+                            "kind",
+                            "materializer",
+                            "key",
+                            "data_path",
+                            "checksum",
+                            "size",
+                            "mime_type",
+                        )
+                    },
+                    "version": version,
+                    "store_url": "bench",
+                    "description": "",
+                    "user_metadata": {},
+                    "manifest": manifest,
+                    "created": now + timedelta(microseconds=i),
+                    "step_run_id": None,
+                    "status": "committed",
+                    "labels": {"team": f"t{i % 10}"},
+                }
+            )
             if i % RARE == 0:
                 chunk[-1]["labels"]["audit"] = "due"
         with catalog.engine.begin() as conn:
             conn.execute(schema.artifacts.insert(), chunk)
-            conn.execute(schema.labels.insert(), [
-                {"artifact_id": c["id"], "key": key, "value": value, "project": "bench",
-                 "created": c["created"]} for c in chunk for key, value in c["labels"].items()])
+            conn.execute(
+                schema.labels.insert(),
+                [
+                    {
+                        "artifact_id": c["id"],
+                        "key": key,
+                        "value": value,
+                        "project": "bench",
+                        "created": c["created"],
+                    }
+                    for c in chunk
+                    for key, value in c["labels"].items()
+                ],
+            )
     with catalog.engine.begin() as conn:
-        conn.execute(schema.artifact_names.insert(), [
-            {"project": "bench", "name": f"name{n}", "latest_version": rows // names}
-            for n in range(names)])
-        ids = [c["id"] for c in chunk[-(chain_depth + 1):]]
-        for depth, (step, produced) in enumerate(zip(steps, ids)):
-            conn.execute(schema.artifacts.update().where(schema.artifacts.c.id == produced)
-                         .values(step_run_id=step["id"]))
+        conn.execute(
+            schema.artifact_names.insert(),
+            [
+                {"project": "bench", "name": f"name{n}", "latest_version": rows // names}
+                for n in range(names)
+            ],
+        )
+        ids = [c["id"] for c in chunk[-(chain_depth + 1) :]]
+        for depth, (step, produced) in enumerate(zip(steps, ids, strict=False)):
+            conn.execute(
+                schema.artifacts.update()
+                .where(schema.artifacts.c.id == produced)
+                .values(step_run_id=step["id"])
+            )
             if depth:
-                conn.execute(schema.step_inputs.insert().values(step_run_id=step["id"],
-                                                                artifact_id=ids[depth - 1]))
+                conn.execute(
+                    schema.step_inputs.insert().values(
+                        step_run_id=step["id"], artifact_id=ids[depth - 1]
+                    )
+                )
     return ids[-1]
 
 
@@ -147,18 +211,33 @@ def main() -> None:
         stack = fa.Stack(store=fa.ArtifactStore(root / "store"), catalog=catalog)
         middle = middle_cursor(catalog, args.rows)
         rows = [
-            ("latest version of a name", lambda: fa.get_artifact("store://bench/name7",
-                                                                  stack=stack)),
-            ("a given version", lambda: fa.get_artifact(f"store://bench/name7@{max(1, args.rows // 2000)}", stack=stack)),
+            (
+                "latest version of a name",
+                lambda: fa.get_artifact("store://bench/name7", stack=stack),
+            ),
+            (
+                "a given version",
+                lambda: fa.get_artifact(
+                    f"store://bench/name7@{max(1, args.rows // 2000)}", stack=stack
+                ),
+            ),
             ("list page (100, project)", lambda: fa.list_page("bench", stack=stack)),
-            (f"list page (100, {args.rows // 2:,} rows deep)",
-             lambda: fa.list_page("bench", cursor=middle, stack=stack)),
-            ("list page (100, label filter)",
-             lambda: fa.list_page("bench", labels={"team": "t3"}, stack=stack)),
-            (f"list page (100, rare label: 1 in {RARE:,})",
-             lambda: fa.list_page("bench", labels={"audit": "due"}, stack=stack)),
-            ("list versions of a name (20)",
-             lambda: stack.catalog.versions("bench", "name7", page_size=20)),
+            (
+                f"list page (100, {args.rows // 2:,} rows deep)",
+                lambda: fa.list_page("bench", cursor=middle, stack=stack),
+            ),
+            (
+                "list page (100, label filter)",
+                lambda: fa.list_page("bench", labels={"team": "t3"}, stack=stack),
+            ),
+            (
+                f"list page (100, rare label: 1 in {RARE:,})",
+                lambda: fa.list_page("bench", labels={"audit": "due"}, stack=stack),
+            ),
+            (
+                "list versions of a name (20)",
+                lambda: stack.catalog.versions("bench", "name7", page_size=20),
+            ),
             ("5-deep upstream lineage", lambda: fa.lineage(tail, depth=None, stack=stack)),
         ]
         print(f"{'query on ' + format(args.rows, ',') + ' artifacts':<44}{'median ms':>12}")

@@ -157,7 +157,7 @@ def served(root: Path, catalog_url: str) -> Iterator[str]:
     (root / "stack.yaml").write_text(
         f"artifact_store:\n  url: {root / 'store'}\ncatalog:\n  url: {catalog_url}\n"
     )
-    code = "from flow_artifacts.ui.command import ui; ui(prog_name='flow-artifacts ui')"
+    code = "from flow_artifacts.cli.ui import ui; ui(prog_name='flow-artifacts ui')"
     process = subprocess.Popen(
         [sys.executable, "-u", "-c", code, "--stack", str(root / "stack.yaml"), "--port", "0"],
         stdout=subprocess.PIPE,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__
 
 _EXPORTS = {
     "materialize": "api",
@@ -46,7 +46,7 @@ _EXPORTS = {
     "CacheWarning": "steps.cache",
     "Catalog": "catalog",
     "LineageGraph": "catalog",
-    "ArtifactStore": "store",
+    "ArtifactStore": "stores.store",
     "Artifact": "artifact",
     "Manifest": "manifest",
     "Materializer": "materializers.base",
@@ -71,6 +71,7 @@ _EXPORTS = {
     "StoreNotFound": "errors",
     "StoreUnreachable": "errors",
     "UnsupportedOperation": "errors",
+    "UnknownArtifacts": "errors",
     "CatalogError": "errors",
     "PickleFallbackWarning": "errors",
     "MetadataValidationError": "errors",
@@ -94,54 +95,69 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-if TYPE_CHECKING:
-    from .api import download, explain, get_artifact, lineage, load, materialize, upload_file
-    from .artifact import Artifact
-    from .catalog import Catalog, LineageGraph
-    from .errors import (
-        AmbiguousMaterializer,
-        ArtifactExists,
-        ArtifactInUse,
-        ArtifactNotFound,
-        CatalogError,
-        ConfigError,
-        FlowArtifactsError,
-        IntegrityError,
-        InvalidName,
-        MaterializerError,
-        MetadataValidationError,
-        NoMaterializerFound,
-        PickleFallbackWarning,
-        PickleRefused,
-        PluginError,
-        StoreAccessDenied,
-        StoreError,
-        StoreNotFound,
-        StoreUnreachable,
-        UnsupportedOperation,
-    )
-    from .hookspecs import hookimpl
-    from .manage import (
-        add_metadata,
-        delete,
-        describe,
-        list_artifacts,
-        list_page,
-        reindex,
-        tag,
-        untag,
-        update,
-    )
-    from .manifest import Manifest
-    from .materializers.base import ArtifactKind, Materializer
-    from .plugins import PluginHost, make_plugin_manager
-    from .stack import Stack, get_stack, use_stack
-    from .steps.arguments import Reference, ref
-    from .steps.cache import CacheWarning
-    from .steps.context import Run, StepRun, current_run, run
-    from .steps.decorator import Step, step
-    from .steps.outputs import Outputs, StepOutputError
-    from .steps.pipeline import Pipeline, pipeline
-    from .store import ArtifactStore
-    from .stores.backend import StoreBackend
-    from .template import PathTemplate
+if TYPE_CHECKING:  # `X as X`: re-exported names, for type checkers
+    from .api import download as download
+    from .api import explain as explain
+    from .api import get_artifact as get_artifact
+    from .api import lineage as lineage
+    from .api import load as load
+    from .api import materialize as materialize
+    from .api import upload_file as upload_file
+    from .artifact import Artifact as Artifact
+    from .catalog import Catalog as Catalog
+    from .catalog import LineageGraph as LineageGraph
+    from .errors import AmbiguousMaterializer as AmbiguousMaterializer
+    from .errors import ArtifactExists as ArtifactExists
+    from .errors import ArtifactInUse as ArtifactInUse
+    from .errors import ArtifactNotFound as ArtifactNotFound
+    from .errors import CatalogError as CatalogError
+    from .errors import ConfigError as ConfigError
+    from .errors import FlowArtifactsError as FlowArtifactsError
+    from .errors import IntegrityError as IntegrityError
+    from .errors import InvalidName as InvalidName
+    from .errors import MaterializerError as MaterializerError
+    from .errors import MetadataValidationError as MetadataValidationError
+    from .errors import NoMaterializerFound as NoMaterializerFound
+    from .errors import PickleFallbackWarning as PickleFallbackWarning
+    from .errors import PickleRefused as PickleRefused
+    from .errors import PluginError as PluginError
+    from .errors import StoreAccessDenied as StoreAccessDenied
+    from .errors import StoreError as StoreError
+    from .errors import StoreNotFound as StoreNotFound
+    from .errors import StoreUnreachable as StoreUnreachable
+    from .errors import UnknownArtifacts as UnknownArtifacts
+    from .errors import UnsupportedOperation as UnsupportedOperation
+    from .hookspecs import hookimpl as hookimpl
+    from .manage import add_metadata as add_metadata
+    from .manage import delete as delete
+    from .manage import describe as describe
+    from .manage import list_artifacts as list_artifacts
+    from .manage import list_page as list_page
+    from .manage import reindex as reindex
+    from .manage import tag as tag
+    from .manage import untag as untag
+    from .manage import update as update
+    from .manifest import Manifest as Manifest
+    from .materializers.base import ArtifactKind as ArtifactKind
+    from .materializers.base import Materializer as Materializer
+    from .plugins import PluginHost as PluginHost
+    from .plugins import make_plugin_manager as make_plugin_manager
+    from .stack import Stack as Stack
+    from .stack import get_stack as get_stack
+    from .stack import use_stack as use_stack
+    from .steps.arguments import Reference as Reference
+    from .steps.arguments import ref as ref
+    from .steps.cache import CacheWarning as CacheWarning
+    from .steps.context import Run as Run
+    from .steps.context import StepRun as StepRun
+    from .steps.context import current_run as current_run
+    from .steps.context import run as run
+    from .steps.decorator import Step as Step
+    from .steps.decorator import step as step
+    from .steps.outputs import Outputs as Outputs
+    from .steps.outputs import StepOutputError as StepOutputError
+    from .steps.pipeline import Pipeline as Pipeline
+    from .steps.pipeline import pipeline as pipeline
+    from .stores.backend import StoreBackend as StoreBackend
+    from .stores.store import ArtifactStore as ArtifactStore
+    from .template import PathTemplate as PathTemplate

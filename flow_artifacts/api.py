@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from .artifact import Artifact
-from .catalog.lineage import Direction, LineageGraph, walk_lineage
-from .catalog.refs import parse_ref
-from .errors import ArtifactNotFound, ConfigError, InvalidName
-from .materializers.base import ArtifactKind
+from .catalog.lineage import Direction, LineageGraph
+from .errors import ArtifactNotFound, InvalidName
+from .manifest import MANIFEST_SUFFIX, Manifest
+from .manifest_checks import check_agrees
 from .materializers.registry import Explanation
+from .refs import STORE_SCHEME, artifact_uri, is_reference, parse_ref
 from .stack import Stack, get_stack
 
 ArtifactRef = Artifact | str
@@ -47,46 +48,45 @@ def materialize(
     """
     stack = stack or get_stack()
     project = stack.project if project is None else project
-    if kind is not None and kind not in {k.value for k in ArtifactKind}:
-        raise ConfigError(f"kind {kind!r} is not one of {', '.join(k.value for k in ArtifactKind)}")
     store = stack.store
-    key = store.template.render(
-        project=project, run_id=run_id, step=step_name, name=name, pipeline=pipeline
-    )
     input_ids = [resolve(ref, stack).id for ref in inputs]
-    chosen = stack.plugins.materializers.choose(
-        obj,
-        materializer=materializer,
-        overrides={**stack.overrides, **overrides} if overrides else stack.overrides,
-        allow_pickle=stack.pickles_allowed(project),
-    )
+    dispatch = stack.dispatch(project, materializer=materializer, overrides=overrides)
     manifest = store.write_data(
-        obj,
-        key,
-        chosen,
-        project=project,
-        name=name,
-        run_id=run_id,
-        step=step_name,
-        pipeline=pipeline,
-    )
-    manifest.labels = {str(k): str(v) for k, v in (labels or {}).items()}
-    manifest.description = description
-    manifest.user_metadata = dict(metadata or {})
-    if kind is not None:
-        manifest.kind = kind
+        obj, dispatch.choose, name=name, project=project, run_id=run_id, step=step_name,
+        pipeline=pipeline, labels=labels, description=description, metadata=metadata, kind=kind,
+    )  # fmt: skip
     try:
         stack.catalog.record(
             manifest,
             store_url=store.url,
+            store_id=store.identity,  # known since write_data
             publish=store.write_manifest,
             inputs=input_ids,
             step_run_id=step_run_id,
+            journal=store.journal,
         )
     except BaseException:
-        store.discard_unpublished(manifest)
+        _withdraw(stack, manifest)
         raise
-    return Artifact(manifest, store=store, session=stack)
+    store.finish_write(manifest)
+    return Artifact(manifest, store=store, stack=stack)
+
+
+def _withdraw(stack: Stack, manifest: Manifest) -> None:
+    """Leave no trace of a write whose catalog row did not commit, so its key stays writable.
+
+    If the catalog cannot say whether the row committed (say, the connection died during
+    COMMIT), nothing is removed: `reindex` or `gc` settle it later.
+    """
+    try:
+        committed = bool(stack.catalog.by_ids([manifest.id]))
+    except Exception:
+        stack.store.abandon_write(manifest)
+        return
+    if committed:
+        stack.store.finish_write(manifest)
+    else:
+        stack.store.discard_unpublished(manifest)
 
 
 def upload_file(
@@ -96,16 +96,24 @@ def upload_file(
     *,
     run_id: str | None = None,
     step_name: str = "upload",
+    follow_symlinks: bool = False,
     stack: Stack | None = None,
     **options: Any,
 ) -> Artifact:
-    """Store a local file or directory as an artifact, bytes as they are (streamed)."""
+    """Store a local file or directory as an artifact, bytes as they are (streamed).
+
+    A directory contributes its regular files; symbolic links leading outside it, links to
+    folders, FIFOs, sockets and devices are refused in one error, unless `follow_symlinks`
+    copies what the links point to.
+    """
+    from .materializers.path_copy import Upload
+
     source = Path(path)
     if not source.exists():
         raise ArtifactNotFound(f"cannot upload {source}: no such file or directory")
     run_id = run_id or f"upload-{uuid.uuid4().hex[:12]}"
     return materialize(
-        source,
+        Upload(source, follow_symlinks),
         name,
         run_id,
         step_name,
@@ -122,16 +130,19 @@ def load(ref: ArtifactRef, *, verify: bool = True, stack: Stack | None = None) -
 
 
 def explain(
-    obj: Any, *, materializer: str | None = None, stack: Stack | None = None
+    obj: Any,
+    *,
+    materializer: str | None = None,
+    overrides: Mapping[str, str] | None = None,
+    project: str | None = None,
+    stack: Stack | None = None,
 ) -> Explanation:
-    """Which materializer would save `obj` on this stack, and why."""
+    """Which materializer `materialize` would save `obj` with on this stack, and why: the same
+    rule (stack and call overrides, the pickle policy of `project`). A type explains what its
+    instances would get."""
     stack = stack or get_stack()
-    return stack.plugins.materializers.explain(
-        obj,
-        materializer=materializer,
-        overrides=stack.overrides,
-        allow_pickle=stack.allow_pickle is not False,
-    )
+    dispatch = stack.dispatch(project, materializer=materializer, overrides=overrides)
+    return dispatch.explain_type(obj) if isinstance(obj, type) else dispatch.explain(obj)
 
 
 def get_artifact(ref: ArtifactRef, *, stack: Stack | None = None) -> Artifact:
@@ -146,19 +157,33 @@ def resolve(ref: ArtifactRef, stack: Stack | None = None) -> Artifact:
     try:
         parsed = parse_ref(ref)
     except InvalidName:
-        if isinstance(ref, str) and not ref.startswith(("store://", "urn:")):
-            try:  # a path inside the store, e.g. from store.list_artifacts()
-                found = stack.store.get_manifest(ref)
-            except ArtifactNotFound:
-                also = (
-                    f"; for the latest {ref!r}, write 'store://{ref}'"
-                    if ref.count("/") == 1
-                    else ""
-                )
-                raise ArtifactNotFound(f"no artifact {ref!r} in {stack}{also}") from None
-            return Artifact(found, store=stack.store, session=stack)
+        if isinstance(ref, str) and not is_reference(ref):
+            return _at_store_path(ref, stack)
         raise
-    return Artifact(stack.catalog.get(parsed), store=stack.store, session=stack)
+    return Artifact(stack.catalog.get(parsed), store=stack.store, stack=stack)
+
+
+def _at_store_path(ref: str, stack: Stack) -> Artifact:
+    """The artifact at a path inside the store, e.g. from `store.list_artifacts()`.
+
+    The catalog row recorded at that key wins; the store's manifest is read only when no row
+    is, and then it must agree with any row recording the same id, and is never unpickled.
+    """
+    store = stack.store
+    keys = store.keys_for(ref)
+    recorded = stack.catalog.at_keys(store.identity, keys) if keys else None
+    if recorded is not None:
+        return Artifact(recorded, store=store, stack=stack)
+    try:
+        found = store.get_manifest(ref)
+    except ArtifactNotFound:
+        latest = STORE_SCHEME + ref
+        also = f"; for the latest {ref!r}, write {latest!r}" if ref.count("/") == 1 else ""
+        raise ArtifactNotFound(f"no artifact {ref!r} in {stack}{also}") from None
+    for row in stack.catalog.by_ids([found.id]):
+        check_agrees(found, row, f"{found.key}{MANIFEST_SUFFIX} in {store}")
+        return Artifact(row, store=store, stack=stack)
+    return Artifact(found, store=store, stack=stack, from_store=True)
 
 
 def download(
@@ -171,7 +196,7 @@ def download(
     """Stream an artifact (or version `version` of its name) to local `path`, verified."""
     artifact = resolve(ref, stack)
     if version is not None and version != artifact.version:
-        artifact = resolve(f"store://{artifact.project}/{artifact.name}@{version}", stack)
+        artifact = resolve(artifact_uri(artifact.project, artifact.name, version), stack)
     return artifact.download(path)
 
 
@@ -183,5 +208,4 @@ def lineage(
     stack: Stack | None = None,
 ) -> LineageGraph:
     """Artifacts and step runs upstream (what it came from) or downstream (what used it)."""
-    stack = stack or get_stack()
-    return walk_lineage(stack.catalog, resolve(ref, stack).id, direction, depth)
+    return resolve(ref, stack).lineage(direction, depth)

@@ -7,30 +7,46 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .aspects import aspect_schema
 from .errors import ConfigError, UnsupportedOperation
 from .manifest import Manifest
 from .progress import progress_bar
+from .refs import artifact_urn
 from .stores.transfer import READ_CHUNK
 
 if TYPE_CHECKING:
-    from .store import ArtifactStore
+    from .catalog.lineage import Direction, LineageGraph
+    from .stack import Stack
+    from .stores.store import ArtifactStore
 
-URN_PREFIX = "urn:flow-artifacts:artifact:"
 DEFAULT_CHUNK = READ_CHUNK
 
 
 class Artifact:
-    """One stored artifact: identity, format, checksum, and ways to read it back."""
+    """One stored artifact: identity, format, checksum, and ways to read it back.
 
-    def __init__(self, manifest: Manifest, *, store: ArtifactStore, session: Any = None) -> None:
+    Its `manifest` is the catalog row's, or the one this process wrote; `from_store` marks one
+    read from the store for an artifact no catalog holds: checked, but never unpickled. Without a
+    `stack` (a handle from a bare `ArtifactStore`), catalog operations are unavailable.
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        *,
+        store: ArtifactStore,
+        stack: Stack | None = None,
+        from_store: bool = False,
+    ) -> None:
         self.manifest = manifest
         self._store = store
-        self._session = session
+        self._stack = stack
+        self.from_store = from_store
 
     # identity
     @property
@@ -39,14 +55,12 @@ class Artifact:
 
     @property
     def urn(self) -> str:
-        return URN_PREFIX + self.manifest.id
+        return artifact_urn(self.manifest.id)
 
     @property
     def uri(self) -> str | None:
         """`store://<project>/<name>@<version>` once the catalog has given it a version."""
-        if self.manifest.version is None:
-            return None
-        return f"store://{self.manifest.project}/{self.manifest.name}@{self.manifest.version}"
+        return self.manifest.uri
 
     @property
     def name(self) -> str:
@@ -124,16 +138,40 @@ class Artifact:
     def store(self) -> ArtifactStore:
         return self._store
 
+    def record(self) -> dict[str, Any]:
+        """The artifact as plain data: what `flow-artifacts show --json` and the web page show."""
+        return {
+            "id": self.id,
+            "uri": self.uri,
+            "urn": self.urn,
+            "project": self.project,
+            "name": self.name,
+            "version": self.version,
+            "kind": self.kind,
+            "materializer": self.materializer,
+            "mime_type": self.mime_type,
+            "size": self.size,
+            "checksum": self.checksum,
+            "created": self.created.isoformat(),
+            "run_id": self.run_id,
+            "step": self.step,
+            "labels": self.labels,
+            "description": self.description,
+            "path": self.path,
+            "inputs": self.inputs,
+            "metadata": self.metadata,
+        }
+
     # reading
     def load(self, *, verify: bool = True) -> Any:
         """The object, loaded by the materializer that wrote it; the checksum is verified.
 
         Pickles are loaded only if the stack's catalog recorded them (see `pickle_policy`).
         """
-        if self._session is not None:
+        if self._stack is not None:
             from .pickle_policy import check_may_load
 
-            check_may_load(self, self._session)
+            check_may_load(self, self._stack)
         return self._store.load(self, verify=verify)
 
     def verify(self) -> None:
@@ -207,43 +245,44 @@ class Artifact:
     # catalog
     @property
     def status(self) -> str:
-        return "committed" if self.manifest.version is not None else "uncataloged"
+        cataloged = self.manifest.version is not None and not self.from_store
+        return "committed" if cataloged else "uncataloged"
 
     @property
     def tags(self) -> list[str]:
-        return self._require_session("tags").catalog.tags(self.id)
+        return self._require_stack("tags").catalog.tags(self.id)
 
     @property
     def aspects(self) -> dict[str, Any]:
         """Metadata aspects added with `add_metadata`, latest record of each."""
-        return self._require_session("aspects").catalog.aspects(self.id)
+        return self._require_stack("aspects").catalog.aspects(self.id)
 
     def tag(self, tag: str) -> Artifact:
-        from .manage import tag as tag_artifact
-
-        return tag_artifact(self, tag, stack=self._require_session("tag"))
+        """Point `tag` at this version, so `store://project/name:tag` resolves to it."""
+        stack = self._require_stack("tag")
+        stack.catalog.tag(self.id, tag, journal=stack.store.journal)
+        return self
 
     def add_metadata(
-        self, aspect: str, body: Any, schema: dict[str, Any] | None = None
+        self, aspect: str, body: Any, schema: Mapping[str, Any] | None = None
     ) -> Artifact:
         """Attach a typed metadata record (validated against `schema` or a `$schema` in it)."""
-        from .manage import add_metadata
+        stack = self._require_stack("add_metadata")
+        checked = aspect_schema(aspect, body, schema)
+        stack.catalog.add_aspect(self.id, aspect, body, checked, journal=stack.store.journal)
+        return self
 
-        return add_metadata(self, aspect, body, schema, stack=self._require_session("add_metadata"))
+    def lineage(self, direction: Direction = "upstream", depth: int | None = None) -> LineageGraph:
+        """Artifacts and step runs upstream (what it came from) or downstream (what used it)."""
+        return self._require_stack("lineage").catalog.lineage(self.id, direction, depth)
 
-    def lineage(self, direction: str = "upstream", depth: int | None = None) -> Any:
-        """The lineage graph around this artifact (see `flow_artifacts.lineage`)."""
-        from .api import lineage
-
-        return lineage(self, direction, depth, stack=self._require_session("lineage"))  # type: ignore[arg-type]
-
-    def _require_session(self, operation: str) -> Any:
-        if self._session is None:
+    def _require_stack(self, operation: str) -> Stack:
+        if self._stack is None:
             raise UnsupportedOperation(
                 f"{operation} needs a catalog; artifact {self.key!r} was read from a bare store. "
                 "Get it through fa.get_artifact() instead."
             )
-        return self._session
+        return self._stack
 
     def _require_file(self, operation: str) -> None:
         if self.manifest.directory:

@@ -90,7 +90,7 @@ def training(path: str) -> dict:
 def describe(graph: fa.LineageGraph, node: str) -> str:
     if node in graph.artifacts:
         m = graph.artifacts[node]
-        return f"store://{m.project}/{m.name}@{m.version}  ({m.materializer})"
+        return f"{m.uri}  ({m.materializer})"
     s = graph.step_runs[node]
     return f"step {s.step}" + ("  (cached)" if s.cached else "")
 

@@ -62,6 +62,10 @@ class StoreUnreachable(StoreError, ConnectionError):
     """The store did not answer (network, DNS, endpoint down)."""
 
 
+class UnknownArtifacts(FlowArtifactsError):
+    """The store holds artifacts the catalog does not know (a lost or foreign catalog)."""
+
+
 class UnsupportedOperation(FlowArtifactsError):
     """The store or materializer cannot do what was asked."""
 

@@ -24,12 +24,15 @@ def register_materializers(register: Callable[[type[Materializer]], None]) -> No
 
 @hookspec
 def register_store_backends(register: Callable[[StoreBackend], None]) -> None:
-    """Call `register(StoreBackend(...))` to describe fsspec protocols; every implementation is called."""
+    """Call `register(StoreBackend(...))` to describe fsspec protocols.
+
+    Every implementation is called."""
 
 
 @hookspec(firstresult=True)
 def choose_materializer(obj: Any, candidates: list[str]) -> str | None:
     """Return a materializer id to use for `obj` instead of the default dispatch.
 
-    `candidates` are the ids registered for a type in `obj`'s MRO. Stops at the first non-None result.
+    `candidates` are the ids registered for a type in `obj`'s MRO. Stops at the first non-None
+    result.
     """

@@ -1,8 +1,11 @@
-"""Keeping a stack healthy: `gc` of orphans and surplus versions, `verify` of stored bytes.
+"""Keeping a stack healthy: `gc` of dead writes' leftovers and surplus versions, `verify`.
 
-Orphans are what an interrupted write leaves: bytes without a manifest, a manifest without a
-catalog row, a hidden temporary file. Anything younger than `grace` is left alone, because it may
-belong to a write still in flight in another process.
+gc removes a file only when it can prove it is garbage: it lies in this store's artifact space,
+no catalog row of this store owns it (as manifest, data, or a file a folder artifact lists), and
+the write that made it is dead: its record is gone or its lease expired (`stores/leases.py`).
+Files nobody owns and no recorded write made are reported and left alone. A store holding
+manifests the catalog does not know (a lost or foreign catalog) makes gc refuse: `reindex` first,
+or pass `force` to collect only what is provably garbage anyway.
 """
 
 from __future__ import annotations
@@ -10,31 +13,49 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-from .catalog.inventory import committed_paths, surplus_versions, tagged_ids, upstream_closure
-from .errors import ArtifactNotFound, ConfigError, FlowArtifactsError
+from .catalog.inventory import (
+    adopt_rows,
+    legacy_rows,
+    owned_files,
+    surplus_versions,
+    tagged_ids,
+    upstream_closure,
+)
+from .errors import ArtifactNotFound, ConfigError, FlowArtifactsError, UnknownArtifacts
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .stack import Stack, get_stack
-from .store import TEMP_PREFIX
+from .stores.leases import WriteRecord
+from .stores.paths import TEMPS, reserved
+from .stores.store import ArtifactStore
 
-DEFAULT_GRACE = timedelta(minutes=15)
+SHOWN = 5
 
 
 @dataclass
 class GcReport:
-    """What `gc` found (and, unless it was a dry run, removed), as store-relative paths."""
+    """What `gc` found and (unless it was a dry run) removed; paths are store-relative."""
 
-    orphan_manifests: list[str] = field(default_factory=list)
-    orphan_data: list[str] = field(default_factory=list)
-    expired_temporaries: list[str] = field(default_factory=list)
+    garbage: list[str] = field(default_factory=list)
+    """Files of dead writes, then the records of those writes: exactly what gc removes."""
+    uploads: list[str] = field(default_factory=list)
+    """Unfinished multipart uploads of dead writes (S3), aborted."""
     surplus: list[Manifest] = field(default_factory=list)
+    """Old versions beyond `keep_last`, deleted like `rm`."""
+    unaccounted: list[str] = field(default_factory=list)
+    """Files no row owns and no recorded write made: gc cannot prove them garbage, so keeps them."""
+    unknown_manifests: list[str] = field(default_factory=list)
+    """Manifests this catalog does not know (only non-empty when `force` let gc run)."""
+    unreadable: list[str] = field(default_factory=list)
+    """Write records that could not be read: what they cover is kept."""
     dry_run: bool = True
 
     @property
     def paths(self) -> list[str]:
-        return sorted(self.orphan_manifests + self.orphan_data + self.expired_temporaries)
+        """Every store path gc removes (or, in a dry run, would remove)."""
+        return list(self.garbage)
 
 
 @dataclass
@@ -51,41 +72,59 @@ def gc(
     *,
     dry_run: bool = False,
     keep_last: int | None = None,
-    grace: timedelta = DEFAULT_GRACE,
     project: str | None = None,
+    force: bool = False,
     stack: Stack | None = None,
 ) -> GcReport:
-    """Find orphans (and with `keep_last`, surplus versions) and remove them unless `dry_run`.
+    """Remove what dead writes left (and with `keep_last`, surplus versions) unless `dry_run`.
 
-    Retention never removes a tagged artifact, nor one that a kept artifact was produced from.
+    Raises `UnknownArtifacts`, before removing anything, when the store holds manifests this
+    catalog does not know, unless `force`. Retention never removes a tagged artifact, nor one
+    that a kept artifact was produced from.
     """
     if keep_last is not None and keep_last < 1:
         raise ConfigError(f"keep_last must be at least 1, got {keep_last}")
     stack = stack or get_stack()
     store = stack.store
-    report = GcReport(dry_run=dry_run)
-    cutoff = datetime.now(timezone.utc) - grace
-    committed = committed_paths(stack.catalog, store.url)
-    owned = set(committed.values())
+    store_id = store.identity
+    # The order makes each step's view safe: every upload and file listed was made by a write
+    # recorded before it; a write whose record is gone by the next step had ended, and a write
+    # that committed before its record went is in the catalog read last.
+    uploads = store.uploads()
     files = store.inventory()
-    orphan_keys = []
-    for rel, modified in files.items():
-        if modified is not None and modified > cutoff:
+    writes, unreadable = store.writes()
+    _adopt_legacy_rows(stack, store, files)
+    owned = owned_files(stack.catalog, store_id)
+
+    now = datetime.now(timezone.utc)
+    live = [w for w in writes.values() if not w.expired(now)]
+    dead = [w for w in writes.values() if w.expired(now)]
+    unjudged = {posixpath.basename(rel).removesuffix(".json") for rel in unreadable}
+    report = GcReport(dry_run=dry_run, unreadable=unreadable)
+    for rel in sorted(files):
+        if rel in owned or _covered(rel, live):
             continue
-        name = posixpath.basename(rel)
-        if name.startswith(TEMP_PREFIX) or _inside_temp(rel):
-            report.expired_temporaries.append(rel)
-        elif rel.endswith(MANIFEST_SUFFIX):
-            key = rel[: -len(MANIFEST_SUFFIX)]
-            if key not in committed:
-                report.orphan_manifests.append(rel)
-                orphan_keys.append(key)
-        elif not _owned(rel, owned):
-            report.orphan_data.append(rel)
+        if reserved(rel):
+            write_id = _temp_of(rel)
+            if write_id and write_id not in unjudged and not any(w.id == write_id for w in live):
+                report.garbage.append(rel)  # a temporary of a write that ended or died
+        elif _covered(rel, dead):
+            report.garbage.append(rel)
+        else:
+            report.unaccounted.append(rel)
+            if rel.endswith(MANIFEST_SUFFIX):
+                report.unknown_manifests.append(rel)
+    report.garbage += [w.record for w in dead if w.record in files]
+    report.uploads = [rel for rel, _ in uploads if _dead_upload(rel, live, dead, unjudged)]
+    if report.unknown_manifests and not force:
+        raise UnknownArtifacts(_refusal(report.unknown_manifests))
     if keep_last is not None:
         report.surplus = _surplus(stack, keep_last, project)
     if not dry_run:
-        store.remove_paths(report.paths)
+        for rel, upload in uploads:
+            if rel in report.uploads:
+                store.abort_upload(upload)
+        store.remove_paths(report.garbage)  # each write's record last, so a failure retries
         if report.surplus:
             from .manage import delete
 
@@ -125,15 +164,48 @@ def _surplus(stack: Stack, keep_last: int, project: str | None) -> list[Manifest
     return [m for m in candidates if m.id not in protected]
 
 
-def _owned(rel: str, owned: set[str]) -> bool:
-    """Whether `rel` is a committed artifact's file, or a file inside a directory artifact."""
-    path = rel
-    while path:
-        if path in owned:
-            return True
-        path = posixpath.dirname(path)
-    return False
+def _covered(rel: str, writes: list[WriteRecord]) -> bool:
+    return any(w.covers(rel) for w in writes)
 
 
-def _inside_temp(rel: str) -> bool:
-    return any(part.startswith(TEMP_PREFIX) for part in rel.split("/")[:-1])
+def _temp_of(rel: str) -> str | None:
+    """The write id of a temporary (`.flow-artifacts/tmp/<id>/...`), None for other records."""
+    if not rel.startswith(TEMPS + "/"):
+        return None
+    return rel[len(TEMPS) + 1 :].split("/", 1)[0] or None
+
+
+def _dead_upload(
+    rel: str, live: list[WriteRecord], dead: list[WriteRecord], unjudged: set[str]
+) -> bool:
+    if _covered(rel, live):
+        return False
+    write_id = _temp_of(rel)
+    if write_id:
+        return write_id not in unjudged
+    return _covered(rel, dead)
+
+
+def _adopt_legacy_rows(stack: Stack, store: ArtifactStore, files: dict[str, Any]) -> None:
+    """Rows from before store ids take this store's id when their own manifest is here."""
+    mine = []
+    for artifact_id, key in legacy_rows(stack.catalog):
+        if key + MANIFEST_SUFFIX not in files:
+            continue
+        try:
+            if store.get_manifest(key).id == artifact_id:
+                mine.append(artifact_id)
+        except (FlowArtifactsError, ArtifactNotFound):
+            continue
+    if mine:
+        adopt_rows(stack.catalog, mine, store.identity)
+
+
+def _refusal(unknown: list[str]) -> str:
+    shown = ", ".join(unknown[:SHOWN]) + (" ..." if len(unknown) > SHOWN else "")
+    return (
+        f"gc refused: the store holds {len(unknown)} artifact manifest(s) this catalog does not "
+        f"know ({shown}). The catalog may be lost or another catalog may share the store. Run "
+        "`flow-artifacts reindex` to catalog them, or pass --force (force=True) to collect "
+        "only what dead writes left and keep everything else."
+    )

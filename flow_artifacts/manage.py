@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .api import ArtifactRef, resolve
 from .artifact import Artifact
-from .errors import ArtifactInUse, ArtifactNotFound, InvalidName, MetadataValidationError
+from .errors import ArtifactInUse, ArtifactNotFound, InvalidName
 from .naming import validate_name
 from .stack import Stack, get_stack
-from .store import ArtifactStore
+from .stores.store import ArtifactStore
+
+if TYPE_CHECKING:
+    from .rebuild import ReindexReport
 
 
 @dataclass
@@ -53,7 +56,7 @@ def list_artifacts(
         until=until,
         page_size=page_size,
     ):
-        yield Artifact(manifest, store=stack.store, session=stack)
+        yield Artifact(manifest, store=stack.store, stack=stack)
 
 
 def list_page(
@@ -95,22 +98,24 @@ def update(
 ) -> Artifact:
     """Merge labels (None removes one) and/or set the description; returns the updated handle."""
     stack = stack or get_stack()
-    manifest = stack.catalog.update(resolve(ref, stack).id, labels=labels, description=description)
-    return Artifact(manifest, store=stack.store, session=stack)
+    manifest = stack.catalog.update(
+        resolve(ref, stack).id,
+        labels=labels,
+        description=description,
+        journal=stack.store.journal,
+    )
+    return Artifact(manifest, store=stack.store, stack=stack)
 
 
 def tag(ref: ArtifactRef, tag: str, *, stack: Stack | None = None) -> Artifact:
     """Point `tag` at this version, so `store://project/name:tag` resolves to it."""
-    stack = stack or get_stack()
-    artifact = resolve(ref, stack)
-    stack.catalog.tag(artifact.id, tag)
-    return artifact
+    return resolve(ref, stack).tag(tag)
 
 
 def untag(ref: ArtifactRef, tag: str, *, stack: Stack | None = None) -> None:
     stack = stack or get_stack()
     artifact = resolve(ref, stack)
-    stack.catalog.untag(artifact.project, artifact.name, tag)
+    stack.catalog.untag(artifact.project, artifact.name, tag, journal=stack.store.journal)
 
 
 def delete(
@@ -125,7 +130,9 @@ def delete(
 
     `delete("clean", "demo", all_versions=True)` names an artifact by name and project. Refuses
     when another artifact was produced from one of them, unless `force`. The row goes first, so
-    an interruption leaves at worst orphaned bytes for `gc`, never a row without bytes.
+    an interruption never leaves a row without bytes; the bytes it may leave are under a write
+    lease, which `gc` finishes once it expired. The tombstones journaled with the rows keep the
+    versions deleted through a `reindex`.
     """
     stack = stack or get_stack()
     if all_versions:
@@ -145,17 +152,17 @@ def delete(
     if not force:
         needed = stack.catalog.dependents(ids)
         if needed:
-            names = ", ".join(f"store://{m.project}/{m.name}@{m.version}" for m in needed[:5])
+            names = ", ".join(str(m.uri) for m in needed[:5])
             raise ArtifactInUse(
                 f"cannot delete {len(ids)} artifact(s): the lineage of {names} needs them. "
                 "Delete those first, or pass force=True."
             )
-    stack.catalog.delete_rows(ids)
-    for manifest in targets:
-        try:
-            stack.store.delete(manifest.key)
-        except ArtifactNotFound:
-            pass
+    for manifest in targets:  # exactly the paths the rows record, proven inside the store
+        stack.store.locate(manifest)
+    with stack.store.deleting(targets):
+        stack.catalog.delete_rows(ids, journal=stack.store.journal)
+        for manifest in targets:
+            stack.store.delete(manifest)
     return ids
 
 
@@ -168,47 +175,21 @@ def add_metadata(
     stack: Stack | None = None,
 ) -> Artifact:
     """Attach a typed metadata record; validated against `schema` or the body's `$schema`."""
+    return resolve(ref, stack).add_metadata(aspect, body, schema)
+
+
+def reindex(store: ArtifactStore | None = None, *, stack: Stack | None = None) -> ReindexReport:
+    """Rebuild the catalog from `store` (default: the stack's): its manifests and its journal.
+
+    Restores artifacts, versions, tags, labels, descriptions, aspects, lineage, runs and step
+    runs; deleted versions stay deleted. Idempotent. Manifests and journal records that cannot
+    be used are skipped and listed in the report's `skipped`; the rest is restored.
+    """
+    from .rebuild import rebuild
+
     stack = stack or get_stack()
-    artifact = resolve(ref, stack)
-    effective = schema
-    if effective is None and isinstance(body, Mapping) and isinstance(body.get("$schema"), Mapping):
-        effective = body["$schema"]
-    if effective is not None:
-        _validate(aspect, body, effective)
-    stack.catalog.add_aspect(artifact.id, aspect, body, dict(effective) if effective else None)
-    return artifact
-
-
-def reindex(store: ArtifactStore | None = None, *, stack: Stack | None = None) -> int:
-    """Rebuild catalog rows from the manifests in `store` (default: the stack's); returns how
-    many rows were added. Versions, labels and lineage come from the manifests."""
-    stack = stack or get_stack()
-    store = store or stack.store
-    manifests = [store.get_manifest(key) for key in store.list_artifacts()]
-    manifests.sort(key=lambda m: m.created)
-    added = sum(stack.catalog.restore(m, store.url) for m in manifests)
-    for manifest in manifests:
-        stack.catalog.restore_inputs(manifest)
-    return added
-
-
-def _validate(aspect: str, body: Any, schema: Mapping[str, Any]) -> None:
-    import jsonschema
-
-    document = (
-        {k: v for k, v in body.items() if k != "$schema"} if isinstance(body, Mapping) else body
-    )
-    try:
-        jsonschema.validate(document, dict(schema))
-    except jsonschema.ValidationError as exc:
-        raise MetadataValidationError(
-            f"metadata aspect {aspect!r} does not match its schema: {exc.message}"
-        ) from exc
-    except jsonschema.SchemaError as exc:
-        raise MetadataValidationError(
-            f"the JSON Schema given for aspect {aspect!r} is invalid: {exc.message}"
-        ) from exc
+    return rebuild(stack, store or stack.store)
 
 
 def _handles(stack: Stack, manifests: list[Any]) -> list[Artifact]:
-    return [Artifact(m, store=stack.store, session=stack) for m in manifests]
+    return [Artifact(m, store=stack.store, stack=stack) for m in manifests]

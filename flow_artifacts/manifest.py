@@ -1,7 +1,8 @@
 """The JSON manifest written beside every artifact's bytes.
 
-It makes a store self-describing: with manifests alone, artifacts can be listed, loaded, verified and
-a lost catalog rebuilt. It never holds credentials: only names, formats, checksums and lineage ids.
+It makes a store self-describing: with manifests alone, artifacts can be listed, loaded, verified
+and a lost catalog rebuilt. It never holds credentials: only names, formats, checksums and lineage
+ids.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import IntegrityError
+from .limits import parse_json_file
+from .refs import artifact_uri
+from .version import __version__
 
 MANIFEST_SUFFIX = ".artifact.json"
 FORMAT = "flow-artifacts.manifest"
@@ -52,6 +56,13 @@ class Manifest:
     user_metadata: dict[str, Any] = field(default_factory=dict)
     step_run_id: str | None = None
 
+    @property
+    def uri(self) -> str | None:
+        """`store://<project>/<name>@<version>` once the catalog has given it a version."""
+        if self.version is None:
+            return None
+        return artifact_uri(self.project, self.name, self.version)
+
     def to_dict(self) -> dict[str, Any]:
         """The fields as a shallow dict (nested values shared): cheaper than `asdict`."""
         return {name: getattr(self, name) for name in _FIELD_NAMES}
@@ -63,11 +74,10 @@ class Manifest:
     @classmethod
     def from_json(cls, raw: bytes, where: str) -> Manifest:
         try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            body = parse_json_file(raw, f"manifest {where}")
+        except IntegrityError as exc:
             raise IntegrityError(
-                f"manifest {where} is not valid JSON (truncated or corrupted): {exc}. "
-                "Run `flow-artifacts verify` and restore it, or delete the artifact."
+                f"{exc}. Run `flow-artifacts verify` and restore it, or delete the artifact."
             ) from exc
         if not isinstance(body, dict) or body.get("format") != FORMAT:
             raise IntegrityError(f"{where} is not a flow-artifacts manifest")
@@ -88,6 +98,4 @@ _FIELD_NAMES = tuple(f.name for f in fields(Manifest))
 
 
 def runtime_versions() -> dict[str, str]:
-    from . import __version__
-
     return {"python": platform.python_version(), "flow_artifacts": __version__}

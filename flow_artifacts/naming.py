@@ -11,6 +11,8 @@ import unicodedata
 from .errors import InvalidName
 
 MAX_NAME_BYTES = 200
+GLOB_CHARS = "[]*?"
+"""Refused in new names (`validate_new_name`): fsspec reads them as glob patterns."""
 _FORBIDDEN_CHARS = {
     "/": "a slash",
     "\\": "a backslash",
@@ -33,6 +35,23 @@ def validate_name(value: object, field: str = "name") -> str:
     return value
 
 
+def validate_new_name(value: object, field: str = "name") -> str:
+    """`validate_name`, also refusing glob metacharacters: for names a write is about to use.
+
+    fsspec expands `[`, `]`, `*` and `?` in many calls, so a name holding them could make a listing
+    or delete reach other artifacts. Names written before this rule stay readable and deletable:
+    the store never passes them to a globbing call.
+    """
+    name = validate_name(value, field)
+    found = sorted(set(GLOB_CHARS) & set(name))
+    if found:
+        raise InvalidName(
+            f"invalid {field} {value!r:.80}: it contains {' '.join(repr(c) for c in found)}, "
+            "which file systems read as patterns. Use letters, digits, '-', '_' and '.'."
+        )
+    return value  # type: ignore[return-value]
+
+
 def _problem(value: str) -> str | None:
     if not value:
         return "it is empty"
@@ -51,9 +70,25 @@ def _problem(value: str) -> str | None:
         category = unicodedata.category(char)
         if category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
             return f"it contains the control or invisible character U+{ord(char):04X}"
+    device = _windows_device(value)
+    if device:
+        return f"{device} is a device name on Windows, where no file can have this name"
     if unicodedata.normalize("NFKC", value) != value:
         return (
             "it has characters that look like others (compatibility forms such as full-width "
             "letters or ligatures); use their plain form"
         )
     return None
+
+
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"{port}{n}" for port in ("COM", "LPT") for n in "0123456789\u00b9\u00b2\u00b3"]
+)
+
+
+def _windows_device(value: str) -> str | None:
+    """The device a name would open on Windows: `CON`, `nul.json`, `Com1.tar.gz` (any case, any
+    extension; Windows ignores spaces before the dot), else None."""
+    stem = value.split(".", 1)[0].rstrip(" ").upper()
+    return stem if stem in _WINDOWS_DEVICES else None

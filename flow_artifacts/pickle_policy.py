@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def check_may_load(artifact: Artifact, stack: Any) -> None:
-    """Raise `PickleRefused` or `IntegrityError` if `artifact` is a pickle the stack must not load."""
+    """`PickleRefused` or `IntegrityError` if `artifact` is a pickle the stack must not load."""
     materializer = stack.plugins.materializers.get(artifact.materializer)
     if not materializer.uses_pickle:
         return
@@ -32,14 +32,20 @@ def check_may_load(artifact: Artifact, stack: Any) -> None:
             f"{where} is a pickle and this stack {setting}; load it with a stack that allows "
             "pickles only if you trust whoever wrote it"
         )
-    try:
-        recorded = stack.catalog.get(artifact.id)
-    except ArtifactNotFound:
+    recorded = None if artifact.from_store else _recorded(stack, artifact.id)
+    if recorded is None:
         raise PickleRefused(
             f"{where} is a pickle found in the store without a catalog row, so nobody vouches for "
             "its bytes; run `flow-artifacts reindex` if you trust the store, then load it"
-        ) from None
+        )
     if recorded.checksum != artifact.checksum:
         raise IntegrityError(
             f"{where}: its manifest checksum differs from the catalog's; refusing to unpickle it"
         )
+
+
+def _recorded(stack: Any, artifact_id: str) -> Any:
+    try:
+        return stack.catalog.get(artifact_id)
+    except ArtifactNotFound:
+        return None

@@ -1,7 +1,8 @@
 """The plugin manager: built-in plugins and installed ones, found through the same hooks.
 
 Nothing happens at import. `make_plugin_manager()` builds a manager; entry points are loaded there,
-once per manager, and `FLOW_ARTIFACTS_DISABLE_PLUGINS` (a comma-separated list) blocks plugins by name.
+once per manager, and `FLOW_ARTIFACTS_DISABLE_PLUGINS` (a comma-separated list) blocks plugins by
+name.
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ class PluginHost:
         return describe_plugins(self.pm)
 
     def _choose_materializer(self, obj: Any, candidates: list[str]) -> str | None:
-        return self.pm.hook.choose_materializer(obj=obj, candidates=candidates)
+        picked: str | None = self.pm.hook.choose_materializer(obj=obj, candidates=candidates)
+        return picked
 
     def _collect(self, hook_name: str, register: Any) -> None:
         """Call each implementation with a `register` that knows which plugin is calling."""

@@ -33,9 +33,16 @@ _PROSE_WORDS = frozenset({"key"})
 """Words that name a secret in structure but not in free text, where `key=...` is an object key."""
 
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_USERINFO = r"[^:/]*:.*@|[^:/]*@"
+"""Where a URL's user-info ends. SQLAlchemy's `make_url` takes everything after `user:` up to an
+`@` as the password, `/`, `?` and `#` included (without a password, the user ends at the last `@`
+before the first `:` or `/`). Masking goes on to the last `@`, so that a password holding `@`
+too is never shown in part. Any URL is read so: cut at a `/`, such a password would be shown."""
 _URL_USERINFO = re.compile(
-    r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}://)(?P<userinfo>[^\s/?#'\"<>@]*(?:@[^\s/?#'\"<>@]*)*)@"
+    r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}://)"
+    r"(?P<userinfo>[^\s:/'\"<>]*:[^\s'\"<>]*|[^\s:/'\"<>@]*(?:@[^\s:/'\"<>@]*)*)@"
 )
+"""A URL's user-info in free text (by `_USERINFO`'s rule, ending at whitespace or quotes)."""
 _HEADER = re.compile(
     r"(?P<name>\b(?:proxy-)?authorization|\b(?:set-)?cookie)(?P<sep>['\"]?\s*[:=]\s*)"
     r"(?P<value>'[^'\r\n]*'|\"[^\"\r\n]*\"|(?:bearer|basic|token|negotiate|apikey) +[^\s'\"]+"
@@ -65,9 +72,8 @@ def redact_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep or not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9+.-]*", scheme):
         return url
-    authority_end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
-    at = rest.rfind("@", 0, authority_end)
-    return url if at < 0 else f"{scheme}://{MASK}{rest[at:]}"
+    userinfo = re.match(_USERINFO, rest)
+    return url if userinfo is None else f"{scheme}://{MASK}@{rest[userinfo.end() :]}"
 
 
 def redact(value: Any) -> Any:
@@ -102,6 +108,23 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     text = _URL_USERINFO.sub(_mask_userinfo, text)
     text = _HEADER.sub(_mask_header, text)
     return _ASSIGNMENT.sub(_mask_assignment, text)
+
+
+def scrub_cut(text: str, limit: int, secrets: Iterable[str] = ()) -> str:
+    """At most `limit` characters of `text`, scrubbed, at a bounded cost (long error messages).
+
+    Only the first 4 * `limit` characters are scrubbed. When the text goes on, a secret may be
+    cut short at that point, where no mask recognises it, and masks before it may shrink the text
+    so that it lands within `limit`: so the end of the scrubbed part goes first, as many
+    characters as the longest form of a known secret and then its last run without whitespace.
+    """
+    secrets = tuple(secrets)
+    part = text[: 4 * limit]
+    masked = scrub(part, secrets)
+    if len(part) < len(text):
+        longest = max(map(len, _variants(secrets)), default=0)
+        masked = re.sub(r"\S*\Z", "", masked[: max(len(masked) - longest, 0)])
+    return masked[:limit]
 
 
 def _variants(secrets: Iterable[str]) -> list[str]:

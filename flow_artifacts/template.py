@@ -5,12 +5,13 @@ Templates are checked when they are set, so a typo fails at configuration time, 
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .errors import ConfigError
-from .naming import validate_name
+from .naming import validate_new_name
 
 DEFAULT_TEMPLATE = "{project}/{run_id}/{step}/{name}"
 VARIABLES = ("project", "run_id", "step", "name", "date", "pipeline")
@@ -23,6 +24,7 @@ class PathTemplate:
     """A validated path template; `render()` fills it with validated names."""
 
     source: str = DEFAULT_TEMPLATE
+    _format: str = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_format", _compile(self.source))
@@ -38,14 +40,14 @@ class PathTemplate:
         date: str | None = None,
     ) -> str:
         values = {
-            "project": validate_name(project, "project"),
-            "run_id": validate_name(run_id, "run_id"),
-            "step": validate_name(step, "step_name"),
-            "name": validate_name(name, "name"),
-            "pipeline": validate_name(pipeline, "pipeline"),
+            "project": validate_new_name(project, "project"),
+            "run_id": validate_new_name(run_id, "run_id"),
+            "step": validate_new_name(step, "step_name"),
+            "name": validate_new_name(name, "name"),
+            "pipeline": validate_new_name(pipeline, "pipeline"),
             "date": date or datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         }
-        return self._format.format(**values)  # type: ignore[attr-defined]
+        return self._format.format(**values)
 
 
 def _compile(source: str) -> str:
@@ -78,5 +80,10 @@ def _compile(source: str) -> str:
     if text.startswith("/") or any(seg in ("", ".", "..") for seg in segments):
         raise ConfigError(
             f"path template {source!r} must be relative, without empty, '.' or '..' segments"
+        )
+    if segments[0].startswith("."):
+        raise ConfigError(
+            f"path template {source!r} must not start with '.': the store keeps its own records "
+            "there"
         )
     return text

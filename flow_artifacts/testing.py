@@ -30,7 +30,8 @@ from .errors import MaterializerError
 from .hashing import directory_checksum, format_checksum
 from .materializers.base import Materializer
 from .plugins import PluginHost, make_plugin_manager
-from .store import TEMP_PREFIX, ArtifactStore
+from .stores.paths import IDENTITY, RESERVED
+from .stores.store import ArtifactStore
 
 MaterializerRef = str | Materializer | type[Materializer]
 Equals = Callable[[Any, Any], object]
@@ -86,7 +87,7 @@ def assert_round_trip(
     _assert_checksum_matches_bytes(store, artifact)
     leftovers = _temp_files(store)
     assert not leftovers, f"temporary files left in the store: {leftovers}"
-    loaded = store.load(artifact.key)
+    loaded = store.load(artifact)  # read back as written: a pickle is loaded only from a handle
     _assert_equal(obj, loaded, equals)
     return RoundTrip(artifact, loaded)
 
@@ -111,7 +112,7 @@ def assert_failure_leaves_nothing(
     before = _files(target)
     key = f"failure-{uuid.uuid4().hex}/artifact"
     try:
-        manifest = target.write_data(obj, key, failing, name="artifact")  # type: ignore[arg-type]
+        manifest = target.write_data(obj, lambda _: failing, key=key, name="artifact")  # type: ignore[arg-type,return-value]
         target.write_manifest(manifest)
     except MaterializerError as exc:
         error = exc
@@ -208,7 +209,8 @@ class _FailingWriter:
             self._owner._budget = 0
             raise InjectedFailure(INJECTED_MESSAGE)
         self._owner._budget -= view.nbytes
-        return self._raw.write(view)
+        written: int = self._raw.write(view)
+        return written
 
     def __enter__(self) -> _FailingWriter:
         return self
@@ -260,12 +262,16 @@ def _assert_checksum_matches_bytes(store: ArtifactStore, artifact: Artifact) -> 
 
 
 def _files(store: ArtifactStore) -> set[str]:
-    return set(store.fs.find(store.root)) if store.fs.exists(store.root) else set()
+    """Files in the store, but its identity record, which its first write makes either way."""
+    found = set(store.fs.find(store.root)) if store.fs.exists(store.root) else set()
+    return {p for p in found if not p.endswith(f"/{IDENTITY}")}
 
 
 def _temp_files(store: ArtifactStore) -> list[str]:
-    found = store.fs.find(store.root, withdirs=True) if store.fs.exists(store.root) else []
-    return [p for p in found if any(seg.startswith(TEMP_PREFIX) for seg in p.split("/"))]
+    """Temporaries and pending-write records left in the store's reserved namespace."""
+    reserved = f"{store.root}/{RESERVED}"
+    found = store.fs.find(reserved) if store.fs.exists(reserved) else []
+    return [p for p in found if not p.endswith(f"/{IDENTITY}")]
 
 
 def _assert_same_files(expected: Path, loaded: Path) -> None:

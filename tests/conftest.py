@@ -46,7 +46,8 @@ def stack(tmp_path, catalog_url: str):
 
 @pytest.fixture
 def local_stack(tmp_path, monkeypatch):
-    """The embedded default (local folder + SQLite) as the active stack, free of outside settings."""
+    """The embedded default (local folder + SQLite) as the active stack, free of outside
+    settings."""
     monkeypatch.delenv("FLOW_ARTIFACTS_STACK", raising=False)
     monkeypatch.delenv("FLOW_ARTIFACTS_DISABLED", raising=False)
     stack = fa.Stack.local(tmp_path / "fa")

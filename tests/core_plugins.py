@@ -131,3 +131,18 @@ class UnserializableMetadataMaterializer(Materializer):
 
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:
         return fs.cat_file(path)
+
+
+class OversizedMetadataMaterializer(Materializer):
+    """Records its whole payload as metadata; the store must refuse it, leaving nothing."""
+
+    id = "tests.oversized-metadata"
+    handles = ()
+    extension = ".bin"
+
+    def save(self, obj: Any, fs: Any, path: str) -> dict[str, Any]:
+        fs.pipe_file(path, obj)
+        return {"everything": obj.decode()}
+
+    def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:
+        return fs.cat_file(path)

@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 import flow_artifacts as fa
-from flow_artifacts import hashing, store
+from flow_artifacts import hashing
 from flow_artifacts.catalog import Catalog
+from flow_artifacts.stores import store
 
 PAUSE_S = 0.01
 SLICE = 16 << 10

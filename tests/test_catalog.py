@@ -1,4 +1,4 @@
-"""The catalog on SQLite and on a real PostgreSQL server: versions, refs, tags, listing, deletion."""
+"""The catalog on SQLite and on a real PostgreSQL server: versions, refs, tags, listing, delete."""
 
 from __future__ import annotations
 

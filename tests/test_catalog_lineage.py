@@ -111,8 +111,8 @@ def test_reindex_rebuilds_an_empty_catalog_with_versions_tags_and_lineage(
     latest = fa.materialize({"v": 2}, "clean", "r3", "prep", "demo", inputs=[raw], stack=stack)
 
     fresh = fa.Stack(store=stack.store, catalog=Catalog(catalog_url_factory()))
-    assert fa.reindex(stack=fresh) == 3
-    assert fa.reindex(stack=fresh) == 0  # idempotent
+    assert fa.reindex(stack=fresh).added == 3
+    assert fa.reindex(stack=fresh).added == 0  # idempotent
     rebuilt = fa.get_artifact("store://demo/clean", stack=fresh)
     assert (rebuilt.id, rebuilt.version) == (latest.id, 2)
     assert fa.get_artifact("store://demo/clean@1", stack=fresh).labels == {"team": "risk"}

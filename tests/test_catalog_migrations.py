@@ -6,8 +6,24 @@ from sqlalchemy import inspect, select, text
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog, schema
+from flow_artifacts.maintenance import gc, verify
+
+VERSION_2 = [
+    *(
+        f"ALTER TABLE {table} DROP COLUMN {column}"
+        for table in ("fa_runs", "fa_step_runs")
+        for column in ("host", "pid", "heartbeat")
+    ),
+    "DROP INDEX ix_fa_artifacts_store",
+    "ALTER TABLE fa_artifacts DROP COLUMN store_id",
+    "ALTER TABLE fa_artifacts DROP COLUMN changed",
+    "ALTER TABLE fa_artifact_names DROP COLUMN changed",
+]
+"""What version 2 lacked: the writer and heartbeat of runs and step runs, rows' store id, and
+the change stamps of artifacts and names."""
 
 VERSION_1_LABELS = [
+    *VERSION_2,
     "DROP INDEX ix_fa_labels_listing",
     "DROP INDEX ix_fa_labels_project_listing",
     "ALTER TABLE fa_labels DROP COLUMN project",
@@ -38,7 +54,7 @@ def test_a_version_1_catalog_is_migrated_and_its_labels_still_filter(stack, cata
 
     migrated = Catalog(catalog_url)
     with migrated.engine.connect() as conn:
-        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 2
+        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 3
     indexes = {index["name"] for index in inspect(migrated.engine).get_indexes("fa_labels")}
     assert indexes == {index.name for index in schema.labels.indexes}
     team_a = migrated.list_page(project="demo", labels={"team": "a", "tier": "gold"})
@@ -53,4 +69,54 @@ def test_a_version_1_catalog_is_migrated_and_its_labels_still_filter(stack, cata
     fa.update(written[1], labels={"team": "b"}, stack=newer)
     team_a = migrated.list_page(project="demo", labels={"team": "a"})
     assert [m.id for m in team_a.items] == [added.id, written[3].id]
+    migrated.close()
+
+
+def test_a_version_2_catalog_gets_run_liveness_and_judges_old_open_runs_by_their_start(
+    stack, catalog_url
+):
+    with fa.run(project="demo", run_id="done", stack=stack):
+        fa.materialize({"i": 1}, "n", "done", "s", "demo", stack=stack)
+    with stack.catalog.engine.begin() as conn:
+        for statement in [*VERSION_2, "UPDATE fa_schema SET version = 2"]:
+            conn.execute(text(statement))
+        conn.execute(
+            text(
+                "INSERT INTO fa_runs (project, run_id, status, started) "
+                "VALUES ('demo', 'lost', 'running', '2020-01-01 00:00:00')"
+            )
+        )
+    stack.catalog.close()
+
+    migrated = Catalog(catalog_url)
+    columns = {c["name"] for c in inspect(migrated.engine).get_columns("fa_step_runs")}
+    assert {"host", "pid", "heartbeat"} <= columns
+    statuses = {r.run_id: r.status for r in migrated.runs("demo")}
+    assert statuses == {"done": "completed", "lost": "crashed"}
+    newer = fa.Stack(store=stack.store, catalog=migrated)
+    with fa.run(project="demo", run_id="fresh", stack=newer):
+        assert {r.run_id: r.status for r in migrated.runs("demo")}["fresh"] == "running"
+    migrated.close()
+
+
+def test_a_version_2_catalog_keeps_working_and_its_rows_adopt_the_store(stack, catalog_url):
+    old = [fa.materialize({"i": i}, f"n{i}", "r1", "s", "demo", stack=stack) for i in range(3)]
+    with stack.catalog.engine.begin() as conn:
+        for statement in [*VERSION_2, "UPDATE fa_schema SET version = 2"]:
+            conn.execute(text(statement))
+    stack.catalog.close()
+
+    migrated = Catalog(catalog_url)
+    with migrated.engine.connect() as conn:
+        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 3
+        assert set(conn.execute(select(schema.artifacts.c.store_id)).scalars()) == {None}
+    newer = fa.Stack(store=fa.ArtifactStore(stack.store.root), catalog=migrated)
+    assert fa.load(old[0].uri, stack=newer) == {"i": 0}
+
+    report = gc(stack=newer)
+    assert report.paths == [] and report.unknown_manifests == []
+    with migrated.engine.connect() as conn:
+        ids = set(conn.execute(select(schema.artifacts.c.store_id)).scalars())
+    assert ids == {newer.store.identity}
+    assert all(r.ok for r in verify(stack=newer))
     migrated.close()

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 import flow_artifacts as fa
 from flow_artifacts.cli.main import cli
+from tests.gc_support import dead_write
 
 
 @pytest.fixture
@@ -132,15 +133,26 @@ def test_verify_reports_damage_with_exit_1(populated):
     assert "store://demo/clean@1" in result.stdout
 
 
-def test_gc_lists_then_removes_orphans(populated, tmp_path):
+def test_gc_lists_then_removes_what_dead_writes_left_and_keeps_the_unprovable(populated, tmp_path):
     root = tmp_path / ".flow_artifacts" / "artifacts"
+    store = fa.ArtifactStore(root)
+    killed = root / "demo" / "r9" / "s" / "killed.bin"
+    killed.parent.mkdir(parents=True)
+    killed.write_bytes(b"half")
+    record = dead_write(store, "demo/r9/s/killed", "demo/r9/s/killed.bin")
     stray = root / "demo" / "r9" / "s" / "stray.bin"
-    stray.parent.mkdir(parents=True)
-    stray.write_bytes(b"orphan")
-    dry = run("gc", "--dry-run", "--grace", "0").stdout
-    assert "would remove demo/r9/s/stray.bin" in dry and stray.exists()
-    run("gc", "--grace", "0")
-    assert not stray.exists()
+    stray.write_bytes(b"no write recorded it")
+
+    dry = run("gc", "--dry-run")
+    assert dry.stdout.splitlines() == [
+        "would remove demo/r9/s/killed.bin",
+        f"would remove {record}",
+    ]
+    assert "kept 1 file(s)" in dry.stderr and killed.exists()
+    run("gc")
+    assert not killed.exists() and not (root / record).exists()
+    assert stray.exists()
+    assert json.loads(run("gc", "--json").stdout)["unaccounted"] == ["demo/r9/s/stray.bin"]
     assert len(json.loads(run("ls", "--json").stdout)["items"]) == 3
 
 

@@ -151,7 +151,7 @@ def test_materializer_argument_overrides_dispatch(memory_url: str) -> None:
     store = fa.ArtifactStore(memory_url, plugins=host_with())
     with pytest.warns(fa.PickleFallbackWarning, match="builtins.json"):
         artifact = store.materialize({"a": 1}, "as-pickle", "r1", "s", materializer="cloudpickle")
-    assert artifact.materializer == "cloudpickle" and store.load(artifact.key) == {"a": 1}
+    assert artifact.materializer == "cloudpickle" and store.load(artifact) == {"a": 1}
 
 
 def test_stack_overrides_pick_a_materializer_by_type_name(stack_factory) -> None:

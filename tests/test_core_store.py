@@ -13,7 +13,7 @@ import pytest
 
 import flow_artifacts as fa
 from flow_artifacts.manifest import MANIFEST_SUFFIX
-from flow_artifacts.store import TEMP_PREFIX
+from flow_artifacts.stores.paths import IDENTITY, RESERVED
 from tests.core_plugins import (
     DiskFull,
     PartialWriteMaterializer,
@@ -39,7 +39,8 @@ def stored_files(store: fa.ArtifactStore) -> list[str]:
     """Every file under the store root, relative; empty when the root does not exist yet."""
     if not store.fs.exists(store.root):
         return []
-    return sorted(p[len(store.root) :].lstrip("/") for p in store.fs.find(store.root))
+    found = (p[len(store.root) :].lstrip("/") for p in store.fs.find(store.root))
+    return sorted(rel for rel in found if rel != IDENTITY)
 
 
 def data_file(store: fa.ArtifactStore, artifact: fa.Artifact) -> Path:
@@ -171,7 +172,7 @@ def test_a_failure_mid_write_leaves_no_artifact_and_no_temp_file(tmp_path: Path)
         assert "no space left" in str(caught.value)
         assert store.list_artifacts() == []
         assert not store.exists("default/r1/train/broken")
-        assert not [f for f in stored_files(store) if TEMP_PREFIX in f or "broken" in f]
+        assert not [f for f in stored_files(store) if RESERVED in f or "broken" in f]
         store.materialize({"v": 1}, "broken", "r1", "train")  # the key is still free
 
 
@@ -229,7 +230,7 @@ def test_a_corrupted_byte_makes_load_raise_integrity_error(
     body[len(body) // 2] ^= 0xFF
     path.write_bytes(bytes(body))
     with pytest.raises(fa.IntegrityError, match="default/r1/s/thing"):
-        local_store.load(artifact.key)
+        local_store.load(artifact)  # the handle this process wrote vouches even for a pickle
     with pytest.raises(fa.IntegrityError, match="default/r1/s/thing"):
         local_store.verify(artifact.key)
 
@@ -330,6 +331,9 @@ def test_unknown_references_raise_artifact_not_found(store: fa.ArtifactStore) ->
 
 def test_a_crashed_writers_temp_files_are_not_listed(local_store: fa.ArtifactStore) -> None:
     local_store.materialize({"v": 1}, "a", "r1", "s")
-    stray = Path(local_store.root) / "default" / "r1" / "s" / f"{TEMP_PREFIX}crash{MANIFEST_SUFFIX}"
-    stray.write_text("{}")  # what a crashed writer could leave behind
+    older = Path(local_store.root) / "default" / "r1" / "s" / f".tmp-crash{MANIFEST_SUFFIX}"
+    older.write_text("{}")  # what a crashed writer of an older version could leave behind
+    staged = Path(local_store.root) / RESERVED / "tmp" / "w1" / f"a{MANIFEST_SUFFIX}"
+    staged.parent.mkdir(parents=True)
+    staged.write_text("{}")
     assert local_store.list_artifacts() == ["default/r1/s/a"]

@@ -79,7 +79,8 @@ def test_large_file_streams_in_and_out_with_bounded_memory(tmp_path):
     assert out.strip() == str(target)
     assert target.stat().st_size == SIZE
     print(
-        f"peak RSS: upload {int(result.stderr.rsplit('maxrss:', 1)[1]) >> 20} MiB, get {peak >> 20} MiB"
+        f"peak RSS: upload {int(result.stderr.rsplit('maxrss:', 1)[1]) >> 20} MiB, "
+        f"get {peak >> 20} MiB"
     )
     assert peak < MEMORY_BOUND
     shown, _ = run_measured("show", uri, "--json", cwd=tmp_path)

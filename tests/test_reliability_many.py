@@ -51,9 +51,7 @@ def many_artifacts(stack, catalog_url):
     return stack
 
 
-def test_many_artifacts_page_and_resolve(
-    many_artifacts, catalog_url, tmp_path, capsys
-):
+def test_many_artifacts_page_and_resolve(many_artifacts, catalog_url, tmp_path, capsys):
     stack = many_artifacts
     seen: set[str] = set()
     cursor, pages = None, 0

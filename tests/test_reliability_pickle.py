@@ -64,9 +64,7 @@ def test_a_stack_that_refuses_pickles_neither_writes_nor_loads_them(stack):
 def test_trusted_projects_limit_pickles_to_the_listed_projects(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "flow_artifacts.yaml").write_text(
-        "project: models\n"
-        "allow_pickle: trusted-projects\n"
-        "trusted_projects: [models]\n"
+        "project: models\nallow_pickle: trusted-projects\ntrusted_projects: [models]\n"
     )
     stack = fa.get_stack()
     assert stack.pickles_allowed("models") and not stack.pickles_allowed("scratch")

@@ -370,3 +370,35 @@ def test_a_long_error_is_cut_after_masking_so_no_fragment_of_a_secret_remains(tm
     recorded = stack.catalog.step_runs_of_run("demo", run.id)[0].error
     assert recorded.endswith("x***")
     assert token[:5] not in recorded and token[:5] not in run.error
+
+
+def test_a_catalog_password_with_a_slash_is_masked_in_errors_and_repr() -> None:
+    """SQLAlchemy accepts (and authenticates with) a password holding '/', '#' or '?'; the
+    redaction module stops the user-info at the first '/', so the password is shown."""
+    password = "Zq7/Kp9+Lm2x#Rt"
+    url = f"postgresql+psycopg://fa:{password}@127.0.0.1:9/db"  # port 9: refused at once
+    with pytest.raises(fa.FlowArtifactsError) as caught:
+        fa.Catalog(url)
+    for fragment in ("Kp9+Lm2x", "Zq7/"):
+        assert fragment not in str(caught.value)
+
+
+def test_a_long_error_does_not_keep_a_secret_fragment_when_masks_shrink_it(tmp_path) -> None:
+    """error_text cuts at 4x the limit, masks, then cuts at the limit: a header masked early
+    shrinks the text so a secret cut short at the first cut lands inside the record."""
+    token = f"s3cr3tCatalogPw-{uuid.uuid4().hex[:12]}"
+    stack = fa.Stack.local(tmp_path / "fa")
+    stack.secrets = (token,)
+    head = "Authorization: " + "A" * 13_000 + "\n"
+
+    @fa.step
+    def verbose() -> None:
+        before = len("ValueError: ") + len(head)
+        raise ValueError(head + "y" * (16_000 - before - 8) + token)
+
+    with pytest.raises(ValueError), fa.run(project="demo", stack=stack) as run:
+        verbose()
+    recorded = stack.catalog.step_runs_of_run("demo", run.id)[0].error
+    assert token[:8] not in recorded
+    assert token[:8] not in (run.error or "")
+    stack.close()

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import flow_artifacts as fa
 from flow_artifacts.cli.main import cli
-from flow_artifacts.stack_discovery import find_stack_file
+from flow_artifacts.stack.discovery import find_stack_file
 
 OTHER_UID = 4242
 NOBODY = 65534

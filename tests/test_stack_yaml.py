@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import flow_artifacts as fa
-from flow_artifacts.stack_file import read_stack_config
+from flow_artifacts.stack.file import read_stack_config
 
 
 @pytest.fixture(autouse=True)

@@ -59,6 +59,6 @@ def test_two_processes_run_pipelines_on_one_sqlite_stack(tmp_path, monkeypatch):
             "labels",
             "ingest",
         }
-    statuses = [r["status"] for r in stack.catalog.runs("race", limit=1000)]
+    statuses = [r.status for r in stack.catalog.runs("race", limit=1000)]
     assert statuses == ["completed"] * len(runs)
     stack.close()

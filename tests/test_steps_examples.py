@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import flow_artifacts as fa
-from flow_artifacts.stack_file import read_stack_config
+from flow_artifacts.stack.file import read_stack_config
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -72,7 +72,7 @@ def test_pipeline_records_one_run_with_its_steps_artifacts_and_lineage(local_sta
     )
     assert all(s.status == "completed" and s.ended >= s.started for s in recorded.values())
     [row] = local_stack.catalog.runs("demo")
-    assert (row["run_id"], row["status"], row["name"], row["pipeline"]) == (
+    assert (row.run_id, row.status, row.name, row.pipeline) == (
         run.id,
         "completed",
         "training",
@@ -223,14 +223,14 @@ def test_a_failing_step_fails_the_run_keeps_earlier_artifacts_and_reraises(local
     assert caught.value is raised[-1] and caught.value.code == 7
 
     [row] = local_stack.catalog.runs("demo")
-    assert row["status"] == "failed" and row["error"] == "Boom: the model diverged"
-    steps = {s.step: s for s in local_stack.catalog.step_runs_of_run("demo", row["run_id"])}
+    assert row.status == "failed" and row.error == "Boom: the model diverged"
+    steps = {s.step: s for s in local_stack.catalog.step_runs_of_run("demo", row.run_id)}
     assert set(steps) == {"load_raw", "explode"}  # fit never started
     assert steps["explode"].status == "failed"
     assert steps["explode"].error == "Boom: the model diverged"
     assert steps["explode"].ended is not None and steps["explode"].outputs == []
     kept = fa.get_artifact("store://demo/load_raw")
-    assert kept.run_id == row["run_id"] and len(kept.load()) == 4
+    assert kept.run_id == row.run_id and len(kept.load()) == 4
 
     with pytest.raises(Boom), fa.run(project="demo") as run:
         explode(load_raw(2))
@@ -248,7 +248,7 @@ def test_steps_outside_a_run_get_an_implicit_run_each(local_stack):
     assert raw.run_id != fitted.run_id
     assert raw.project == "default" and raw.key == f"default/{raw.run_id}/load_raw/load_raw"
     assert fitted.inputs == [raw.id]  # the DataFrame is known beyond its run
-    statuses = {r["run_id"]: r["status"] for r in local_stack.catalog.runs("default")}
+    statuses = {r.run_id: r.status for r in local_stack.catalog.runs("default")}
     assert statuses == {raw.run_id: "completed", fitted.run_id: "completed"}
 
 
@@ -321,8 +321,13 @@ def test_parameters_are_recorded_as_json_or_type_names_and_secrets_masked(local_
 
     secret = "tok-" + uuid.uuid4().hex
     with fa.run(project="demo") as run:
-        configure(pd.DataFrame({"a": [1]}), 3, {"deep": [1, "x"], "password": secret}, secret,
-                  float("nan"))
+        configure(
+            pd.DataFrame({"a": [1]}),
+            3,
+            {"deep": [1, "x"], "password": secret},
+            secret,
+            float("nan"),
+        )
 
     recorded = local_stack.catalog.step_run(run.steps[0].id).params
     assert recorded == {

@@ -10,7 +10,6 @@ import collections
 import json
 import urllib.error
 import urllib.request
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +20,11 @@ import pytest
 import flow_artifacts as fa
 from flow_artifacts.maintenance import gc, verify
 from flow_artifacts.manifest import MANIFEST_SUFFIX
+from flow_artifacts.stores.paths import JOURNAL_DIR
 from tests.core_plugins import DiskFull, PartialWriteMaterializer, RegisterPlugin, host_with
 from tests.test_store_support import (  # noqa: F401  (fixtures)
     Target,
+    artifact_files,
     make_stack_fixture,
     object_target_fixture,
     sign_options,
@@ -79,8 +80,10 @@ def test_manifests_describe_the_stored_bytes(target: Target, make_stack) -> None
         {"k": "v"}, "report", "r1", "s", "demo", labels={"team": "ml"}, stack=stack
     )
     files = stored_files(store)
+    journal = [p for p in files if p.startswith(JOURNAL_DIR + "/")]
 
-    assert sorted(files) == [art.key + MANIFEST_SUFFIX, art.manifest.data_path]
+    assert len(journal) == 1  # the step run this write created, for reindex
+    assert sorted(set(files) - set(journal)) == [art.key + MANIFEST_SUFFIX, art.manifest.data_path]
     manifest = json.loads(files[art.key + MANIFEST_SUFFIX])
     assert manifest["checksum"] == art.checksum and manifest["size"] == art.size
     assert manifest["labels"] == {"team": "ml"} and manifest["version"] == 1
@@ -127,8 +130,8 @@ def test_reindex_rebuilds_a_lost_catalog(target: Target, make_stack) -> None:
     fa.materialize(b"m2", "model", "r2", "train", "demo", stack=stack)
     rebuilt = make_stack(target)
 
-    assert fa.reindex(stack=rebuilt) == 3
-    assert fa.reindex(stack=rebuilt) == 0
+    assert fa.reindex(stack=rebuilt).added == 3
+    assert fa.reindex(stack=rebuilt).added == 0
     assert fa.get_artifact("store://demo/model", stack=rebuilt).version == 2
     v1 = fa.get_artifact("store://demo/model@1", stack=rebuilt)
     assert raw.id in fa.lineage(v1, stack=rebuilt).artifacts
@@ -145,7 +148,7 @@ def test_delete_removes_bytes_and_manifest(target: Target, make_stack, tmp_path:
     assert len(fa.delete("gone", "demo", all_versions=True, stack=stack)) == 2
     fa.delete(tree, stack=stack)
 
-    assert sorted(stored_files(stack.store)) == sorted(
+    assert artifact_files(stack.store) == sorted(
         [keep.key + MANIFEST_SUFFIX, keep.manifest.data_path]
     )
     with pytest.raises(fa.ArtifactNotFound):
@@ -161,18 +164,21 @@ def test_failed_and_interrupted_writes_leave_nothing_after_gc(target: Target, ma
     assert isinstance(failed.value.__cause__, DiskFull)
     assert stored_files(stack.store) == {}
 
-    # A writer that died between its bytes and its manifest: the bytes are an orphan.
+    # A writer between its bytes and its manifest: alive (its lease renewed), so gc keeps all.
     store = stack.store
     chosen = plugins.materializers.get("builtins.bytes")
-    orphan = store.write_data(b"orphan", "demo/r1/s/orphan", chosen, name="orphan")
-    assert not store.exists(orphan.key) and store.list_artifacts() == []
+    pending = store.write_data(
+        b"pending", lambda _: chosen, key="demo/r1/s/pending", name="pending"
+    )
+    assert not store.exists(pending.key) and store.list_artifacts() == []
     kept = fa.materialize(b"kept", "kept", "r1", "s", "demo", stack=stack)
 
-    assert gc(dry_run=True, stack=stack).paths == []  # younger than the grace period
-    report = gc(grace=timedelta(0), stack=stack)
+    assert gc(dry_run=True, stack=stack).paths == []
+    assert gc(stack=stack).paths == []
+    assert store.fs.exists(f"{store.root}/{pending.data_path}")
+    store.discard_unpublished(pending)  # the write gives up: it leaves nothing, record included
 
-    assert report.orphan_data == [orphan.data_path]
-    assert sorted(stored_files(stack.store)) == sorted(
+    assert artifact_files(stack.store) == sorted(
         [kept.key + MANIFEST_SUFFIX, kept.manifest.data_path]
     )
 

@@ -1,7 +1,8 @@
 """What the store tests share: one fresh store of each kind per test, and ways to look inside it.
 
-Import the `*_fixture` functions into a test module to use the fixtures they define. Every target is a new, empty root: a
-directory, a memory prefix, or a new bucket/container on a real protocol server.
+Import the `*_fixture` functions into a test module to use the fixtures they define. Every target
+is a new, empty root: a directory, a memory prefix, or a new bucket/container on a real protocol
+server.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
+from flow_artifacts.stores.paths import IDENTITY, JOURNAL_DIR
 from tests import servers
 
 TARGETS = ["local", "memory", "s3", "gcs", "azure"]
@@ -69,6 +71,14 @@ def sign_options(kind: str) -> dict[str, Any]:
 
 
 def stored_files(store: fa.ArtifactStore) -> dict[str, bytes]:
-    """Every object under the store's root, relative path -> bytes."""
+    """Every object under the store's root but its identity record, relative path -> bytes.
+
+    Temporaries and pending-write records are included: a settled write leaves none."""
     found = store.fs.find(store.root) if store.fs.exists(store.root) else []
-    return {p[len(store.root) :].lstrip("/"): store.fs.cat_file(p) for p in found}
+    files = {p[len(store.root) :].lstrip("/"): p for p in found}
+    return {rel: store.fs.cat_file(p) for rel, p in files.items() if rel != IDENTITY}
+
+
+def artifact_files(store: fa.ArtifactStore) -> list[str]:
+    """The stored files outside the journal (bytes and manifests), sorted."""
+    return sorted(p for p in stored_files(store) if not p.startswith(JOURNAL_DIR + "/"))

@@ -21,10 +21,10 @@ from flow_artifacts.materializers.base import Materializer
 from tests.core_plugins import RegisterPlugin, host_with
 from tests.test_store_support import (  # noqa: F401  (fixtures)
     Target,
+    artifact_files,
     make_stack_fixture,
     object_target_fixture,
     open_target,
-    stored_files,
     target_fixture,
 )
 
@@ -233,7 +233,7 @@ def test_of_two_racing_writers_exactly_one_wins(
     assert isinstance(winner, fa.Artifact) and isinstance(loser, fa.ArtifactExists), outcomes
     winner.verify()
     assert fa.load("store://demo/model", stack=stacks[1]) == payloads["first"]
-    assert sorted(stored_files(stacks[0].store)) == sorted(
+    assert artifact_files(stacks[0].store) == sorted(
         [winner.key + ".artifact.json", winner.manifest.data_path]
     )
 

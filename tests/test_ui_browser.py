@@ -200,7 +200,7 @@ def test_the_page_never_shows_a_storage_secret(page, tmp_path, monkeypatch):
             page.open(url + path, view)
             seen += [page.tab.content(), page.tab.inner_text("body")]
         run = stack.catalog.runs("demo")[0]
-        page.open(f"{url}/runs/demo/{run['run_id']}", "run")
+        page.open(f"{url}/runs/demo/{run.run_id}", "run")
         seen += [page.tab.content(), page.tab.inner_text("body")]
         page.shot("masked-secret")
     assert all(SECRET not in text for text in seen)

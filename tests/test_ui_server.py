@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 import flow_artifacts as fa
+from flow_artifacts.cli.ui import is_loopback, ui
 from flow_artifacts.ui.app import create_app
-from flow_artifacts.ui.command import is_loopback, ui
 from flow_artifacts.ui.server import bind, serve_in_thread
 
 SECRET = "s3cr3t-Value-42"
@@ -97,7 +97,7 @@ def test_a_damaged_artifact_download_is_cut_short(tmp_path):
 
 
 def run_command(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    code = "from flow_artifacts.ui.command import ui; ui(prog_name='flow-artifacts ui')"
+    code = "from flow_artifacts.cli.ui import ui; ui(prog_name='flow-artifacts ui')"
     return subprocess.Popen(
         [sys.executable, "-u", "-c", code, *args],
         stdout=subprocess.PIPE,
@@ -203,7 +203,7 @@ def test_help_and_loopback_detection():
 def test_command_without_the_ui_extra_says_what_to_install(local_stack_file):
     code = (
         "import sys; sys.modules['starlette'] = None\n"
-        "from flow_artifacts.ui.command import ui; ui(prog_name='flow-artifacts ui')"
+        "from flow_artifacts.cli.ui import ui; ui(prog_name='flow-artifacts ui')"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, "--stack", str(local_stack_file)],

@@ -1,8 +1,18 @@
 """The catalog: versions, tags, labels, metadata aspects and lineage of stored artifacts."""
 
+from ..refs import Ref, parse_ref
 from .catalog import Catalog
 from .lineage import LineageGraph
-from .records import Page, StepRunRecord
-from .refs import Ref, parse_ref
+from .listing import Search
+from .records import Page, RunRecord, StepRunRecord
 
-__all__ = ["Catalog", "LineageGraph", "Page", "Ref", "StepRunRecord", "parse_ref"]
+__all__ = [
+    "Catalog",
+    "LineageGraph",
+    "Page",
+    "Ref",
+    "RunRecord",
+    "Search",
+    "StepRunRecord",
+    "parse_ref",
+]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +28,8 @@ WRITE_ATTEMPTS = 12
 SQLITE_BUSY_TIMEOUT_S = 30
 SQLITE_CACHE_KIB = 64 << 10
 SQLITE_MMAP_BYTES = 1 << 30
+IN_CHUNK = 900
+"""Below SQLite's oldest limit of 999 variables a statement, far below PostgreSQL's."""
 
 _INSTALL_HINTS = {"psycopg": 'pip install "flow-artifacts[postgres]"'}
 
@@ -103,6 +105,12 @@ def _short(exc: SQLAlchemyError) -> str:
     return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
 
 
+def chunked(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """`items` in slices small enough for one `IN (...)` list on every database."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 def insert_ignore(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
     """Insert rows, skipping those whose primary or unique key exists (race-free get-or-create)."""
     rows = list(rows)
@@ -114,10 +122,12 @@ def insert_ignore(conn: Connection, table: Table, rows: Iterable[Mapping[str, An
 def _insert_ignore_statement(dialect: str, table: Table) -> Any:
     """Built once per table: constructing it costs more than running it."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def ensure_schema(engine: Engine, where: str) -> None:

@@ -4,23 +4,51 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 
-from ..manifest import Manifest
+from ..manifest import MANIFEST_SUFFIX, Manifest
 from . import schema as t
 from .catalog import Catalog
-from .records import row_to_manifest
+from .records import ROW_COLUMNS, row_to_manifest
 
 BATCH = 500
 
 
-def committed_paths(catalog: Catalog, store_url: str) -> dict[str, str]:
-    """Key -> data path of every artifact the catalog holds for one store."""
-    query = select(t.artifacts.c.key, t.artifacts.c.data_path).where(
-        t.artifacts.c.store_url == store_url
+def owned_files(catalog: Catalog, store_id: str) -> set[str]:
+    """Every store-relative file a row of this store owns: its manifest, its data file, and
+    each file a folder artifact's row lists. Rows from before store ids (NULL) count for any
+    store: what cannot be placed is kept."""
+    a = t.artifacts
+    query = select(a.c.key, a.c.data_path, a.c.manifest).where(
+        or_(a.c.store_id == store_id, a.c.store_id.is_(None))
     )
+    owned: set[str] = set()
     with catalog.engine.connect() as conn:
-        return dict(conn.execute(query).all())
+        for key, data_path, manifest in conn.execute(query):
+            owned.add(key + MANIFEST_SUFFIX)
+            owned.add(data_path)
+            if manifest.get("directory"):
+                owned.update(f"{data_path}/{rel}" for rel in manifest.get("files") or {})
+    return owned
+
+
+def legacy_rows(catalog: Catalog) -> list[tuple[str, str]]:
+    """(id, key) of rows written before store ids, which no store has adopted yet."""
+    query = select(t.artifacts.c.id, t.artifacts.c.key).where(t.artifacts.c.store_id.is_(None))
+    with catalog.engine.connect() as conn:
+        return [(i, k) for i, k in conn.execute(query)]
+
+
+def adopt_rows(catalog: Catalog, ids: Iterable[str], store_id: str) -> None:
+    """Give rows from before store ids the id of the store where their manifest was found."""
+    ids = list(ids)
+    a = t.artifacts
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        with catalog.engine.begin() as conn:
+            conn.execute(
+                update(a).where(a.c.id.in_(chunk), a.c.store_id.is_(None)).values(store_id=store_id)
+            )
 
 
 def tagged_ids(catalog: Catalog) -> set[str]:
@@ -43,7 +71,7 @@ def surplus_versions(
         ranked = ranked.where(a.c.project == project)
     ranked_sub = ranked.subquery()
     surplus = select(ranked_sub.c.id).where(ranked_sub.c.rank > keep_last)
-    query = catalog._select().where(a.c.id.in_(surplus))
+    query = select(*ROW_COLUMNS).where(a.c.id.in_(surplus))
     with catalog.engine.connect() as conn:
         return [row_to_manifest(r) for r in conn.execute(query)]
 

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Integer, String, func, literal, select
+from sqlalchemy import String, literal, select
 
 from ..errors import ConfigError
 from ..manifest import Manifest
 from . import schema as t
+from .database import chunked
 
 if TYPE_CHECKING:
-    from .catalog import Catalog, StepRunRecord
+    from .catalog import Catalog
+    from .records import StepRunRecord
 
 Direction = Literal["upstream", "downstream"]
 OPENLINEAGE_SPEC = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 OPENLINEAGE_SCHEMA = f"{OPENLINEAGE_SPEC}#/$defs/RunEvent"
 PRODUCER = "https://pypi.org/project/flow-artifacts/"
-MAX_DEPTH = 10_000
-"""Hops followed when no depth is given; it also ends any walk around a cycle."""
 
 
 @dataclass
@@ -32,17 +33,39 @@ class LineageGraph:
     artifacts: dict[str, Manifest] = field(default_factory=dict)
     step_runs: dict[str, StepRunRecord] = field(default_factory=dict)
     edges: set[tuple[str, str]] = field(default_factory=set)
+    _index: dict[bool, tuple[int, dict[str, list[str]]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def upstream_of(self, node_id: str) -> list[str]:
-        return sorted(src for src, dst in self.edges if dst == node_id)
+        """What flows into `node_id`, sorted."""
+        return self.adjacency(down=False).get(node_id, [])
+
+    def downstream_of(self, node_id: str) -> list[str]:
+        """What `node_id` flows into, sorted."""
+        return self.adjacency(down=True).get(node_id, [])
+
+    def adjacency(self, *, down: bool) -> dict[str, list[str]]:
+        """Node -> its sorted neighbours downstream (or upstream), built once per edge set."""
+        cached = self._index.get(down)
+        if cached is None or cached[0] != len(self.edges):
+            index: dict[str, list[str]] = {}
+            for src, dst in sorted(self.edges):
+                if down:
+                    index.setdefault(src, []).append(dst)
+                else:
+                    index.setdefault(dst, []).append(src)
+            cached = self._index[down] = (len(self.edges), index)
+        return cached[1]
 
     def to_mermaid(self) -> str:
+        """A Mermaid flowchart; labels are entity-escaped, so no name can change the diagram."""
         lines = ["graph LR"]
         for aid, m in sorted(self.artifacts.items()):
-            lines.append(f'  {_node(aid)}["{m.project}/{m.name}@{m.version}"]')
+            lines.append(f'  {_node(aid)}["{_label(f"{m.project}/{m.name}@{m.version}")}"]')
         for sid, s in sorted(self.step_runs.items()):
             cached = " (cached)" if s.cached else ""
-            lines.append(f'  {_node(sid)}(["{s.run_id}/{s.step}{cached}"])')
+            lines.append(f'  {_node(sid)}(["{_label(f"{s.run_id}/{s.step}{cached}")}"])')
         for src, dst in sorted(self.edges):
             lines.append(f"  {_node(src)} --> {_node(dst)}")
         return "\n".join(lines)
@@ -87,17 +110,21 @@ def walk_lineage(
 ) -> LineageGraph:
     """The lineage of one artifact, `depth` step-run hops at most (None: all).
 
-    One recursive query finds every artifact in reach, whatever the depth; a few more fetch their
-    records and the step runs between them.
+    Linear in the nodes and edges reached, at any depth, and safe on cycles (a catalog rebuilt
+    from tampered manifests may have them): every artifact is visited once. A few more queries
+    fetch the records and the step runs between them.
     """
     if direction not in ("upstream", "downstream"):
         raise ConfigError(f"direction must be 'upstream' or 'downstream', got {direction!r}")
     if depth is not None and depth < 0:
         raise ConfigError(f"depth must be >= 0 or None, got {depth}")
     graph = LineageGraph(root=artifact_id, direction=direction)
-    reached = _reachable(catalog, artifact_id, direction, MAX_DEPTH if depth is None else depth)
+    if depth is None:
+        reached = dict.fromkeys(_reachable(catalog, artifact_id, direction), 0)
+    else:
+        reached = _within(catalog, artifact_id, direction, depth)
     graph.artifacts.update((m.id, m) for m in catalog.by_ids(sorted(reached)))
-    inner = [a for a, d in reached.items() if a in graph.artifacts and (depth is None or d < depth)]
+    inner = {a for a, d in reached.items() if a in graph.artifacts and (depth is None or d < depth)}
     if direction == "upstream":
         producers = {graph.artifacts[a].step_run_id for a in inner} - {None}
         records = catalog.step_runs_by_ids(sorted(producers))  # type: ignore[arg-type]
@@ -105,7 +132,7 @@ def walk_lineage(
             graph.edges.update((s.id, out) for out in s.outputs if out in inner)
             graph.edges.update((i, s.id) for i in s.inputs)
     else:
-        consumed = catalog.consumers(inner)
+        consumed = catalog.consumers(sorted(inner))
         records = catalog.step_runs_by_ids(sorted({s for ids in consumed.values() for s in ids}))
         for a, step_ids in consumed.items():
             graph.edges.update((a, s) for s in step_ids)
@@ -115,34 +142,70 @@ def walk_lineage(
     return graph
 
 
-def _reachable(catalog: Catalog, root: str, direction: Direction, limit: int) -> dict[str, int]:
-    """Artifact id -> fewest step-run hops from `root`, for everything within `limit` hops."""
-    a, si = t.artifacts, t.step_inputs
-    reach = select(literal(root, String).label("id"), literal(0, Integer).label("hops")).cte(
-        "reach", recursive=True
-    )
-    if direction == "upstream":  # from an artifact to the inputs of the step run that made it
-        joined = reach.join(a, a.c.id == reach.c.id).join(si, si.c.step_run_id == a.c.step_run_id)
-        step = select(si.c.artifact_id, reach.c.hops + 1)
-    else:  # from an artifact to the outputs of the step runs that consumed it
-        joined = reach.join(si, si.c.artifact_id == reach.c.id).join(
-            a, a.c.step_run_id == si.c.step_run_id
-        )
-        step = select(a.c.id, reach.c.hops + 1)
-    reach = reach.union(step.select_from(joined).where(reach.c.hops < limit))
-    query = select(reach.c.id, func.min(reach.c.hops)).group_by(reach.c.id)
+def _reachable(catalog: Catalog, root: str, direction: Direction) -> list[str]:
+    """Every artifact id in reach of `root`, found by one recursive query.
+
+    The query carries ids only, so its UNION keeps each artifact once however many paths lead
+    to it: linear in what it reaches, and it ends on a cycle.
+    """
+    reach = select(literal(root, String).label("id")).cte("reach", recursive=True)
+    reach = reach.union(_step_from(reach.c.id, direction).select_from(reach))
     with catalog.engine.connect() as conn:
-        return {artifact_id: hops for artifact_id, hops in conn.execute(query)}
+        return list(conn.execute(select(reach.c.id)).scalars())
+
+
+def _within(catalog: Catalog, root: str, direction: Direction, depth: int) -> dict[str, int]:
+    """Artifact id -> fewest step-run hops from `root`, for everything within `depth` hops.
+
+    Breadth first, one query per hop (and per slice of a wide frontier): each artifact is
+    expanded once, at its fewest hops, which a recursive query with a hop count cannot promise.
+    """
+    hops = {root: 0}
+    frontier = [root]
+    with catalog.engine.connect() as conn:
+        for level in range(1, depth + 1):
+            found: list[str] = []
+            for part in chunked(frontier):
+                query = _step_from(None, direction, part)
+                found.extend(a for a in conn.execute(query).scalars() if a not in hops)
+            frontier = list(dict.fromkeys(found))
+            if not frontier:
+                break
+            hops.update(dict.fromkeys(frontier, level))
+    return hops
+
+
+def _step_from(from_id: Any, direction: Direction, ids: Sequence[str] | None = None) -> Any:
+    """One hop: the artifacts one step run away from `from_id` (a column) or from `ids`."""
+    a, si = t.artifacts, t.step_inputs
+    if direction == "upstream":  # from an artifact to the inputs of the step run that made it
+        query = select(si.c.artifact_id).join_from(a, si, si.c.step_run_id == a.c.step_run_id)
+        return query.where(a.c.id == from_id if ids is None else a.c.id.in_(ids))
+    # downstream: from an artifact to the outputs of the step runs that consumed it
+    query = select(a.c.id).join_from(si, a, a.c.step_run_id == si.c.step_run_id)
+    return query.where(si.c.artifact_id == from_id if ids is None else si.c.artifact_id.in_(ids))
 
 
 def _node(node_id: str) -> str:
-    return "n" + node_id.replace("-", "")[:12]
+    """A Mermaid node id: letters and digits only, whatever the id holds."""
+    return "n" + "".join(c for c in node_id if c.isascii() and c.isalnum())
+
+
+def _label(text: str) -> str:
+    """`text` for a quoted Mermaid label: anything but plain letters, digits and a few safe
+    marks becomes an entity code (`#34;`), so quotes, brackets, newlines and HTML stay text."""
+    return "".join(
+        c if (c.isascii() and c.isalnum()) or c in _SAFE else f"#{ord(c)};" for c in text
+    )
+
+
+_SAFE = frozenset(" /@._-:()")
 
 
 def _dataset(m: Manifest) -> dict[str, Any]:
     return {
         "namespace": "flow-artifacts",
-        "name": f"store://{m.project}/{m.name}@{m.version}",
+        "name": m.uri,
         "facets": dataset_facets(m),
     }
 

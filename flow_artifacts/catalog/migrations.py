@@ -39,5 +39,47 @@ def _label_listing_index(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index}
+def _run_writers(conn: Connection) -> None:
+    """Runs and step runs record host, process id and a heartbeat (run liveness).
+
+    Nullable: rows from before have none, and readers judge them by their start time instead.
+    The column types are spelled out so that later versions cannot change this step.
+    """
+    moment = "TIMESTAMP WITHOUT TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+    for table in ("fa_runs", "fa_step_runs"):
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN host VARCHAR(200)"))
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN pid INTEGER"))
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN heartbeat {moment}"))
+
+
+def _store_identity(conn: Connection) -> None:
+    """Rows record the id of the store that holds their bytes.
+
+    Existing rows get NULL: the store they name by URL text cannot be identified from here. gc
+    counts a NULL row as owning its paths in any store, and gives it the store's id once it finds
+    the row's own manifest there (`inventory.adopt_rows`).
+    """
+    conn.execute(text("ALTER TABLE fa_artifacts ADD COLUMN store_id VARCHAR(36)"))
+    conn.execute(text("CREATE INDEX ix_fa_artifacts_store ON fa_artifacts (store_id)"))
+
+
+def _change_stamps(conn: Connection) -> None:
+    """Artifacts and names record the causal stamp of their last journaled change, so the next
+    change is stamped later whatever the writer's clock (`catalog/changes.py`).
+
+    Nullable: existing rows have none, and their next change is stamped by the clock alone.
+    """
+    moment = "TIMESTAMP WITHOUT TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+    for table in ("fa_artifacts", "fa_artifact_names"):
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN changed {moment}"))
+
+
+def _version_3(conn: Connection) -> None:
+    """Version 3: run liveness, store identity and change stamps."""
+    _run_writers(conn)
+    _store_identity(conn)
+    _change_stamps(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index, 3: _version_3}
 """The step from version N-1 to N, keyed by N: one for every version above 1."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -30,6 +30,30 @@ class Page:
 
 
 @dataclass
+class RunRecord:
+    """A run as reported: a `running` run whose writer is gone has the status `crashed`."""
+
+    project: str
+    run_id: str
+    status: str
+    started: datetime
+    name: str | None = None
+    pipeline: str | None = None
+    ended: datetime | None = None
+    error: str | None = None
+    host: str | None = None
+    """Host and process that recorded it, and when that process last said it was alive."""
+    pid: int | None = None
+    heartbeat: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in RUN_FIELDS}
+
+
+RUN_FIELDS = tuple(f.name for f in fields(RunRecord))
+
+
+@dataclass
 class StepRunRecord:
     id: str
     project: str
@@ -44,6 +68,10 @@ class StepRunRecord:
     cache_key: str | None = None
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    host: str | None = None
+    """Host and process that recorded it, and when that process last said it was alive."""
+    pid: int | None = None
+    heartbeat: datetime | None = None
 
 
 def insert_labels(
@@ -57,31 +85,32 @@ def insert_labels(
         )
 
 
-def check_labels(labels: Mapping[str, Any]) -> None:
-    for key, value in labels.items():
-        if not isinstance(key, str) or not key or len(key) > 200:
-            raise InvalidName(
-                f"label key {key!r} must be a non-empty string of at most 200 characters"
-            )
-        if not isinstance(value, str) or len(value) > 500:
-            raise InvalidName(
-                f"label {key}={value!r:.60} must be a string of at most 500 characters"
-            )
-
-
 def name_is(table: Any, project: str | None, name: str | None) -> ColumnElement[bool]:
     return and_(table.c.project == project, table.c.name == name)
 
 
+AUTHORITATIVE = (
+    "id", "project", "name", "version", "kind", "materializer", "key", "data_path", "checksum",
+    "size", "mime_type", "labels", "description", "user_metadata", "step_run_id",
+)  # fmt: skip
+"""Fields read from a row's own columns; the rest (folder file list, format metadata, run and
+step, libraries, inputs) from the manifest JSON the catalog stored with the row."""
+
+
+ROW_COLUMNS = (
+    t.artifacts.c.manifest,
+    t.artifacts.c.created,
+    *(t.artifacts.c[name] for name in AUTHORITATIVE),
+)
+"""What `row_to_manifest` reads of a row."""
+
+
 def row_to_manifest(row: Any) -> Manifest:
+    """The artifact a catalog row records: its columns win over the manifest JSON beside them."""
     body = dict(row.manifest)
-    body.update(
-        version=row.version,
-        labels=dict(row.labels),
-        description=row.description,
-        user_metadata=dict(row.user_metadata),
-        step_run_id=row.step_run_id,
-    )
+    body.update({name: getattr(row, name) for name in AUTHORITATIVE})
+    body["labels"] = dict(body["labels"])
+    body["user_metadata"] = dict(body["user_metadata"])
     body.pop("format", None)
     body.pop("format_version", None)
     try:

@@ -25,9 +25,12 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 2
-NAME = String(200)
-ID = String(36)
+from ..limits import CHECKSUM_CHARS, ID_CHARS, LABEL_VALUE_CHARS, NAME_CHARS, STATUS_CHARS
+
+SCHEMA_VERSION = 3
+NAME = String(NAME_CHARS)
+ID = String(ID_CHARS)
+STATUS = String(STATUS_CHARS)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -71,10 +74,14 @@ runs = Table(
     Column("run_id", NAME, nullable=False),
     Column("name", NAME),
     Column("pipeline", NAME),
-    Column("status", String(20), nullable=False),
+    Column("status", STATUS, nullable=False),
     Column("started", UTCDateTime, nullable=False),
     Column("ended", UTCDateTime),
     Column("error", Text),
+    # Who writes the run while it is open, and when it last said it was alive (version 3).
+    Column("host", NAME),
+    Column("pid", Integer),
+    Column("heartbeat", UTCDateTime),
     UniqueConstraint("project", "run_id", name="uq_fa_runs_project_run"),
     Index("ix_fa_runs_project_started", "project", "started"),
 )
@@ -85,13 +92,16 @@ step_runs = Table(
     Column("id", ID, primary_key=True),
     Column("run_pk", Integer, ForeignKey("fa_runs.pk"), nullable=False),
     Column("step", NAME, nullable=False),
-    Column("status", String(20), nullable=False),
+    Column("status", STATUS, nullable=False),
     Column("started", UTCDateTime, nullable=False),
     Column("ended", UTCDateTime),
     Column("params", JSON),
     Column("error", Text),
     Column("cache_key", String(80)),
     Column("cached", Boolean, nullable=False, default=False),
+    Column("host", NAME),  # version 3, as on runs
+    Column("pid", Integer),
+    Column("heartbeat", UTCDateTime),
     UniqueConstraint("run_pk", "step", name="uq_fa_step_runs_run_step"),
     Index("ix_fa_step_runs_cache_key", "cache_key"),
 )
@@ -103,12 +113,15 @@ artifacts = Table(
     Column("project", NAME, ForeignKey("fa_projects.name"), nullable=False),
     Column("name", NAME, nullable=False),
     Column("version", Integer, nullable=False),
-    Column("kind", String(20), nullable=False),
+    Column("kind", STATUS, nullable=False),
     Column("materializer", NAME, nullable=False),
     Column("store_url", Text, nullable=False),
+    # The identity record of the store holding the bytes (version 3); NULL on rows written before
+    # it, until gc finds their manifest in a store and adopts that store's id.
+    Column("store_id", ID),
     Column("key", Text, nullable=False),
     Column("data_path", Text, nullable=False),
-    Column("checksum", String(80), nullable=False),
+    Column("checksum", String(CHECKSUM_CHARS), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("mime_type", NAME, nullable=False),
     Column("labels", JSON, nullable=False),
@@ -116,12 +129,15 @@ artifacts = Table(
     Column("user_metadata", JSON, nullable=False),
     Column("manifest", JSON, nullable=False),
     Column("created", UTCDateTime, nullable=False),
+    # The causal stamp of its last label, description or aspect change (version 3).
+    Column("changed", UTCDateTime),
     Column("step_run_id", ID, ForeignKey("fa_step_runs.id")),
-    Column("status", String(20), nullable=False),
+    Column("status", STATUS, nullable=False),
     UniqueConstraint("project", "name", "version", name="uq_fa_artifacts_version"),
     Index("ix_fa_artifacts_project_created", "project", "created", "id"),
     Index("ix_fa_artifacts_created", "created", "id"),
     Index("ix_fa_artifacts_step_run", "step_run_id"),
+    Index("ix_fa_artifacts_store", "store_id"),
 )
 
 artifact_names = Table(
@@ -130,6 +146,8 @@ artifact_names = Table(
     Column("project", NAME, primary_key=True),
     Column("name", NAME, primary_key=True),
     Column("latest_version", Integer, nullable=False),
+    # The causal stamp of the name's last tag change (version 3): the next one is stamped later.
+    Column("changed", UTCDateTime),
 )
 
 labels = Table(
@@ -137,7 +155,7 @@ labels = Table(
     metadata,
     Column("artifact_id", ID, ForeignKey("fa_artifacts.id"), primary_key=True),
     Column("key", NAME, primary_key=True),
-    Column("value", String(500), nullable=False),
+    Column("value", String(LABEL_VALUE_CHARS), nullable=False),
     # The artifact's project and creation time, repeated so that a listing filtered by a label is
     # read off one index in order, however rare the label (version 2).
     Column("project", NAME, nullable=False),

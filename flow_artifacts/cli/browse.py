@@ -4,45 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import sys
 from datetime import datetime
 from typing import Any
 
 import click
 
-from ..errors import UnsupportedOperation
+from ..errors import ConfigError, UnsupportedOperation
+from ..manifest_checks import data_suffix
 from ..moments import parse_moment
-from .main import State
-from .output import emit_fields, emit_json, emit_table, human_size
+from ..naming import validate_name
+from ..refs import artifact_uri, parse_ref
+from .output import emit_fields, emit_json, emit_table, human_size, safe
+from .state import State
 
 pass_state = click.make_pass_decorator(State)
 JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 CAT_ROWS = 10
 CAT_LIMIT = 1 << 20
-
-
-def artifact_record(art: Any) -> dict[str, Any]:
-    """An artifact as plain data, the same for `--json` and the web page."""
-    return {
-        "id": art.id,
-        "uri": art.uri,
-        "urn": art.urn,
-        "project": art.project,
-        "name": art.name,
-        "version": art.version,
-        "kind": art.kind,
-        "materializer": art.materializer,
-        "mime_type": art.mime_type,
-        "size": art.size,
-        "checksum": art.checksum,
-        "created": art.created.isoformat(),
-        "run_id": art.run_id,
-        "step": art.step,
-        "labels": art.labels,
-        "description": art.description,
-        "path": art.path,
-        "inputs": art.inputs,
-        "metadata": art.metadata,
-    }
+TREE_INDENT = 40
 
 
 def _labels(values: tuple[str, ...]) -> dict[str, str]:
@@ -104,9 +85,7 @@ def ls(
         stack=state.stack,
     )
     if as_json:
-        emit_json(
-            {"items": [artifact_record(a) for a in page.items], "next_cursor": page.next_cursor}
-        )
+        emit_json({"items": [a.record() for a in page.items], "next_cursor": page.next_cursor})
         return
     emit_table(
         ["uri", "kind", "materializer", "size", "created", "step"],
@@ -129,7 +108,7 @@ def show(state: State, ref: str, as_json: bool) -> None:
     from ..api import get_artifact
 
     art = get_artifact(ref, stack=state.stack)
-    record = {**artifact_record(art), "tags": art.tags, "aspects": art.aspects}
+    record = {**art.record(), "tags": art.tags, "aspects": art.aspects}
     if as_json:
         emit_json(record)
         return
@@ -147,12 +126,13 @@ def versions(state: State, name: str, project: str | None, limit: int, as_json: 
     """Versions of one artifact name, newest first, with their tags."""
     stack = state.stack
     if project is None:
-        project, sep, rest = name.removeprefix("store://").partition("/")
-        if not sep:
-            project, rest = stack.project, name
-        name = rest
+        if "/" in name:
+            parsed = parse_ref(name, bare=True)
+            project, name = str(parsed.project), str(parsed.name)
+        else:
+            project = stack.project
     page = stack.catalog.versions(project, name, page_size=limit)
-    tags: dict[int, list[str]] = {}
+    tags: dict[int | None, list[str]] = {}
     for tag, version in stack.catalog.tags_of_name(project, name).items():
         tags.setdefault(version, []).append(tag)
     if as_json:
@@ -182,7 +162,7 @@ def versions(state: State, name: str, project: str | None, limit: int, as_json: 
             )
             for m in page.items
         ],
-        empty=f"no versions of store://{project}/{name}",
+        empty=f"no versions of {artifact_uri(project, name)}",
     )
 
 
@@ -195,14 +175,11 @@ def runs(state: State, project: str | None, limit: int, as_json: bool) -> None:
     """Recent runs with their status."""
     rows = state.stack.catalog.runs(project, limit=limit)
     if as_json:
-        emit_json(rows)
+        emit_json([r.to_dict() for r in rows])
         return
     emit_table(
         ["project", "run", "name", "status", "started", "ended"],
-        [
-            (r["project"], r["run_id"], r["name"], r["status"], r["started"], r["ended"])
-            for r in rows
-        ],
+        [(r.project, r.run_id, r.name, r.status, r.started, r.ended) for r in rows],
         empty="no runs",
     )
 
@@ -229,27 +206,30 @@ def lineage(state: State, ref: str, down: bool, depth: int | None, fmt: str) -> 
     elif fmt == "openlineage":
         emit_json(graph.to_openlineage())
     else:
-        _print_tree(graph, graph.root, "", set(), down)
+        _print_tree(graph, down)
 
 
-def _print_tree(graph: Any, node: str, indent: str, seen: set[str], down: bool) -> None:
-    if node in graph.artifacts:
-        m = graph.artifacts[node]
-        label = f"store://{m.project}/{m.name}@{m.version}"
-    else:
-        s = graph.step_runs[node]
-        label = f"[step {s.run_id}/{s.step}{' cached' if s.cached else ''}]"
-    click.echo(f"{indent}{label}")
-    if node in seen:
-        return
-    seen.add(node)
-    nexts = (
-        sorted(dst for src, dst in graph.edges if src == node)
-        if down
-        else (graph.upstream_of(node))
-    )
-    for child in nexts:
-        _print_tree(graph, child, indent + "  ", seen, down)
+def _print_tree(graph: Any, down: bool) -> None:
+    """Depth first from the root, without recursion (lineage can be any depth). A node met again
+    is printed but not expanded; past `TREE_INDENT` levels the depth is printed, not indented."""
+    children = graph.adjacency(down=down)
+    seen: set[str] = set()
+    lines = []
+    pending = [(graph.root, 0)]
+    while pending:
+        node, level = pending.pop()
+        if node in graph.artifacts:
+            m = graph.artifacts[node]
+            label = str(m.uri)
+        else:
+            s = graph.step_runs[node]
+            label = f"[step {s.run_id}/{s.step}{' cached' if s.cached else ''}]"
+        indent = "  " * min(level, TREE_INDENT) + (f"({level}) " if level > TREE_INDENT else "")
+        lines.append(f"{indent}{safe(label)}")
+        if node not in seen:
+            seen.add(node)
+            pending.extend((child, level + 1) for child in reversed(children.get(node, [])))
+    click.echo("\n".join(lines))
 
 
 @click.command()
@@ -286,9 +266,14 @@ def cat(state: State, ref: str) -> None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=True), help="Where to write it ('-': stdout)."
 )
+@click.option("--force", is_flag=True, help="Replace a file or folder already at the output path.")
 @pass_state
-def get(state: State, ref: str, output: str | None) -> None:
-    """Download an artifact's bytes (verified; progress for large ones); `-o -` to stdout."""
+def get(state: State, ref: str, output: str | None, force: bool) -> None:
+    """Download an artifact's bytes (verified; progress for large ones); `-o -` to stdout.
+
+    Without -o it is saved in the current folder as NAME-vVERSION plus its extension, named from
+    the catalog; an existing file is replaced only with --force.
+    """
     from pathlib import Path
 
     from ..api import get_artifact
@@ -297,15 +282,26 @@ def get(state: State, ref: str, output: str | None) -> None:
     if output == "-":
         if art.manifest.directory:
             raise UnsupportedOperation(f"{ref} is a directory; give -o a folder to put it in")
-        out = click.get_binary_stream("stdout")
+        out = sys.stdout.buffer
         for chunk in art.as_stream():  # verified: a damaged artifact still ends in an error
             out.write(chunk)
         return
-    target = Path(output) if output else Path(Path(art.manifest.data_path).name)
-    if target.is_dir():
-        target = target / Path(art.manifest.data_path).name
+    target = Path(output) if output else Path(output_name(art))
+    if output and target.is_dir():
+        target = target / output_name(art)
+    if os.path.lexists(target) and not force:
+        raise ConfigError(
+            f"{target} already exists; pass --force to replace it, or -o another path"
+        )
     path = art.download(target)
     click.echo(str(path))
+
+
+def output_name(art: Any) -> str:
+    """`NAME-vVERSION.EXT` (`NAME.EXT` for an uncataloged artifact): from the catalog's name,
+    version and the extension the materializer recorded, never from a file name in the store."""
+    version = f"-v{art.version}" if art.version is not None and not art.from_store else ""
+    return f"{validate_name(art.name)}{version}{data_suffix(art.manifest)}"
 
 
 COMMANDS = [ls, show, versions, runs, lineage, cat, get]

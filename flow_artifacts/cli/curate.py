@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import click
 
-from .main import State
+from ..refs import artifact_uri
 from .output import emit_json, emit_table, error
+from .state import State
 
 pass_state = click.make_pass_decorator(State)
 
@@ -21,7 +20,7 @@ def tag(state: State, ref: str, tag: str) -> None:
     from ..manage import tag as tag_artifact
 
     art = tag_artifact(ref, tag, stack=state.stack)
-    click.echo(f"store://{art.project}/{art.name}:{tag} -> {art.uri}")
+    click.echo(f"{artifact_uri(art.project, art.name, tag=tag)} -> {art.uri}")
 
 
 @click.command()
@@ -51,53 +50,65 @@ def rm(state: State, ref: str, all_versions: bool, force: bool) -> None:
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
 @click.option("--keep-last", type=click.IntRange(1), help="Keep this many versions per name.")
-@click.option(
-    "--grace",
-    default=15,
-    show_default=True,
-    type=click.IntRange(0),
-    help="Minutes an orphan must be old, so writes in flight are spared.",
-)
 @click.option("--project", help="Limit retention to one project.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run even if the store holds artifacts this catalog does not know (they are kept).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def gc(
     state: State,
     dry_run: bool,
     keep_last: int | None,
-    grace: int,
     project: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
-    """Remove orphaned bytes, manifests and temporaries; with --keep-last, old versions."""
+    """Remove what dead writes left; with --keep-last, old versions.
+
+    Only provable garbage goes: files no artifact owns whose write is dead (its lease expired).
+    Refuses when the store holds artifacts this catalog does not know: run reindex first.
+    """
     from ..maintenance import gc as collect
 
     report = collect(
-        dry_run=dry_run,
-        keep_last=keep_last,
-        grace=timedelta(minutes=grace),
-        project=project,
-        stack=state.stack,
+        dry_run=dry_run, keep_last=keep_last, project=project, force=force, stack=state.stack
     )
     verb = "would remove" if dry_run else "removed"
+    surplus = [str(m.uri) for m in report.surplus]
     if as_json:
         emit_json(
             {
                 "dry_run": dry_run,
-                "orphan_manifests": report.orphan_manifests,
-                "orphan_data": report.orphan_data,
-                "expired_temporaries": report.expired_temporaries,
-                "surplus": [f"store://{m.project}/{m.name}@{m.version}" for m in report.surplus],
+                "garbage": report.garbage,
+                "uploads": report.uploads,
+                "surplus": surplus,
+                "unaccounted": report.unaccounted,
+                "unknown_manifests": report.unknown_manifests,
+                "unreadable": report.unreadable,
             }
         )
         return
-    for path in report.paths:
+    for path in report.garbage:
         click.echo(f"{verb} {path}")
-    for m in report.surplus:
-        click.echo(f"{verb} store://{m.project}/{m.name}@{m.version}")
+    for path in report.uploads:
+        click.echo(f"{verb} unfinished upload {path}")
+    for ref in surplus:
+        click.echo(f"{verb} {ref}")
     click.echo(
-        f"{verb} {len(report.paths)} orphan path(s), {len(report.surplus)} old version(s)", err=True
+        f"{verb} {len(report.garbage)} path(s) of dead writes, {len(report.uploads)} "
+        f"unfinished upload(s), {len(surplus)} old version(s)",
+        err=True,
     )
+    if report.unaccounted or report.unreadable:
+        click.echo(
+            f"kept {len(report.unaccounted)} file(s) no artifact owns and no recorded write "
+            f"made, and what {len(report.unreadable)} unreadable write record(s) cover: gc "
+            "cannot prove them garbage (see --json)",
+            err=True,
+        )
 
 
 @click.command()
@@ -117,7 +128,7 @@ def verify(state: State, refs: tuple[str, ...], check_all: bool, as_json: bool) 
         emit_json(
             [
                 {
-                    "uri": f"store://{r.manifest.project}/{r.manifest.name}@{r.manifest.version}",
+                    "uri": r.manifest.uri,
                     "ok": r.ok,
                     "problem": r.problem,
                 }
@@ -129,7 +140,7 @@ def verify(state: State, refs: tuple[str, ...], check_all: bool, as_json: bool) 
             ["uri", "status"],
             [
                 (
-                    f"store://{r.manifest.project}/{r.manifest.name}@{r.manifest.version}",
+                    str(r.manifest.uri),
                     "ok" if r.ok else r.problem,
                 )
                 for r in results
@@ -142,13 +153,23 @@ def verify(state: State, refs: tuple[str, ...], check_all: bool, as_json: bool) 
 
 
 @click.command()
+@click.option("--json", "as_json", is_flag=True)
 @pass_state
-def reindex(state: State) -> None:
-    """Rebuild missing catalog rows from the manifests in the store."""
+def reindex(state: State, as_json: bool) -> None:
+    """Rebuild the catalog from the store's manifests and journal; exit 1 if any were skipped."""
     from ..manage import reindex as rebuild
 
-    added = rebuild(stack=state.stack)
-    click.echo(f"added {added} artifact(s) to the catalog")
+    report = rebuild(stack=state.stack)
+    if as_json:
+        skipped = [{"path": path, "problem": problem} for path, problem in report.skipped]
+        emit_json({"added": report.added, "skipped": skipped})
+    else:
+        for path, problem in report.skipped:
+            click.echo(f"skipped {path}: {problem}")
+        click.echo(f"added {report.added} artifact(s) to the catalog")
+    if report.skipped:
+        error(f"{len(report.skipped)} manifest(s) or journal record(s) could not be used")
+        raise SystemExit(1)
 
 
 COMMANDS = [tag, untag, rm, gc, verify, reindex]

@@ -17,13 +17,13 @@ from ..errors import (
     ArtifactInUse,
     ArtifactNotFound,
     CatalogError,
-    ConfigError,
     FlowArtifactsError,
     IntegrityError,
     StoreError,
 )
 from ..redact import scrub
 from .output import error
+from .state import State
 
 STACK_HINT = "check the stack with `flow-artifacts stack validate`"
 """The hint for any error met while reading the stack; other errors say what to fix themselves."""
@@ -35,28 +35,6 @@ HINTS: list[tuple[type[Exception], str]] = [
     (CatalogError, "check the catalog URL in the stack (`flow-artifacts stack show`)"),
     (StoreError, "check the store URL and credentials (`flow-artifacts stack show`)"),
 ]
-
-
-class State:
-    """What every command needs: the stack, resolved on first use (so --help stays fast)."""
-
-    def __init__(self, stack_spec: str | None, debug: bool) -> None:
-        self.stack_spec = stack_spec
-        self.debug = debug
-        self.stack_failed = False
-        self._stack: Any = None
-
-    @property
-    def stack(self) -> Any:
-        if self._stack is None:
-            from ..stack import resolve_stack
-
-            try:
-                self._stack = resolve_stack(self.stack_spec)
-            except ConfigError:
-                self.stack_failed = True
-                raise
-        return self._stack
 
 
 class FlowArtifactsGroup(click.Group):
@@ -117,10 +95,9 @@ def cli(ctx: click.Context, stack_spec: str | None, debug: bool) -> None:
 
 
 def _register() -> None:
-    from ..ui import command as ui_command
-    from . import browse, curate, system
+    from . import browse, curate, system, ui
 
-    for module in (browse, curate, system, ui_command):
+    for module in (browse, curate, system, ui):
         for command in module.COMMANDS:
             cli.add_command(command)
 

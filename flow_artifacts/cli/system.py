@@ -9,8 +9,8 @@ import click
 
 from ..errors import ConfigError
 from ..redact import redact_url
-from .main import State
 from .output import emit_fields, emit_json, emit_table
+from .state import State
 
 pass_state = click.make_pass_decorator(State)
 
@@ -27,11 +27,7 @@ def explain(state: State, expression: str) -> None:
 
     stack = state.stack
     value = _dotted_type(expression) or _evaluate(expression)
-    if isinstance(value, type):  # `int`, `pd.DataFrame`: what its instances would get
-        explanation = stack.plugins.materializers.explain_type(value, overrides=stack.overrides)
-    else:
-        explanation = explain_obj(value, stack=stack)
-    click.echo(str(explanation))
+    click.echo(str(explain_obj(value, stack=stack)))  # a type: what its instances would get
 
 
 def _dotted_type(text: str) -> type | None:
@@ -71,7 +67,7 @@ def plugins(state: State, as_json: bool) -> None:
     """Installed plugins, what they register, and the blocked ones."""
     host = state.stack.plugins
     registry = host.materializers
-    rows = []
+    rows: list[dict[str, Any]] = []
     for info in host.describe():
         owned = sorted(m.id for m in registry if registry.owner(m.id) == info.name)
         rows.append(
@@ -131,7 +127,7 @@ def stack_show(state: State, as_json: bool) -> None:
 @pass_state
 def stack_validate(state: State, spec: str | None) -> None:
     """Check a stack file (default: the active stack's) without opening its store."""
-    from ..stack_file import read_stack_config
+    from ..stack.file import read_stack_config
 
     target = spec or state.stack_spec or state.stack.source
     if target is None:

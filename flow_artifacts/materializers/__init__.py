@@ -1,4 +1,4 @@
-"""Materializers: one module per format, each a plugin registered through `register_materializers`."""
+"""Materializers: one module per format, each a plugin registered by `register_materializers`."""
 
 from .base import ArtifactKind, Materializer
 

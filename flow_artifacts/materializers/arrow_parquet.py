@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from ..hookspecs import hookimpl
 from ._arrow_io import read_parquet_table
-from ._preview import arrow_schema
 from .base import ArtifactKind, Materializer
+from .preview import arrow_fields, arrow_preview, columns_and_schema
 
 
 class ArrowParquetMaterializer(Materializer):
@@ -26,15 +25,9 @@ class ArrowParquetMaterializer(Materializer):
             pq.write_table(obj, f)
         return {
             "rows": obj.num_rows,
-            "columns": obj.column_names,
-            "schema": arrow_schema(obj.schema),
-            "preview": {
-                "columns": obj.column_names,
-                # Timestamps, dates, decimals and binary become strings: the manifest is JSON.
-                "data": json.loads(
-                    json.dumps([list(r.values()) for r in obj.slice(0, 5).to_pylist()], default=str)
-                ),
-            },
+            **columns_and_schema(obj.column_names, arrow_fields(obj.schema)),
+            # Timestamps, dates, decimals and binary become strings: the manifest is JSON.
+            "preview": arrow_preview(obj),
         }
 
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:

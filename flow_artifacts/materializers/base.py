@@ -6,6 +6,10 @@ import abc
 from enum import Enum
 from typing import Any, ClassVar
 
+MAX_METADATA_BYTES = 64 << 10
+"""What `save` may return as format metadata, as JSON: manifests and catalog rows hold it for every
+version, so it must stay small whatever the data (see `preview` for bounded table previews)."""
+
 
 class ArtifactKind(str, Enum):
     """What an artifact is to a person browsing a catalog."""
@@ -27,7 +31,7 @@ class Materializer(abc.ABC):
     """
 
     id: ClassVar[str]
-    """Stable identifier recorded with every artifact, e.g. ``"pandas.parquet"``; never rename it."""
+    """Stable id recorded with every artifact, e.g. ``"pandas.parquet"``; never rename it."""
     handles: ClassVar[tuple[str | type, ...]] = ()
     """Types handled, as dotted names (``"pandas.DataFrame"``) so no library is imported early."""
     extension: ClassVar[str] = ""
@@ -60,7 +64,8 @@ class Materializer(abc.ABC):
 
     @abc.abstractmethod
     def save(self, obj: Any, fs: Any, path: str) -> dict[str, Any]:
-        """Write `obj` at `path` on `fs`; return JSON-able format metadata (schema, shape...)."""
+        """Write `obj` at `path` on `fs`; return JSON-able format metadata (schema, shape...),
+        at most `MAX_METADATA_BYTES` of it."""
 
     @abc.abstractmethod
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:

@@ -1,4 +1,4 @@
-"""`.dockerignore`-style patterns for directory artifacts (a `.artifactignore` file in the directory).
+"""`.dockerignore`-style patterns for directory artifacts (an `.artifactignore` file inside).
 
 Patterns are relative to the directory; `*` and `?` stay within a path segment, `**` spans segments,
 a leading `!` re-includes, later patterns win, and a pattern that matches a directory covers

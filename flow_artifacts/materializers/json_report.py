@@ -10,12 +10,15 @@ import dataclasses
 import json
 import math
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from ..hookspecs import hookimpl
 from .base import ArtifactKind, Materializer
+from .preview import text
 
 MAX_DEPTH = 200
+MAX_KEYS = 50
 
 
 class JsonReportMaterializer(Materializer):
@@ -48,7 +51,7 @@ class JsonReportMaterializer(Materializer):
             f.write(body)
         metadata: dict[str, Any] = {"python_type": python_type}
         if isinstance(obj, dict):
-            metadata["keys"] = list(obj)[:50]
+            metadata["keys"] = [text(key) for key in islice(obj, MAX_KEYS)]
         return metadata
 
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:

@@ -7,8 +7,8 @@ from typing import Any
 
 from ..hookspecs import hookimpl
 from ._arrow_io import read_parquet_table
-from ._preview import arrow_schema, frame_preview
 from .base import ArtifactKind, Materializer
+from .preview import arrow_fields, columns_and_schema, frame_preview
 
 SERIES_COLUMN = "__series__"
 
@@ -33,8 +33,7 @@ class PandasParquetMaterializer(Materializer):
         metadata: dict[str, Any] = {
             "pandas_type": "Series" if is_series else "DataFrame",
             "rows": len(frame),
-            "columns": [str(c) for c in frame.columns],
-            "schema": arrow_schema(table.schema),
+            **columns_and_schema(list(frame.columns), arrow_fields(table.schema)),
             "preview": frame_preview(frame),
         }
         if is_series:

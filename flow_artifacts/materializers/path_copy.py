@@ -1,6 +1,7 @@
 """Files and directories on local disk, copied into the store as they are.
 
-A directory may carry a `.artifactignore` file (`.dockerignore` syntax) to leave files out. Loading
+A directory may carry a `.artifactignore` file (`.dockerignore` syntax) to leave files out; only
+regular files inside it are taken (see `folder_scan`). Loading
 copies the artifact into a new temporary directory and returns its path, so the stored copy is
 never modified through it.
 """
@@ -8,80 +9,109 @@ never modified through it.
 from __future__ import annotations
 
 import mimetypes
-import os
 import posixpath
+import stat
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import IntegrityError, UnsupportedOperation
 from ..hookspecs import hookimpl
+from ..manifest_checks import member_destination, member_problem
 from .base import ArtifactKind, Materializer
+from .folder_scan import Member, open_member, scan_folder
 from .ignore import IGNORE_FILE, IgnorePatterns
 
 COPY_CHUNK = 8 << 20
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A local file or folder to store, saying whether symbolic links in a folder are followed
+    (`fa.upload_file(..., follow_symlinks=True)`); a plain path follows none."""
+
+    path: Path
+    follow_symlinks: bool = False
+
+
 class PathMaterializer(Materializer):
     id = "filesystem.path"
-    handles = ("pathlib.PurePath",)
+    handles = ("pathlib.PurePath", Upload)
     kind = ArtifactKind.FILE
 
     def accepts(self, obj: Any) -> bool:
-        return Path(obj).exists()
+        return _source(obj).exists()
 
     def extension_for(self, obj: Any) -> str:
-        return "" if Path(obj).is_dir() else Path(obj).suffix
+        source = _source(obj)
+        return "" if source.is_dir() else source.suffix
 
     def mime_type_for(self, obj: Any) -> str:
         """Guessed from the file name, so `cat` shows an uploaded text, CSV or JSON file."""
-        if Path(obj).is_dir():
+        source = _source(obj)
+        if source.is_dir():
             return self.mime_type
-        return mimetypes.guess_type(Path(obj).name)[0] or self.mime_type
+        return mimetypes.guess_type(source.name)[0] or self.mime_type
 
     def writes_directory(self, obj: Any) -> bool:
-        return Path(obj).is_dir()
+        return _source(obj).is_dir()
 
     def save(self, obj: Any, fs: Any, path: str) -> dict[str, Any]:
-        source = Path(obj)
-        if source.is_file():
-            _copy_file(source, fs, path)
+        source = _source(obj)
+        kind = stat.S_IFMT(source.stat().st_mode)
+        if kind == stat.S_IFREG:
+            _copy_file(Member(source.name, source, link=True), fs, path)
             return {"filename": source.name, "type": "file"}
+        if kind != stat.S_IFDIR:
+            raise UnsupportedOperation(
+                f"{source.name!r} is not a regular file or a folder; only those are uploaded"
+            )
         ignore_file = source / IGNORE_FILE
-        patterns = IgnorePatterns.parse(ignore_file.read_text() if ignore_file.exists() else "")
-        copied, skipped = 0, 0
-        fs.makedirs(path, exist_ok=True)
-        for dirpath, dirnames, filenames in os.walk(source):
-            dirnames.sort()
-            for filename in sorted(filenames):
-                file_path = Path(dirpath) / filename
-                rel = file_path.relative_to(source).as_posix()
-                if patterns.ignores(rel):
-                    skipped += 1
-                    continue
-                _copy_file(file_path, fs, f"{path}/{rel}")
-                copied += 1
-        if copied == 0:
+        patterns = IgnorePatterns.parse(ignore_file.read_text() if ignore_file.is_file() else "")
+        follow = isinstance(obj, Upload) and obj.follow_symlinks
+        scan = scan_folder(source, patterns, follow_symlinks=follow)
+        if not scan.members:
             raise ValueError(f"directory {source} has no files to copy (after {IGNORE_FILE})")
-        return {"filename": source.name, "type": "directory", "files": copied, "ignored": skipped}
+        fs.makedirs(path, exist_ok=True)
+        for member in scan.members:
+            _copy_file(member, fs, f"{path}/{member.rel}")
+        return {
+            "filename": source.name,
+            "type": "directory",
+            "files": len(scan.members),
+            "ignored": scan.ignored,
+        }
 
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Path:
-        target = Path(tempfile.mkdtemp(prefix="flow-artifacts-")) / metadata["filename"]
+        filename = metadata.get("filename")
+        if not isinstance(filename, str) or member_problem(filename) or "/" in filename:
+            raise IntegrityError(f"the recorded file name {filename!r:.120} is not one file name")
+        target = Path(tempfile.mkdtemp(prefix="flow-artifacts-")) / filename
         if metadata.get("type") == "directory":
-            for remote in fs.find(path):
-                rel = remote[len(fs._strip_protocol(path)) :].lstrip("/")
-                (target / rel).parent.mkdir(parents=True, exist_ok=True)
-                fs.get_file(remote, str(target / rel))
+            root = fs._strip_protocol(path)
+            members = {remote[len(root) :].lstrip("/"): remote for remote in fs.find(path)}
+            destinations = {
+                rel: member_destination(target, rel, "the folder artifact") for rel in members
+            }
+            for rel, remote in members.items():
+                destinations[rel].parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(remote, str(destinations[rel]))
         else:
             fs.get_file(path, str(target))
         return target
 
 
-def _copy_file(source: Path, fs: Any, path: str) -> None:
+def _source(obj: Any) -> Path:
+    return Path(obj.path if isinstance(obj, Upload) else obj)
+
+
+def _copy_file(member: Member, fs: Any, path: str) -> None:
     fs.makedirs(posixpath.dirname(path), exist_ok=True)  # local fsspec does not create parents
     buffer = bytearray(COPY_CHUNK)  # one reused buffer: no 8 MiB allocation per chunk
     view = memoryview(buffer)
-    with open(source, "rb") as src, fs.open(path, "wb") as dst:
+    with open_member(member) as src, fs.open(path, "wb") as dst:
         while n := src.readinto(buffer):
             dst.write(view[:n])
 

@@ -46,6 +46,34 @@ class Explanation:
         return "\n".join([head, *(f"  - {line}" for line in others)])
 
 
+@dataclass(frozen=True)
+class Dispatch:
+    """Everything besides the object that decides its materializer: an id asked for, overrides
+    by type, and whether pickles are allowed. One value serves writing and explaining, so
+    `explain` always tells what `materialize` will do."""
+
+    registry: MaterializerRegistry
+    materializer: str | None = None
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    allow_pickle: bool = True
+
+    def choose(self, obj: Any) -> Materializer:
+        return self.registry.choose(obj, **self._rules())
+
+    def explain(self, obj: Any) -> Explanation:
+        return self.registry.explain(obj, **self._rules())
+
+    def explain_type(self, cls: type) -> Explanation:
+        return self.registry.explain_type(cls, **self._rules())
+
+    def _rules(self) -> dict[str, Any]:
+        return {
+            "materializer": self.materializer,
+            "overrides": self.overrides,
+            "allow_pickle": self.allow_pickle,
+        }
+
+
 class MaterializerRegistry:
     """Materializers by id, plus the type dispatch that picks one for an object.
 
@@ -142,12 +170,9 @@ class MaterializerRegistry:
         type_name = dotted_name(type(obj))
         if materializer is not None:
             return Explanation(type_name, self.get(materializer), "asked for by id")
-        for cls in type(obj).__mro__:
-            for key in (dotted_name(cls), f"{cls.__module__.split('.')[0]}.{cls.__qualname__}"):
-                if overrides and key in overrides:
-                    return Explanation(
-                        type_name, self.get(overrides[key]), f"stack override for {key}"
-                    )
+        overridden = self._override(type(obj), overrides, type_name)
+        if overridden is not None:
+            return overridden
         candidates = [m.id for m in self._by_id.values() if self._handles_any(m, obj)]
         if self._choose_hook is not None:
             picked = self._choose_hook(obj, candidates)
@@ -162,16 +187,28 @@ class MaterializerRegistry:
             return Explanation(type_name, None, "no registered type matches", considered)
         return Explanation(type_name, chosen, considered[-1], considered)
 
-    def explain_type(self, cls: type, *, overrides: Mapping[str, str] | None = None) -> Explanation:
+    def explain_type(
+        self,
+        cls: type,
+        *,
+        materializer: str | None = None,
+        overrides: Mapping[str, str] | None = None,
+        allow_pickle: bool = True,
+    ) -> Explanation:
         """Like `explain`, for a type rather than a value: value checks (`accepts`) are skipped."""
         type_name = dotted_name(cls)
-        for base in cls.__mro__:
-            if overrides and dotted_name(base) in overrides:
-                override = overrides[dotted_name(base)]
-                return Explanation(type_name, self.get(override), f"stack override for {base}")
+        if materializer is not None:
+            return Explanation(type_name, self.get(materializer), "asked for by id")
+        overridden = self._override(cls, overrides, type_name)
+        if overridden is not None:
+            return overridden
         fallback = None
         for depth, base in enumerate(cls.__mro__):
-            matching = [m for m in self._by_id.values() if base in self._handled_types(m)]
+            matching = [
+                m
+                for m in self._by_id.values()
+                if base in self._handled_types(m) and (allow_pickle or not m.uses_pickle)
+            ]
             regular = [m for m in matching if not m.fallback]
             fallback = fallback or next((m for m in matching if m.fallback), None)
             if len(regular) > 1:
@@ -184,6 +221,19 @@ class MaterializerRegistry:
         if fallback is not None:
             return Explanation(type_name, fallback, f"{fallback.id} is the fallback")
         return Explanation(type_name, None, "no registered type matches")
+
+    def _override(
+        self, cls: type, overrides: Mapping[str, str] | None, type_name: str
+    ) -> Explanation | None:
+        """The stack override for `cls` or its nearest base, by full or top-level dotted name
+        (`pyarrow.lib.Table` or `pyarrow.Table`)."""
+        for base in cls.__mro__:
+            for key in (dotted_name(base), f"{base.__module__.split('.')[0]}.{base.__qualname__}"):
+                if overrides and key in overrides:
+                    return Explanation(
+                        type_name, self.get(overrides[key]), f"stack override for {key}"
+                    )
+        return None
 
     def _dispatch(
         self, obj: Any, *, allow_pickle: bool, considered: list[str]

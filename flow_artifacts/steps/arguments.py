@@ -10,23 +10,28 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..artifact import Artifact
-from ..catalog.refs import parse_ref
+from ..errors import MetadataValidationError
+from ..limits import MAX_PARAM_CHARS, check_json
 from ..materializers.registry import dotted_name
 from ..redact import MASK, is_secret_name, redact
+from ..refs import parse_ref
 from .cache import Unfingerprintable, fingerprint_value
 
 if TYPE_CHECKING:
     from .context import Run
 
+log = logging.getLogger("flow_artifacts.steps")
+"""The steps' logger, taken by name: context.py, which holds it too, imports this module."""
+
 MAX_ITEMS = 10_000
 MAX_DEPTH = 20
-MAX_PARAM_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,7 @@ class _Scanner:
                 result = copy.copy(value)
                 result[:] = items
             elif hasattr(value, "_make"):  # a namedtuple
-                result = value._make(items)  # type: ignore[union-attr]
+                result = value._make(items)
             else:
                 result = tuple(items)
         prints = [fp for _, fp in scanned]
@@ -151,8 +156,6 @@ class _Scanner:
     def _add_input(self, artifact: Artifact) -> None:
         stack = self.run.stack
         if stack is not None and artifact.store.url != stack.store.url:
-            from .context import log
-
             log.warning(
                 "input %s is from another store than run %s's; not recorded as lineage",
                 artifact,
@@ -178,9 +181,11 @@ def describe_param(name: str, value: Any, artifact: Artifact | None = None) -> A
         return f"<{dotted_name(type(value))} of {len(value)} items>"
     try:
         text = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
+        plain = redact(json.loads(text))
+        check_json(plain, "parameter")  # what the journal accepts back (see journal._params)
+    except (TypeError, ValueError, RecursionError, MetadataValidationError):
         return f"<{dotted_name(type(value))}>"
-    if len(text) > MAX_PARAM_CHARS:
-        return f"<{dotted_name(type(value))} of {len(text)} characters as JSON>"
-    plain = json.loads(text)
-    return redact(plain)
+    size = max(len(text), len(json.dumps(plain)))
+    if size > MAX_PARAM_CHARS:
+        return f"<{dotted_name(type(value))} of {size} characters as JSON>"
+    return plain

@@ -9,17 +9,20 @@ globals it reads; after changing those, run once with `cache=False` to refresh t
 
 from __future__ import annotations
 
+import abc
 import ast
 import hashlib
 import inspect
 import json
 import textwrap
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import FlowArtifactsWarning
 from ..materializers.registry import dotted_name
-from .decorator import Step
+
+if TYPE_CHECKING:
+    from .decorator import Step
 
 KEY_VERSION = 1
 _PLAIN = (type(None), bool, int, str)
@@ -27,6 +30,15 @@ _PLAIN = (type(None), bool, int, str)
 
 class CacheWarning(FlowArtifactsWarning):
     """A cached step ran without its cache because an argument cannot be fingerprinted."""
+
+
+class Fingerprinted(abc.ABC):
+    """A value hashed by its code rather than its content: a step passed as an argument."""
+
+    @property
+    @abc.abstractmethod
+    def code_fingerprint(self) -> str:
+        """The hash of the code, changing whenever the code does."""
 
 
 class Unfingerprintable(Exception):
@@ -64,7 +76,7 @@ def fingerprint_value(value: Any) -> Any:
         return ["float", repr(value)]
     if kind is bytes:
         return ["bytes", hashlib.sha256(value).hexdigest()]
-    if isinstance(value, Step):
+    if isinstance(value, Fingerprinted):
         return ["step", value.code_fingerprint]
     if isinstance(value, types.FunctionType):  # code only: a closure may refer to itself
         return ["function", code_fingerprint(value)]

@@ -17,9 +17,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, FlowArtifactsError
-from ..naming import validate_name
-from ..redact import scrub
-from .decorator import steps_disabled
+from ..naming import validate_new_name
+from ..redact import scrub_cut
+from .disabled import steps_disabled
 from .tracking import OUTLIVING_RUNS, trackable
 
 if TYPE_CHECKING:
@@ -84,10 +84,10 @@ class Run:
         stack: StackLike | None = None,
         run_id: str | None = None,
     ) -> None:
-        self.id = validate_name(run_id, "run_id") if run_id is not None else str(uuid.uuid4())
+        self.id = validate_new_name(run_id, "run_id") if run_id is not None else str(uuid.uuid4())
         self.name = name
-        self.pipeline = validate_name(pipeline, "pipeline") if pipeline is not None else None
-        self.project = validate_name(project, "project") if project is not None else None
+        self.pipeline = validate_new_name(pipeline, "pipeline") if pipeline is not None else None
+        self.project = validate_new_name(project, "project") if project is not None else None
         self.cache = cache
         self.stack: Stack | None = None
         self.status = "pending"
@@ -123,14 +123,18 @@ class Run:
             from ..stack import resolve_stack
 
             self.stack = resolve_stack(self._stack_arg)
-            self.project = self.project or validate_name(self.stack.project, "project")
+            self.project = self.project or validate_new_name(self.stack.project, "project")
             if self._explicit_id and self.stack.catalog.step_runs_of_run(self.project, self.id):
                 raise ConfigError(
                     f"run {self.id!r} already has recorded steps in project {self.project!r}; "
                     "run ids are unique, so leave run_id unset to get a new one"
                 )
             self.stack.catalog.start_run(
-                self.project, self.id, name=self.name, pipeline=self.pipeline
+                self.project,
+                self.id,
+                name=self.name,
+                pipeline=self.pipeline,
+                journal=self.stack.store.journal,
             )
             from ..openlineage import emitter_for
 
@@ -152,7 +156,13 @@ class Run:
         if self.recording:
             assert self.stack is not None and self.project is not None
             try:
-                self.stack.catalog.finish_run(self.project, self.id, self.status, self.error)
+                self.stack.catalog.finish_run(
+                    self.project,
+                    self.id,
+                    self.status,
+                    self.error,
+                    journal=self.stack.store.journal,
+                )
             except Exception as failure:
                 if exc is None:
                     raise
@@ -228,7 +238,7 @@ class Run:
         from .arguments import describe_param
 
         stack, project = self._recording_stack()
-        validate_name(name, "step")
+        validate_new_name(name, "step")
         consumed = self._own_inputs(inputs, stack)
         record = StepRun(
             name=self.claim_name(name),
@@ -238,7 +248,12 @@ class Run:
             inputs=list(consumed.values()),
         )
         record.id = stack.catalog.start_step_run(
-            project, self.id, record.name, params=record.params, inputs=list(consumed)
+            project,
+            self.id,
+            record.name,
+            params=record.params,
+            inputs=list(consumed),
+            journal=stack.store.journal,
         )
         self.add_step(record)
         self.emit_lineage(record)
@@ -274,7 +289,9 @@ class Run:
         step_run.status = "completed" if error is None else "failed"
         step_run.error = None if error is None else error_text(error, stack)
         step_run.ended = now()
-        stack.catalog.finish_step_run(step_run.id, step_run.status, error=step_run.error)
+        stack.catalog.finish_step_run(
+            step_run.id, step_run.status, error=step_run.error, journal=stack.store.journal
+        )
         self.emit_lineage(step_run)
 
     def emit_lineage(self, step_run: StepRun | None = None) -> None:
@@ -338,6 +355,5 @@ def run(
 
 def error_text(exc: BaseException, stack: Stack | None) -> str:
     """How a failure is recorded: type and message, secrets masked, length bounded."""
-    text = f"{type(exc).__qualname__}: {exc}"[: 4 * MAX_ERROR_CHARS]
-    text = stack.scrub(text) if stack is not None else scrub(text)
-    return text[:MAX_ERROR_CHARS]  # cut after masking, so no secret is cut short of its mask
+    secrets = stack.secrets if stack is not None else ()
+    return scrub_cut(f"{type(exc).__qualname__}: {exc}", MAX_ERROR_CHARS, secrets)

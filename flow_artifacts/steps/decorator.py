@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
@@ -15,29 +14,16 @@ from typing import Any, TypeVar, overload
 from ..errors import ConfigError
 from ..materializers.base import ArtifactKind
 from ..materializers.registry import dotted_name
-from ..naming import validate_name
-
-DISABLED_ENV = "FLOW_ARTIFACTS_DISABLED"
-_YES = {"1", "true", "yes", "on"}
-_NO = {"", "0", "false", "no", "off"}
+from ..naming import validate_new_name
+from .cache import Fingerprinted, code_fingerprint
+from .disabled import steps_disabled
 
 F = TypeVar("F", bound=Callable[..., Any])
 OutputSpec = str | tuple[str, ...] | list[str] | None
 MaterializerSpec = str | Mapping[str | type, str] | None
 
 
-def steps_disabled() -> bool:
-    """Whether `FLOW_ARTIFACTS_DISABLED` turns steps into plain functions (read at every call)."""
-    raw = os.environ.get(DISABLED_ENV, "").strip().lower()
-    if raw in _YES:
-        return True
-    if raw in _NO:
-        return False
-    allowed = ", ".join(sorted(_YES | _NO - {""}))
-    raise ConfigError(f"{DISABLED_ENV}={raw!r} is not a yes/no value; allowed: {allowed}")
-
-
-class Step:
+class Step(Fingerprinted):
     """A function whose calls are recorded as step runs; see `step` for the options."""
 
     def __init__(
@@ -63,7 +49,7 @@ class Step:
             )
         functools.update_wrapper(self, func)
         self.func = func
-        self.name = validate_name(name or func.__name__, "step name")
+        self.name = validate_new_name(name or func.__name__, "step name")
         self.outputs = _check_outputs(self.name, outputs)
         self.cache = bool(cache)
         self.materializer, self.output_materializers, self.type_materializers = _materializers(
@@ -87,8 +73,6 @@ class Step:
 
     @functools.cached_property
     def code_fingerprint(self) -> str:
-        from .cache import code_fingerprint
-
         return code_fingerprint(self.func)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -145,13 +129,13 @@ def _check_outputs(step_name: str, outputs: OutputSpec) -> str | tuple[str, ...]
     if outputs is None:
         return None
     if isinstance(outputs, str):
-        return validate_name(outputs, "output name")
+        return validate_new_name(outputs, "output name")
     if not isinstance(outputs, (tuple, list)) or not outputs:
         raise ConfigError(
             f"step {step_name!r}: outputs must be a name or a non-empty tuple of names, "
             f"got {outputs!r}"
         )
-    names = tuple(validate_name(n, "output name") for n in outputs)
+    names = tuple(validate_new_name(n, "output name") for n in outputs)
     if len(set(names)) != len(names):
         raise ConfigError(f"step {step_name!r}: output names repeat in {names}")
     return names

@@ -9,7 +9,7 @@ committed stay.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..artifact import Artifact
 from ..errors import FlowArtifactsError
@@ -18,8 +18,10 @@ from ..stack import Stack
 from .arguments import PreparedCall, prepare_call
 from .cache import CacheWarning, cache_key
 from .context import Run, StepRun, current_run, error_text, log, now
-from .decorator import Step
 from .outputs import Outputs, commit_output, returned, split_outputs
+
+if TYPE_CHECKING:
+    from .decorator import Step
 
 
 def call_step(step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -53,7 +55,13 @@ def _call_in_run(step: Step, run: Run, args: tuple[Any, ...], kwargs: dict[str, 
         if reused is not None:
             return _record_hit(stack, run, step, record, reused)
     record.id = stack.catalog.start_step_run(
-        project, run.id, record.name, params=record.params, cache_key=key, inputs=list(call.inputs)
+        project,
+        run.id,
+        record.name,
+        params=record.params,
+        cache_key=key,
+        inputs=list(call.inputs),
+        journal=stack.store.journal,
     )
     run.add_step(record)
     run.emit_lineage(record)
@@ -110,7 +118,7 @@ def _reusable(stack: Stack, step: Step, key: str) -> list[tuple[str, Artifact, A
         return None
     reused = []
     for name, manifest in chosen:
-        artifact = Artifact(manifest, store=stack.store, session=stack)
+        artifact = Artifact(manifest, store=stack.store, stack=stack)
         try:
             reused.append((name, artifact, artifact.load()))
         except FlowArtifactsError as exc:
@@ -147,6 +155,7 @@ def _record_hit(
         params=record.params,
         cache_key=record.cache_key,
         inputs=[a.id for a in record.inputs],
+        journal=stack.store.journal,
     )
     run.add_step(record)
     run.emit_lineage(record)
@@ -166,7 +175,9 @@ def _finish(
 ) -> None:
     record.status, record.error, record.ended = status, error, now()
     try:
-        stack.catalog.finish_step_run(record.id, status, error=error, cached=cached)
+        stack.catalog.finish_step_run(
+            record.id, status, error=error, cached=cached, journal=stack.store.journal
+        )
     except Exception as failure:
         if status != "failed":
             raise

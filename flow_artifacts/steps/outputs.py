@@ -21,7 +21,7 @@ class StepOutputError(FlowArtifactsError, TypeError):
     """A step returned something that does not match its declared `outputs`."""
 
 
-class Outputs(tuple):  # type: ignore[type-arg]
+class Outputs(tuple[Any, ...]):
     """The outputs of a step with several: unpacks like a tuple, and `out.train` or
     `out["train"]` get one by name. A cache hit returns the same shape as a fresh call."""
 

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..naming import validate_name
+from ..naming import validate_new_name
 
 if TYPE_CHECKING:
     from ..stack import StackLike
@@ -30,8 +30,8 @@ class Pipeline:
     ) -> None:
         functools.update_wrapper(self, func)
         self.func = func
-        self.name = validate_name(name or func.__name__, "pipeline")
-        self.project = validate_name(project, "project") if project is not None else None
+        self.name = validate_new_name(name or func.__name__, "pipeline")
+        self.project = validate_new_name(project, "project") if project is not None else None
         self.cache = cache
         self.stack = stack
         self.run_id = run_id

@@ -29,6 +29,9 @@ class StoreBackend:
     """What signing needs beyond the store's own credentials, said when it fails."""
     exclusive_create: bool = False
     """Writes can be conditional (if-none-match): `open(path, "xb")`, `pipe_file(mode="create")`."""
+    multipart_uploads: bool = False
+    """Unfinished multipart uploads outlive a killed writer and can be listed and aborted through
+    the S3 API (`stores/uploads.py`), so gc cleans them."""
 
     def check_installed(self, url: str) -> None:
         """Import `requires` now, so a missing extra is named with its install command.

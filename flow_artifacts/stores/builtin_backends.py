@@ -15,7 +15,7 @@ def register_store_backends(register: Callable[[StoreBackend], None]) -> None:
     register(
         StoreBackend(
             "s3", ("s3", "s3a"), requires="s3fs", install='pip install "flow-artifacts[s3]"',
-            buckets=True, can_sign=True, exclusive_create=True,
+            buckets=True, can_sign=True, exclusive_create=True, multipart_uploads=True,
         )
     )  # fmt: skip
     register(

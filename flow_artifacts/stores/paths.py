@@ -1,22 +1,71 @@
-"""Paths inside a store: references to candidate keys, listings to files, no-replace publishing."""
+"""Paths inside a store: references to candidate keys, listings to files, no-replace publishing,
+the reserved namespace of the store's own records, and exact deletes."""
 
 from __future__ import annotations
 
 import errno
 import os
 import posixpath
+import shutil
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from fsspec.implementations.local import LocalFileSystem
+
 from ..manifest import MANIFEST_SUFFIX
 from ..moments import aware, parse_moment
 
-TEMP_PREFIX = ".tmp-"
+RESERVED = ".flow-artifacts"
+"""Top-level folder of the store's own records: its identity, pending writes, temporaries.
+
+No artifact path can reach it: names and path segments may not start with '.', nor may a path
+template's first segment."""
+IDENTITY = f"{RESERVED}/store.json"
+WRITES = f"{RESERVED}/writes"
+TEMPS = f"{RESERVED}/tmp"
+JOURNAL_DIR = f"{RESERVED}/journal"
+"""The store's journal (see `journal.py`): write-once records of every change after writing."""
 
 
 def rel_to(path: str, root: str) -> str:
     return path[len(root) :].lstrip("/") if path.startswith(root) else path
+
+
+def reserved(rel: str) -> bool:
+    """Whether a store-relative path is one of the store's own records, not artifact space."""
+    return rel == RESERVED or rel.startswith(RESERVED + "/")
+
+
+def remove_exactly(fs: Any, path: str) -> None:
+    """Delete the file at `path`, or every file under it, each by its literal name.
+
+    fsspec's `rm` expands `[`, `*` and `?` as patterns on most filesystems, so that deleting
+    `report[1]` could delete `report1`. Here nothing is ever globbed; missing is fine.
+    """
+    if isinstance(fs, LocalFileSystem):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.unlink(path)
+        return
+    try:
+        found = fs.find(path, detail=True)
+    except FileNotFoundError:
+        return
+    # adlfs answers a single file's `find(detail=True)` with a list of names
+    files = list(files_only(found) if isinstance(found, Mapping) else found)
+    literal = [p for p in files if not _pattern(p)]
+    if literal:
+        fs.rm(literal)  # a list of names without pattern characters is taken literally, batched
+    for file in files:
+        if _pattern(file):
+            fs.rm_file(file)
+
+
+def _pattern(path: str) -> bool:
+    """Whether fsspec would expand `path` as a glob (its rule: any of `*`, `?`, `[`)."""
+    return any(char in path for char in "*?[")
 
 
 def candidate_keys(rel: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from fsspec.implementations.local import LocalFileSystem
@@ -13,6 +13,7 @@ from fsspec.implementations.local import LocalFileSystem
 from ..errors import IntegrityError
 from ..hashing import directory_checksum, format_checksum
 from ..manifest import Manifest
+from ..manifest_checks import member_destination
 from ..materializers.base import Materializer
 from .failures import ErrorTranslator, materializer_failures
 from .paths import files_only, rel_to
@@ -119,11 +120,22 @@ def verified_stream(
 
 
 def download_tree(
-    fs: Any, data: str, manifest: Manifest, target: str | os.PathLike[str], errors: ErrorTranslator
+    fs: Any,
+    members: Mapping[str, str],
+    manifest: Manifest,
+    target: str | os.PathLike[str],
+    errors: ErrorTranslator,
 ) -> None:
-    """Copy a directory artifact to local `target`, then check the copy against its checksum."""
+    """Copy the `members` (name -> path in the store) of a directory artifact to local `target`,
+    then check the copy against its checksum. Every destination is checked to lie inside
+    `target` before the first byte is written."""
+    what = f"artifact {manifest.key!r}"
+    destinations = {rel: member_destination(target, rel, what) for rel in members}
+    for destination in destinations.values():
+        destination.parent.mkdir(parents=True, exist_ok=True)
     with errors.io("reading", manifest.key):
-        fs.get(data + "/", os.fspath(target), recursive=True)
+        if members:
+            fs.get(list(members.values()), [os.fspath(destinations[rel]) for rel in members])
     local = LocalFileSystem()
     copied = stored_checksum(local, local._strip_protocol(os.fspath(target)), manifest)
     if copied != manifest.checksum:

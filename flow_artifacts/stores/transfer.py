@@ -41,8 +41,8 @@ def iter_chunks(
             while chunk := f.read(chunk_size):
                 yield chunk
     elif size is not None and size < chunk_size:
-        if body := read_whole(fs, path, size):
-            yield body
+        if whole := read_whole(fs, path, size):
+            yield whole
     elif type(fs).open_async is not AsyncFileSystem.open_async:
         yield from _streamed(fs, path, chunk_size)
     elif size is not None:

@@ -1,16 +1,16 @@
 """Putting an artifact's bytes and manifest into a store without ever replacing what is there.
 
-Where the filesystem renames (local disk, memory), bytes go to a hidden temporary name and are
-moved into place only if the place is free. On object stores, writes go straight to their final
-name as conditional creates: the object appears whole when its upload completes, or not at all.
+Where the filesystem renames (local disk, memory), bytes go to the write's own folder in the
+store's reserved namespace and are moved into place only if the place is free. On object stores,
+writes go straight to their final name as conditional creates: the object appears whole when its
+upload completes, or not at all.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import os
 import posixpath
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +19,12 @@ from fsspec.implementations.local import LocalFileSystem
 from ..errors import MaterializerError
 from ..hashing import RecordingFileSystem
 from ..manifest import MANIFEST_SUFFIX, Manifest
-from ..materializers.base import Materializer
+from ..materializers.base import MAX_METADATA_BYTES, Materializer
 from ..progress import progress_bar
 from .backend import StoreBackend
 from .failures import ErrorTranslator, Failure, classify, materializer_failures
-from .paths import TEMP_PREFIX, files_only, link_into_place, rel_to
+from .leases import PendingWrite
+from .paths import files_only, link_into_place, rel_to, remove_exactly
 from .reading import digest
 from .transfer import iter_chunks
 
@@ -43,13 +44,22 @@ class Writer:
         return isinstance(self.fs, LocalFileSystem)
 
     def data(
-        self, obj: Any, key: str, data_path: str, materializer: Materializer, progress: bool | None
+        self,
+        obj: Any,
+        key: str,
+        data_path: str,
+        materializer: Materializer,
+        progress: bool | None,
+        write: PendingWrite,
     ) -> Written:
         """Have `materializer` write `obj` to `data_path`, hashing every byte on its way.
 
-        A taken key is refused before big uploads start (on local disk, before anything). Small
-        uploads to object stores skip that round trip: their conditional creates refuse a taken
-        data path anyway, and the manifest's create refuses a taken key.
+        Where the store renames, the bytes go first to the write's own folder in the store's
+        reserved namespace. A taken key is refused before big uploads start (on local
+        disk, before anything). Small uploads to object stores skip that round trip: their
+        conditional creates refuse a taken data path anyway, and the manifest's create refuses a
+        taken key. On failure, what this write made is removed, never a race winner's bytes; if
+        that fails, `write.leftovers` is set, so its record is left to expire for gc.
         """
 
         def refuse_taken() -> None:
@@ -63,11 +73,19 @@ class Writer:
         target = data_path
         if not self.backend.exclusive_create:
             refuse_taken()
-        if self.backend.atomic_rename:
-            parent, name = posixpath.split(data_path)
+        elif not self.backend.atomic_rename and materializer.writes_directory(obj):
+            # a folder is written in place, file by file: files already there (a killed
+            # upload's) would become part of it
             with self.errors.io("writing", key):
-                self.fs.makedirs(parent, exist_ok=True)
-            target = f"{parent}/{TEMP_PREFIX}{uuid.uuid4().hex}-{name}"
+                if self.fs.find(data_path):
+                    raise self.errors.error(Failure.EXISTS, "writing", key)
+        if self.backend.atomic_rename:
+            with self.errors.io("writing", key):
+                self.fs.makedirs(posixpath.dirname(data_path), exist_ok=True)
+                self.fs.makedirs(write.temp, exist_ok=True)
+            # named without the user's name: the move out of here must never see a pattern
+            extension = posixpath.basename(data_path)[len(posixpath.basename(key)) :]
+            target = f"{write.temp}/data{extension}"
         bar = progress_bar(f"uploading {key}", progress=progress)
         recorder = RecordingFileSystem(
             self.fs,
@@ -85,36 +103,62 @@ class Writer:
                     self._move(target, data_path)
         except BaseException as exc:
             if target != data_path or classify(exc) is not Failure.EXISTS:
-                self.remove(target)  # but on a lost race, the bytes there are the winner's
+                removed = [self.remove(target)]
+            else:  # lost a race: the bytes there are the winner's, but for those this write made
+                removed = [self.remove(path) for path in recorder.written]
+            write.leftovers = not all(removed)
             raise
         finally:
             bar.close()
         return metadata or {}, directory, files
 
-    def manifest(self, manifest: Manifest) -> None:
-        """Write the manifest, which makes the artifact visible; never over another one."""
+    def manifest(self, manifest: Manifest, temp: str) -> None:
+        """Write the manifest, which makes the artifact visible; never over another one.
+
+        On local disk it is written whole in the write's folder `temp`, then linked into place.
+        """
         path = f"{self.root}/{manifest.key}{MANIFEST_SUFFIX}"
-        body = manifest.to_json()
-        with self.errors.io("publishing", manifest.key):
-            if self.local:
-                temp = f"{posixpath.dirname(path)}/{TEMP_PREFIX}{uuid.uuid4().hex}.json"
-                with open(temp, "wb") as f:
+        self.create(path, manifest.to_json(), manifest.key, staged_in=temp)
+
+    def create(
+        self, path: str, body: bytes, what: str, *, parents: bool = False, staged_in: str = ""
+    ) -> None:
+        """Write a small file, failing with `ArtifactExists` rather than replace one.
+
+        On local disk it appears whole when `staged_in` names a folder to write it in first;
+        without one it is created exclusively and written in place, which suits the journal: a
+        record torn by a crash belongs to a change that never committed, and is skipped.
+        """
+        with self.errors.io("publishing", what):
+            if parents and not self.backend.buckets:
+                self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+            if self.local and staged_in:
+                os.makedirs(staged_in, exist_ok=True)
+                staged = f"{staged_in}/{posixpath.basename(path)}"
+                with open(staged, "wb") as f:
                     f.write(body)
                 try:
-                    link_into_place(temp, path)
+                    link_into_place(staged, path)
                 finally:
-                    self.remove(temp)
+                    self.remove(staged)
+            elif self.local:
+                with open(path, "xb") as f:
+                    f.write(body)
             elif self.backend.exclusive_create:
                 self.fs.pipe_file(path, body, mode="create")
             else:
                 if self.fs.exists(path):
-                    raise self.errors.error(Failure.EXISTS, "publishing", manifest.key)
+                    raise self.errors.error(Failure.EXISTS, "publishing", what)
                 self.fs.pipe_file(path, body)
 
-    def remove(self, path: str) -> None:
-        """Delete a file or a whole tree; missing is fine, and so is failing (gc retries)."""
-        with contextlib.suppress(Exception):
-            self.fs.rm(path, recursive=True)
+    def remove(self, path: str) -> bool:
+        """Delete a file or a whole tree by exact names; missing is fine. False if that failed
+        (the write's record then expires, and gc retries)."""
+        try:
+            remove_exactly(self.fs, path)
+        except Exception:
+            return False
+        return True
 
     def _written_files(
         self, recorder: RecordingFileSystem, target: str, directory: bool
@@ -144,5 +188,11 @@ def _save(
 ) -> dict[str, Any]:
     with materializer_failures(materializer, "save", key):
         metadata = materializer.save(obj, fs, target)
-        json.dumps(metadata or {}, sort_keys=True)  # as Manifest.to_json will
+        size = len(json.dumps(metadata or {}, sort_keys=True))  # as Manifest.to_json will
+        if size > MAX_METADATA_BYTES:
+            raise ValueError(
+                f"it recorded {size >> 10} KiB of format metadata, more than the "
+                f"{MAX_METADATA_BYTES >> 10} KiB every manifest and catalog row may hold; "
+                "record a bounded preview of the data, not the data"
+            )
     return metadata

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..artifact import Artifact
-from ..catalog.refs import parse_ref
+from ..catalog import RunRecord
 from ..errors import (
     ArtifactInUse,
     ArtifactNotFound,
@@ -30,8 +30,9 @@ from ..errors import (
     StoreError,
     UnsupportedOperation,
 )
+from ..refs import parse_ref
 from ..stack import Stack
-from . import params, preview, queries, views
+from . import params, preview, views
 from .pages import STATIC, error_page, shell
 from .security import CONTENT_POLICY, SecurityHeaders, TokenGate
 
@@ -61,22 +62,16 @@ class Browser:
     def artifact(self, request: Request) -> Artifact:
         """The artifact the path names: an id, a URN, or `project/name[@version|:tag]`."""
         text = request.path_params["ref"].strip()
-        if "/" in text and not text.startswith(("store://", "urn:")):
-            text = "store://" + text
         try:
-            ref = parse_ref(text)
+            ref = parse_ref(text, bare=True)
         except ConfigError:
             raise ArtifactNotFound(
                 f"no artifact {text!r:.120}: it is not an id or a reference"
             ) from None
-        return Artifact(self.stack.catalog.get(ref), store=self.stack.store, session=self.stack)
+        return Artifact(self.stack.catalog.get(ref), store=self.stack.store, stack=self.stack)
 
-    def run(self, request: Request) -> dict[str, Any]:
-        project, run_id = request.path_params["project"], request.path_params["run_id"]
-        found = queries.run_row(self.stack.catalog, project, run_id)
-        if found is None:
-            raise ArtifactNotFound(f"no run {run_id!r} in project {project!r}")
-        return found
+    def run(self, request: Request) -> RunRecord:
+        return self.stack.catalog.run(request.path_params["project"], request.path_params["run_id"])
 
     # pages
     def artifact_page(self, request: Request) -> Response:
@@ -92,7 +87,7 @@ class Browser:
         return self.json(views.stack_info(self.stack, allow_delete=self.allow_delete))
 
     def search(self, request: Request) -> Response:
-        page = queries.list_artifacts(self.stack.catalog, params.list_query(request.query_params))
+        page = self.stack.catalog.search(params.list_query(request.query_params))
         items = [views.summary(m) for m in page.items]
         return self.json({"items": items, "next_cursor": page.next_cursor})
 
@@ -139,7 +134,7 @@ class Browser:
         project = params.text(request.query_params, "project")
         limit = params.integer(request.query_params, "limit", 50, 1, params.MAX_LIMIT)
         rows = self.stack.catalog.runs(project, limit=limit)
-        return self.json([{k: v for k, v in r.items() if k != "pk"} for r in rows])
+        return self.json([r.to_dict() for r in rows])
 
     def run_api(self, request: Request) -> Response:
         return self.json(views.run_detail(self.stack, self.run(request)))

@@ -6,15 +6,13 @@ same words, and the queries below them only ever see valid values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from ..catalog import Search
 from ..materializers.base import ArtifactKind
 from ..moments import parse_moment
 
-SORTS = ("created", "name", "version", "kind", "size", "step")
 KINDS = tuple(kind.value for kind in ArtifactKind)
 MAX_LIMIT = 200
 MAX_DEPTH = 20
@@ -32,32 +30,16 @@ class Params(Protocol):
     def getlist(self, key: str, /) -> list[str]: ...
 
 
-@dataclass
-class ListQuery:
-    """One page of the artifact list: filters, sort order and where to continue."""
-
-    project: str | None = None
-    name: str | None = None
-    """A case-insensitive substring of the artifact name."""
-    kind: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    since: datetime | None = None
-    until: datetime | None = None
-    sort: str = "created"
-    descending: bool = True
-    limit: int = 50
-    cursor: str | None = None
-
-
-def list_query(params: Params) -> ListQuery:
-    return ListQuery(
+def list_query(params: Params) -> Search:
+    """The artifact list's filters, sort order and cursor, as the catalog searches them."""
+    return Search(
         project=text(params, "project"),
         name=text(params, "name"),
         kind=choice(params, "kind", KINDS),
         labels=labels(params.getlist("label")),
         since=moment(params, "since"),
         until=moment(params, "until"),
-        sort=choice(params, "sort", SORTS) or "created",
+        sort=choice(params, "sort", Search.SORTS) or "created",
         descending=(choice(params, "order", ("asc", "desc")) or "desc") == "desc",
         limit=integer(params, "limit", 50, 1, MAX_LIMIT),
         cursor=text(params, "cursor"),

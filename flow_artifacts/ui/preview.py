@@ -64,6 +64,8 @@ def preview(art: Artifact, content_url: str) -> dict[str, Any]:
             "rows": table.get("data", []),
             "schema": art.metadata.get("schema", []),
             "total_rows": art.metadata.get("rows"),
+            "total_columns": art.metadata.get("column_count"),
+            "truncated": bool(table.get("truncated")),
         }
     mime = effective_mime(art)
     if mime.startswith("image/"):

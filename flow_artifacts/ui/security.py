@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -52,13 +52,19 @@ class TokenGate:
             return
         if self._valid(request.query_params.get("token")):
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-            location = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+            location = local_path(request.url.path) + (f"?{urlencode(rest)}" if rest else "")
             response: Response = RedirectResponse(location, status_code=303)
             response.set_cookie(COOKIE, self.token.decode(), httponly=True, samesite="strict")
         else:
             response = self.deny(request)
             response.headers["WWW-Authenticate"] = "Bearer"
         await response(scope, receive, send)
+
+
+def local_path(path: str) -> str:
+    """`path` as a redirect target that stays on this server: one leading slash (`//host` and
+    `/\\host` would name another host), everything else percent-encoded (no header breaks)."""
+    return "/" + quote(path.lstrip("/\\"), safe="/-._~!$&'()*+,;=:@")
 
 
 class SecurityHeaders:

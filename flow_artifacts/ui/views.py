@@ -12,15 +12,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from .. import __version__
 from ..api import lineage as walk
 from ..artifact import Artifact
-from ..catalog import StepRunRecord
-from ..cli.browse import artifact_record
+from ..catalog import RunRecord, StepRunRecord
 from ..errors import ArtifactNotFound
 from ..manifest import Manifest
 from ..redact import redact_url
 from ..stack import Stack
+from ..version import __version__
 
 VERSIONS_PAGE = 20
 EXTRA_FIELDS = (
@@ -58,7 +57,7 @@ def summary(m: Manifest) -> dict[str, Any]:
     """An artifact as a row of a table: what the list, versions and runs pages show."""
     return {
         "id": m.id,
-        "uri": f"store://{m.project}/{m.name}@{m.version}",
+        "uri": m.uri,
         "project": m.project,
         "name": m.name,
         "version": m.version,
@@ -89,7 +88,7 @@ def stack_info(stack: Stack, *, allow_delete: bool) -> dict[str, Any]:
 def artifact_detail(stack: Stack, art: Artifact) -> dict[str, Any]:
     """Every field of the record, with tags, aspects, versions of its name and its producer."""
     catalog = stack.catalog
-    record = artifact_record(art)
+    record = art.record()
     record.update({name: getattr(art.manifest, name) for name in EXTRA_FIELDS})
     record["status"] = art.status
     record["tags"] = catalog.tags(art.id)
@@ -166,9 +165,9 @@ def lineage(stack: Stack, art: Artifact, depth: int | None) -> dict[str, Any]:
     return {"root": art.id, "depth": depth, "nodes": nodes, "edges": edges}
 
 
-def run_detail(stack: Stack, run: dict[str, Any]) -> dict[str, Any]:
+def run_detail(stack: Stack, run: RunRecord) -> dict[str, Any]:
     """A run with its steps: status, duration, cache hits, and input and output artifacts."""
-    records = stack.catalog.step_runs_of_run(run["project"], run["run_id"])
+    records = stack.catalog.step_runs_of_run(run.project, run.run_id)
     sources = {s.id: _reused_from(stack, s) for s in records}
     outputs = {s.id: (sources[s.id] or s).outputs for s in records}
     ids = {i for s in records for i in (*s.inputs, *outputs[s.id])}
@@ -185,9 +184,9 @@ def run_detail(stack: Stack, run: dict[str, Any]) -> dict[str, Any]:
             else None
         )
         steps.append(step)
-    ended, started = run.get("ended"), run.get("started")
+    ended, started = run.ended, run.started
     return {
-        **{k: v for k, v in run.items() if k != "pk"},
+        **run.to_dict(),
         "duration_s": (ended - started).total_seconds() if ended and started else None,
         "cache_hits": sum(1 for s in records if s.cached),
         "steps": steps,

@@ -56,7 +56,7 @@ def latest(name: str) -> fa.Artifact:
 def test_a_kedro_run_is_a_run_and_its_nodes_step_runs_with_lineage(project, stack):
     run_id = kedro_run(project)
     (run,) = stack.catalog.runs(PACKAGE)
-    assert (run["run_id"], run["status"], run["pipeline"]) == (run_id, "completed", "__default__")
+    assert (run.run_id, run.status, run.pipeline) == (run_id, "completed", "__default__")
     steps = steps_of(stack, run_id)
     assert {name: s.status for name, s in steps.items()} == {
         "make_raw": "completed",
@@ -95,7 +95,7 @@ def test_a_run_loads_what_it_wrote_though_an_overlapping_run_wrote_a_newer_versi
     clean = latest("clean")
     assert len(clean.load()) == 3  # ... yet the outer run read its own 3 rows, not 7
     assert steps_of(stack, outer)["clean"].inputs == [raw_versions[outer].id]
-    assert {r["run_id"]: r["status"] for r in stack.catalog.runs(PACKAGE)} == {
+    assert {r.run_id: r.status for r in stack.catalog.runs(PACKAGE)} == {
         outer: "completed",
         inner: "completed",
     }
@@ -136,8 +136,8 @@ def test_a_failing_node_fails_its_step_run_and_the_run(project, stack):
     with pytest.raises(ValueError, match="cannot explode"):
         kedro_run(project, pipeline_name="failing")
     (run,) = stack.catalog.runs(PACKAGE)
-    assert run["status"] == "failed"
-    steps = steps_of(stack, run["run_id"])
+    assert run.status == "failed"
+    steps = steps_of(stack, run.run_id)
     assert steps["explode"].status == "failed"
     assert "ValueError: cannot explode" in steps["explode"].error
     assert "hunter2hunter2" not in steps["explode"].error
@@ -149,7 +149,7 @@ def test_a_pin_that_does_not_exist_fails_the_run_clearly(project, stack):
     kedro_run(project, pipeline_name="produce")
     with pytest.raises(Exception, match="prod"):
         kedro_run(project, pipeline_name="consume", load_versions={"raw": "prod"})
-    failed = {r["status"] for r in stack.catalog.runs(PACKAGE)}
+    failed = {r.status for r in stack.catalog.runs(PACKAGE)}
     assert failed == {"completed", "failed"}
 
 

@@ -77,7 +77,7 @@ def test_a_flow_run_is_a_run_and_its_task_runs_step_runs(stack):
     assert state.is_completed() and state.result() == {"rows": 4}
     flow_run_id = str(state.state_details.flow_run_id)
     (run,) = stack.catalog.runs(PROJECT)
-    assert (run["run_id"], run["status"], run["pipeline"]) == (flow_run_id, "completed", "training")
+    assert (run.run_id, run.status, run.pipeline) == (flow_run_id, "completed", "training")
     steps = stack.catalog.step_runs_of_run(PROJECT, flow_run_id)
     by_kind = {s.step.rsplit("-", 1)[0]: s for s in steps}
     assert set(by_kind) == {"load_raw", "clean", "summarize", "report"}
@@ -101,9 +101,9 @@ def test_a_failing_task_fails_its_step_run_and_the_run(stack):
     state = failing(return_state=True)
     assert state.is_failed()
     (run,) = stack.catalog.runs(PROJECT)
-    assert run["status"] == "failed"
+    assert run.status == "failed"
     steps = {
-        s.step.rsplit("-", 1)[0]: s for s in stack.catalog.step_runs_of_run(PROJECT, run["run_id"])
+        s.step.rsplit("-", 1)[0]: s for s in stack.catalog.step_runs_of_run(PROJECT, run.run_id)
     }
     assert steps["load_raw"].status == "completed"
     assert steps["explode"].status == "failed"

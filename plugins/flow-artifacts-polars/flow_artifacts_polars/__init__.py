@@ -6,13 +6,16 @@ is imported only when a frame is saved or loaded.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from flow_artifacts import ArtifactKind, Materializer, hookimpl
-
-PREVIEW_ROWS = 5
+from flow_artifacts.materializers.preview import (
+    MAX_PREVIEW_COLUMNS,
+    PREVIEW_ROWS,
+    columns_and_schema,
+    table_preview,
+)
 
 
 class PolarsParquetMaterializer(Materializer):
@@ -25,16 +28,16 @@ class PolarsParquetMaterializer(Materializer):
     def save(self, obj: Any, fs: Any, path: str) -> dict[str, Any]:
         with fs.open(path, "wb") as f:
             obj.write_parquet(f)
-        head = obj.head(PREVIEW_ROWS)
+        shown = obj.head(PREVIEW_ROWS).select(obj.columns[:MAX_PREVIEW_COLUMNS])
+        # Bounded however wide or long the cells: dates become ISO text, long text and nested
+        # values are cut with a marker, so the manifest stays small and plain JSON.
+        preview = table_preview(shown.columns, shown.rows())
+        if obj.width > MAX_PREVIEW_COLUMNS:
+            preview["truncated"] = True
         return {
             "rows": obj.height,
-            "columns": obj.columns,
-            "schema": [{"name": name, "type": str(dtype)} for name, dtype in obj.schema.items()],
-            # Dates, decimals and nested values become strings: the manifest must stay plain JSON.
-            "preview": {
-                "columns": obj.columns,
-                "data": json.loads(json.dumps(head.rows(), default=str)),
-            },
+            **columns_and_schema(obj.columns, list(obj.schema.items())),
+            "preview": preview,
         }
 
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:

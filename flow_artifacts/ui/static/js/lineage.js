@@ -13,7 +13,7 @@ const STYLE = [
   { selector: "node[type = 'step']", style: {
     shape: "round-tag", "background-color": "#fef3c7", "border-color": "#b45309" } },
   { selector: "node[?cached]", style: { "border-style": "dashed" } },
-  { selector: "node[status = 'failed']", style: { "border-color": "#b91c1c", "border-width": 3 } },
+  { selector: "node[status = 'failed'], node[status = 'crashed']", style: { "border-color": "#b91c1c", "border-width": 3 } },
   { selector: "node[?root]", style: {
     "background-color": "#1d4ed8", color: "#ffffff", "border-color": "#1e3a8a", "border-width": 3 } },
   { selector: "edge", style: {

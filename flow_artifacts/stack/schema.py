@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ConfigError
-from .naming import validate_name
+from ..errors import ConfigError
+from ..naming import validate_name
 from .strict_yaml import KeyPath, YamlDocument
 
 STACK_KEYS: dict[str, type] = {

@@ -11,6 +11,8 @@ import secrets
 
 import click
 
+from .state import State
+
 TOKEN_ENV = "FLOW_ARTIFACTS_UI_TOKEN"
 
 
@@ -66,11 +68,9 @@ def ui(
     `Authorization: Bearer TOKEN`; the printed URL carries it once as ?token=, and the page
     swaps it for a cookie.
     """
-    from ..cli.main import State
-
     try:
-        from .app import LOOPBACK_HOSTS, create_app
-        from .server import bind, serve, url_of
+        from ..ui.app import LOOPBACK_HOSTS, create_app
+        from ..ui.server import bind, serve, url_of
     except ImportError as exc:
         raise click.ClickException(
             f"the web page needs packages that are not installed ({exc.name}); "

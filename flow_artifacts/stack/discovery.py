@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 FILE_NAME = "flow_artifacts.yaml"
 SAFE_KEY = "safe_directories"

@@ -1,4 +1,5 @@
-"""Parsing artifact references: ids, URNs and `store://project/name[@version|:tag]`."""
+"""Artifact references, the one parser and formatter: ids, URNs, `store://project/name[@version|:tag]`
+and, where a user types one (CLI, web page), the same without `store://`."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from ..errors import InvalidName
-from ..naming import validate_name
+from .errors import InvalidName
+from .naming import validate_name
 
 URN_PREFIX = "urn:flow-artifacts:artifact:"
 STORE_SCHEME = "store://"
@@ -28,16 +29,38 @@ class Ref:
 
     def __str__(self) -> str:
         if self.id:
-            return URN_PREFIX + self.id
+            return artifact_urn(self.id)
         selector = f"@{self.version}" if self.version else f":{self.tag}" if self.tag else ""
         return f"{STORE_SCHEME}{self.project}/{self.name}{selector}"
 
 
-def parse_ref(ref: str) -> Ref:
-    """Parse a reference string; raise `InvalidName` with the accepted forms if it doesn't parse."""
+def artifact_uri(
+    project: str, name: str, version: int | None = None, *, tag: str | None = None
+) -> str:
+    """`store://project/name`, with `@version` or `:tag` when given."""
+    return str(Ref(project=project, name=name, version=version, tag=tag))
+
+
+def artifact_urn(artifact_id: str) -> str:
+    return URN_PREFIX + artifact_id
+
+
+def is_reference(text: str) -> bool:
+    """Whether `text` claims to be a reference (URN or `store://`), not a store path."""
+    return text.strip().startswith((STORE_SCHEME, URN_PREFIX))
+
+
+def parse_ref(ref: str, *, bare: bool = False) -> Ref:
+    """Parse a reference string; raise `InvalidName` with the accepted forms if it doesn't parse.
+
+    With `bare`, `project/name[@version|:tag]` is read as if written with `store://`: for what
+    users type on a command line or in a web address.
+    """
     if not isinstance(ref, str):
         raise InvalidName(f"artifact reference must be a string, got {type(ref).__name__}")
     text = ref.strip()
+    if bare and "/" in text and not is_reference(text):
+        text = STORE_SCHEME + text
     if text.startswith(URN_PREFIX):
         return Ref(id=_uuid(text[len(URN_PREFIX) :], ref))
     if text.startswith(STORE_SCHEME):
@@ -45,7 +68,9 @@ def parse_ref(ref: str) -> Ref:
         if not match:
             raise _bad(ref)
         version = match["version"]
-        if version is not None and not (version.isdigit() and int(version) > 0):
+        if version is not None and not (
+            version.isascii() and version.isdigit() and int(version) > 0
+        ):
             raise InvalidName(f"artifact reference {ref!r}: version must be a positive integer")
         return Ref(
             project=validate_name(match["project"], "project"),

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 50
@@ -75,7 +75,15 @@ def read_yaml(path: str | os.PathLike[str]) -> YamlDocument:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file} is not UTF-8 text: {exc}") from None
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, other controls)
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ConfigError(
+            f"{file}, line {line}: invalid YAML: the character U+{char:04X} is not allowed in a "
+            "YAML file; remove it"
+        ) from None
     try:
         node = loader.get_single_node()
         lines: dict[KeyPath, int] = {}
@@ -125,8 +133,9 @@ def _to_python(
                     f"{first_line[key]}); each key may appear once"
                 )
             first_line[key] = line
-            result[key] = _to_python(loader, value_node, (*path, key), lines, file)
-            lines[(*path, key)] = line
+            key_path = (*path, key)
+            result[key] = _to_python(loader, value_node, key_path, lines, file)
+            lines[key_path] = line
         return result
     if isinstance(node, yaml.SequenceNode):
         return [

@@ -22,9 +22,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from .envvars import ExpansionError, expand
-from .errors import ConfigError
-from .plugins import (
+from ..errors import ConfigError
+from ..plugins import (
     DEFAULT_PLUGINS,
     ENTRY_POINT_GROUP,
     PluginHost,
@@ -33,10 +32,11 @@ from .plugins import (
     make_plugin_manager,
     short_name,
 )
-from .redact import is_secret_name, redact, redact_url, scrub, secret_values
-from .stack_schema import FILE_KEYS, check_keys, check_name, check_shape, check_type
+from ..redact import is_secret_name, redact, redact_url, scrub, secret_values
+from ..template import DEFAULT_TEMPLATE, VARIABLES, PathTemplate
+from .envvars import ExpansionError, expand
+from .schema import FILE_KEYS, check_keys, check_name, check_shape, check_type
 from .strict_yaml import KeyPath, YamlDocument, read_yaml
-from .template import DEFAULT_TEMPLATE, VARIABLES, PathTemplate
 
 DEFAULT_DIR = ".flow_artifacts"
 """Where a stack file's store and catalog go when it names none, beside the file."""

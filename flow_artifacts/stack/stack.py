@@ -19,22 +19,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from .catalog import Catalog
-from .errors import ConfigError, FlowArtifactsError
-from .plugins import PluginHost, default_plugin_host
-from .redact import redact_url
-from .redact import scrub as scrub_secrets
-from .stack_discovery import FILE_NAME, find_stack_file
-from .store import ArtifactStore
-from .template import DEFAULT_TEMPLATE, PathTemplate
+from ..catalog import Catalog
+from ..errors import ConfigError, FlowArtifactsError
+from ..materializers.registry import Dispatch
+from ..plugins import PluginHost, default_plugin_host
+from ..redact import redact_url
+from ..redact import scrub as scrub_secrets
+from ..stores.store import ArtifactStore
+from ..template import DEFAULT_TEMPLATE, PathTemplate
+from .discovery import FILE_NAME, find_stack_file
 
 if TYPE_CHECKING:
-    from .stack_file import StackConfig
+    from .file import StackConfig
 
 DEFAULT_ROOT = ".flow_artifacts"
 STACK_ENV = "FLOW_ARTIFACTS_STACK"
 
-StackLike = Union["Stack", str, os.PathLike]
+StackLike = Union["Stack", str, "os.PathLike[str]"]
 """A `Stack`, or where to read one: `path/to/stack.yaml` or `path/to/stack.yaml#name`."""
 
 
@@ -82,7 +83,7 @@ class Stack:
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str], name: str | None = None) -> Stack:
         """The stack `name` (default: the `active:` one) of a stack file, opened."""
-        from .stack_file import read_stack_config
+        from .file import read_stack_config
 
         return cls.from_config(read_stack_config(path, name))
 
@@ -125,6 +126,23 @@ class Stack:
         if self.allow_pickle == "trusted-projects":
             return project in self.trusted_projects
         return bool(self.allow_pickle)
+
+    def dispatch(
+        self,
+        project: str | None = None,
+        *,
+        materializer: str | None = None,
+        overrides: Mapping[str, str] | None = None,
+    ) -> Dispatch:
+        """How this stack picks materializers for `project` (default: the stack's): the one rule
+        that `materialize` writes by and `explain` reports."""
+        project = self.project if project is None else project
+        return Dispatch(
+            self.plugins.materializers,
+            materializer=materializer,
+            overrides={**self.overrides, **overrides} if overrides else dict(self.overrides),
+            allow_pickle=self.pickles_allowed(project),
+        )
 
     def scrub(self, text: str) -> str:
         """`text` with this stack's secrets and any structural secret (URL password, auth
@@ -212,7 +230,7 @@ class _StackCache:
         return self.from_file(path, name or None)
 
     def from_file(self, path: Path, name: str | None) -> Stack:
-        from .stack_file import read_stack_config
+        from .file import read_stack_config
 
         signature = _signature(path)
         with self._lock:

@@ -1,0 +1,105 @@
+"""Reads of single artifacts and their satellites: by reference, id or key; tags, aspects,
+projects, counts, and what depends on an artifact. Each takes an open connection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from ..limits import MAX_VERSION
+from ..manifest import Manifest
+from ..refs import Ref
+from . import schema as t
+from .database import chunked
+from .records import ROW_COLUMNS, name_is, row_to_manifest
+
+
+def artifact(conn: Connection, ref: Ref) -> Manifest | None:
+    """The artifact a parsed reference names, or None."""
+    a = t.artifacts
+    query = select(*ROW_COLUMNS)
+    if ref.id:
+        query = query.where(a.c.id == ref.id)
+    elif ref.tag:
+        query = query.join(t.tags, t.tags.c.artifact_id == a.c.id).where(
+            name_is(t.tags, ref.project, ref.name), t.tags.c.tag == ref.tag
+        )
+    elif ref.version:
+        if ref.version > MAX_VERSION:
+            return None
+        query = query.where(name_is(a, ref.project, ref.name), a.c.version == ref.version)
+    else:
+        query = query.where(name_is(a, ref.project, ref.name)).order_by(a.c.version.desc())
+    row = conn.execute(query.limit(1)).first()
+    return None if row is None else row_to_manifest(row)
+
+
+def by_ids(conn: Connection, ids: Sequence[str]) -> list[Manifest]:
+    a = t.artifacts
+    return [
+        row_to_manifest(r)
+        for part in chunked(ids)
+        for r in conn.execute(select(*ROW_COLUMNS).where(a.c.id.in_(part)))
+    ]
+
+
+def at_keys(conn: Connection, store_id: str, keys: Sequence[str]) -> Manifest | None:
+    """The artifact recorded at the first of `keys` in the store with id `store_id` (or in any
+    store, for rows written before stores had ids)."""
+    a = t.artifacts
+    in_store = (a.c.store_id == store_id) | a.c.store_id.is_(None)
+    query = select(*ROW_COLUMNS).where(in_store, a.c.key.in_(keys))
+    found = {row.key: row_to_manifest(row) for row in conn.execute(query)}
+    return next((found[key] for key in keys if key in found), None)
+
+
+def existing_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
+    return set(conn.execute(select(t.artifacts.c.id).where(t.artifacts.c.id.in_(ids))).scalars())
+
+
+def tags(conn: Connection, artifact_id: str) -> list[str]:
+    query = select(t.tags.c.tag).where(t.tags.c.artifact_id == artifact_id)
+    return sorted(conn.execute(query).scalars())
+
+
+def tags_of_name(conn: Connection, project: str, name: str) -> dict[str, int]:
+    """Tag -> version for every tag on any version of (project, name)."""
+    query = (
+        select(t.tags.c.tag, t.artifacts.c.version)
+        .join(t.artifacts, t.artifacts.c.id == t.tags.c.artifact_id)
+        .where(name_is(t.tags, project, name))
+    )
+    return {tag: version for tag, version in conn.execute(query)}
+
+
+def projects(conn: Connection) -> list[str]:
+    return list(conn.execute(select(t.projects.c.name).order_by(t.projects.c.name)).scalars())
+
+
+def count(conn: Connection, project: str | None = None) -> int:
+    query = select(func.count()).select_from(t.artifacts)
+    if project is not None:
+        query = query.where(t.artifacts.c.project == project)
+    return conn.execute(query).scalar_one()
+
+
+def aspects(conn: Connection, artifact_id: str) -> dict[str, Any]:
+    """The latest record of each metadata aspect of an artifact."""
+    query = (
+        select(t.aspects.c.aspect, t.aspects.c.body)
+        .where(t.aspects.c.artifact_id == artifact_id)
+        .order_by(t.aspects.c.pk)
+    )
+    return {aspect: body for aspect, body in conn.execute(query)}
+
+
+def dependents(conn: Connection, artifact_ids: Sequence[str]) -> list[Manifest]:
+    """Artifacts (outside `artifact_ids`) produced by step runs that consumed one of them."""
+    a = t.artifacts
+    consumers = select(t.step_inputs.c.step_run_id).where(
+        t.step_inputs.c.artifact_id.in_(artifact_ids)
+    )
+    query = select(*ROW_COLUMNS).where(a.c.step_run_id.in_(consumers), a.c.id.not_in(artifact_ids))
+    return [row_to_manifest(r) for r in conn.execute(query)]

@@ -1,0 +1,32 @@
+"""What every command is handed: the options before the command, and the stack they name."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..stack import Stack
+
+
+class State:
+    """What every command needs: the stack, resolved on first use (so --help stays fast)."""
+
+    def __init__(self, stack_spec: str | None, debug: bool) -> None:
+        self.stack_spec = stack_spec
+        self.debug = debug
+        self.stack_failed = False
+        self._stack: Stack | None = None
+
+    @property
+    def stack(self) -> Stack:
+        if self._stack is None:
+            from ..stack import resolve_stack
+
+            try:
+                self._stack = resolve_stack(self.stack_spec)
+            except ConfigError:
+                self.stack_failed = True
+                raise
+        return self._stack

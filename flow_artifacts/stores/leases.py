@@ -1,0 +1,217 @@
+"""Pending writes: recorded in the store before their first byte, kept alive by a renewed lease.
+
+A write's record (`.flow-artifacts/writes/<id>.json`) names the key and data path it writes. While
+the writer lives, a timer thread renews the record. The write is provably dead when its record
+is gone (the write ended) or its lease expired (the writer stopped renewing: killed, or cut off
+from the store). Only then may `gc` remove what it made; no age of a file decides that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import posixpath
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from fsspec.implementations.local import LocalFileSystem
+
+from ..errors import ConfigError, StoreError
+from ..manifest import MANIFEST_SUFFIX
+from ..moments import parse_moment
+from .paths import RESERVED, TEMPS, WRITES, files_only, rel_to
+
+DEFAULT_LEASE_SECONDS = 60.0
+"""How long a write stays alive without renewal; renewed every quarter of it."""
+
+
+@dataclass(frozen=True)
+class WriteRecord:
+    """What a pending write records about itself, as read back from the store."""
+
+    id: str
+    key: str
+    data_path: str
+    renewed: datetime
+    lease_seconds: float
+    host: str
+    pid: int
+
+    @property
+    def temp(self) -> str:
+        """Its folder of temporaries, store-relative (used where the store can rename)."""
+        return f"{TEMPS}/{self.id}"
+
+    @property
+    def record(self) -> str:
+        return f"{WRITES}/{self.id}.json"
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.renewed + timedelta(seconds=self.lease_seconds)
+
+    def covers(self, rel: str) -> bool:
+        """Whether the store-relative file `rel` is one this write may have made."""
+        return (
+            rel == self.key + MANIFEST_SUFFIX
+            or _at_or_under(rel, self.data_path)
+            or _at_or_under(rel, self.temp)
+        )
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "id": self.id,
+                "key": self.key,
+                "data_path": self.data_path,
+                "renewed": self.renewed.isoformat(),
+                "lease_seconds": self.lease_seconds,
+                "host": self.host,
+                "pid": self.pid,
+            }
+        ).encode()
+
+    @classmethod
+    def from_json(cls, body: bytes, id: str) -> WriteRecord:
+        """A record read from the store, validated: raises ValueError if it is not one."""
+        doc = json.loads(body)
+        if not isinstance(doc, Mapping) or doc.get("id") != id:
+            raise ValueError("not the record of this write")
+        key, data_path = doc.get("key"), doc.get("data_path")
+        for path in (key, data_path):
+            if not isinstance(path, str) or not path or path.startswith(("/", RESERVED)):
+                raise ValueError(f"bad path {path!r}")
+        key, data_path = str(key), str(data_path)  # both checked above
+        extension = data_path[len(key) :]
+        if not data_path.startswith(key) or "/" in extension or extension[:1] not in ("", "."):
+            raise ValueError(f"data path {data_path!r} is not of key {key!r}")
+        lease = doc.get("lease_seconds")
+        if not isinstance(lease, (int, float)) or isinstance(lease, bool) or not lease > 0:
+            raise ValueError(f"bad lease {lease!r}")
+        pid = doc.get("pid")
+        return cls(
+            id=id, key=key, data_path=data_path, renewed=parse_moment(str(doc.get("renewed"))),
+            lease_seconds=float(lease), host=str(doc.get("host", "")),
+            pid=pid if isinstance(pid, int) else 0,
+        )  # fmt: skip
+
+
+def read_writes(fs: Any, root: str) -> tuple[dict[str, WriteRecord], list[str]]:
+    """The pending writes recorded in the store, and the records that could not be read."""
+    base = f"{root}/{WRITES}"
+    try:
+        paths = sorted(files_only(fs.find(base, detail=True)))
+    except FileNotFoundError:
+        return {}, []
+    found, unreadable = {}, []
+    for path in paths:
+        rel = rel_to(fs._strip_protocol(path), root)
+        name = posixpath.basename(rel)
+        write_id = name[: -len(".json")] if name.endswith(".json") else ""
+        try:
+            found[write_id] = WriteRecord.from_json(fs.cat_file(path), write_id)
+        except FileNotFoundError:
+            continue  # the write ended while we listed
+        except Exception:
+            unreadable.append(rel)
+    return found, unreadable
+
+
+class PendingWrite:
+    """One write in flight: its record is put before the first byte and renewed until `end`.
+
+    A writer that cannot renew for half its lease counts itself as cut off (`check` raises), so it
+    never publishes after `gc` may have judged it dead.
+    """
+
+    def __init__(self, fs: Any, root: str, key: str, data_path: str, lease_seconds: float) -> None:
+        if not lease_seconds > 0:
+            raise ConfigError(f"lease_seconds must be positive, got {lease_seconds}")
+        self.fs, self.root = fs, root
+        self.id = uuid.uuid4().hex
+        self.key, self.data_path = key, data_path
+        self.lease_seconds = float(lease_seconds)
+        self.leftovers = False
+        """Set when a failed write could not remove all it made: its record must then expire."""
+        self._stop = threading.Event()
+        self._renewed_at = (0.0, 0.0)
+        """(monotonic, wall-clock) time of the last renewal sent: monotonic time stands still
+        while a machine sleeps, the wall clock may be set back; either may show a lapse."""
+        self._thread: threading.Thread | None = None
+
+    @property
+    def temp(self) -> str:
+        """Absolute folder for this write's temporaries."""
+        return f"{self.root}/{TEMPS}/{self.id}"
+
+    def start(self) -> None:
+        """Record the write (raising if the store refuses), then keep renewing it."""
+        self._put()
+        self._thread = threading.Thread(
+            target=self._renew, name=f"flow-artifacts-lease-{self.id[:8]}", daemon=True
+        )
+        self._thread.start()
+
+    def check(self) -> None:
+        """Raise if the lease may have lapsed: the write must not publish anything more."""
+        if self._cut_off():
+            raise StoreError(
+                f"writing artifact {self.key!r} lost its lease (the store could not be reached "
+                f"for {self.lease_seconds / 2:g}s), so gc may treat it as dead; write it again"
+            )
+
+    def end(self, *, release: bool) -> None:
+        """Stop renewing. With `release`, remove the record: what the write made is settled
+        (committed, or removed). Without, the record expires and gc collects the leftovers."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        if release:
+            with contextlib.suppress(Exception):
+                path = f"{self.root}/{WRITES}/{self.id}.json"
+                if isinstance(self.fs, LocalFileSystem):
+                    os.unlink(path)
+                else:
+                    self.fs.rm_file(path)
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 4):
+            if self._cut_off():
+                return  # renewing now could revive a write gc already judged dead
+            with contextlib.suppress(Exception):
+                self._put()
+
+    def _cut_off(self) -> bool:
+        """Whether half the lease passed since the last renewal, by either clock."""
+        monotonic, wall = self._renewed_at
+        elapsed = max(time.monotonic() - monotonic, time.time() - wall)
+        return elapsed > self.lease_seconds / 2
+
+    def _put(self) -> None:
+        started = (time.monotonic(), time.time())
+        record = WriteRecord(
+            id=self.id, key=self.key, data_path=self.data_path,
+            renewed=datetime.now(timezone.utc), lease_seconds=self.lease_seconds,
+            host=socket.gethostname(), pid=os.getpid(),
+        )  # fmt: skip
+        path = f"{self.root}/{WRITES}/{self.id}.json"
+        if isinstance(self.fs, LocalFileSystem):
+            os.makedirs(posixpath.dirname(path), exist_ok=True)
+            os.makedirs(self.temp, exist_ok=True)
+            temp = f"{self.temp}/record.part"
+            with open(temp, "wb") as f:
+                f.write(record.to_json())
+            os.replace(temp, path)
+        else:
+            self.fs.pipe_file(path, record.to_json())
+        self._renewed_at = started
+
+
+def _at_or_under(rel: str, path: str) -> bool:
+    return rel == path or rel.startswith(path + "/")
