@@ -11,17 +11,19 @@ from flow_artifacts_dagster import FlowArtifactsIOManager
 
 import flow_artifacts as fa
 
+from .conftest import on_both_catalogs
+
 PROJECT = "dag"
 
 
 @pytest.fixture
-def stack_file(tmp_path, monkeypatch):
+def stack_file(tmp_path, monkeypatch, catalog_url):
     monkeypatch.delenv("FLOW_ARTIFACTS_DISABLED", raising=False)
     path = tmp_path / "stack.yaml"
     path.write_text(
         f"project: {PROJECT}\n"
         f"artifact_store: {{url: '{tmp_path / 'artifacts'}'}}\n"
-        f"catalog: {{url: 'sqlite:///{tmp_path / 'catalog.db'}'}}\n"
+        f"catalog: {{url: '{catalog_url}'}}\n"
     )
     stack = fa.Stack.from_yaml(path)
     with fa.use_stack(stack):
@@ -52,6 +54,7 @@ def latest(name: str) -> fa.Artifact:
     return fa.get_artifact(f"store://{PROJECT}/{name}")
 
 
+@on_both_catalogs
 def test_assets_are_stored_with_run_step_lineage_and_metadata(stack_file):
     result = dg.materialize([raw, clean, report], resources={"io_manager": io_manager(stack_file)})
     assert result.success
@@ -96,6 +99,7 @@ def test_inputs_load_the_pinned_version_else_the_latest(stack_file):
     assert len(latest("clean").load()) == 10
 
 
+@on_both_catalogs
 def test_two_overlapping_runs_each_load_what_they_stored(stack_file):
     """Run A stores raw, then waits inside `clean` until run B has stored a newer raw."""
     stored_by_b = threading.Event()
@@ -182,6 +186,7 @@ def explode(total: int) -> int:
     raise ValueError("no way")
 
 
+@on_both_catalogs
 def test_a_job_of_ops_stores_each_output_and_a_failure_stops_where_it_failed(stack_file):
     @dg.job(resource_defs={"io_manager": io_manager(stack_file)})
     def arithmetic():

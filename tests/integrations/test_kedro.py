@@ -15,6 +15,7 @@ from kedro.framework.startup import bootstrap_project
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 
+from .conftest import on_both_catalogs
 from .kedro_project import PACKAGE, write_project
 
 
@@ -26,12 +27,12 @@ def project(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def stack(tmp_path, project, monkeypatch):
+def stack(tmp_path, project, monkeypatch, catalog_url):
     for variable in ("KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
         monkeypatch.setenv(variable, "1")
     monkeypatch.setenv("FA_KEDRO_PROJECT", str(project))
     monkeypatch.delenv("FLOW_ARTIFACTS_DISABLED", raising=False)
-    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    catalog = Catalog(catalog_url)
     stack = fa.Stack(store=fa.ArtifactStore(tmp_path / "artifacts"), catalog=catalog)
     with fa.use_stack(stack):
         yield stack
@@ -53,6 +54,7 @@ def latest(name: str) -> fa.Artifact:
     return fa.get_artifact(f"store://{PACKAGE}/{name}")
 
 
+@on_both_catalogs
 def test_a_kedro_run_is_a_run_and_its_nodes_step_runs_with_lineage(project, stack):
     run_id = kedro_run(project)
     (run,) = stack.catalog.runs(PACKAGE)
@@ -86,6 +88,7 @@ def test_each_run_saves_a_new_version(project, stack):
     assert latest("raw").run_id == second
 
 
+@on_both_catalogs
 def test_a_run_loads_what_it_wrote_though_an_overlapping_run_wrote_a_newer_version(project, stack):
     outer = kedro_run(project, pipeline_name="overlap")
     raw_versions = {a.run_id: a for a in fa.list_artifacts(PACKAGE, name="raw")}
@@ -132,6 +135,7 @@ def test_a_node_loads_several_versions_of_one_dataset(project, stack):
     assert latest("comparison").load() == {"1": 3, "prod": 5}
 
 
+@on_both_catalogs
 def test_a_failing_node_fails_its_step_run_and_the_run(project, stack):
     with pytest.raises(ValueError, match="cannot explode"):
         kedro_run(project, pipeline_name="failing")
