@@ -14,8 +14,10 @@ $(VENV)/.installed-core: pyproject.toml | $(PY)
 	$(PIP) install -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml plugins/flow-artifacts-polars/pyproject.toml | $(PY)
-	$(PIP) install -e ".[test]" -e plugins/flow-artifacts-polars
+PLUGINS := polars kedro dagster prefect
+
+$(VENV)/.installed-test: pyproject.toml $(PLUGINS:%=plugins/flow-artifacts-%/pyproject.toml) | $(PY)
+	$(PIP) install -e ".[test]" $(PLUGINS:%=-e plugins/flow-artifacts-%)
 	touch $@
 
 install: $(VENV)/.installed-core
@@ -41,6 +43,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_ui.py
 	$(PY) benchmarks/bench_lineage.py
 	$(PY) benchmarks/bench_scale.py
+	$(PY) benchmarks/bench_integrations.py
 	$(PY) benchmarks/bench_distributed.py
 	$(PY) benchmarks/oracle_soak.py
 

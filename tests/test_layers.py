@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("store", ("stores", "journal", "artifact", "pickle_policy")),
     ("catalog", ("catalog",)),
     ("stack", ("stack",)),
-    ("operations", ("api", "manage", "rebuild", "maintenance", "steps", "testing")),
+    ("operations", ("api", "manage", "rebuild", "maintenance", "steps", "openlineage", "testing")),
     ("public names", ("",)),
     ("demo", ("demo",)),
     ("web page", ("ui",)),

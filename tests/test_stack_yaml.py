@@ -94,7 +94,7 @@ INVALID = {
     "unknown key": (
         "project: demo\nprojct: typo\n",
         ["line 2", "key 'projct'", "unknown key", "allowed: allow_pickle, artifact_store, "
-         "catalog, materializers, path_template, plugins, project, trusted_projects"],
+         "catalog, materializers, openlineage, path_template, plugins, project, trusted_projects"],
     ),
     "unknown nested key": (
         "catalog:\n  uri: sqlite:///x.db\n",

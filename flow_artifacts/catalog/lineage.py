@@ -206,14 +206,41 @@ def _dataset(m: Manifest) -> dict[str, Any]:
     return {
         "namespace": "flow-artifacts",
         "name": m.uri,
-        "facets": {
-            "flowArtifacts": {
-                **_facet_base("DatasetFacet"),
-                "checksum": m.checksum,
-                "size": m.size,
-                "mimeType": m.mime_type,
-            }
-        },
+        "facets": dataset_facets(m),
+    }
+
+
+def dataset_facets(m: Manifest) -> dict[str, Any]:
+    """An artifact's OpenLineage dataset facets: its checksum, size and media type (custom), its
+    version, and the schema its materializer recorded, if any. Shared by the export and by
+    `flow_artifacts.openlineage`, which emits events as steps run."""
+    facets: dict[str, Any] = {
+        "flowArtifacts": {
+            **_facet_base("DatasetFacet"),
+            "checksum": m.checksum,
+            "size": m.size,
+            "mimeType": m.mime_type,
+        }
+    }
+    if m.version is not None:
+        facets["version"] = {
+            **standard_facet_base("1-0-1", "DatasetVersionDatasetFacet"),
+            "datasetVersion": str(m.version),
+        }
+    columns = m.metadata.get("schema")
+    if isinstance(columns, list) and all(isinstance(c, dict) and "name" in c for c in columns):
+        facets["schema"] = {
+            **standard_facet_base("1-2-0", "SchemaDatasetFacet"),
+            "fields": [{"name": str(c["name"]), "type": str(c.get("type", ""))} for c in columns],
+        }
+    return facets
+
+
+def standard_facet_base(version: str, facet: str) -> dict[str, str]:
+    """`_producer` and `_schemaURL` of one of OpenLineage's own facets, at `version` of it."""
+    return {
+        "_producer": PRODUCER,
+        "_schemaURL": f"https://openlineage.io/spec/facets/{version}/{facet}.json#/$defs/{facet}",
     }
 
 

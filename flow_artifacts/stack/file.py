@@ -61,6 +61,8 @@ class StackConfig:
     disabled_plugins: tuple[str, ...]
     allow_pickle: bool | str
     trusted_projects: tuple[str, ...]
+    openlineage: dict[str, Any] | None
+    """OpenLineage emission (`namespace`, `transport`); None: no events."""
     plugins: PluginHost
     secrets: tuple[str, ...]
     environment: tuple[tuple[str, str | None], ...]
@@ -166,6 +168,7 @@ def _build(
         disabled_plugins=disabled,
         allow_pickle=spec.get("allow_pickle", True),
         trusted_projects=tuple(spec.get("trusted_projects", ())),
+        openlineage=spec.get("openlineage"),
         plugins=host,
         secrets=tuple(dict.fromkeys(secrets)),
         environment=tuple(

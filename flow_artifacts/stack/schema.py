@@ -21,11 +21,13 @@ STACK_KEYS: dict[str, type] = {
     "plugins": dict,
     "allow_pickle": object,  # true, false or "trusted-projects": see check_pickle_setting
     "trusted_projects": list,
+    "openlineage": dict,
 }
 SECTION_KEYS: dict[str, dict[str, type]] = {
     "artifact_store": {"url": str, "storage_options": dict},
     "catalog": {"url": str},
     "plugins": {"disabled": list},
+    "openlineage": {"namespace": str, "transport": dict},
 }
 FILE_KEYS: dict[str, type] = {"active": str, "stacks": dict}
 TRUSTED_PROJECTS = "trusted-projects"

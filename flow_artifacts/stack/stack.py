@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from ..catalog import Catalog
 from ..errors import ConfigError, FlowArtifactsError
@@ -50,6 +50,9 @@ class Stack:
     allow_pickle: bool | str = True
     """True, False, or "trusted-projects": pickles only in `trusted_projects`."""
     trusted_projects: tuple[str, ...] = ()
+    openlineage: Mapping[str, Any] | None = None
+    """OpenLineage events as steps run: `{"namespace": ..., "transport": {...}}` (both optional;
+    the transport defaults to the client's own `OPENLINEAGE_*` configuration). None: none."""
     name: str = "default"
     plugins: PluginHost = field(default_factory=default_plugin_host)
     project: str = "default"
@@ -110,6 +113,7 @@ class Stack:
             overrides=dict(config.materializers),
             allow_pickle=config.allow_pickle,
             trusted_projects=config.trusted_projects,
+            openlineage=config.openlineage,
             name=config.name,
             plugins=config.plugins,
             project=config.project,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from .cache import Unfingerprintable, fingerprint_value
 
 if TYPE_CHECKING:
     from .context import Run
+
+log = logging.getLogger("flow_artifacts.steps")
+"""The steps' logger, taken by name: context.py, which holds it too, imports this module."""
 
 MAX_ITEMS = 10_000
 MAX_DEPTH = 20
@@ -69,7 +73,7 @@ def prepare_call(arguments: Mapping[str, Any], run: Run, *, fingerprint: bool) -
     params: dict[str, Any] = {}
     for name, value in arguments.items():
         values[name], prints[name] = scanner.scan(value, 0)
-        params[name] = _param(name, value, scanner.artifact_of(value))
+        params[name] = describe_param(name, value, scanner.artifact_of(value))
     return PreparedCall(
         arguments=values,
         inputs=scanner.inputs,
@@ -152,8 +156,6 @@ class _Scanner:
     def _add_input(self, artifact: Artifact) -> None:
         stack = self.run.stack
         if stack is not None and artifact.store.url != stack.store.url:
-            from .context import log
-
             log.warning(
                 "input %s is from another store than run %s's; not recorded as lineage",
                 artifact,
@@ -167,7 +169,7 @@ def _kind(value: Any) -> str:
     return type(value).__name__ if type(value) in (dict, list, tuple) else dotted_name(type(value))
 
 
-def _param(name: str, value: Any, artifact: Artifact | None) -> Any:
+def describe_param(name: str, value: Any, artifact: Artifact | None = None) -> Any:
     """How a parameter is recorded: as itself when small and JSON-able, else a description."""
     if is_secret_name(name):
         return MASK

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ from .tracking import OUTLIVING_RUNS, trackable
 
 if TYPE_CHECKING:
     from ..artifact import Artifact
+    from ..openlineage import LineageEmitter
     from ..stack import Stack, StackLike
     from .distributed import Submissions
     from .executors import ExecutorLike
@@ -112,6 +114,7 @@ class Run:
         self._parent: Run | None = None
         self._token: Token[Run | None] | None = None
         self._lock = threading.Lock()
+        self._lineage: LineageEmitter | None = None
 
     @property
     def duration(self) -> float | None:
@@ -140,8 +143,12 @@ class Run:
                 pipeline=self.pipeline,
                 journal=self.stack.store.journal,
             )
+            from ..openlineage import emitter_for
+
+            self._lineage = emitter_for(self.stack)
         self.started = now()
         self.status = "running"
+        self.emit_lineage()
         self._parent = _current.get()
         self._token = _current.set(self)
         return self
@@ -180,6 +187,7 @@ class Run:
                     self.id,
                     self.stack.scrub(str(failure)),
                 )
+            self.emit_lineage()
         log.info(
             "run %s (%s) %s after %.3fs",
             self.id,
@@ -229,6 +237,115 @@ class Run:
                 return entry[1]
             run = run._parent
         return OUTLIVING_RUNS.lookup(obj)
+
+    # --- for framework integrations: step runs of tasks that are not `@step` functions ----------
+
+    def start_step(
+        self,
+        name: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        inputs: Iterable[Artifact | str] = (),
+    ) -> StepRun:
+        """Record a framework's task (a Kedro node, a Prefect task run...) as a running step run.
+
+        Its name is made unique in the run as a step's is (`train`, then `train_2`); `params` are
+        recorded as a step's are (secrets masked, large or non-JSON values described); `inputs`,
+        artifacts or references, are what it consumed. Finish it with `finish_step`.
+        """
+        from .arguments import describe_param
+
+        stack, project = self._recording_stack()
+        validate_new_name(name, "step")
+        consumed = self._own_inputs(inputs, stack)
+        record = StepRun(
+            name=self.claim_name(name),
+            step=name,
+            started=now(),
+            params={str(k): describe_param(str(k), v) for k, v in (params or {}).items()},
+            inputs=list(consumed.values()),
+        )
+        record.id = stack.catalog.start_step_run(
+            project,
+            self.id,
+            record.name,
+            params=record.params,
+            inputs=list(consumed),
+            journal=stack.store.journal,
+        )
+        self.add_step(record)
+        self.emit_lineage(record)
+        return record
+
+    def save_output(self, step_run: StepRun, obj: Any, name: str, **options: Any) -> Artifact:
+        """Materialize `obj` as output `name` of `step_run`, with the step run's inputs as its
+        lineage. `options` are `fa.materialize`'s (`labels`, `materializer`, `metadata`...);
+        `inputs` given there are added to the step run's."""
+        from ..api import materialize
+
+        stack, project = self._recording_stack()
+        inputs = [*step_run.inputs, *self._own_inputs(options.pop("inputs", ()), stack).values()]
+        artifact = materialize(
+            obj,
+            name,
+            self.id,
+            step_run.name,
+            project,
+            inputs=inputs,
+            pipeline=self.pipeline or "default",
+            step_run_id=step_run.id,
+            stack=stack,
+            **options,
+        )
+        step_run.outputs[name] = artifact
+        self.add_output(step_run.name, name, obj, artifact)
+        return artifact
+
+    def finish_step(self, step_run: StepRun, error: BaseException | None = None) -> None:
+        """Record `step_run` as completed, or as failed with `error` (masked, bounded)."""
+        stack, _ = self._recording_stack()
+        step_run.status = "completed" if error is None else "failed"
+        step_run.error = None if error is None else error_text(error, stack)
+        step_run.ended = now()
+        stack.catalog.finish_step_run(
+            step_run.id, step_run.status, error=step_run.error, journal=stack.store.journal
+        )
+        self.emit_lineage(step_run)
+
+    def emit_lineage(self, step_run: StepRun | None = None) -> None:
+        """The OpenLineage event of the run's (or `step_run`'s) current state, when its stack has
+        the `openlineage` setting; never raises."""
+        if self._lineage is None:
+            return
+        if step_run is None:
+            self._lineage.run_event(self)
+        else:
+            self._lineage.step_event(self, step_run)
+
+    def _own_inputs(self, refs: Iterable[Artifact | str], stack: Stack) -> dict[str, Artifact]:
+        """Inputs by id; one from another store is left out, as for a step's arguments."""
+        from ..api import resolve
+
+        found: dict[str, Artifact] = {}
+        for ref in refs:
+            artifact = resolve(ref, stack)
+            if artifact.store.url != stack.store.url:
+                log.warning(
+                    "input %s is from another store than run %s's; not recorded as lineage",
+                    artifact,
+                    self.id,
+                )
+                continue
+            found.setdefault(artifact.id, artifact)
+        return found
+
+    def _recording_stack(self) -> tuple[Stack, str]:
+        if not self.recording or self.status != "running":
+            raise FlowArtifactsError(
+                f"run {self.id} is not recording; start it with `with run:` before its steps"
+            )
+        assert self.stack is not None and self.project is not None
+        return self.stack, self.project
 
     def __repr__(self) -> str:
         label = f" {self.name}" if self.name else ""

@@ -79,6 +79,7 @@ def call_in_run(
     else:
         record.id, committed = resume
     run.add_step(record)
+    run.emit_lineage(record)
     try:
         bound.arguments.update(call.arguments)
         result = step.func(*bound.args, **bound.kwargs)
@@ -100,8 +101,10 @@ def call_in_run(
             run.add_output(record.name, name, obj, artifact)
     except BaseException as exc:
         _finish(stack, record, "failed", error=error_text(exc, stack))
+        run.emit_lineage(record)
         raise
     _finish(stack, record, "completed")
+    run.emit_lineage(record)
     return returned(step, result, outputs)
 
 
@@ -170,11 +173,13 @@ def _record_hit(
         journal=stack.store.journal,
     )
     run.add_step(record)
+    run.emit_lineage(record)
     for name, artifact, obj in reused:
         key = name if step.several_outputs or step.outputs is not None else record.name
         record.outputs[key] = artifact
         run.add_output(record.name, key, obj, artifact)
     _finish(stack, record, "completed", cached=True)
+    run.emit_lineage(record)
     if step.several_outputs:
         return Outputs((name for name, _, _ in reused), (obj for _, _, obj in reused))
     return reused[0][2]

@@ -1,0 +1,132 @@
+"""A small Kedro project written by the tests, with the files `kedro new` would leave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE = "fa_kedro_demo"
+
+NODES = '''
+import os
+
+import pandas as pd
+
+
+def make_raw(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"x": list(range(n))})
+
+
+def clean(raw: pd.DataFrame, factor: int) -> pd.DataFrame:
+    return raw.assign(y=raw["x"] * factor)
+
+
+def report(clean: pd.DataFrame) -> dict:
+    return {"rows": len(clean), "total": int(clean["y"].sum())}
+
+
+def summarize(raw: pd.DataFrame) -> dict:
+    return {"rows": len(raw)}
+
+
+def compare(first: pd.DataFrame, second: pd.DataFrame) -> dict:
+    return {"first": len(first), "second": len(second)}
+
+
+def compare_all(raws: dict) -> dict:
+    return {str(k): len(v) for k, v in raws.items()}
+
+
+def explode(clean: pd.DataFrame) -> pd.DataFrame:
+    raise ValueError("cannot explode with password=hunter2hunter2")
+
+
+def another_run(raw: pd.DataFrame) -> int:
+    """Starts a whole second Kedro run while this one is between two nodes: the overlap."""
+    from kedro.framework.session import KedroSession
+
+    with KedroSession.create(os.environ["FA_KEDRO_PROJECT"], runtime_params={"n": 7}) as session:
+        session.run(pipeline_name="produce")
+    return 1
+'''
+
+REGISTRY = """
+from kedro.pipeline import Pipeline, node, pipeline
+
+from .nodes import (
+    another_run, clean, compare, compare_all, explode, make_raw, report, summarize,
+)
+
+
+def register_pipelines() -> dict[str, Pipeline]:
+    produce = pipeline([node(make_raw, "params:n", "raw", name="make_raw")])
+    main = produce + pipeline(
+        [
+            node(clean, ["raw", "params:factor"], "clean", name="clean"),
+            node(report, "clean", "report", name="report"),
+        ]
+    )
+    overlap = produce + pipeline(
+        [
+            node(another_run, "raw", "marker", name="another_run"),
+            node(lambda raw, marker: clean(raw, 1), ["raw", "marker"], "clean", name="clean"),
+        ]
+    )
+    return {
+        "__default__": main,
+        "produce": produce,
+        "overlap": overlap,
+        "consume": pipeline([node(summarize, "raw", "summary", name="summarize")]),
+        "pinned": pipeline([node(summarize, "raw_prod", "summary", name="summarize")]),
+        "versions": pipeline([node(compare, ["raw__v1", "raw__v2"], "comparison", name="compare")]),
+        "all_versions": pipeline([node(compare_all, "raw_history", "comparison", name="compare")]),
+        "failing": main + pipeline([node(explode, "clean", "exploded", name="explode")]),
+    }
+"""
+
+CATALOG = """
+raw:
+  type: flow_artifacts_kedro.ArtifactDataset
+clean:
+  type: flow_artifacts_kedro.ArtifactDataset
+  labels: {layer: primary}
+report:
+  type: flow_artifacts_kedro.ArtifactDataset
+  materializer: builtins.json
+summary:
+  type: flow_artifacts_kedro.ArtifactDataset
+comparison:
+  type: flow_artifacts_kedro.ArtifactDataset
+exploded:
+  type: flow_artifacts_kedro.ArtifactDataset
+raw_prod:
+  type: flow_artifacts_kedro.ArtifactDataset
+  name: raw
+  load: {tag: prod}
+raw_history:
+  type: flow_artifacts_kedro.ArtifactDataset
+  name: raw
+  load: {versions: [1, prod]}
+"{dataset}__v{version}":
+  type: flow_artifacts_kedro.ArtifactDataset
+  name: "{dataset}"
+  load: {version: "{version}"}
+"""
+
+
+def write_project(root: Path) -> Path:
+    """The project's files under `root`; returns the project folder."""
+    src = root / "src" / PACKAGE
+    src.mkdir(parents=True)
+    (root / "conf" / "base").mkdir(parents=True)
+    (root / "conf" / "local").mkdir()
+    (root / "pyproject.toml").write_text(
+        f'[tool.kedro]\npackage_name = "{PACKAGE}"\nproject_name = "demo"\n'
+        'kedro_init_version = "1.0.0"\nsource_dir = "src"\n'
+    )
+    (src / "__init__.py").write_text("")
+    (src / "settings.py").write_text("")
+    (src / "nodes.py").write_text(NODES)
+    (src / "pipeline_registry.py").write_text(REGISTRY)
+    (root / "conf" / "base" / "catalog.yml").write_text(CATALOG)
+    (root / "conf" / "base" / "parameters.yml").write_text("n: 3\nfactor: 10\n")
+    return root

@@ -1,0 +1,233 @@
+"""flow-artifacts-dagster driven by Dagster itself: assets through `dg.materialize()`, ops through a
+job execution, partitions, failures, pins and two overlapping runs."""
+
+import threading
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+from flow_artifacts_dagster import FlowArtifactsIOManager
+
+import flow_artifacts as fa
+
+from .conftest import on_both_catalogs
+
+PROJECT = "dag"
+
+
+@pytest.fixture
+def stack_file(tmp_path, monkeypatch, catalog_url):
+    monkeypatch.delenv("FLOW_ARTIFACTS_DISABLED", raising=False)
+    path = tmp_path / "stack.yaml"
+    path.write_text(
+        f"project: {PROJECT}\n"
+        f"artifact_store: {{url: '{tmp_path / 'artifacts'}'}}\n"
+        f"catalog: {{url: '{catalog_url}'}}\n"
+    )
+    stack = fa.Stack.from_yaml(path)
+    with fa.use_stack(stack):
+        yield str(path)
+    stack.close()
+
+
+def io_manager(stack_file: str, **options) -> FlowArtifactsIOManager:
+    return FlowArtifactsIOManager(stack=stack_file, **options)
+
+
+@dg.asset
+def raw() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1, 2, 3]})
+
+
+@dg.asset
+def clean(raw: pd.DataFrame) -> pd.DataFrame:
+    return raw.assign(y=raw["x"] * 2)
+
+
+@dg.asset
+def report(clean: pd.DataFrame) -> dict:
+    return {"rows": len(clean)}
+
+
+def latest(name: str) -> fa.Artifact:
+    return fa.get_artifact(f"store://{PROJECT}/{name}")
+
+
+@on_both_catalogs
+def test_assets_are_stored_with_run_step_lineage_and_metadata(stack_file):
+    result = dg.materialize([raw, clean, report], resources={"io_manager": io_manager(stack_file)})
+    assert result.success
+    r, c, rep = latest("raw"), latest("clean"), latest("report")
+    assert {a.run_id for a in (r, c, rep)} == {result.run_id}
+    assert (c.step, c.materializer, c.labels["dagster_run_id"]) == (
+        "clean",
+        "pandas.parquet",
+        result.run_id,
+    )
+    assert rep.load() == {"rows": 3}
+    assert set(rep.lineage().artifacts) == {r.id, c.id, rep.id}
+    shown = result.asset_materializations_for_node("clean")[0].metadata
+    assert shown["uri"].value == c.uri and shown["version"].value == 1
+    assert shown["checksum"].value == c.checksum
+    assert shown["dagster/row_count"].value == 3
+    assert [col.name for col in shown["dagster/column_schema"].schema.columns] == ["x", "y"]
+
+
+def test_inputs_load_the_pinned_version_else_the_latest(stack_file):
+    dg.materialize([raw], resources={"io_manager": io_manager(stack_file)})
+    fa.materialize(pd.DataFrame({"x": range(10)}), "raw", "elsewhere", "load", PROJECT)
+    fa.tag(f"store://{PROJECT}/raw@1", "prod")
+    selection = [raw, clean]
+
+    unpinned = dg.materialize(
+        selection, selection=[clean], resources={"io_manager": io_manager(stack_file)}
+    )
+    assert len(latest("clean").load()) == 10  # not produced in this run: the latest
+    assert unpinned.success
+    dg.materialize(
+        selection,
+        selection=[clean],
+        resources={"io_manager": io_manager(stack_file, pins={"raw": "prod"})},
+    )
+    assert len(latest("clean").load()) == 3
+    dg.materialize(
+        selection,
+        selection=[clean],
+        resources={"io_manager": io_manager(stack_file, pins={"raw": "2"})},
+    )
+    assert len(latest("clean").load()) == 10
+
+
+@on_both_catalogs
+def test_two_overlapping_runs_each_load_what_they_stored(stack_file):
+    """Run A stores raw, then waits inside `clean` until run B has stored a newer raw."""
+    stored_by_b = threading.Event()
+    a_waiting = threading.Event()
+
+    @dg.asset(name="raw")
+    def raw_sized(context: dg.AssetExecutionContext) -> pd.DataFrame:
+        return pd.DataFrame({"x": range(context.run.tags["rows"].__len__())})
+
+    @dg.asset(name="clean")
+    def clean_waiting(context: dg.AssetExecutionContext, raw: pd.DataFrame) -> pd.DataFrame:
+        if context.run.tags["rows"] == "aaa":
+            a_waiting.set()
+            assert stored_by_b.wait(60)
+        return raw
+
+    resources = {"io_manager": io_manager(stack_file)}
+    results = {}
+
+    def run_a():
+        results["a"] = dg.materialize(
+            [raw_sized, clean_waiting], resources=resources, tags={"rows": "aaa"}
+        )
+
+    thread = threading.Thread(target=run_a)
+    thread.start()
+    assert a_waiting.wait(60)
+    results["b"] = dg.materialize([raw_sized], resources=resources, tags={"rows": "bbbbb"})
+    stored_by_b.set()
+    thread.join(60)
+    assert results["a"].success and results["b"].success
+    assert latest("raw").run_id == results["b"].run_id  # B's is the latest ...
+    assert len(latest("clean").load()) == 3  # ... but A loaded its own
+    clean_a = latest("clean")
+    (raw_a,) = [i for i in clean_a.lineage().artifacts if i != clean_a.id]
+    assert fa.get_artifact(raw_a).run_id == results["a"].run_id
+
+
+daily = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-01-04")
+
+
+@dg.asset(partitions_def=daily)
+def events(context: dg.AssetExecutionContext) -> pd.DataFrame:
+    day = int(context.partition_key[-2:])
+    return pd.DataFrame({"day": [day] * day})
+
+
+@dg.asset
+def all_events(events: dict) -> dict:
+    return {key: len(frame) for key, frame in events.items()}
+
+
+def test_partitions_are_labels_in_the_path_and_load_together(stack_file):
+    manager = io_manager(stack_file)
+    for key in ("2026-01-01", "2026-01-02", "2026-01-03"):
+        assert dg.materialize(
+            [events], partition_key=key, resources={"io_manager": manager}
+        ).success
+    dg.materialize([events], partition_key="2026-01-02", resources={"io_manager": manager})
+    second = fa.list_artifacts(PROJECT, name="events", labels={"dagster_partition": "2026-01-02"})
+    assert [a.version for a in second] == [4, 2]
+    assert latest("events").step == "events.2026-01-02"
+    assert "/events.2026-01-02/" in latest("events").key
+    result = dg.materialize(
+        [events, all_events], selection=[all_events], resources={"io_manager": manager}
+    )
+    assert result.success
+    assert latest("all_events").load() == {"2026-01-01": 1, "2026-01-02": 2, "2026-01-03": 3}
+    assert len(latest("all_events").lineage().artifacts) == 4  # the three partitions read
+
+
+@dg.op
+def numbers() -> list:
+    return [1, 2, 3]
+
+
+@dg.op(out={"total": dg.Out(), "count": dg.Out()})
+def stats(numbers: list):
+    return sum(numbers), len(numbers)
+
+
+@dg.op
+def explode(total: int) -> int:
+    raise ValueError("no way")
+
+
+@on_both_catalogs
+def test_a_job_of_ops_stores_each_output_and_a_failure_stops_where_it_failed(stack_file):
+    @dg.job(resource_defs={"io_manager": io_manager(stack_file)})
+    def arithmetic():
+        total, _ = stats(numbers())
+        explode(total)
+
+    result = arithmetic.execute_in_process(raise_on_error=False)
+    assert not result.success
+    assert latest("stats.total").load() == 6 and latest("stats.count").load() == 3
+    assert latest("stats.total").run_id == result.run_id
+    assert [a.name for a in fa.list_artifacts(PROJECT) if a.name.startswith("explode")] == []
+    steps = {s.step: s for s in fa.get_stack().catalog.step_runs_of_run(PROJECT, result.run_id)}
+    assert set(steps) == {"numbers", "stats"}
+    assert steps["stats"].inputs == [latest("numbers").id]
+
+
+def test_a_missing_pin_fails_the_step_with_a_clear_error(stack_file):
+    dg.materialize([raw], resources={"io_manager": io_manager(stack_file)})
+    with pytest.raises(fa.ArtifactNotFound, match="raw:nope"):
+        dg.materialize(
+            [raw, clean],
+            selection=[clean],
+            resources={"io_manager": io_manager(stack_file, pins={"raw": "nope"})},
+        )
+
+
+hostile = dg.StaticPartitionsDefinition(["../../etc", "a/b:c@d#e"])
+
+
+@dg.asset(partitions_def=hostile)
+def odd(context: dg.AssetExecutionContext) -> dict:
+    return {"key": context.partition_key}
+
+
+def test_partition_keys_never_escape_their_path_segment(stack_file, tmp_path):
+    manager = io_manager(stack_file)
+    for key in hostile.get_partition_keys():
+        assert dg.materialize([odd], partition_key=key, resources={"io_manager": manager}).success
+    stored = list(fa.list_artifacts(PROJECT, name="odd"))
+    assert {a.labels["dagster_partition"] for a in stored} == {"../../etc", "a/b:c@d#e"}
+    for artifact in stored:
+        assert artifact.key.count("/") == 3 and ".." not in artifact.key
+        assert Path(artifact.path.removeprefix("file://")).resolve().is_relative_to(tmp_path)
+        assert artifact.load() == {"key": artifact.labels["dagster_partition"]}
