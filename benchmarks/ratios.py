@@ -4,7 +4,7 @@
     python benchmarks/ratios.py --quick         # small sizes, 2 trials: checks the harness itself
     python benchmarks/ratios.py --only small_save,imports --trials 5
 
-Each contender of a row (the raw baseline, the peers Kedro and Dagster when installed,
+Each contender of a row (the raw baseline, the peers Kedro, Dagster, MLflow when installed,
 flow_artifacts) runs in a fresh interpreter of its own; every trial runs all contenders of a row
 once in a shuffled order (interleaved, so drifting disk cache or CPU clock hits them alike), and the
 table shows each contender's median and its ratio to the baseline's median of the same run.
@@ -110,6 +110,18 @@ def _dagster_save(root: Path) -> Callable[[str, Any], None]:
     return save
 
 
+def _mlflow_io(root: Path) -> tuple[Callable[[str, Any], None], Callable[[str], Any]]:
+    """MLflow's artifact logging of a dict in one open run, on a local tracking store."""
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    run = mlflow.start_run()
+    where = f"runs:/{run.info.run_id}"
+    return (lambda name, obj: mlflow.log_dict(obj, f"{name}.json")), (
+        lambda name: mlflow.artifacts.load_dict(f"{where}/{name}.json")
+    )
+
+
 def _small_setup(tool: str, root: Path) -> tuple[Callable[[str, Any], None], Callable[[str], Any]]:
     """(save, load) of one small JSON report by `tool`, each addressed by a name."""
     if tool in ("raw", "json_dump"):
@@ -134,6 +146,8 @@ def _small_setup(tool: str, root: Path) -> tuple[Callable[[str, Any], None], Cal
         ), (lambda name: JSONDataset(filepath=str(root / "kedro" / f"{name}.json")).load())
     if tool == "dagster":
         return _dagster_save(root), _no_load
+    if tool == "mlflow":
+        return _mlflow_io(root)
     if tool == "fa":
         import flow_artifacts as fa
 
@@ -467,6 +481,8 @@ class Row:
     target: str = ""
     check: Callable[[Row], str] | None = None
     """Given the measured row, 'yes'/'NO' and the figure the target is stated in."""
+    ratios: bool = True
+    """False where the target is absolute (ms per call, ms per query): no ratio column."""
 
 
 def spawn(kind: str, params: dict, timeout: float) -> dict:
@@ -515,7 +531,8 @@ def fresh(root: Path, name: str) -> str:
 
 def build_rows(args: argparse.Namespace, root: Path, stack: contextlib.ExitStack) -> list[Row]:
     quick = args.quick
-    peers = [p for p in ("kedro", "dagster") if has_module(p if p != "kedro" else "kedro_datasets")]
+    modules = {"kedro": "kedro_datasets", "dagster": "dagster", "mlflow": "mlflow"}
+    peers = [peer for peer, module in modules.items() if has_module(module)]
     rows: list[Row] = []
     wanted = (lambda name: name in args.only) if args.only else (lambda name: True)
     timeout = 600 if quick else 3600
@@ -604,6 +621,7 @@ def build_rows(args: argparse.Namespace, root: Path, stack: contextlib.ExitStack
                 False,
                 "overhead per call and per cache hit < 1 ms",
                 step_check,
+                ratios=False,
             )
         )
 
@@ -798,7 +816,7 @@ def pickle_rows(
         where["kedro"] = str(root / "kedro-model.pkl")
         PickleDataset(filepath=where["kedro"], backend="cloudpickle").save(model)
     del model
-    tools = ["raw", *peers, "fa"]
+    tools = ["raw", *(p for p in peers if p != "mlflow"), "fa"]
 
     def contender(kind: str, tool: str) -> Contender:
         params = {
@@ -849,7 +867,7 @@ def s3_rows(
     server = stack.enter_context(s3_server())
     bucket = server.create_bucket()
     options = server.storage_options()
-    size_mib = 32 if args.quick else 1024
+    size_mib = args.s3_mib or (32 if args.quick else 1024)
     count = 50 if args.quick else 500
     source = root / "big.bin"
     with open(source, "wb") as out:
@@ -973,6 +991,7 @@ def catalog_rows(
                 False,
                 "each < 10 ms",
                 check,
+                ratios=False,
             )
         )
     return result
@@ -999,9 +1018,8 @@ def print_table(rows: list[Row], trials: int) -> None:
         for contender in row.contenders:
             value = contender.median
             shown = f"{value:,.0f}" if value >= 100 else f"{value:.3f}"
-            print(
-                f"  {contender.label:<56} {shown:>12} {row.unit:<8} {ratio(row, contender):>7.2f}"
-            )
+            times = f"{ratio(row, contender):>7.2f}" if row.ratios else f"{'-':>7}"
+            print(f"  {contender.label:<56} {shown:>12} {row.unit:<8} {times}")
         if row.check:
             print(f"  -> target {row.target}: {row.check(row)}")
 
@@ -1016,7 +1034,8 @@ def main() -> int:
         help="comma-separated: small_save, small_load, "
         "step, imports, cli, frame, pickle, s3, catalog",
     )
-    parser.add_argument("--catalog-rows", type=int, default=0)
+    parser.add_argument("--catalog-rows", type=int, default=0, help="default 1,000,000")
+    parser.add_argument("--s3-mib", type=int, default=0, help="large S3 transfer, default 1024")
     parser.add_argument(
         "--postgres",
         action="store_true",
