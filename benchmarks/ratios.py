@@ -866,7 +866,7 @@ def s3_rows(
 
     server = stack.enter_context(s3_server())
     bucket = server.create_bucket()
-    options = server.storage_options()
+    options = server.storage_options
     size_mib = args.s3_mib or (32 if args.quick else 1024)
     count = 50 if args.quick else 500
     source = root / "big.bin"
