@@ -33,9 +33,13 @@ test: $(VENV)/.installed-test
 BENCH_VENV := .venv-bench
 BENCH_PY := $(BENCH_VENV)/bin/python
 
-$(BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements-bench.txt
+# Pinned to what the test environment resolved, so the benchmarks measure the same libraries and
+# pip does not search the test extras' versions again; the peers resolve around those pins.
+$(BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements-bench.txt $(VENV)/.installed-test
 	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_PY) -m pip --disable-pip-version-check -q install -e ".[test]" -r benchmarks/requirements-bench.txt
+	$(PY) -m pip --disable-pip-version-check freeze --exclude-editable > $(BENCH_VENV)/pins.txt
+	$(BENCH_PY) -m pip --disable-pip-version-check -q install -c $(BENCH_VENV)/pins.txt \
+		-e ".[test]" -r benchmarks/requirements-bench.txt
 	touch $@
 
 bench: $(BENCH_VENV)/.installed
