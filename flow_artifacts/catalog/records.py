@@ -100,6 +100,7 @@ step, libraries, inputs) from the manifest JSON the catalog stored with the row.
 ROW_COLUMNS = (
     t.artifacts.c.manifest,
     t.artifacts.c.created,
+    t.artifacts.c.changed,
     *(t.artifacts.c[name] for name in AUTHORITATIVE),
 )
 """What `row_to_manifest` reads of a row."""
@@ -113,6 +114,7 @@ def row_to_manifest(row: Any) -> Manifest:
     body["user_metadata"] = dict(body["user_metadata"])
     body.pop("format", None)
     body.pop("format_version", None)
+    body["updated"] = row.changed.isoformat() if row.changed is not None else None
     try:
         return Manifest(**body)
     except TypeError as exc:

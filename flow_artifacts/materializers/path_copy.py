@@ -2,8 +2,8 @@
 
 A directory may carry a `.artifactignore` file (`.dockerignore` syntax) to leave files out; only
 regular files inside it are taken (see `folder_scan`). Loading
-copies the artifact into a new temporary directory and returns its path, so the stored copy is
-never modified through it.
+copies the artifact into a new temporary directory and returns its path (a `LocalFile`, removed
+after `with`, or when dropped, or at exit), so the stored copy is never modified through it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 import stat
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from ..errors import IntegrityError, UnsupportedOperation
 from ..hookspecs import hookimpl
+from ..local_file import LocalFile
 from ..manifest_checks import member_destination, member_problem
 from .base import ArtifactKind, Materializer
 from .folder_scan import Member, open_member, scan_folder
@@ -84,11 +84,11 @@ class PathMaterializer(Materializer):
             "ignored": scan.ignored,
         }
 
-    def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Path:
+    def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> LocalFile:
         filename = metadata.get("filename")
         if not isinstance(filename, str) or member_problem(filename) or "/" in filename:
             raise IntegrityError(f"the recorded file name {filename!r:.120} is not one file name")
-        target = Path(tempfile.mkdtemp(prefix="flow-artifacts-")) / filename
+        target = LocalFile.temporary(filename)
         if metadata.get("type") == "directory":
             root = fs._strip_protocol(path)
             members = {remote[len(root) :].lstrip("/"): remote for remote in fs.find(path)}
