@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from ..limits import MAX_VERSION
-from ..naming import LATEST
 from ..manifest import Manifest
+from ..naming import LATEST
 from ..refs import Ref
 from . import schema as t
 from .database import chunked
