@@ -99,15 +99,19 @@ def upload_file(
     run_id: str | None = None,
     step_name: str = "upload",
     follow_symlinks: bool = False,
+    ignore_files: Iterable[str] | None = None,
     stack: StackLike | None = None,
     **options: Any,
 ) -> Artifact:
     """Store a local file or directory as an artifact, bytes as they are (streamed).
 
-    A directory contributes its regular files; symbolic links leading outside it, links to
-    folders, FIFOs, sockets and devices are refused in one error, unless `follow_symlinks`
-    copies what the links point to.
+    A directory contributes its regular files but those its `.artifactignore` (else its
+    `.dockerignore`) leaves out, or the files named by `ignore_files` (inside it, all read);
+    symbolic links leading outside it, links to folders, FIFOs, sockets and devices are refused
+    in one error, unless `follow_symlinks` copies what the links point to.
     """
+    if isinstance(ignore_files, str):
+        ignore_files = [ignore_files]
     from .materializers.path_copy import Upload
 
     source = Path(path)
@@ -115,7 +119,7 @@ def upload_file(
         raise ArtifactNotFound(f"cannot upload {source}: no such file or directory")
     run_id = run_id or f"upload-{uuid.uuid4().hex[:12]}"
     return materialize(
-        Upload(source, follow_symlinks),
+        Upload(source, follow_symlinks, None if ignore_files is None else tuple(ignore_files)),
         name,
         run_id,
         step_name,

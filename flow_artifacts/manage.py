@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 class ArtifactPage:
     items: list[Artifact]
     next_cursor: str | None
+    total: int | None = None
+    """How many match in all pages, when `list_page(..., total=True)` asked for it."""
 
 
 @dataclass
@@ -42,10 +44,12 @@ def list_artifacts(
     labels: Mapping[str, str] | None = None,
     since: datetime | str | None = None,
     until: datetime | str | None = None,
+    run_id: str | None = None,
     page_size: int = 100,
     stack: StackLike | None = None,
 ) -> Iterator[Artifact]:
-    """Matching artifacts, newest first, fetched lazily a page at a time."""
+    """Matching artifacts, newest first, fetched lazily a page at a time. `run_id` keeps those
+    a run wrote; an unknown `kind` is an error naming the kinds."""
     stack = resolve_stack(stack)
     for manifest in stack.catalog.iter_artifacts(
         project=project,
@@ -54,6 +58,7 @@ def list_artifacts(
         labels=labels,
         since=since,
         until=until,
+        run_id=run_id,
         page_size=page_size,
     ):
         yield Artifact(manifest, store=stack.store, stack=stack)
@@ -64,13 +69,17 @@ def list_page(
     *,
     cursor: str | None = None,
     page_size: int = 100,
+    total: bool = False,
     stack: StackLike | None = None,
     **filters: Any,
 ) -> ArtifactPage:
-    """One page of `list_artifacts`; pass `next_cursor` back as `cursor` for the next page."""
+    """One page of `list_artifacts`; pass `next_cursor` back as `cursor` for the next page.
+    With `total=True` the page's `total` says how many match in all pages."""
     stack = resolve_stack(stack)
-    page = stack.catalog.list_page(project=project, cursor=cursor, page_size=page_size, **filters)
-    return ArtifactPage(_handles(stack, page.items), page.next_cursor)
+    page = stack.catalog.list_page(
+        project=project, cursor=cursor, page_size=page_size, total=total, **filters
+    )
+    return ArtifactPage(_handles(stack, page.items), page.next_cursor, page.total)
 
 
 def describe(

@@ -187,14 +187,17 @@ class Catalog(RunLog):
         labels: Mapping[str, str] | None = None,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
+        run_id: str | None = None,
         page_size: int = 100,
         cursor: str | None = None,
+        total: bool = False,
     ) -> Page:
-        """One page of artifacts, newest first, matching every filter given."""
+        """One page of artifacts, newest first, matching every filter given; with `total`,
+        `Page.total` counts them in all pages."""
         with self.engine.connect() as conn:
             return listing.page(
                 conn, project=project, name=name, kind=kind, labels=labels, since=since,
-                until=until, page_size=page_size, cursor=cursor,
+                until=until, run_id=run_id, page_size=page_size, cursor=cursor, total=total,
             )  # fmt: skip
 
     def iter_artifacts(self, *, page_size: int = 100, **filters: Any) -> Iterator[Manifest]:

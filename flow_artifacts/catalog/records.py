@@ -27,6 +27,8 @@ class Page:
 
     items: list[Manifest]
     next_cursor: str | None
+    total: int | None = None
+    """How many artifacts match the filters in all pages, when asked for (`total=True`)."""
 
 
 @dataclass

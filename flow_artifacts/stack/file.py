@@ -33,7 +33,13 @@ from ..plugins import (
     short_name,
 )
 from ..redact import is_secret_name, redact, redact_url, scrub, secret_values
-from ..template import DEFAULT_TEMPLATE, VARIABLES, PathTemplate
+from ..template import (
+    DEFAULT_TEMPLATE,
+    PLACEHOLDER_FIX,
+    VARIABLES,
+    PathTemplate,
+    url_placeholder,
+)
 from .envvars import ExpansionError, expand
 from .schema import FILE_KEYS, check_keys, check_name, check_shape, check_type
 from .strict_yaml import KeyPath, YamlDocument, read_yaml
@@ -284,6 +290,13 @@ def _store_url(doc: YamlDocument, url: str | None, folder: Path, path: KeyPath) 
 
     if not url:
         return str(folder / DEFAULT_DIR / "artifacts")
+    placeholder = url_placeholder(url)
+    if placeholder:
+        raise doc.error(
+            path,
+            f"the store URL holds {placeholder}, which would become a folder of that name",
+            allowed=PLACEHOLDER_FIX,
+        )
     protocol, sep, rest = url.partition("://")
     if not sep:
         protocol, rest = "", url

@@ -42,7 +42,7 @@ from ..naming import validate_new_name
 from ..plugins import PluginHost, default_plugin_host
 from ..provenance import owner
 from ..redact import redact_url, scrub, secret_values
-from ..template import PathTemplate
+from ..template import PLACEHOLDER_FIX, PathTemplate, url_placeholder
 from .failures import ErrorTranslator, Failure, classify
 from .identity import store_identity
 from .leases import DEFAULT_LEASE_SECONDS, PendingWrite, WriteRecord, read_writes
@@ -80,6 +80,12 @@ class ArtifactStore:
         **storage_options: Any,
     ) -> None:
         raw_url = os.fspath(url)
+        placeholder = url_placeholder(raw_url)
+        if placeholder:
+            raise ConfigError(
+                f"store URL {redact_url(raw_url)!r} holds {placeholder}, which would become a "
+                f"folder of that name; {PLACEHOLDER_FIX}"
+            )
         self.url = redact_url(raw_url)
         """The store's URL, without any `user:password@` part, as recorded in the catalog."""
         self.progress = progress
