@@ -172,6 +172,13 @@ class Catalog(RunLog):
             raise ArtifactNotFound(f"no artifact {parsed}" + (f": {hint}" if hint else ""))
         return found
 
+    def nearby(self, ref: str | Ref) -> str:
+        """What exists near a reference that names nothing: the projects or names it may have
+        meant ("did you mean"), or the versions and tags of its name; "" if nothing helps."""
+        parsed = ref if isinstance(ref, Ref) else parse_ref(ref)
+        with self.engine.connect() as conn:
+            return lookups.nearby(conn, parsed)
+
     def next_version(self, project: str, name: str) -> int:
         """The version the next write of (project, name) would get, unless another commits
         first: the store puts it into the path of a write whose key is taken."""
