@@ -288,7 +288,7 @@ def _check(op: Any, body: Mapping[str, Any]) -> dict[str, Any]:
 def _fields(
     body: Mapping[str, Any], spec: Mapping[str, Callable[[Any, str], Any]], what: str
 ) -> dict[str, Any]:
-    fields = {}
+    fields: dict[str, Any] = {}
     for field_name, check in spec.items():
         if field_name not in body:
             if (what, field_name) in _ADDED_LATER:
