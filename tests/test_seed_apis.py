@@ -430,3 +430,15 @@ def test_explain_exits_1_when_two_plugins_claim_a_type_equally(tmp_path):
     done = _run_with(site, tmp_path, "-m", "flow_artifacts", "explain", "builtins.str")
     assert done.returncode == 1
     assert "claimed equally" in done.stdout and "text_again" in done.stdout
+
+
+def test_a_misspelled_type_in_stack_materializers_is_refused(tmp_path):
+    for typo, expected in (
+        ("pandsa.DataFrame", "no module 'pandsa'"),
+        ("builtins.dcit", "no 'dcit'"),
+    ):
+        (tmp_path / "stack.yaml").write_text(f"materializers:\n  {typo}: builtins.json\n")
+        with pytest.raises(fa.ConfigError, match=expected):
+            fa.Stack.from_yaml(tmp_path / "stack.yaml")
+    (tmp_path / "stack.yaml").write_text("materializers:\n  builtins.dict: builtins.json\n")
+    fa.Stack.from_yaml(tmp_path / "stack.yaml").close()

@@ -257,6 +257,32 @@ def _check_materializers(
                 f"unknown materializer {materializer!r}",
                 allowed=registry.describe_ids(),
             )
+        if problem := _type_problem(type_name):
+            raise doc.error(
+                (*path, type_name),
+                problem,
+                allowed="the dotted name of an importable type, e.g. pandas.DataFrame",
+            )
+
+
+def _type_problem(type_name: str) -> str | None:
+    """Why an override's type can never match (a misspelled module, or a missing name in a
+    module already imported), without importing anything: else None."""
+    import importlib.util
+    import sys
+
+    module_name, _, attr = type_name.rpartition(".")
+    top = module_name.split(".")[0]
+    try:
+        found = top in sys.modules or importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        return f"no module {top!r} is installed, so no object of type {type_name} can exist"
+    module = sys.modules.get(module_name)
+    if module is not None and not hasattr(module, attr):
+        return f"module {module_name!r} has no {attr!r}"
+    return None
 
 
 # --- values ------------------------------------------------------------------------------------
