@@ -14,7 +14,7 @@ from typing import Any
 
 from .artifact import Artifact
 from .catalog.lineage import Direction, LineageGraph
-from .errors import ArtifactNotFound, InvalidName
+from .errors import ArtifactExists, ArtifactNotFound, InvalidName
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .manifest_checks import check_agrees
 from .materializers.registry import Explanation
@@ -52,26 +52,37 @@ def materialize(
     store = stack.store
     input_ids = [resolve(ref, stack).id for ref in inputs]
     dispatch = stack.dispatch(project, materializer=materializer, overrides=overrides)
-    manifest = store.write_data(
-        obj, dispatch.choose, name=name, project=project, run_id=run_id, step=step_name,
-        pipeline=pipeline, labels=labels, description=description, metadata=metadata, kind=kind,
-        next_version=lambda: stack.catalog.next_version(project, name),
-    )  # fmt: skip
-    try:
-        stack.catalog.record(
-            manifest,
-            store_url=store.url,
-            store_id=store.identity,  # known since write_data
-            publish=store.write_manifest,
-            inputs=input_ids,
-            step_run_id=step_run_id,
-            journal=store.journal,
-        )
-    except BaseException:
-        _withdraw(stack, manifest)
-        raise
-    store.finish_write(manifest)
-    return Artifact(manifest, store=store, stack=stack)
+    versioned = False
+    while True:
+        manifest = store.write_data(
+            obj, dispatch.choose, name=name, project=project, run_id=run_id, step=step_name,
+            pipeline=pipeline, labels=labels, description=description, metadata=metadata,
+            kind=kind, next_version=lambda: stack.catalog.next_version(project, name),
+            versioned=versioned,
+        )  # fmt: skip
+        try:
+            stack.catalog.record(
+                manifest,
+                store_url=store.url,
+                store_id=store.identity,  # known since write_data
+                publish=store.write_manifest,
+                inputs=input_ids,
+                step_run_id=step_run_id,
+                journal=store.journal,
+            )
+        except ArtifactExists:
+            # the key's manifest appeared after our bytes (object stores check it only when
+            # publishing): write once more, at the next versioned key
+            _withdraw(stack, manifest)
+            if versioned:
+                raise
+            versioned = True
+            continue
+        except BaseException:
+            _withdraw(stack, manifest)
+            raise
+        store.finish_write(manifest)
+        return Artifact(manifest, store=store, stack=stack)
 
 
 def _withdraw(stack: Stack, manifest: Manifest) -> None:

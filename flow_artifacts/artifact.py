@@ -205,7 +205,7 @@ class Artifact:
         """A verified local copy, as a `Path` that is also a context manager.
 
         Without `path`, a temporary copy: deleted when the `with` block ends (or, without one,
-        when the returned path is dropped or the process exits). With `path`, the copy is kept
+        when the process exits). With `path`, the copy is kept
         there, and `with` is not needed: `p = art.as_local_file("out.jpg")`.
         """
         if path is None:

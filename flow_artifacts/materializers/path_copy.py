@@ -3,7 +3,7 @@
 A directory may carry a `.artifactignore` file (`.dockerignore` syntax) to leave files out; only
 regular files inside it are taken (see `folder_scan`). Loading
 copies the artifact into a new temporary directory and returns its path (a `LocalFile`, removed
-after `with`, or when dropped, or at exit), so the stored copy is never modified through it.
+after `with`, or at exit), so the stored copy is never modified through it.
 """
 
 from __future__ import annotations

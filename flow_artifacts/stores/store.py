@@ -213,6 +213,7 @@ class ArtifactStore:
         metadata: Mapping[str, Any] | None = None,
         kind: str | None = None,
         next_version: Callable[[], int] | None = None,
+        versioned: bool = False,
     ) -> Manifest:
         """The one write path: publish the bytes of `obj` and return its complete manifest, not
         yet written (the caller commits it with `write_manifest`, alone or inside a catalog
@@ -222,10 +223,11 @@ class ArtifactStore:
         `choose` picks the materializer. Given `next_version` (the catalog's next version of the
         name), a taken key does not fail the write: it goes to `<key>.v<version>` instead, so a
         template without `{run_id}`, or a name written twice in one run, still gets its own
-        write-once path. Everything the manifest and a catalog row hold is
-        checked before the first byte. The write is recorded in the store before its first byte
-        and its lease renewed until `finish_write` (committed) or `discard_unpublished`; if the
-        process dies first, the lease expires and `gc` collects what it made.
+        write-once path. `versioned` skips the rendered key: it was found taken. Everything the
+        manifest and a catalog row hold is checked before the first byte. The write is recorded
+        in the store before its first byte and its lease renewed until `finish_write`
+        (committed) or `discard_unpublished`; if the process dies first, the lease expires and
+        `gc` collects what it made.
         """
         if key is None:
             key = self.template.render(
@@ -241,7 +243,9 @@ class ArtifactStore:
         check_json(user_metadata, "metadata")
         materializer = choose(obj)
         self._identify("writing", key)  # on the store's first write, before any byte
-        key, data_rel, write, written = self._write_once(obj, key, materializer, next_version)
+        key, data_rel, write, written = self._write_once(
+            obj, key, materializer, next_version, versioned
+        )
         format_metadata, directory, files = written
         if directory:
             checksum = directory_checksum(files)
@@ -273,11 +277,15 @@ class ArtifactStore:
         key: str,
         materializer: Materializer,
         next_version: Callable[[], int] | None,
+        versioned: bool = False,
     ) -> tuple[str, str, PendingWrite, Any]:
-        """Write the bytes at `key`, or, if it is taken and `next_version` is given, at the first
-        free `<key>.v<N>` from the name's next version on. Returns (key, data path, write,
-        what was written)."""
+        """Write the bytes at `key`, or, if it is taken (or `versioned`) and `next_version` is
+        given, at the first free `<key>.v<N>` from the name's next version on. Returns (key,
+        data path, write, what was written)."""
         attempt, version = key, 0
+        if versioned and next_version is not None:
+            version = next_version()
+            attempt = f"{key}.v{version}"
         for _ in range(_VERSIONED_TRIES):
             data_rel = attempt + materializer.extension_for(obj)
             write = PendingWrite(self.fs, self.root, attempt, data_rel, self.lease_seconds)
