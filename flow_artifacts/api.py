@@ -1,6 +1,7 @@
 """Writing and reading artifacts on a stack: `materialize`, `load`, `get_artifact`, `lineage`...
 
-Every function takes `stack=`; without it, the active stack (`get_stack()`) is used.
+Every function takes `stack=`: a `Stack`, a stack file path or `path#name`; without it, the
+active stack (`get_stack()`) is used.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from typing import Any
 
 from .artifact import Artifact
 from .catalog.lineage import Direction, LineageGraph
-from .errors import ArtifactNotFound, InvalidName
+from .errors import ArtifactExists, ArtifactNotFound, InvalidName
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .manifest_checks import check_agrees
 from .materializers.registry import Explanation
-from .refs import STORE_SCHEME, artifact_uri, is_reference, parse_ref
-from .stack import Stack, get_stack
+from .refs import artifact_uri, is_reference, parse_ref
+from .stack import Stack, StackLike, resolve_stack
 
 ArtifactRef = Artifact | str
 
@@ -39,37 +40,49 @@ def materialize(
     kind: str | None = None,
     pipeline: str = "default",
     step_run_id: str | None = None,
-    stack: Stack | None = None,
+    stack: StackLike | None = None,
 ) -> Artifact:
     """Save `obj` as the next version of `project/name`, produced by `step_name` of `run_id`.
 
     `inputs` (handles or references) become lineage edges; `labels`, `description` and
     `metadata` (JSON-able) are recorded with it. Returns the committed artifact's handle.
     """
-    stack = stack or get_stack()
+    stack = resolve_stack(stack)
     project = stack.project if project is None else project
     store = stack.store
     input_ids = [resolve(ref, stack).id for ref in inputs]
     dispatch = stack.dispatch(project, materializer=materializer, overrides=overrides)
-    manifest = store.write_data(
-        obj, dispatch.choose, name=name, project=project, run_id=run_id, step=step_name,
-        pipeline=pipeline, labels=labels, description=description, metadata=metadata, kind=kind,
-    )  # fmt: skip
-    try:
-        stack.catalog.record(
-            manifest,
-            store_url=store.url,
-            store_id=store.identity,  # known since write_data
-            publish=store.write_manifest,
-            inputs=input_ids,
-            step_run_id=step_run_id,
-            journal=store.journal,
-        )
-    except BaseException:
-        _withdraw(stack, manifest)
-        raise
-    store.finish_write(manifest)
-    return Artifact(manifest, store=store, stack=stack)
+    versioned = False
+    while True:
+        manifest = store.write_data(
+            obj, dispatch.choose, name=name, project=project, run_id=run_id, step=step_name,
+            pipeline=pipeline, labels=labels, description=description, metadata=metadata,
+            kind=kind, next_version=lambda: stack.catalog.next_version(project, name),
+            versioned=versioned,
+        )  # fmt: skip
+        try:
+            stack.catalog.record(
+                manifest,
+                store_url=store.url,
+                store_id=store.identity,  # known since write_data
+                publish=store.write_manifest,
+                inputs=input_ids,
+                step_run_id=step_run_id,
+                journal=store.journal,
+            )
+        except ArtifactExists:
+            # the key's manifest appeared after our bytes (object stores check it only when
+            # publishing): write once more, at the next versioned key
+            _withdraw(stack, manifest)
+            if versioned:
+                raise
+            versioned = True
+            continue
+        except BaseException:
+            _withdraw(stack, manifest)
+            raise
+        store.finish_write(manifest)
+        return Artifact(manifest, store=store, stack=stack)
 
 
 def _withdraw(stack: Stack, manifest: Manifest) -> None:
@@ -97,15 +110,19 @@ def upload_file(
     run_id: str | None = None,
     step_name: str = "upload",
     follow_symlinks: bool = False,
-    stack: Stack | None = None,
+    ignore_files: Iterable[str] | None = None,
+    stack: StackLike | None = None,
     **options: Any,
 ) -> Artifact:
     """Store a local file or directory as an artifact, bytes as they are (streamed).
 
-    A directory contributes its regular files; symbolic links leading outside it, links to
-    folders, FIFOs, sockets and devices are refused in one error, unless `follow_symlinks`
-    copies what the links point to.
+    A directory contributes its regular files but those its `.artifactignore` (else its
+    `.dockerignore`) leaves out, or the files named by `ignore_files` (inside it, all read);
+    symbolic links leading outside it, links to folders, FIFOs, sockets and devices are refused
+    in one error, unless `follow_symlinks` copies what the links point to.
     """
+    if isinstance(ignore_files, str):
+        ignore_files = [ignore_files]
     from .materializers.path_copy import Upload
 
     source = Path(path)
@@ -113,7 +130,7 @@ def upload_file(
         raise ArtifactNotFound(f"cannot upload {source}: no such file or directory")
     run_id = run_id or f"upload-{uuid.uuid4().hex[:12]}"
     return materialize(
-        Upload(source, follow_symlinks),
+        Upload(source, follow_symlinks, None if ignore_files is None else tuple(ignore_files)),
         name,
         run_id,
         step_name,
@@ -124,9 +141,24 @@ def upload_file(
     )
 
 
-def load(ref: ArtifactRef, *, verify: bool = True, stack: Stack | None = None) -> Any:
-    """The object of an artifact, checksum verified, from a handle or any reference."""
-    return resolve(ref, stack).load(verify=verify)
+def load(
+    ref: ArtifactRef,
+    *,
+    version: int | None = None,
+    verify: bool = True,
+    stack: StackLike | None = None,
+) -> Any:
+    """The object of an artifact (or of version `version` of its name), checksum verified, from
+    a handle or any reference."""
+    return _at_version(resolve(ref, stack), version, stack).load(verify=verify)
+
+
+def _at_version(artifact: Artifact, version: int | None, stack: StackLike | None) -> Artifact:
+    if version is None or version == artifact.version:
+        return artifact
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidName(f"version must be a positive integer, got {version!r:.40}")
+    return resolve(artifact_uri(artifact.project, artifact.name, version), stack)
 
 
 def explain(
@@ -135,31 +167,38 @@ def explain(
     materializer: str | None = None,
     overrides: Mapping[str, str] | None = None,
     project: str | None = None,
-    stack: Stack | None = None,
+    stack: StackLike | None = None,
 ) -> Explanation:
     """Which materializer `materialize` would save `obj` with on this stack, and why: the same
     rule (stack and call overrides, the pickle policy of `project`). A type explains what its
     instances would get."""
-    stack = stack or get_stack()
+    stack = resolve_stack(stack)
     dispatch = stack.dispatch(project, materializer=materializer, overrides=overrides)
     return dispatch.explain_type(obj) if isinstance(obj, type) else dispatch.explain(obj)
 
 
-def get_artifact(ref: ArtifactRef, *, stack: Stack | None = None) -> Artifact:
+def get_artifact(ref: ArtifactRef, *, stack: StackLike | None = None) -> Artifact:
     """The artifact for an id, URN, `store://project/name[@version|:tag]`, or store path."""
     return resolve(ref, stack)
 
 
-def resolve(ref: ArtifactRef, stack: Stack | None = None) -> Artifact:
-    stack = stack or get_stack()
+def resolve(ref: ArtifactRef, stack: StackLike | None = None) -> Artifact:
+    """The artifact a handle or reference names. Besides ids, URNs and `store://` references,
+    `project/name@version` and `project/name:tag` (as typed on the command line) are read as
+    references; another string is a path inside the store, and `project/name` that is no such
+    path names the newest version."""
     if isinstance(ref, Artifact):
         return ref
+    stack = resolve_stack(stack)
     try:
         parsed = parse_ref(ref)
     except InvalidName:
-        if isinstance(ref, str) and not is_reference(ref):
+        if not isinstance(ref, str) or is_reference(ref):
+            raise
+        if ("@" in ref or ":" in ref) and "://" not in ref:
+            parsed = parse_ref(ref, bare=True)
+        else:
             return _at_store_path(ref, stack)
-        raise
     return Artifact(stack.catalog.get(parsed), store=stack.store, stack=stack)
 
 
@@ -177,9 +216,13 @@ def _at_store_path(ref: str, stack: Stack) -> Artifact:
     try:
         found = store.get_manifest(ref)
     except ArtifactNotFound:
-        latest = STORE_SCHEME + ref
-        also = f"; for the latest {ref!r}, write {latest!r}" if ref.count("/") == 1 else ""
-        raise ArtifactNotFound(f"no artifact {ref!r} in {stack}{also}") from None
+        if ref.strip("/").count("/") == 1:  # project/name: its newest version
+            bare = parse_ref(ref.strip("/"), bare=True)
+            return Artifact(stack.catalog.get(bare), store=store, stack=stack)
+        raise ArtifactNotFound(
+            f"no artifact {ref!r}: give a reference (store://project/name[@version|:tag], "
+            "project/name@version, an id or URN) or a path inside the store"
+        ) from None
     for row in stack.catalog.by_ids([found.id]):
         check_agrees(found, row, f"{found.key}{MANIFEST_SUFFIX} in {store}")
         return Artifact(row, store=store, stack=stack)
@@ -191,13 +234,11 @@ def download(
     path: str | os.PathLike[str],
     version: int | None = None,
     *,
-    stack: Stack | None = None,
+    stack: StackLike | None = None,
 ) -> Path:
-    """Stream an artifact (or version `version` of its name) to local `path`, verified."""
-    artifact = resolve(ref, stack)
-    if version is not None and version != artifact.version:
-        artifact = resolve(artifact_uri(artifact.project, artifact.name, version), stack)
-    return artifact.download(path)
+    """Stream an artifact (or version `version` of its name) to local `path`, verified; into
+    `path` when it is an existing folder."""
+    return _at_version(resolve(ref, stack), version, stack).download(path)
 
 
 def lineage(
@@ -205,7 +246,7 @@ def lineage(
     direction: Direction = "upstream",
     depth: int | None = None,
     *,
-    stack: Stack | None = None,
+    stack: StackLike | None = None,
 ) -> LineageGraph:
     """Artifacts and step runs upstream (what it came from) or downstream (what used it)."""
     return resolve(ref, stack).lineage(direction, depth)

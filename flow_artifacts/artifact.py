@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .aspects import aspect_schema
 from .errors import ConfigError, UnsupportedOperation
+from .local_file import LocalFile
 from .manifest import Manifest
 from .progress import progress_bar
 from .refs import artifact_urn
@@ -122,6 +120,16 @@ class Artifact:
         return self.manifest.metadata
 
     @property
+    def owner(self) -> dict[str, str]:
+        """Who wrote it: `user`, `host` and, when written in a git work tree, `commit`."""
+        return dict(self.manifest.owner)
+
+    @property
+    def updated(self) -> datetime | None:
+        """When `update` or `add_metadata` last changed its record; None if never."""
+        return datetime.fromisoformat(self.manifest.updated) if self.manifest.updated else None
+
+    @property
     def labels(self) -> dict[str, str]:
         return dict(self.manifest.labels)
 
@@ -153,6 +161,8 @@ class Artifact:
             "size": self.size,
             "checksum": self.checksum,
             "created": self.created.isoformat(),
+            "updated": self.manifest.updated,
+            "owner": self.owner,
             "run_id": self.run_id,
             "step": self.step,
             "labels": self.labels,
@@ -179,7 +189,9 @@ class Artifact:
         self._store.verify(self.manifest)
 
     def as_stream(self, chunk_size: int = DEFAULT_CHUNK) -> Iterator[bytes]:
-        """The bytes in chunks of at most `chunk_size`, with bounded memory; verified at the end."""
+        """The bytes in chunks of at most `chunk_size`, with bounded memory; verified at the end.
+
+        `chunk_size` 0 or less (IVCAP's default, -1) yields the whole content as one chunk."""
         self._require_file("as_stream")
         return self._store.open_stream(self.manifest, chunk_size)
 
@@ -187,28 +199,34 @@ class Artifact:
         """The whole content in memory, verified, as a file object. For small artifacts."""
         return io.BytesIO(b"".join(self.as_stream()))
 
-    @contextlib.contextmanager
-    def as_local_file(self, path: str | os.PathLike[str] | None = None) -> Iterator[Path]:
-        """A local copy: a temporary one deleted after the block, or kept at `path` if given."""
-        temp_dir = None
-        if path is None:
-            temp_dir = tempfile.mkdtemp(prefix="flow-artifacts-")
-            target = Path(temp_dir) / Path(self.manifest.data_path).name
-        else:
-            target = Path(path)
-        try:
-            self.download(target)
-            yield target
-        finally:
-            if temp_dir is not None:
-                shutil.rmtree(temp_dir, ignore_errors=True)
+    def as_local_file(
+        self, path: str | os.PathLike[str] | None = None, chunk_size: int = DEFAULT_CHUNK
+    ) -> LocalFile:
+        """A verified local copy, as a `Path` that is also a context manager.
 
-    def download(self, path: str | os.PathLike[str]) -> Path:
+        Without `path`, a temporary copy: deleted when the `with` block ends (or, without one,
+        when the process exits). With `path`, the copy is kept
+        there, and `with` is not needed: `p = art.as_local_file("out.jpg")`.
+        """
+        if path is None:
+            target = LocalFile.temporary(Path(self.manifest.data_path).name)
+            try:
+                self.download(target, chunk_size=chunk_size)
+            except BaseException:
+                target.cleanup()
+                raise
+            return target
+        return LocalFile(self.download(path, chunk_size=chunk_size))
+
+    def download(self, path: str | os.PathLike[str], *, chunk_size: int = DEFAULT_CHUNK) -> Path:
         """Stream the bytes to `path` (parents created), verified; a directory artifact as a tree.
 
-        A file appears at `path` only once complete and verified; memory stays at a few chunks.
+        An existing folder at `path` receives the artifact inside it, under the name of its
+        data file. A file appears only once complete and verified; memory stays at a few chunks.
         """
         target = Path(path)
+        if target.is_dir():
+            target = target / Path(self.manifest.data_path).name
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
@@ -223,7 +241,7 @@ class Artifact:
         bar = progress_bar(f"downloading {self.key}", self.size, self._store.progress)
         try:
             with open(partial, "wb") as f:
-                for chunk in self.as_stream():
+                for chunk in self.as_stream(chunk_size):
                     f.write(chunk)
                     bar.update(len(chunk))
             os.replace(partial, target)
@@ -264,9 +282,11 @@ class Artifact:
         return self
 
     def add_metadata(
-        self, aspect: str, body: Any, schema: Mapping[str, Any] | None = None
+        self, aspect: str, body: Any, schema: Mapping[str, Any] | str | None = None
     ) -> Artifact:
-        """Attach a typed metadata record (validated against `schema` or a `$schema` in it)."""
+        """Attach a typed metadata record and return this artifact. `schema` is a JSON Schema
+        the body is validated against, or a schema identifier (IVCAP's `urn:...`) recorded
+        with it; without one, the body's own `$schema` (either form) is used."""
         stack = self._require_stack("add_metadata")
         checked = aspect_schema(aspect, body, schema)
         stack.catalog.add_aspect(self.id, aspect, body, checked, journal=stack.store.journal)

@@ -9,17 +9,36 @@ from .errors import MetadataValidationError
 
 
 def aspect_schema(
-    aspect: str, body: Any, schema: Mapping[str, Any] | None
-) -> dict[str, Any] | None:
-    """The schema `body` is recorded with (`schema`, else the body's own `$schema`), after checking
-    `body` against it; `MetadataValidationError` says where it does not match."""
-    effective = schema
-    if effective is None and isinstance(body, Mapping) and isinstance(body.get("$schema"), Mapping):
-        effective = body["$schema"]
+    aspect: str, body: Any, schema: Mapping[str, Any] | str | None
+) -> dict[str, Any] | str | None:
+    """The schema `body` is recorded with: `schema`, else the body's own `$schema`.
+
+    A JSON Schema (a mapping) is checked against first, and `MetadataValidationError` says where
+    the body does not match. A string is a schema identifier (IVCAP writes
+    `urn:ivcap:schema:...`): recorded as it is, since nothing here can fetch what it names.
+    """
+    effective: Any = schema
+    if effective is None and isinstance(body, Mapping):
+        effective = body.get("$schema")
     if effective is None:
         return None
+    if isinstance(effective, str):
+        if not effective.strip() or len(effective) > MAX_SCHEMA_ID:
+            raise MetadataValidationError(
+                f"the schema identifier of aspect {aspect!r} must be a non-empty string of at "
+                f"most {MAX_SCHEMA_ID} characters, e.g. 'urn:example:schema:metrics.1'"
+            )
+        return effective
+    if not isinstance(effective, Mapping):
+        raise MetadataValidationError(
+            f"the schema of aspect {aspect!r} must be a JSON Schema (a mapping) or a schema "
+            f"identifier (a string), not {type(effective).__name__}"
+        )
     _validate(aspect, body, effective)
     return dict(effective)
+
+
+MAX_SCHEMA_ID = 2048
 
 
 def _validate(aspect: str, body: Any, schema: Mapping[str, Any]) -> None:

@@ -196,6 +196,13 @@ def _label_patch(value: Any, what: str) -> dict[str, str | None]:
     return value
 
 
+def _metadata_patch(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise TypeError(f"{what} must be a mapping of names")
+    check_json(value, what)
+    return value
+
+
 def _run(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError(f"{what} must be a mapping")
@@ -217,6 +224,7 @@ _OPS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "artifact_id": _ID,
         "labels": _optional(_label_patch),
         "description": _optional(_text(None)),
+        "metadata": _optional(_metadata_patch),
     },
     "aspect": {"artifact_id": _ID, "aspect": _name, "body": _json, "json_schema": _json},
     "delete": {
@@ -270,6 +278,10 @@ _OPS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
 }
 
 
+_ADDED_LATER = {("update", "metadata")}
+"""Optional fields added after records without them were written: absent reads as None."""
+
+
 def _check(op: Any, body: Mapping[str, Any]) -> dict[str, Any]:
     spec = _OPS.get(op) if isinstance(op, str) else None
     if spec is None:
@@ -282,9 +294,12 @@ def _check(op: Any, body: Mapping[str, Any]) -> dict[str, Any]:
 def _fields(
     body: Mapping[str, Any], spec: Mapping[str, Callable[[Any, str], Any]], what: str
 ) -> dict[str, Any]:
-    fields = {}
+    fields: dict[str, Any] = {}
     for field_name, check in spec.items():
         if field_name not in body:
+            if (what, field_name) in _ADDED_LATER:
+                fields[field_name] = None
+                continue
             raise IntegrityError(f"{what} record lacks {field_name!r}")
         fields[field_name] = check(body[field_name], field_name)
     return fields

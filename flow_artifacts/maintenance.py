@@ -26,7 +26,7 @@ from .catalog.inventory import (
 )
 from .errors import ArtifactNotFound, ConfigError, FlowArtifactsError, UnknownArtifacts
 from .manifest import MANIFEST_SUFFIX, Manifest
-from .stack import Stack, get_stack
+from .stack import Stack, StackLike, resolve_stack
 from .stores.leases import WriteRecord
 from .stores.paths import TEMPS, reserved
 from .stores.store import ArtifactStore
@@ -74,7 +74,7 @@ def gc(
     keep_last: int | None = None,
     project: str | None = None,
     force: bool = False,
-    stack: Stack | None = None,
+    stack: StackLike | None = None,
 ) -> GcReport:
     """Remove what dead writes left (and with `keep_last`, surplus versions) unless `dry_run`.
 
@@ -84,7 +84,7 @@ def gc(
     """
     if keep_last is not None and keep_last < 1:
         raise ConfigError(f"keep_last must be at least 1, got {keep_last}")
-    stack = stack or get_stack()
+    stack = resolve_stack(stack)
     store = stack.store
     store_id = store.identity
     # The order makes each step's view safe: every upload and file listed was made by a write
@@ -133,9 +133,11 @@ def gc(
     return report
 
 
-def verify(refs: list[Any] | None = None, *, stack: Stack | None = None) -> Iterator[VerifyResult]:
+def verify(
+    refs: list[Any] | None = None, *, stack: StackLike | None = None
+) -> Iterator[VerifyResult]:
     """Re-hash the stored bytes of the given artifacts (default: all in the catalog)."""
-    stack = stack or get_stack()
+    stack = resolve_stack(stack)
     if refs is None:
         manifests: Iterator[Manifest] = stack.catalog.iter_artifacts(page_size=500)
     else:

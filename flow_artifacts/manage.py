@@ -11,7 +11,7 @@ from .api import ArtifactRef, resolve
 from .artifact import Artifact
 from .errors import ArtifactInUse, ArtifactNotFound, InvalidName
 from .naming import validate_name
-from .stack import Stack, get_stack
+from .stack import Stack, StackLike, resolve_stack
 from .stores.store import ArtifactStore
 
 if TYPE_CHECKING:
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 class ArtifactPage:
     items: list[Artifact]
     next_cursor: str | None
+    total: int | None = None
+    """How many match in all pages, when `list_page(..., total=True)` asked for it."""
 
 
 @dataclass
@@ -42,11 +44,13 @@ def list_artifacts(
     labels: Mapping[str, str] | None = None,
     since: datetime | str | None = None,
     until: datetime | str | None = None,
+    run_id: str | None = None,
     page_size: int = 100,
-    stack: Stack | None = None,
+    stack: StackLike | None = None,
 ) -> Iterator[Artifact]:
-    """Matching artifacts, newest first, fetched lazily a page at a time."""
-    stack = stack or get_stack()
+    """Matching artifacts, newest first, fetched lazily a page at a time. `run_id` keeps those
+    a run wrote; an unknown `kind` is an error naming the kinds."""
+    stack = resolve_stack(stack)
     for manifest in stack.catalog.iter_artifacts(
         project=project,
         name=name,
@@ -54,6 +58,7 @@ def list_artifacts(
         labels=labels,
         since=since,
         until=until,
+        run_id=run_id,
         page_size=page_size,
     ):
         yield Artifact(manifest, store=stack.store, stack=stack)
@@ -64,19 +69,27 @@ def list_page(
     *,
     cursor: str | None = None,
     page_size: int = 100,
-    stack: Stack | None = None,
+    total: bool = False,
+    stack: StackLike | None = None,
     **filters: Any,
 ) -> ArtifactPage:
-    """One page of `list_artifacts`; pass `next_cursor` back as `cursor` for the next page."""
-    stack = stack or get_stack()
-    page = stack.catalog.list_page(project=project, cursor=cursor, page_size=page_size, **filters)
-    return ArtifactPage(_handles(stack, page.items), page.next_cursor)
+    """One page of `list_artifacts`; pass `next_cursor` back as `cursor` for the next page.
+    With `total=True` the page's `total` says how many match in all pages."""
+    stack = resolve_stack(stack)
+    page = stack.catalog.list_page(
+        project=project, cursor=cursor, page_size=page_size, total=total, **filters
+    )
+    return ArtifactPage(_handles(stack, page.items), page.next_cursor, page.total)
 
 
 def describe(
-    ref: ArtifactRef, *, page_size: int = 20, cursor: str | None = None, stack: Stack | None = None
+    ref: ArtifactRef,
+    *,
+    page_size: int = 20,
+    cursor: str | None = None,
+    stack: StackLike | None = None,
 ) -> Description:
-    stack = stack or get_stack()
+    stack = resolve_stack(stack)
     artifact = resolve(ref, stack)
     versions = stack.catalog.versions(
         artifact.project, artifact.name, page_size=page_size, cursor=cursor
@@ -94,26 +107,29 @@ def update(
     *,
     labels: Mapping[str, str | None] | None = None,
     description: str | None = None,
-    stack: Stack | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    stack: StackLike | None = None,
 ) -> Artifact:
-    """Merge labels (None removes one) and/or set the description; returns the updated handle."""
-    stack = stack or get_stack()
+    """Merge labels and user metadata (a None value removes a key) and/or set the description;
+    returns the updated handle, whose `updated` is the time of this change."""
+    stack = resolve_stack(stack)
     manifest = stack.catalog.update(
         resolve(ref, stack).id,
         labels=labels,
         description=description,
+        metadata=metadata,
         journal=stack.store.journal,
     )
     return Artifact(manifest, store=stack.store, stack=stack)
 
 
-def tag(ref: ArtifactRef, tag: str, *, stack: Stack | None = None) -> Artifact:
+def tag(ref: ArtifactRef, tag: str, *, stack: StackLike | None = None) -> Artifact:
     """Point `tag` at this version, so `store://project/name:tag` resolves to it."""
     return resolve(ref, stack).tag(tag)
 
 
-def untag(ref: ArtifactRef, tag: str, *, stack: Stack | None = None) -> None:
-    stack = stack or get_stack()
+def untag(ref: ArtifactRef, tag: str, *, stack: StackLike | None = None) -> None:
+    stack = resolve_stack(stack)
     artifact = resolve(ref, stack)
     stack.catalog.untag(artifact.project, artifact.name, tag, journal=stack.store.journal)
 
@@ -124,7 +140,7 @@ def delete(
     *,
     all_versions: bool = False,
     force: bool = False,
-    stack: Stack | None = None,
+    stack: StackLike | None = None,
 ) -> list[str]:
     """Delete one version (or with `all_versions`, every version of a name); returns the ids.
 
@@ -134,7 +150,7 @@ def delete(
     lease, which `gc` finishes once it expired. The tombstones journaled with the rows keep the
     versions deleted through a `reindex`.
     """
-    stack = stack or get_stack()
+    stack = resolve_stack(stack)
     if all_versions:
         if project is not None:
             name = validate_name(ref, "name") if isinstance(ref, str) else ref.name
@@ -172,13 +188,13 @@ def add_metadata(
     body: Any,
     schema: Mapping[str, Any] | None = None,
     *,
-    stack: Stack | None = None,
+    stack: StackLike | None = None,
 ) -> Artifact:
     """Attach a typed metadata record; validated against `schema` or the body's `$schema`."""
     return resolve(ref, stack).add_metadata(aspect, body, schema)
 
 
-def reindex(store: ArtifactStore | None = None, *, stack: Stack | None = None) -> ReindexReport:
+def reindex(store: ArtifactStore | None = None, *, stack: StackLike | None = None) -> ReindexReport:
     """Rebuild the catalog from `store` (default: the stack's): its manifests and its journal.
 
     Restores artifacts, versions, tags, labels, descriptions, aspects, lineage, runs and step
@@ -187,7 +203,7 @@ def reindex(store: ArtifactStore | None = None, *, stack: Stack | None = None) -
     """
     from .rebuild import rebuild
 
-    stack = stack or get_stack()
+    stack = resolve_stack(stack)
     return rebuild(stack, store or stack.store)
 
 

@@ -55,6 +55,10 @@ class Manifest:
     description: str = ""
     user_metadata: dict[str, Any] = field(default_factory=dict)
     step_run_id: str | None = None
+    owner: dict[str, str] = field(default_factory=dict)
+    """Who wrote it: user, host and, in a git work tree, the commit (see `provenance.py`)."""
+    updated: str | None = None
+    """When its record last changed (`update`, `add_metadata`), from the catalog; else None."""
 
     @property
     def uri(self) -> str | None:

@@ -22,6 +22,7 @@ from .limits import MAX_VERSION
 from .manifest import Manifest
 from .materializers.base import ArtifactKind
 from .naming import validate_name
+from .provenance import MAX_OWNER_CHARS
 
 CHECKSUM = re.compile(r"sha256:[0-9a-f]{64}")
 _SHA_HEX = re.compile(r"[0-9a-f]{64}")
@@ -164,6 +165,12 @@ def _problem(m: Manifest, key: str) -> str | None:
             return f"{name} is not an object"
     if not all(isinstance(v, str) for v in [*m.labels.values(), *m.libraries.values()]):
         return "labels and libraries must map to strings"
+    if not isinstance(m.owner, dict) or not all(
+        isinstance(v, str) and len(v) <= MAX_OWNER_CHARS for v in m.owner.values()
+    ):
+        return "owner is not an object of short strings"
+    if m.updated is not None and not isinstance(m.updated, str):
+        return "updated is not a date-time"
     return _files_problem(m)
 
 

@@ -11,6 +11,8 @@ import unicodedata
 from .errors import InvalidName
 
 MAX_NAME_BYTES = 200
+LATEST = "latest"
+"""The reserved tag: `project/name:latest` always means the newest version, so nobody can set it."""
 GLOB_CHARS = "[]*?"
 """Refused in new names (`validate_new_name`): fsspec reads them as glob patterns."""
 _FORBIDDEN_CHARS = {

@@ -50,6 +50,26 @@ class PathTemplate:
         return self._format.format(**values)
 
 
+def url_placeholder(url: str) -> str | None:
+    """A template variable written into a store URL (MLRun puts `{{project}}` there), or None.
+
+    A store has one root, where its identity record lives, so a URL cannot vary per artifact:
+    the variable belongs in the path template, which puts `{project}` first by default."""
+    for alias in _ALIASES:
+        if alias in url:
+            return alias
+    for variable in VARIABLES:
+        if "{" + variable + "}" in url:
+            return "{" + variable + "}"
+    return None
+
+
+PLACEHOLDER_FIX = (
+    "put it in the path template instead (path_template: '{project}/{run_id}/{step}/{name}', "
+    "the default) and give the store URL without it"
+)
+
+
 def _compile(source: str) -> str:
     if not isinstance(source, str) or not source.strip():
         raise ConfigError(f"path template must be a non-empty string, got {source!r}")

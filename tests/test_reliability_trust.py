@@ -284,9 +284,9 @@ def test_a_download_into_a_folder_with_a_link_does_not_write_through_it(tmp_path
     (folder / "sub" / "b.txt").write_text("b")
     art = store.materialize(folder, "data", "r1", "s")
     target, elsewhere = tmp_path / "target", tmp_path / "elsewhere"
-    target.mkdir()
+    (target / "data").mkdir(parents=True)  # a folder receives the artifact inside it
     elsewhere.mkdir()
-    (target / "sub").symlink_to(elsewhere)
+    (target / "data" / "sub").symlink_to(elsewhere)
     with pytest.raises(fa.IntegrityError, match="symbolic link"):
         art.download(target)
     assert list(elsewhere.iterdir()) == []

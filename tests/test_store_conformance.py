@@ -100,12 +100,17 @@ def test_artifacts_are_written_once(target: Target, make_stack) -> None:
     before = stored_files(stack.store)
 
     with pytest.raises(fa.ArtifactExists, match="model"):
-        fa.materialize(b"second", "model", "r1", "train", "demo", stack=stack)
+        stack.store.materialize(b"second", "model", "r1", "train", "demo")
     with pytest.raises(fa.ArtifactExists, match="model"):  # another format, another data path
-        fa.materialize({"other": 1}, "model", "r1", "train", "demo", stack=stack)
+        stack.store.materialize({"other": 1}, "model", "r1", "train", "demo")
 
     assert stored_files(stack.store) == before
     assert fa.load(first, stack=stack) == b"first"
+    # a stack's write of the taken key goes to the next versioned key instead (issue 14)
+    again = fa.materialize({"other": 1}, "model", "r1", "train", "demo", stack=stack)
+    assert again.version == 2 and again.key == first.key + ".v2"
+    assert fa.load(first, stack=stack) == b"first"
+    assert fa.load(again, stack=stack) == {"other": 1}
 
 
 def test_versions_tags_and_lineage(target: Target, make_stack) -> None:

@@ -227,7 +227,7 @@ def test_credentials_are_never_stored_shown_or_logged(
             str(fa.get_artifact(art.uri, stack=stack).manifest),
         ]
         with pytest.raises(fa.ArtifactExists) as taken:
-            fa.materialize(b"again", "model", "r1", "train", "demo", stack=stack)
+            stack.store.materialize(b"again", "model", "r1", "train", "demo")
         with pytest.raises(fa.StoreNotFound) as missing:
             make_stack(missing_root(target)).store.list_artifacts()
         shown += [full_text(taken.value), full_text(missing.value)]

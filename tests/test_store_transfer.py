@@ -192,10 +192,15 @@ def test_of_two_racing_writers_exactly_one_wins(
     """
     uploaded = threading.Barrier(2)
     first_done = threading.Event()
+    gated_once: set[str] = set()
 
     def gate() -> None:
+        name = threading.current_thread().name
+        if name in gated_once:  # the loser's second write, at the next versioned key
+            return
+        gated_once.add(name)
         uploaded.wait(60)
-        if threading.current_thread().name == "second":
+        if name == "second":
             first_done.wait(60)
 
     plugins = gated(gate)
@@ -229,12 +234,18 @@ def test_of_two_racing_writers_exactly_one_wins(
     for writer in writers:
         writer.join(120)
 
+    # the conditional write stopped the second at the key the first took; a stack's write then
+    # goes to the next versioned key (issue 14) instead of failing
     winner, loser = outcomes["first"], outcomes["second"]
-    assert isinstance(winner, fa.Artifact) and isinstance(loser, fa.ArtifactExists), outcomes
+    assert isinstance(winner, fa.Artifact) and isinstance(loser, fa.Artifact), outcomes
+    assert winner.key == "demo/r1/train/model" and loser.key == "demo/r1/train/model.v2"
     winner.verify()
-    assert fa.load("store://demo/model", stack=stacks[1]) == payloads["first"]
+    loser.verify()
+    assert fa.load("store://demo/model@1", stack=stacks[1]) == payloads["first"]
+    assert fa.load("store://demo/model@2", stack=stacks[1]) == payloads["second"]
     assert artifact_files(stacks[0].store) == sorted(
-        [winner.key + ".artifact.json", winner.manifest.data_path]
+        [a.key + ".artifact.json" for a in (winner, loser)]
+        + [a.manifest.data_path for a in (winner, loser)]
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 from ..errors import ArtifactNotFound, IntegrityError, InvalidName
 from ..limits import check_json, check_text
 from ..manifest import Manifest
-from ..naming import validate_name
+from ..naming import LATEST, validate_name
 from ..redact import redact_url
 from ..refs import Ref, artifact_uri, parse_ref
 from . import listing, lookups
@@ -81,7 +81,7 @@ class Catalog(RunLog):
             missing = set(inputs) - self._existing_ids(conn, inputs) if inputs else set()
             if missing:
                 raise ArtifactNotFound(
-                    f"input artifacts {sorted(missing)} of {manifest.name!r} are not in {self}"
+                    f"input artifacts {sorted(missing)} of {manifest.name!r} are not in the catalog"
                 )
             manifest.version = self._next_version(conn, manifest.project, manifest.name)
             manifest.step_run_id = sr_id
@@ -167,9 +167,23 @@ class Catalog(RunLog):
         parsed = ref if isinstance(ref, Ref) else parse_ref(ref)
         with self.engine.connect() as conn:
             found = lookups.artifact(conn, parsed)
+            hint = lookups.nearby(conn, parsed) if found is None else ""
         if found is None:
-            raise ArtifactNotFound(f"no artifact {parsed} in {self}")
+            raise ArtifactNotFound(f"no artifact {parsed}" + (f": {hint}" if hint else ""))
         return found
+
+    def nearby(self, ref: str | Ref) -> str:
+        """What exists near a reference that names nothing: the projects or names it may have
+        meant ("did you mean"), or the versions and tags of its name; "" if nothing helps."""
+        parsed = ref if isinstance(ref, Ref) else parse_ref(ref)
+        with self.engine.connect() as conn:
+            return lookups.nearby(conn, parsed)
+
+    def next_version(self, project: str, name: str) -> int:
+        """The version the next write of (project, name) would get, unless another commits
+        first: the store puts it into the path of a write whose key is taken."""
+        with self.engine.connect() as conn:
+            return lookups.next_version(conn, project, name)
 
     def list_page(
         self,
@@ -180,14 +194,17 @@ class Catalog(RunLog):
         labels: Mapping[str, str] | None = None,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
+        run_id: str | None = None,
         page_size: int = 100,
         cursor: str | None = None,
+        total: bool = False,
     ) -> Page:
-        """One page of artifacts, newest first, matching every filter given."""
+        """One page of artifacts, newest first, matching every filter given; with `total`,
+        `Page.total` counts them in all pages."""
         with self.engine.connect() as conn:
             return listing.page(
                 conn, project=project, name=name, kind=kind, labels=labels, since=since,
-                until=until, page_size=page_size, cursor=cursor,
+                until=until, run_id=run_id, page_size=page_size, cursor=cursor, total=total,
             )  # fmt: skip
 
     def iter_artifacts(self, *, page_size: int = 100, **filters: Any) -> Iterator[Manifest]:
@@ -235,19 +252,33 @@ class Catalog(RunLog):
         *,
         labels: Mapping[str, str | None] | None = None,
         description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
         journal: JournalSink | None = None,
     ) -> Manifest:
-        """Merge `labels` (a None value removes the label) and/or replace the description."""
+        """Merge `labels` and `metadata` (a None value removes a key) and/or replace the
+        description; the change's time becomes the artifact's `updated`."""
         patch = None if labels is None else label_patch(labels)
         if description is not None:
             check_text(description, "description")
+        if metadata is not None:
+            if not isinstance(metadata, Mapping) or not all(isinstance(k, str) for k in metadata):
+                raise InvalidName("metadata must be a mapping with string keys")
+            metadata = dict(metadata)
+            check_json(metadata, "metadata")
 
         def work(conn: Connection, pending: Pending) -> None:
             after = artifact_stamp(conn, artifact_id)
             at = pending.stamp(after)
-            if after is None or not apply_update(conn, artifact_id, patch, description, at):
-                raise ArtifactNotFound(f"no artifact {artifact_id} in {self}")
-            fields = {"artifact_id": artifact_id, "labels": patch, "description": description}
+            if after is None or not apply_update(
+                conn, artifact_id, patch, description, at, metadata
+            ):
+                raise ArtifactNotFound(f"no artifact {artifact_id}")
+            fields = {
+                "artifact_id": artifact_id,
+                "labels": patch,
+                "description": description,
+                "metadata": metadata,
+            }
             pending.add("update", at, fields)
 
         journaled(self.engine, journal, work)
@@ -258,6 +289,16 @@ class Catalog(RunLog):
         validate_name(tag, "tag")
         if tag.isdigit():
             raise InvalidName(f"tag {tag!r} would read as a version number; use a word")
+        if any(c.isspace() for c in tag):
+            raise InvalidName(
+                f"tag {tag!r} contains white space, which a reference cannot carry; "
+                f"use {'-'.join(tag.split())!r}"
+            )
+        if tag == LATEST:
+            raise InvalidName(
+                f"tag {LATEST!r} is reserved: ':{LATEST}' always means the newest version; "
+                "choose another tag"
+            )
         manifest = self.get(Ref(id=artifact_id))
 
         def work(conn: Connection, pending: Pending) -> None:
@@ -274,7 +315,7 @@ class Catalog(RunLog):
         def work(conn: Connection, pending: Pending) -> None:
             at = pending.stamp(name_stamp(conn, project, name))
             if not untag_name(conn, project, name, tag, at):
-                raise ArtifactNotFound(f"no tag {tag!r} on {artifact_uri(project, name)} in {self}")
+                raise ArtifactNotFound(f"no tag {tag!r} on {artifact_uri(project, name)}")
             pending.add("untag", at, {"project": project, "name": name, "tag": tag})
 
         journaled(self.engine, journal, work)
@@ -296,7 +337,7 @@ class Catalog(RunLog):
         def work(conn: Connection, pending: Pending) -> None:
             after = artifact_stamp(conn, artifact_id)
             if after is None:
-                raise ArtifactNotFound(f"no artifact {artifact_id} in {self}")
+                raise ArtifactNotFound(f"no artifact {artifact_id}")
             at = pending.stamp(after)
             insert_aspect(conn, artifact_id, aspect, body, json_schema, at)
             fields = {"artifact_id": artifact_id, "aspect": aspect}

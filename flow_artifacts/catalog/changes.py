@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from ..limits import check_labels
+from ..limits import check_json, check_labels
 from . import schema as t
 from .records import insert_labels, name_is
 
@@ -59,11 +59,14 @@ def apply_update(
     patch: Mapping[str, str | None] | None,
     description: str | None,
     at: datetime,
+    metadata: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Merge `patch` into an artifact's labels and/or set its description; False if no such row."""
+    """Merge `patch` into an artifact's labels, `metadata` into its user metadata (a None value
+    removes a key in both), and/or set its description; False if no such row. The stamp `at`
+    is the artifact's `changed`, shown as its `updated` time."""
     a = t.artifacts
     row = conn.execute(
-        select(a.c.labels, a.c.project, a.c.created).where(a.c.id == artifact_id)
+        select(a.c.labels, a.c.project, a.c.created, a.c.user_metadata).where(a.c.id == artifact_id)
     ).first()
     if row is None:
         return False
@@ -76,6 +79,12 @@ def apply_update(
         insert_labels(conn, artifact_id, merged, row.project, row.created)
     if description is not None:
         values["description"] = description
+    if metadata is not None:
+        merged_metadata = {
+            k: v for k, v in {**row.user_metadata, **metadata}.items() if v is not None
+        }
+        check_json(merged_metadata, "metadata")
+        values["user_metadata"] = merged_metadata
     conn.execute(update(a).where(a.c.id == artifact_id).values(**values))
     return True
 

@@ -9,6 +9,7 @@ written meanwhile never shift the pages after them.
 from __future__ import annotations
 
 import base64
+import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from sqlalchemy.sql.expression import FromClause, tuple_
 
 from ..errors import ConfigError, InvalidName
 from ..limits import MAX_VERSION
+from ..materializers.base import ArtifactKind
 from . import schema as t
 from .records import (
     ROW_COLUMNS,
@@ -108,12 +110,16 @@ def page(
     labels: Mapping[str, str] | None = None,
     since: datetime | str | None = None,
     until: datetime | str | None = None,
+    run_id: str | None = None,
     page_size: int = 100,
     cursor: str | None = None,
+    total: bool = False,
 ) -> Page:
-    """One page of artifacts, newest first, matching every filter given."""
+    """One page of artifacts, newest first, matching every filter given; with `total`, also
+    how many match in all (one more query)."""
     if not 0 < page_size <= MAX_PAGE:
         raise ConfigError(f"page_size must be between 1 and {MAX_PAGE}, got {page_size}")
+    check_kind(kind)
     a = t.artifacts
     found = listing(
         project,
@@ -126,6 +132,15 @@ def page(
         conditions.append(a.c.name == name)
     if kind is not None:
         conditions.append(a.c.kind == kind)
+    if run_id is not None:
+        s, r = t.step_runs, t.runs
+        conditions.append(
+            exists().where(s.c.id == a.c.step_run_id, r.c.pk == s.c.run_pk, r.c.run_id == run_id)
+        )
+    count = None
+    if total:
+        counting = select(func.count()).select_from(found.source).where(*conditions)
+        count = conn.execute(counting).scalar_one()
     if cursor is not None:
         conditions.append(after(found.created, found.id_column, *decode_cursor(cursor)))
     query = (
@@ -138,7 +153,19 @@ def page(
     rows = conn.execute(query).all()
     items = [row_to_manifest(r) for r in rows[:page_size]]
     more = len(rows) > page_size
-    return Page(items, encode_cursor(rows[page_size - 1]) if more else None)
+    return Page(items, encode_cursor(rows[page_size - 1]) if more else None, count)
+
+
+KINDS = tuple(k.value for k in ArtifactKind)
+
+
+def check_kind(kind: str | None) -> None:
+    """A kind filter that can match nothing is a typo (`models`): say which kinds exist."""
+    if kind is None or kind in KINDS:
+        return
+    close = difflib.get_close_matches(kind, KINDS, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ConfigError(f"no artifact kind {kind!r}; {hint}kinds: {', '.join(KINDS)}")
 
 
 def versions(

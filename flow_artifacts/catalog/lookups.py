@@ -3,6 +3,7 @@ projects, counts, and what depends on an artifact. Each takes an open connection
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import Connection, func, select
 
 from ..limits import MAX_VERSION
 from ..manifest import Manifest
+from ..naming import LATEST
 from ..refs import Ref
 from . import schema as t
 from .database import chunked
@@ -22,7 +24,7 @@ def artifact(conn: Connection, ref: Ref) -> Manifest | None:
     query = select(*ROW_COLUMNS)
     if ref.id:
         query = query.where(a.c.id == ref.id)
-    elif ref.tag:
+    elif ref.tag and ref.tag != LATEST:
         query = query.join(t.tags, t.tags.c.artifact_id == a.c.id).where(
             name_is(t.tags, ref.project, ref.name), t.tags.c.tag == ref.tag
         )
@@ -103,3 +105,40 @@ def dependents(conn: Connection, artifact_ids: Sequence[str]) -> list[Manifest]:
     )
     query = select(*ROW_COLUMNS).where(a.c.step_run_id.in_(consumers), a.c.id.not_in(artifact_ids))
     return [row_to_manifest(r) for r in conn.execute(query)]
+
+
+def next_version(conn: Connection, project: str, name: str) -> int:
+    """The version the next write of (project, name) would get, unless another commits first."""
+    n = t.artifact_names
+    latest = conn.execute(select(n.c.latest_version).where(name_is(n, project, name))).scalar()
+    return int(latest or 0) + 1
+
+
+def nearby(conn: Connection, ref: Ref) -> str:
+    """What exists near a reference that named nothing, for its not-found error: the projects
+    or names it may have meant, or the versions and tags its name has."""
+    if ref.id or ref.project is None or ref.name is None:
+        return ""
+    n = t.artifact_names
+    names = list(conn.execute(select(n.c.name).where(n.c.project == ref.project)).scalars())
+    if not names:
+        return _did_you_mean(
+            f"project {ref.project!r} has no artifacts", ref.project, projects(conn)
+        )
+    if ref.name not in names:
+        return _did_you_mean(f"project {ref.project!r} has no name {ref.name!r}", ref.name, names)
+    a = t.artifacts
+    query = select(a.c.version).where(name_is(a, ref.project, ref.name)).order_by(a.c.version)
+    versions = list(conn.execute(query).scalars())
+    tags = sorted(tags_of_name(conn, ref.project, ref.name))
+    shown = ", ".join(map(str, versions[-10:])) or "none (all deleted)"
+    if len(versions) > 10:
+        shown = f"..., {shown}"
+    return f"versions: {shown}; tags: {', '.join(tags[:10]) or 'none'}"
+
+
+def _did_you_mean(problem: str, typed: str, existing: Sequence[str]) -> str:
+    close = difflib.get_close_matches(typed, existing, n=3)
+    if close:
+        return f"{problem}; did you mean {' or '.join(repr(c) for c in close)}?"
+    return problem

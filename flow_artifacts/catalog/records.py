@@ -27,6 +27,8 @@ class Page:
 
     items: list[Manifest]
     next_cursor: str | None
+    total: int | None = None
+    """How many artifacts match the filters in all pages, when asked for (`total=True`)."""
 
 
 @dataclass
@@ -102,6 +104,7 @@ step, libraries, inputs) from the manifest JSON the catalog stored with the row.
 ROW_COLUMNS = (
     t.artifacts.c.manifest,
     t.artifacts.c.created,
+    t.artifacts.c.changed,
     *(t.artifacts.c[name] for name in AUTHORITATIVE),
 )
 """What `row_to_manifest` reads of a row."""
@@ -115,6 +118,7 @@ def row_to_manifest(row: Any) -> Manifest:
     body["user_metadata"] = dict(body["user_metadata"])
     body.pop("format", None)
     body.pop("format_version", None)
+    body["updated"] = row.changed.isoformat() if row.changed is not None else None
     try:
         return Manifest(**body)
     except TypeError as exc:

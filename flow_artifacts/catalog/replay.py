@@ -232,7 +232,14 @@ def _untag(conn: Connection, fields: dict[str, Any], at: datetime, scope: Scope)
 
 def _update(conn: Connection, fields: dict[str, Any], at: datetime, scope: Scope) -> None:
     if fields["artifact_id"] in scope.artifacts:
-        apply_update(conn, fields["artifact_id"], fields["labels"], fields["description"], at)
+        apply_update(
+            conn,
+            fields["artifact_id"],
+            fields["labels"],
+            fields["description"],
+            at,
+            fields["metadata"],
+        )
 
 
 def _aspect(conn: Connection, fields: dict[str, Any], at: datetime, scope: Scope) -> None:

@@ -192,7 +192,7 @@ class RunLog:
     def step_run(self, step_run_id: str) -> StepRunRecord:
         records = self.step_runs_by_ids([step_run_id])
         if not records:
-            raise ArtifactNotFound(f"no step run {step_run_id} in {self}")
+            raise ArtifactNotFound(f"no step run {step_run_id}")
         return records[0]
 
     def step_runs_by_ids(self, ids: Sequence[str]) -> list[StepRunRecord]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from ..errors import ConfigError, UnsupportedOperation
+from ..errors import ArtifactNotFound, ConfigError, UnsupportedOperation
 from ..manifest_checks import data_suffix
 from ..moments import parse_moment
 from ..naming import validate_name
@@ -84,6 +84,8 @@ def ls(
         cursor=cursor,
         stack=state.stack,
     )
+    if not page.items and cursor is None and project is not None:
+        _must_exist(state, artifact_uri(project, name or "x"), project=name is None)
     if as_json:
         emit_json({"items": [a.record() for a in page.items], "next_cursor": page.next_cursor})
         return
@@ -97,6 +99,16 @@ def ls(
     )
     if page.next_cursor:
         click.echo(f"more: --cursor {page.next_cursor}", err=True)
+
+
+def _must_exist(state: State, uri: str, *, project: bool = False) -> None:
+    """Raise `ArtifactNotFound` when `uri` names an unknown project (or, unless `project`,
+    name), saying what exists nearby: a typo must not read as an empty listing."""
+    hint = state.stack.catalog.nearby(uri)
+    if hint.startswith("project ") and (not project or "has no artifacts" in hint):
+        raise ArtifactNotFound(hint)
+    if not project and "has no name" in hint:
+        raise ArtifactNotFound(hint)
 
 
 @click.command()
@@ -132,6 +144,8 @@ def versions(state: State, name: str, project: str | None, limit: int, as_json: 
         else:
             project = stack.project
     page = stack.catalog.versions(project, name, page_size=limit)
+    if not page.items:
+        _must_exist(state, artifact_uri(project, name))
     tags: dict[int | None, list[str]] = {}
     for tag, version in stack.catalog.tags_of_name(project, name).items():
         tags.setdefault(version, []).append(tag)

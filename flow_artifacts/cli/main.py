@@ -94,11 +94,41 @@ def cli(ctx: click.Context, stack_spec: str | None, debug: bool) -> None:
     ctx.obj = State(stack_spec, debug)
 
 
+def _late_stack(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(State).stack_spec = value
+
+
+def _late_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(State).debug = True
+
+
+def _global_options(command: click.Command) -> None:
+    """Accept the group's options after the command too (`flow-artifacts ls --stack x.yaml`),
+    as users type them; hidden from the command's help, which points to the group's."""
+    names = {opt for param in command.params for opt in getattr(param, "opts", [])}
+    if "--stack" not in names:
+        command.params.append(
+            click.Option(["--stack"], metavar="FILE[#NAME]", expose_value=False,
+                         callback=_late_stack, hidden=True, is_eager=True)
+        )  # fmt: skip
+    if "--debug" not in names:
+        command.params.append(
+            click.Option(["--debug"], is_flag=True, expose_value=False, callback=_late_debug,
+                         hidden=True, is_eager=True)
+        )  # fmt: skip
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _global_options(sub)
+
+
 def _register() -> None:
     from . import browse, curate, system, ui
 
     for module in (browse, curate, system, ui):
         for command in module.COMMANDS:
+            _global_options(command)
             cli.add_command(command)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import click
@@ -27,7 +28,10 @@ def explain(state: State, expression: str) -> None:
 
     stack = state.stack
     value = _dotted_type(expression) or _evaluate(expression)
-    click.echo(str(explain_obj(value, stack=stack)))  # a type: what its instances would get
+    explanation = explain_obj(value, stack=stack)  # a type: what its instances would get
+    click.echo(str(explanation))
+    if explanation.error is not None or explanation.materializer is None:
+        sys.exit(1)  # ambiguous, or nothing saves it: scripts must not read that as fine
 
 
 def _dotted_type(text: str) -> type | None:

@@ -43,6 +43,10 @@ class Materializer(abc.ABC):
     """True when `save` writes a directory of files at `path` instead of one file."""
     fallback: ClassVar[bool] = False
     """A fallback is chosen only when no other materializer accepts the object."""
+    priority: ClassVar[int] = 0
+    """Between materializers claiming the same type, the highest priority that accepts the
+    value wins (the built-ins have 0): a plugin sets `priority = 10` to take over a type a
+    built-in claims. Equal highest priorities are an `AmbiguousMaterializer` error."""
     uses_pickle: ClassVar[bool] = False
     """Loading runs code from the bytes; the store verifies the checksum before `load`."""
 

@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 
 IGNORE_FILE = ".artifactignore"
+IGNORE_FILES = (IGNORE_FILE, ".dockerignore")
+"""Read by a folder upload when no `ignore_files=` is given: the first one present (Peak's
+default is `.dockerignore`)."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,10 @@ class PandasParquetMaterializer(Materializer):
 
         is_series = isinstance(obj, pd.Series)
         frame = obj.to_frame(name=SERIES_COLUMN) if is_series else obj
-        table = pa.Table.from_pandas(frame, preserve_index=None)
+        try:
+            table = pa.Table.from_pandas(frame, preserve_index=None)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            raise ValueError(_unconvertible(frame, exc)) from None
         with fs.open(path, "wb") as f:
             pq.write_table(table, f)
         metadata: dict[str, Any] = {
@@ -56,3 +59,23 @@ class PandasParquetMaterializer(Materializer):
 @hookimpl
 def register_materializers(register: Callable[[type[Materializer]], None]) -> None:
     register(PandasParquetMaterializer)
+
+
+def _unconvertible(frame: Any, exc: Exception) -> str:
+    """Which columns Parquet cannot hold, and how to fix them: an object column of mixed types
+    is the usual cause (pyarrow alone says only "Conversion failed for column a")."""
+    mixed = []
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            kinds = sorted({type(v).__name__ for v in frame[column].dropna()})
+            if len(kinds) > 1:
+                mixed.append(f"{column!r} ({', '.join(kinds[:4])})")
+    what = (
+        f"column(s) {', '.join(mixed[:5])} mix value types"
+        if mixed
+        else f"a column cannot be converted ({str(exc)[:200]})"
+    )
+    return (
+        f"this DataFrame cannot be stored as Parquet: {what}. Convert each such column to one "
+        "type (e.g. df[col] = df[col].astype(str)), or save it with materializer='cloudpickle'"
+    )

@@ -2,8 +2,8 @@
 
 A directory may carry a `.artifactignore` file (`.dockerignore` syntax) to leave files out; only
 regular files inside it are taken (see `folder_scan`). Loading
-copies the artifact into a new temporary directory and returns its path, so the stored copy is
-never modified through it.
+copies the artifact into a new temporary directory and returns its path (a `LocalFile`, removed
+after `with`, or at exit), so the stored copy is never modified through it.
 """
 
 from __future__ import annotations
@@ -11,18 +11,18 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 import stat
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import IntegrityError, UnsupportedOperation
+from ..errors import ConfigError, IntegrityError, UnsupportedOperation
 from ..hookspecs import hookimpl
+from ..local_file import LocalFile
 from ..manifest_checks import member_destination, member_problem
 from .base import ArtifactKind, Materializer
 from .folder_scan import Member, open_member, scan_folder
-from .ignore import IGNORE_FILE, IgnorePatterns
+from .ignore import IGNORE_FILE, IGNORE_FILES, IgnorePatterns
 
 COPY_CHUNK = 8 << 20
 
@@ -34,6 +34,8 @@ class Upload:
 
     path: Path
     follow_symlinks: bool = False
+    ignore_files: tuple[str, ...] | None = None
+    """Ignore files of a folder, relative to it, all read; None: the first of `IGNORE_FILES`."""
 
 
 class PathMaterializer(Materializer):
@@ -68,12 +70,14 @@ class PathMaterializer(Materializer):
             raise UnsupportedOperation(
                 f"{source.name!r} is not a regular file or a folder; only those are uploaded"
             )
-        ignore_file = source / IGNORE_FILE
-        patterns = IgnorePatterns.parse(ignore_file.read_text() if ignore_file.is_file() else "")
+        used, patterns = _ignore_patterns(
+            source, obj.ignore_files if isinstance(obj, Upload) else None
+        )
         follow = isinstance(obj, Upload) and obj.follow_symlinks
         scan = scan_folder(source, patterns, follow_symlinks=follow)
         if not scan.members:
-            raise ValueError(f"directory {source} has no files to copy (after {IGNORE_FILE})")
+            after = f" (after {', '.join(used)})" if used else ""
+            raise ValueError(f"directory {source.name!r} has no files to copy{after}")
         fs.makedirs(path, exist_ok=True)
         for member in scan.members:
             _copy_file(member, fs, f"{path}/{member.rel}")
@@ -82,13 +86,14 @@ class PathMaterializer(Materializer):
             "type": "directory",
             "files": len(scan.members),
             "ignored": scan.ignored,
+            "ignore_files": used,
         }
 
-    def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Path:
+    def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> LocalFile:
         filename = metadata.get("filename")
         if not isinstance(filename, str) or member_problem(filename) or "/" in filename:
             raise IntegrityError(f"the recorded file name {filename!r:.120} is not one file name")
-        target = Path(tempfile.mkdtemp(prefix="flow-artifacts-")) / filename
+        target = LocalFile.temporary(filename)
         if metadata.get("type") == "directory":
             root = fs._strip_protocol(path)
             members = {remote[len(root) :].lstrip("/"): remote for remote in fs.find(path)}
@@ -101,6 +106,34 @@ class PathMaterializer(Materializer):
         else:
             fs.get_file(path, str(target))
         return target
+
+
+def _ignore_patterns(
+    source: Path, names: tuple[str, ...] | None
+) -> tuple[list[str], IgnorePatterns]:
+    """The ignore files a folder upload reads and their patterns, in order (later ones win).
+
+    Without `names`: `.artifactignore`, else `.dockerignore`. Named files must exist, so a
+    misspelled name is an error instead of an upload of everything."""
+    if names is None:
+        found = next((n for n in IGNORE_FILES if (source / n).is_file()), None)
+        names, required = (() if found is None else (found,)), False
+    else:
+        required = True
+    lines: list[str] = []
+    for name in names:
+        problem = member_problem(name)
+        file = source / name
+        if problem or not file.is_file():
+            if required:
+                why = problem or "no such file in the folder"
+                raise ConfigError(
+                    f"ignore file {name!r:.120} of folder {source.name!r}: {why}; name files "
+                    f"inside the folder, e.g. ignore_files=[{IGNORE_FILE!r}]"
+                )
+            continue
+        lines += file.read_text(encoding="utf-8").splitlines()
+    return list(names), IgnorePatterns(lines)
 
 
 def _source(obj: Any) -> Path:

@@ -19,6 +19,18 @@ from ..errors import (
 from .base import Materializer
 
 ChooseHook = Callable[[Any, list[str]], "str | None"]
+_TIE_FIX = (
+    "choose one with materializer=..., a stack override (materializers: {type: id}), or a "
+    "higher `priority` on the plugin's materializer"
+)
+
+
+def _highest(materializers: list[Materializer]) -> list[Materializer]:
+    """Those of the highest `priority` among `materializers`."""
+    if not materializers:
+        return []
+    top = max(m.priority for m in materializers)
+    return [m for m in materializers if m.priority == top]
 
 
 def dotted_name(cls: type) -> str:
@@ -209,14 +221,18 @@ class MaterializerRegistry:
                 for m in self._by_id.values()
                 if base in self._handled_types(m) and (allow_pickle or not m.uses_pickle)
             ]
-            regular = [m for m in matching if not m.fallback]
+            regular = _highest([m for m in matching if not m.fallback])
             fallback = fallback or next((m for m in matching if m.fallback), None)
             if len(regular) > 1:
-                ids = ", ".join(m.id for m in regular)
-                return Explanation(type_name, None, f"claimed equally by {ids}")
+                ids = ", ".join(f"{m.id} (plugin {self._owner[m.id]!r})" for m in regular)
+                error = AmbiguousMaterializer(
+                    f"{type_name} is claimed equally by {ids} at {dotted_name(base)}; {_TIE_FIX}"
+                )
+                return Explanation(type_name, None, str(error), error=error)
             if regular:
                 how = "exact type" if depth == 0 else f"base class {dotted_name(base)}"
                 reason = f"{regular[0].id} registered for {how} (values it declines fall through)"
+                reason += self._outranked(regular[0], matching)
                 return Explanation(type_name, regular[0], reason)
         if fallback is not None:
             return Explanation(type_name, fallback, f"{fallback.id} is the fallback")
@@ -251,20 +267,34 @@ class MaterializerRegistry:
                     fallbacks.append(m)
                 else:
                     accepted.append(m)
-            if len(accepted) > 1:
-                ids = ", ".join(f"{m.id} (plugin {self._owner[m.id]!r})" for m in accepted)
+            winners = _highest(accepted)
+            if len(winners) > 1:
+                ids = ", ".join(f"{m.id} (plugin {self._owner[m.id]!r})" for m in winners)
                 raise AmbiguousMaterializer(
                     f"{dotted_name(type(obj))} is claimed equally by {ids} at "
-                    f"{dotted_name(cls)}; choose one with materializer=... or a stack override"
+                    f"{dotted_name(cls)}; {_TIE_FIX}"
                 )
-            if accepted:
+            if winners:
                 how = "exact type" if depth == 0 else f"base class {dotted_name(cls)}"
-                considered.append(f"{accepted[0].id} registered for {how} (most specific in MRO)")
-                return accepted[0]
+                considered.append(
+                    f"{winners[0].id} registered for {how} (most specific in MRO)"
+                    + self._outranked(winners[0], accepted)
+                )
+                return winners[0]
         if fallbacks:
             considered.append(f"{fallbacks[0].id} is the fallback for objects no one else takes")
             return fallbacks[0]
         return None
+
+    def _outranked(self, winner: Materializer, rivals: list[Materializer]) -> str:
+        """How `winner` beat rivals for the same type by priority, for explanations."""
+        beaten = [m for m in rivals if m is not winner and not m.fallback]
+        if not beaten:
+            return ""
+        names = ", ".join(
+            f"{m.id} (plugin {self._owner[m.id]!r}, priority {m.priority})" for m in beaten
+        )
+        return f"; priority {winner.priority} (plugin {self._owner[winner.id]!r}) over {names}"
 
     def _handles_any(self, m: Materializer, obj: Any) -> bool:
         handled = self._handled_types(m)

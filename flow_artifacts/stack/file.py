@@ -33,7 +33,13 @@ from ..plugins import (
     short_name,
 )
 from ..redact import is_secret_name, redact, redact_url, scrub, secret_values
-from ..template import DEFAULT_TEMPLATE, VARIABLES, PathTemplate
+from ..template import (
+    DEFAULT_TEMPLATE,
+    PLACEHOLDER_FIX,
+    VARIABLES,
+    PathTemplate,
+    url_placeholder,
+)
 from .envvars import ExpansionError, expand
 from .schema import FILE_KEYS, check_keys, check_name, check_shape, check_type
 from .strict_yaml import KeyPath, YamlDocument, read_yaml
@@ -254,6 +260,32 @@ def _check_materializers(
                 f"unknown materializer {materializer!r}",
                 allowed=registry.describe_ids(),
             )
+        if problem := _type_problem(type_name):
+            raise doc.error(
+                (*path, type_name),
+                problem,
+                allowed="the dotted name of an importable type, e.g. pandas.DataFrame",
+            )
+
+
+def _type_problem(type_name: str) -> str | None:
+    """Why an override's type can never match (a misspelled module, or a missing name in a
+    module already imported), without importing anything: else None."""
+    import importlib.util
+    import sys
+
+    module_name, _, attr = type_name.rpartition(".")
+    top = module_name.split(".")[0]
+    try:
+        found = top in sys.modules or importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        return f"no module {top!r} is installed, so no object of type {type_name} can exist"
+    module = sys.modules.get(module_name)
+    if module is not None and not hasattr(module, attr):
+        return f"module {module_name!r} has no {attr!r}"
+    return None
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -287,6 +319,13 @@ def _store_url(doc: YamlDocument, url: str | None, folder: Path, path: KeyPath) 
 
     if not url:
         return str(folder / DEFAULT_DIR / "artifacts")
+    placeholder = url_placeholder(url)
+    if placeholder:
+        raise doc.error(
+            path,
+            f"the store URL holds {placeholder}, which would become a folder of that name",
+            allowed=PLACEHOLDER_FIX,
+        )
     protocol, sep, rest = url.partition("://")
     if not sep:
         protocol, rest = "", url

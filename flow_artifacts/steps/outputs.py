@@ -65,6 +65,12 @@ class Outputs(tuple[Any, ...]):
 def split_outputs(step: Step, step_run: str, result: Any) -> list[tuple[str, Any]]:
     """(artifact name, object) for each output in `result`, as `step` declares them."""
     if step.outputs is None:
+        if isinstance(result, tuple):  # almost always meant as several outputs
+            raise StepOutputError(
+                f"step {step.name!r} returned a tuple of {len(result)} values but declares no "
+                f"outputs; declare @step(outputs=(...)) with {len(result)} names to store each, "
+                f"or @step(outputs={step.name!r}) to store the tuple as one artifact"
+            )
         return [] if result is None else [(step_run, result)]
     if isinstance(step.outputs, str):
         return [(step.outputs, result)]

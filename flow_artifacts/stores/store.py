@@ -40,8 +40,9 @@ from ..materializers.base import ArtifactKind, Materializer
 from ..materializers.registry import Dispatch
 from ..naming import validate_new_name
 from ..plugins import PluginHost, default_plugin_host
+from ..provenance import owner
 from ..redact import redact_url, scrub, secret_values
-from ..template import PathTemplate
+from ..template import PLACEHOLDER_FIX, PathTemplate, url_placeholder
 from .failures import ErrorTranslator, Failure, classify
 from .identity import store_identity
 from .leases import DEFAULT_LEASE_SECONDS, PendingWrite, WriteRecord, read_writes
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
     from ..journal import Journal
 
 log = logging.getLogger("flow_artifacts.store")
+_VERSIONED_TRIES = 20
+"""Keys tried for one write: the rendered one, then `<key>.v<N>` for the next free versions."""
 
 
 class ArtifactStore:
@@ -77,6 +80,12 @@ class ArtifactStore:
         **storage_options: Any,
     ) -> None:
         raw_url = os.fspath(url)
+        placeholder = url_placeholder(raw_url)
+        if placeholder:
+            raise ConfigError(
+                f"store URL {redact_url(raw_url)!r} holds {placeholder}, which would become a "
+                f"folder of that name; {PLACEHOLDER_FIX}"
+            )
         self.url = redact_url(raw_url)
         """The store's URL, without any `user:password@` part, as recorded in the catalog."""
         self.progress = progress
@@ -132,8 +141,17 @@ class ArtifactStore:
         materializer: str | None = None,
         overrides: Mapping[str, str] | None = None,
         allow_pickle: bool = True,
+        project_name: str | None = None,
     ) -> Artifact:
-        """Save `obj` at the templated path for (project, run_id, step_name, name)."""
+        """Save `obj` at the templated path for (project, run_id, step_name, name).
+
+        `project_name` is FlowyML's spelling of `project`."""
+        if project_name is not None:
+            if project not in ("default", project_name):
+                raise ConfigError(
+                    f"project={project!r} and project_name={project_name!r} disagree; pass one"
+                )
+            project = project_name
         dispatch = Dispatch(
             self.plugins.materializers, materializer, dict(overrides or {}), allow_pickle
         )
@@ -152,13 +170,20 @@ class ArtifactStore:
         *,
         materializer: str | None = None,
     ) -> Artifact:
-        """Save `obj` at an explicit `path` (no template); `metadata` is kept in the manifest."""
+        """Save `obj` at an explicit `path` (no template); `metadata` is kept in the manifest.
+
+        A path that already ends with the format's extension (`reports/metrics.json` for a
+        dict) is the data file's own name; otherwise the extension is appended."""
         segments = path.strip("/").split("/")
         for segment in segments:
             validate_new_name(segment, "path segment")
-        dispatch = Dispatch(self.plugins.materializers, materializer)
+        chosen = Dispatch(self.plugins.materializers, materializer).choose(obj)
+        extension = chosen.extension_for(obj)
+        last = segments[-1]
+        if extension and last.endswith(extension) and len(last) > len(extension):
+            segments[-1] = last[: -len(extension)]
         manifest = self.write_data(
-            obj, dispatch.choose, key="/".join(segments), name=segments[-1], metadata=metadata
+            obj, lambda _: chosen, key="/".join(segments), name=segments[-1], metadata=metadata
         )
         self._publish_manifest(manifest)
         return self.artifact(manifest)
@@ -187,16 +212,22 @@ class ArtifactStore:
         description: str = "",
         metadata: Mapping[str, Any] | None = None,
         kind: str | None = None,
+        next_version: Callable[[], int] | None = None,
+        versioned: bool = False,
     ) -> Manifest:
         """The one write path: publish the bytes of `obj` and return its complete manifest, not
         yet written (the caller commits it with `write_manifest`, alone or inside a catalog
         transaction).
 
         `key` defaults to the template rendered for (project, run_id, step, name, pipeline);
-        `choose` picks the materializer. Everything the manifest and a catalog row hold is
-        checked before the first byte. The write is recorded in the store before its first byte
-        and its lease renewed until `finish_write` (committed) or `discard_unpublished`; if the
-        process dies first, the lease expires and `gc` collects what it made.
+        `choose` picks the materializer. Given `next_version` (the catalog's next version of the
+        name), a taken key does not fail the write: it goes to `<key>.v<version>` instead, so a
+        template without `{run_id}`, or a name written twice in one run, still gets its own
+        write-once path. `versioned` skips the rendered key: it was found taken. Everything the
+        manifest and a catalog row hold is checked before the first byte. The write is recorded
+        in the store before its first byte and its lease renewed until `finish_write`
+        (committed) or `discard_unpublished`; if the process dies first, the lease expires and
+        `gc` collects what it made.
         """
         if key is None:
             key = self.template.render(
@@ -212,15 +243,9 @@ class ArtifactStore:
         check_json(user_metadata, "metadata")
         materializer = choose(obj)
         self._identify("writing", key)  # on the store's first write, before any byte
-        data_rel = key + materializer.extension_for(obj)
-        write = PendingWrite(self.fs, self.root, key, data_rel, self.lease_seconds)
-        with self._errors.io("writing", key):
-            write.start()
-        try:
-            written = self._write_bytes(obj, key, data_rel, materializer, write)
-        except BaseException:
-            self._end_write(write, release=not write.leftovers)
-            raise
+        key, data_rel, write, written = self._write_once(
+            obj, key, materializer, next_version, versioned
+        )
         format_metadata, directory, files = written
         if directory:
             checksum = directory_checksum(files)
@@ -236,6 +261,7 @@ class ArtifactStore:
             directory=directory, metadata=format_metadata, files=file_list,
             libraries={**runtime_versions(), **materializer.library_versions()},
             labels=row_labels, description=description, user_metadata=user_metadata,
+            owner=owner(),
         )  # fmt: skip
         self._writes[manifest.id] = write
         try:
@@ -244,6 +270,44 @@ class ArtifactStore:
             self.discard_unpublished(manifest)
             raise
         return manifest
+
+    def _write_once(
+        self,
+        obj: Any,
+        key: str,
+        materializer: Materializer,
+        next_version: Callable[[], int] | None,
+        versioned: bool = False,
+    ) -> tuple[str, str, PendingWrite, Any]:
+        """Write the bytes at `key`, or, if it is taken (or `versioned`) and `next_version` is
+        given, at the first free `<key>.v<N>` from the name's next version on. Returns (key,
+        data path, write, what was written)."""
+        attempt, version = key, 0
+        if versioned and next_version is not None:
+            version = next_version()
+            attempt = f"{key}.v{version}"
+        for _ in range(_VERSIONED_TRIES):
+            data_rel = attempt + materializer.extension_for(obj)
+            write = PendingWrite(self.fs, self.root, attempt, data_rel, self.lease_seconds)
+            with self._errors.io("writing", attempt):
+                write.start()
+            try:
+                written = self._write_bytes(obj, attempt, data_rel, materializer, write)
+            except ArtifactExists:
+                self._end_write(write, release=not write.leftovers)
+                if next_version is None or write.leftovers:
+                    raise
+                version = max(version + 1, next_version())
+                attempt = f"{key}.v{version}"
+                continue
+            except BaseException:
+                self._end_write(write, release=not write.leftovers)
+                raise
+            return attempt, data_rel, write, written
+        raise ArtifactExists(
+            f"artifact {key!r} and {_VERSIONED_TRIES - 1} versioned paths after it are taken in "
+            f"{self}; write under another name or run_id"
+        )
 
     def write_manifest(self, manifest: Manifest) -> None:
         """Make the artifact visible. Fails with `ArtifactExists` rather than overwrite."""
@@ -382,7 +446,7 @@ class ArtifactStore:
         if self._root_missing():
             raise self._errors.error(Failure.MISSING, "reading", _ref_text(ref))
         raise ArtifactNotFound(
-            f"no artifact at {_ref_text(ref)!r} in {self}; list them with store.list_artifacts()"
+            f"no artifact at {_ref_text(ref)!r} in the store; list them with store.list_artifacts()"
         )
 
     def artifact(self, ref: str | Manifest) -> Artifact:
@@ -441,9 +505,12 @@ class ArtifactStore:
     def open_stream(self, manifest: Manifest, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
         """Chunks of a single-file artifact, hashed on the way; a mismatch raises at the end.
 
-        At most two chunks are in memory: the one yielded and the one being fetched.
+        At most two chunks are in memory: the one yielded and the one being fetched. A
+        `chunk_size` of 0 or less (IVCAP's -1) asks for the whole content as one chunk.
         """
         data = self.locate(manifest)
+        if chunk_size <= 0:
+            return _one_chunk(verified_stream(self.fs, data, manifest, READ_CHUNK, self._errors))
         return verified_stream(self.fs, data, manifest, chunk_size, self._errors)
 
     def download_directory(self, manifest: Manifest, target: str | os.PathLike[str]) -> None:
@@ -511,9 +578,13 @@ class ArtifactStore:
             return False
         return True
 
-    def get_metadata(self, ref: str | Artifact) -> dict[str, Any]:
-        """The whole manifest as a dict: format metadata, checksum, size, identity, versions."""
-        return self.get_manifest(ref).to_dict()
+    def get_metadata(self, ref: str | Artifact) -> dict[str, Any] | None:
+        """The whole manifest as a dict (format metadata, checksum, size, identity, versions),
+        or None when no artifact is there (FlowyML's contract)."""
+        try:
+            return self.get_manifest(ref).to_dict()
+        except ArtifactNotFound:
+            return None
 
     def size(self, ref: str | Artifact) -> int:
         return self.get_manifest(ref).size
@@ -688,6 +759,10 @@ class ArtifactStore:
             return not self.fs.exists(root)
         except Exception:  # unsure, e.g. not allowed to look: not "missing"
             return False
+
+
+def _one_chunk(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    yield b"".join(chunks)
 
 
 def _is_artifact(ref: object) -> bool:
