@@ -164,8 +164,7 @@ def test_kedro_run_on_the_command_line_with_a_tag_as_load_version(project, tmp_p
     fa.tag(f"store://{PACKAGE}/raw@1", "prod")
     stack_file = tmp_path / "stack.yaml"
     stack_file.write_text(  # the stack the test wrote to, whatever catalog the fixture chose
-        f"artifact_store: {{url: '{stack.store.root}'}}\n"
-        f"catalog: {{url: '{stack.catalog.url}'}}\n"
+        f"artifact_store: {{url: '{stack.store.root}'}}\ncatalog: {{url: '{stack.catalog.url}'}}\n"
     )
     kedro = Path(sys.executable).with_name("kedro")
     done = subprocess.run(
