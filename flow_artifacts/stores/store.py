@@ -249,7 +249,7 @@ class ArtifactStore:
         """Make the artifact visible. Fails with `ArtifactExists` rather than overwrite."""
         write = self._pending(manifest)
         write.check()
-        self._writer.manifest(manifest, write.temp)
+        self._writer.manifest(manifest, write.temp_file("manifest.json"))
 
     def finish_write(self, manifest: Manifest) -> None:
         """End the write of a committed artifact: its row (or manifest) now owns the bytes."""
@@ -320,7 +320,7 @@ class ArtifactStore:
             if not self._writer.remove(self._abs(data_rel)):
                 return False
             for record in holders:
-                self._writer.remove(self._abs(record.temp))
+                self._writer.remove(self._abs(record.temp))  # its single-file ones: gc's
                 self._writer.remove(self._abs(record.record))
         return True
 
@@ -328,7 +328,7 @@ class ArtifactStore:
         if write is None:
             return
         if release and self.backend.atomic_rename:  # elsewhere nothing goes to temporaries
-            release = self._writer.remove(write.temp)
+            release = all([self._writer.remove(path) for path in (write.temp, *write.temps)])
         write.end(release=release)
 
     def sign(
