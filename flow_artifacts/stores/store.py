@@ -100,6 +100,8 @@ class ArtifactStore:
         self._writer = Writer(self.fs, self.root, self.backend, self._errors)
         self._writes: dict[str, PendingWrite] = {}
         self._identity: str | None = None
+        self._real_root: str | None = None
+        """The root with symbolic links resolved, once: what every read path must lie in."""
         if self._local:
             os.makedirs(self.root, exist_ok=True)
 
@@ -396,10 +398,10 @@ class ArtifactStore:
     def load(self, ref: str | Artifact, *, verify: bool = True) -> Any:
         """Load an artifact's object. With `verify`, its checksum is checked too.
 
-        Pickles are verified before they are loaded; other formats are verified while loading, in
-        a second thread, and the object is discarded if the bytes turn out corrupted. A pickle is
-        loaded only through a handle whose manifest a catalog or this process vouches for, never
-        from a manifest merely found in the store.
+        Pickles are verified before they are loaded; other formats before or while loading
+        (see `stores/reading.py`), and the object is discarded if the bytes turn out corrupted.
+        A pickle is loaded only through a handle whose manifest a catalog or this process vouches
+        for, never from a manifest merely found in the store.
         """
         if _is_artifact(ref):
             manifest, vouched = ref.manifest, not ref.from_store  # type: ignore[union-attr]
@@ -499,8 +501,9 @@ class ArtifactStore:
         return found
 
     def _inside_root(self, path: str) -> bool:
-        root = os.path.realpath(self.root)
-        return os.path.realpath(path).startswith(root + os.sep)
+        if self._real_root is None:
+            self._real_root = os.path.realpath(self.root)
+        return os.path.realpath(path).startswith(self._real_root + os.sep)
 
     # --- management ----------------------------------------------------------------------------
 
