@@ -10,16 +10,18 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .artifact import Artifact
-from .catalog.lineage import Direction, LineageGraph
 from .errors import ArtifactExists, ArtifactNotFound, InvalidName
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .manifest_checks import check_agrees
 from .materializers.registry import Explanation
 from .refs import artifact_uri, is_reference, parse_ref
 from .stack import Stack, StackLike, resolve_stack
+
+if TYPE_CHECKING:
+    from .catalog.lineage import Direction, LineageGraph
 
 ArtifactRef = Artifact | str
 

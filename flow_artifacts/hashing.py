@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fsspec.implementations.local import LocalFileOpener
 from fsspec.spec import AbstractBufferedFile
 
 CHECKSUM_ALGORITHM = "sha256"
@@ -82,7 +83,10 @@ class HashingWriter:
         return view.nbytes
 
     def _write_raw(self, view: memoryview) -> None:
-        piece = getattr(self._raw, "blocksize", None) or ONE_SHOT
+        # a local file's `blocksize` (8 KiB) buffers nothing: pieces that small cost a system call
+        # each, so it gets multi-MiB ones; an upload's block size bounds its parts
+        local = isinstance(self._raw, LocalFileOpener)
+        piece = ONE_SHOT if local else getattr(self._raw, "blocksize", None) or ONE_SHOT
         for start in range(0, view.nbytes, piece):
             self._raw.write(view[start : start + piece])
 

@@ -171,10 +171,11 @@ def _covered(rel: str, writes: list[WriteRecord]) -> bool:
 
 
 def _temp_of(rel: str) -> str | None:
-    """The write id of a temporary (`.flow-artifacts/tmp/<id>/...`), None for other records."""
+    """The write id of a temporary (`.flow-artifacts/tmp/<id>/...` or `.flow-artifacts/tmp/<id>-
+    <name>`), None for other records."""
     if not rel.startswith(TEMPS + "/"):
         return None
-    return rel[len(TEMPS) + 1 :].split("/", 1)[0] or None
+    return rel[len(TEMPS) + 1 :].split("/", 1)[0].split("-", 1)[0] or None
 
 
 def _dead_upload(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -280,6 +282,36 @@ def test_verified_loads_from_memory_stores_do_not_report_false_corruption() -> N
     artifact = store.materialize(array, "big", "r1", "s")
     for _ in range(3):
         np.testing.assert_array_equal(store.load(artifact.key), array)
+
+
+def test_a_verified_load_returns_only_the_bytes_it_checked(local_store: fa.ArtifactStore) -> None:
+    # someone keeps swapping the file between the right bytes and forged ones of the same size:
+    # every load returns the real object or raises, never the forgery
+    artifact = local_store.materialize({"owner": "real"}, "thing", "r1", "s")
+    path = data_file(local_store, artifact)
+    real, forged = path.read_bytes(), path.read_bytes().replace(b"real", b"evil")
+    stop = threading.Event()
+
+    def swap() -> None:
+        staged = path.with_name("swap.tmp")
+        while not stop.is_set():
+            for body in (forged, real):
+                staged.write_bytes(body)
+                os.replace(staged, path)
+
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    try:
+        outcomes = set()
+        for _ in range(300):
+            try:
+                outcomes.add(json.dumps(local_store.load(artifact)))
+            except fa.FlowArtifactsError as exc:
+                outcomes.add(type(exc).__name__)
+    finally:
+        stop.set()
+        swapper.join()
+    assert outcomes <= {json.dumps({"owner": "real"}), "IntegrityError", "ArtifactNotFound"}
 
 
 # --- the store API -------------------------------------------------------------------------------

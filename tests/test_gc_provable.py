@@ -428,6 +428,7 @@ def test_damaged_or_forged_write_records_never_cost_an_owned_file(
         store.fs.makedirs(f"{store.root}/{RESERVED}/{folder}", exist_ok=True)
     store.fs.pipe_file(f"{store.root}/{RESERVED}/writes/{'a' * 32}.json", b"not json")
     store.fs.pipe_file(f"{store.root}/{RESERVED}/tmp/{'a' * 32}/data.bin", b"in flight?")
+    store.fs.pipe_file(f"{store.root}/{RESERVED}/tmp/{'a' * 32}-data.bin", b"in flight?")
     forged = {  # claims the committed artifact's key, dead for a day
         "id": "b" * 32, "key": kept.key, "data_path": kept.manifest.data_path,
         "renewed": "2020-01-01T00:00:00+00:00", "lease_seconds": 1, "host": "x", "pid": 1,
@@ -446,7 +447,40 @@ def test_damaged_or_forged_write_records_never_cost_an_owned_file(
     ]  # fmt: skip
     assert artifact_files(store) == files
     assert store.fs.exists(f"{store.root}/{RESERVED}/tmp/{'a' * 32}/data.bin")
+    assert store.fs.exists(f"{store.root}/{RESERVED}/tmp/{'a' * 32}-data.bin")
     assert fa.load(kept, stack=stack) == {"v": 1}
+
+
+def test_the_file_temporaries_of_a_dead_write_go_and_a_live_writes_stay(
+    target: Target, make_stack
+) -> None:
+    stack = make_stack(target)
+    store = stack.store
+    live = PendingWrite(store.fs, store.root, "demo/r1/s/live", "demo/r1/s/live.json", 60)
+    live.start()
+    try:
+        dead = PendingWrite(store.fs, store.root, "demo/r1/s/dead", "demo/r1/s/dead.json", 60)
+        dead.start()
+        dead.end(release=False)  # as if killed: its record stays until it expires
+        temps = {}
+        for write in (live, dead):
+            for name in ("data.json", "manifest.json"):
+                path = write.temp_file(name)
+                store.fs.pipe_file(path, b"{}")
+                temps[path[len(store.root) + 1 :]] = write
+        assert gc(stack=stack).paths == []  # neither lease ran out: both may only be slow
+        record = f"{store.root}/{RESERVED}/writes/{dead.id}.json"
+        aged = json.loads(store.fs.cat_file(record))
+        aged["renewed"] = "2020-01-01T00:00:00+00:00"  # its writer is long gone
+        store.fs.pipe_file(record, json.dumps(aged).encode())
+        removed = gc(stack=stack).paths
+        assert sorted(removed) == sorted(
+            [rel for rel, write in temps.items() if write is dead]
+            + [f"{RESERVED}/writes/{dead.id}.json"]
+        )
+        assert all(store.fs.exists(f"{store.root}/{rel}") for rel, w in temps.items() if w is live)
+    finally:
+        live.end(release=True)
 
 
 # --- 4. deletes are exact ------------------------------------------------------------------------

@@ -49,6 +49,9 @@ class Materializer(abc.ABC):
     built-in claims. Equal highest priorities are an `AmbiguousMaterializer` error."""
     uses_pickle: ClassVar[bool] = False
     """Loading runs code from the bytes; the store verifies the checksum before `load`."""
+    reads_whole_file: ClassVar[bool] = False
+    """`load` reads its one file only through `fs.open(path, "rb")` or `fs.cat_file(path)`, all
+    of it: the store may then read the file once, verify it, and hand `load` those bytes."""
 
     def accepts(self, obj: Any) -> bool:
         """Whether this materializer can save this particular object (beyond its type)."""

@@ -10,6 +10,7 @@ from .base import ArtifactKind, Materializer
 
 
 class BytesMaterializer(Materializer):
+    reads_whole_file = True
     id = "builtins.bytes"
     handles = ("builtins.bytes", "builtins.bytearray", "builtins.memoryview")
     extension = ".bin"

@@ -15,6 +15,7 @@ PROTOCOL = 5
 
 
 class CloudpickleMaterializer(Materializer):
+    reads_whole_file = True
     id = "cloudpickle"
     handles = ("builtins.object",)
     extension = ".pkl"

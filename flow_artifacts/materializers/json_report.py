@@ -22,6 +22,7 @@ MAX_KEYS = 50
 
 
 class JsonReportMaterializer(Materializer):
+    reads_whole_file = True
     id = "builtins.json"
     handles = (
         "builtins.dict",

@@ -10,6 +10,7 @@ from .base import ArtifactKind, Materializer
 
 
 class NumpyNpyMaterializer(Materializer):
+    reads_whole_file = True
     id = "numpy.npy"
     handles = ("numpy.ndarray",)
     extension = ".npy"

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from ..catalog import Catalog
 from ..errors import ConfigError, FlowArtifactsError
 from ..materializers.registry import Dispatch
 from ..plugins import PluginHost, default_plugin_host
@@ -30,6 +29,7 @@ from ..template import DEFAULT_TEMPLATE, PathTemplate
 from .discovery import FILE_NAME, find_stack_file
 
 if TYPE_CHECKING:
+    from ..catalog import Catalog
     from .file import StackConfig
 
 DEFAULT_ROOT = ".flow_artifacts"
@@ -75,7 +75,7 @@ class Stack:
         base = Path(root).absolute()
         return cls(
             store=ArtifactStore(base / "artifacts", template=PathTemplate(template)),
-            catalog=Catalog(f"sqlite:///{base / 'catalog.db'}"),
+            catalog=_catalog(f"sqlite:///{base / 'catalog.db'}"),
             name="local",
             project=project,
         )
@@ -99,7 +99,7 @@ class Stack:
                 **config.storage_options,
             )
             what = "catalog"
-            catalog = Catalog(config.catalog_url)
+            catalog = _catalog(config.catalog_url)
         except Exception as exc:  # messages may quote options; never let a secret through
             message = scrub_secrets(
                 f"stack {config.name!r} of {config.source}: cannot open its {what}: {exc}",
@@ -255,3 +255,10 @@ def _same_environment(config: StackConfig) -> bool:
 
 
 _CACHE = _StackCache()
+
+
+def _catalog(url: str) -> Catalog:
+    """A catalog opened here, so that SQLAlchemy is imported when a stack is made, not before."""
+    from ..catalog import Catalog
+
+    return Catalog(url)

@@ -1,9 +1,9 @@
 """Pending writes: recorded in the store before their first byte, kept alive by a renewed lease.
 
 A write's record (`.flow-artifacts/writes/<id>.json`) names the key and data path it writes. While
-the writer lives, a timer thread renews the record. The write is provably dead when its record
-is gone (the write ended) or its lease expired (the writer stopped renewing: killed, or cut off
-from the store). Only then may `gc` remove what it made; no age of a file decides that.
+the writer lives, the process's one lease-keeper thread renews it. The write is provably dead when
+its record is gone (the write ended) or its lease expired (the writer stopped renewing: killed, or
+cut off from the store). Only then may `gc` remove what it made; no age of a file decides that.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class WriteRecord:
             rel == self.key + MANIFEST_SUFFIX
             or _at_or_under(rel, self.data_path)
             or _at_or_under(rel, self.temp)
+            or rel.startswith(f"{self.temp}-")
         )
 
     def to_json(self) -> bytes:
@@ -139,24 +140,34 @@ class PendingWrite:
         self.lease_seconds = float(lease_seconds)
         self.leftovers = False
         """Set when a failed write could not remove all it made: its record must then expire."""
-        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        """Held while the record is put, so that `end` never races a renewal."""
+        self._ended = False
         self._renewed_at = (0.0, 0.0)
         """(monotonic, wall-clock) time of the last renewal sent: monotonic time stands still
         while a machine sleeps, the wall clock may be set back; either may show a lapse."""
-        self._thread: threading.Thread | None = None
+        self.temps: list[str] = []
+        """The single-file temporaries handed out by `temp_file`, removed when the write ends."""
 
     @property
     def temp(self) -> str:
-        """Absolute folder for this write's temporaries."""
+        """Absolute folder for this write's temporary trees (a folder artifact's files)."""
         return f"{self.root}/{TEMPS}/{self.id}"
+
+    def temp_file(self, name: str) -> str:
+        """Absolute path of a temporary file of this write, in the shared temporaries folder.
+
+        Named `<write id>-<name>` (never after the user's name), so gc attributes it to its
+        write, and a file write needs no folder of its own to create and remove.
+        """
+        path = f"{self.temp}-{name}"
+        self.temps.append(path)
+        return path
 
     def start(self) -> None:
         """Record the write (raising if the store refuses), then keep renewing it."""
         self._put()
-        self._thread = threading.Thread(
-            target=self._renew, name=f"flow-artifacts-lease-{self.id[:8]}", daemon=True
-        )
-        self._thread.start()
+        _keeper().add(self)
 
     def check(self) -> None:
         """Raise if the lease may have lapsed: the write must not publish anything more."""
@@ -169,9 +180,9 @@ class PendingWrite:
     def end(self, *, release: bool) -> None:
         """Stop renewing. With `release`, remove the record: what the write made is settled
         (committed, or removed). Without, the record expires and gc collects the leftovers."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+        with self._lock:  # waits for a renewal in progress; none comes after
+            self._ended = True
+        _keeper().discard(self)
         if release:
             with contextlib.suppress(Exception):
                 path = f"{self.root}/{WRITES}/{self.id}.json"
@@ -180,12 +191,15 @@ class PendingWrite:
                 else:
                     self.fs.rm_file(path)
 
-    def _renew(self) -> None:
-        while not self._stop.wait(self.lease_seconds / 4):
-            if self._cut_off():
-                return  # renewing now could revive a write gc already judged dead
+    def renew(self) -> bool:
+        """Put the record again, unless the write ended or was cut off (renewing then could
+        revive a write gc already judged dead). False once it must not be renewed again."""
+        with self._lock:
+            if self._ended or self._cut_off():
+                return False
             with contextlib.suppress(Exception):
                 self._put()
+            return True
 
     def _cut_off(self) -> bool:
         """Whether half the lease passed since the last renewal, by either clock."""
@@ -202,15 +216,72 @@ class PendingWrite:
         )  # fmt: skip
         path = f"{self.root}/{WRITES}/{self.id}.json"
         if isinstance(self.fs, LocalFileSystem):
-            os.makedirs(posixpath.dirname(path), exist_ok=True)
-            os.makedirs(self.temp, exist_ok=True)
-            temp = f"{self.temp}/record.part"
-            with open(temp, "wb") as f:
+            temp = f"{self.temp}-record.part"
+            try:
+                f = open(temp, "wb")
+            except FileNotFoundError:  # the store's first write
+                os.makedirs(posixpath.dirname(path), exist_ok=True)
+                os.makedirs(posixpath.dirname(temp), exist_ok=True)
+                f = open(temp, "wb")
+            with f:
                 f.write(record.to_json())
             os.replace(temp, path)
         else:
             self.fs.pipe_file(path, record.to_json())
         self._renewed_at = started
+
+
+class _LeaseKeeper:
+    """One daemon thread per process that renews every write in flight, each every quarter of
+    its lease: a write costs no thread of its own to start and join."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._due: dict[PendingWrite, float] = {}
+        """Each write in flight -> monotonic time of its next renewal."""
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="flow-artifacts-leases", daemon=True)
+        self._thread.start()
+
+    def add(self, write: PendingWrite) -> None:
+        with self._changed:
+            self._due[write] = time.monotonic() + write.lease_seconds / 4
+            self._changed.notify()
+
+    def discard(self, write: PendingWrite) -> None:
+        with self._changed:
+            self._due.pop(write, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                due = [w for w, at in self._due.items() if at <= now]
+                if not due:
+                    self._changed.wait(min(self._due.values(), default=now + 60.0) - now)
+                    continue
+                for write in due:
+                    self._due[write] = now + write.lease_seconds / 4
+            for write in due:  # outside the lock: a slow store must not hold up `add`
+                if not write.renew():
+                    self.discard(write)
+
+
+_keeper_lock = threading.Lock()
+_the_keeper: _LeaseKeeper | None = None
+
+
+def _keeper() -> _LeaseKeeper:
+    """The process's lease keeper, started on first use (and again in a forked child, which
+    inherits no threads)."""
+    global _the_keeper
+    keeper = _the_keeper
+    if keeper is None or keeper.pid != os.getpid():
+        with _keeper_lock:
+            if _the_keeper is None or _the_keeper.pid != os.getpid():
+                _the_keeper = _LeaseKeeper()
+            keeper = _the_keeper
+    return keeper
 
 
 def _at_or_under(rel: str, path: str) -> bool:

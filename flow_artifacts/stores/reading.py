@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -19,6 +20,13 @@ from .failures import ErrorTranslator, materializer_failures
 from .paths import files_only, rel_to
 from .transfer import iter_chunks
 
+BUFFERED_LOAD_MAX = 256 << 20
+"""Up to this size, a file a materializer reads whole is read once, verified, then loaded from
+memory (the bytes checked are the bytes loaded); larger ones are hashed while loading."""
+CHECK_FIRST_MAX = 8 << 20
+"""Up to this size, other files are verified before loading: hashing them costs less than
+starting and joining the thread that would hash them meanwhile."""
+
 
 def load_object(
     materializer: Materializer,
@@ -30,13 +38,19 @@ def load_object(
 ) -> Any:
     """The object `materializer` reads from `data`, checked with `verify` unless it is None.
 
-    Pickles are verified before they are loaded, since loading runs code from the bytes. Other
-    formats are verified while loading, in a second thread, and the object is discarded if the
-    bytes turn out corrupted.
+    Pickles are verified before they are loaded, since loading runs code from the bytes. A file
+    the materializer reads whole is, up to `BUFFERED_LOAD_MAX`, read once, verified and loaded
+    from those bytes. Other small files are verified first; larger ones while loading, in a
+    second thread, and the object is discarded if the bytes turn out corrupted.
     """
-    if verify is None or materializer.uses_pickle:
-        if verify is not None:
-            verify(manifest)
+    if verify is None:
+        return _load(materializer, fs, data, manifest, errors)
+    single = not manifest.directory
+    if single and materializer.reads_whole_file and manifest.size <= BUFFERED_LOAD_MAX:
+        body = _verified_bytes(fs, data, manifest, errors, verify)
+        return _load(materializer, _OneFile(fs, data, body), data, manifest, errors)
+    if materializer.uses_pickle or manifest.size <= CHECK_FIRST_MAX:
+        verify(manifest)
         return _load(materializer, fs, data, manifest, errors)
     outcome: list[BaseException | None] = []
     checker = threading.Thread(target=lambda: outcome.append(_capture(verify, manifest)))
@@ -52,6 +66,53 @@ def load_object(
     if outcome[0] is not None:
         raise outcome[0]
     return obj
+
+
+def _verified_bytes(
+    fs: Any,
+    data: str,
+    manifest: Manifest,
+    errors: ErrorTranslator,
+    verify: Callable[[Manifest], None],
+) -> bytes:
+    """All bytes at `data`, read once and checked against the manifest's checksum."""
+    try:
+        with errors.io("reading", manifest.key):
+            if isinstance(fs, LocalFileSystem):
+                with open(data, "rb") as f:
+                    body = f.read()
+            else:
+                body = b"".join(iter_chunks(fs, data, manifest.size))
+    except Exception:
+        verify(manifest)  # raises what is wrong with the stored bytes (missing, say), if it can
+        raise
+    if format_checksum(hashlib.sha256(body).hexdigest()) != manifest.checksum:
+        verify(manifest)  # its error names both checksums
+        raise IntegrityError(  # the bytes changed again in between
+            f"artifact {manifest.key!r} in {errors.store} is corrupted: its bytes do not match "
+            f"the recorded checksum {manifest.checksum}"
+        )
+    return body
+
+
+class _OneFile:
+    """`fs`, except that the file at `path` reads as `body`: the bytes just verified."""
+
+    def __init__(self, fs: Any, path: str, body: bytes) -> None:
+        self._fs, self._path, self._body = fs, path, body
+
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if path == self._path and mode == "rb":
+            return io.BytesIO(self._body)
+        return self._fs.open(path, mode, **kwargs)
+
+    def cat_file(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
+        if path == self._path:
+            return self._body[start:end]
+        return self._fs.cat_file(path, start=start, end=end)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fs, name)
 
 
 def _load(

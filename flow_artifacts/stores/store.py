@@ -109,6 +109,8 @@ class ArtifactStore:
         self._writer = Writer(self.fs, self.root, self.backend, self._errors)
         self._writes: dict[str, PendingWrite] = {}
         self._identity: str | None = None
+        self._real_root: str | None = None
+        """The root with symbolic links resolved, once: what every read path must lie in."""
         if self._local:
             os.makedirs(self.root, exist_ok=True)
 
@@ -313,7 +315,7 @@ class ArtifactStore:
         """Make the artifact visible. Fails with `ArtifactExists` rather than overwrite."""
         write = self._pending(manifest)
         write.check()
-        self._writer.manifest(manifest, write.temp)
+        self._writer.manifest(manifest, write.temp_file("manifest.json"))
 
     def finish_write(self, manifest: Manifest) -> None:
         """End the write of a committed artifact: its row (or manifest) now owns the bytes."""
@@ -384,7 +386,7 @@ class ArtifactStore:
             if not self._writer.remove(self._abs(data_rel)):
                 return False
             for record in holders:
-                self._writer.remove(self._abs(record.temp))
+                self._writer.remove(self._abs(record.temp))  # its single-file ones: gc's
                 self._writer.remove(self._abs(record.record))
         return True
 
@@ -392,7 +394,7 @@ class ArtifactStore:
         if write is None:
             return
         if release and self.backend.atomic_rename:  # elsewhere nothing goes to temporaries
-            release = self._writer.remove(write.temp)
+            release = all([self._writer.remove(path) for path in (write.temp, *write.temps)])
         write.end(release=release)
 
     def sign(
@@ -460,10 +462,10 @@ class ArtifactStore:
     def load(self, ref: str | Artifact, *, verify: bool = True) -> Any:
         """Load an artifact's object. With `verify`, its checksum is checked too.
 
-        Pickles are verified before they are loaded; other formats are verified while loading, in
-        a second thread, and the object is discarded if the bytes turn out corrupted. A pickle is
-        loaded only through a handle whose manifest a catalog or this process vouches for, never
-        from a manifest merely found in the store.
+        Pickles are verified before they are loaded; other formats before or while loading
+        (see `stores/reading.py`), and the object is discarded if the bytes turn out corrupted.
+        A pickle is loaded only through a handle whose manifest a catalog or this process vouches
+        for, never from a manifest merely found in the store.
         """
         if _is_artifact(ref):
             manifest, vouched = ref.manifest, not ref.from_store  # type: ignore[union-attr]
@@ -566,8 +568,9 @@ class ArtifactStore:
         return found
 
     def _inside_root(self, path: str) -> bool:
-        root = os.path.realpath(self.root)
-        return os.path.realpath(path).startswith(root + os.sep)
+        if self._real_root is None:
+            self._real_root = os.path.realpath(self.root)
+        return os.path.realpath(path).startswith(self._real_root + os.sep)
 
     # --- management ----------------------------------------------------------------------------
 

@@ -10,13 +10,15 @@ and writes a chunk, yet no more than two chunks are ever in memory:
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.implementations.memory import MemoryFileSystem
+
+if TYPE_CHECKING:
+    import concurrent.futures
+
+    from fsspec.asyn import AsyncFileSystem
 
 READ_CHUNK = 4 << 20
 """Chunks read ahead of the consumer: a transfer holds a few of them, whatever its size."""
@@ -36,14 +38,14 @@ def iter_chunks(
         body = memoryview(fs.cat_file(path))
         for start in range(0, len(body), chunk_size):
             yield bytes(body[start : start + chunk_size])
-    elif not isinstance(fs, AsyncFileSystem):
+    elif not getattr(fs, "async_impl", False):  # fsspec.asyn imported only for those that are
         with fs.open(path, "rb") as f:
             while chunk := f.read(chunk_size):
                 yield chunk
     elif size is not None and size < chunk_size:
         if whole := read_whole(fs, path, size):
             yield whole
-    elif type(fs).open_async is not AsyncFileSystem.open_async:
+    elif type(fs).open_async is not _async_base().open_async:
         yield from _streamed(fs, path, chunk_size)
     elif size is not None:
         yield from _ranged(fs, path, size, chunk_size)
@@ -51,6 +53,12 @@ def iter_chunks(
         with fs.open(path, "rb", block_size=chunk_size, cache_type="none") as f:
             while chunk := f.read(chunk_size):
                 yield chunk
+
+
+def _async_base() -> type[AsyncFileSystem]:
+    from fsspec.asyn import AsyncFileSystem
+
+    return AsyncFileSystem
 
 
 def read_whole(fs: Any, path: str, size: int | None = None) -> bytes:
@@ -61,6 +69,10 @@ def read_whole(fs: Any, path: str, size: int | None = None) -> bytes:
 
 def _streamed(fs: Any, path: str, chunk_size: int) -> Iterator[bytes]:
     """One GET, its body read a chunk ahead of the consumer on the filesystem's event loop."""
+    import asyncio
+
+    from fsspec.asyn import sync
+
     stream = sync(fs.loop, fs.open_async, path, "rb")
     pending = asyncio.run_coroutine_threadsafe(_read_up_to(stream, chunk_size), fs.loop)
     try:
@@ -91,6 +103,8 @@ def _ranged(fs: Any, path: str, size: int, chunk_size: int) -> Iterator[bytes]:
 
     The last range asks for one byte past `size`: a longer object then yields extra bytes.
     """
+    import asyncio
+
     ranges = [(start, min(start + chunk_size, size)) for start in range(0, size, chunk_size)]
     ranges[-1] = (ranges[-1][0], size + 1)
 

@@ -1,15 +1,15 @@
 """Putting an artifact's bytes and manifest into a store without ever replacing what is there.
 
-Where the filesystem renames (local disk, memory), bytes go to the write's own folder in the
-store's reserved namespace and are moved into place only if the place is free. On object stores,
-writes go straight to their final name as conditional creates: the object appears whole when its
-upload completes, or not at all.
+Where the filesystem renames (local disk, memory), bytes go to the write's own temporary (a file
+named after the write, or a folder for a folder artifact) in the store's reserved namespace and
+are moved into place only if the place is free. On object stores, writes go straight to their
+final name as conditional creates: the object appears whole when its upload completes, or not at
+all.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import posixpath
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +54,7 @@ class Writer:
     ) -> Written:
         """Have `materializer` write `obj` to `data_path`, hashing every byte on its way.
 
-        Where the store renames, the bytes go first to the write's own folder in the store's
+        Where the store renames, the bytes go first to the write's own temporary in the store's
         reserved namespace. A taken key is refused before big uploads start (on local
         disk, before anything). Small uploads to object stores skip that round trip: their
         conditional creates refuse a taken data path anyway, and the manifest's create refuses a
@@ -80,12 +80,17 @@ class Writer:
                 if self.fs.find(data_path):
                     raise self.errors.error(Failure.EXISTS, "writing", key)
         if self.backend.atomic_rename:
-            with self.errors.io("writing", key):
-                self.fs.makedirs(posixpath.dirname(data_path), exist_ok=True)
-                self.fs.makedirs(write.temp, exist_ok=True)
             # named without the user's name: the move out of here must never see a pattern
             extension = posixpath.basename(data_path)[len(posixpath.basename(key)) :]
-            target = f"{write.temp}/data{extension}"
+            folder = materializer.writes_directory(obj)
+            with self.errors.io("writing", key):
+                self.fs.makedirs(posixpath.dirname(data_path), exist_ok=True)
+                self.fs.makedirs(
+                    write.temp if folder else posixpath.dirname(write.temp), exist_ok=True
+                )
+            target = (
+                f"{write.temp}/data{extension}" if folder else write.temp_file(f"data{extension}")
+            )
         bar = progress_bar(f"uploading {key}", progress=progress)
         recorder = RecordingFileSystem(
             self.fs,
@@ -112,29 +117,28 @@ class Writer:
             bar.close()
         return metadata or {}, directory, files
 
-    def manifest(self, manifest: Manifest, temp: str) -> None:
+    def manifest(self, manifest: Manifest, staged: str) -> None:
         """Write the manifest, which makes the artifact visible; never over another one.
 
-        On local disk it is written whole in the write's folder `temp`, then linked into place.
+        On local disk it is written whole at the write's temporary `staged`, then linked into
+        place.
         """
         path = f"{self.root}/{manifest.key}{MANIFEST_SUFFIX}"
-        self.create(path, manifest.to_json(), manifest.key, staged_in=temp)
+        self.create(path, manifest.to_json(), manifest.key, staged=staged)
 
     def create(
-        self, path: str, body: bytes, what: str, *, parents: bool = False, staged_in: str = ""
+        self, path: str, body: bytes, what: str, *, parents: bool = False, staged: str = ""
     ) -> None:
         """Write a small file, failing with `ArtifactExists` rather than replace one.
 
-        On local disk it appears whole when `staged_in` names a folder to write it in first;
+        On local disk it appears whole when `staged` names a temporary to write it at first;
         without one it is created exclusively and written in place, which suits the journal: a
         record torn by a crash belongs to a change that never committed, and is skipped.
         """
         with self.errors.io("publishing", what):
             if parents and not self.backend.buckets:
                 self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
-            if self.local and staged_in:
-                os.makedirs(staged_in, exist_ok=True)
-                staged = f"{staged_in}/{posixpath.basename(path)}"
+            if self.local and staged:
                 with open(staged, "wb") as f:
                     f.write(body)
                 try:
