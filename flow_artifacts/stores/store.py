@@ -213,7 +213,8 @@ class ArtifactStore:
         materializer = choose(obj)
         self._identify("writing", key)  # on the store's first write, before any byte
         data_rel = key + materializer.extension_for(obj)
-        write = PendingWrite(self.fs, self.root, key, data_rel, self.lease_seconds)
+        artifact_id = str(uuid.uuid4())
+        write = PendingWrite(self.fs, self.root, key, data_rel, self.lease_seconds, artifact_id)
         with self._errors.io("writing", key):
             write.start()
         try:
@@ -228,7 +229,7 @@ class ArtifactStore:
         else:
             checksum, file_list = format_checksum(files[""][0]), {}
         manifest = Manifest(
-            id=str(uuid.uuid4()), key=key, data_path=data_rel, project=project, name=name,
+            id=artifact_id, key=key, data_path=data_rel, project=project, name=name,
             run_id=run_id, step=step, pipeline=pipeline, materializer=materializer.id,
             materializer_version=materializer.version, kind=kind or materializer.kind.value,
             mime_type=materializer.mime_type_for(obj), size=sum(size for _, size in files.values()),
