@@ -139,10 +139,10 @@ def _reason(exc: Exception) -> str:
 
 
 def _manifests(store: ArtifactStore, problems: list[tuple[str, str]]) -> list[Manifest]:
-    """The usable manifests in the store, oldest first; the others reported."""
-    found: dict[str, Manifest] = {}
+    """The usable manifests in the store, oldest first; the others reported. A file inside a
+    folder artifact that its manifest lists is its data, whatever its name, never a manifest."""
+    read: list[tuple[str, Manifest | str]] = []
     for key in store.list_artifacts():
-        path = key + MANIFEST_SUFFIX
         try:
             manifest = store.get_manifest(key)
             if manifest.key != key:
@@ -152,10 +152,23 @@ def _manifests(store: ArtifactStore, problems: list[tuple[str, str]]) -> list[Ma
                 raise IntegrityError(f"its version {version!r:.20} is not a positive integer")
             check_row_fits(manifest)
         except FlowArtifactsError as exc:
-            problems.append((path, str(exc)))
+            read.append((key + MANIFEST_SUFFIX, str(exc)))
+        else:
+            read.append((key + MANIFEST_SUFFIX, manifest))
+    members = {
+        f"{m.data_path}/{rel}"
+        for _, m in read
+        if isinstance(m, Manifest) and m.directory
+        for rel in m.files
+    }
+    found: dict[str, Manifest] = {}
+    for path, entry in read:
+        if path in members:
             continue
-        if manifest.id in found:
-            problems.append((path, f"artifact id {manifest.id} is also at another key"))
-            continue
-        found[manifest.id] = manifest
+        if isinstance(entry, str):
+            problems.append((path, entry))
+        elif entry.id in found:
+            problems.append((path, f"artifact id {entry.id} is also at another key"))
+        else:
+            found[entry.id] = entry
     return sorted(found.values(), key=lambda m: (m.created, m.key))

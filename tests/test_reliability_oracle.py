@@ -6,6 +6,7 @@ everything committed and not deleted loads and verifies. `benchmarks/oracle_soak
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -326,3 +327,22 @@ def test_reindex_resumed_after_a_kill_restores_every_change(tmp_path: Path) -> N
     assert restored.description == "edited"
     assert stack.catalog.aspects(art.id) == {"quality": {"rows": 1}}
     assert stack.catalog.tags(art.id) == ["prod"]
+
+
+def test_reindex_takes_a_folder_artifacts_member_named_like_a_manifest_for_data(
+    tmp_path: Path,
+) -> None:
+    """A file the folder's manifest lists is data whatever its name: not reported, not
+    restored, even when it is a valid manifest of another artifact."""
+    folder = tmp_path / "p"
+    stack = fa.Stack.local(folder)
+    other = fa.materialize({"v": 1}, "report", "r1", "s", "demo", stack=stack)
+    source = tmp_path / "upload"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "x.artifact.json").write_bytes(b"not json")
+    (source / "copy.artifact.json").write_text(json.dumps(other.manifest.to_dict()))
+    tree = fa.upload_file(source, "tree", "demo", run_id="r2", stack=stack)
+    stack, report = _lose_catalog_and_reindex(stack, folder)
+    assert report.ok, report.skipped
+    assert report.added == 2
+    assert sorted(fa.load(tree.id, stack=stack).rglob("*.artifact.json")) != []
