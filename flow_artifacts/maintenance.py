@@ -191,24 +191,29 @@ def _deleted_leftovers(
         for r in records
         if r.op == "delete"
     }
-    leftovers: dict[str, list[str]] = {}
+    deleted, others = [], []
     for rel in report.unknown_manifests:
-        key = rel.removesuffix(MANIFEST_SUFFIX)
         try:
-            manifest = store.get_manifest(key)
+            manifest = store.get_manifest(rel.removesuffix(MANIFEST_SUFFIX))
         except (FlowArtifactsError, ArtifactNotFound):
-            return  # an unreadable unknown manifest: gc cannot tell what it is
+            others.append(rel)  # perhaps a file inside a deleted folder artifact (below)
+            continue
         claim = (manifest.project, manifest.name, manifest.version)
-        if tombstones.get(manifest.id) != claim:
-            return
-        leftovers[rel] = [
-            f
-            for f in files
-            if (f == manifest.data_path or f.startswith(manifest.data_path + "/"))
-            and f not in owned
-            and not _covered(f, live)
-        ]
-    gone = set(leftovers) | {f for data in leftovers.values() for f in data}
+        if tombstones.get(manifest.id) == claim:
+            deleted.append(manifest)
+        else:
+            others.append(rel)
+    data = {
+        f
+        for m in deleted
+        for f in files
+        if (f == m.data_path or f.startswith(m.data_path + "/"))
+        and f not in owned
+        and not _covered(f, live)
+    }
+    if any(rel not in data for rel in others):
+        return  # a manifest gc cannot place: this catalog may be lost or foreign
+    gone = data | {m.key + MANIFEST_SUFFIX for m in deleted}
     report.garbage = sorted({*report.garbage, *gone})
     report.unaccounted = [rel for rel in report.unaccounted if rel not in gone]
     report.unknown_manifests = []

@@ -62,10 +62,11 @@ def rebuild(stack: Stack, store: ArtifactStore) -> ReindexReport:
     problems: list[tuple[str, str]] = []
     records, unreadable = store.journal.read()
     problems.extend(unreadable)
-    found = _manifests(store, problems)
+    candidates = _read_manifests(store)
     # read after the manifests: a write that published one and then confirmed its commit
     # (released its record) in between is in the catalog, so it is restored or already held
     writes, _ = store.writes()
+    found = _usable(candidates, writes, problems)
     unconfirmed = {w.artifact_id: w for w in writes.values() if w.artifact_id is not None}
     now = datetime.now(timezone.utc)
 
@@ -138,9 +139,8 @@ def _reason(exc: Exception) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _manifests(store: ArtifactStore, problems: list[tuple[str, str]]) -> list[Manifest]:
-    """The usable manifests in the store, oldest first; the others reported. A file inside a
-    folder artifact that its manifest lists is its data, whatever its name, never a manifest."""
+def _read_manifests(store: ArtifactStore) -> list[tuple[str, Manifest | str]]:
+    """Each `*.artifact.json` in the store: its path and its checked manifest, or the problem."""
     read: list[tuple[str, Manifest | str]] = []
     for key in store.list_artifacts():
         try:
@@ -155,15 +155,27 @@ def _manifests(store: ArtifactStore, problems: list[tuple[str, str]]) -> list[Ma
             read.append((key + MANIFEST_SUFFIX, str(exc)))
         else:
             read.append((key + MANIFEST_SUFFIX, manifest))
+    return read
+
+
+def _usable(
+    read: list[tuple[str, Manifest | str]],
+    writes: dict[str, WriteRecord],
+    problems: list[tuple[str, str]],
+) -> list[Manifest]:
+    """The usable manifests, oldest first; the others reported. A file that a folder artifact's
+    manifest lists, or that lies inside the data path of a recorded write (a folder upload or
+    delete in progress or killed), is data whatever its name, never a manifest."""
     members = {
         f"{m.data_path}/{rel}"
         for _, m in read
         if isinstance(m, Manifest) and m.directory
         for rel in m.files
     }
+    folders = [w.data_path + "/" for w in writes.values()]
     found: dict[str, Manifest] = {}
     for path, entry in read:
-        if path in members:
+        if path in members or path.startswith(tuple(folders)):
             continue
         if isinstance(entry, str):
             problems.append((path, entry))

@@ -16,7 +16,7 @@ import pytest
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 from flow_artifacts.rebuild import ReindexReport
-from tests.gc_support import expire_leases
+from tests.gc_support import dead_write, expire_leases
 from tests.reliability_oracle import Counts, in_child, run_sequence
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="kills forked writers")
@@ -346,3 +346,45 @@ def test_reindex_takes_a_folder_artifacts_member_named_like_a_manifest_for_data(
     assert report.ok, report.skipped
     assert report.added == 2
     assert sorted(fa.load(tree.id, stack=stack).rglob("*.artifact.json")) != []
+
+
+def test_reindex_takes_files_inside_a_dead_folder_upload_for_data(tmp_path: Path) -> None:
+    """A killed folder upload leaves files under its data path (one named like a manifest) and
+    its record: reindex reports nothing, and gc removes them."""
+    from flow_artifacts.maintenance import gc
+
+    folder = tmp_path / "p"
+    stack = fa.Stack.local(folder)
+    fa.materialize({"v": 1}, "report", "r1", "s", "demo", stack=stack)
+    dead_write(stack.store, "demo/r2/s/tree", "demo/r2/s/tree")
+    member = folder / "artifacts" / "demo" / "r2" / "s" / "tree" / "sub" / "x.artifact.json"
+    member.parent.mkdir(parents=True)
+    member.write_bytes(b"half written")
+    stack, report = _lose_catalog_and_reindex(stack, folder)
+    assert report.ok, report.skipped
+    assert "demo/r2/s/tree/sub/x.artifact.json" in gc(stack=stack).garbage
+    assert not member.exists()
+
+
+def test_gc_finishes_the_delete_of_a_folder_artifact_with_a_member_named_like_a_manifest(
+    tmp_path: Path,
+) -> None:
+    from flow_artifacts.maintenance import gc
+
+    folder = tmp_path / "p"
+    stack = fa.Stack.local(folder)
+    source = tmp_path / "upload"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "x.artifact.json").write_bytes(b"data, not a manifest")
+    (source / "a.txt").write_bytes(b"a")
+    tree = fa.upload_file(source, "tree", "demo", run_id="r1", stack=stack)
+    stack.catalog.engine.dispose()
+    assert in_child(lambda: _rm_killed_before_commit(folder, tree.id), None, None).killed
+    expire_leases(stack.store)
+    gc(stack=stack)
+    stack, report = _lose_catalog_and_reindex(stack, folder)
+    assert report.ok, report.skipped
+    assert stack.catalog.count() == 0
+    removed = gc(stack=stack).garbage
+    assert "demo/r1/upload/tree/sub/x.artifact.json" in removed
+    assert not [p for p in (folder / "artifacts" / "demo").rglob("*") if p.is_file()]
