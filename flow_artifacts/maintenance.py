@@ -39,7 +39,8 @@ class GcReport:
     """What `gc` found and (unless it was a dry run) removed; paths are store-relative."""
 
     garbage: list[str] = field(default_factory=list)
-    """Files of dead writes, then the records of those writes: exactly what gc removes."""
+    """Files of dead writes and leftovers of deleted artifacts, then the records of those
+    writes: exactly what gc removes."""
     uploads: list[str] = field(default_factory=list)
     """Unfinished multipart uploads of dead writes (S3), aborted."""
     surplus: list[Manifest] = field(default_factory=list)
@@ -114,6 +115,8 @@ def gc(
             report.unaccounted.append(rel)
             if rel.endswith(MANIFEST_SUFFIX):
                 report.unknown_manifests.append(rel)
+    if report.unknown_manifests:
+        _deleted_leftovers(store, report, files, owned, live)
     report.garbage += [w.record for w in dead if w.record in files]
     report.uploads = [rel for rel, _ in uploads if _dead_upload(rel, live, dead, unjudged)]
     if report.unknown_manifests and not force:
@@ -154,16 +157,68 @@ def verify(
 
 
 def _surplus(stack: Stack, keep_last: int, project: str | None) -> list[Manifest]:
+    """Versions beyond `keep_last` that gc may delete: kept are the newest `keep_last` of each
+    name (in every project: lineage may cross projects) and every tagged version, and nothing
+    any kept artifact was produced from, at any depth, is surplus."""
     candidates = surplus_versions(stack.catalog, keep_last, project)
     candidate_ids = {m.id for m in candidates}
-    protected = tagged_ids(stack.catalog)
-    kept = [
-        m.id
-        for m in stack.catalog.iter_artifacts(page_size=1000, project=project)
-        if m.id not in candidate_ids
-    ]
-    protected |= upstream_closure(stack.catalog, kept)
+    tagged = tagged_ids(stack.catalog)
+    kept = {m.id for m in stack.catalog.iter_artifacts(page_size=1000) if m.id not in candidate_ids}
+    kept |= tagged
+    protected = kept | upstream_closure(stack.catalog, kept)
     return [m for m in candidates if m.id not in protected]
+
+
+def _deleted_leftovers(
+    store: ArtifactStore,
+    report: GcReport,
+    files: dict[str, Any],
+    owned: set[str],
+    live: list[WriteRecord],
+) -> None:
+    """Move the files of deleted artifacts from `report.unknown_manifests` and `unaccounted`
+    to `garbage`, when every unknown manifest is one of a deleted artifact.
+
+    A delete whose record was journaled but whose transaction was killed before COMMIT leaves
+    the row (the catalog wins: gc then removes the delete's dead lease record, the row owns the
+    files). If that catalog is later lost, `reindex` follows the tombstone, and the files are
+    left with no row and no write record. The store itself says they are garbage: the journal
+    holds a tombstone naming the manifest's artifact, project, name and version, so no reindex
+    restores it. gc takes them only when this catalog knows every other manifest in the store
+    (it is this store's catalog, not a lost or foreign one; else they stay unknown).
+    """
+    records, _ = store.journal.read()
+    tombstones = {
+        r.fields["artifact_id"]: (r.fields["project"], r.fields["name"], r.fields["version"])
+        for r in records
+        if r.op == "delete"
+    }
+    deleted, others = [], []
+    for rel in report.unknown_manifests:
+        try:
+            manifest = store.get_manifest(rel.removesuffix(MANIFEST_SUFFIX))
+        except (FlowArtifactsError, ArtifactNotFound):
+            others.append(rel)  # perhaps a file inside a deleted folder artifact (below)
+            continue
+        claim = (manifest.project, manifest.name, manifest.version)
+        if tombstones.get(manifest.id) == claim:
+            deleted.append(manifest)
+        else:
+            others.append(rel)
+    data = {
+        f
+        for m in deleted
+        for f in files
+        if (f == m.data_path or f.startswith(m.data_path + "/"))
+        and f not in owned
+        and not _covered(f, live)
+    }
+    if any(rel not in data for rel in others):
+        return  # a manifest gc cannot place: this catalog may be lost or foreign
+    gone = data | {m.key + MANIFEST_SUFFIX for m in deleted}
+    report.garbage = sorted({*report.garbage, *gone})
+    report.unaccounted = [rel for rel in report.unaccounted if rel not in gone]
+    report.unknown_manifests = []
 
 
 def _covered(rel: str, writes: list[WriteRecord]) -> bool:

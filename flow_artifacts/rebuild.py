@@ -3,24 +3,47 @@
 Runs and step runs are replayed first, so restored artifacts find the step runs that made them;
 then tombstones are settled (`replay.bury`): a manifest whose tombstone names its project, name
 and version is not restored, and deleted versions stay reserved; then every other manifest the
-catalog does not hold becomes a row with its version; then tags, label and description updates,
-metadata aspects and step-run inputs are replayed in stamp order. Records only add to what the
-catalog held before (see `catalog/replay.py`). A manifest or record that cannot be used is
-skipped and reported; the rest is restored.
+catalog does not hold becomes a row with its version, unless its write is unconfirmed; then tags,
+label and description updates, metadata aspects and step-run inputs are replayed in stamp order.
+Records only add to what the catalog held before (see `catalog/replay.py`). A manifest or record
+that cannot be used is skipped and reported; the rest is restored.
+
+A write confirms its commit by releasing its pending-write record after COMMIT
+(`stores/leases.py`). A manifest whose write's record is still in the store is in doubt: the
+writer may have died before COMMIT (the version in that manifest may then have gone to another
+write since), so it is not restored, and gc removes it once the lease expired. The one case this
+loses a commit: a writer killed between COMMIT and release, and the catalog lost before a gc
+(which, with the catalog, confirms the write: the row owns its files, the record goes).
+
+The whole reindex is one catalog transaction: interrupted, it leaves the catalog as it was, and
+run again it gives what one run gives.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from .catalog.replay import Scope, bury, claim_names, replay
+from .catalog.replay import Scope, bury, claim_names, held, in_one_transaction, replay
 from .errors import FlowArtifactsError, IntegrityError
+from .journal import JournalRecord
 from .limits import check_row_fits
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .stack import Stack
+from .stores.leases import WriteRecord
 from .stores.store import ArtifactStore
+
+UNCONFIRMED = (
+    "not restored: its writer died before confirming the commit (its pending-write record is "
+    "still in the store); gc removes it once its lease expired"
+)
+IN_FLIGHT = (
+    "not restored: its write is still in progress (its pending-write lease is live); run "
+    "reindex again after it ended"
+)
 
 
 @dataclass
@@ -36,38 +59,73 @@ class ReindexReport:
 
 
 def rebuild(stack: Stack, store: ArtifactStore) -> ReindexReport:
-    report = ReindexReport()
+    problems: list[tuple[str, str]] = []
+    records, unreadable = store.journal.read()
+    problems.extend(unreadable)
+    candidates = _read_manifests(store)
+    # read after the manifests: a write that published one and then confirmed its commit
+    # (released its record) in between is in the catalog, so it is restored or already held
+    writes, _ = store.writes()
+    found = _usable(candidates, writes, problems)
+    unconfirmed = {w.artifact_id: w for w in writes.values() if w.artifact_id is not None}
+    now = datetime.now(timezone.utc)
+
+    def work(conn: Connection) -> ReindexReport:
+        report = ReindexReport(skipped=list(problems))
+        _apply(conn, stack, store, records, found, unconfirmed, now, report)
+        return report
+
+    return in_one_transaction(stack.catalog, work)
+
+
+def _apply(
+    conn: Connection,
+    stack: Stack,
+    store: ArtifactStore,
+    records: list[JournalRecord],
+    found: list[Manifest],
+    unconfirmed: dict[str, WriteRecord],
+    now: datetime,
+    report: ReindexReport,
+) -> None:
     catalog, scope = stack.catalog, Scope()
-    records, problems = store.journal.read()
-    report.skipped.extend(problems)
     for record in records:
-        _note(report, record.path, replay(catalog, record, scope, runs=True))
-    manifests = {m.id: m for m in _manifests(store, report)}
+        _note(report, record.path, replay(conn, record, scope, runs=True))
+    manifests = {m.id: m for m in found}
     for record in records:
         if record.op == "delete":
-            found = manifests.get(record.fields["artifact_id"])
-            problem = bury(catalog, record, found, scope)
+            buried = manifests.get(record.fields["artifact_id"])
+            problem = bury(conn, catalog, record, buried, scope)
             _note(report, record.path, problem)
-            if problem is None and found is not None:
-                del manifests[found.id]  # an interrupted rm stays deleted
-    claim_names(catalog, {(m.project, m.name) for m in manifests.values()}, scope)
+            if problem is None and buried is not None:
+                del manifests[buried.id]  # an interrupted rm stays deleted
+    for manifest in list(manifests.values()):
+        write = unconfirmed.get(manifest.id)
+        if write is None or write.key != manifest.key:
+            continue
+        del manifests[manifest.id]
+        if not held(conn, manifest.id):  # a row the catalog holds confirms the commit
+            reason = UNCONFIRMED if write.expired(now) else IN_FLIGHT
+            report.skipped.append((manifest.key + MANIFEST_SUFFIX, reason))
+    claim_names(conn, {(m.project, m.name) for m in manifests.values()}, scope)
     restored = []
     for manifest in manifests.values():
         try:
-            if catalog.restore(manifest, store.url, store.identity):
-                restored.append(manifest)
-                scope.artifacts.add(manifest.id)
+            with conn.begin_nested():  # a restore that fails is rolled back alone
+                if catalog.restore(conn, manifest, store.url, store.identity):
+                    restored.append(manifest)
+                    scope.artifacts.add(manifest.id)
         except (FlowArtifactsError, SQLAlchemyError) as exc:
             report.skipped.append((manifest.key + MANIFEST_SUFFIX, _reason(exc)))
     report.added = len(restored)
     for manifest in restored:
         try:
-            catalog.restore_inputs(manifest)
+            with conn.begin_nested():
+                catalog.restore_inputs(conn, manifest)
         except (FlowArtifactsError, SQLAlchemyError) as exc:
             report.skipped.append((manifest.key + MANIFEST_SUFFIX, _reason(exc)))
     for record in records:
-        _note(report, record.path, replay(catalog, record, scope, runs=False))
-    return report
+        _note(report, record.path, replay(conn, record, scope, runs=False))
 
 
 def _note(report: ReindexReport, path: str, problem: str | None) -> None:
@@ -81,11 +139,10 @@ def _reason(exc: Exception) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _manifests(store: ArtifactStore, report: ReindexReport) -> list[Manifest]:
-    """The usable manifests in the store, oldest first; the others reported."""
-    found: dict[str, Manifest] = {}
+def _read_manifests(store: ArtifactStore) -> list[tuple[str, Manifest | str]]:
+    """Each `*.artifact.json` in the store: its path and its checked manifest, or the problem."""
+    read: list[tuple[str, Manifest | str]] = []
     for key in store.list_artifacts():
-        path = key + MANIFEST_SUFFIX
         try:
             manifest = store.get_manifest(key)
             if manifest.key != key:
@@ -95,10 +152,35 @@ def _manifests(store: ArtifactStore, report: ReindexReport) -> list[Manifest]:
                 raise IntegrityError(f"its version {version!r:.20} is not a positive integer")
             check_row_fits(manifest)
         except FlowArtifactsError as exc:
-            report.skipped.append((path, str(exc)))
+            read.append((key + MANIFEST_SUFFIX, str(exc)))
+        else:
+            read.append((key + MANIFEST_SUFFIX, manifest))
+    return read
+
+
+def _usable(
+    read: list[tuple[str, Manifest | str]],
+    writes: dict[str, WriteRecord],
+    problems: list[tuple[str, str]],
+) -> list[Manifest]:
+    """The usable manifests, oldest first; the others reported. A file that a folder artifact's
+    manifest lists, or that lies inside the data path of a recorded write (a folder upload or
+    delete in progress or killed), is data whatever its name, never a manifest."""
+    members = {
+        f"{m.data_path}/{rel}"
+        for _, m in read
+        if isinstance(m, Manifest) and m.directory
+        for rel in m.files
+    }
+    folders = [w.data_path + "/" for w in writes.values()]
+    found: dict[str, Manifest] = {}
+    for path, entry in read:
+        if path in members or path.startswith(tuple(folders)):
             continue
-        if manifest.id in found:
-            report.skipped.append((path, f"artifact id {manifest.id} is also at another key"))
-            continue
-        found[manifest.id] = manifest
+        if isinstance(entry, str):
+            problems.append((path, entry))
+        elif entry.id in found:
+            problems.append((path, f"artifact id {entry.id} is also at another key"))
+        else:
+            found[entry.id] = entry
     return sorted(found.values(), key=lambda m: (m.created, m.key))

@@ -107,60 +107,52 @@ class Catalog(RunLog):
             )
         return recorded
 
-    def restore(self, manifest: Manifest, store_url: str, store_id: str) -> bool:
-        """Insert a row for a manifest found in the store (reindex); False if already present."""
-
-        def work(conn: Connection) -> bool:
-            if conn.execute(
-                select(t.artifacts.c.id).where(t.artifacts.c.id == manifest.id)
-            ).first():
-                return False
-            sr_id = self._step_run(
-                conn, manifest.project, manifest.run_id, manifest.step, manifest.step_run_id
+    def restore(self, conn: Connection, manifest: Manifest, store_url: str, store_id: str) -> bool:
+        """Insert a row for a manifest found in the store, on `conn` (the one transaction of a
+        reindex); False if already present."""
+        if conn.execute(select(t.artifacts.c.id).where(t.artifacts.c.id == manifest.id)).first():
+            return False
+        sr_id = self._step_run(
+            conn, manifest.project, manifest.run_id, manifest.step, manifest.step_run_id
+        )
+        manifest.step_run_id = sr_id
+        if manifest.version is None:
+            manifest.version = self._next_version(conn, manifest.project, manifest.name)
+        else:
+            self._reserve_version(conn, manifest.project, manifest.name, manifest.version)
+        a = t.artifacts
+        holder = conn.execute(
+            select(a.c.key).where(
+                name_is(a, manifest.project, manifest.name), a.c.version == manifest.version
             )
-            manifest.step_run_id = sr_id
-            if manifest.version is None:
-                manifest.version = self._next_version(conn, manifest.project, manifest.name)
-            else:
-                self._reserve_version(conn, manifest.project, manifest.name, manifest.version)
-            a = t.artifacts
-            holder = conn.execute(
-                select(a.c.key).where(
-                    name_is(a, manifest.project, manifest.name), a.c.version == manifest.version
-                )
-            ).scalar()
-            if holder is not None:
-                uri = artifact_uri(manifest.project, manifest.name)
-                raise IntegrityError(
-                    f"version {manifest.version} of {uri} "
-                    f"is already recorded for the artifact at {holder!r:.200}: two catalogs "
-                    "wrote this store? Not restored; load it by its store path"
-                )
-            self._insert(conn, manifest, store_url, store_id)
-            return True
-
-        return write(self.engine, work)
+        ).scalar()
+        if holder is not None:
+            uri = artifact_uri(manifest.project, manifest.name)
+            raise IntegrityError(
+                f"version {manifest.version} of {uri} "
+                f"is already recorded for the artifact at {holder!r:.200}: two catalogs "
+                "wrote this store? Not restored; load it by its store path"
+            )
+        self._insert(conn, manifest, store_url, store_id)
+        return True
 
     def reserve_version(self, project: str, name: str, version: int) -> None:
         """Make sure `version` of (project, name) is never handed out again (a deleted one)."""
         write(self.engine, lambda conn: self._reserve_version(conn, project, name, version))
 
-    def restore_inputs(self, manifest: Manifest) -> None:
-        """Record lineage edges of a restored manifest whose inputs are in the catalog."""
+    def restore_inputs(self, conn: Connection, manifest: Manifest) -> None:
+        """Record, on `conn`, lineage edges of a restored manifest whose inputs are in the
+        catalog."""
         if not manifest.inputs or manifest.step_run_id is None:
             return
-
-        def work(conn: Connection) -> None:
-            present = conn.execute(
-                select(t.artifacts.c.id).where(t.artifacts.c.id.in_(manifest.inputs))
-            ).scalars()
-            insert_ignore(
-                conn,
-                t.step_inputs,
-                [{"step_run_id": manifest.step_run_id, "artifact_id": i} for i in present],
-            )
-
-        write(self.engine, work)
+        present = conn.execute(
+            select(t.artifacts.c.id).where(t.artifacts.c.id.in_(manifest.inputs))
+        ).scalars()
+        insert_ignore(
+            conn,
+            t.step_inputs,
+            [{"step_run_id": manifest.step_run_id, "artifact_id": i} for i in present],
+        )
 
     def get(self, ref: str | Ref) -> Manifest:
         """The artifact a reference names: id, URN, or `store://project/name[@version|:tag]`."""

@@ -1,4 +1,9 @@
-"""Journal records applied to a catalog by `reindex`, each in its own transaction.
+"""Journal records applied to a catalog by `reindex`, all in the reindex's one transaction.
+
+`in_one_transaction` runs the whole reindex in one write transaction, so an interrupted reindex
+leaves the catalog as it was and running it again gives what one uninterrupted run gives. Each
+record (and each restored manifest, see `rebuild.py`) is applied in its own savepoint: one that
+fails is rolled back alone and reported.
 
 The catalog is the trust root and the journal untrusted input, so a record only ever adds to what
 the catalog held before this reindex: it applies to the artifacts, runs and step runs that this
@@ -18,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -42,6 +47,8 @@ from .runs import (
 if TYPE_CHECKING:
     from ..manifest import Manifest
     from .catalog import Catalog
+
+T = TypeVar("T")
 
 
 class Change(Protocol):
@@ -69,16 +76,38 @@ class Scope:
     journal."""
 
 
-def replay(catalog: Catalog, change: Change, scope: Scope, *, runs: bool) -> str | None:
+def in_one_transaction(catalog: Catalog, work: Callable[[Connection], T]) -> T:
+    """Run a whole reindex in one write transaction (retried from the start while busy)."""
+    return write(catalog.engine, work, what="reindex")
+
+
+def _guarded(conn: Connection, op: str, work: Callable[[Connection], str | None]) -> str | None:
+    """`work` in a savepoint: a problem it returns or raises (then rolled back), or None."""
+    try:
+        with conn.begin_nested():
+            return work(conn)
+    except (FlowArtifactsError, SQLAlchemyError, ValueError, TypeError) as exc:
+        message = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return f"could not apply {op}: {message[0] if message else type(exc).__name__}"
+
+
+def held(conn: Connection, artifact_id: str) -> bool:
+    """Whether the catalog holds a row of this artifact."""
+    return _exists(conn, t.artifacts, artifact_id)
+
+
+def replay(conn: Connection, change: Change, scope: Scope, *, runs: bool) -> str | None:
     """Apply one record (`runs`: its run part, else its artifact part); a problem, or None."""
     table = _RUN_STEPS if runs else _ARTIFACT_STEPS
     step = table.get(change.op)
     if step is None:
         return None
-    return _guarded(catalog, change.op, lambda conn: step(conn, change.fields, change.at, scope))
+    return _guarded(conn, change.op, lambda c: step(c, change.fields, change.at, scope))
 
 
-def bury(catalog: Catalog, change: Change, manifest: Manifest | None, scope: Scope) -> str | None:
+def bury(
+    conn: Connection, catalog: Catalog, change: Change, manifest: Manifest | None, scope: Scope
+) -> str | None:
     """Settle a tombstone before manifests are restored; a problem, or None when it holds (then
     `manifest`, the store's manifest of the same artifact if any, is not restored)."""
     f = change.fields
@@ -113,25 +142,16 @@ def bury(catalog: Catalog, change: Change, manifest: Manifest | None, scope: Sco
         scope.names.add((f["project"], f["name"]))
         return None
 
-    return _guarded(catalog, "delete", work)
+    return _guarded(conn, "delete", work)
 
 
-def claim_names(catalog: Catalog, names: set[tuple[str, str]], scope: Scope) -> None:
+def claim_names(conn: Connection, names: set[tuple[str, str]], scope: Scope) -> None:
     """Add to `scope` the names among `names` (of manifests about to be restored) that the
     catalog has no version counter for."""
     n = t.artifact_names
-    with catalog.engine.connect() as conn:
-        for project, name in names - scope.names:
-            if conn.execute(select(n.c.project).where(name_is(n, project, name))).first() is None:
-                scope.names.add((project, name))
-
-
-def _guarded(catalog: Catalog, op: str, work: Callable[[Connection], str | None]) -> str | None:
-    try:
-        return write(catalog.engine, work)
-    except (FlowArtifactsError, SQLAlchemyError, ValueError, TypeError) as exc:
-        message = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        return f"could not apply {op}: {message[0] if message else type(exc).__name__}"
+    for project, name in names - scope.names:
+        if conn.execute(select(n.c.project).where(name_is(n, project, name))).first() is None:
+            scope.names.add((project, name))
 
 
 # --- runs and step runs ------------------------------------------------------------------------

@@ -43,6 +43,8 @@ class WriteRecord:
     lease_seconds: float
     host: str
     pid: int
+    artifact_id: str | None = None
+    """The artifact this write publishes (None for a delete's lease, and older records)."""
 
     @property
     def temp(self) -> str:
@@ -75,6 +77,7 @@ class WriteRecord:
                 "lease_seconds": self.lease_seconds,
                 "host": self.host,
                 "pid": self.pid,
+                "artifact_id": self.artifact_id,
             }
         ).encode()
 
@@ -96,10 +99,13 @@ class WriteRecord:
         if not isinstance(lease, (int, float)) or isinstance(lease, bool) or not lease > 0:
             raise ValueError(f"bad lease {lease!r}")
         pid = doc.get("pid")
+        artifact_id = doc.get("artifact_id")
+        if artifact_id is not None and not isinstance(artifact_id, str):
+            raise ValueError(f"bad artifact id {artifact_id!r:.40}")
         return cls(
             id=id, key=key, data_path=data_path, renewed=parse_moment(str(doc.get("renewed"))),
             lease_seconds=float(lease), host=str(doc.get("host", "")),
-            pid=pid if isinstance(pid, int) else 0,
+            pid=pid if isinstance(pid, int) else 0, artifact_id=artifact_id,
         )  # fmt: skip
 
 
@@ -131,12 +137,21 @@ class PendingWrite:
     never publishes after `gc` may have judged it dead.
     """
 
-    def __init__(self, fs: Any, root: str, key: str, data_path: str, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        fs: Any,
+        root: str,
+        key: str,
+        data_path: str,
+        lease_seconds: float,
+        artifact_id: str | None = None,
+    ) -> None:
         if not lease_seconds > 0:
             raise ConfigError(f"lease_seconds must be positive, got {lease_seconds}")
         self.fs, self.root = fs, root
         self.id = uuid.uuid4().hex
         self.key, self.data_path = key, data_path
+        self.artifact_id = artifact_id
         self.lease_seconds = float(lease_seconds)
         self.leftovers = False
         """Set when a failed write could not remove all it made: its record must then expire."""
@@ -212,7 +227,7 @@ class PendingWrite:
         record = WriteRecord(
             id=self.id, key=self.key, data_path=self.data_path,
             renewed=datetime.now(timezone.utc), lease_seconds=self.lease_seconds,
-            host=socket.gethostname(), pid=os.getpid(),
+            host=socket.gethostname(), pid=os.getpid(), artifact_id=self.artifact_id,
         )  # fmt: skip
         path = f"{self.root}/{WRITES}/{self.id}.json"
         if isinstance(self.fs, LocalFileSystem):

@@ -245,8 +245,9 @@ class ArtifactStore:
         check_json(user_metadata, "metadata")
         materializer = choose(obj)
         self._identify("writing", key)  # on the store's first write, before any byte
+        artifact_id = str(uuid.uuid4())
         key, data_rel, write, written = self._write_once(
-            obj, key, materializer, next_version, versioned
+            obj, key, materializer, next_version, versioned, artifact_id
         )
         format_metadata, directory, files = written
         if directory:
@@ -255,7 +256,7 @@ class ArtifactStore:
         else:
             checksum, file_list = format_checksum(files[""][0]), {}
         manifest = Manifest(
-            id=str(uuid.uuid4()), key=key, data_path=data_rel, project=project, name=name,
+            id=artifact_id, key=key, data_path=data_rel, project=project, name=name,
             run_id=run_id, step=step, pipeline=pipeline, materializer=materializer.id,
             materializer_version=materializer.version, kind=kind or materializer.kind.value,
             mime_type=materializer.mime_type_for(obj), size=sum(size for _, size in files.values()),
@@ -279,7 +280,8 @@ class ArtifactStore:
         key: str,
         materializer: Materializer,
         next_version: Callable[[], int] | None,
-        versioned: bool = False,
+        versioned: bool,
+        artifact_id: str,
     ) -> tuple[str, str, PendingWrite, Any]:
         """Write the bytes at `key`, or, if it is taken (or `versioned`) and `next_version` is
         given, at the first free `<key>.v<N>` from the name's next version on. Returns (key,
@@ -290,7 +292,9 @@ class ArtifactStore:
             attempt = f"{key}.v{version}"
         for _ in range(_VERSIONED_TRIES):
             data_rel = attempt + materializer.extension_for(obj)
-            write = PendingWrite(self.fs, self.root, attempt, data_rel, self.lease_seconds)
+            write = PendingWrite(
+                self.fs, self.root, attempt, data_rel, self.lease_seconds, artifact_id
+            )
             with self._errors.io("writing", attempt):
                 write.start()
             try:
