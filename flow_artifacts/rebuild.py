@@ -3,7 +3,8 @@
 Runs and step runs are replayed first, so restored artifacts find the step runs that made them;
 then tombstones are settled (`replay.bury`): a manifest whose tombstone names its project, name
 and version is not restored, and deleted versions stay reserved; then every other manifest the
-catalog does not hold becomes a row with its version; then tags, label and description updates,
+catalog does not hold becomes a row with its version (its bytes not to be unpickled until
+someone trusts them, `trust_pickles`); then tags, label and description updates,
 metadata aspects and step-run inputs are replayed in stamp order. Records only add to what the
 catalog held before (see `catalog/replay.py`). A manifest or record that cannot be used is
 skipped and reported; the rest is restored.
@@ -35,7 +36,7 @@ class ReindexReport:
         return not self.skipped
 
 
-def rebuild(stack: Stack, store: ArtifactStore) -> ReindexReport:
+def rebuild(stack: Stack, store: ArtifactStore, *, trust_pickles: bool = False) -> ReindexReport:
     report = ReindexReport()
     catalog, scope = stack.catalog, Scope()
     records, problems = store.journal.read()
@@ -54,7 +55,7 @@ def rebuild(stack: Stack, store: ArtifactStore) -> ReindexReport:
     restored = []
     for manifest in manifests.values():
         try:
-            if catalog.restore(manifest, store.url, store.identity):
+            if catalog.restore(manifest, store.url, store.identity, trust_pickles=trust_pickles):
                 restored.append(manifest)
                 scope.artifacts.add(manifest.id)
         except (FlowArtifactsError, SQLAlchemyError) as exc:
