@@ -28,6 +28,7 @@ _EXPORTS = {
     "delete": "manage",
     "add_metadata": "manage",
     "reindex": "manage",
+    "trust_pickle": "manage",
     "Stack": "stack",
     "get_stack": "stack",
     "use_stack": "stack",
@@ -139,6 +140,7 @@ if TYPE_CHECKING:  # `X as X`: re-exported names, for type checkers
     from .manage import list_page as list_page
     from .manage import reindex as reindex
     from .manage import tag as tag
+    from .manage import trust_pickle as trust_pickle
     from .manage import untag as untag
     from .manage import update as update
     from .manifest import Manifest as Manifest

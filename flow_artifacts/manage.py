@@ -194,17 +194,42 @@ def add_metadata(
     return resolve(ref, stack).add_metadata(aspect, body, schema)
 
 
-def reindex(store: ArtifactStore | None = None, *, stack: StackLike | None = None) -> ReindexReport:
+def reindex(
+    store: ArtifactStore | None = None,
+    *,
+    trust_pickles: bool = False,
+    stack: StackLike | None = None,
+) -> ReindexReport:
     """Rebuild the catalog from `store` (default: the stack's): its manifests and its journal.
 
     Restores artifacts, versions, tags, labels, descriptions, aspects, lineage, runs and step
     runs; deleted versions stay deleted. Idempotent. Manifests and journal records that cannot
     be used are skipped and listed in the report's `skipped`; the rest is restored.
+    Anyone who can write the store can plant a pickle, so restored pickles are refused by `load`
+    until `trust_pickle` vouches for each; `trust_pickles=True` trusts them all at once, for a
+    store only trusted people can write.
     """
     from .rebuild import rebuild
 
     stack = resolve_stack(stack)
-    return rebuild(stack, store or stack.store)
+    return rebuild(stack, store or stack.store, trust_pickles=trust_pickles)
+
+
+def trust_pickle(ref: ArtifactRef, *, stack: StackLike | None = None) -> Artifact:
+    """Let `load` unpickle a cataloged artifact that `reindex` restored from the store.
+
+    Inspect where it came from first: loading a pickle runs code from its bytes. The decision is
+    kept in this catalog only, never journaled, so no file in the store can make it.
+    """
+    stack = resolve_stack(stack)
+    artifact = resolve(ref, stack)
+    if artifact.from_store:
+        raise ArtifactNotFound(
+            f"{artifact.key} is in the store but not in the catalog; run `flow-artifacts "
+            "reindex` first, then trust it by its catalog reference"
+        )
+    stack.catalog.trust_pickle(artifact.id)
+    return artifact
 
 
 def _handles(stack: Stack, manifests: list[Any]) -> list[Artifact]:

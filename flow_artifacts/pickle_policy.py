@@ -3,7 +3,9 @@
 A stack loads a pickle only when its own catalog recorded it with the same checksum (so the bytes
 are the ones one of its writers produced), never when the stack says `allow_pickle: false`, and
 with `allow_pickle: trusted-projects` only in the projects listed under `trusted_projects`.
-A pickle merely found in the store, without a catalog row, is refused.
+A pickle merely found in the store, without a catalog row, is refused, and so is one whose row
+`reindex` restored from the store, until someone trusts it (`trust_pickle`): the store is
+untrusted input, so its content alone never makes a pickle loadable.
 """
 
 from __future__ import annotations
@@ -41,6 +43,15 @@ def check_may_load(artifact: Artifact, stack: Any) -> None:
     if recorded.checksum != artifact.checksum:
         raise IntegrityError(
             f"{where}: its manifest checksum differs from the catalog's; refusing to unpickle it"
+        )
+    if not stack.catalog.pickle_trusted(artifact.id):
+        ref = artifact.uri or artifact.id
+        raise PickleRefused(
+            f"{where} is a pickle that reindex restored from the store, where anyone with write "
+            "access could have planted it; inspect where it came from, then trust it with "
+            f"`fa.trust_pickle({ref!r})` or `flow-artifacts trust {ref}`, or "
+            "reindex with `trust_pickles=True` (`--trust-pickles`) if you trust everyone who can "
+            "write the store"
         )
 
 

@@ -3,7 +3,8 @@
 Runs and step runs are replayed first, so restored artifacts find the step runs that made them;
 then tombstones are settled (`replay.bury`): a manifest whose tombstone names its project, name
 and version is not restored, and deleted versions stay reserved; then every other manifest the
-catalog does not hold becomes a row with its version, unless its write is unconfirmed; then tags,
+catalog does not hold becomes a row with its version, unless its write is unconfirmed (a
+restored row's bytes are not unpickled until someone trusts them, `trust_pickles`); then tags,
 label and description updates, metadata aspects and step-run inputs are replayed in stamp order.
 Records only add to what the catalog held before (see `catalog/replay.py`). A manifest or record
 that cannot be used is skipped and reported; the rest is restored.
@@ -58,7 +59,7 @@ class ReindexReport:
         return not self.skipped
 
 
-def rebuild(stack: Stack, store: ArtifactStore) -> ReindexReport:
+def rebuild(stack: Stack, store: ArtifactStore, *, trust_pickles: bool = False) -> ReindexReport:
     problems: list[tuple[str, str]] = []
     records, unreadable = store.journal.read()
     problems.extend(unreadable)
@@ -72,7 +73,7 @@ def rebuild(stack: Stack, store: ArtifactStore) -> ReindexReport:
 
     def work(conn: Connection) -> ReindexReport:
         report = ReindexReport(skipped=list(problems))
-        _apply(conn, stack, store, records, found, unconfirmed, now, report)
+        _apply(conn, stack, store, records, found, unconfirmed, now, report, trust_pickles)
         return report
 
     return in_one_transaction(stack.catalog, work)
@@ -87,6 +88,7 @@ def _apply(
     unconfirmed: dict[str, WriteRecord],
     now: datetime,
     report: ReindexReport,
+    trust_pickles: bool,
 ) -> None:
     catalog, scope = stack.catalog, Scope()
     for record in records:
@@ -112,7 +114,9 @@ def _apply(
     for manifest in manifests.values():
         try:
             with conn.begin_nested():  # a restore that fails is rolled back alone
-                if catalog.restore(conn, manifest, store.url, store.identity):
+                if catalog.restore(
+                    conn, manifest, store.url, store.identity, trust_pickles=trust_pickles
+                ):
                     restored.append(manifest)
                     scope.artifacts.add(manifest.id)
         except (FlowArtifactsError, SQLAlchemyError) as exc:

@@ -19,9 +19,10 @@ VERSION_2 = [
     "ALTER TABLE fa_artifacts DROP COLUMN changed",
     "ALTER TABLE fa_artifact_names DROP COLUMN changed",
     "ALTER TABLE fa_step_runs DROP COLUMN attempt",
+    "ALTER TABLE fa_artifacts DROP COLUMN pickle_trusted",
 ]
 """What version 2 lacked: the writer and heartbeat of runs and step runs, rows' store id, the
-change stamps of artifacts and names, and step-run attempts."""
+change stamps of artifacts and names, step-run attempts, and rows' pickle trust."""
 
 VERSION_1_LABELS = [
     *VERSION_2,
@@ -102,6 +103,7 @@ def test_a_version_2_catalog_gets_run_liveness_and_judges_old_open_runs_by_their
 
 def test_a_version_2_catalog_keeps_working_and_its_rows_adopt_the_store(stack, catalog_url):
     old = [fa.materialize({"i": i}, f"n{i}", "r1", "s", "demo", stack=stack) for i in range(3)]
+    pickled = fa.materialize({"i"}, "p", "r1", "s", "demo", materializer="cloudpickle", stack=stack)
     with stack.catalog.engine.begin() as conn:
         for statement in [*VERSION_2, "UPDATE fa_schema SET version = 2"]:
             conn.execute(text(statement))
@@ -113,6 +115,7 @@ def test_a_version_2_catalog_keeps_working_and_its_rows_adopt_the_store(stack, c
         assert set(conn.execute(select(schema.artifacts.c.store_id)).scalars()) == {None}
     newer = fa.Stack(store=fa.ArtifactStore(stack.store.root), catalog=migrated)
     assert fa.load(old[0].uri, stack=newer) == {"i": 0}
+    assert fa.load(pickled.uri, stack=newer) == {"i"}  # a row it recorded stays trusted
 
     report = gc(stack=newer)
     assert report.paths == [] and report.unknown_manifests == []

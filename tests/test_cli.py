@@ -169,6 +169,30 @@ def test_reindex_after_losing_the_catalog(populated, tmp_path):
     assert len(json.loads(cli_process("ls", "--json").stdout)["items"]) == 3
 
 
+def test_reindexed_pickles_load_only_once_trusted(populated, tmp_path):
+    fa.materialize({"a": {1, 2}}, "model", "r1", "fit", "demo", materializer="cloudpickle")
+    for path in (tmp_path / ".flow_artifacts").glob("catalog.db*"):
+        path.unlink()
+    assert cli_process("reindex").returncode == 0
+    rebuilt = fa.Stack.local(tmp_path / ".flow_artifacts")  # not the one cached before
+    with pytest.raises(fa.PickleRefused, match="flow-artifacts trust store://demo/model@1"):
+        fa.load("store://demo/model", stack=rebuilt)
+    trusted = cli_process("trust", "store://demo/model")
+    assert trusted.returncode == 0 and "trusted store://demo/model@1" in trusted.stdout
+    assert fa.load("store://demo/model", stack=rebuilt) == {"a": {1, 2}}
+    missing = cli_process("trust", "store://demo/nothing")
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+
+
+def test_reindex_trust_pickles_trusts_every_restored_pickle(populated, tmp_path):
+    fa.materialize({"a": {3}}, "model", "r1", "fit", "demo", materializer="cloudpickle")
+    for path in (tmp_path / ".flow_artifacts").glob("catalog.db*"):
+        path.unlink()
+    assert "added 4 artifact(s)" in cli_process("reindex", "--trust-pickles").stdout
+    rebuilt = fa.Stack.local(tmp_path / ".flow_artifacts")
+    assert fa.load("store://demo/model", stack=rebuilt) == {"a": {3}}
+
+
 def test_explain_plugins_and_stack(populated):
     assert "pandas.parquet" in run("explain", "pandas.DataFrame").stdout
     assert run("explain", "{'a': {1, 2}}").stdout.startswith("builtins.dict -> cloudpickle")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from ..errors import ArtifactNotFound, IntegrityError, InvalidName
 from ..limits import check_json, check_text
@@ -107,9 +107,21 @@ class Catalog(RunLog):
             )
         return recorded
 
-    def restore(self, conn: Connection, manifest: Manifest, store_url: str, store_id: str) -> bool:
+    def restore(
+        self,
+        conn: Connection,
+        manifest: Manifest,
+        store_url: str,
+        store_id: str,
+        *,
+        trust_pickles: bool = False,
+    ) -> bool:
         """Insert a row for a manifest found in the store, on `conn` (the one transaction of a
-        reindex); False if already present."""
+        reindex); False if already present.
+
+        The store is untrusted input, so the row's bytes may be unpickled only once someone
+        trusts them (`trust_pickle`), unless `trust_pickles` says so now.
+        """
         if conn.execute(select(t.artifacts.c.id).where(t.artifacts.c.id == manifest.id)).first():
             return False
         sr_id = self._step_run(
@@ -133,8 +145,31 @@ class Catalog(RunLog):
                 f"is already recorded for the artifact at {holder!r:.200}: two catalogs "
                 "wrote this store? Not restored; load it by its store path"
             )
-        self._insert(conn, manifest, store_url, store_id)
+        self._insert(conn, manifest, store_url, store_id, pickle_trusted=trust_pickles)
         return True
+
+    def pickle_trusted(self, artifact_id: str) -> bool:
+        """Whether the bytes of the artifact's row may be unpickled: not if reindex restored it
+        from the store and nobody trusted it since. `ArtifactNotFound` without a row."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.artifacts.c.pickle_trusted).where(t.artifacts.c.id == artifact_id)
+            ).first()
+        if row is None:
+            raise ArtifactNotFound(f"no artifact with id {artifact_id}")
+        return row.pickle_trusted is not False
+
+    def trust_pickle(self, artifact_id: str) -> None:
+        """Let the artifact's bytes be unpickled. Not journaled: the journal is untrusted input,
+        so no record can ever grant this; a rebuilt catalog asks again."""
+
+        def work(conn: Connection) -> None:
+            a = t.artifacts
+            done = conn.execute(update(a).where(a.c.id == artifact_id).values(pickle_trusted=True))
+            if not done.rowcount:
+                raise ArtifactNotFound(f"no artifact with id {artifact_id}")
+
+        write(self.engine, work)
 
     def reserve_version(self, project: str, name: str, version: int) -> None:
         """Make sure `version` of (project, name) is never handed out again (a deleted one)."""
@@ -401,6 +436,14 @@ class Catalog(RunLog):
         self._project(conn, project)
         reserve_version(conn, project, name, version)
 
-    def _insert(self, conn: Connection, manifest: Manifest, store_url: str, store_id: str) -> None:
+    def _insert(
+        self,
+        conn: Connection,
+        manifest: Manifest,
+        store_url: str,
+        store_id: str,
+        *,
+        pickle_trusted: bool | None = None,
+    ) -> None:
         self._project(conn, manifest.project)
-        insert_artifact(conn, manifest, store_url, store_id)
+        insert_artifact(conn, manifest, store_url, store_id, pickle_trusted)

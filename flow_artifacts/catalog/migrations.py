@@ -82,12 +82,23 @@ def _step_attempts(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE fa_step_runs ADD COLUMN attempt INTEGER"))
 
 
+def _pickle_trust(conn: Connection) -> None:
+    """Artifact rows say whether their bytes may be unpickled (`pickle_policy`).
+
+    Nullable: existing rows get NULL, trusted as before, since this catalog recorded them or an
+    earlier reindex restored them at a time when reindex trusted the store; rows restored by
+    reindex from now on get FALSE until `trust_pickle` or `reindex(trust_pickles=True)`.
+    """
+    conn.execute(text("ALTER TABLE fa_artifacts ADD COLUMN pickle_trusted BOOLEAN"))
+
+
 def _version_3(conn: Connection) -> None:
-    """Version 3: run liveness, store identity, change stamps and step-run attempts."""
+    """Version 3: run liveness, store identity, change stamps, step-run attempts, pickle trust."""
     _run_writers(conn)
     _store_identity(conn)
     _change_stamps(conn)
     _step_attempts(conn)
+    _pickle_trust(conn)
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index, 3: _version_3}

@@ -59,8 +59,16 @@ def reserve_version(conn: Connection, project: str, name: str, version: int) -> 
     )
 
 
-def insert_artifact(conn: Connection, manifest: Manifest, store_url: str, store_id: str) -> None:
-    """The artifact row of a manifest given its version, with its label rows."""
+def insert_artifact(
+    conn: Connection,
+    manifest: Manifest,
+    store_url: str,
+    store_id: str,
+    pickle_trusted: bool | None = None,
+) -> None:
+    """The artifact row of a manifest given its version, with its label rows.
+
+    `pickle_trusted` is False for a row restored from the store that nobody vouched for yet."""
     check_labels(manifest.labels)
     created = datetime.fromisoformat(manifest.created)
     conn.execute(
@@ -86,6 +94,7 @@ def insert_artifact(conn: Connection, manifest: Manifest, store_url: str, store_
             "created": created,
             "step_run_id": manifest.step_run_id,
             "status": "committed",
+            "pickle_trusted": pickle_trusted,
         },
     )
     insert_labels(conn, manifest.id, manifest.labels, manifest.project, created)

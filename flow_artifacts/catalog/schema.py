@@ -136,6 +136,9 @@ artifacts = Table(
     Column("changed", UTCDateTime),
     Column("step_run_id", ID, ForeignKey("fa_step_runs.id")),
     Column("status", STATUS, nullable=False),
+    # Whether its bytes may be unpickled (version 3): False on a row `reindex` restored from the
+    # store (untrusted input) until someone trusts it; NULL on rows this catalog recorded live.
+    Column("pickle_trusted", Boolean),
     UniqueConstraint("project", "name", "version", name="uq_fa_artifacts_version"),
     Index("ix_fa_artifacts_project_created", "project", "created", "id"),
     Index("ix_fa_artifacts_created", "created", "id"),

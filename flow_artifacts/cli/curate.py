@@ -1,4 +1,4 @@
-"""Commands that change things: tag, untag, rm, gc, verify, reindex."""
+"""Commands that change things: tag, untag, rm, gc, verify, reindex, trust."""
 
 from __future__ import annotations
 
@@ -154,12 +154,19 @@ def verify(state: State, refs: tuple[str, ...], check_all: bool, as_json: bool) 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--trust-pickles",
+    is_flag=True,
+    help="Let restored pickles be loaded: only if you trust everyone who can write the store.",
+)
 @pass_state
-def reindex(state: State, as_json: bool) -> None:
-    """Rebuild the catalog from the store's manifests and journal; exit 1 if any were skipped."""
+def reindex(state: State, as_json: bool, trust_pickles: bool) -> None:
+    """Rebuild the catalog from the store's manifests and journal; exit 1 if any were skipped.
+
+    Restored pickles cannot be loaded until trusted (`trust REF`, or --trust-pickles)."""
     from ..manage import reindex as rebuild
 
-    report = rebuild(stack=state.stack)
+    report = rebuild(trust_pickles=trust_pickles, stack=state.stack)
     if as_json:
         skipped = [{"path": path, "problem": problem} for path, problem in report.skipped]
         emit_json({"added": report.added, "skipped": skipped})
@@ -172,4 +179,15 @@ def reindex(state: State, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-COMMANDS = [tag, untag, rm, gc, verify, reindex]
+@click.command()
+@click.argument("ref")
+@pass_state
+def trust(state: State, ref: str) -> None:
+    """Let a pickle that reindex restored from the store be loaded (it runs code: inspect first)."""
+    from ..manage import trust_pickle
+
+    art = trust_pickle(ref, stack=state.stack)
+    click.echo(f"trusted {art.uri}: its pickle may be loaded on this catalog")
+
+
+COMMANDS = [tag, untag, rm, gc, verify, reindex, trust]
