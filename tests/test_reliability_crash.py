@@ -65,9 +65,11 @@ def test_fifty_kills_lose_nothing_and_gc_collects_exactly_the_orphans(stack, cat
     results = list(verify(stack=stack))
     assert results and all(r.ok for r in results), [r.problem for r in results if not r.ok]
 
-    # each killed writer left its pending-write record; once those expire, the orphans are
-    # exactly the files that belong to no committed artifact, records included
-    assert expire_leases(stack.store) == KILLS
+    # each writer killed mid-write left its pending-write record (a kill can also land between
+    # two writes, after one released its record and before the next recorded itself); once
+    # those expire, the orphans are exactly the files that belong to no committed artifact,
+    # records included, and nothing is left unaccounted for
+    assert 0 < expire_leases(stack.store) <= KILLS
     before = store_files(root)
     kept = set()
     for art in fa.list_artifacts(stack=stack):
