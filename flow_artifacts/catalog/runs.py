@@ -237,6 +237,18 @@ class RunLog:
             raise ArtifactNotFound(f"no run {run_id!r} in project {project!r}")
         return run_record(row, self.engine)
 
+    def runs_matching(self, run_id: str, project: str | None = None) -> list[RunRecord]:
+        """Runs whose id is `run_id` or, when none is, starts with it (a short id as the CLI
+        prints it); at most two, which is enough to tell the caller it was ambiguous."""
+        r = t.runs
+        scope = [r.c.project == project] if project is not None else []
+        with self.engine.connect() as conn:
+            for condition in (r.c.run_id == run_id, r.c.run_id.startswith(run_id, autoescape=True)):
+                rows = conn.execute(select(r).where(condition, *scope).limit(2)).all()
+                if rows:
+                    return [run_record(row, self.engine) for row in rows]
+        return []
+
     def find_cached(self, cache_key: str) -> StepRunRecord | None:
         """The latest completed, not itself cached, step run with this cache key."""
         records = self._step_runs(

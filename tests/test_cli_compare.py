@@ -1,0 +1,120 @@
+"""`flow-artifacts diff` (artifacts and runs) and `run show`, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import flow_artifacts as fa
+from flow_artifacts.cli.main import cli
+
+
+def run(*args: str, ok: bool = True) -> Any:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output + result.stderr
+    return result
+
+
+@pytest.fixture
+def catalog(tmp_path, monkeypatch):
+    """A table whose v2 adds, drops and retypes columns; two versions of a metrics report;
+    two runs of a pipeline, the second with another parameter and a failing step."""
+    monkeypatch.chdir(tmp_path)
+    v1 = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"], "c": [1, 2, 3]})
+    v2 = pd.DataFrame({"a": [1.5, 2.5, 3.5, 4.5], "b": ["x", "y", "z", "w"], "d": [0, 0, 0, 0]})
+    fa.materialize(v1, "table", "r1", "prep", "demo", labels={"team": "risk"})
+    t2 = fa.materialize(v2, "table", "r2", "prep", "demo", labels={"team": "ops"})
+    fa.tag(t2, "prod")
+    fa.materialize({"acc": 0.8, "n": 10, "per_class": {"x": 1}}, "metrics", "r1", "eval", "demo")
+    fa.materialize({"acc": 0.9, "n": 10, "extra": [1]}, "metrics", "r2", "eval", "demo")
+
+    @fa.step(outputs="out")
+    def make(k: int) -> dict:
+        if k > 2:
+            raise ValueError(f"k={k} is too big")
+        return {"k": k}
+
+    @fa.step(outputs="total")
+    def total(out: dict) -> dict:
+        return {"total": out["k"] * 2}
+
+    @fa.pipeline(project="demo")
+    def flow(k: int) -> Any:
+        return total(make(k))
+
+    flow(1)
+    with pytest.raises(ValueError):
+        flow(3)
+    failed, first = fa.get_stack().catalog.runs("demo", limit=2)
+    return {"first": first, "failed": failed}
+
+
+def test_diff_shows_schema_changes_rows_labels_and_tags(catalog):
+    found = json.loads(run("diff", "demo/table@1", "demo/table@2", "--json").stdout)
+    assert found["a"]["ref"] == "demo/table@1" and found["b"]["ref"] == "demo/table@2"
+    schema = found["schema"]
+    assert schema["added"] == [{"name": "d", "type": "int64"}]
+    assert schema["removed"] == [{"name": "c", "type": "int64"}]
+    assert schema["retyped"] == [{"name": "a", "a": "int64", "b": "double"}]
+    fields = {f["field"]: f for f in found["fields"]}
+    assert fields["rows"]["delta"] == 1 and not fields["checksum"]["same"]
+    assert fields["kind"]["same"]
+    assert found["labels"]["changes"] == [
+        {"path": "team", "change": "changed", "a": "risk", "b": "ops"}
+    ]
+    assert found["tags"] == {"a": [], "b": ["prod"]}
+    assert found["content"] is None
+    text = run("diff", "demo/table@1", "demo/table:prod").stdout
+    assert "+ d (int64)" in text and "- c (int64)" in text and "~ a: int64 -> double" in text
+    assert "team: risk -> ops" in text
+
+
+def test_diff_of_json_reports_gives_numeric_deltas(catalog):
+    found = json.loads(run("diff", "demo/metrics@1", "demo/metrics@2", "--json").stdout)
+    changes = {c["path"]: c for c in found["content"]["changes"]}
+    assert changes["acc"]["delta"] == pytest.approx(0.1)
+    assert changes["per_class"]["change"] == "removed"
+    assert changes["extra"] == {"path": "extra", "change": "added", "a": None, "b": [1]}
+    assert "n" not in changes
+    text = run("diff", "demo/metrics@1", "demo/metrics@2").stdout
+    assert "~ acc: 0.8 -> 0.9 (+0.1" in text
+    same = json.loads(run("diff", "demo/metrics@2", "demo/metrics@2", "--json").stdout)
+    assert same["content"]["same"] and all(f["same"] for f in same["fields"])
+
+
+def test_diff_of_a_missing_artifact_is_a_clear_error(catalog):
+    result = run("diff", "demo/table@1", "demo/table@9", ok=False)
+    assert result.exit_code == 1 and "table" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_diff_runs_compares_params_statuses_and_outputs(catalog):
+    first, failed = catalog["first"], catalog["failed"]
+    found = json.loads(
+        run("diff", "--runs", f"demo/{first.run_id}", failed.run_id, "--json").stdout
+    )
+    fields = {f["field"]: f for f in found["fields"]}
+    assert fields["status"]["a"] == "completed" and fields["status"]["b"] == "failed"
+    steps = {s["step"]: s for s in found["steps"]}
+    assert steps["make"]["params"]["changes"][0]["delta"] == 2
+    assert steps["make"]["b"]["status"] == "failed"
+    assert steps["make"]["outputs"]["changes"][0]["change"] == "removed"
+    assert steps["total"]["b"] is None
+    text = run("diff", "--runs", first.run_id, failed.run_id).stdout
+    assert "make" in text and "only in a" in text
+    missing = run("diff", "--runs", first.run_id, "nope", ok=False)
+    assert missing.exit_code == 1 and "nope" in missing.stderr
+
+
+def test_run_show_prints_steps_with_names_and_the_error(catalog):
+    first, failed = catalog["first"], catalog["failed"]
+    text = run("run", "show", f"demo/{first.run_id}").stdout
+    assert "demo/out@1" in text and "demo/total@1" in text and "completed" in text
+    shown = run("run", "show", failed.run_id).stdout
+    assert "failed" in shown and "ValueError: k=3 is too big" in shown
+    detail = json.loads(run("run", "show", failed.run_id, "--json").stdout)
+    assert [s["step"] for s in detail["steps"]] == ["make"]
