@@ -352,3 +352,20 @@ def test_an_unexpected_error_is_one_line_without_traceback(stack, demo, monkeypa
         response = client.get(f"/api/artifacts/{demo['clean'].id}")
     assert response.status_code == 500
     assert response.json()["error"] == "unexpected RuntimeError; the server log has the details"
+
+
+def test_compare_two_versions_as_the_cli_does(client, demo):
+    found = get(client, "/api/compare", a="demo/raw@1", b="demo/raw@2")
+    assert (found["a"]["ref"], found["b"]["ref"]) == ("demo/raw@1", "demo/raw@2")
+    fields = {f["field"]: f for f in found["fields"]}
+    assert fields["checksum"]["same"] and fields["size"]["same"]
+    assert found["content"] == {"changes": [], "truncated": False, "same": True}
+    assert found["producer"]["a"]["run_id"] == demo["first"].id
+    versus = get(client, "/api/compare", a=demo["clean"].id, b="demo/summary@1")
+    assert versus["fields"][0] == {"field": "kind", "a": "dataset", "b": "report", "same": False}
+    assert versus["schema"]["removed"][0]["name"] == "a" and versus["content"] is None
+    assert versus["tags"] == {"a": ["prod"], "b": []}
+    assert versus["aspects"]["changes"][0]["path"] == "quality"
+    assert "compare needs two" in get(client, "/api/compare", 400, a="demo/raw@1")["error"]
+    assert get(client, "/api/compare", 404, a="demo/raw@1", b="demo/raw@9")["status"] == 404
+    assert get(client, "/api/compare", 404, a="demo/raw@1", b="../etc")["status"] == 404

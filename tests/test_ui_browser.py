@@ -236,3 +236,23 @@ def test_delete_button_only_when_allowed(page, tmp_path):
         expect(page.tab.locator("#artifacts tbody")).to_have_text("No artifacts match.")
     assert stack.catalog.count() == 0 and page.errors == []
     stack.close()
+
+
+def test_compare_from_the_versions_table(site, page):
+    from playwright.sync_api import expect
+
+    url, _ = site
+    tab = page.tab
+    page.open(f"{url}/artifacts/demo/raw@2", "artifact")
+    tab.get_by_role("link", name="Compare version 1 with 2").click()
+    tab.wait_for_selector("body[data-view=compare]")
+    expect(tab.get_by_role("heading", level=1)).to_have_text("Compare demo/raw@1 with demo/raw@2")
+    expect(tab.locator("#c-content + p")).to_have_text("No changes.")
+    tab.get_by_label("B", exact=True).fill("files/notes@1")
+    tab.get_by_role("button", name="Compare").click()
+    tab.wait_for_url(re.compile(r"b=files%2Fnotes%401"))
+    tab.wait_for_selector("body[data-view=compare]")
+    changed = tab.locator("tr.change-changed th")
+    expect(changed.first).to_have_text("kind")
+    page.shot("compare")
+    assert page.errors == []

@@ -61,7 +61,10 @@ class Browser:
 
     def artifact(self, request: Request) -> Artifact:
         """The artifact the path names: an id, a URN, or `project/name[@version|:tag]`."""
-        text = request.path_params["ref"].strip()
+        return self.artifact_named(request.path_params["ref"])
+
+    def artifact_named(self, text: str) -> Artifact:
+        text = text.strip()
         try:
             ref = parse_ref(text, bare=True)
         except ConfigError:
@@ -136,6 +139,16 @@ class Browser:
         rows = self.stack.catalog.runs(project, limit=limit)
         return self.json([r.to_dict() for r in rows])
 
+    def compare(self, request: Request) -> Response:
+        """Artifact `a` against artifact `b` (query parameters, references as in the path)."""
+        from ..compare import diff_artifacts
+
+        a, b = (params.text(request.query_params, side) for side in ("a", "b"))
+        if not a or not b:
+            raise params.BadRequest("compare needs two artifacts: ?a=REF&b=REF")
+        found = diff_artifacts(self.stack, self.artifact_named(a), self.artifact_named(b))
+        return self.json(found)
+
     def run_api(self, request: Request) -> Response:
         return self.json(views.run_detail(self.stack, self.run(request)))
 
@@ -183,6 +196,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/", lambda request: shell()),
         Route("/runs", lambda request: shell()),
+        Route("/compare", lambda request: shell()),
         Route("/artifacts/{ref:path}", b.artifact_page),
         Route("/lineage/{ref:path}", b.artifact_page),
         Route("/runs/{project}/{run_id}", b.run_page),
@@ -197,6 +211,7 @@ def create_app(
         Route("/api/preview/{ref:path}", b.preview),
         Route("/api/content/{ref:path}", b.content),
         Route("/api/lineage/{ref:path}", b.lineage),
+        Route("/api/compare", b.compare),
         Route("/api/runs", b.runs),
         Route("/api/runs/{project}/{run_id}", b.run_api),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

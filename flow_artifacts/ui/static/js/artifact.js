@@ -61,14 +61,22 @@ function versionsTable(a, versions) {
     h("td", {}, when(v.created)),
     h("td", { class: "num" }, size(v.size)),
     h("td", {}, h("a", { href: runHref(v.project, v.run_id) }, v.run_id)),
-    h("td", {}, v.tags.map((t) => h("span", { class: "tag" }, t))))));
+    h("td", {}, v.tags.map((t) => h("span", { class: "tag" }, t))),
+    h("td", {}, v.id === a.id ? "" : h("a", { href: compareHref(v, a),
+      "aria-label": `Compare version ${v.version} with ${a.version}` }, "compare")))));
     more.hidden = !page.next_cursor;
     more.onclick = async () => add(await api(`/api/versions/${a.id}`, { cursor: page.next_cursor }));
   };
   add(versions);
   return [h("table", { class: "grid" }, h("caption", { class: "visually-hidden" }, "Versions"),
-    h("thead", {}, h("tr", {}, ["Version", "Created", "Size", "Run", "Tags"].map((c) =>
+    h("thead", {}, h("tr", {}, ["Version", "Created", "Size", "Run", "Tags", "Compare"].map((c) =>
       h("th", { scope: "col" }, c)))), body), more];
+}
+
+// Older version first, so "+" in the comparison reads as "added since".
+function compareHref(one, other) {
+  const [older, newer] = one.version < other.version ? [one, other] : [other, one];
+  return `/compare?${new URLSearchParams({ a: older.id, b: newer.id })}`;
 }
 
 function producer(a) {
