@@ -118,3 +118,24 @@ def test_run_show_prints_steps_with_names_and_the_error(catalog):
     assert "failed" in shown and "ValueError: k=3 is too big" in shown
     detail = json.loads(run("run", "show", failed.run_id, "--json").stdout)
     assert [s["step"] for s in detail["steps"]] == ["make"]
+
+
+def test_show_names_inputs_and_what_used_it(catalog):
+    stack = fa.get_stack()
+    out = stack.catalog.versions("demo", "out", page_size=1).items[0]
+    total = json.loads(run("show", "demo/total@1", "--json").stdout)
+    assert total["input_refs"] == ["demo/out@1"] and total["inputs"] == [out.id]
+    shown = run("show", "demo/out@1").stdout
+    assert "used_by" in shown and "demo/total@1" in shown
+    assert out.id not in run("show", "demo/total@1").stdout.split("inputs", 1)[1].split("\n")[0]
+
+
+def test_ls_and_lineage_print_short_run_ids_unless_wide(catalog):
+    run_id = catalog["first"].run_id
+    listing = run("ls", "demo", "--name", "total").stdout
+    assert f"{run_id[:8]}/total" in listing and run_id not in listing
+    assert run_id in run("ls", "demo", "--name", "total", "--wide").stdout
+    tree = run("lineage", "demo/total@1").stdout
+    assert f"[step {run_id[:8]}/total]" in tree and "demo/out@1" in tree
+    assert f"[step {run_id}/total]" in run("lineage", "demo/total@1", "--wide").stdout
+    assert "demo/total@1" in run("run", "show", run_id[:8]).stdout

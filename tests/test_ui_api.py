@@ -369,3 +369,12 @@ def test_compare_two_versions_as_the_cli_does(client, demo):
     assert "compare needs two" in get(client, "/api/compare", 400, a="demo/raw@1")["error"]
     assert get(client, "/api/compare", 404, a="demo/raw@1", b="demo/raw@9")["status"] == 404
     assert get(client, "/api/compare", 404, a="demo/raw@1", b="../etc")["status"] == 404
+
+
+def test_artifact_detail_names_its_inputs_and_what_used_it(client, demo):
+    clean = get(client, f"/api/artifacts/{demo['clean'].id}")
+    assert [i["ref"] for i in clean["input_artifacts"]] == ["demo/raw@1"]
+    assert [u["ref"] for u in clean["used_by"]] == ["demo/summary@1", "demo/summary@2"]
+    assert clean["used_by_count"] == 2
+    raw = get(client, "/api/artifacts/demo/raw@1")
+    assert raw["input_artifacts"] == [] and [u["ref"] for u in raw["used_by"]] == ["demo/clean@1"]

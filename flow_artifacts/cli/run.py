@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from ..refs import display_ref
+from .browse import named
 from .output import emit_fields, emit_json, emit_table, safe
 from .runref import resolve_run
 from .state import State
@@ -50,8 +48,8 @@ def show(state: State, run_ref: str, as_json: bool) -> None:
                 s["status"],
                 _seconds(s["duration_s"]),
                 "hit" if s["cached"] else "",
-                ", ".join(_ref(a) for a in s["inputs"]),
-                ", ".join(_ref(a) for a in s["outputs"]),
+                ", ".join(named(a) for a in s["inputs"]),
+                ", ".join(named(a) for a in s["outputs"]),
             )
             for s in detail["steps"]
         ],
@@ -61,14 +59,6 @@ def show(state: State, run_ref: str, as_json: bool) -> None:
         if s["error"]:
             click.echo(f"\nstep {safe(s['step'])} {safe(s['status'])}:")
             click.echo("\n".join(f"  {safe(line)}" for line in s["error"].splitlines()))
-
-
-def _ref(a: dict[str, Any]) -> str:
-    return (
-        f"{a['id']} (deleted)"
-        if a.get("missing")
-        else display_ref(a["project"], a["name"], a["version"])
-    )
 
 
 def _seconds(value: float | None) -> str:

@@ -18,10 +18,13 @@ from ..catalog import RunRecord, StepRunRecord
 from ..errors import ArtifactNotFound
 from ..manifest import Manifest
 from ..redact import redact_url
+from ..refs import display_ref
 from ..stack import Stack
 from ..version import __version__
 
 VERSIONS_PAGE = 20
+USED_BY_SHOWN = 100
+"""The artifact page and `show` list this many of what was made from an artifact."""
 EXTRA_FIELDS = (
     "key",
     "data_path",
@@ -68,6 +71,7 @@ def summary(m: Manifest) -> dict[str, Any]:
         "run_id": m.run_id,
         "step": m.step,
         "labels": m.labels,
+        "ref": display_ref(m.project, m.name, m.version),
     }
 
 
@@ -101,7 +105,21 @@ def artifact_detail(stack: Stack, art: Artifact) -> dict[str, Any]:
         except ArtifactNotFound:
             pass
     record["downloadable"] = not art.manifest.directory
+    record.update(neighbours(stack, art))
     return record
+
+
+def neighbours(stack: Stack, art: Artifact) -> dict[str, Any]:
+    """What `art` was made from and what was made from it, by name (`project/name@version`):
+    `input_artifacts` (a deleted input listed by id, marked missing) and `used_by` (the first
+    `USED_BY_SHOWN`, oldest first; `used_by_count` says how many in all)."""
+    known = {m.id: summary(m) for m in stack.catalog.by_ids(art.inputs)} if art.inputs else {}
+    used = sorted(stack.catalog.dependents([art.id]), key=lambda m: (m.created, m.id))
+    return {
+        "input_artifacts": _artifacts(art.inputs, known),
+        "used_by": [summary(m) for m in used[:USED_BY_SHOWN]],
+        "used_by_count": len(used),
+    }
 
 
 def versions(stack: Stack, art: Artifact, cursor: str | None) -> dict[str, Any]:

@@ -135,12 +135,17 @@ export async function render(main, info, ref) {
       ["Step", a.step], ["Pipeline", a.pipeline], ["Step run", a.step_run_id],
       ["Key", h("code", {}, a.key)], ["Data path", h("code", {}, a.data_path)],
       ["Location", h("code", {}, a.path)], ["Directory", a.directory ? "yes" : "no"],
-      ["Inputs", a.inputs.length ? h("ul", { class: "plain" }, a.inputs.map((i) =>
-        h("li", {}, h("a", { href: artifactHref(i) }, i)))) : null],
+      ["Inputs", a.input_artifacts.length ? h("ul", { class: "plain", id: "inputs" },
+        a.input_artifacts.map((i) => h("li", {}, artifactLink(i)))) : null],
       ["Written with", Object.entries(a.libraries).map(([k, v]) => `${k} ${v}`).join(", ")],
     ])),
     section("Labels", chips(a.labels) || h("p", { class: "muted" }, "No labels.")),
     section("Produced by", producer(a)),
+    section("Used by", a.used_by.length
+      ? [h("ul", { class: "plain", id: "used-by" }, a.used_by.map((u) => h("li", {},
+        artifactLink(u)))), a.used_by_count > a.used_by.length
+        ? h("p", { class: "muted" }, `and ${a.used_by_count - a.used_by.length} more`) : null]
+      : h("p", { class: "muted" }, "Nothing recorded was made from it.")),
     section("Metadata",
       h("details", {}, h("summary", {}, "Format metadata (what the materializer recorded)"),
         jsonBlock(a.metadata)),
