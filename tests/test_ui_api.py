@@ -260,7 +260,7 @@ def test_lineage_graph_joins_upstream_and_downstream(client, demo):
 
 
 def test_runs_show_steps_status_duration_cache_hits_inputs_outputs(client, demo):
-    runs = get(client, "/api/runs", project="demo")
+    runs = get(client, "/api/runs", project="demo")["items"]
     assert [r["run_id"] for r in runs] == [demo["second"].id, demo["first"].id]
     second = get(client, f"/api/runs/demo/{demo['second'].id}")
     assert second["status"] == "completed" and second["cache_hits"] == 1
@@ -378,3 +378,31 @@ def test_artifact_detail_names_its_inputs_and_what_used_it(client, demo):
     assert clean["used_by_count"] == 2
     raw = get(client, "/api/artifacts/demo/raw@1")
     assert raw["input_artifacts"] == [] and [u["ref"] for u in raw["used_by"]] == ["demo/clean@1"]
+
+
+def test_runs_page_through_with_status_and_pipeline_filters(client, stack, demo):
+    @fa.step(outputs="x")
+    def boom() -> dict:
+        raise RuntimeError("no")
+
+    @fa.pipeline(project="demo")
+    def other() -> Any:
+        return boom()
+
+    with fa.use_stack(stack), pytest.raises(RuntimeError):
+        other()
+    seen, cursor = [], None
+    while True:
+        page = get(client, "/api/runs", project="demo", limit=1, cursor=cursor)
+        seen += [r["run_id"] for r in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 3 == len(set(seen)) and seen[1:] == [demo["second"].id, demo["first"].id]
+    failed = client.get("/api/runs", params={"status": "failed"}).json()["items"]
+    assert [(r["pipeline"], r["status"]) for r in failed] == [("other", "failed")]
+    assert get(client, "/api/runs", pipeline="flow")["items"][0]["run_id"] == demo["second"].id
+    assert get(client, "/api/runs", pipeline="nope")["items"] == []
+    weird = client.get("/api/runs", params={"status": "weird"})
+    assert weird.status_code == 400 and "status=" in weird.json()["error"]
+    assert get(client, "/api/runs", 400, cursor="garbage")["status"] == 400

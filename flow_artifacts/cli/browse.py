@@ -219,20 +219,39 @@ def versions(
 
 @click.command()
 @click.argument("project", required=False)
+@click.option(
+    "--status", type=click.Choice(["running", "completed", "failed", "crashed", "external"])
+)
+@click.option("--pipeline", help="Only runs of this pipeline.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--cursor", help="Continue after a previous page (printed at its end).")
+@WIDE
 @JSON
 @pass_state
-def runs(state: State, project: str | None, limit: int, as_json: bool) -> None:
-    """Recent runs with their status."""
-    rows = state.stack.catalog.runs(project, limit=limit)
+def runs(
+    state: State,
+    project: str | None,
+    status: str | None,
+    pipeline: str | None,
+    limit: int,
+    cursor: str | None,
+    wide: bool,
+    as_json: bool,
+) -> None:
+    """Runs with their status, newest first, one page at a time."""
+    rows, next_cursor = state.stack.catalog.runs_page(
+        project, status=status, pipeline=pipeline, page_size=limit, cursor=cursor
+    )
     if as_json:
         emit_json([r.to_dict() for r in rows])
-        return
-    emit_table(
-        ["project", "run", "name", "status", "started", "ended"],
-        [(r.project, r.run_id, r.name, r.status, r.started, r.ended) for r in rows],
-        empty="no runs",
-    )
+    else:
+        emit_table(
+            ["project", "run", "name", "status", "started", "ended"],
+            [(r.project, _run(r.run_id, wide), r.name, r.status, r.started, r.ended) for r in rows],
+            empty="no runs",
+        )
+    if next_cursor:
+        click.echo(f"more: --cursor {next_cursor}", err=True)
 
 
 @click.command()

@@ -38,6 +38,7 @@ from .security import CONTENT_POLICY, SecurityHeaders, TokenGate
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 DOWNLOAD_CHUNK = 1 << 20
+RUN_STATUSES = ("running", "completed", "failed", "crashed", "external")
 _STATUS: list[tuple[type[Exception], int, str]] = [
     (params.BadRequest, 400, "Bad request"),
     (ArtifactNotFound, 404, "Not found"),
@@ -134,10 +135,15 @@ class Browser:
         return self.json(views.lineage(self.stack, art, params.depth(request.query_params)))
 
     def runs(self, request: Request) -> Response:
-        project = params.text(request.query_params, "project")
-        limit = params.integer(request.query_params, "limit", 50, 1, params.MAX_LIMIT)
-        rows = self.stack.catalog.runs(project, limit=limit)
-        return self.json([r.to_dict() for r in rows])
+        query = request.query_params
+        rows, next_cursor = self.stack.catalog.runs_page(
+            params.text(query, "project"),
+            status=params.choice(query, "status", RUN_STATUSES),
+            pipeline=params.text(query, "pipeline"),
+            page_size=params.integer(query, "limit", 50, 1, params.MAX_LIMIT),
+            cursor=params.text(query, "cursor"),
+        )
+        return self.json({"items": [r.to_dict() for r in rows], "next_cursor": next_cursor})
 
     def compare(self, request: Request) -> Response:
         """Artifact `a` against artifact `b` (query parameters, references as in the path)."""
