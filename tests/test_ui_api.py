@@ -406,3 +406,31 @@ def test_runs_page_through_with_status_and_pipeline_filters(client, stack, demo)
     weird = client.get("/api/runs", params={"status": "weird"})
     assert weird.status_code == 400 and "status=" in weird.json()["error"]
     assert get(client, "/api/runs", 400, cursor="garbage")["status"] == 400
+
+
+def test_latest_view_keeps_one_row_per_name_with_version_count_and_tags(client, stack, demo):
+    info = get(client, "/api/info")
+    assert info["project_counts"] == {"demo": 5, "files": 5}
+    latest = get(client, "/api/artifacts", project="demo", view="latest")["items"]
+    rows = {i["name"]: i for i in latest}
+    assert {(n, r["version"], r["version_count"]) for n, r in rows.items()} == {
+        ("raw", 2, 2),
+        ("clean", 1, 1),
+        ("summary", 2, 2),
+    }
+    assert rows["clean"]["name_tags"] == {"prod": 1}
+    fa.tag(demo["raw"], "gold", stack=stack)  # an older version's tag shows on the name's row
+    fa.delete(f"{demo['raw'].project}/raw@2", stack=stack)  # the one before becomes latest
+    rows = {
+        i["name"]: i for i in get(client, "/api/artifacts", project="demo", view="latest")["items"]
+    }
+    assert (rows["raw"]["version"], rows["raw"]["version_count"]) == (1, 1)
+    assert rows["raw"]["name_tags"] == {"gold": 1}
+    every = get(client, "/api/artifacts", project="demo", view="all", sort="name", order="asc")
+    assert len(every["items"]) == 4
+    paged = get(client, "/api/artifacts", view="latest", sort="name", order="asc", limit=2)
+    rest = get(client, "/api/artifacts", view="latest", sort="name", order="asc", limit=50,
+               cursor=paged["next_cursor"])  # fmt: skip
+    names = [i["name"] for i in paged["items"] + rest["items"]]
+    assert len(names) == len(set(names)) == 8
+    assert "view=" in get(client, "/api/artifacts", 400, view="newest")["error"]

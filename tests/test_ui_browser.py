@@ -96,7 +96,13 @@ def test_search_preview_lineage_and_the_producing_step(site, page):
     tab = page.tab
     page.open(f"{url}/?project=demo", "list")
     rows = tab.locator("#artifacts tbody tr")
+    expect(rows).to_have_count(3)  # the latest version of each name
+    expect(rows.filter(has_text="raw").locator("td").nth(6)).to_have_text("2")
+    expect(rows.filter(has_text="clean").locator(".tag")).to_have_text(["prod"])
+    tab.get_by_label("Show").select_option("all")
+    tab.get_by_role("button", name="Search").click()
     expect(rows).to_have_count(5)
+    expect(tab).to_have_url(re.compile(r"view=all"))
     page.shot("list")
     tab.get_by_role("textbox", name="Labels").fill("team=risk")
     tab.get_by_role("button", name="Search").click()
@@ -255,4 +261,16 @@ def test_compare_from_the_versions_table(site, page):
     changed = tab.locator("tr.change-changed th")
     expect(changed.first).to_have_text("kind")
     page.shot("compare")
+    assert page.errors == []
+
+
+def test_the_list_opens_on_all_projects_with_counts(site, page):
+    from playwright.sync_api import expect
+
+    url, _ = site
+    page.open(f"{url}/", "list")
+    options = page.tab.locator("#f-project option")
+    expect(options).to_have_text(["All projects (70)", "bulk (60)", "demo (5)", "files (5)"])
+    expect(page.tab.get_by_label("Project")).to_have_value("")
+    expect(page.tab.get_by_label("Show")).to_have_value("latest")
     assert page.errors == []

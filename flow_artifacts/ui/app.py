@@ -92,7 +92,7 @@ class Browser:
 
     def search(self, request: Request) -> Response:
         page = self.stack.catalog.search(params.list_query(request.query_params))
-        items = [views.summary(m) for m in page.items]
+        items = views.list_rows(self.stack, page.items)
         return self.json({"items": items, "next_cursor": page.next_cursor})
 
     def detail(self, request: Request) -> Response:

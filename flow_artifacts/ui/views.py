@@ -75,6 +75,19 @@ def summary(m: Manifest) -> dict[str, Any]:
     }
 
 
+def list_rows(stack: Stack, found: list[Manifest]) -> list[dict[str, Any]]:
+    """Rows of the artifact list: each summary with its name's version count and tags."""
+    info = stack.catalog.names_info((m.project, m.name) for m in found)
+    return [
+        {
+            **summary(m),
+            "version_count": info[(m.project, m.name)]["versions"],
+            "name_tags": info[(m.project, m.name)]["tags"],
+        }
+        for m in found
+    ]
+
+
 def stack_info(stack: Stack, *, allow_delete: bool) -> dict[str, Any]:
     """What the header shows: the stack and its projects; store and catalog URLs redacted."""
     return {
@@ -85,6 +98,7 @@ def stack_info(stack: Stack, *, allow_delete: bool) -> dict[str, Any]:
         "catalog": redact_url(stack.catalog.url),
         "default_project": stack.project,
         "projects": stack.catalog.projects(),
+        "project_counts": stack.catalog.project_counts(),
         "allow_delete": allow_delete,
     }
 
