@@ -274,3 +274,55 @@ def test_the_list_opens_on_all_projects_with_counts(site, page):
     expect(page.tab.get_by_label("Project")).to_have_value("")
     expect(page.tab.get_by_label("Show")).to_have_value("latest")
     assert page.errors == []
+
+
+LABEL_HEIGHTS = """() => {
+  const cy = window.faGraph;
+  const box = { w: cy.width(), h: cy.height() };
+  return cy.nodes().map((n) => {
+    const label = n.renderedBoundingBox({ includeNodes: false, includeEdges: false,
+      includeLabels: true });
+    const lines = n.data("text").split("\\n").length;
+    const at = n.renderedPosition();
+    return { id: n.id(), root: !!n.data("root"), line: label.h / lines,
+      inView: at.x >= 0 && at.x <= box.w && at.y >= 0 && at.y <= box.h };
+  });
+}"""
+
+
+def test_a_50_node_lineage_graph_reads_at_the_initial_view(page, tmp_path):
+    """One table feeding 24 steps: 50 nodes. Labels are at least 10 px high as first drawn,
+    every edge points down, and nodes show their project and kind."""
+    from playwright.sync_api import expect
+
+    stack = fa.Stack.local(tmp_path / "fa")
+    raw = fa.materialize({"rows": 1}, "raw", "r0", "ingest", "wide", stack=stack)
+    for i in range(24):
+        fa.materialize(
+            {"i": i}, f"out{i:02d}", "r1", f"s{i:02d}", "wide", inputs=[raw], stack=stack
+        )
+    with serve_in_thread(create_app(stack)) as url:
+        page.open(f"{url}/lineage/{raw.id}?depth=all", "lineage")
+        tab = page.tab
+        page.shot("lineage-50", full_page=False)
+        labels = tab.evaluate(LABEL_HEIGHTS)
+        assert len(labels) == 50
+        assert min(item["line"] for item in labels) >= 10, labels
+        assert any(item["root"] and item["inView"] for item in labels)
+        downward = tab.evaluate(
+            "() => window.faGraph.edges().every((e) =>"
+            " e.source().position('y') < e.target().position('y'))"
+        )
+        assert downward
+        root_text = tab.evaluate("() => window.faGraph.nodes('[?root]').data('text')")
+        assert root_text == "raw@1\nwide · report"
+        tab.get_by_role("button", name="Fit all").click()
+        fitted = tab.evaluate(LABEL_HEIGHTS)
+        assert all(item["inView"] for item in fitted)
+        tab.get_by_role("button", name="Reset view").click()
+        before = tab.evaluate("() => window.faGraph.zoom()")
+        tab.get_by_role("button", name="Zoom in").click()
+        assert tab.evaluate("() => window.faGraph.zoom()") > before
+        expect(tab.locator(".graph-controls button")).to_have_count(4)
+    stack.close()
+    assert page.errors == []
