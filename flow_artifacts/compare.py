@@ -185,6 +185,27 @@ def _content(a: Artifact, b: Artifact) -> dict[str, Any] | None:
     return {**structural(left, right), "same": False}
 
 
+def find_run(stack: Stack, text: str) -> RunRecord:
+    """The one run `[PROJECT/]RUN_ID` names, RUN_ID or a unique prefix of it (the short id tables
+    print), in PROJECT or, without one, in any project."""
+    from .errors import ArtifactNotFound, ConfigError
+
+    project, sep, run_id = text.strip().rpartition("/")
+    if not run_id:
+        raise ConfigError(f"{text!r:.80} names no run; write [PROJECT/]RUN_ID")
+    found = stack.catalog.runs_matching(run_id, project if sep else None)
+    where = f" in project {project!r:.80}" if sep else ""
+    if not found:
+        raise ArtifactNotFound(
+            f"no run {run_id!r:.80}{where}; list runs with `flow-artifacts runs`"
+        )
+    if len(found) > 1:
+        raise ConfigError(
+            f"run {run_id!r:.80}{where} is ambiguous; give more of its id or PROJECT/RUN_ID"
+        )
+    return found[0]
+
+
 def diff_runs(stack: Stack, a: RunRecord, b: RunRecord) -> dict[str, Any]:
     """Run `a` against `b`: status, name, pipeline and duration, then step by step (matched by
     step name and occurrence) status, duration, parameters and outputs by name and checksum."""

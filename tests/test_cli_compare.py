@@ -151,3 +151,31 @@ def test_runs_filter_by_status_and_pipeline_and_page(catalog):
     rest = json.loads(run("runs", "demo", "--limit", "5", "--cursor", cursor, "--json").stdout)
     assert catalog["first"].run_id in [r["run_id"] for r in rest]
     assert catalog["failed"].run_id not in [r["run_id"] for r in rest]
+
+
+def test_structural_diff_survives_deep_nesting_and_caps_its_changes():
+    from flow_artifacts.compare import MAX_CHANGES, structural
+
+    deep_a: Any = 1
+    deep_b: Any = 2
+    for _ in range(5000):  # deeper than Python's recursion limit
+        deep_a, deep_b = {"x": deep_a}, {"x": deep_b}
+    [change] = structural(deep_a, deep_b)["changes"]
+    assert change["path"].count("x") == 5000 and change["delta"] == 1
+    many = structural({str(i): i for i in range(2000)}, {str(i): -i for i in range(1, 2001)})
+    assert many["truncated"] and len(many["changes"]) == MAX_CHANGES
+    assert structural({"a": True}, {"a": 1})["changes"][0]["change"] == "changed"
+    assert "delta" not in structural({"a": True}, {"a": 2})["changes"][0]
+    assert structural([1, 2], [1, 2, 3])["changes"] == [
+        {"path": "[2]", "change": "added", "a": None, "b": 3}
+    ]
+
+
+def test_diff_of_a_tampered_report_is_an_integrity_error(catalog):
+    from pathlib import Path
+
+    art = fa.get_artifact("demo/metrics@2")
+    Path(art.path).write_bytes(b'{"acc": 1.0, "n": 10, "extra": [9]}')
+    result = run("diff", "demo/metrics@1", "demo/metrics@2", ok=False)
+    assert result.exit_code == 1 and "verify" in result.stderr
+    assert "Traceback" not in result.stderr

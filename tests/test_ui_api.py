@@ -434,3 +434,13 @@ def test_latest_view_keeps_one_row_per_name_with_version_count_and_tags(client, 
     names = [i["name"] for i in paged["items"] + rest["items"]]
     assert len(names) == len(set(names)) == 8
     assert "view=" in get(client, "/api/artifacts", 400, view="newest")["error"]
+
+
+def test_compare_two_runs_as_the_cli_does(client, demo):
+    first, second = demo["first"].id, demo["second"].id
+    found = get(client, "/api/compare", runs="1", a=f"demo/{first}", b=second[:8])
+    assert (found["a"]["run_id"], found["b"]["run_id"]) == (first, second)
+    steps = {s["step"]: s for s in found["steps"]}
+    assert steps["prep"]["a"]["cached"] is False and steps["prep"]["b"]["cached"] is True
+    assert get(client, "/api/compare", 404, runs="1", a=first, b="nope")["status"] == 404
+    assert "compare needs two runs" in get(client, "/api/compare", 400, runs="1", a=first)["error"]

@@ -244,10 +244,10 @@ def test_delete_button_only_when_allowed(page, tmp_path):
     stack.close()
 
 
-def test_compare_from_the_versions_table(site, page):
+def test_compare_versions_and_runs(site, page):
     from playwright.sync_api import expect
 
-    url, _ = site
+    url, made = site
     tab = page.tab
     page.open(f"{url}/artifacts/demo/raw@2", "artifact")
     tab.get_by_role("link", name="Compare version 1 with 2").click()
@@ -261,6 +261,18 @@ def test_compare_from_the_versions_table(site, page):
     changed = tab.locator("tr.change-changed th")
     expect(changed.first).to_have_text("kind")
     page.shot("compare")
+
+    first, second = made["first"].id, made["second"].id
+    page.open(f"{url}/runs/demo/{first}", "run")
+    tab.get_by_label("Compare with run").fill(second[:8])
+    tab.get_by_role("button", name="Compare").click()
+    tab.wait_for_url(re.compile(r"/compare\?runs=1"))
+    tab.wait_for_selector("body[data-view=compare]")
+    expect(tab.get_by_role("heading", level=1)).to_have_text(
+        f"Compare run demo/{first[:8]} with demo/{second[:8]}"
+    )
+    expect(tab.locator("#cmp-step-prep td").nth(1)).to_contain_text("completed")
+    page.shot("compare-runs")
     assert page.errors == []
 
 

@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from .output import emit_json, emit_table, safe
-from .runref import resolve_run
 from .state import State
 
 pass_state = click.make_pass_decorator(State)
@@ -29,11 +28,11 @@ def diff(state: State, a: str, b: str, as_runs: bool, as_json: bool) -> None:
     numeric deltas. Runs: status, duration, and step by step parameters and outputs.
     """
     from ..api import get_artifact
-    from ..compare import diff_artifacts, diff_runs
+    from ..compare import diff_artifacts, diff_runs, find_run
 
     stack = state.stack
     if as_runs:
-        result = diff_runs(stack, resolve_run(stack, a), resolve_run(stack, b))
+        result = diff_runs(stack, find_run(stack, a), find_run(stack, b))
     else:
         result = diff_artifacts(stack, get_artifact(a, stack=stack), get_artifact(b, stack=stack))
     if as_json:

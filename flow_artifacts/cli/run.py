@@ -6,7 +6,6 @@ import click
 
 from .browse import named
 from .output import emit_fields, emit_json, emit_table, safe
-from .runref import resolve_run
 from .state import State
 
 pass_state = click.make_pass_decorator(State)
@@ -24,10 +23,11 @@ def run() -> None:
 def show(state: State, run_ref: str, as_json: bool) -> None:
     """A run's status and duration, then each step: status, duration, cache hit, inputs and
     outputs as project/name@version, and the error of each failed step."""
+    from ..compare import find_run
     from ..ui.views import run_detail
 
     stack = state.stack
-    detail = run_detail(stack, resolve_run(stack, run_ref))
+    detail = run_detail(stack, find_run(stack, run_ref))
     if as_json:
         emit_json(detail)
         return

@@ -146,12 +146,22 @@ class Browser:
         return self.json({"items": [r.to_dict() for r in rows], "next_cursor": next_cursor})
 
     def compare(self, request: Request) -> Response:
-        """Artifact `a` against artifact `b` (query parameters, references as in the path)."""
-        from ..compare import diff_artifacts
+        """Artifact `a` against artifact `b` (references as in the path) or, with `runs=1`,
+        run `a` against run `b` (`[PROJECT/]RUN_ID`)."""
+        from ..compare import diff_artifacts, diff_runs, find_run
 
-        a, b = (params.text(request.query_params, side) for side in ("a", "b"))
+        query = request.query_params
+        a, b = (params.text(query, side) for side in ("a", "b"))
+        runs = params.choice(query, "runs", ("0", "1")) == "1"
         if not a or not b:
-            raise params.BadRequest("compare needs two artifacts: ?a=REF&b=REF")
+            what = (
+                "runs: ?runs=1&a=PROJECT/RUN&b=PROJECT/RUN" if runs else "artifacts: ?a=REF&b=REF"
+            )
+            raise params.BadRequest(f"compare needs two {what}")
+        if runs:
+            return self.json(
+                diff_runs(self.stack, find_run(self.stack, a), find_run(self.stack, b))
+            )
         found = diff_artifacts(self.stack, self.artifact_named(a), self.artifact_named(b))
         return self.json(found)
 

@@ -1,7 +1,7 @@
-// Two artifacts side by side (/compare?a=REF&b=REF): record fields, schema changes, labels,
+// Two artifacts side by side (/compare?a=REF&b=REF), or two runs (/compare?runs=1&a=&b=): record fields, schema changes, labels,
 // tags, metadata, aspects, producing step and parameters, and a JSON report's content, as
 // /api/compare (the same comparison as `flow-artifacts diff`) finds them.
-import { api, artifactHref, h, markReady, when } from "./dom.js";
+import { api, artifactHref, duration, h, markReady, runHref, when } from "./dom.js";
 
 const MARK = { added: "+", removed: "−", changed: "~" };
 
@@ -56,21 +56,57 @@ function schema(s) {
       h("th", { scope: "row" }, name), h("td", {}, a), h("td", {}, b)))));
 }
 
-function picker(a, b) {
+function picker(a, b, runs) {
   const input = (name, value) => [h("label", { for: `cmp-${name}` }, name.toUpperCase()),
     h("input", { id: `cmp-${name}`, name, value, class: "mono", size: 30 })];
   return h("form", { class: "toolbar", method: "get", action: "/compare" },
+    runs ? h("input", { type: "hidden", name: "runs", value: "1" }) : null,
     input("a", a), input("b", b), h("button", { type: "submit" }, "Compare"));
+}
+
+async function renderRuns(main, a, b) {
+  const d = await api("/api/compare", { runs: "1", a, b });
+  const name = (r) => `${r.project}/${r.run_id}`;
+  const link = (r) => h("a", { href: runHref(r.project, r.run_id), class: "mono" },
+    `${r.project}/${r.run_id.slice(0, 8)}`);
+  document.title = `Runs ${name(d.a)} vs ${name(d.b)} · flow-artifacts`;
+  const shownField = (f, v) => (f.field === "duration_s" ? duration(v) : shown(v));
+  const side = (s) => (s ? [h("span", { class: `status status-${s.status}` }, s.status), " ",
+    duration(s.duration_s)] : h("span", { class: "muted" }, "not run"));
+  main.replaceChildren(
+    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/runs" }, "Runs"),
+      " / compare"),
+    h("h1", {}, "Compare run ", link(d.a), " with ", link(d.b)),
+    picker(name(d.a), name(d.b), true),
+    section("Run", grid("Run fields", ["Field", "A", "B", "Change"], d.fields.map((f) =>
+      h("tr", f.same ? {} : { class: "change-changed" }, h("th", { scope: "row" }, f.field),
+        h("td", {}, shownField(f, f.a)), h("td", {}, shownField(f, f.b)),
+        h("td", { class: "num" }, f.same ? "" : f.field === "duration_s"
+          ? `${f.delta > 0 ? "+" : ""}${duration(Math.abs(f.delta))}` : "changed"))))),
+    section("Steps", grid("Steps", ["Step", "A", "B", "Changed"], d.steps.map((s) =>
+      h("tr", { id: `cmp-step-${s.step}` }, h("th", { scope: "row" }, s.step),
+        h("td", {}, side(s.a)), h("td", {}, side(s.b)),
+        h("td", {}, ["params", "outputs"].filter((k) => s[k] && s[k].changes.length)
+          .join(", ")))))),
+    ...d.steps.flatMap((s) => ["params", "outputs"].filter((k) => s[k] && s[k].changes.length)
+      .map((k) => changes(`${s.step}: ${k === "params" ? "parameters" : "outputs"}`, s[k]))));
+  markReady("compare");
 }
 
 export async function render(main) {
   const query = new URLSearchParams(location.search);
   const [a, b] = [query.get("a") || "", query.get("b") || ""];
+  const runs = query.get("runs") === "1";
   if (!a || !b) {
     main.replaceChildren(h("h1", {}, "Compare"),
-      h("p", {}, "Give two artifacts as project/name@version, or pick “compare” in a versions table."),
-      picker(a, b));
+      h("p", {}, runs ? "Give two runs as project/run-id (or a unique start of the id)."
+        : "Give two artifacts as project/name@version, or pick “compare” in a versions table."),
+      picker(a, b, runs));
     markReady("compare");
+    return;
+  }
+  if (runs) {
+    await renderRuns(main, a, b);
     return;
   }
   const d = await api("/api/compare", { a, b });
