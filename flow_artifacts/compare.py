@@ -26,6 +26,8 @@ MAX_CHANGES = 500
 """A structural diff lists at most this many changes, then says it was cut."""
 FIELDS = ("kind", "materializer", "mime_type", "size", "checksum", "rows", "description")
 RUN_FIELDS = ("status", "name", "pipeline", "duration_s")
+_MISSING = object()
+"""A side of a structural diff where the other side has a key or item."""
 
 
 def structural(a: Any, b: Any) -> dict[str, Any]:
@@ -38,25 +40,23 @@ def structural(a: Any, b: Any) -> dict[str, Any]:
     pending: list[tuple[str, Any, Any]] = [("", a, b)]
     while pending:
         path, left, right = pending.pop()
-        if isinstance(left, dict) and isinstance(right, dict):
-            keys = sorted(left.keys() | right.keys(), key=str, reverse=True)
-            for key in keys:
+        if left is _MISSING:
+            changes.append({"path": path, "change": "added", "a": None, "b": right})
+        elif right is _MISSING:
+            changes.append({"path": path, "change": "removed", "a": left, "b": None})
+        elif isinstance(left, dict) and isinstance(right, dict):
+            for key in sorted(left.keys() | right.keys(), key=str, reverse=True):
                 sub = f"{path}.{key}" if path else str(key)
-                if key not in right:
-                    changes.append({"path": sub, "change": "removed", "a": left[key], "b": None})
-                elif key not in left:
-                    changes.append({"path": sub, "change": "added", "a": None, "b": right[key]})
-                else:
-                    pending.append((sub, left[key], right[key]))
+                pending.append((sub, left.get(key, _MISSING), right.get(key, _MISSING)))
         elif isinstance(left, list) and isinstance(right, list):
             for index in reversed(range(max(len(left), len(right)))):
-                sub = f"{path}[{index}]"
-                if index >= len(right):
-                    changes.append({"path": sub, "change": "removed", "a": left[index], "b": None})
-                elif index >= len(left):
-                    changes.append({"path": sub, "change": "added", "a": None, "b": right[index]})
-                else:
-                    pending.append((sub, left[index], right[index]))
+                pending.append(
+                    (
+                        f"{path}[{index}]",
+                        left[index] if index < len(left) else _MISSING,
+                        right[index] if index < len(right) else _MISSING,
+                    )
+                )
         elif not _same(left, right):
             change = {"path": path, "change": "changed", "a": left, "b": right}
             if _number(left) and _number(right):

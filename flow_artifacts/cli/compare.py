@@ -12,6 +12,7 @@ from .state import State
 
 pass_state = click.make_pass_decorator(State)
 SHOWN_CHARS = 60
+CHECKSUM_CHARS = 16
 
 
 @click.command()
@@ -99,8 +100,8 @@ def _fields(fields: list[dict[str, Any]]) -> None:
         [
             (
                 f["field"],
-                _short(f["a"]),
-                _short(f["b"]),
+                _short(f["a"], f["field"]),
+                _short(f["b"], f["field"]),
                 "" if f["same"] else _signed(f.get("delta")) or "changed",
             )
             for f in fields
@@ -138,9 +139,11 @@ def _step(p: dict[str, Any] | None) -> str:
     return f"{p['run_id']}/{p['step']}" + (f" ({p['status']})" if p.get("status") else "")
 
 
-def _short(value: Any) -> str:
+def _short(value: Any, field: str = "") -> str:
     if value is None:
         return ""
+    if field == "checksum" and isinstance(value, str):  # enough to tell them apart; --json has all
+        return value[: value.find(":") + 1 + CHECKSUM_CHARS]
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
