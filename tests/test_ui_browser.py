@@ -338,3 +338,24 @@ def test_a_50_node_lineage_graph_reads_at_the_initial_view(page, tmp_path):
         expect(tab.locator(".graph-controls button")).to_have_count(4)
     stack.close()
     assert page.errors == []
+
+
+def test_list_and_artifact_pages_fit_a_390_px_screen(site, browser, tmp_path):
+    url, made = site
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    wide = "() => document.documentElement.scrollWidth"
+    for path, view in [
+        ("/?view=all", "list"),
+        (f"/artifacts/{made['clean'].id}", "artifact"),
+        (f"/artifacts/{made['tree'].id}", "artifact"),
+    ]:
+        tab.goto(url + path)
+        tab.wait_for_selector(f"body[data-view={view}]")
+        tab.wait_for_load_state("networkidle")
+        tab.screenshot(path=tmp_path / f"narrow-{view}-{len(path)}.png", full_page=True)
+        assert tab.evaluate(wide) <= 390, path
+    context.close()
+    assert errors == []

@@ -57,18 +57,22 @@ function versionsTable(a, versions) {
   const add = (page) => {
     body.append(...page.items.map((v) => h("tr", v.id === a.id ? { "aria-current": "true",
       class: "current" } : {},
-    h("td", { class: "num" }, h("a", { href: artifactHref(v.id) }, v.version)),
-    h("td", {}, when(v.created)),
-    h("td", { class: "num" }, size(v.size)),
-    h("td", {}, h("a", { href: runHref(v.project, v.run_id) }, v.run_id)),
-    h("td", {}, v.tags.map((t) => h("span", { class: "tag" }, t))),
+    h("td", { class: "num", "data-label": "Version" },
+      h("a", { href: artifactHref(v.id) }, v.version)),
+    h("td", { "data-label": "Created" }, when(v.created)),
+    h("td", { class: "num", "data-label": "Size" }, size(v.size)),
+    h("td", { "data-label": "Run" }, h("a", { href: runHref(v.project, v.run_id),
+      title: v.run_id }, v.run_id.slice(0, 8))),
+    h("td", { "data-label": v.tags.length ? "Tags" : null },
+      v.tags.map((t) => h("span", { class: "tag" }, t))),
     h("td", {}, v.id === a.id ? "" : h("a", { href: compareHref(v, a),
       "aria-label": `Compare version ${v.version} with ${a.version}` }, "compare")))));
     more.hidden = !page.next_cursor;
     more.onclick = async () => add(await api(`/api/versions/${a.id}`, { cursor: page.next_cursor }));
   };
   add(versions);
-  return [h("table", { class: "grid" }, h("caption", { class: "visually-hidden" }, "Versions"),
+  return [h("table", { class: "grid cards" },
+    h("caption", { class: "visually-hidden" }, "Versions"),
     h("thead", {}, h("tr", {}, ["Version", "Created", "Size", "Run", "Tags", "Compare"].map((c) =>
       h("th", { scope: "col" }, c)))), body), more];
 }

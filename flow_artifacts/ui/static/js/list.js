@@ -76,7 +76,7 @@ export async function render(main, info) {
       h("button", { type: "reset", class: "secondary" }, "Clear")));
   const head = h("tr");
   const body = h("tbody");
-  const table = h("table", { class: "grid", id: "artifacts" },
+  const table = h("table", { class: "grid cards", id: "artifacts" },
     h("caption", { class: "visually-hidden" }, "Artifacts"), h("thead", {}, head), body);
   const prev = h("button", { type: "button", class: "secondary" }, "Previous");
   const next = h("button", { type: "button", class: "secondary" }, "Next");
@@ -103,14 +103,14 @@ export async function render(main, info) {
     return h("tr", {},
       h("td", {}, h("a", { href: artifactHref(a.id) }, a.name),
         state.project ? null : h("span", { class: "muted" }, ` in ${a.project}`), chips(a.labels)),
-      h("td", { class: "num" }, a.version),
-      h("td", {}, h("span", { class: `kind kind-${a.kind}` }, a.kind)),
-      h("td", { class: "num" }, size(a.size)),
-      h("td", {}, when(a.created)),
-      h("td", {}, h("a", { href: runHref(a.project, a.run_id) }, a.step),
+      h("td", { class: "num", "data-label": "Version" }, a.version),
+      h("td", { "data-label": "Kind" }, h("span", { class: `kind kind-${a.kind}` }, a.kind)),
+      h("td", { class: "num", "data-label": "Size" }, size(a.size)),
+      h("td", { "data-label": "Created" }, when(a.created)),
+      h("td", { "data-label": "Step" }, h("a", { href: runHref(a.project, a.run_id) }, a.step),
         h("span", { class: "muted", title: a.run_id }, ` · ${a.run_id.slice(0, 8)}`)),
-      h("td", { class: "num" }, a.version_count),
-      h("td", {}, Object.entries(a.name_tags).map(([tag, version]) => h("span",
+      h("td", { class: "num", "data-label": "Versions" }, a.version_count),
+      h("td", { "data-label": Object.keys(a.name_tags).length ? "Tags" : null }, Object.entries(a.name_tags).map(([tag, version]) => h("span",
         { class: "tag", title: `${a.project}/${a.name}:${tag} is version ${version}` },
         version === a.version ? tag : `${tag}@${version}`))));
   }
