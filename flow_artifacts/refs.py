@@ -41,6 +41,12 @@ def artifact_uri(
     return str(Ref(project=project, name=name, version=version, tag=tag))
 
 
+def display_ref(project: str, name: str, version: int | None) -> str:
+    """`project/name@version`: how a reference is shown to people (CLI and web page), as they
+    type it back (`bare` references)."""
+    return f"{project}/{name}" + (f"@{version}" if version is not None else "")
+
+
 def artifact_urn(artifact_id: str) -> str:
     return URN_PREFIX + artifact_id
 

@@ -98,13 +98,13 @@ def test_get_downloads_verified_bytes(populated, tmp_path):
 def test_lineage_formats(populated):
     tree = run("lineage", "store://demo/clean@1").stdout.splitlines()
     assert tree == [
-        "store://demo/clean@1",
+        "demo/clean@1",
         "  [step r1/prep]",
-        "    store://demo/raw@1",
+        "    demo/raw@1",
         "      [step r1/ingest]",
     ]
     down = run("lineage", "store://demo/raw", "--down").stdout
-    assert "store://demo/clean@1" in down
+    assert "demo/clean@1" in down
     assert run("lineage", "store://demo/clean@1", "--format", "mermaid").stdout.startswith(
         "graph LR"
     )

@@ -33,7 +33,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("store", ("stores", "journal", "artifact", "pickle_policy")),
     ("catalog", ("catalog",)),
     ("stack", ("stack",)),
-    ("operations", ("api", "manage", "rebuild", "maintenance", "steps", "openlineage", "testing")),
+    (
+        "operations",
+        ("api", "compare", "manage", "rebuild", "maintenance", "steps", "openlineage", "testing"),
+    ),
     ("public names", ("",)),
     ("demo", ("demo",)),
     ("web page", ("ui",)),

@@ -79,8 +79,11 @@ def test_a_sigkilled_run_and_its_step_read_as_crashed_a_live_one_as_running(stac
     assert [r["status"] for r in json.loads(_cli_runs(stack_file, "--json"))] == ["crashed"]
     assert "crashed" in _cli_runs(stack_file).splitlines()[1].split()
     with TestClient(create_app(stack), base_url="http://127.0.0.1") as client:
-        [listed] = client.get("/api/runs", params={"project": "demo"}).json()
+        [listed] = client.get("/api/runs", params={"project": "demo"}).json()["items"]
         assert listed["status"] == "crashed"
+        crashed = client.get("/api/runs", params={"status": "crashed"}).json()["items"]
+        assert [r["run_id"] for r in crashed] == ["victim"]
+        assert client.get("/api/runs", params={"status": "running"}).json()["items"] == []
         shown = client.get("/api/runs/demo/victim").json()
         assert shown["status"] == "crashed" and shown["steps"][0]["status"] == "crashed"
 

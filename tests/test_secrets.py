@@ -296,7 +296,7 @@ def test_no_byte_of_store_catalog_logs_cli_output_or_pages_holds_a_secret(
         for item in client.get("/api/artifacts").json()["items"]:
             for prefix in ("artifacts", "preview", "lineage", "versions", "content"):
                 outputs.append(client.get(f"/api/{prefix}/{item['id']}").text)
-        for listed in client.get("/api/runs").json():
+        for listed in client.get("/api/runs").json()["items"]:
             outputs.append(client.get(f"/api/runs/{listed['project']}/{listed['run_id']}").text)
         outputs.append(client.get(f"/api/artifacts/store://demo/{store_token}").text)  # echoes it
     stack.close()

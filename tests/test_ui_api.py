@@ -260,7 +260,7 @@ def test_lineage_graph_joins_upstream_and_downstream(client, demo):
 
 
 def test_runs_show_steps_status_duration_cache_hits_inputs_outputs(client, demo):
-    runs = get(client, "/api/runs", project="demo")
+    runs = get(client, "/api/runs", project="demo")["items"]
     assert [r["run_id"] for r in runs] == [demo["second"].id, demo["first"].id]
     second = get(client, f"/api/runs/demo/{demo['second'].id}")
     assert second["status"] == "completed" and second["cache_hits"] == 1
@@ -352,3 +352,95 @@ def test_an_unexpected_error_is_one_line_without_traceback(stack, demo, monkeypa
         response = client.get(f"/api/artifacts/{demo['clean'].id}")
     assert response.status_code == 500
     assert response.json()["error"] == "unexpected RuntimeError; the server log has the details"
+
+
+def test_compare_two_versions_as_the_cli_does(client, demo):
+    found = get(client, "/api/compare", a="demo/raw@1", b="demo/raw@2")
+    assert (found["a"]["ref"], found["b"]["ref"]) == ("demo/raw@1", "demo/raw@2")
+    fields = {f["field"]: f for f in found["fields"]}
+    assert fields["checksum"]["same"] and fields["size"]["same"]
+    assert found["content"] == {"changes": [], "truncated": False, "same": True}
+    assert found["producer"]["a"]["run_id"] == demo["first"].id
+    versus = get(client, "/api/compare", a=demo["clean"].id, b="demo/summary@1")
+    assert versus["fields"][0] == {"field": "kind", "a": "dataset", "b": "report", "same": False}
+    assert versus["schema"]["removed"][0]["name"] == "a" and versus["content"] is None
+    assert versus["tags"] == {"a": ["prod"], "b": []}
+    assert versus["aspects"]["changes"][0]["path"] == "quality"
+    assert "compare needs two" in get(client, "/api/compare", 400, a="demo/raw@1")["error"]
+    assert get(client, "/api/compare", 404, a="demo/raw@1", b="demo/raw@9")["status"] == 404
+    assert get(client, "/api/compare", 404, a="demo/raw@1", b="../etc")["status"] == 404
+
+
+def test_artifact_detail_names_its_inputs_and_what_used_it(client, demo):
+    clean = get(client, f"/api/artifacts/{demo['clean'].id}")
+    assert [i["ref"] for i in clean["input_artifacts"]] == ["demo/raw@1"]
+    assert [u["ref"] for u in clean["used_by"]] == ["demo/summary@1", "demo/summary@2"]
+    assert clean["used_by_count"] == 2
+    raw = get(client, "/api/artifacts/demo/raw@1")
+    assert raw["input_artifacts"] == [] and [u["ref"] for u in raw["used_by"]] == ["demo/clean@1"]
+
+
+def test_runs_page_through_with_status_and_pipeline_filters(client, stack, demo):
+    @fa.step(outputs="x")
+    def boom() -> dict:
+        raise RuntimeError("no")
+
+    @fa.pipeline(project="demo")
+    def other() -> Any:
+        return boom()
+
+    with fa.use_stack(stack), pytest.raises(RuntimeError):
+        other()
+    seen, cursor = [], None
+    while True:
+        page = get(client, "/api/runs", project="demo", limit=1, cursor=cursor)
+        seen += [r["run_id"] for r in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 3 == len(set(seen)) and seen[1:] == [demo["second"].id, demo["first"].id]
+    failed = client.get("/api/runs", params={"status": "failed"}).json()["items"]
+    assert [(r["pipeline"], r["status"]) for r in failed] == [("other", "failed")]
+    assert get(client, "/api/runs", pipeline="flow")["items"][0]["run_id"] == demo["second"].id
+    assert get(client, "/api/runs", pipeline="nope")["items"] == []
+    weird = client.get("/api/runs", params={"status": "weird"})
+    assert weird.status_code == 400 and "status=" in weird.json()["error"]
+    assert get(client, "/api/runs", 400, cursor="garbage")["status"] == 400
+
+
+def test_latest_view_keeps_one_row_per_name_with_version_count_and_tags(client, stack, demo):
+    info = get(client, "/api/info")
+    assert info["project_counts"] == {"demo": 5, "files": 5}
+    latest = get(client, "/api/artifacts", project="demo", view="latest")["items"]
+    rows = {i["name"]: i for i in latest}
+    assert {(n, r["version"], r["version_count"]) for n, r in rows.items()} == {
+        ("raw", 2, 2),
+        ("clean", 1, 1),
+        ("summary", 2, 2),
+    }
+    assert rows["clean"]["name_tags"] == {"prod": 1}
+    fa.tag(demo["raw"], "gold", stack=stack)  # an older version's tag shows on the name's row
+    fa.delete(f"{demo['raw'].project}/raw@2", stack=stack)  # the one before becomes latest
+    rows = {
+        i["name"]: i for i in get(client, "/api/artifacts", project="demo", view="latest")["items"]
+    }
+    assert (rows["raw"]["version"], rows["raw"]["version_count"]) == (1, 1)
+    assert rows["raw"]["name_tags"] == {"gold": 1}
+    every = get(client, "/api/artifacts", project="demo", view="all", sort="name", order="asc")
+    assert len(every["items"]) == 4
+    paged = get(client, "/api/artifacts", view="latest", sort="name", order="asc", limit=2)
+    rest = get(client, "/api/artifacts", view="latest", sort="name", order="asc", limit=50,
+               cursor=paged["next_cursor"])  # fmt: skip
+    names = [i["name"] for i in paged["items"] + rest["items"]]
+    assert len(names) == len(set(names)) == 8
+    assert "view=" in get(client, "/api/artifacts", 400, view="newest")["error"]
+
+
+def test_compare_two_runs_as_the_cli_does(client, demo):
+    first, second = demo["first"].id, demo["second"].id
+    found = get(client, "/api/compare", runs="1", a=f"demo/{first}", b=second[:8])
+    assert (found["a"]["run_id"], found["b"]["run_id"]) == (first, second)
+    steps = {s["step"]: s for s in found["steps"]}
+    assert steps["prep"]["a"]["cached"] is False and steps["prep"]["b"]["cached"] is True
+    assert get(client, "/api/compare", 404, runs="1", a=first, b="nope")["status"] == 404
+    assert "compare needs two runs" in get(client, "/api/compare", 400, runs="1", a=first)["error"]

@@ -96,7 +96,13 @@ def test_search_preview_lineage_and_the_producing_step(site, page):
     tab = page.tab
     page.open(f"{url}/?project=demo", "list")
     rows = tab.locator("#artifacts tbody tr")
+    expect(rows).to_have_count(3)  # the latest version of each name
+    expect(rows.filter(has_text="raw").locator("td").nth(6)).to_have_text("2")
+    expect(rows.filter(has_text="clean").locator(".tag")).to_have_text(["prod"])
+    tab.get_by_label("Show").select_option("all")
+    tab.get_by_role("button", name="Search").click()
     expect(rows).to_have_count(5)
+    expect(tab).to_have_url(re.compile(r"view=all"))
     page.shot("list")
     tab.get_by_role("textbox", name="Labels").fill("team=risk")
     tab.get_by_role("button", name="Search").click()
@@ -236,3 +242,120 @@ def test_delete_button_only_when_allowed(page, tmp_path):
         expect(page.tab.locator("#artifacts tbody")).to_have_text("No artifacts match.")
     assert stack.catalog.count() == 0 and page.errors == []
     stack.close()
+
+
+def test_compare_versions_and_runs(site, page):
+    from playwright.sync_api import expect
+
+    url, made = site
+    tab = page.tab
+    page.open(f"{url}/artifacts/demo/raw@2", "artifact")
+    tab.get_by_role("link", name="Compare version 1 with 2").click()
+    tab.wait_for_selector("body[data-view=compare]")
+    expect(tab.get_by_role("heading", level=1)).to_have_text("Compare demo/raw@1 with demo/raw@2")
+    expect(tab.locator("#c-content + p")).to_have_text("No changes.")
+    tab.get_by_label("B", exact=True).fill("files/notes@1")
+    tab.get_by_role("button", name="Compare").click()
+    tab.wait_for_url(re.compile(r"b=files%2Fnotes%401"))
+    tab.wait_for_selector("body[data-view=compare]")
+    changed = tab.locator("tr.change-changed th")
+    expect(changed.first).to_have_text("kind")
+    page.shot("compare")
+
+    first, second = made["first"].id, made["second"].id
+    page.open(f"{url}/runs/demo/{first}", "run")
+    tab.get_by_label("Compare with run").fill(second[:8])
+    tab.get_by_role("button", name="Compare").click()
+    tab.wait_for_url(re.compile(r"/compare\?runs=1"))
+    tab.wait_for_selector("body[data-view=compare]")
+    expect(tab.get_by_role("heading", level=1)).to_have_text(
+        f"Compare run demo/{first[:8]} with demo/{second[:8]}"
+    )
+    expect(tab.locator("#cmp-step-prep td").nth(1)).to_contain_text("completed")
+    page.shot("compare-runs")
+    assert page.errors == []
+
+
+def test_the_list_opens_on_all_projects_with_counts(site, page):
+    from playwright.sync_api import expect
+
+    url, _ = site
+    page.open(f"{url}/", "list")
+    options = page.tab.locator("#f-project option")
+    expect(options).to_have_text(["All projects (70)", "bulk (60)", "demo (5)", "files (5)"])
+    expect(page.tab.get_by_label("Project")).to_have_value("")
+    expect(page.tab.get_by_label("Show")).to_have_value("latest")
+    assert page.errors == []
+
+
+LABEL_HEIGHTS = """() => {
+  const cy = window.faGraph;
+  const box = { w: cy.width(), h: cy.height() };
+  return cy.nodes().map((n) => {
+    const label = n.renderedBoundingBox({ includeNodes: false, includeEdges: false,
+      includeLabels: true });
+    const lines = n.data("text").split("\\n").length;
+    const at = n.renderedPosition();
+    return { id: n.id(), root: !!n.data("root"), line: label.h / lines,
+      inView: at.x >= 0 && at.x <= box.w && at.y >= 0 && at.y <= box.h };
+  });
+}"""
+
+
+def test_a_50_node_lineage_graph_reads_at_the_initial_view(page, tmp_path):
+    """One table feeding 24 steps: 50 nodes. Labels are at least 10 px high as first drawn,
+    every edge points down, and nodes show their project and kind."""
+    from playwright.sync_api import expect
+
+    stack = fa.Stack.local(tmp_path / "fa")
+    raw = fa.materialize({"rows": 1}, "raw", "r0", "ingest", "wide", stack=stack)
+    for i in range(24):
+        fa.materialize(
+            {"i": i}, f"out{i:02d}", "r1", f"s{i:02d}", "wide", inputs=[raw], stack=stack
+        )
+    with serve_in_thread(create_app(stack)) as url:
+        page.open(f"{url}/lineage/{raw.id}?depth=all", "lineage")
+        tab = page.tab
+        page.shot("lineage-50", full_page=False)
+        labels = tab.evaluate(LABEL_HEIGHTS)
+        assert len(labels) == 50
+        assert min(item["line"] for item in labels) >= 10, labels
+        assert any(item["root"] and item["inView"] for item in labels)
+        downward = tab.evaluate(
+            "() => window.faGraph.edges().every((e) =>"
+            " e.source().position('y') < e.target().position('y'))"
+        )
+        assert downward
+        root_text = tab.evaluate("() => window.faGraph.nodes('[?root]').data('text')")
+        assert root_text == "raw@1\nwide · report"
+        tab.get_by_role("button", name="Fit all").click()
+        fitted = tab.evaluate(LABEL_HEIGHTS)
+        assert all(item["inView"] for item in fitted)
+        tab.get_by_role("button", name="Reset view").click()
+        before = tab.evaluate("() => window.faGraph.zoom()")
+        tab.get_by_role("button", name="Zoom in").click()
+        assert tab.evaluate("() => window.faGraph.zoom()") > before
+        expect(tab.locator(".graph-controls button")).to_have_count(4)
+    stack.close()
+    assert page.errors == []
+
+
+def test_list_and_artifact_pages_fit_a_390_px_screen(site, browser, tmp_path):
+    url, made = site
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    wide = "() => document.documentElement.scrollWidth"
+    for path, view in [
+        ("/?view=all", "list"),
+        (f"/artifacts/{made['clean'].id}", "artifact"),
+        (f"/artifacts/{made['tree'].id}", "artifact"),
+    ]:
+        tab.goto(url + path)
+        tab.wait_for_selector(f"body[data-view={view}]")
+        tab.wait_for_load_state("networkidle")
+        tab.screenshot(path=tmp_path / f"narrow-{view}-{len(path)}.png", full_page=True)
+        assert tab.evaluate(wide) <= 390, path
+    context.close()
+    assert errors == []

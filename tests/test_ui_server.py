@@ -74,7 +74,7 @@ def test_no_response_shows_a_storage_option_secret(tmp_path, monkeypatch):
         for item in items:
             for prefix in ("artifacts", "preview", "lineage", "versions"):
                 bodies.append(client.get(f"/api/{prefix}/{item['id']}").text)
-        for run in client.get("/api/runs").json():
+        for run in client.get("/api/runs").json()["items"]:
             bodies.append(client.get(f"/api/runs/{run['project']}/{run['run_id']}").text)
         bodies.append(client.get(f"/api/artifacts/demo/{SECRET}").text)  # 404 echoing the ref
     assert all(SECRET not in body for body in bodies)

@@ -7,7 +7,7 @@ for `gc`, never a row pointing at missing bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -248,6 +248,16 @@ class Catalog(RunLog):
         """One page of the searchable, sortable list the web page shows."""
         with self.engine.connect() as conn:
             return listing.search(conn, query)
+
+    def names_info(self, names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Version count and tags (tag -> version) of each (project, name)."""
+        with self.engine.connect() as conn:
+            return listing.names_info(conn, names)
+
+    def project_counts(self) -> dict[str, int]:
+        """How many artifacts each project holds."""
+        with self.engine.connect() as conn:
+            return listing.project_counts(conn)
 
     def versions(
         self, project: str, name: str, *, page_size: int = 100, cursor: str | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import difflib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -24,6 +24,7 @@ from ..errors import ConfigError, InvalidName
 from ..limits import MAX_VERSION
 from ..materializers.base import ArtifactKind
 from . import schema as t
+from .database import chunked
 from .records import (
     ROW_COLUMNS,
     Page,
@@ -198,6 +199,8 @@ class Search:
     descending: bool = True
     limit: int = 50
     cursor: str | None = None
+    latest: bool = False
+    """Only the newest version of each name (the page's default view)."""
 
     SORTS: ClassVar[tuple[str, ...]] = ("created", "name", "version", "kind", "size", "step")
 
@@ -267,7 +270,49 @@ def _matching(query: Search) -> Listing:
         found.conditions.append(a.c.name.ilike(pattern, escape=_LIKE_ESCAPE))
     if query.kind is not None:
         found.conditions.append(a.c.kind == query.kind)
+    if query.latest:  # no newer version of the name: one seek of the (project, name, version) key
+        newer = t.artifacts.alias("newer")
+        found.conditions.append(
+            ~exists().where(
+                newer.c.project == a.c.project,
+                newer.c.name == a.c.name,
+                newer.c.version > a.c.version,
+            )
+        )
     return found
+
+
+def names_info(
+    conn: Connection, names: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """For each (project, name): how many versions it has and its tags (tag -> version), read
+    off the (project, name, version) key and the tags table's primary key."""
+    a, tg = t.artifacts, t.tags
+    wanted = sorted(set(names))
+    found: dict[tuple[str, str], dict[str, Any]] = {n: {"versions": 0, "tags": {}} for n in wanted}
+    for part in chunked(wanted, 200):
+        pairs = tuple_(a.c.project, a.c.name).in_(part)
+        counted = select(a.c.project, a.c.name, func.count()).where(pairs)
+        for project, name, count in conn.execute(counted.group_by(a.c.project, a.c.name)):
+            found[(project, name)]["versions"] = count
+        tagged = (
+            select(tg.c.project, tg.c.name, tg.c.tag, a.c.version)
+            .join(a, a.c.id == tg.c.artifact_id)
+            .where(tuple_(tg.c.project, tg.c.name).in_(part))
+            .order_by(tg.c.tag)
+        )
+        for project, name, tag, version in conn.execute(tagged):
+            found[(project, name)]["tags"][tag] = version
+    return found
+
+
+def project_counts(conn: Connection) -> dict[str, int]:
+    """Artifacts per project (every project, even an empty one), off the project listing index."""
+    a = t.artifacts
+    grouped = select(a.c.project, func.count()).group_by(a.c.project)
+    counts: dict[str, int] = {p: n for p, n in conn.execute(grouped)}
+    projects = conn.execute(select(t.projects.c.name).order_by(t.projects.c.name)).scalars()
+    return {p: int(counts.get(p, 0)) for p in projects}
 
 
 def _escape_like(text: str) -> str:

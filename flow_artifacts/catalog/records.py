@@ -149,6 +149,12 @@ def encode_cursor(row: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode()
 
 
+def encode_run_cursor(started: datetime, pk: int) -> str:
+    """A runs page's cursor: the last run's start and row number, as `decode_cursor` reads it."""
+    raw = json.dumps([started.isoformat(), str(pk)]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created, last_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))

@@ -8,16 +8,24 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..errors import ArtifactNotFound, IntegrityError
+from ..errors import ArtifactNotFound, IntegrityError, InvalidName
 from ..limits import NAME_CHARS, check_text, storable_text
 from . import schema as t
 from .database import chunked, insert_ignore
 from .journaling import JournalSink, Pending, journaled
-from .liveness import RUNNING, Heartbeat, observed_status, writer_fields
-from .records import EXTERNAL, RUN_FIELDS, RunRecord, StepRunRecord, now
+from .liveness import CRASHED, RUNNING, Heartbeat, observed_status, writer_fields
+from .records import (
+    EXTERNAL,
+    RUN_FIELDS,
+    RunRecord,
+    StepRunRecord,
+    decode_cursor,
+    encode_run_cursor,
+    now,
+)
 
 # Hot-path lookups, built once.
 _RUN_PK = select(t.runs.c.pk).where(
@@ -228,6 +236,42 @@ class RunLog:
         with self.engine.connect() as conn:
             return [run_record(r, self.engine) for r in conn.execute(query)]
 
+    def runs_page(
+        self,
+        project: str | None = None,
+        *,
+        status: str | None = None,
+        pipeline: str | None = None,
+        page_size: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[RunRecord], str | None]:
+        """One page of runs, newest first, filtered by status (as reported: `crashed` is a
+        `running` row whose writer is gone) and pipeline; and the cursor of the next page."""
+        r = t.runs
+        query = select(r).order_by(r.c.started.desc(), r.c.pk.desc()).limit(page_size + 1)
+        if project is not None:
+            query = query.where(r.c.project == project)
+        if pipeline is not None:
+            query = query.where(r.c.pipeline == pipeline)
+        if status is not None:
+            query = query.where(r.c.status == (RUNNING if status == CRASHED else status))
+        if cursor is not None:
+            started, pk = decode_cursor(cursor)
+            if not pk.isdigit():
+                raise InvalidName(f"invalid page cursor {cursor!r:.60}; use a page's next_cursor")
+            query = query.where(
+                or_(r.c.started < started, and_(r.c.started == started, r.c.pk < int(pk)))
+            )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        found = [run_record(row, self.engine) for row in rows]
+        if status is not None:  # a `running` row may read as `crashed`, and the other way
+            found = [run for run in found if run.status == status]
+        last = rows[-1] if more else None
+        return found, (encode_run_cursor(last.started, last.pk) if last is not None else None)
+
     def run(self, project: str, run_id: str) -> RunRecord:
         """The run (project, run_id); `ArtifactNotFound` if the catalog has none."""
         query = select(t.runs).where(t.runs.c.project == project, t.runs.c.run_id == run_id)
@@ -236,6 +280,18 @@ class RunLog:
         if row is None:
             raise ArtifactNotFound(f"no run {run_id!r} in project {project!r}")
         return run_record(row, self.engine)
+
+    def runs_matching(self, run_id: str, project: str | None = None) -> list[RunRecord]:
+        """Runs whose id is `run_id` or, when none is, starts with it (a short id as the CLI
+        prints it); at most two, which is enough to tell the caller it was ambiguous."""
+        r = t.runs
+        scope = [r.c.project == project] if project is not None else []
+        with self.engine.connect() as conn:
+            for condition in (r.c.run_id == run_id, r.c.run_id.startswith(run_id, autoescape=True)):
+                rows = conn.execute(select(r).where(condition, *scope).limit(2)).all()
+                if rows:
+                    return [run_record(row, self.engine) for row in rows]
+        return []
 
     def find_cached(self, cache_key: str) -> StepRunRecord | None:
         """The latest completed, not itself cached, step run with this cache key."""

@@ -15,12 +15,14 @@ from ..errors import ArtifactNotFound, ConfigError, UnsupportedOperation
 from ..manifest_checks import data_suffix
 from ..moments import parse_moment
 from ..naming import validate_name
-from ..refs import artifact_uri, parse_ref
+from ..refs import artifact_uri, display_ref, parse_ref
 from .output import emit_fields, emit_json, emit_table, human_size, safe
+from .runref import short_run_id
 from .state import State
 
 pass_state = click.make_pass_decorator(State)
 JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+WIDE = click.option("--wide", is_flag=True, help="Full run ids instead of their first characters.")
 CAT_ROWS = 10
 CAT_LIMIT = 1 << 20
 TREE_INDENT = 40
@@ -56,6 +58,7 @@ def _moment(value: str | None, option: str) -> datetime | None:
 @click.option("--until", help="Created before (ISO date/time).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--cursor", help="Continue after a previous page (printed at its end).")
+@WIDE
 @JSON
 @pass_state
 def ls(
@@ -68,6 +71,7 @@ def ls(
     until: str | None,
     limit: int,
     cursor: str | None,
+    wide: bool,
     as_json: bool,
 ) -> None:
     """List artifacts, newest first, one page at a time."""
@@ -92,13 +96,28 @@ def ls(
     emit_table(
         ["uri", "kind", "materializer", "size", "created", "step"],
         [
-            (a.uri, a.kind, a.materializer, human_size(a.size), a.created, f"{a.run_id}/{a.step}")
+            (
+                a.uri,
+                a.kind,
+                a.materializer,
+                human_size(a.size),
+                a.created,
+                f"{_run(a.run_id, wide)}/{a.step}",
+            )
             for a in page.items
         ],
         empty="no artifacts",
     )
     if page.next_cursor:
         click.echo(f"more: --cursor {page.next_cursor}", err=True)
+
+
+def _step(a: Any, wide: bool) -> str:
+    return f"{_run(a.run_id, wide)}/{a.step}"
+
+
+def _run(run_id: str, wide: bool) -> str:
+    return run_id if wide else short_run_id(run_id)
 
 
 def _must_exist(state: State, uri: str, *, project: bool = False) -> None:
@@ -118,23 +137,41 @@ def _must_exist(state: State, uri: str, *, project: bool = False) -> None:
 def show(state: State, ref: str, as_json: bool) -> None:
     """Everything recorded about one artifact."""
     from ..api import get_artifact
+    from ..ui.views import neighbours
 
     art = get_artifact(ref, stack=state.stack)
+    near = neighbours(state.stack, art)
+    names = [named(a) for a in near["input_artifacts"]]
+    used_by = [named(a) for a in near["used_by"]]
     record = {**art.record(), "tags": art.tags, "aspects": art.aspects}
     if as_json:
-        emit_json(record)
+        emit_json({**record, "input_refs": names, "used_by": used_by})
         return
     record["size"] = f"{human_size(art.size)} ({art.size} bytes)"
+    record["inputs"] = ", ".join(names)
+    record["used_by"] = ", ".join(used_by) + (
+        f" (and {near['used_by_count'] - len(used_by)} more)"
+        if near["used_by_count"] > len(used_by)
+        else ""
+    )
     emit_fields(record)
+
+
+def named(summary: dict[str, Any]) -> str:
+    """`project/name@version` of an artifact summary; a deleted one by its id."""
+    return f"{summary['id']} (deleted)" if summary.get("missing") else str(summary["ref"])
 
 
 @click.command()
 @click.argument("name")
 @click.option("--project", "-p", help="Project of NAME (or give NAME as project/name).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@WIDE
 @JSON
 @pass_state
-def versions(state: State, name: str, project: str | None, limit: int, as_json: bool) -> None:
+def versions(
+    state: State, name: str, project: str | None, limit: int, wide: bool, as_json: bool
+) -> None:
     """Versions of one artifact name, newest first, with their tags."""
     stack = state.stack
     if project is None:
@@ -171,7 +208,7 @@ def versions(state: State, name: str, project: str | None, limit: int, as_json: 
                 m.version,
                 m.created[:19].replace("T", " "),
                 human_size(m.size),
-                m.run_id,
+                _run(m.run_id, wide),
                 ",".join(sorted(tags.get(m.version, []))),
             )
             for m in page.items
@@ -182,20 +219,39 @@ def versions(state: State, name: str, project: str | None, limit: int, as_json: 
 
 @click.command()
 @click.argument("project", required=False)
+@click.option(
+    "--status", type=click.Choice(["running", "completed", "failed", "crashed", "external"])
+)
+@click.option("--pipeline", help="Only runs of this pipeline.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--cursor", help="Continue after a previous page (printed at its end).")
+@WIDE
 @JSON
 @pass_state
-def runs(state: State, project: str | None, limit: int, as_json: bool) -> None:
-    """Recent runs with their status."""
-    rows = state.stack.catalog.runs(project, limit=limit)
+def runs(
+    state: State,
+    project: str | None,
+    status: str | None,
+    pipeline: str | None,
+    limit: int,
+    cursor: str | None,
+    wide: bool,
+    as_json: bool,
+) -> None:
+    """Runs with their status, newest first, one page at a time."""
+    rows, next_cursor = state.stack.catalog.runs_page(
+        project, status=status, pipeline=pipeline, page_size=limit, cursor=cursor
+    )
     if as_json:
         emit_json([r.to_dict() for r in rows])
-        return
-    emit_table(
-        ["project", "run", "name", "status", "started", "ended"],
-        [(r.project, r.run_id, r.name, r.status, r.started, r.ended) for r in rows],
-        empty="no runs",
-    )
+    else:
+        emit_table(
+            ["project", "run", "name", "status", "started", "ended"],
+            [(r.project, _run(r.run_id, wide), r.name, r.status, r.started, r.ended) for r in rows],
+            empty="no runs",
+        )
+    if next_cursor:
+        click.echo(f"more: --cursor {next_cursor}", err=True)
 
 
 @click.command()
@@ -209,8 +265,9 @@ def runs(state: State, project: str | None, limit: int, as_json: bool) -> None:
     default="tree",
     show_default=True,
 )
+@WIDE
 @pass_state
-def lineage(state: State, ref: str, down: bool, depth: int | None, fmt: str) -> None:
+def lineage(state: State, ref: str, down: bool, depth: int | None, fmt: str, wide: bool) -> None:
     """Upstream (or --down, downstream) lineage of an artifact."""
     from ..api import lineage as walk
 
@@ -220,10 +277,10 @@ def lineage(state: State, ref: str, down: bool, depth: int | None, fmt: str) -> 
     elif fmt == "openlineage":
         emit_json(graph.to_openlineage())
     else:
-        _print_tree(graph, down)
+        _print_tree(graph, down, wide)
 
 
-def _print_tree(graph: Any, down: bool) -> None:
+def _print_tree(graph: Any, down: bool, wide: bool) -> None:
     """Depth first from the root, without recursion (lineage can be any depth). A node met again
     is printed but not expanded; past `TREE_INDENT` levels the depth is printed, not indented."""
     children = graph.adjacency(down=down)
@@ -234,10 +291,10 @@ def _print_tree(graph: Any, down: bool) -> None:
         node, level = pending.pop()
         if node in graph.artifacts:
             m = graph.artifacts[node]
-            label = str(m.uri)
+            label = display_ref(m.project, m.name, m.version)
         else:
             s = graph.step_runs[node]
-            label = f"[step {s.run_id}/{s.step}{' cached' if s.cached else ''}]"
+            label = f"[step {_run(s.run_id, wide)}/{s.step}{' cached' if s.cached else ''}]"
         indent = "  " * min(level, TREE_INDENT) + (f"({level}) " if level > TREE_INDENT else "")
         lines.append(f"{indent}{safe(label)}")
         if node not in seen:

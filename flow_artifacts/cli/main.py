@@ -124,9 +124,9 @@ def _global_options(command: click.Command) -> None:
 
 
 def _register() -> None:
-    from . import browse, curate, system, ui
+    from . import browse, compare, curate, run, system, ui
 
-    for module in (browse, curate, system, ui):
+    for module in (browse, compare, run, curate, system, ui):
         for command in module.COMMANDS:
             _global_options(command)
             cli.add_command(command)

@@ -38,6 +38,7 @@ from .security import CONTENT_POLICY, SecurityHeaders, TokenGate
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 DOWNLOAD_CHUNK = 1 << 20
+RUN_STATUSES = ("running", "completed", "failed", "crashed", "external")
 _STATUS: list[tuple[type[Exception], int, str]] = [
     (params.BadRequest, 400, "Bad request"),
     (ArtifactNotFound, 404, "Not found"),
@@ -61,7 +62,10 @@ class Browser:
 
     def artifact(self, request: Request) -> Artifact:
         """The artifact the path names: an id, a URN, or `project/name[@version|:tag]`."""
-        text = request.path_params["ref"].strip()
+        return self.artifact_named(request.path_params["ref"])
+
+    def artifact_named(self, text: str) -> Artifact:
+        text = text.strip()
         try:
             ref = parse_ref(text, bare=True)
         except ConfigError:
@@ -88,7 +92,7 @@ class Browser:
 
     def search(self, request: Request) -> Response:
         page = self.stack.catalog.search(params.list_query(request.query_params))
-        items = [views.summary(m) for m in page.items]
+        items = views.list_rows(self.stack, page.items)
         return self.json({"items": items, "next_cursor": page.next_cursor})
 
     def detail(self, request: Request) -> Response:
@@ -131,10 +135,35 @@ class Browser:
         return self.json(views.lineage(self.stack, art, params.depth(request.query_params)))
 
     def runs(self, request: Request) -> Response:
-        project = params.text(request.query_params, "project")
-        limit = params.integer(request.query_params, "limit", 50, 1, params.MAX_LIMIT)
-        rows = self.stack.catalog.runs(project, limit=limit)
-        return self.json([r.to_dict() for r in rows])
+        query = request.query_params
+        rows, next_cursor = self.stack.catalog.runs_page(
+            params.text(query, "project"),
+            status=params.choice(query, "status", RUN_STATUSES),
+            pipeline=params.text(query, "pipeline"),
+            page_size=params.integer(query, "limit", 50, 1, params.MAX_LIMIT),
+            cursor=params.text(query, "cursor"),
+        )
+        return self.json({"items": [r.to_dict() for r in rows], "next_cursor": next_cursor})
+
+    def compare(self, request: Request) -> Response:
+        """Artifact `a` against artifact `b` (references as in the path) or, with `runs=1`,
+        run `a` against run `b` (`[PROJECT/]RUN_ID`)."""
+        from ..compare import diff_artifacts, diff_runs, find_run
+
+        query = request.query_params
+        a, b = (params.text(query, side) for side in ("a", "b"))
+        runs = params.choice(query, "runs", ("0", "1")) == "1"
+        if not a or not b:
+            what = (
+                "runs: ?runs=1&a=PROJECT/RUN&b=PROJECT/RUN" if runs else "artifacts: ?a=REF&b=REF"
+            )
+            raise params.BadRequest(f"compare needs two {what}")
+        if runs:
+            return self.json(
+                diff_runs(self.stack, find_run(self.stack, a), find_run(self.stack, b))
+            )
+        found = diff_artifacts(self.stack, self.artifact_named(a), self.artifact_named(b))
+        return self.json(found)
 
     def run_api(self, request: Request) -> Response:
         return self.json(views.run_detail(self.stack, self.run(request)))
@@ -183,6 +212,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/", lambda request: shell()),
         Route("/runs", lambda request: shell()),
+        Route("/compare", lambda request: shell()),
         Route("/artifacts/{ref:path}", b.artifact_page),
         Route("/lineage/{ref:path}", b.artifact_page),
         Route("/runs/{project}/{run_id}", b.run_page),
@@ -197,6 +227,7 @@ def create_app(
         Route("/api/preview/{ref:path}", b.preview),
         Route("/api/content/{ref:path}", b.content),
         Route("/api/lineage/{ref:path}", b.lineage),
+        Route("/api/compare", b.compare),
         Route("/api/runs", b.runs),
         Route("/api/runs/{project}/{run_id}", b.run_api),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

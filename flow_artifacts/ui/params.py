@@ -43,6 +43,7 @@ def list_query(params: Params) -> Search:
         descending=(choice(params, "order", ("asc", "desc")) or "desc") == "desc",
         limit=integer(params, "limit", 50, 1, MAX_LIMIT),
         cursor=text(params, "cursor"),
+        latest=choice(params, "view", ("latest", "all")) == "latest",
     )
 
 

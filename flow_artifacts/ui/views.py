@@ -18,10 +18,13 @@ from ..catalog import RunRecord, StepRunRecord
 from ..errors import ArtifactNotFound
 from ..manifest import Manifest
 from ..redact import redact_url
+from ..refs import display_ref
 from ..stack import Stack
 from ..version import __version__
 
 VERSIONS_PAGE = 20
+USED_BY_SHOWN = 100
+"""The artifact page and `show` list this many of what was made from an artifact."""
 EXTRA_FIELDS = (
     "key",
     "data_path",
@@ -68,7 +71,21 @@ def summary(m: Manifest) -> dict[str, Any]:
         "run_id": m.run_id,
         "step": m.step,
         "labels": m.labels,
+        "ref": display_ref(m.project, m.name, m.version),
     }
+
+
+def list_rows(stack: Stack, found: list[Manifest]) -> list[dict[str, Any]]:
+    """Rows of the artifact list: each summary with its name's version count and tags."""
+    info = stack.catalog.names_info((m.project, m.name) for m in found)
+    return [
+        {
+            **summary(m),
+            "version_count": info[(m.project, m.name)]["versions"],
+            "name_tags": info[(m.project, m.name)]["tags"],
+        }
+        for m in found
+    ]
 
 
 def stack_info(stack: Stack, *, allow_delete: bool) -> dict[str, Any]:
@@ -81,6 +98,7 @@ def stack_info(stack: Stack, *, allow_delete: bool) -> dict[str, Any]:
         "catalog": redact_url(stack.catalog.url),
         "default_project": stack.project,
         "projects": stack.catalog.projects(),
+        "project_counts": stack.catalog.project_counts(),
         "allow_delete": allow_delete,
     }
 
@@ -101,7 +119,21 @@ def artifact_detail(stack: Stack, art: Artifact) -> dict[str, Any]:
         except ArtifactNotFound:
             pass
     record["downloadable"] = not art.manifest.directory
+    record.update(neighbours(stack, art))
     return record
+
+
+def neighbours(stack: Stack, art: Artifact) -> dict[str, Any]:
+    """What `art` was made from and what was made from it, by name (`project/name@version`):
+    `input_artifacts` (a deleted input listed by id, marked missing) and `used_by` (the first
+    `USED_BY_SHOWN`, oldest first; `used_by_count` says how many in all)."""
+    known = {m.id: summary(m) for m in stack.catalog.by_ids(art.inputs)} if art.inputs else {}
+    used = sorted(stack.catalog.dependents([art.id]), key=lambda m: (m.created, m.id))
+    return {
+        "input_artifacts": _artifacts(art.inputs, known),
+        "used_by": [summary(m) for m in used[:USED_BY_SHOWN]],
+        "used_by_count": len(used),
+    }
 
 
 def versions(stack: Stack, art: Artifact, cursor: str | None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ const ROUTES = [
   [/^\/$/, "list", "artifacts"],
   [/^\/artifacts\/(.+)$/, "artifact", "artifacts"],
   [/^\/lineage\/(.+)$/, "lineage", "artifacts"],
+  [/^\/compare$/, "compare", "artifacts"],
   [/^\/runs\/?$/, "runs", "runs"],
   [/^\/runs\/([^/]+)\/([^/]+)$/, "run", "runs"],
 ];

@@ -57,18 +57,30 @@ function versionsTable(a, versions) {
   const add = (page) => {
     body.append(...page.items.map((v) => h("tr", v.id === a.id ? { "aria-current": "true",
       class: "current" } : {},
-    h("td", { class: "num" }, h("a", { href: artifactHref(v.id) }, v.version)),
-    h("td", {}, when(v.created)),
-    h("td", { class: "num" }, size(v.size)),
-    h("td", {}, h("a", { href: runHref(v.project, v.run_id) }, v.run_id)),
-    h("td", {}, v.tags.map((t) => h("span", { class: "tag" }, t))))));
+    h("td", { class: "num", "data-label": "Version" },
+      h("a", { href: artifactHref(v.id) }, v.version)),
+    h("td", { "data-label": "Created" }, when(v.created)),
+    h("td", { class: "num", "data-label": "Size" }, size(v.size)),
+    h("td", { "data-label": "Run" }, h("a", { href: runHref(v.project, v.run_id),
+      title: v.run_id }, v.run_id.slice(0, 8))),
+    h("td", { "data-label": v.tags.length ? "Tags" : null },
+      v.tags.map((t) => h("span", { class: "tag" }, t))),
+    h("td", {}, v.id === a.id ? "" : h("a", { href: compareHref(v, a),
+      "aria-label": `Compare version ${v.version} with ${a.version}` }, "compare")))));
     more.hidden = !page.next_cursor;
     more.onclick = async () => add(await api(`/api/versions/${a.id}`, { cursor: page.next_cursor }));
   };
   add(versions);
-  return [h("table", { class: "grid" }, h("caption", { class: "visually-hidden" }, "Versions"),
-    h("thead", {}, h("tr", {}, ["Version", "Created", "Size", "Run", "Tags"].map((c) =>
+  return [h("table", { class: "grid cards" },
+    h("caption", { class: "visually-hidden" }, "Versions"),
+    h("thead", {}, h("tr", {}, ["Version", "Created", "Size", "Run", "Tags", "Compare"].map((c) =>
       h("th", { scope: "col" }, c)))), body), more];
+}
+
+// Older version first, so "+" in the comparison reads as "added since".
+function compareHref(one, other) {
+  const [older, newer] = one.version < other.version ? [one, other] : [other, one];
+  return `/compare?${new URLSearchParams({ a: older.id, b: newer.id })}`;
 }
 
 function producer(a) {
@@ -127,12 +139,17 @@ export async function render(main, info, ref) {
       ["Step", a.step], ["Pipeline", a.pipeline], ["Step run", a.step_run_id],
       ["Key", h("code", {}, a.key)], ["Data path", h("code", {}, a.data_path)],
       ["Location", h("code", {}, a.path)], ["Directory", a.directory ? "yes" : "no"],
-      ["Inputs", a.inputs.length ? h("ul", { class: "plain" }, a.inputs.map((i) =>
-        h("li", {}, h("a", { href: artifactHref(i) }, i)))) : null],
+      ["Inputs", a.input_artifacts.length ? h("ul", { class: "plain", id: "inputs" },
+        a.input_artifacts.map((i) => h("li", {}, artifactLink(i)))) : null],
       ["Written with", Object.entries(a.libraries).map(([k, v]) => `${k} ${v}`).join(", ")],
     ])),
     section("Labels", chips(a.labels) || h("p", { class: "muted" }, "No labels.")),
     section("Produced by", producer(a)),
+    section("Used by", a.used_by.length
+      ? [h("ul", { class: "plain", id: "used-by" }, a.used_by.map((u) => h("li", {},
+        artifactLink(u)))), a.used_by_count > a.used_by.length
+        ? h("p", { class: "muted" }, `and ${a.used_by_count - a.used_by.length} more`) : null]
+      : h("p", { class: "muted" }, "Nothing recorded was made from it.")),
     section("Metadata",
       h("details", {}, h("summary", {}, "Format metadata (what the materializer recorded)"),
         jsonBlock(a.metadata)),

@@ -78,7 +78,7 @@ export const stepHref = (step) => `${runHref(step.project, step.run_id)}#step-${
 
 export function artifactLink(a) {
   if (a.missing) return h("span", { class: "muted" }, `${a.id} (deleted)`);
-  return h("a", { href: artifactHref(a.id) }, `${a.name}@${a.version}`);
+  return h("a", { href: artifactHref(a.id), title: a.uri }, a.ref);
 }
 
 // Labels as chips; each links to the list filtered by it.

@@ -4,6 +4,10 @@
 import { api, artifactHref, h, markReady, stepHref } from "./dom.js";
 
 const DEPTHS = ["1", "2", "3", "5", "10", "all"];
+const LAYER_GAP = 110; // vertical distance between layers, in graph units
+const NODE_GAP = 40; // horizontal space between neighbours of a layer
+const READABLE_ZOOM = 0.9; // 12 px labels stay >= 10 px high: never start smaller than this
+const ZOOM_STEP = 1.25;
 const STYLE = [
   { selector: "node", style: {
     label: "data(text)", "text-wrap": "wrap", "font-size": 12, "text-valign": "center", "text-halign": "center",
@@ -21,6 +25,51 @@ const STYLE = [
     "target-arrow-shape": "triangle", "curve-style": "bezier" } },
 ];
 
+// A layered top-to-bottom layout: each node sits one layer below its lowest predecessor
+// (longest path from the sources), so every edge points down; within a layer nodes are ordered
+// by the mean position of their predecessors, which keeps most edges from crossing, in columns
+// of one width so that a node sits straight under its predecessor.
+export function layered(nodes, edges, widthOf) {
+  const preds = new Map(nodes.map((n) => [n.id, []]));
+  const succs = new Map(nodes.map((n) => [n.id, []]));
+  for (const e of edges) {
+    if (preds.has(e.target) && succs.has(e.source)) {
+      preds.get(e.target).push(e.source);
+      succs.get(e.source).push(e.target);
+    }
+  }
+  const layer = new Map();
+  const indegree = new Map(nodes.map((n) => [n.id, preds.get(n.id).length]));
+  const queue = nodes.filter((n) => indegree.get(n.id) === 0).map((n) => n.id);
+  for (const id of queue) layer.set(id, 0);
+  while (queue.length) { // Kahn's order: a node is placed once all its predecessors are
+    const id = queue.shift();
+    for (const next of succs.get(id)) {
+      layer.set(next, Math.max(layer.get(next) || 0, layer.get(id) + 1));
+      indegree.set(next, indegree.get(next) - 1);
+      if (indegree.get(next) === 0) queue.push(next);
+    }
+  }
+  for (const n of nodes) if (!layer.has(n.id)) layer.set(n.id, 0); // a cycle cannot happen
+  const layers = [];
+  for (const n of nodes) (layers[layer.get(n.id)] ||= []).push(n.id);
+  const order = new Map();
+  const positions = {};
+  const slot = nodes.reduce((most, n) => Math.max(most, widthOf(n.id)), 0) + NODE_GAP;
+  layers.forEach((ids, depth) => {
+    const mean = (id) => {
+      const known = preds.get(id).filter((p) => order.has(p)).map((p) => order.get(p));
+      return known.length ? known.reduce((a, b) => a + b, 0) / known.length : 0;
+    };
+    ids.sort((a, b) => mean(a) - mean(b) || (a < b ? -1 : 1));
+    ids.forEach((id, index) => {
+      order.set(id, index - (ids.length - 1) / 2);
+      positions[id] = { x: order.get(id) * slot, y: depth * LAYER_GAP };
+    });
+  });
+  return positions;
+}
+
 function loadCytoscape() {
   if (window.cytoscape) return Promise.resolve();
   return new Promise((resolve, reject) => {
@@ -32,6 +81,34 @@ function loadCytoscape() {
 }
 
 const hrefOf = (node) => (node.type === "artifact" ? artifactHref(node.id) : stepHref(node));
+
+function nodeText(n) {
+  return n.type === "step"
+    ? `${n.label}\nstep · ${n.project} · run ${n.run_id.slice(0, 8)}`
+    : `${n.label}\n${n.project} · ${n.kind}`;
+}
+
+// Where the graph opens: all of it if that keeps labels readable, else readable around the
+// artifact the page is about (the controls fit the rest).
+function initialView(cy) {
+  cy.fit(undefined, 24);
+  if (cy.zoom() >= READABLE_ZOOM) return;
+  cy.zoom(READABLE_ZOOM);
+  cy.center(cy.nodes("[?root]"));
+}
+
+function controls(cy) {
+  const zoomBy = (factor) => cy.zoom({ level: cy.zoom() * factor,
+    renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
+  return h("div", { class: "toolbar graph-controls", role: "group", "aria-label": "Graph view" },
+    h("button", { type: "button", class: "secondary", onclick: () => zoomBy(ZOOM_STEP) }, "Zoom in"),
+    h("button", { type: "button", class: "secondary", onclick: () => zoomBy(1 / ZOOM_STEP) },
+      "Zoom out"),
+    h("button", { type: "button", class: "secondary", onclick: () => cy.fit(undefined, 24) },
+      "Fit all"),
+    h("button", { type: "button", class: "secondary", onclick: () => initialView(cy) },
+      "Reset view"));
+}
 
 function nodeList(graph) {
   const item = (n) => h("li", {}, h("a", { href: hrefOf(n) },
@@ -63,23 +140,26 @@ export async function render(main, info, ref) {
     h("div", { class: "toolbar" }, h("label", { for: "depth" }, "Step hops each way"), select,
       h("span", { class: "legend" }, h("span", { class: "swatch artifact" }), "artifact",
         h("span", { class: "swatch step" }), "step run (dashed: cache hit)")),
-    h("p", { class: "muted" }, "Data flows downward. Click a node to open it."),
+    h("p", { class: "muted" }, "Data flows downward. Click a node to open it; drag to pan, " +
+      "scroll or use the buttons to zoom."),
     box, nodeList(graph));
   const cy = window.cytoscape({
     container: box,
     elements: [
       ...graph.nodes.map((n) => ({ data: { ...n, href: hrefOf(n),
-        text: n.type === "step" ? `${n.label}\nrun ${n.run_id.slice(0, 8)}` : n.label } })),
+        text: nodeText(n) } })),
       ...graph.edges.map((e) => ({ data: { id: `${e.source}>${e.target}`, ...e } })),
     ],
     style: STYLE,
     autoungrabify: true,
     boxSelectionEnabled: false,
-    maxZoom: 2,
+    maxZoom: 3,
+    minZoom: 0.05,
   });
-  const roots = cy.nodes().filter((n) => n.indegree() === 0);
-  cy.layout({ name: "breadthfirst", directed: true, roots, spacingFactor: 1.1,
-    avoidOverlap: true, padding: 24 }).run();
+  const positions = layered(graph.nodes, graph.edges, (id) => cy.getElementById(id).outerWidth());
+  cy.layout({ name: "preset", positions: (node) => positions[node.id()], fit: false }).run();
+  initialView(cy);
+  box.before(controls(cy));
   cy.on("tap", "node", (event) => { location.href = event.target.data("href"); });
   cy.on("mouseover", "node", () => { box.style.cursor = "pointer"; });
   cy.on("mouseout", "node", () => { box.style.cursor = ""; });

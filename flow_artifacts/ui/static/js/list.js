@@ -29,9 +29,9 @@ function toInstant(local) {
 
 function readState(info) {
   const q = new URLSearchParams(location.search);
-  const fallback = info.projects.includes(info.default_project) ? info.default_project : "";
   return {
-    project: q.has("project") ? q.get("project") : fallback,
+    project: q.get("project") || "",
+    view: q.get("view") === "all" ? "all" : "latest",
     name: q.get("name") || "",
     kind: q.get("kind") || "",
     label: q.getAll("label"),
@@ -50,9 +50,15 @@ function field(label, control) {
 export async function render(main, info) {
   const state = readState(info);
   const trail = []; // cursors of the pages before this one
+  const counts = info.project_counts || {};
+  const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
   const project = h("select", { id: "f-project", name: "project" },
-    h("option", { value: "" }, "All projects"),
-    info.projects.map((p) => h("option", { value: p, selected: p === state.project }, p)));
+    h("option", { value: "" }, `All projects (${total.toLocaleString()})`),
+    info.projects.map((p) => h("option", { value: p, selected: p === state.project },
+      `${p} (${(counts[p] || 0).toLocaleString()})`)));
+  const view = h("select", { id: "f-view" },
+    h("option", { value: "latest", selected: state.view === "latest" }, "Latest of each name"),
+    h("option", { value: "all", selected: state.view === "all" }, "Every version"));
   const name = h("input", { id: "f-name", type: "search", value: state.name,
     placeholder: "part of a name" });
   const kind = h("select", { id: "f-kind" }, h("option", { value: "" }, "Any kind"),
@@ -64,13 +70,13 @@ export async function render(main, info) {
   const until = h("input", { id: "f-until", type: "datetime-local",
     value: toLocalInput(state.until) });
   const form = h("form", { role: "search", class: "filters", "aria-label": "Search artifacts" },
-    field("Project", project), field("Name", name), field("Kind", kind),
+    field("Project", project), field("Show", view), field("Name", name), field("Kind", kind),
     field("Labels", label), field("Created from", since), field("Created before", until),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Search"),
       h("button", { type: "reset", class: "secondary" }, "Clear")));
   const head = h("tr");
   const body = h("tbody");
-  const table = h("table", { class: "grid", id: "artifacts" },
+  const table = h("table", { class: "grid cards", id: "artifacts" },
     h("caption", { class: "visually-hidden" }, "Artifacts"), h("thead", {}, head), body);
   const prev = h("button", { type: "button", class: "secondary" }, "Previous");
   const next = h("button", { type: "button", class: "secondary" }, "Next");
@@ -90,19 +96,23 @@ export async function render(main, info) {
         state.sort = key;
         restart();
       } }, title, arrow));
-    }));
+    }), h("th", { scope: "col", class: "num" }, "Versions"), h("th", { scope: "col" }, "Tags"));
   }
 
   function row(a) {
     return h("tr", {},
       h("td", {}, h("a", { href: artifactHref(a.id) }, a.name),
         state.project ? null : h("span", { class: "muted" }, ` in ${a.project}`), chips(a.labels)),
-      h("td", { class: "num" }, a.version),
-      h("td", {}, h("span", { class: `kind kind-${a.kind}` }, a.kind)),
-      h("td", { class: "num" }, size(a.size)),
-      h("td", {}, when(a.created)),
-      h("td", {}, h("a", { href: runHref(a.project, a.run_id) }, a.step),
-        h("span", { class: "muted" }, ` · ${a.run_id}`)));
+      h("td", { class: "num", "data-label": "Version" }, a.version),
+      h("td", { "data-label": "Kind" }, h("span", { class: `kind kind-${a.kind}` }, a.kind)),
+      h("td", { class: "num", "data-label": "Size" }, size(a.size)),
+      h("td", { "data-label": "Created" }, when(a.created)),
+      h("td", { "data-label": "Step" }, h("a", { href: runHref(a.project, a.run_id) }, a.step),
+        h("span", { class: "muted", title: a.run_id }, ` · ${a.run_id.slice(0, 8)}`)),
+      h("td", { class: "num", "data-label": "Versions" }, a.version_count),
+      h("td", { "data-label": Object.keys(a.name_tags).length ? "Tags" : null }, Object.entries(a.name_tags).map(([tag, version]) => h("span",
+        { class: "tag", title: `${a.project}/${a.name}:${tag} is version ${version}` },
+        version === a.version ? tag : `${tag}@${version}`))));
   }
 
   function syncUrl() {
@@ -110,7 +120,6 @@ export async function render(main, info) {
     for (const [key, value] of Object.entries(state)) {
       for (const item of [].concat(value)) if (item) q.append(key, item);
     }
-    if (state.project === "") q.set("project", "");
     history.replaceState(null, "", `/?${q}`);
   }
 
@@ -120,7 +129,7 @@ export async function render(main, info) {
       const page = await api("/api/artifacts", { ...state, limit: PAGE });
       message.hidden = true;
       body.replaceChildren(...(page.items.length ? page.items.map(row)
-        : [h("tr", {}, h("td", { colspan: COLUMNS.length, class: "muted" }, "No artifacts match."))]));
+        : [h("tr", {}, h("td", { colspan: COLUMNS.length + 2, class: "muted" }, "No artifacts match."))]));
       prev.disabled = trail.length === 0;
       next.disabled = !page.next_cursor;
       next.onclick = () => { trail.push(state.cursor); state.cursor = page.next_cursor; load(); };
@@ -145,7 +154,7 @@ export async function render(main, info) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     Object.assign(state, {
-      project: project.value, name: name.value.trim(), kind: kind.value,
+      project: project.value, view: view.value, name: name.value.trim(), kind: kind.value,
       label: label.value.split(",").map((s) => s.trim()).filter(Boolean),
       since: toInstant(since.value), until: toInstant(until.value),
     });

@@ -40,6 +40,13 @@ export async function render(main, info, project, runId) {
         ["Error", run.error ? h("pre", { class: "code" }, run.error) : null]]
         .filter(([, v]) => v !== null && v !== undefined && v !== "")
         .map(([t, v]) => [h("dt", {}, t), h("dd", {}, v)])),
+    h("form", { class: "toolbar", method: "get", action: "/compare" },
+      h("input", { type: "hidden", name: "runs", value: "1" }),
+      h("input", { type: "hidden", name: "a", value: `${run.project}/${run.run_id}` }),
+      h("label", { for: "compare-run" }, "Compare with run"),
+      h("input", { id: "compare-run", name: "b", class: "mono", size: 24, required: true,
+        placeholder: "project/run-id" }),
+      h("button", { type: "submit" }, "Compare")),
     h("h2", {}, "Steps"),
     h("div", { class: "scroll" }, h("table", { class: "grid", id: "steps" },
       h("caption", { class: "visually-hidden" }, "Steps of this run"),
