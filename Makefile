@@ -16,8 +16,8 @@ $(VENV)/.installed-core: pyproject.toml | $(PY)
 
 PLUGINS := polars kedro dagster prefect
 
-$(VENV)/.installed-test: pyproject.toml $(PLUGINS:%=plugins/flow-artifacts-%/pyproject.toml) | $(PY)
-	$(PIP) install -e ".[test]" $(PLUGINS:%=-e plugins/flow-artifacts-%)
+$(VENV)/.installed-test: pyproject.toml constraints.txt $(PLUGINS:%=plugins/flow-artifacts-%/pyproject.toml) | $(PY)
+	$(PIP) install -c constraints.txt -e ".[test]" $(PLUGINS:%=-e plugins/flow-artifacts-%)
 	touch $@
 
 install: $(VENV)/.installed-core

@@ -13,6 +13,7 @@ import pytest
 import flow_artifacts as fa
 from flow_artifacts.materializers.base import MAX_METADATA_BYTES
 from flow_artifacts.materializers.preview import MAX_CELL_CHARS, MAX_PREVIEW_COLUMNS, TRUNCATED
+from flow_artifacts.materializers.preview import text as preview_text
 from flow_artifacts.stores.paths import IDENTITY
 from tests.core_plugins import OversizedMetadataMaterializer, RegisterPlugin, host_with
 
@@ -102,3 +103,16 @@ def test_metadata_over_the_bound_is_refused_and_leaves_nothing(tmp_path):
     stored = [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
     assert [p.relative_to(tmp_path / "store").as_posix() for p in stored] == [IDENTITY]
     assert store.materialize(b"z", "odd", "r1", "s", materializer="tests.oversized-metadata")
+
+
+def test_a_cell_holding_nul_is_previewed_not_refused(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"s": ["a\x00b", "\x00", "plain"], "n\x00ame": [1, 2, 3]})
+    store = fa.ArtifactStore(tmp_path / "store")
+    art = store.materialize(frame, "odd", "r1", "s")
+    assert store.load(art).equals(frame)  # the data keeps every character
+    preview = art.manifest.metadata["preview"]
+    assert preview["data"][0][0] == "a\ufffdb" and preview["data"][1][0] == "\ufffd"
+    assert preview_text("\ud800x") == "\ufffdx"  # unpaired surrogates too (Parquet refuses them)
+    assert preview["columns"] == ["s", "n\ufffdame"]

@@ -16,6 +16,8 @@ from datetime import date, datetime, time
 from itertools import islice
 from typing import Any
 
+from ..limits import storable_text
+
 PREVIEW_ROWS = 5
 PREVIEW_BYTES = 32 << 10
 """Of `base.MAX_METADATA_BYTES`, the preview rows may take this much, the column names and schema
@@ -65,7 +67,9 @@ def cell(value: Any, depth: int = 0) -> Any:
 
 
 def text(value: str, limit: int = MAX_CELL_CHARS) -> str:
-    """`value`, or its first `limit` characters marked with how long it was."""
+    """`value`, or its first `limit` characters marked with how long it was; a NUL or unpaired
+    surrogate, which no catalog stores alike, is shown as U+FFFD (the data keeps it)."""
+    value = storable_text(value)
     if len(value) <= limit:
         return value
     return f"{value[:limit]}{TRUNCATED} [{len(value)} chars]"
