@@ -42,7 +42,8 @@ def engine_environment(s3_server) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def dask_client(engine_environment) -> Iterator[object]:
-    distributed = pytest.importorskip("distributed")
+    import distributed  # in the test extra: missing, the suite fails rather than skips
+
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     )
@@ -54,7 +55,8 @@ def dask_client(engine_environment) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def ray_instance(engine_environment) -> Iterator[None]:
-    ray = pytest.importorskip("ray")
+    import ray  # in the test extra: missing, the suite fails rather than skips
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     yield
     ray.shutdown()
