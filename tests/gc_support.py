@@ -1,8 +1,13 @@
-"""Helpers for the gc tests: making a dead writer's lease expire, as time passing would."""
+"""Helpers for the gc tests: killing a writer mid-write, and making its lease expire as time
+passing would."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
 import flow_artifacts as fa
@@ -34,3 +39,24 @@ def dead_write(store: fa.ArtifactStore, key: str, data_path: str) -> str:
     store.fs.makedirs(f"{store.root}/{WRITES}", exist_ok=True)
     store.fs.pipe_file(f"{store.root}/{rel}", json.dumps(record).encode())
     return rel
+
+
+def kill_when(
+    command: Sequence[str], said: Callable[[str], bool], env: Mapping[str, str] | None = None
+) -> None:
+    """Run `command` and SIGKILL it at the first line it prints for which `said` is true; fail
+    unless that kill is how it ended."""
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if said(line):
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()  # type: ignore[union-attr]

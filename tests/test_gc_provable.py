@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -32,7 +31,7 @@ from flow_artifacts.moments import parse_moment
 from flow_artifacts.stores.leases import PendingWrite
 from flow_artifacts.stores.paths import IDENTITY, JOURNAL_DIR, RESERVED
 from tests.core_plugins import RegisterPlugin, host_with
-from tests.gc_support import expire_leases
+from tests.gc_support import expire_leases, kill_when
 from tests.test_store_support import Target, make_stack_fixture, open_target  # noqa: F401
 
 from . import gc_worker
@@ -307,22 +306,11 @@ def kill_mid_write(mode: str, target: Target, catalog_url: str) -> None:
     """Run gc_worker in `mode` until it blocks mid-write, then SIGKILL it."""
     _, url, options = target
     config = {"store": url, "options": options, "catalog": catalog_url, "mode": mode}
-    proc = subprocess.Popen(
+    kill_when(
         [sys.executable, gc_worker.__file__, json.dumps(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        lambda line: line.strip() == "phase:blocked",
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )  # fmt: skip
-    try:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            if line.strip() == "phase:blocked":
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()  # type: ignore[union-attr]
+    )
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -4,9 +4,6 @@ inconsistent is visible, and once their leases expire `gc` finds exactly what th
 from __future__ import annotations
 
 import itertools
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,7 +13,7 @@ from flow_artifacts.manifest import MANIFEST_SUFFIX
 from flow_artifacts.stores.paths import IDENTITY, JOURNAL_DIR
 
 from . import crash_worker
-from .gc_support import expire_leases
+from .gc_support import expire_leases, kill_when
 
 KILLS = 50
 PHASES = ("bytes", "published", "row")
@@ -24,26 +21,14 @@ PHASES = ("bytes", "published", "row")
 
 def kill_at(phase: str, store_root: str, catalog_url: str, worker: str) -> list[str]:
     """Run a writer until it announces `phase` (after at least one commit), then SIGKILL it."""
-    proc = subprocess.Popen(
-        [sys.executable, crash_worker.__file__, store_root, catalog_url, worker],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     committed: list[str] = []
-    try:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            if line.startswith("committed:"):
-                committed.append(line.split(":", 1)[1].strip())
-            elif committed and line.strip() == f"phase:{phase}":
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()  # type: ignore[union-attr]
+
+    def said(line: str) -> bool:
+        if line.startswith("committed:"):
+            committed.append(line.split(":", 1)[1].strip())
+        return bool(committed) and line.strip() == f"phase:{phase}"
+
+    kill_when([sys.executable, crash_worker.__file__, store_root, catalog_url, worker], said)
     return committed
 
 
