@@ -20,7 +20,7 @@ Every replay runs the same SQL as the live change (`changes.py`, `runs.py`) and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -198,24 +198,24 @@ def _step_run_start(
     return None
 
 
-def _step_run_retry(
-    conn: Connection, fields: dict[str, Any], at: datetime, scope: Scope
-) -> str | None:
-    if fields["id"] in scope.step_runs:
-        retry_step_run_row(conn, fields, at)
-    elif not _exists(conn, t.step_runs, fields["id"]):
-        return f"step run {fields['id']} ran again, but its start is not in the journal"
-    return None
+def _later_step_run_change(
+    apply: Callable[[Connection, Mapping[str, Any], datetime], None], what: str
+) -> Callable[[Connection, dict[str, Any], datetime, Scope], str | None]:
+    """Replay of a change to a step run after its start (a retry, its end): applied only to a
+    step run this reindex restored; one the catalog already held is left as it is."""
+
+    def step(conn: Connection, fields: dict[str, Any], at: datetime, scope: Scope) -> str | None:
+        if fields["id"] in scope.step_runs:
+            apply(conn, fields, at)
+        elif not _exists(conn, t.step_runs, fields["id"]):
+            return f"step run {fields['id']} {what}, but its start is not in the journal"
+        return None
+
+    return step
 
 
-def _step_run_end(
-    conn: Connection, fields: dict[str, Any], at: datetime, scope: Scope
-) -> str | None:
-    if fields["id"] in scope.step_runs:
-        finish_step_run_row(conn, fields, at)
-    elif not _exists(conn, t.step_runs, fields["id"]):
-        return f"step run {fields['id']} ended, but its start is not in the journal"
-    return None
+_step_run_retry = _later_step_run_change(retry_step_run_row, "ran again")
+_step_run_end = _later_step_run_change(finish_step_run_row, "ended")
 
 
 # --- artifacts ---------------------------------------------------------------------------------
