@@ -25,7 +25,7 @@ from ..naming import validate_name
 from ..redact import redact_url
 from ..refs import Ref, parse_ref
 from . import curation, inventory, listing, lookups, recording
-from .database import ensure_schema, open_engine, write
+from .database import ensure_schema, open_engine, read, write
 from .journaling import JournalSink, Pending, journaled
 from .lineage import Direction, LineageGraph, walk_lineage
 from .listing import Search
@@ -64,7 +64,7 @@ class Catalog(RunMethods):
         return not self._renews
 
     def _read(self) -> Connection:
-        return self.engine.connect()
+        return read(self.engine)
 
     def _write(self, work: Callable[[Connection], T], what: str = "catalog write") -> T:
         return write(self.engine, work, what)

@@ -38,6 +38,8 @@ def artifact(conn: Connection, ref: Ref) -> Manifest | None:
 _a = t.artifacts
 _NAMED = and_(_a.c.project == bindparam("project"), _a.c.name == bindparam("name"))
 _BY_ID = select(*ROW_COLUMNS).where(_a.c.id == bindparam("id"))
+_BY_IDS = select(*ROW_COLUMNS).where(_a.c.id.in_(bindparam("ids", expanding=True)))
+_IDS_IN = select(_a.c.id).where(_a.c.id.in_(bindparam("ids", expanding=True)))
 _BY_TAG = (
     select(*ROW_COLUMNS)
     .join(t.tags, t.tags.c.artifact_id == _a.c.id)
@@ -49,11 +51,10 @@ _LATEST = select(*ROW_COLUMNS).where(_NAMED).order_by(_a.c.version.desc()).limit
 
 
 def by_ids(conn: Connection, ids: Sequence[str]) -> list[Manifest]:
-    a = t.artifacts
     return [
         row_to_manifest(r)
         for part in chunked(ids)
-        for r in conn.execute(select(*ROW_COLUMNS).where(a.c.id.in_(part)))
+        for r in conn.execute(_BY_IDS, {"ids": list(part)})
     ]
 
 
@@ -68,7 +69,10 @@ def at_keys(conn: Connection, store_id: str, keys: Sequence[str]) -> Manifest | 
 
 
 def existing_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
-    return set(conn.execute(select(t.artifacts.c.id).where(t.artifacts.c.id.in_(ids))).scalars())
+    """Those of `ids` the catalog holds."""
+    return {
+        i for part in chunked(ids) for i in conn.execute(_IDS_IN, {"ids": list(part)}).scalars()
+    }
 
 
 def tags(conn: Connection, artifact_id: str) -> list[str]:
