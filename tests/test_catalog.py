@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -253,3 +254,43 @@ def test_the_step_cache_lookup_gives_the_latest_completed_run_with_its_edges(sta
     assert (found.id, found.outputs, found.inputs) == (ids[1][0], [ids[1][1]], [source.id])
     assert (found.run_id, found.status, found.cache_key) == ("r2", "completed", "k")
     assert catalog.find_cached("other") is None
+
+
+class _Workers(fa.Executor):
+    """An executor contract whose workers are on the named hosts; it never runs a task here."""
+
+    name = "workers"
+
+    def __init__(self, *hosts: str) -> None:
+        self._hosts = set(hosts)
+
+    def submit(self, fn: Any, args: Any, *, key: str) -> Any:
+        raise AssertionError("no task runs in this test")
+
+    def result(self, future: Any) -> Any:
+        raise AssertionError("no task runs in this test")
+
+    def cancel(self, futures: Any) -> None:
+        raise AssertionError("no task runs in this test")
+
+    def hosts(self) -> set[str]:
+        return self._hosts
+
+
+def test_runs_on_other_machines_need_a_catalog_they_can_share(stack, catalog_backend):
+    from flow_artifacts.steps.distributed import check_shareable
+
+    remote = _Workers("10.9.8.7")
+    expected = "sqlite" if catalog_backend == "sqlite" else "postgresql"
+    assert (stack.catalog.backend, stack.catalog.in_memory) == (expected, False)
+    if catalog_backend == "sqlite":
+        with pytest.raises(fa.ConfigError, match="use PostgreSQL"):
+            check_shareable(stack, remote)
+    else:
+        check_shareable(stack, remote)
+    check_shareable(stack, _Workers("localhost"))
+    in_memory = fa.Stack(store=stack.store, catalog=Catalog("sqlite://"))
+    assert in_memory.catalog.in_memory
+    with pytest.raises(fa.ConfigError, match="in-memory SQLite catalog"):
+        check_shareable(in_memory, _Workers("localhost"))
+    in_memory.catalog.close()
