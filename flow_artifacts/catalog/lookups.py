@@ -17,6 +17,21 @@ from . import schema as t
 from .database import chunked
 from .records import ROW_COLUMNS, name_is, row_to_manifest
 
+# Built once: building a statement costs more than SQLite running it.
+_a = t.artifacts
+_NAMED = and_(_a.c.project == bindparam("project"), _a.c.name == bindparam("name"))
+_BY_ID = select(*ROW_COLUMNS).where(_a.c.id == bindparam("id"))
+_BY_IDS = select(*ROW_COLUMNS).where(_a.c.id.in_(bindparam("ids", expanding=True)))
+_IDS_IN = select(_a.c.id).where(_a.c.id.in_(bindparam("ids", expanding=True)))
+_BY_TAG = (
+    select(*ROW_COLUMNS)
+    .join(t.tags, t.tags.c.artifact_id == _a.c.id)
+    .where(t.tags.c.project == bindparam("project"), t.tags.c.name == bindparam("name"))
+    .where(t.tags.c.tag == bindparam("tag"))
+)
+_BY_VERSION = select(*ROW_COLUMNS).where(_NAMED, _a.c.version == bindparam("version"))
+_LATEST = select(*ROW_COLUMNS).where(_NAMED).order_by(_a.c.version.desc()).limit(1)
+
 
 def artifact(conn: Connection, ref: Ref) -> Manifest | None:
     """The artifact a parsed reference names, or None: one indexed query, built once."""
@@ -33,21 +48,6 @@ def artifact(conn: Connection, ref: Ref) -> Manifest | None:
         found = conn.execute(_LATEST, {"project": ref.project, "name": ref.name})
     row = found.first()
     return None if row is None else row_to_manifest(row)
-
-
-_a = t.artifacts
-_NAMED = and_(_a.c.project == bindparam("project"), _a.c.name == bindparam("name"))
-_BY_ID = select(*ROW_COLUMNS).where(_a.c.id == bindparam("id"))
-_BY_IDS = select(*ROW_COLUMNS).where(_a.c.id.in_(bindparam("ids", expanding=True)))
-_IDS_IN = select(_a.c.id).where(_a.c.id.in_(bindparam("ids", expanding=True)))
-_BY_TAG = (
-    select(*ROW_COLUMNS)
-    .join(t.tags, t.tags.c.artifact_id == _a.c.id)
-    .where(t.tags.c.project == bindparam("project"), t.tags.c.name == bindparam("name"))
-    .where(t.tags.c.tag == bindparam("tag"))
-)
-_BY_VERSION = select(*ROW_COLUMNS).where(_NAMED, _a.c.version == bindparam("version"))
-_LATEST = select(*ROW_COLUMNS).where(_NAMED).order_by(_a.c.version.desc()).limit(1)
 
 
 def by_ids(conn: Connection, ids: Sequence[str]) -> list[Manifest]:
