@@ -72,10 +72,20 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("fa_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get("fa_write", False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif not options.get("fa_read", False):
+            conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def read(engine: Engine) -> Connection:
+    """A connection for reads only. On SQLite each statement runs by itself, without a BEGIN
+    around them (one statement less per lookup): every statement sees one committed state, as
+    on PostgreSQL, whose reads run at READ COMMITTED."""
+    return engine.connect().execution_options(fa_read=True)
 
 
 def write(engine: Engine, work: Callable[[Connection], T], what: str = "catalog write") -> T:
