@@ -31,7 +31,7 @@ from .changes import (
     set_tag,
     untag_name,
 )
-from .database import ensure_schema, insert_ignore, open_engine, write
+from .database import ensure_schema, insert_ignore, open_engine, shown_catalog, write
 from .journaling import JournalSink, Pending, journaled
 from .lineage import Direction, LineageGraph, walk_lineage
 from .listing import Search
@@ -46,7 +46,7 @@ class Catalog(RunLog):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = open_engine(url)
-        ensure_schema(self.engine, redact_url(url))
+        ensure_schema(self.engine, shown_catalog(url))
         self._known_step_runs: dict[tuple[str, str, str], str] = {}
         self._known_projects: set[str] = set()
         self._known_runs: dict[tuple[str, str], int] = {}

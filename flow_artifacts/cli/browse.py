@@ -11,10 +11,8 @@ from typing import Any
 
 import click
 
-from ..errors import ArtifactNotFound, ConfigError, UnsupportedOperation
-from ..manifest_checks import data_suffix
+from ..errors import ArtifactNotFound, ConfigError, UnsupportedOperation, shown_path
 from ..moments import parse_moment
-from ..naming import validate_name
 from ..refs import artifact_uri, display_ref, parse_ref
 from .output import emit_fields, emit_json, emit_table, human_size, safe
 from .runref import short_run_id
@@ -357,22 +355,15 @@ def get(state: State, ref: str, output: str | None, force: bool) -> None:
         for chunk in art.as_stream():  # verified: a damaged artifact still ends in an error
             out.write(chunk)
         return
-    target = Path(output) if output else Path(output_name(art))
-    if output and target.is_dir():
-        target = target / output_name(art)
+    target = Path(output or ".")
+    if target.is_dir():
+        target = target / art.file_name
     if os.path.lexists(target) and not force:
         raise ConfigError(
-            f"{target} already exists; pass --force to replace it, or -o another path"
+            f"{shown_path(target)} already exists; pass --force to replace it, or -o another path"
         )
     path = art.download(target)
     click.echo(str(path))
-
-
-def output_name(art: Any) -> str:
-    """`NAME-vVERSION.EXT` (`NAME.EXT` for an uncataloged artifact): from the catalog's name,
-    version and the extension the materializer recorded, never from a file name in the store."""
-    version = f"-v{art.version}" if art.version is not None and not art.from_store else ""
-    return f"{validate_name(art.name)}{version}{data_suffix(art.manifest)}"
 
 
 COMMANDS = [ls, show, versions, runs, lineage, cat, get]

@@ -28,10 +28,10 @@ from .state import State
 STACK_HINT = "check the stack with `flow-artifacts stack validate`"
 """The hint for any error met while reading the stack; other errors say what to fix themselves."""
 HINTS: list[tuple[type[Exception], str]] = [
+    (IntegrityError, "run `flow-artifacts verify --all`; restore or delete the damaged artifact"),
     (ArtifactNotFound, "list what exists with `flow-artifacts ls`"),
     (ArtifactExists, "artifacts are written once; use a new run id or name"),
     (ArtifactInUse, "delete the dependents first, or pass --force"),
-    (IntegrityError, "run `flow-artifacts verify --all`; restore or delete the damaged artifact"),
     (CatalogError, "check the catalog URL in the stack (`flow-artifacts stack show`)"),
     (StoreError, "check the store URL and credentials (`flow-artifacts stack show`)"),
 ]

@@ -18,7 +18,6 @@ from ..errors import (
 )
 from ..manifest import MANIFEST_SUFFIX, Manifest
 from ..manifest_checks import check_manifest, path_problem
-from ..redact import scrub
 from .failures import Failure, classify
 from .paths import files_only, rel_to
 from .reading import download_tree, load_object, stored_checksum, verified_stream
@@ -186,7 +185,7 @@ class StoreReads(StoreBase):
                     return str(self.fs.sign(path, expiration=int(expires_in), **options))
             except (AttributeError, NotImplementedError, TypeError, ValueError) as exc:
                 hint = f" {self.backend.sign_hint}" if self.backend.sign_hint else ""
-                detail = scrub(str(exc), self._errors.secrets)
+                detail = self._errors.scrub(str(exc))
                 raise UnsupportedOperation(
                     f"{self} could not sign artifact {manifest.key!r}: {detail}.{hint}"
                 ) from exc
