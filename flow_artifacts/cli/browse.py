@@ -54,6 +54,7 @@ def _moment(value: str | None, option: str) -> datetime | None:
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
 @click.option("--since", help="Created at or after (ISO date/time, UTC if no zone).")
 @click.option("--until", help="Created before (ISO date/time).")
+@click.option("--run", "run_ref", metavar="[PROJECT/]RUN", help="Only what this run made.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--cursor", help="Continue after a previous page (printed at its end).")
 @WIDE
@@ -67,14 +68,21 @@ def ls(
     labels: tuple[str, ...],
     since: str | None,
     until: str | None,
+    run_ref: str | None,
     limit: int,
     cursor: str | None,
     wide: bool,
     as_json: bool,
 ) -> None:
-    """List artifacts, newest first, one page at a time."""
+    """List artifacts, newest first, one page at a time, and how many match in all."""
     from ..manage import list_page
 
+    run_id = None
+    if run_ref is not None:
+        from ..compare import find_run
+
+        found = find_run(state.stack, run_ref if project is None else f"{project}/{run_ref}")
+        project, run_id = found.project, found.run_id
     page = list_page(
         project,
         name=name,
@@ -82,14 +90,22 @@ def ls(
         labels=_labels(labels),
         since=_moment(since, "--since"),
         until=_moment(until, "--until"),
+        run_id=run_id,
         page_size=limit,
         cursor=cursor,
+        total=True,
         stack=state.stack,
     )
-    if not page.items and cursor is None and project is not None:
+    if not page.items and cursor is None and project is not None and run_id is None:
         _must_exist(state, artifact_uri(project, name or "x"), project=name is None)
     if as_json:
-        emit_json({"items": [a.record() for a in page.items], "next_cursor": page.next_cursor})
+        emit_json(
+            {
+                "items": [a.record() for a in page.items],
+                "next_cursor": page.next_cursor,
+                "total": page.total,
+            }
+        )
         return
     emit_table(
         ["uri", "kind", "materializer", "size", "created", "step"],
@@ -106,6 +122,8 @@ def ls(
         ],
         empty="no artifacts",
     )
+    if page.items:
+        click.echo(f"{len(page.items)} shown of {page.total} artifact(s)", err=True)
     if page.next_cursor:
         click.echo(f"more: --cursor {page.next_cursor}", err=True)
 

@@ -93,13 +93,8 @@ class StoreReads(StoreBase):
 
     def compute_checksum(self, manifest: Manifest) -> str:
         data = self.locate(manifest)
-        try:
-            with self._errors.io("reading", manifest.key):
-                return stored_checksum(self.fs, data, manifest)
-        except ArtifactNotFound as exc:
-            raise IntegrityError(
-                f"the bytes of artifact {manifest.key!r} are missing from {self}"
-            ) from exc
+        with self._errors.io("reading", manifest.key):  # missing bytes: ArtifactDataMissing
+            return stored_checksum(self.fs, data, manifest)
 
     def open_stream(self, manifest: Manifest, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
         """Chunks of a single-file artifact, hashed on the way; a mismatch raises at the end.
