@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -93,6 +94,19 @@ def test_get_downloads_verified_bytes(populated, tmp_path):
     printed = run("get", "store://demo/clean@1", "-o", str(out)).stdout.strip()
     assert printed == str(out)
     pd.testing.assert_frame_equal(pd.read_parquet(out), fa.load("store://demo/clean@1"))
+
+
+def test_get_into_a_folder_and_fa_download_name_the_file_alike(populated, tmp_path):
+    for folder in ("by-cli", "by-api"):
+        (tmp_path / folder).mkdir()
+    got = Path(run("get", "demo/clean@1", "-o", "by-cli").stdout.strip())
+    downloaded = fa.download(populated[1], tmp_path / "by-api")
+    assert got.name == downloaded.name == "clean-v1.parquet"
+    here = Path(run("get", "demo/clean@1").stdout.strip())
+    assert here.name == got.name and here.read_bytes() == downloaded.read_bytes()
+    again = run("get", "demo/clean@1", "-o", "by-cli", ok=False)
+    assert again.exit_code == 1 and "--force" in again.stderr and str(tmp_path) not in again.stderr
+    run("get", "demo/clean@1", "-o", "by-cli", "--force")
 
 
 def test_lineage_formats(populated):
