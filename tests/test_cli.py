@@ -263,3 +263,40 @@ def test_demo_runs_the_pipeline_into_the_active_stack(tmp_path, monkeypatch):
     report = json.loads(run("cat", "store://quickstart/report").stdout)
     assert set(report) == {"rows", "rmse", "r2"}
     assert "[step " in run("lineage", "store://quickstart/report").stdout
+
+
+IMPORTS_AFTER = """
+import sys
+from flow_artifacts.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = [m for m in ("sqlalchemy", "fsspec", "pandas", "pyarrow", "starlette")
+         if m in sys.modules]
+if sys.argv[1] == "ls":  # the other commands' modules load only for --help or when they run
+    heavy += [m for m in   ("flow_artifacts.cli.ui", "flow_artifacts.cli.compare") if m in sys.modules]
+print("HEAVY", heavy, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["ls"], ["ls", "--json"]])
+def test_help_and_ls_in_an_empty_folder_open_nothing_and_create_nothing(tmp_path, args):
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS_AFTER, *args],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+    if args == ["ls"]:
+        assert "no artifacts (no stack here" in done.stderr and "flow-artifacts demo" in done.stderr
+    if "--json" in args:
+        assert json.loads(done.stdout) == {"items": [], "next_cursor": None, "total": 0}
+
+
+def test_ls_of_a_project_in_an_empty_folder_is_an_error_that_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("ls", "demo", ok=False)
+    assert result.exit_code == 1 and "no stack here" in result.stderr
+    assert list(tmp_path.iterdir()) == []

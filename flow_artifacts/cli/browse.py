@@ -75,6 +75,9 @@ def ls(
     as_json: bool,
 ) -> None:
     """List artifacts, newest first, one page at a time, and how many match in all."""
+    if state.nothing_here():
+        _nothing_here(project or run_ref, as_json)
+        return
     from ..manage import list_page
 
     run_id = None
@@ -126,6 +129,22 @@ def ls(
         click.echo(f"{len(page.items)} shown of {page.total} artifact(s)", err=True)
     if page.next_cursor:
         click.echo(f"more: --cursor {page.next_cursor}", err=True)
+
+
+NOTHING_HERE = (
+    "no stack here: no --stack, no FLOW_ARTIFACTS_STACK, no flow_artifacts.yaml in this folder "
+    "or its parents, and no .flow_artifacts folder; run `flow-artifacts demo` to make one, or "
+    "give --stack FILE"
+)
+
+
+def _nothing_here(asked: str | None, as_json: bool) -> None:
+    """An empty answer, or (when a project or run was asked for) an error, with the reason."""
+    if asked is not None:
+        raise ArtifactNotFound(f"no artifacts of {asked!r}: {NOTHING_HERE}")
+    if as_json:
+        emit_json({"items": [], "next_cursor": None, "total": 0})
+    click.echo(f"no artifacts ({NOTHING_HERE})", err=True)
 
 
 def _step(a: Any, wide: bool) -> str:

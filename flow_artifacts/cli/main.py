@@ -6,6 +6,7 @@ Errors are one line on stderr plus a hint, exit code 1; usage errors exit 2 (cli
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
@@ -21,7 +22,6 @@ from ..errors import (
     IntegrityError,
     StoreError,
 )
-from ..redact import scrub
 from .output import error
 from .state import State
 
@@ -37,7 +37,31 @@ HINTS: list[tuple[type[Exception], str]] = [
 ]
 
 
+COMMAND_MODULES = {
+    "browse": ("ls", "show", "versions", "runs", "lineage", "cat", "get"),
+    "compare": ("diff",),
+    "run": ("run",),
+    "curate": ("tag", "untag", "rm", "gc", "verify", "reindex", "trust"),
+    "system": ("explain", "plugins", "stack", "demo"),
+    "ui": ("ui",),
+}
+"""Which module defines each command: a command's module is imported only when it runs (or
+`--help` lists them all), so `flow-artifacts ls` does not pay for the web page or `diff`."""
+MODULE_OF = {name: module for module, names in COMMAND_MODULES.items() for name in names}
+
+
 class FlowArtifactsGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(MODULE_OF)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in MODULE_OF:
+            module = importlib.import_module(f"{__package__}.{MODULE_OF[cmd_name]}")
+            for command in module.COMMANDS:
+                _global_options(command)
+                self.add_command(command)
+        return self.commands.get(cmd_name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -74,6 +98,8 @@ def _debug(ctx: click.Context) -> bool:
 
 
 def _scrub(ctx: click.Context, message: str) -> str:
+    from ..redact import scrub
+
     state = ctx.find_object(State)
     stack = state._stack if state else None
     return stack.scrub(message) if stack is not None else scrub(message)
@@ -121,18 +147,6 @@ def _global_options(command: click.Command) -> None:
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _global_options(sub)
-
-
-def _register() -> None:
-    from . import browse, compare, curate, run, system, ui
-
-    for module in (browse, compare, run, curate, system, ui):
-        for command in module.COMMANDS:
-            _global_options(command)
-            cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
@@ -30,3 +32,15 @@ class State:
                 self.stack_failed = True
                 raise
         return self._stack
+
+    def nothing_here(self) -> bool:
+        """No stack named, active or found, and no embedded default in the current folder yet:
+        read commands say so instead of creating one (`stack.discovery.nothing_to_open`)."""
+        if self._stack is not None or self.stack_spec:
+            return False
+        opened = sys.modules.get("flow_artifacts.stack.stack")  # not loaded: none is active
+        if opened is not None and opened._active.get() is not None:
+            return False
+        from ..stack.discovery import nothing_to_open
+
+        return nothing_to_open(Path.cwd())

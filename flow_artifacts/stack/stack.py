@@ -26,14 +26,11 @@ from ..redact import redact_url
 from ..redact import scrub as scrub_secrets
 from ..stores.store import ArtifactStore
 from ..template import DEFAULT_TEMPLATE, PathTemplate
-from .discovery import FILE_NAME, find_stack_file
+from .discovery import DEFAULT_ROOT, FILE_NAME, STACK_ENV, find_stack_file
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
     from .file import StackConfig
-
-DEFAULT_ROOT = ".flow_artifacts"
-STACK_ENV = "FLOW_ARTIFACTS_STACK"
 
 StackLike = Union["Stack", str, "os.PathLike[str]"]
 """A `Stack`, or where to read one: `path/to/stack.yaml` or `path/to/stack.yaml#name`."""
