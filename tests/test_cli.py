@@ -275,7 +275,8 @@ except SystemExit:
 heavy = [m for m in ("sqlalchemy", "fsspec", "pandas", "pyarrow", "starlette")
          if m in sys.modules]
 if sys.argv[1] == "ls":  # the other commands' modules load only for --help or when they run
-    heavy += [m for m in   ("flow_artifacts.cli.ui", "flow_artifacts.cli.compare") if m in sys.modules]
+    later = ("flow_artifacts.cli.ui", "flow_artifacts.cli.compare")
+    heavy += [m for m in later if m in sys.modules]
 print("HEAVY", heavy, file=sys.stderr)
 """
 
