@@ -113,9 +113,9 @@ def test_lineage_formats(populated):
     tree = run("lineage", "store://demo/clean@1").stdout.splitlines()
     assert tree == [
         "demo/clean@1",
-        "  [step r1/prep]",
-        "    demo/raw@1",
-        "      [step r1/ingest]",
+        "└── step r1/prep",
+        "    └── demo/raw@1",
+        "        └── step r1/ingest",
     ]
     down = run("lineage", "store://demo/raw", "--down").stdout
     assert "demo/clean@1" in down
@@ -262,7 +262,7 @@ def test_demo_runs_the_pipeline_into_the_active_stack(tmp_path, monkeypatch):
     assert "completed" in out and "store://quickstart/report@1" in out
     report = json.loads(run("cat", "store://quickstart/report").stdout)
     assert set(report) == {"rows", "rmse", "r2"}
-    assert "[step " in run("lineage", "store://quickstart/report").stdout
+    assert "── step " in run("lineage", "store://quickstart/report").stdout
 
 
 IMPORTS_AFTER = """

@@ -38,11 +38,15 @@ HINTS: list[tuple[type[Exception], str]] = [
 
 
 COMMAND_MODULES = {
-    "browse": ("ls", "show", "versions", "runs", "lineage", "cat", "get"),
+    "browse": ("ls", "show", "versions", "runs", "describe"),
+    "lineage": ("lineage",),
+    "read": ("cat", "get"),
     "compare": ("diff",),
     "run": ("run",),
     "curate": ("tag", "untag", "rm", "gc", "verify", "reindex", "trust"),
+    "edit": ("upload", "label", "update"),
     "system": ("explain", "plugins", "stack", "demo"),
+    "completion": ("completion",),
     "ui": ("ui",),
 }
 """Which module defines each command: a command's module is imported only when it runs (or
