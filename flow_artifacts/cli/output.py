@@ -29,7 +29,7 @@ _CONTROL = re.compile(f"[\x00-\x1f{_UNESCAPED_BY_JSON}]")
 """C0 and C1 controls (ESC, BEL, CSI...), DEL, and the bidirectional overrides that reorder text."""
 _RAW_IN_JSON = re.compile(f"[{_UNESCAPED_BY_JSON}]")
 MIN_CELL = 8
-"""A cut column keeps at least this many characters (or its header's)."""
+"""A cut column keeps at least this many characters."""
 GAP = "  "
 CUT = "…"
 STYLES: dict[str, dict[str, Any]] = {
@@ -148,7 +148,8 @@ def emit_table(
     """Columns padded to their widest cell; nothing but `empty` (on stderr) without rows.
 
     On a terminal, unless `wide`, the table fits its width: the `optional` columns go first
-    (last listed first), then the widest cells are cut with `…`. Column `status` is coloured
+    (last listed first), then the widest cells are cut with `…`, then the rightmost columns go
+    (said on stderr). Column `status` is coloured
     by its value. Headers are upper-cased (`shout`) except where they are data: a table
     artifact's own column names are printed as they are.
     """
@@ -162,8 +163,14 @@ def emit_table(
     keep = list(range(len(shown)))
     width = terminal().width
     if width is not None and not wide:
-        keep, widths = _fit(shown, widths, optional, width)
-    out(paint(_line([shown[i] for i in keep], [widths[i] for i in keep]), "header"))
+        keep, widths = _fit(widths, optional, width)
+        if len(keep) < len(shown):
+            click.echo(
+                f"({len(shown) - len(keep)} column(s) not shown; --wide shows all)", err=True
+            )
+    out(
+        paint(_line([_cut(shown[i], widths[i]) for i in keep], [widths[i] for i in keep]), "header")
+    )
     for row in cells:
         parts = []
         for i in keep:
@@ -173,10 +180,10 @@ def emit_table(
         out(GAP.join(parts).rstrip())
 
 
-def _fit(
-    headers: Sequence[str], natural: list[int], optional: Sequence[int], width: int
-) -> tuple[list[int], list[int]]:
-    keep = list(range(len(headers)))
+def _fit(natural: list[int], optional: Sequence[int], width: int) -> tuple[list[int], list[int]]:
+    """Which columns to show and how wide: optional ones dropped first, then the widest cut
+    down to `MIN_CELL`, then (many columns) the rightmost dropped."""
+    keep = list(range(len(natural)))
     widths = list(natural)
 
     def total() -> int:
@@ -187,11 +194,12 @@ def _fit(
             break
         keep.remove(column)
     while total() > width:
-        widest = max(keep, key=lambda i: widths[i] - max(len(headers[i]), MIN_CELL))
-        floor = max(len(headers[widest]), MIN_CELL)
-        if widths[widest] <= floor:
-            break  # nothing left to cut: the terminal wraps what remains
-        widths[widest] = max(floor, widths[widest] - (total() - width))
+        widest = max(keep, key=lambda i: widths[i])
+        if widths[widest] <= MIN_CELL:
+            break
+        widths[widest] = max(MIN_CELL, widths[widest] - (total() - width))
+    while total() > width and len(keep) > 1:
+        keep.pop()
     return keep, widths
 
 
