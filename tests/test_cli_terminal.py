@@ -88,9 +88,8 @@ def test_colour_on_a_terminal_unless_no_color(catalog):
     code, shown = in_terminal(catalog, "runs")
     assert code == 0 and "\x1b[1mPROJECT" in shown
     assert "\x1b[" not in in_terminal(catalog, "runs", NO_COLOR="1")[1]
-    piped = subprocess.run(
-        [sys.executable, "-m", "flow_artifacts", "runs"], capture_output=True, text=True, cwd=catalog
-    )
+    command = [sys.executable, "-m", "flow_artifacts", "runs"]
+    piped = subprocess.run(command, capture_output=True, text=True, cwd=catalog)
     assert "\x1b[" not in piped.stdout
     code, failed = in_terminal(catalog, "show", "demo/nope")
     assert code == 1 and "\x1b[31m\x1b[1merror:" in failed.replace("\x1b[1m\x1b[31m", "")
