@@ -211,8 +211,10 @@ def test_explain_plugins_and_stack(populated):
     assert "pandas.parquet" in run("explain", "pandas.DataFrame").stdout
     assert run("explain", "{'a': {1, 2}}").stdout.startswith("builtins.dict -> cloudpickle")
     assert run("explain", "int").stdout.startswith("builtins.int -> builtins.json")
-    plugins = json.loads(run("plugins", "--json").stdout)
+    plugins = json.loads(run("plugins", "--json").stdout)["items"]
     assert {"pandas_parquet", "numpy_npy"} <= {p["name"] for p in plugins}
+    why = json.loads(run("explain", "int", "--json").stdout)
+    assert why["materializer"] == "builtins.json" and why["error"] is None
     shown = json.loads(run("stack", "show", "--json").stdout)
     assert shown["source"] == "(embedded default)"
 
