@@ -14,6 +14,7 @@ import sys
 import termios
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -219,3 +220,42 @@ def test_completion_prints_scripts_and_completes_projects_names_and_tags(catalog
     elsewhere = catalog / "elsewhere"
     elsewhere.mkdir()  # no stack there: completion offers nothing, and creates nothing
     assert complete("show", "de", cwd=elsewhere) == [] and not list(elsewhere.iterdir())
+
+
+def test_lineage_marks_failed_steps_and_repeated_nodes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    @fa.step(outputs="seed")
+    def seed() -> dict:
+        return {"a": 1}
+
+    @fa.step(outputs="left")
+    def left(seed: dict) -> dict:
+        return {**seed, "left": True}
+
+    @fa.step(outputs="right")
+    def right(seed: dict) -> dict:
+        return {**seed, "right": True}
+
+    @fa.step(outputs="joined")
+    def join(left: dict, right: dict) -> dict:
+        return left | right
+
+    @fa.step(outputs="broken")
+    def broken(joined: dict) -> dict:
+        raise ValueError("no")
+
+    @fa.pipeline(project="demo")
+    def flow() -> Any:
+        s = seed()
+        return broken(join(left(s), right(s)))
+
+    with pytest.raises(ValueError):
+        flow()
+    tree = CliRunner().invoke(cli, ["lineage", "demo/seed", "--down"]).stdout.splitlines()
+    assert tree[0] == "demo/seed@1"
+    failed = [line for line in tree if line.endswith("✗ failed")]
+    assert len(failed) == 1 and "── step " in failed[0] and "/broken" in failed[0], tree
+    repeated = [line for line in tree if line.endswith("↑ repeated, expanded above")]
+    assert len(repeated) == 1 and "/join" in repeated[0], tree
+    assert any(line.startswith("│   ") for line in tree) and tree[1].startswith("├── "), tree

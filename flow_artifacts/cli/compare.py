@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .output import emit_json, emit_table, safe
+from .output import emit_json, emit_table, paged, safe
 from .state import State
 
 pass_state = click.make_pass_decorator(State)
@@ -21,6 +21,7 @@ CHECKSUM_CHARS = 16
 @click.option("--runs", "as_runs", is_flag=True, help="A and B are runs ([PROJECT/]RUN_ID).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
+@paged
 def diff(state: State, a: str, b: str, as_runs: bool, as_json: bool) -> None:
     """What changed from artifact A to artifact B (or, with --runs, from run A to run B).
 
