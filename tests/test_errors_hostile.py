@@ -130,3 +130,10 @@ def test_a_memory_store_and_its_errors_name_it_by_url(tmp_path, monkeypatch):
         store.load(art)
     assert "store memory://hostile-errors" in str(caught.value)
     _clean(str(caught.value), tmp_path)
+
+
+def test_a_path_the_user_gave_comes_back_relative(broken):
+    with pytest.raises(fa.ArtifactNotFound) as caught:
+        fa.upload_file(broken / "sub" / "missing.txt", "x", "demo")
+    assert "sub/missing.txt" in str(caught.value)
+    _clean(str(caught.value), broken)
