@@ -29,6 +29,10 @@ def shown_path(path: str | os.PathLike[str]) -> str:
 class FlowArtifactsError(Exception):
     """Base class of every error raised by flow_artifacts."""
 
+    hint: str | None = None
+    """What the command line prints as its `hint:` line: None for the usual hint of the
+    error's kind, "" for none (the message already says what to do)."""
+
 
 class ArtifactNotFound(FlowArtifactsError, LookupError):
     """A reference, path or id resolves to no artifact."""

@@ -303,3 +303,14 @@ def test_ls_of_a_project_in_an_empty_folder_is_an_error_that_creates_nothing(tmp
     result = run("ls", "demo", ok=False)
     assert result.exit_code == 1 and "no stack here" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args", [["show", "demo/x"], ["cat", "demo/x"], ["lineage", "demo/x"], ["verify", "--all"]]
+)
+def test_reading_where_there_is_no_stack_says_so_and_creates_nothing(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    result = run(*args, ok=False)
+    assert result.exit_code == 1 and "no stack here" in result.stderr
+    assert "hint:" not in result.stderr and list(tmp_path.iterdir()) == []
+    assert "no runs (no stack here" in run("runs").stderr

@@ -13,17 +13,12 @@ from ..refs import artifact_uri, parse_ref
 from .completion import complete_project, complete_ref
 from .output import emit_fields, emit_json, emit_table, human_size, paged, when
 from .runref import short_run_id
-from .state import State
+from .state import NOTHING_HERE, State
 
 pass_state = click.make_pass_decorator(State)
 JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 WIDE = click.option(
     "--wide", is_flag=True, help="Every column, whole (full run ids); default: fit the terminal."
-)
-NOTHING_HERE = (
-    "no stack here: no --stack, no FLOW_ARTIFACTS_STACK, no flow_artifacts.yaml in this folder "
-    "or its parents, and no .flow_artifacts folder; run `flow-artifacts demo` to make one, or "
-    "give --stack FILE"
 )
 
 
@@ -130,7 +125,9 @@ def ls(
 def _nothing_here(asked: str | None, as_json: bool) -> None:
     """An empty answer, or (when a project or run was asked for) an error, with the reason."""
     if asked is not None:
-        raise ArtifactNotFound(f"no artifacts of {asked!r}: {NOTHING_HERE}")
+        missing = ArtifactNotFound(f"no artifacts of {asked!r}: {NOTHING_HERE}")
+        missing.hint = ""
+        raise missing
     if as_json:
         emit_json(listing([], None, 0))
     click.echo(f"no artifacts ({NOTHING_HERE})", err=True)
@@ -165,7 +162,7 @@ def show(state: State, ref: str, wide: bool, as_json: bool) -> None:
     from ..api import get_artifact
     from ..ui.views import neighbours
 
-    art = get_artifact(ref, stack=state.stack)
+    art = get_artifact(ref, stack=state.existing)
     near = neighbours(state.stack, art)
     names = [named(a) for a in near["input_artifacts"]]
     used_by = [named(a) for a in near["used_by"]]
@@ -204,7 +201,7 @@ def versions(
     """Versions of one artifact name, newest first, with their tags."""
     from ..artifact import Artifact
 
-    stack = state.stack
+    stack = state.existing
     if project is None:
         if "/" in name:
             parsed = parse_ref(name, bare=True)
@@ -262,6 +259,9 @@ def runs(
     as_json: bool,
 ) -> None:
     """Runs with their status, newest first, one page at a time."""
+    if state.nothing_here():
+        emit_json(listing([])) if as_json else click.echo(f"no runs ({NOTHING_HERE})", err=True)
+        return
     rows, next_cursor = state.stack.catalog.runs_page(
         project, status=status, pipeline=pipeline, page_size=limit, cursor=cursor
     )
@@ -294,7 +294,7 @@ def describe(state: State, ref: str, limit: int, wide: bool, as_json: bool) -> N
     """One artifact with its name's versions, tags and its metadata aspects (`fa.describe`)."""
     from ..manage import describe as describe_artifact
 
-    found = describe_artifact(ref, page_size=limit, stack=state.stack)
+    found = describe_artifact(ref, page_size=limit, stack=state.existing)
     art = found.artifact
     if as_json:
         versions_ = listing([v.record() for v in found.versions.items], found.versions.next_cursor)

@@ -32,7 +32,7 @@ def diff(state: State, a: str, b: str, as_runs: bool, as_json: bool) -> None:
     from ..api import get_artifact
     from ..compare import diff_artifacts, diff_runs, find_run
 
-    stack = state.stack
+    stack = state.existing
     if as_runs:
         result = diff_runs(stack, find_run(stack, a), find_run(stack, b))
     else:

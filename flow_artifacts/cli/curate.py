@@ -45,7 +45,7 @@ def tag(state: State, ref: str, tag: str, as_json: bool) -> None:
     from ..api import get_artifact
     from ..manage import tag as tag_artifact
 
-    art = get_artifact(ref, stack=state.stack)
+    art = get_artifact(ref, stack=state.existing)
     before = state.stack.catalog.tags_of_name(art.project, art.name).get(tag)
     art = tag_artifact(art, tag, stack=state.stack)
     moved = before if before is not None and before != art.version else None
@@ -70,7 +70,7 @@ def untag(state: State, ref: str, tag: str, as_json: bool) -> None:
     from ..api import get_artifact
     from ..manage import untag as untag_artifact
 
-    art = get_artifact(ref, stack=state.stack)
+    art = get_artifact(ref, stack=state.existing)
     untag_artifact(art, tag, stack=state.stack)
     if as_json:
         emit_json({"untagged": tag, "artifact": art.record()})
@@ -90,7 +90,7 @@ def rm(state: State, ref: str, all_versions: bool, force: bool, yes: bool, as_js
     from ..api import get_artifact
     from ..manage import delete
 
-    art = get_artifact(ref, stack=state.stack)
+    art = get_artifact(ref, stack=state.existing)
     if all_versions:
         key = (art.project, art.name)
         count = state.stack.catalog.names_info([key])[key]["versions"]
@@ -197,7 +197,7 @@ def verify(state: State, refs: tuple[str, ...], check_all: bool, as_json: bool) 
 
     if not refs and not check_all:
         raise click.UsageError("give artifact references, or --all")
-    results = list(check(None if check_all else list(refs), stack=state.stack))
+    results = list(check(None if check_all else list(refs), stack=state.existing))
     bad = [r for r in results if not r.ok]
     if as_json:
         items = [{"uri": r.manifest.uri, "ok": r.ok, "problem": r.problem} for r in results]
@@ -249,7 +249,7 @@ def trust(state: State, ref: str, as_json: bool) -> None:
     """Let a pickle that reindex restored from the store be loaded (it runs code: inspect first)."""
     from ..manage import trust_pickle
 
-    art = trust_pickle(ref, stack=state.stack)
+    art = trust_pickle(ref, stack=state.existing)
     if as_json:
         emit_json({"trusted": True, "artifact": art.record()})
     else:

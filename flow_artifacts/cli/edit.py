@@ -125,7 +125,7 @@ def _json_object(text: str) -> dict[str, Any]:
 def _update(state: State, ref: str, as_json: bool, **changes: Any) -> None:
     from ..manage import update as update_artifact
 
-    _done(update_artifact(ref, stack=state.stack, **changes), "updated", as_json)
+    _done(update_artifact(ref, stack=state.existing, **changes), "updated", as_json)
 
 
 def _done(art: Any, verb: str, as_json: bool) -> None:

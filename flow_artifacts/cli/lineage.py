@@ -46,7 +46,7 @@ def lineage(
     """
     from ..api import lineage as walk
 
-    graph = walk(ref, "downstream" if down else "upstream", depth, stack=state.stack)
+    graph = walk(ref, "downstream" if down else "upstream", depth, stack=state.existing)
     if as_json or fmt == "json":
         emit_json(_as_json(graph))
     elif fmt == "mermaid":

@@ -91,6 +91,8 @@ class FlowArtifactsGroup(click.Group):
 
 def _hint(ctx: click.Context, exc: FlowArtifactsError) -> str | None:
     state = ctx.find_object(State)
+    if exc.hint is not None:
+        return exc.hint or None
     if state is not None and state.stack_failed:
         return STACK_HINT
     return next((hint for cls, hint in HINTS if isinstance(exc, cls)), None)

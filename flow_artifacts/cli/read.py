@@ -36,7 +36,7 @@ def cat(state: State, ref: str, wide: bool, as_json: bool) -> None:
     """
     from ..api import get_artifact
 
-    art = get_artifact(ref, stack=state.stack)
+    art = get_artifact(ref, stack=state.existing)
     if art.kind == "dataset" and art.materializer.endswith("parquet"):
         preview = art.metadata.get("preview") or {}
         if preview.get("columns"):
@@ -85,7 +85,7 @@ def get(state: State, ref: str, output: str | None, force: bool, as_json: bool) 
     """
     from ..api import get_artifact
 
-    art = get_artifact(ref, stack=state.stack)
+    art = get_artifact(ref, stack=state.existing)
     if output == "-":
         if art.manifest.directory:
             raise UnsupportedOperation(f"{ref} is a directory; give -o a folder to put it in")

@@ -6,10 +6,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
+from ..errors import ArtifactNotFound, ConfigError
 
 if TYPE_CHECKING:
     from ..stack import Stack
+
+
+NOTHING_HERE = (
+    "no stack here: no --stack, no FLOW_ARTIFACTS_STACK, no flow_artifacts.yaml in this folder "
+    "or its parents, and no .flow_artifacts folder; run `flow-artifacts demo` to make one, or "
+    "give --stack FILE"
+)
 
 
 class State:
@@ -44,3 +51,13 @@ class State:
         from ..stack.discovery import nothing_to_open
 
         return nothing_to_open(Path.cwd())
+
+    @property
+    def existing(self) -> Stack:
+        """The stack, for commands that read or change what exists: with no stack here at all,
+        they say so (exit 1) instead of creating an empty one to look in."""
+        if self.nothing_here():
+            missing = ArtifactNotFound(NOTHING_HERE)
+            missing.hint = ""
+            raise missing
+        return self.stack
