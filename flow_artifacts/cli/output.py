@@ -103,17 +103,17 @@ def paged(command: F) -> F:
         term = terminal()
         if not term.tty:
             return command(*args, **kwargs)
-        buffer = io.StringIO()
+        text, notes = io.StringIO(), io.StringIO()  # notes (counts, cursors) follow the text
         try:
-            with contextlib.redirect_stdout(buffer):
+            with contextlib.redirect_stdout(text), contextlib.redirect_stderr(notes):
                 return command(*args, **kwargs)
         finally:
-            text = buffer.getvalue()
-            if text.count("\n") >= term.height:
-                click.echo_via_pager(text, color=term.colour)
+            if text.getvalue().count("\n") >= term.height:
+                click.echo_via_pager(text.getvalue(), color=term.colour)
             else:
-                sys.stdout.write(text)
+                sys.stdout.write(text.getvalue())
                 sys.stdout.flush()
+            sys.stderr.write(notes.getvalue())
 
     return run  # type: ignore[return-value]
 
