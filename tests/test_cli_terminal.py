@@ -116,6 +116,16 @@ def test_rm_asks_on_a_terminal_and_yes_skips_the_question(catalog):
     assert in_terminal(catalog, "gc", answer="n\n")[0] == 0  # nothing to remove: no question
 
 
+def test_gc_says_what_it_would_remove_and_asks(catalog):
+    code, shown = in_terminal(catalog, "gc", "--keep-last", "1", answer="n\n")
+    assert code == 1 and "1 old version(s)?" in shown and "nothing changed" in shown
+    assert fa.get_artifact("demo/report@1").version == 1
+    code, shown = in_terminal(catalog, "gc", "--keep-last", "1", "--yes")
+    assert code == 0 and "?" not in shown and "removed store://demo/report@1" in shown
+    with pytest.raises(fa.ArtifactNotFound):
+        fa.get_artifact("demo/report@1")
+
+
 def test_tag_says_when_it_moves(catalog):
     runner = CliRunner()
     first = runner.invoke(cli, ["tag", "demo/report@1", "prod"])

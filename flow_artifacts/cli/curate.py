@@ -138,18 +138,18 @@ def gc(
             dry_run=dry, keep_last=keep_last, project=project, force=force, stack=state.stack
         )
 
+    report = None
     if not dry_run and not yes and sys.stdin.isatty() and sys.stderr.isatty():
         plan = run(True)
-        doomed = len(plan.garbage) + len(plan.uploads) + len(plan.surplus)
-        if not doomed:
-            click.echo("nothing to remove", err=True)
-            return
-        confirm(
-            f"remove {len(plan.garbage)} path(s) of dead writes, {len(plan.uploads)} unfinished "
-            f"upload(s) and {len(plan.surplus)} old version(s)?",
-            yes,
-        )
-    report = run(dry_run)
+        if plan.garbage or plan.uploads or plan.surplus:
+            confirm(
+                f"remove {len(plan.garbage)} path(s) of dead writes, {len(plan.uploads)} "
+                f"unfinished upload(s) and {len(plan.surplus)} old version(s)?",
+                yes,
+            )
+        else:  # nothing to ask about: what the plan found is the report
+            report, dry_run = plan, True
+    report = report or run(dry_run)
     verb = "would remove" if dry_run else "removed"
     surplus = [str(m.uri) for m in report.surplus]
     if as_json:
