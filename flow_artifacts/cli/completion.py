@@ -55,20 +55,17 @@ def _refs(state: State, incomplete: str) -> list[CompletionItem]:
         return _projects(state, incomplete, suffix="/")
     project, _, rest = incomplete.partition("/")
     catalog = state.stack.catalog
-    for mark in (":", "@"):
-        if mark in rest:
-            name, _, start = rest.partition(mark)
-            tags = catalog.tags_of_name(project, name)
-            if mark == ":":
-                return [_item(f"{project}/{name}:{t}", "tag") for t in sorted(tags)
-                        if t.startswith(start)]  # fmt: skip
-            page = catalog.versions(project, name, page_size=MAX_ITEMS)
-            return [
-                _item(f"{project}/{name}@{m.version}", "version")
-                for m in page.items
-                if str(m.version).startswith(start)
-            ]
-    from ..catalog.listing import Search
+    if ":" in rest:
+        name, _, start = rest.partition(":")
+        tags = sorted(catalog.tags_of_name(project, name))
+        return [_item(f"{project}/{name}:{t}", "tag") for t in tags if t.startswith(start)]
+    if "@" in rest:
+        name, _, start = rest.partition("@")
+        versions = [m.version for m in catalog.versions(project, name, page_size=MAX_ITEMS).items]
+        return [
+            _item(f"{project}/{name}@{v}", "version") for v in versions if str(v).startswith(start)
+        ]
+    from ..catalog import Search
 
     page = catalog.search(Search(project=project, name=rest or None, latest=True, limit=MAX_ITEMS))
     names = sorted({m.name for m in page.items if m.name.startswith(rest)})
