@@ -81,8 +81,9 @@ class ErrorTranslator:
     """Turns SDK exceptions into store errors naming the store and the artifact, scrubbed of
     the secrets in the store's options."""
 
-    store: str
-    """How the store is named in messages: its `str()`, which holds no secret or absolute path."""
+    store: object
+    """The store, named in messages by its `str()` (no secret, no absolute path), taken when a
+    message is made: paths in it are relative to the current folder of that moment."""
     secrets: tuple[str, ...]
     root_missing: Callable[[], bool]
     """Whether the bucket (or root folder) is gone: asked only to explain a missing path."""

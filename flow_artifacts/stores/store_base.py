@@ -68,7 +68,7 @@ class StoreBase:
             raise StoreError(scrub(f"cannot open store {self.url}: {exc}", secrets)) from exc
         self.root = root.rstrip("/")
         self._local = isinstance(self.fs, LocalFileSystem)
-        self._errors = ErrorTranslator(str(self), secrets, self._root_missing, self.root)
+        self._errors = ErrorTranslator(self, secrets, self._root_missing, self.root)
         self._writer = Writer(self.fs, self.root, self.backend, self._errors)
         self._writes: dict[str, PendingWrite] = {}
         self._identity: str | None = None
