@@ -25,7 +25,7 @@ from ..naming import validate_name
 from ..redact import redact_url
 from ..refs import Ref, parse_ref
 from . import curation, inventory, listing, lookups, recording
-from .database import ensure_schema, open_engine, read, write
+from .database import ensure_schema, open_engine, read, shown_catalog, write
 from .journaling import JournalSink, Pending, journaled
 from .lineage import Direction, LineageGraph, walk_lineage
 from .listing import Search
@@ -43,7 +43,7 @@ class Catalog(RunMethods):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = open_engine(url)
-        ensure_schema(self.engine, redact_url(url))
+        ensure_schema(self.engine, shown_catalog(url))
         self._known = Known()
         self._renews = renews_heartbeats(self.engine.url)
 

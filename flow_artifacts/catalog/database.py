@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, select, 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from ..errors import CatalogError, ConfigError
+from ..errors import CatalogError, ConfigError, shown_path
 from ..redact import redact_url
 from . import schema
 from .migrations import MIGRATIONS
@@ -160,4 +160,19 @@ def ensure_schema(engine: Engine, where: str) -> None:
             MIGRATIONS[version](conn)
             conn.execute(schema.schema_info.update().values(version=version))
 
-    write(engine, work, what=f"opening catalog {where}")
+    try:
+        write(engine, work, what=f"opening catalog {where}")
+    except SQLAlchemyError as exc:  # not a database, or not one with our tables
+        raise CatalogError(
+            f"cannot open catalog {where}: {_short(exc)}; point the stack at a flow-artifacts "
+            "catalog, or move this one away to start a new one"
+        ) from exc
+
+
+def shown_catalog(url: str) -> str:
+    """The catalog as messages name it: a SQLite file by `shown_path` (no absolute path),
+    a server by its URL without credentials."""
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if database and database != ":memory:":
+        return shown_path(database)
+    return redact_url(url)
