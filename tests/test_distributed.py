@@ -1,14 +1,11 @@
 """Steps as Dask and Ray tasks, each worker writing to moto's S3 and a throwaway PostgreSQL.
 
-One Dask LocalCluster (2 process workers) and one local Ray instance per session. The stack
-travels as a stack file whose secrets are `${VAR}`s, set in the workers' environment when the
-engines start, so a secret in a task payload would be a leak the tests can see.
+The engines and stack files are `tests/engine_fixtures.py`'s; killed workers and drivers are
+`test_distributed_kills.py`'s.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,70 +16,9 @@ from flow_artifacts.steps.executors import Executor, resolve_executor
 
 from . import distributed_steps as ds
 from .core_plugins import ExecutorPlugin, RecordingExecutor, host_with
+from .engine_fixtures import DB_PASSWORD, S3_SECRET, write_stack_file
 
-S3_SECRET = "s3-secret-4f9c2e7a-never-in-a-task"
-DB_PASSWORD = "db-password-8d1b3c55-never-in-a-task"
-ENVIRONMENT = {"FA_TEST_S3_SECRET": S3_SECRET, "FA_TEST_DB_PASSWORD": DB_PASSWORD}
 PARTS = 10  # 10 loads, 10 featurizes, merge, fit, report: 23 steps
-
-
-@pytest.fixture(scope="session")
-def engine_environment(s3_server) -> Iterator[None]:
-    """The variables the stack file names, set before any engine starts its workers."""
-    values = {**ENVIRONMENT, "FA_TEST_S3_ENDPOINT": s3_server.endpoint_url}
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-@pytest.fixture(scope="session")
-def dask_client(engine_environment) -> Iterator[object]:
-    import distributed  # in the test extra: missing, the suite fails rather than skips
-
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
-@pytest.fixture(scope="session")
-def ray_instance(engine_environment) -> Iterator[None]:
-    import ray  # in the test extra: missing, the suite fails rather than skips
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture
-def stack_file(tmp_path: Path, s3_server, postgres_url: str) -> Path:
-    """A stack on a new bucket and database, its secrets left to the environment."""
-    return _stack_file(tmp_path / "stack.yaml", s3_server, postgres_url)
-
-
-def _stack_file(path: Path, s3_server, postgres_url: str) -> Path:
-    bucket = s3_server.create_bucket()
-    catalog = postgres_url.replace("postgres@", "postgres:${FA_TEST_DB_PASSWORD}@", 1)
-    path.write_text(
-        "project: dist\n"
-        "artifact_store:\n"
-        f"  url: s3://{bucket}/artifacts\n"
-        "  storage_options:\n"
-        "    key: testing\n"
-        "    secret: ${FA_TEST_S3_SECRET}\n"
-        "    endpoint_url: ${FA_TEST_S3_ENDPOINT}\n"
-        "    config_kwargs: {signature_version: s3v4}\n"
-        f'catalog: {{url: "{catalog}"}}\n'
-    )
-    return path
 
 
 def training(executor: object, stack: fa.Stack, parts: int = PARTS) -> fa.Pipeline:
@@ -135,7 +71,7 @@ def test_a_fan_out_fan_in_pipeline_on_dask_records_what_a_local_run_records(
     assert all(s.status == "completed" for s in distributed_run.steps)
 
     local_stack = fa.Stack.from_yaml(
-        _stack_file(tmp_path / "local.yaml", s3_server, postgres_database_factory())
+        write_stack_file(tmp_path / "local.yaml", s3_server, postgres_database_factory())
     )
     local_run = training(None, local_stack)()
     assert records(stack, distributed_run) == records(local_stack, local_run)

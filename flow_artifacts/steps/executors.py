@@ -122,6 +122,11 @@ class RayExecutor(Executor):
     def hosts(self) -> set[str]:
         return {n["NodeManagerAddress"] for n in self._ray.nodes() if n.get("Alive")}
 
+    def multi_machine(self) -> bool:
+        # Ray names a node by its interface address, which the host name may not resolve to
+        here = self._ray.util.get_node_ip_address()
+        return any(host != here for host in self.hosts()) and super().multi_machine()
+
 
 ExecutorLike = Executor | str
 
