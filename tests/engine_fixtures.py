@@ -20,9 +20,15 @@ ENVIRONMENT = {"FA_TEST_S3_SECRET": S3_SECRET, "FA_TEST_DB_PASSWORD": DB_PASSWOR
 
 
 @pytest.fixture(scope="session")
-def engine_environment(s3_server) -> Iterator[None]:
-    """The variables the stack file names, set before any engine starts its workers."""
-    values = {**ENVIRONMENT, "FA_TEST_S3_ENDPOINT": s3_server.endpoint_url}
+def engine_environment(s3_server, postgres_server) -> Iterator[None]:
+    """The variables the stack files name, set before any engine starts its workers: the
+    suite's, and those of the team stack in docs/distributed.md, whose bucket, database and
+    database user are made here."""
+    values = {
+        **ENVIRONMENT,
+        "FA_TEST_S3_ENDPOINT": s3_server.endpoint_url,
+        **team_stack_environment(s3_server, postgres_server),
+    }
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     yield
@@ -53,6 +59,26 @@ def ray_instance(engine_environment) -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     yield
     ray.shutdown()
+
+
+def team_stack_environment(s3_server, postgres_server) -> dict[str, str]:
+    """docs/distributed.md's `ml-artifacts` bucket and `flow` database (owned by the user
+    `flow`), and the variables its stack file names."""
+    import psycopg
+
+    s3_server.create_bucket("ml-artifacts")
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres", autocommit=True
+    ) as conn:
+        conn.execute("CREATE ROLE flow LOGIN")
+        conn.execute("CREATE DATABASE flow OWNER flow")
+    return {
+        "FLOW_S3_KEY": s3_server.key,
+        "FLOW_S3_SECRET": s3_server.secret,
+        "FLOW_S3_ENDPOINT": s3_server.endpoint_url,
+        "FLOW_DB_PASSWORD": DB_PASSWORD,  # trust auth: checked by nobody, but never leaked
+        "FLOW_DB_HOST": f"{postgres_server.host}:{postgres_server.port}",
+    }
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ spec once (`${VAR}` expanded from its own environment) and keeps it open for lat
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,8 @@ class StackSpec:
             from ..stack.file import read_stack_config
 
             single = read_stack_config(stack.source).name == stack.name
-            return cls(file=stack.source, name=None if single else stack.name)
+            # absolute: a worker's working folder is not the driver's
+            return cls(file=os.path.abspath(stack.source), name=None if single else stack.name)
         options = {
             k: v
             for k, v in getattr(stack.store.fs, "storage_options", {}).items()
