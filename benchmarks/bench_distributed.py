@@ -15,7 +15,7 @@ meanwhile (in cores, out of the machine's), which a speed-up on 2 cores cannot i
    duplicate versions, lost rows), which must be zero.
 
     python benchmarks/bench_distributed.py [--steps 64 --seconds 0.5 --mb 10]
-        [--tasks 200] [--procs 16 --commits 1000]
+        [--tasks 200] [--procs 16 --commits 1000] [--only speed_up,overhead,commits]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -54,14 +55,18 @@ def tiny(i: int) -> dict:
 
 class OthersLoad:
     """CPU that processes outside this one and its children used while the block ran, in
-    cores: the machine's busy time (/proc/stat) less our own process tree's."""
+    cores: the machine's busy time (/proc/stat) less our own process tree's, and less the tree
+    of the server listening on `port` (the PostgreSQL the commits go to), when given."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port
 
     def __enter__(self) -> OthersLoad:
-        self.start = (time.perf_counter(), _machine_busy(), _own_cpu())
+        self.start = (time.perf_counter(), _machine_busy(), _own_cpu(self.port))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        wall, busy, own = time.perf_counter(), _machine_busy(), _own_cpu()
+        wall, busy, own = time.perf_counter(), _machine_busy(), _own_cpu(self.port)
         self.wall = wall - self.start[0]
         self.cores = max(0.0, (busy - self.start[1]) - (own - self.start[2])) / self.wall
 
@@ -77,17 +82,24 @@ def _machine_busy() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def _own_cpu() -> float:
+def _own_cpu(port: int | None) -> float:
+    """CPU seconds of this process and its descendants (those ended count once waited for),
+    and of the server on `port` and its descendants."""
     import psutil  # a dependency of distributed
 
-    me = psutil.Process()
+    roots = [psutil.Process()]
+    if port is not None:
+        listening = psutil.net_connections("tcp")
+        pids = {c.pid for c in listening if c.laddr.port == port and c.status == "LISTEN"}
+        roots += [psutil.Process(pid) for pid in pids if pid]
     total = 0.0
-    for proc in [me, *me.children(recursive=True)]:
+    procs = [p for root in roots for p in [root, *root.children(recursive=True)]]
+    for proc in procs:
         try:
             times = proc.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        total += times.user + times.system
+        total += times.user + times.system + times.children_user + times.children_system
     return total
 
 
@@ -157,8 +169,11 @@ def overhead(args: argparse.Namespace, root: Path) -> None:
     )
 
 
-def committer(url: str, store: str, index: int, commits: int) -> None:
+def committer(url: str, store: str, index: int, commits: int, ready: Any, go: Any) -> None:
     stack = fa.Stack(store=fa.ArtifactStore(store), catalog=fa.Catalog(url), project="bench")
+    stack.catalog.projects()  # connected, imports done: only commits are timed
+    ready.release()
+    go.wait()
     for i in range(commits):
         fa.materialize(
             {"p": index, "i": i}, f"shared-{i % NAMES}", f"r{index}", f"c{i}", "bench", stack=stack
@@ -174,16 +189,22 @@ def commits(args: argparse.Namespace, root: Path) -> None:
         url = server.create_database()
         fa.Catalog(url).close()  # schema created once, before the race
         context = multiprocessing.get_context("spawn")
+        ready, go = context.Semaphore(0), context.Event()
         procs = [
-            context.Process(target=committer, args=(url, str(root / "pg"), p, args.commits))
+            context.Process(
+                target=committer, args=(url, str(root / "pg"), p, args.commits, ready, go)
+            )
             for p in range(args.procs)
         ]
-        start = time.perf_counter()
         for proc in procs:
             proc.start()
-        for proc in procs:
-            proc.join()
-        wall = time.perf_counter() - start
+        for _ in procs:
+            ready.acquire()
+        with OthersLoad(server.port) as load:
+            go.set()
+            for proc in procs:
+                proc.join()
+        wall = load.wall
         assert all(proc.exitcode == 0 for proc in procs), [p.exitcode for p in procs]
         catalog = fa.Catalog(url)
         with catalog.engine.connect() as conn:
@@ -201,8 +222,12 @@ def commits(args: argparse.Namespace, root: Path) -> None:
         anomalies += max(versions) - len(set(versions))  # gaps
     print(
         f"commits: {args.procs} processes x {args.commits} artifacts into PostgreSQL: "
-        f"{len(rows)} rows in {wall:.1f}s, {len(rows) / wall:.0f} rows/s, {anomalies} anomalies"
+        f"{len(rows)} rows in {wall:.1f}s, {len(rows) / wall:.0f} rows/s, {anomalies} anomalies "
+        f"({load})"
     )
+
+
+SCENARIOS = {"speed_up": speed_up, "overhead": overhead, "commits": commits}
 
 
 def main() -> None:
@@ -213,12 +238,12 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--procs", type=int, default=16)
     parser.add_argument("--commits", type=int, default=1000)
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="scenarios, comma-separated")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        speed_up(args, root)
-        overhead(args, root)
-        commits(args, root)
+        for scenario in args.only.split(","):
+            SCENARIOS[scenario](args, root)
 
 
 if __name__ == "__main__":
