@@ -172,8 +172,20 @@ class Submissions:
         return {m.id: m for m in self.run.stack.catalog.by_ids(list(dict.fromkeys(ids)))}
 
     def join(self) -> None:
-        """Wait for every step; on the first failure cancel what has not run and re-raise it.
-        The run's `steps` and `artifacts` are then filled in call order."""
+        """Wait for every step: all at once while none fails; at a failure, step by step in call
+        order, cancelling what has not run at the first one and re-raising it. The run's `steps`
+        and `artifacts` are then filled in call order."""
+        pending = [e for e in self.entries if e.outcome is None and e.error is None]
+        try:
+            outcomes = self.executor.results([e.future for e in pending])
+        except Exception:  # a step failed, or the engine did: found in call order below
+            pass
+        except BaseException:  # the driver is interrupted
+            self.abandon()
+            raise
+        else:
+            for entry, outcome in zip(pending, outcomes, strict=True):
+                entry.outcome = outcome
         failure: BaseException | None = None
         for index in range(len(self.entries)):
             try:

@@ -33,6 +33,11 @@ class Executor(abc.ABC):
     def result(self, future: Any) -> Any:
         """Wait for a future; return its result or raise the task's own exception."""
 
+    def results(self, futures: Sequence[Any]) -> list[Any]:
+        """Wait for every future and return their results in order, or raise as `result` does
+        for one that failed. Engines that fetch many results in one round trip override it."""
+        return [self.result(future) for future in futures]
+
     @abc.abstractmethod
     def cancel(self, futures: Sequence[Any]) -> None:
         """Cancel tasks that have not run yet (those running may finish)."""
@@ -68,6 +73,15 @@ class DaskExecutor(Executor):
 
     def result(self, future: Any) -> Any:
         return future.result()
+
+    def results(self, futures: Sequence[Any]) -> list[Any]:
+        # one round trip to the client's event loop for all, instead of one per future
+        from distributed import wait
+
+        wait(list(futures), return_when="FIRST_EXCEPTION")
+        if all(future.status == "finished" for future in futures):
+            return list(self.client.gather(list(futures)))
+        return super().results(futures)
 
     def cancel(self, futures: Sequence[Any]) -> None:
         if futures:
