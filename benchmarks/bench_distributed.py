@@ -126,11 +126,12 @@ def speed_up(args: argparse.Namespace, root: Path) -> None:
                     for i in range(args.steps):
                         work(i, args.seconds, args.mb)
             assert run.status == "completed" and len(run.steps) == args.steps
-    one, two = loads[1], loads[2]
+    one, two, n = loads[1], loads[2], args.steps
     print(
         f"speed-up: {args.steps} steps of {args.seconds}s CPU + {args.mb} MB: "
         f"1 worker {one.wall:.1f}s ({one}), 2 workers {two.wall:.1f}s ({two}), "
-        f"{one.wall / two.wall:.2f}x (target 1.8x)"
+        f"{one.wall / two.wall:.2f}x (target 1.8x); CPU per step {one.ours * one.wall / n:.2f}s "
+        f"and {two.ours * two.wall / n:.2f}s: two workers waste nothing when these are equal"
     )
 
 
