@@ -226,7 +226,8 @@ def commits(args: argparse.Namespace, root: Path) -> None:
     print(
         f"commits: {args.procs} processes x {args.commits} artifacts into PostgreSQL: "
         f"{len(rows)} rows in {wall:.1f}s, {len(rows) / wall:.0f} rows/s, {anomalies} anomalies "
-        f"({load})"
+        f"({load}; {load.ours * wall / max(len(rows), 1) * 1e3:.1f} ms CPU per row, server's "
+        "included)"
     )
 
 
