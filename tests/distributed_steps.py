@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flow_artifacts import step
+from flow_artifacts import ArtifactStore, Stack, step
 from flow_artifacts.stores.paths import TEMPS
 
 
@@ -88,3 +88,24 @@ def _kill_while_writing(temps: Path) -> None:
 def naps(frame: pd.DataFrame, seconds: float) -> pd.DataFrame:
     time.sleep(seconds)
     return frame
+
+
+@step(outputs=("kept", "big"))
+def dies_mid_upload(stack_file: str, marker: str, rows: int) -> tuple:
+    """Like `dies_mid_write`, on any store: the watcher SIGKILLs the worker once `big`'s
+    pending-write record is in the store (its lease taken, its bytes on their way)."""
+    frame = pd.DataFrame(np.random.default_rng(0).random((rows, 4)), columns=list("abcd"))
+    if not Path(marker).exists():
+        Path(marker).write_text(str(os.getpid()))
+        store = Stack.from_yaml(stack_file).store
+        threading.Thread(target=_kill_once_leased, args=(store, "/big"), daemon=True).start()
+    return {"rows": rows}, frame
+
+
+def _kill_once_leased(store: ArtifactStore, key_end: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(w.key.endswith(key_end) for w in store.writes()[0].values()):
+            time.sleep(0.05)  # into the upload
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(0.005)
