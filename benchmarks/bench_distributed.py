@@ -170,6 +170,14 @@ def overhead(args: argparse.Namespace, root: Path) -> None:
         f"{eager * 1e3:.2f} ms ({eager_load}): running it as a task adds "
         f"{(stepped - plain - eager) * 1e3:.2f} ms"
     )
+    cpu = {k: v.ours * v.wall / args.tasks * 1e3 for k, v in
+           (("plain", plain_load), ("step", step_load), ("eager", eager_load))}  # fmt: skip
+    print(
+        f"overhead in CPU (all our processes, steadier than wall time on a busy machine): plain "
+        f"task {cpu['plain']:.2f} ms, step task {cpu['step']:.2f} ms, eager step "
+        f"{cpu['eager']:.2f} ms: running it as a task adds "
+        f"{cpu['step'] - cpu['plain'] - cpu['eager']:.2f} ms"
+    )
 
 
 def committer(url: str, store: str, index: int, commits: int, ready: Any, go: Any) -> None:
