@@ -1,7 +1,7 @@
 """Steps as Dask and Ray tasks, each worker writing to moto's S3 and a throwaway PostgreSQL.
 
-The engines and stack files are `tests/engine_fixtures.py`'s; workers killed mid-write and a killed driver are
-`test_distributed_kills.py`'s.
+The engines and stack files are `tests/engine_fixtures.py`'s; workers killed mid-write and a
+killed driver are `test_distributed_kills.py`'s.
 """
 
 from __future__ import annotations
