@@ -178,6 +178,27 @@ def test_stacks_workers_cannot_share_are_refused(tmp_path):
     assert refused.status == "failed" and refused.steps == []
 
 
+class Miscounting(NearBy):
+    """Runs each task at once, in this process, and loses the results at the run's end."""
+
+    name = "miscounting"
+
+    def submit(self, fn, args, *, key):
+        return fn(*args)
+
+    def results(self, futures):
+        return []
+
+
+def test_an_executor_that_loses_results_is_named_and_the_run_fails(tmp_path):
+    stack = fa.Stack.local(tmp_path / "fa", project="dist")
+    with pytest.raises(ConfigError, match="'miscounting' returned 0 results for 1 tasks"):
+        with fa.run(project="dist", stack=stack, executor=Miscounting()) as run:
+            ds.load_part(1)
+    assert run.status == "failed"
+    assert stack.catalog.run("dist", run.id).status == "failed"
+
+
 def test_engines_by_name_and_from_plugins():
     host = host_with(far=ExecutorPlugin("far", FarAway))
     assert isinstance(resolve_executor("far", host), FarAway)

@@ -184,6 +184,11 @@ class Submissions:
             self.abandon()
             raise
         else:
+            if len(outcomes) != len(pending):
+                raise ConfigError(
+                    f"executor {self.executor.name!r} returned {len(outcomes)} results for "
+                    f"{len(pending)} tasks; its `results` must return one for each future"
+                )
             for entry, outcome in zip(pending, outcomes, strict=True):
                 entry.outcome = outcome
         failure: BaseException | None = None
