@@ -109,3 +109,8 @@ def _kill_once_leased(store: ArtifactStore, key_end: str) -> None:
             time.sleep(0.05)  # into the upload
             os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(0.005)
+
+
+def fails_with(message: str) -> None:
+    """A plain task (not a step) that fails."""
+    raise StepBroke(message)

@@ -6,6 +6,7 @@ killed driver are `test_distributed_kills.py`'s.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,17 @@ def test_a_worker_killed_mid_step_is_retried_as_a_new_attempt(dask_client, stack
     fs, root = stack.store.fs, stack.store.root
     written = fs.find(f"{root}/dist/{run.id}/dies_once")
     assert written and all(run.artifacts["dies_once"].key in path for path in written)
+
+
+def test_dask_results_come_at_once_and_a_failure_in_call_order(dask_client):
+    executor = fa.DaskExecutor(dask_client)
+    keys = [f"abs-{i}-{uuid.uuid4().hex}" for i in range(5)]
+    futures = [executor.submit(abs, [-i], key=key) for i, key in enumerate(keys)]
+    assert executor.results(futures) == [0, 1, 2, 3, 4]
+    failing = executor.submit(ds.fails_with, ["second"], key=f"fails-{uuid.uuid4().hex}")
+    later = executor.submit(ds.fails_with, ["third"], key=f"fails-{uuid.uuid4().hex}")
+    with pytest.raises(ds.StepBroke, match="second"):
+        executor.results([futures[0], failing, later])
 
 
 def test_a_local_cluster_may_share_a_sqlite_catalog(dask_client, tmp_path):

@@ -75,13 +75,14 @@ class DaskExecutor(Executor):
         return future.result()
 
     def results(self, futures: Sequence[Any]) -> list[Any]:
-        # one round trip to the client's event loop for all, instead of one per future
-        from distributed import wait
+        # completions pushed by the client's event loop, and one gather, instead of a round
+        # trip to that loop per future; a failure is seen as soon as it happens
+        from distributed import as_completed
 
-        wait(list(futures), return_when="FIRST_EXCEPTION")
-        if all(future.status == "finished" for future in futures):
-            return list(self.client.gather(list(futures)))
-        return super().results(futures)
+        for batch in as_completed(list(futures)).batches():
+            if any(future.status != "finished" for future in batch):
+                return super().results(futures)  # raises the first failure in call order
+        return list(self.client.gather(list(futures)))
 
     def cancel(self, futures: Sequence[Any]) -> None:
         if futures:
