@@ -20,6 +20,7 @@ from ..manifest import Manifest
 from ..redact import redact_url
 from ..refs import display_ref
 from ..stack import Stack
+from ..steps.failures import split_error
 from ..version import __version__
 
 VERSIONS_PAGE = 20
@@ -147,7 +148,9 @@ def versions(stack: Stack, art: Artifact, cursor: str | None) -> dict[str, Any]:
 
 
 def step_summary(s: StepRunRecord) -> dict[str, Any]:
+    """A step run; a failed one's recorded error also apart as its message and traceback."""
     ended = s.ended
+    message, trace = split_error(s.error) if s.error else (None, None)
     return {
         "id": s.id,
         "project": s.project,
@@ -161,6 +164,8 @@ def step_summary(s: StepRunRecord) -> dict[str, Any]:
         "cache_key": s.cache_key,
         "params": s.params,
         "error": s.error,
+        "error_message": message,
+        "traceback": trace,
         "inputs": s.inputs,
         "outputs": s.outputs,
     }

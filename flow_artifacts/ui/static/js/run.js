@@ -1,5 +1,6 @@
-// One run: its steps with status, duration, cache hits, inputs and outputs. A step named in the
-// URL fragment (#step-<id>, where the lineage graph links to) is highlighted and scrolled to.
+// One run: its steps with status, duration, cache hits, inputs and outputs, and the error and
+// traceback of a failed step. A step named in the URL fragment (#step-<id>, where the lineage
+// graph links to) is highlighted and scrolled to.
 import {
   api, artifactLink, duration, h, jsonBlock, markReady, stepHref, when,
 } from "./dom.js";
@@ -9,12 +10,24 @@ function artifacts(list) {
   return h("ul", { class: "plain" }, list.map((a) => h("li", {}, artifactLink(a))));
 }
 
+// A failed step's error under its row: the message, and its traceback folded.
+function failureRow(s) {
+  return h("tr", { class: "failure", id: `failure-${s.id}` }, h("td", { colspan: 7 },
+    h("p", { class: "error" }, `Step ${s.step} failed:`),
+    h("pre", { class: "code", "aria-label": `Error of step ${s.step}` }, s.error_message),
+    s.traceback ? h("details", {}, h("summary", {}, "Traceback"),
+      h("pre", { class: "code", "aria-label": `Traceback of step ${s.step}` }, s.traceback))
+      : null));
+}
+
+function stepRows(s) {
+  return s.error ? [stepRow(s), failureRow(s)] : stepRow(s);
+}
+
 function stepRow(s) {
   return h("tr", { id: `step-${s.id}` },
     h("th", { scope: "row" }, s.step),
-    h("td", {}, h("span", { class: `status status-${s.status}` }, s.status),
-      s.error ? h("details", {}, h("summary", {}, "error"), h("pre", { class: "code" }, s.error))
-        : null),
+    h("td", {}, h("span", { class: `status status-${s.status}` }, s.status)),
     h("td", { class: "num" }, duration(s.duration_s)),
     h("td", {}, s.cached ? [h("span", { class: "badge hit" }, "cache hit"), s.reused_from
       ? h("div", { class: "muted" }, "reused ", h("a", { href: stepHref(s.reused_from) },
@@ -52,7 +65,7 @@ export async function render(main, info, project, runId) {
       h("caption", { class: "visually-hidden" }, "Steps of this run"),
       h("thead", {}, h("tr", {}, ["Step", "Status", "Duration", "Cache", "Inputs", "Outputs",
         "Parameters"].map((c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, run.steps.length ? run.steps.map(stepRow)
+      h("tbody", {}, run.steps.length ? run.steps.map(stepRows)
         : h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No steps recorded."))))));
   const target = location.hash && document.getElementById(location.hash.slice(1));
   if (target) {
