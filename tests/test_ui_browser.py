@@ -359,3 +359,78 @@ def test_list_and_artifact_pages_fit_a_390_px_screen(site, browser, tmp_path):
         assert tab.evaluate(wide) <= 390, path
     context.close()
     assert errors == []
+
+
+def test_edit_tags_labels_and_description_from_the_page(page, tmp_path):
+    from playwright.sync_api import expect
+
+    stack = fa.Stack.local(tmp_path / "fa")
+    one = fa.materialize({"v": 1}, "report", "r1", "eval", "demo", stack=stack)
+    two = fa.materialize({"v": 2}, "report", "r2", "eval", "demo", stack=stack)
+    fa.tag(one, "prod", stack=stack)
+    with serve_in_thread(create_app(stack)) as url:
+        page.open(f"{url}/artifacts/{two.id}", "artifact")
+        expect(page.tab.get_by_role("heading", name="Edit")).to_have_count(0)
+    with serve_in_thread(create_app(stack, allow_delete=True)) as url:
+        tab = page.tab
+        page.open(f"{url}/artifacts/{two.id}", "artifact")
+        status = tab.locator("#edit-status")
+        tab.get_by_label("Tag", exact=True).fill("prod")
+        tab.get_by_role("button", name="Add tag").click()
+        expect(status).to_have_text("Moved tag prod from version 1 to version 2.")
+        expect(tab.locator("h1 .tag")).to_have_text(["prod"])
+        tab.get_by_label("Label key").fill("stage")
+        tab.get_by_label("Value").fill("gold")
+        tab.get_by_role("button", name="Set label").click()
+        expect(status).to_have_text("Set label stage=gold.")
+        tab.get_by_role("textbox", name="Description").fill("The second report")
+        tab.get_by_role("button", name="Save description").click()
+        expect(status).to_have_text("Saved the description.")
+        expect(tab.locator("p.lead")).to_have_text("The second report")
+        page.shot("edited")
+        tab.get_by_role("button", name="Remove label stage").click()
+        expect(status).to_have_text("Removed label stage.")
+        tab.get_by_role("button", name="Remove tag prod").click()
+        expect(status).to_have_text("Removed tag prod.")
+        tab.get_by_label("Tag", exact=True).fill("12")
+        tab.get_by_role("button", name="Add tag").click()
+        expect(status).to_contain_text("version number")
+        page.shot("edit-refused")
+    again = fa.get_artifact(two.id, stack=stack)
+    assert again.labels == {} and again.description == "The second report"
+    assert stack.catalog.tags(two.id) == [] and stack.catalog.tags(one.id) == []
+    stack.close()
+    assert page.errors == [] or all("400" in e for e in page.errors)
+
+
+def test_a_failed_step_shows_its_error_and_traceback_on_the_run_page(page, tmp_path):
+    from playwright.sync_api import expect
+
+    stack = fa.Stack.local(tmp_path / "fa")
+    stack.secrets = ("page-Secret-123",)
+
+    def divide(n: int) -> float:
+        return n / 0
+
+    @fa.step
+    def crunch(n: int) -> float:
+        if n:
+            return divide(n)
+        raise ValueError("never")
+
+    with pytest.raises(ZeroDivisionError), fa.run(project="demo", stack=stack) as run:
+        crunch(3)
+    with serve_in_thread(create_app(stack)) as url:
+        page.open(f"{url}/runs/demo/{run.id}", "run")
+        tab = page.tab
+        expect(tab.get_by_label("Error of step crunch")).to_have_text(
+            "ZeroDivisionError: division by zero"
+        )
+        trace = tab.get_by_label("Traceback of step crunch")
+        expect(trace).to_be_hidden()
+        tab.get_by_text("Traceback", exact=True).click()
+        expect(trace).to_contain_text("in divide")
+        expect(trace).to_contain_text("return n / 0")
+        page.shot("failed-step")
+    stack.close()
+    assert page.errors == []

@@ -1,9 +1,10 @@
 // One artifact: identity with copy buttons, every recorded field, labels, metadata, a preview,
-// the versions of its name with their tags, download, lineage and (if allowed) delete.
+// the versions of its name with their tags, download, lineage and (if allowed) edits and delete.
 import {
   announce, api, artifactHref, artifactLink, chips, copyField, duration, h, jsonBlock,
   markReady, runHref, size, stepHref, when,
 } from "./dom.js";
+import { editor } from "./edit.js";
 
 function section(title, ...content) {
   const id = `s-${title.toLowerCase().replace(/\W+/g, "-")}`;
@@ -144,6 +145,11 @@ export async function render(main, info, ref) {
       ["Written with", Object.entries(a.libraries).map(([k, v]) => `${k} ${v}`).join(", ")],
     ])),
     section("Labels", chips(a.labels) || h("p", { class: "muted" }, "No labels.")),
+    info.allow_delete ? editor(a, async (message) => {
+      await render(main, info, a.id);
+      document.getElementById("edit-status").textContent = message;
+      announce(message);
+    }) : null,
     section("Produced by", producer(a)),
     section("Used by", a.used_by.length
       ? [h("ul", { class: "plain", id: "used-by" }, a.used_by.map((u) => h("li", {},

@@ -23,15 +23,20 @@ export class ApiError extends Error {
   }
 }
 
-// GET (or another method) a JSON endpoint; params with array values repeat the key.
-export async function api(path, params = {}, method = "GET") {
+// GET (or another method) a JSON endpoint; params with array values repeat the key; a body
+// is sent as JSON.
+export async function api(path, params = {}, method = "GET", payload = undefined) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(params)) {
     for (const item of [].concat(value)) {
       if (item !== undefined && item !== null && item !== "") url.searchParams.append(key, item);
     }
   }
-  const response = await fetch(url, { method, headers: { Accept: "application/json" } });
+  const headers = { Accept: "application/json" };
+  if (payload !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, {
+    method, headers, body: payload === undefined ? undefined : JSON.stringify(payload),
+  });
   const body = await response.json().catch(() => ({ error: response.statusText }));
   if (!response.ok) throw new ApiError(response.status, body.error || response.statusText);
   return body;
