@@ -434,3 +434,66 @@ def test_a_failed_step_shows_its_error_and_traceback_on_the_run_page(page, tmp_p
         page.shot("failed-step")
     stack.close()
     assert page.errors == []
+
+
+def test_lineage_hover_card_and_focus_on_one_node(site, page):
+    """clean@1 was used by both runs' summarize: summary@1's lineage leaves out summary@2."""
+    from playwright.sync_api import expect
+
+    url, made = site
+    tab = page.tab
+    page.open(f"{url}/lineage/{made['clean'].id}?depth=all", "lineage")
+    box = tab.locator("#graph").bounding_box()
+    at = tab.evaluate("() => window.faGraph.nodes(\"[label = 'summary@1']\").renderedPosition()")
+    tab.mouse.move(box["x"] + at["x"], box["y"] + at["y"])
+    card = tab.get_by_role("tooltip")
+    expect(card).to_be_visible()
+    expect(card).to_contain_text("demo/summary@1")
+    expect(card).to_contain_text("made by summarize")
+    faded = tab.evaluate("() => window.faGraph.nodes('.faded').map((n) => n.data('label'))")
+    assert "summary@2" in faded and "clean@1" not in faded
+    page.shot("lineage-hover", full_page=False)
+    tab.mouse.move(box["x"] + 2, box["y"] + 2)
+    expect(card).to_be_hidden()
+
+    shown = "() => window.faGraph.nodes().filter((n) => n.visible()).map((n) => n.data('label'))"
+    settled = "() => window.faGraph.nodes().every((n) => n.visible() !== n.hasClass('away'))"
+    everything = sorted(tab.evaluate(shown))
+    tab.mouse.click(box["x"] + at["x"], box["y"] + at["y"], button="right")
+    expect(tab.locator("#focus-note")).to_contain_text("Showing only what summary@1 came from")
+    tab.wait_for_function(settled)  # Cytoscape restyles on its next frame
+    focused = tab.evaluate(shown)
+    assert "summary@1" in focused and "raw@1" in focused and "summary@2" not in focused
+    page.shot("lineage-focus", full_page=False)
+    tab.get_by_role("button", name="Show the whole graph").click()
+    tab.wait_for_function(settled)
+    assert sorted(tab.evaluate(shown)) == everything
+    tab.get_by_text("nodes as a list").click()
+    tab.get_by_role("button", name="Focus on demo/summary@2").click()
+    expect(tab.locator("#focus-note")).to_contain_text("Showing only what summary@2 came from")
+    tab.wait_for_function(settled)
+    assert "summary@1" not in tab.evaluate(shown) and "summary@2" in tab.evaluate(shown)
+    assert page.errors == []
+
+
+def test_compare_two_rows_ticked_in_the_list(site, page):
+    from playwright.sync_api import expect
+
+    url, _ = site
+    tab = page.tab
+    page.open(f"{url}/?project=demo&view=all&name=raw", "list")
+    compare = tab.get_by_role("button", name="Compare selected")
+    expect(compare).to_be_disabled()
+    tab.get_by_role("checkbox", name="Select demo/raw@2 to compare").check()
+    expect(compare).to_be_disabled()
+    tab.get_by_role("checkbox", name="Select demo/raw@1 to compare").check()
+    expect(tab.locator("#picked")).to_have_text("Selected: demo/raw@2 and demo/raw@1")
+    page.shot("two-ticked")
+    compare.click()
+    tab.wait_for_selector("body[data-view=compare]")
+    expect(tab.locator("h1")).to_contain_text("raw@1")
+    assert tab.url.index("a=") < tab.url.index("b=")
+    a, b = (tab.evaluate(f"new URLSearchParams(location.search).get('{k}')") for k in "ab")
+    assert a != b
+    page.shot("compared-from-list")
+    assert page.errors == []
