@@ -497,3 +497,69 @@ def test_compare_two_rows_ticked_in_the_list(site, page):
     assert a != b
     page.shot("compared-from-list")
     assert page.errors == []
+
+
+def test_type_views_tables_csv_markdown_and_folders(page, tmp_path):
+    import io
+    import zipfile
+
+    import pandas as pd
+    from playwright.sync_api import expect
+
+    stack = fa.Stack.local(tmp_path / "fa")
+    frame = pd.DataFrame(
+        {
+            "when": pd.date_range("2024-03-30 12:00", periods=25, freq="h", tz="Europe/Paris"),
+            "n": [None if i % 10 == 0 else i for i in range(25)],
+        }
+    )
+    table = fa.materialize(frame, "events", "r1", "s", "demo", stack=stack)
+    (tmp_path / "people.csv").write_text("name,age\nada,36\nbob,41\n")
+    csv_file = fa.upload_file(tmp_path / "people.csv", "people", "files", stack=stack)
+    (tmp_path / "notes.md").write_text(
+        "# Notes\n\nSome **bold** and `code`.\n\n- one\n- two\n\n"
+        '<img src=x onerror="window.pwned=1"> [bad](javascript:window.pwned=2) '
+        "[good](https://example.org/a)\n"
+    )
+    notes = fa.upload_file(tmp_path / "notes.md", "notes", "files", stack=stack)
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "a.txt").write_text("a")
+    tree = fa.upload_file(tmp_path / "tree", "tree", "files", stack=stack)
+    with serve_in_thread(create_app(stack)) as url:
+        tab = page.tab
+        page.open(f"{url}/artifacts/{table.id}", "artifact")
+        rows = tab.locator("#preview-rows tbody tr")
+        expect(rows).to_have_count(10)
+        expect(rows.first.locator("td").first).to_have_text(
+            "2024-03-30 12:00:00 +01:00 Europe/Paris"
+        )
+        tab.get_by_role("button", name="Next rows").click()
+        expect(tab.locator("#preview-rows caption")).to_have_text("Rows 11–20 of 25")
+        stats = tab.locator("#column-stats tbody tr")
+        expect(stats.nth(1).locator("td")).to_have_text(["n", "double", "3", "22", "1", "24"])
+        expect(stats.first.locator("td").nth(5)).to_have_text(
+            "2024-03-31 13:00:00 +02:00 Europe/Paris"  # 24 h later, past the DST change
+        )
+        page.shot("table-stats")
+        page.open(f"{url}/artifacts/{csv_file.id}", "artifact")
+        expect(tab.locator("#preview-rows tbody tr").first.locator("td")).to_have_text(
+            ["ada", "36"]
+        )
+        page.open(f"{url}/artifacts/{notes.id}", "artifact")
+        rendered = tab.get_by_label("Markdown content")
+        expect(rendered.locator("h3")).to_have_text("Notes")
+        expect(rendered.locator("strong")).to_have_text("bold")
+        expect(rendered.locator("li")).to_have_count(2)
+        expect(rendered.locator("img")).to_have_count(0)
+        expect(rendered.locator("a")).to_have_count(1)
+        expect(rendered.locator("a")).to_have_attribute("href", "https://example.org/a")
+        expect(rendered).to_contain_text("<img src=x")
+        assert tab.evaluate("window.pwned") is None
+        page.shot("markdown")
+        page.open(f"{url}/artifacts/{tree.id}", "artifact")
+        with tab.expect_download() as download:
+            tab.get_by_role("link", name="Download as zip").click()
+        with zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes())) as archive:
+            assert archive.read("a.txt") == b"a"
+    stack.close()
+    assert page.errors == []

@@ -34,7 +34,7 @@ from ..errors import (
 )
 from ..refs import parse_ref
 from ..stack import Stack
-from . import edits, params, preview, views
+from . import archive, edits, params, preview, views
 from .pages import STATIC, error_page, shell
 from .security import CONTENT_POLICY, SameOrigin, SecurityHeaders, TokenGate
 
@@ -139,7 +139,8 @@ class Browser:
         art = self.artifact(request)
         if art.manifest.directory:
             raise UnsupportedOperation(
-                f"{art.uri} is a directory; download it with `flow-artifacts get {art.uri}`"
+                f"{art.uri} is a directory; download it as a zip from /api/archive/{art.id}, "
+                f"or with `flow-artifacts get {art.uri}`"
             )
         inline = params.choice(request.query_params, "inline", ("0", "1")) == "1"
         name = quote(preview.filename(art))
@@ -151,6 +152,19 @@ class Browser:
         }
         media = preview.effective_mime(art) if inline else "application/octet-stream"
         return StreamingResponse(art.as_stream(DOWNLOAD_CHUNK), media_type=media, headers=headers)
+
+    def archive(self, request: Request) -> Response:
+        """A folder artifact as a zip, checked against its record before the first byte."""
+        art = self.artifact(request)
+        if not art.manifest.directory:
+            raise UnsupportedOperation(f"{art.uri} is one file; download it from /api/content")
+        headers = {
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(archive.zip_name(art))}",
+            "X-Checksum": art.checksum,
+        }
+        return StreamingResponse(
+            archive.zip_stream(art), media_type="application/zip", headers=headers
+        )
 
     def lineage(self, request: Request) -> Response:
         art = self.artifact(request)
@@ -259,6 +273,7 @@ def create_app(
         Route("/api/versions/{ref:path}", b.versions),
         Route("/api/preview/{ref:path}", b.preview),
         Route("/api/content/{ref:path}", b.content),
+        Route("/api/archive/{ref:path}", b.archive),
         Route("/api/lineage/{ref:path}", b.lineage),
         Route("/api/compare", b.compare),
         Route("/api/runs", b.runs),

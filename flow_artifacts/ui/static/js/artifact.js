@@ -5,6 +5,7 @@ import {
   markReady, runHref, size, stepHref, when,
 } from "./dom.js";
 import { editor } from "./edit.js";
+import { previewOf } from "./preview.js";
 
 function section(title, ...content) {
   const id = `s-${title.toLowerCase().replace(/\W+/g, "-")}`;
@@ -15,41 +16,6 @@ function fields(rows) {
   return h("dl", { class: "fields" },
     rows.filter(([, value]) => value !== null && value !== undefined && value !== "")
       .map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
-}
-
-function tableOf(columns, rows, caption) {
-  return h("div", { class: "scroll" }, h("table", { class: "grid" },
-    h("caption", {}, caption),
-    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((cell) => h("td", {},
-      cell === null ? h("span", { class: "muted" }, "null") : typeof cell === "object"
-        ? JSON.stringify(cell) : String(cell))))))));
-}
-
-export function previewOf(p) {
-  switch (p.type) {
-    case "table": {
-      const total = p.total_rows === null || p.total_rows === undefined ? ""
-        : ` of ${p.total_rows.toLocaleString()}`;
-      return [tableOf(p.columns, p.rows, `First ${p.rows.length} rows${total}`),
-        p.schema.length ? tableOf(["column", "type"], p.schema.map((f) => [f.name, f.type]),
-          "Schema") : null];
-    }
-    case "json":
-      return h("pre", { class: "code", "aria-label": "JSON content" }, p.text);
-    case "text":
-      return [h("pre", { class: "code", "aria-label": "Text content" }, p.text),
-        p.truncated ? h("p", { class: "muted" }, `First ${size(p.shown_bytes)} shown.`) : null];
-    case "image":
-      return h("img", { src: p.src, alt: "Image content of this artifact", class: "preview-img" });
-    case "directory":
-      return [h("p", {}, `A directory of ${p.count} files.`),
-        tableOf(["path", "size"], p.files.map((f) => [f.path, size(f.size)]), "Files")];
-    case "error":
-      return h("p", { class: "error", role: "alert" }, p.message);
-    default:
-      return h("p", { class: "muted" }, p.message);
-  }
 }
 
 function versionsTable(a, versions) {
@@ -117,7 +83,7 @@ export async function render(main, info, ref) {
   const previewBox = h("div", { class: "preview", "aria-busy": "true" }, "Loading preview…");
   const download = a.downloadable
     ? h("a", { class: "button", href: `/api/content/${a.id}`, download: "" }, "Download")
-    : h("span", { class: "muted" }, `A directory: download it with flow-artifacts get ${a.uri}`);
+    : h("a", { class: "button", href: `/api/archive/${a.id}`, download: "" }, "Download as zip");
   main.replaceChildren(...[
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/" }, "Artifacts"),
       " / ", h("a", { href: `/?project=${encodeURIComponent(a.project)}` }, a.project)),
