@@ -556,6 +556,11 @@ def test_type_views_tables_csv_markdown_and_folders(page, tmp_path):
         expect(rendered).to_contain_text("<img src=x")
         assert tab.evaluate("window.pwned") is None
         page.shot("markdown")
+        second = fa.materialize(frame.head(5), "events", "r2", "s", "demo", stack=stack)
+        page.open(f"{url}/compare?a={table.id}&b={second.id}", "compare")
+        stats = tab.get_by_role("region", name="Column statistics")
+        expect(stats.locator("tbody tr").nth(1).locator("td").first).to_have_text("3 → 1 (-2)")
+        page.shot("compare-stats")
         page.open(f"{url}/artifacts/{tree.id}", "artifact")
         with tab.expect_download() as download:
             tab.get_by_role("link", name="Download as zip").click()

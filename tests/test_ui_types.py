@@ -125,3 +125,18 @@ def test_a_tampered_folder_is_an_error_before_any_zip_byte(stack, client, tmp_pa
     (Path(art.path) / "planted.txt").write_text("x")
     response = client.get(f"/api/archive/{art.id}")
     assert response.status_code == 500 and "does not match its record" in response.json()["error"]
+
+
+def test_compare_puts_two_tables_column_statistics_side_by_side(stack, client):
+    v1 = pd.DataFrame({"a": [1, 2, None], "b": ["x", "y", "z"]})
+    v2 = pd.DataFrame({"a": [1.5, 9.0, 3.0, 4.0], "c": [0, 0, 0, 0]})
+    fa.materialize(v1, "table", "r1", "s", "demo", stack=stack)
+    fa.materialize(v2, "table", "r2", "s", "demo", stack=stack)
+    found = client.get("/api/compare", params={"a": "demo/table@1", "b": "demo/table@2"}).json()
+    rows = {r["name"]: r for r in found["column_stats"]}
+    assert list(rows) == ["a", "b", "c"]
+    assert rows["a"]["a"] == {"nulls": 1, "distinct": 2, "min": 1.0, "max": 2.0}
+    assert rows["a"]["delta"] == {"nulls": -1, "distinct": 2, "min": 0.5, "max": 7.0}
+    assert rows["b"]["b"] is None and rows["c"]["a"] is None and not rows["c"]["same"]
+    reports = client.get("/api/compare", params={"a": "demo/table@1", "b": "demo/table@1"})
+    assert all(r["same"] for r in reports.json()["column_stats"])
