@@ -568,3 +568,37 @@ def test_type_views_tables_csv_markdown_and_folders(page, tmp_path):
             assert archive.read("a.txt") == b"a"
     stack.close()
     assert page.errors == []
+
+
+def test_model_page_parameters_metrics_and_load_snippet_and_a_metrics_chart(page, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.test_ui_models import train_and_evaluate
+
+    stack = fa.Stack.local(tmp_path / "fa")
+    made = train_and_evaluate(stack)
+    with serve_in_thread(create_app(stack)) as url:
+        tab = page.tab
+        page.open(f"{url}/artifacts/{made['model'].id}", "artifact")
+        expect(tab.locator("#params tr").first.locator("th, td")).to_have_text(["depth", "8"])
+        expect(tab.locator("#params")).to_contain_text("***")
+        expect(tab.get_by_role("textbox", name="Load in Python")).to_have_value(
+            'fa.load("store://ml/model@3")'
+        )
+        expect(tab.get_by_role("textbox", name="Get with the CLI")).to_have_value(
+            "flow-artifacts get store://ml/model@3"
+        )
+        metrics = tab.get_by_role("region", name="Metrics")
+        expect(metrics.get_by_role("link", name="ml/eval@3")).to_be_visible()
+        expect(metrics.get_by_role("table", name="Metrics of ml/eval@3")).to_contain_text("0.58")
+        page.shot("model-page")
+        metrics.get_by_role("link", name="ml/eval@3").click()
+        tab.wait_for_selector("body[data-view=artifact]")
+        chart = tab.get_by_role("img", name=re.compile("^acc across versions"))
+        expect(chart).to_have_attribute(
+            "aria-label", "acc across versions: v1 0.52, v2 0.54, v3 0.58"
+        )
+        expect(tab.locator("#metrics tbody tr")).to_have_count(2)
+        page.shot("metrics-report")
+    stack.close()
+    assert page.errors == []

@@ -34,7 +34,7 @@ from ..errors import (
 )
 from ..refs import parse_ref
 from ..stack import Stack
-from . import archive, edits, params, preview, views
+from . import archive, edits, metrics, params, preview, views
 from .pages import STATIC, error_page, shell
 from .security import CONTENT_POLICY, SameOrigin, SecurityHeaders, TokenGate
 
@@ -152,6 +152,11 @@ class Browser:
         }
         media = preview.effective_mime(art) if inline else "application/octet-stream"
         return StreamingResponse(art.as_stream(DOWNLOAD_CHUNK), media_type=media, headers=headers)
+
+    def metrics(self, request: Request) -> Response:
+        """A report's metrics (a flat object of numbers) and those of its name's latest
+        versions, for the key/value table and the chart across versions."""
+        return self.json(metrics.history(self.stack, self.artifact(request)))
 
     def archive(self, request: Request) -> Response:
         """A folder artifact as a zip, checked against its record before the first byte."""
@@ -274,6 +279,7 @@ def create_app(
         Route("/api/preview/{ref:path}", b.preview),
         Route("/api/content/{ref:path}", b.content),
         Route("/api/archive/{ref:path}", b.archive),
+        Route("/api/metrics/{ref:path}", b.metrics),
         Route("/api/lineage/{ref:path}", b.lineage),
         Route("/api/compare", b.compare),
         Route("/api/runs", b.runs),

@@ -5,6 +5,7 @@ import {
   markReady, runHref, size, stepHref, when,
 } from "./dom.js";
 import { editor } from "./edit.js";
+import { modelMetrics, reportMetrics } from "./metrics.js";
 import { previewOf } from "./preview.js";
 
 function section(title, ...content) {
@@ -59,7 +60,19 @@ function producer(a) {
     ["Status", h("span", { class: `status status-${s.status}` }, s.status)],
     ["Cache", s.cached ? "hit (reused an earlier result)" : "miss"],
     ["Duration", duration(s.duration_s)],
+    ["Parameters", Object.keys(s.params || {}).length ? h("table", { class: "grid", id: "params" },
+      h("caption", { class: "visually-hidden" }, "Parameters of the producing step"),
+      h("tbody", {}, Object.entries(s.params).map(([k, v]) => h("tr", {},
+        h("th", { scope: "row" }, k), h("td", { class: "mono" },
+          typeof v === "string" ? v : JSON.stringify(v))))))
+      : h("span", { class: "muted" }, "none")],
   ]);
+}
+
+// How to read it back, to copy: in Python, and with the command line.
+function loadSnippets(a) {
+  return [copyField("Load in Python", `fa.load("${a.uri}")`),
+    copyField("Get with the CLI", `flow-artifacts get ${a.uri}`)];
 }
 
 function deleteButton(a) {
@@ -95,7 +108,7 @@ export async function render(main, info, ref) {
       h("a", { class: "button secondary", href: `/lineage/${a.id}` }, "Lineage graph"),
       info.allow_delete ? deleteButton(a) : null),
     h("div", { class: "copies" }, copyField("URI", a.uri), copyField("URN", a.urn),
-      copyField("Checksum", a.checksum)),
+      copyField("Checksum", a.checksum), loadSnippets(a)),
     section("Preview", previewBox),
     section("Record", fields([
       ["ID", h("code", {}, a.id)], ["Project", a.project], ["Name", a.name],
@@ -117,6 +130,10 @@ export async function render(main, info, ref) {
       announce(message);
     }) : null,
     section("Produced by", producer(a)),
+    a.kind === "model" ? section("Metrics", modelMetrics(a.metrics)) : null,
+    a.kind === "report" && a.mime_type === "application/json"
+      ? h("section", { "aria-labelledby": "s-metrics", id: "report-metrics", hidden: true },
+        h("h2", { id: "s-metrics" }, "Metrics")) : null,
     section("Used by", a.used_by.length
       ? [h("ul", { class: "plain", id: "used-by" }, a.used_by.map((u) => h("li", {},
         artifactLink(u)))), a.used_by_count > a.used_by.length
@@ -138,5 +155,13 @@ export async function render(main, info, ref) {
     previewBox.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
   }
   previewBox.removeAttribute("aria-busy");
+  const metricsBox = document.getElementById("report-metrics");
+  if (metricsBox) {
+    const shown = await reportMetrics(a).catch(() => null);
+    if (shown) {
+      metricsBox.append(...shown);
+      metricsBox.hidden = false;
+    }
+  }
   markReady("artifact");
 }
