@@ -117,7 +117,12 @@ def test_search_preview_lineage_and_the_producing_step(site, page):
     expect(first_rows.locator("thead th")).to_have_text(["a", "b"])
     expect(first_rows.locator("tbody tr")).to_have_count(3)
     expect(first_rows.locator("tbody tr").first.locator("td")).to_have_text(["1", "x"])
-    expect(preview.get_by_role("cell", name="large_string")).to_be_visible()
+    schema = preview.get_by_role("table", name="Schema")
+    expect(schema.get_by_role("cell", name="large_string")).to_be_visible()
+    stats = preview.get_by_role("table", name=re.compile("^Column statistics"))
+    expect(stats.locator("tbody tr").first.locator("td")).to_have_text(
+        ["a", "int64", "0", "3", "1", "3"]
+    )
     expect(tab.get_by_label("URI", exact=True)).to_have_value("store://demo/clean@1")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
     tab.get_by_role("button", name="Copy URN").click()
