@@ -15,7 +15,10 @@ function safeHref(href) {
 }
 const INLINE = /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)|\*\*(.+?)\*\*|__(.+?)__|\*(.+?)\*|_(.+?)_|!?\[([^\]]*)\]\(([^)\s]*)\)/;
 
+const MAX_INLINE = 2000; // longer paragraphs are shown as plain text: the patterns stay cheap
+
 function inline(text) {
+  if (text.length > MAX_INLINE) return [text];
   const out = [];
   let rest = text;
   while (rest) {
