@@ -144,6 +144,7 @@ def test_search_preview_lineage_and_the_producing_step(site, page):
     tab.wait_for_url(re.compile(rf"/runs/demo/{made['first'].id}#step-"))
     tab.wait_for_selector("body[data-view=run]")
     expect(tab.locator("#steps tr.target th")).to_have_text("prep")
+    expect(tab.locator("#timeline li .timeline-name")).to_have_text(["ingest", "prep", "summarize"])
     page.shot("producing-step")
     assert page.errors == []
 
@@ -436,6 +437,11 @@ def test_a_failed_step_shows_its_error_and_traceback_on_the_run_page(page, tmp_p
         tab.get_by_text("Traceback", exact=True).click()
         expect(trace).to_contain_text("in divide")
         expect(trace).to_contain_text("return n / 0")
+        expect(tab.locator("#timeline li")).to_have_count(1)
+        expect(tab.locator("#timeline li")).to_contain_text("crunch")
+        expect(tab.locator("#timeline .timeline-bar.status-bg-failed")).to_have_count(1)
+        started = tab.locator("dd time").first.inner_text()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+", started), started
         page.shot("failed-step")
     stack.close()
     assert page.errors == []

@@ -56,13 +56,17 @@ export function size(bytes) {
 
 const pad = (n) => String(n).padStart(2, "0");
 
-// A timestamp in the reader's time zone; the exact UTC value is in the tooltip.
+const zoneName = (d) => new Intl.DateTimeFormat(undefined, { timeZoneName: "short" })
+  .formatToParts(d).find((part) => part.type === "timeZoneName")?.value || "";
+
+// A timestamp in the reader's time zone, with the zone (as the command line prints it); the
+// exact recorded value is in the tooltip.
 export function when(iso) {
   if (!iso) return "";
   const d = new Date(iso);
   const text = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  return h("time", { datetime: iso, title: iso }, text);
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zoneName(d)}`;
+  return h("time", { datetime: iso, title: iso }, text.trim());
 }
 
 export function duration(seconds) {

@@ -38,6 +38,28 @@ function stepRow(s) {
       ? h("details", {}, h("summary", {}, "params"), jsonBlock(s.params)) : ""));
 }
 
+// Each step as a bar on the run's time axis: where it started, how long it took, its status.
+function timeline(run) {
+  const times = run.steps.flatMap((s) => [s.started, s.ended]).concat([run.started, run.ended])
+    .filter(Boolean).map((t) => new Date(t).getTime());
+  if (!run.steps.length || !times.length) return null;
+  const [start, end] = [Math.min(...times), Math.max(...times)];
+  const span = Math.max(end - start, 1);
+  return h("ol", { class: "timeline", id: "timeline", "aria-label": "Timeline of the steps" },
+    run.steps.map((s) => {
+      const from = new Date(s.started).getTime() - start;
+      const to = (s.ended ? new Date(s.ended).getTime() : end) - start;
+      return h("li", {}, h("span", { class: "timeline-name" }, s.step),
+        h("span", { class: "timeline-track" }, h("span", {
+          class: `timeline-bar status-bg-${s.status}${s.cached ? " cached" : ""}`,
+          style: `left: ${(100 * from) / span}%; width: ${Math.max((100 * (to - from)) / span, 0.5)}%`,
+          title: `${s.step}: ${s.status}, ${duration(s.duration_s) || "running"}`,
+        })), h("span", { class: "muted timeline-time" },
+          `${s.status}${s.cached ? " (cache hit)" : ""} · +${duration(from / 1000) || "0 ms"} · ` +
+          `${duration(s.duration_s) || "running"}`));
+    }));
+}
+
 export async function render(main, info, project, runId) {
   const run = await api(`/api/runs/${encodeURIComponent(project)}/${encodeURIComponent(runId)}`);
   document.title = `Run ${run.run_id} · flow-artifacts`;
@@ -60,6 +82,7 @@ export async function render(main, info, project, runId) {
       h("input", { id: "compare-run", name: "b", class: "mono", size: 24, required: true,
         placeholder: "project/run-id" }),
       h("button", { type: "submit" }, "Compare")),
+    ...(run.steps.length ? [h("h2", {}, "Timeline"), timeline(run)] : []),
     h("h2", {}, "Steps"),
     h("div", { class: "scroll" }, h("table", { class: "grid", id: "steps" },
       h("caption", { class: "visually-hidden" }, "Steps of this run"),
