@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 
 import flow_artifacts as fa
 from flow_artifacts.cli.main import cli
+from flow_artifacts.failures import split_error
 from flow_artifacts.redact import scrub
-from flow_artifacts.steps.failures import split_error
 from flow_artifacts.ui.app import create_app
 from tests import servers
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import flow_artifacts as fa
+from flow_artifacts.failures import split_error
 from flow_artifacts.stack.file import read_stack_config
-from flow_artifacts.steps.failures import split_error
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 import flow_artifacts as fa
 from flow_artifacts.cli.main import cli
-from flow_artifacts.steps.failures import (
+from flow_artifacts.failures import (
     MAX_ERROR_CHARS,
     MAX_TRACEBACK_CHARS,
     TRACEBACK_HEADER,

@@ -17,9 +17,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, FlowArtifactsError
+from ..failures import error_text as failure_text
 from ..naming import validate_new_name
 from .disabled import steps_disabled
-from .failures import error_text as failure_text
 from .tracking import OUTLIVING_RUNS, trackable
 
 if TYPE_CHECKING:
@@ -376,6 +376,6 @@ def run(
 
 def error_text(exc: BaseException, stack: Stack | None, *, with_traceback: bool = False) -> str:
     """How a failure is recorded: type and message (and for a step, its traceback), secrets
-    masked, length bounded (steps/failures.py)."""
+    masked, length bounded (failures.py)."""
     secrets = stack.secrets if stack is not None else ()
     return failure_text(exc, secrets, with_traceback=with_traceback)

@@ -16,11 +16,11 @@ from ..api import lineage as walk
 from ..artifact import Artifact
 from ..catalog import RunRecord, StepRunRecord
 from ..errors import ArtifactNotFound
+from ..failures import split_error
 from ..manifest import Manifest
 from ..redact import redact_url
 from ..refs import display_ref
 from ..stack import Stack
-from ..steps.failures import split_error
 from ..version import __version__
 from . import metrics
 

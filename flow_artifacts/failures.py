@@ -14,7 +14,7 @@ import os
 import traceback
 from collections.abc import Iterable
 
-from ..redact import scrub_cut
+from .redact import scrub_cut
 
 MAX_ERROR_CHARS = 4000
 """The message: type and text."""
@@ -23,7 +23,7 @@ MAX_PART_CHARS = 2000
 """One frame (file, line, code) or one line of a chained exception."""
 TRACEBACK_HEADER = "Traceback (most recent call last):"
 _SEPARATOR = "\n\n" + TRACEBACK_HEADER
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def error_text(exc: BaseException, secrets: Iterable[str], *, with_traceback: bool) -> str:
