@@ -58,7 +58,7 @@ def show(state: State, run_ref: str, as_json: bool) -> None:
     for s in detail["steps"]:
         if s["error"]:
             click.echo(f"\nstep {safe(s['step'])} {safe(s['status'])}:")
-            click.echo("\n".join(f"  {safe(line)}" for line in s["error"].splitlines()))
+            click.echo("\n".join(f"  {safe(line)}".rstrip() for line in s["error"].splitlines()))
 
 
 def _seconds(value: float | None) -> str:
