@@ -140,3 +140,27 @@ def test_compare_puts_two_tables_column_statistics_side_by_side(stack, client):
     assert rows["b"]["b"] is None and rows["c"]["a"] is None and not rows["c"]["same"]
     reports = client.get("/api/compare", params={"a": "demo/table@1", "b": "demo/table@1"})
     assert all(r["same"] for r in reports.json()["column_stats"])
+
+
+def test_small_arrays_are_tables_with_statistics_and_planted_pickles_are_not_read(stack, client):
+    import numpy as np
+
+    grid = fa.materialize(np.arange(120).reshape(60, 2), "grid", "r1", "s", "demo", stack=stack)
+    shown = preview(client, grid)
+    assert shown["type"] == "table" and shown["columns"] == ["0", "1"]
+    assert shown["rows"][:2] == [[0, 1], [2, 3]] and len(shown["rows"]) == 50
+    assert shown["total_rows"] == 60 and shown["truncated"] is True
+    assert shown["stats"][1] == {"name": "1", "nulls": 0, "min": 1, "max": 119, "distinct": 60}
+    assert shown["message"] == "A NumPy array of shape 60 x 2 and dtype int64."
+    gaps = preview(
+        client, fa.materialize(np.array([1.5, np.nan]), "g", "r1", "s", "demo", stack=stack)
+    )
+    assert gaps["rows"] == [[1.5], [None]] and gaps["stats"][0]["nulls"] == 1
+    cube = fa.materialize(np.zeros((2, 2, 2)), "cube", "r1", "s", "demo", stack=stack)
+    assert preview(client, cube)["type"] == "none"  # more than two dimensions: a sentence
+
+    planted = fa.materialize(np.arange(3), "planted", "r1", "s", "demo", stack=stack)
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([object()], dtype=object), allow_pickle=True)
+    Path(planted.path).write_bytes(buffer.getvalue())  # another size: fails the checksum too
+    assert preview(client, planted)["type"] == "none"

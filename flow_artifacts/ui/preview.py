@@ -20,6 +20,7 @@ from ..artifact import Artifact
 from ..errors import FlowArtifactsError
 from ..materializers.preview import MAX_PREVIEW_COLUMNS
 from ..materializers.preview import text as cell_text
+from .arrays import array_table
 
 PREVIEW_BYTES = 256 << 10
 MAX_FILES = 500
@@ -75,6 +76,9 @@ def preview(art: Artifact, content_url: str) -> dict[str, Any]:
             "stats": art.metadata.get("stats", []),
             "stats_rows": art.metadata.get("stats_rows"),
         }
+    array = array_table(art, PREVIEW_BYTES)
+    if array is not None:
+        return array
     mime = effective_mime(art)
     if mime.startswith("image/"):
         return {"type": "image", "mime": mime, "src": content_url + "?inline=1"}

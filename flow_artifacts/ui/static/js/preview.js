@@ -49,7 +49,8 @@ function pagedRows(p) {
   const draw = () => {
     const shown = rows.slice(start, start + ROWS_PER_PAGE);
     const caption = `Rows ${shown.length ? start + 1 : 0}–${start + shown.length}${total}` +
-      (p.source === "csv" ? " (CSV)" : "");
+      (p.source === "csv" ? " (CSV)" : "") +
+      (p.total_columns > p.columns.length ? `, first ${p.columns.length} columns` : "");
     box.replaceChildren(tableOf(p.columns, shown, caption, { id: "preview-rows" }));
     prev.disabled = start === 0;
     next.disabled = start + ROWS_PER_PAGE >= rows.length;
@@ -79,7 +80,8 @@ function statsTable(p) {
 export function previewOf(p) {
   switch (p.type) {
     case "table":
-      return [...pagedRows(p), statsTable(p),
+      return [p.message ? h("p", { class: "muted" }, p.message) : null,
+        ...pagedRows(p), statsTable(p),
         p.schema.length ? tableOf(["column", "type"], p.schema.map((f) => [f.name, f.type]),
           "Schema") : null];
     case "markdown":
