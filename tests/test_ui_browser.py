@@ -514,6 +514,7 @@ def test_type_views_tables_csv_markdown_and_folders(page, tmp_path):
     import io
     import zipfile
 
+    import numpy as np
     import pandas as pd
     from playwright.sync_api import expect
 
@@ -552,6 +553,10 @@ def test_type_views_tables_csv_markdown_and_folders(page, tmp_path):
             "2024-03-31 13:00:00 +02:00 Europe/Paris"  # 24 h later, past the DST change
         )
         page.shot("table-stats")
+        grid = fa.materialize(np.arange(6).reshape(3, 2), "grid", "r1", "s", "demo", stack=stack)
+        page.open(f"{url}/artifacts/{grid.id}", "artifact")
+        expect(tab.locator("#preview-rows tbody tr").last.locator("td")).to_have_text(["4", "5"])
+        expect(tab.get_by_text("A NumPy array of shape 3 x 2 and dtype int64.")).to_be_visible()
         page.open(f"{url}/artifacts/{csv_file.id}", "artifact")
         expect(tab.locator("#preview-rows tbody tr").first.locator("td")).to_have_text(
             ["ada", "36"]
