@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import ArtifactNotFound, IntegrityError, InvalidName
-from ..limits import NAME_CHARS, check_text, storable_text
+from ..limits import ID_CHARS, NAME_CHARS, check_text, storable_text
 from . import schema as t
 from .database import chunked, insert_ignore
 from .journaling import JournalSink, Pending, journaled
@@ -120,10 +120,15 @@ class RunLog:
         params: Mapping[str, Any] | None = None,
         cache_key: str | None = None,
         inputs: Sequence[str] = (),
+        step_run_id: str | None = None,
         journal: JournalSink | None = None,
     ) -> str:
-        """Record a step run as running; returns its id. Step names are unique within a run."""
-        step_run_id = str(uuid.uuid4())
+        """Record a step run as running; returns its id (`step_run_id`, a framework's task run
+        id, or a new one). Step names are unique within a run."""
+        if step_run_id is None:
+            step_run_id = str(uuid.uuid4())
+        else:
+            check_text(step_run_id, "step run id", ID_CHARS)
 
         def work(conn: Connection, pending: Pending) -> int:
             run_pk = self._run_pk(conn, project, run_id)

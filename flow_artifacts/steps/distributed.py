@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from ..artifact import Artifact
 from ..errors import ConfigError
 from ..redact import secret_values
-from .context import Run, StepRun, _current, log
+from .context import Run, _current, log
 from .outputs import Outputs
+from .step_run import StepRun
 from .tracking import trackable
 
 if TYPE_CHECKING:
