@@ -123,8 +123,9 @@ class FrameworkSteps:
         self.add_output(step_run.name, name, obj, artifact)
         return artifact
 
-    def finish_step(self, step_run: StepRun, error: BaseException | None = None) -> None:
-        """Record `step_run` as completed, or as failed with `error` (masked, bounded)."""
+    def finish_step(self, step_run: StepRun, error: BaseException | str | None = None) -> None:
+        """Record `step_run` as completed, or as failed with `error` (an exception, or the
+        framework's text of its failure; masked, bounded)."""
         stack, _ = self._recording_stack()
         step_run.status = "completed" if error is None else "failed"
         step_run.error = None if error is None else error_text(error, stack)

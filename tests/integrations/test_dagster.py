@@ -198,9 +198,43 @@ def test_a_job_of_ops_stores_each_output_and_a_failure_stops_where_it_failed(sta
     assert latest("stats.total").load() == 6 and latest("stats.count").load() == 3
     assert latest("stats.total").run_id == result.run_id
     assert [a.name for a in fa.list_artifacts(PROJECT) if a.name.startswith("explode")] == []
-    steps = {s.step: s for s in fa.get_stack().catalog.step_runs_of_run(PROJECT, result.run_id)}
-    assert set(steps) == {"numbers", "stats"}
+    catalog = fa.get_stack().catalog
+    (run,) = catalog.runs(PROJECT)
+    assert (run.run_id, run.status, run.pipeline) == (result.run_id, "failed", "arithmetic")
+    assert "explode" in run.error
+    steps = {s.step: s for s in catalog.step_runs_of_run(PROJECT, result.run_id)}
+    assert set(steps) == {"numbers", "stats", "explode"}
+    assert [steps[s].status for s in ("numbers", "stats")] == ["completed", "completed"]
     assert steps["stats"].inputs == [latest("numbers").id]
+    assert sorted(steps["stats"].outputs) == sorted(
+        [latest("stats.total").id, latest("stats.count").id]
+    )
+    assert steps["explode"].status == "failed" and steps["explode"].outputs == []
+    assert steps["explode"].error == "ValueError: no way"
+    assert all(s.ended is not None for s in steps.values())
+
+
+def test_asset_runs_record_their_status_and_retries_as_attempts(stack_file):
+    tries: list[int] = []
+
+    @dg.asset(name="clean", retry_policy=dg.RetryPolicy(max_retries=1))
+    def clean_flaky(raw: pd.DataFrame) -> pd.DataFrame:
+        tries.append(1)
+        if len(tries) == 1:
+            raise ConnectionError("flaky source, password=hunter2")
+        return raw
+
+    result = dg.materialize([raw, clean_flaky], resources={"io_manager": io_manager(stack_file)})
+    assert result.success
+    catalog = fa.get_stack().catalog
+    (run,) = catalog.runs(PROJECT)
+    assert (run.run_id, run.status, run.pipeline) == (result.run_id, "completed", "__ephemeral_asset_job__")
+    steps = {s.step: s for s in catalog.step_runs_of_run(PROJECT, result.run_id)}
+    assert {name: (s.status, s.attempt) for name, s in steps.items()} == {
+        "raw": ("completed", 1),
+        "clean": ("completed", 2),
+    }
+    assert steps["clean"].outputs == [latest("clean").id] and steps["clean"].error is None
 
 
 def test_a_missing_pin_fails_the_step_with_a_clear_error(stack_file):
