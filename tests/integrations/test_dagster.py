@@ -228,7 +228,11 @@ def test_asset_runs_record_their_status_and_retries_as_attempts(stack_file):
     assert result.success
     catalog = fa.get_stack().catalog
     (run,) = catalog.runs(PROJECT)
-    assert (run.run_id, run.status, run.pipeline) == (result.run_id, "completed", "__ephemeral_asset_job__")
+    assert (run.run_id, run.status, run.pipeline) == (
+        result.run_id,
+        "completed",
+        "__ephemeral_asset_job__",
+    )
     steps = {s.step: s for s in catalog.step_runs_of_run(PROJECT, result.run_id)}
     assert {name: (s.status, s.attempt) for name, s in steps.items()} == {
         "raw": ("completed", 1),
