@@ -74,6 +74,28 @@ def test_assets_are_stored_with_run_step_lineage_and_metadata(stack_file):
     assert [col.name for col in shown["dagster/column_schema"].schema.columns] == ["x", "y"]
 
 
+def test_assets_on_s3_and_postgresql(remote_stack_file):
+    manager = FlowArtifactsIOManager(stack=remote_stack_file)
+    result = dg.materialize([raw, clean, report], resources={"io_manager": manager})
+    assert result.success
+    with fa.use_stack(fa.Stack.from_yaml(remote_stack_file)) as stack:
+        r, c, rep = (
+            fa.get_artifact(f"store://remote/{name}") for name in ("raw", "clean", "report")
+        )
+        assert all(a.path.startswith("s3://") for a in (r, c, rep))
+        assert rep.load() == {"rows": 3}
+        c.verify()
+        assert set(rep.lineage().artifacts) == {r.id, c.id, rep.id}
+        (run,) = stack.catalog.runs("remote")
+        assert (run.run_id, run.status) == (result.run_id, "completed")
+        steps = {s.step: s for s in stack.catalog.step_runs_of_run("remote", result.run_id)}
+        assert {name: s.status for name, s in steps.items()} == dict.fromkeys(
+            ("raw", "clean", "report"), "completed"
+        )
+        assert steps["clean"].outputs == [c.id] and steps["clean"].inputs == [r.id]
+    stack.close()
+
+
 def test_inputs_load_the_pinned_version_else_the_latest(stack_file):
     dg.materialize([raw], resources={"io_manager": io_manager(stack_file)})
     fa.materialize(pd.DataFrame({"x": range(10)}), "raw", "elsewhere", "load", PROJECT)

@@ -197,6 +197,20 @@ def test_a_plain_prefect_flow_records_its_steps_into_the_flow_run(stack):
     assert all(s.status == "completed" for s in steps.values())
 
 
+def test_a_plain_flow_on_s3_and_postgresql(remote_stack):
+    state = plain(3, return_state=True)
+    assert state.is_completed() and state.result() == 12
+    (run,) = remote_stack.catalog.runs("remote")
+    assert (run.run_id, run.status) == (str(state.state_details.flow_run_id), "completed")
+    steps = remote_stack.catalog.step_runs_of_run("remote", run.run_id)
+    assert len(steps) == 3 and {s.status for s in steps} == {"completed"}
+    frame = fa.get_artifact("store://remote/load_frame")
+    assert frame.path.startswith("s3://") and frame.load()["x"].tolist() == [0, 1, 2]
+    frame.verify()
+    doubled_twice = fa.get_artifact("store://remote/doubled_2")
+    assert frame.id in doubled_twice.lineage().artifacts
+
+
 def test_a_plain_flow_failing_after_its_last_step_records_a_failed_run(stack):
     state = fails_after_its_steps(return_state=True)
     assert state.is_failed()
