@@ -302,6 +302,18 @@ def test_the_plugin_is_installed_and_lazy():
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
 
 
+def test_a_link_prefect_refuses_is_logged_and_the_artifact_kept(stack, monkeypatch, caplog):
+    def refuse(**_):
+        raise RuntimeError("Prefect API unreachable")
+
+    monkeypatch.setattr(prefect.artifacts, "create_link_artifact", refuse)
+    with caplog.at_level("WARNING", logger="flow_artifacts_prefect"):
+        state = training(2, return_state=True)
+    assert state.is_completed()
+    assert latest("report").load() == {"rows": 2}
+    assert "could not announce store://pf/report@1 to Prefect" in caplog.text
+
+
 def test_async_functions_are_refused():
     async def fetch():
         return 1

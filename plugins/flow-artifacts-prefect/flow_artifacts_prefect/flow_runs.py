@@ -11,8 +11,12 @@ final state leaves the run `running` until its heartbeat lapses; it then reads a
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import re
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from prefect.context import FlowRunContext, TaskRunContext
@@ -21,6 +25,7 @@ import flow_artifacts as fa
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 _HOOKS = ("on_completion_hooks", "on_failure_hooks", "on_crashed_hooks", "on_cancellation_hooks")
+_ANNOUNCE_SECONDS = 60
 _lock = threading.Lock()
 _open: dict[str, FlowRun] = {}
 
@@ -38,6 +43,21 @@ class FlowRun(fa.Run):
             run_id=str(context.flow_run.id),
             stack=stack,
         )
+
+        self._announcing: list[Future[None]] = []
+        self._announcing_lock = threading.Lock()
+
+    def announce(self, send: Callable[[], None]) -> None:
+        """Run `send` (a call to Prefect's API) in a worker thread, in the caller's context."""
+        future = _announcer().submit(contextvars.copy_context().run, send)
+        with self._announcing_lock:
+            self._announcing.append(future)
+
+    def announced(self) -> None:
+        """Wait for the announcements sent so far (bounded: a hung API loses a link only)."""
+        with self._announcing_lock:
+            pending, self._announcing = self._announcing, []
+        wait(pending, timeout=_ANNOUNCE_SECONDS)
 
     def framework_task(self, step: fa.Step) -> tuple[str, str] | None:
         context = TaskRunContext.get()
@@ -72,6 +92,7 @@ def end_of_flow_run(flow: Any, flow_run: Any, state: Any) -> None:
         run = _open.pop(str(flow_run.id), None)
     if run is None:
         return
+    run.announced()
     run.finish(None if state.is_completed() else f"{state.name}: {state.message or ''}")
 
 
@@ -88,3 +109,8 @@ def _watch(flow: Any) -> None:
         hooks = getattr(flow, attribute)
         if end_of_flow_run not in hooks:
             setattr(flow, attribute, [*hooks, end_of_flow_run])
+
+
+@functools.lru_cache(maxsize=1)
+def _announcer() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="flow-artifacts-prefect")

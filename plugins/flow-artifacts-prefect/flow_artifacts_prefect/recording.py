@@ -19,7 +19,7 @@ from prefect.context import TaskRunContext
 
 import flow_artifacts as fa
 
-from .flow_runs import current_flow_run, safe_name
+from .flow_runs import FlowRun, current_flow_run, safe_name
 
 log = logging.getLogger("flow_artifacts_prefect")
 
@@ -92,7 +92,7 @@ def task(
                 result = func(*bound.args, **bound.kwargs)
                 if result is not None:
                     artifact = run.save_output(step, result, name, materializer=materializer)
-                    announce(artifact)
+                    announce(run, artifact)
             except BaseException as exc:
                 run.finish_step(step, exc)
                 raise
@@ -104,8 +104,18 @@ def task(
     return decorate(fn) if fn is not None else decorate
 
 
-def announce(artifact: fa.Artifact) -> None:
-    """A Prefect link artifact for `artifact`, shown in the UI; a failure is only logged."""
+def announce(run: fa.Run, artifact: fa.Artifact) -> None:
+    """A Prefect link artifact for `artifact`, shown in the UI. In a flow run's run it is sent
+    from a worker thread (in this task's context), so the task goes on while Prefect's API
+    answers; the flow run's end waits for it (`FlowRun.announced`)."""
+    if isinstance(run, FlowRun):
+        run.announce(functools.partial(_announce_now, artifact))
+    else:
+        _announce_now(artifact)
+
+
+def _announce_now(artifact: fa.Artifact) -> None:
+    """Create the link artifact; a failure is only logged."""
     try:
         prefect.artifacts.create_link_artifact(
             link=artifact.path,
