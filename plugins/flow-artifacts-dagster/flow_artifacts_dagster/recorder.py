@@ -107,6 +107,8 @@ def start_recording(context: Any, stack: fa.Stack, project: str) -> None:
             stack=stack,
         )
         run.start()
+        if not run.recording:  # FLOW_ARTIFACTS_DISABLED: nothing to record
+            return
         partition = dagster_run.tags.get("dagster/partition")
         _recording[run_id] = Recorder(run, partition)
     instance.add_event_listener(run_id, _recording[run_id])
