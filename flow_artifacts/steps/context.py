@@ -113,14 +113,8 @@ class Run(FrameworkSteps):
     def start(self) -> None:
         """Record the run as running. A block does this on entry; a framework integration whose
         run spans no Python block (a Prefect flow run) calls it, and `finish`, itself."""
-        if self.status != "pending":
-            raise FlowArtifactsError(f"run {self.id} was already started; make a new one")
-        self.recording = not steps_disabled()
-        if self.recording:
-            from ..stack import resolve_stack
-
-            self.stack = resolve_stack(self._stack_arg)
-            self.project = self.project or validate_new_name(self.stack.project, "project")
+        self._open_stack()
+        if self.stack is not None and self.project is not None:
             if self._explicit_id and self.stack.catalog.step_runs_of_run(self.project, self.id):
                 raise ConfigError(
                     f"run {self.id!r} already has recorded steps in project {self.project!r}; "
@@ -133,12 +127,30 @@ class Run(FrameworkSteps):
                 pipeline=self.pipeline,
                 journal=self.stack.store.journal,
             )
-            from ..openlineage import emitter_for
-
-            self._lineage = emitter_for(self.stack)
         self.started = now()
         self.status = "running"
         self.emit_lineage()
+
+    def join(self) -> None:
+        """Take part in a run that another process runs (a framework's step worker): step runs
+        are recorded under this run's id, but the run is neither started nor finished here, so
+        its status is not this process's to say. A run row this process creates first is
+        `external`, as `fa.materialize` with a run id creates it."""
+        self._open_stack()
+        self.started = now()
+        self.status = "running"
+
+    def _open_stack(self) -> None:
+        if self.status != "pending":
+            raise FlowArtifactsError(f"run {self.id} was already started; make a new one")
+        self.recording = not steps_disabled()
+        if self.recording:
+            from ..openlineage import emitter_for
+            from ..stack import resolve_stack
+
+            self.stack = resolve_stack(self._stack_arg)
+            self.project = self.project or validate_new_name(self.stack.project, "project")
+            self._lineage = emitter_for(self.stack)
 
     def finish(self, exc: BaseException | str | None = None) -> None:
         """Record the run's end: completed, or failed with `exc` (an exception, or a framework's

@@ -263,6 +263,29 @@ def test_asset_runs_record_their_status_and_retries_as_attempts(stack_file):
     assert steps["clean"].outputs == [latest("clean").id] and steps["clean"].error is None
 
 
+def test_under_the_multiprocess_executor_each_step_process_records_its_step(
+    stack_file, monkeypatch
+):
+    from .dagster_jobs import arithmetic_in_processes
+
+    monkeypatch.setenv("FA_TEST_STACK", stack_file)
+    with dg.instance_for_test() as instance:
+        result = dg.execute_job(dg.reconstructable(arithmetic_in_processes), instance=instance)
+    assert not result.success
+    catalog = fa.get_stack().catalog
+    (run,) = catalog.runs(PROJECT)
+    assert (run.run_id, run.status) == (result.run_id, "external")  # its end is not seen
+    steps = {s.step: s for s in catalog.step_runs_of_run(PROJECT, result.run_id)}
+    assert {name: s.status for name, s in steps.items()} == {
+        "numbers": "completed",
+        "total": "completed",
+        "explode": "failed",
+    }
+    assert steps["explode"].error == "ValueError: no way"
+    assert steps["total"].inputs == [latest("numbers").id]
+    assert steps["total"].outputs == [latest("total").id] and latest("total").load() == 6
+
+
 def test_a_missing_pin_fails_the_step_with_a_clear_error(stack_file):
     dg.materialize([raw], resources={"io_manager": io_manager(stack_file)})
     with pytest.raises(fa.ArtifactNotFound, match="raw:nope"):

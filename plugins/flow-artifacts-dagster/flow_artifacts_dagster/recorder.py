@@ -2,14 +2,14 @@
 
 The IO manager sees outputs and inputs, not when a step starts or fails; Dagster's instance
 reports every event of a run to the listeners added for it (`add_event_listener`), in the
-process that handles the event. When the IO manager is set up for a run in the process that runs
-the whole run (the in-process executor: `materialize()`, `execute_in_process()`), it opens the
-run and listens: each step start opens a step run, each success or failure ends it (a retry is
-the step run's next attempt), and the run's success or failure ends the run.
+process that handles the event. The IO manager listens from where it is set up: each step start
+opens a step run, each success or failure ends it (a retry is the step run's next attempt).
+In the process that runs the whole run (the in-process executor: `materialize()`,
+`execute_in_process()`) it also opens the run, and the run's success or failure ends it.
 
-Under the multiprocess executor each step runs in a child process that sees only its own step,
-never the run's end: there the IO manager stores outputs under external step runs, as
-`fa.materialize` does.
+Under the multiprocess executor each step runs in a child process that sees only its own
+step's events, never the run's end: there the recorder joins the run (`Run.join`), recording
+the step's run and leaving the run itself `external`.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def start_recording(context: Any, stack: fa.Stack, project: str) -> None:
     """Open the run of `context`'s Dagster run and listen to its events, once per run, in the
     process that runs the whole run (see the module's docstring)."""
     dagster_run, instance = context.run, context.instance
-    if dagster_run is None or instance is None or multiprocessing.parent_process() is not None:
+    if dagster_run is None or instance is None:
         return
     run_id = dagster_run.run_id
     with _lock:
@@ -106,7 +106,10 @@ def start_recording(context: Any, stack: fa.Stack, project: str) -> None:
             run_id=run_id,
             stack=stack,
         )
-        run.start()
+        if multiprocessing.parent_process() is None:
+            run.start()
+        else:  # a step worker: its steps only; the run's process has the run's end
+            run.join()
         if not run.recording:  # FLOW_ARTIFACTS_DISABLED: nothing to record
             return
         partition = dagster_run.tags.get("dagster/partition")
