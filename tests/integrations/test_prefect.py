@@ -275,6 +275,16 @@ def test_a_flow_that_records_nothing_is_left_as_it_was(stack):
     assert run.pipeline == "loud" and run.status == "completed"
 
 
+def test_a_hostile_flow_run_name_is_cut_to_fit(stack):
+    @prefect.flow(name="my flow ..x", flow_run_name="night\x00ly-" + "n" * 300)
+    def named() -> int:
+        return len(load_frame(2))
+
+    assert named() == 2
+    (run,) = stack.catalog.runs(stack.project)
+    assert run.name == "nightly-" + "n" * 192 and run.pipeline == "my_flow__x"
+
+
 def test_recorded_tasks_record_under_a_plain_flow(stack):
     @prefect.flow
     def unwrapped() -> dict:

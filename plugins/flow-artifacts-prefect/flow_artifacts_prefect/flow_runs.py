@@ -38,7 +38,7 @@ class FlowRun(fa.Run):
     def __init__(self, context: Any, project: str | None, stack: Any) -> None:
         super().__init__(
             project=project,
-            name=context.flow_run.name,
+            name=context.flow_run.name.replace("\x00", "")[:200],  # a user's template's
             pipeline=safe_name(context.flow.name),
             run_id=str(context.flow_run.id),
             stack=stack,
