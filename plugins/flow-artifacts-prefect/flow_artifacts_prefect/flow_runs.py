@@ -38,12 +38,12 @@ class FlowRun(fa.Run):
     def __init__(self, context: Any, project: str | None, stack: Any) -> None:
         super().__init__(
             project=project,
-            name=context.flow_run.name.replace("\x00", "")[:200],  # a user's template's
+            # a `flow_run_name` template may make any text: cut to what a run name holds
+            name=context.flow_run.name.replace("\x00", "")[:200],
             pipeline=safe_name(context.flow.name),
             run_id=str(context.flow_run.id),
             stack=stack,
         )
-
         self._announcing: list[Future[None]] = []
         self._announcing_lock = threading.Lock()
 
