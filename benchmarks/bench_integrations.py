@@ -10,7 +10,8 @@ For a ~1 KB JSON report and a DataFrame of `--rows` rows (1M by default), measur
 - Prefect: a flow calling one task, `flow_artifacts_prefect.task` against `prefect.task` with
   `persist_result=True` (Prefect's result persistence), under Prefect's test harness.
 
-flow-artifacts records a checksum, a catalog row, a step run and lineage for each output on top.
+flow-artifacts records a checksum, a catalog row, a step run (started, then ended with its status)
+and lineage for each output on top, and the run's start and end for Dagster and Prefect.
 Reported: median milliseconds per output for each, timed in alternation, and the median of their
 ratios (target: within 1.1x).
 
