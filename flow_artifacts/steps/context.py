@@ -77,6 +77,7 @@ class Run(FrameworkSteps):
         self.result: Any = None
         """What the pipeline function returned."""
         self.steps: list[StepRun] = []
+        self._task_step_runs: dict[str, StepRun] = {}
         self.artifacts: dict[str, Artifact] = {}
         self.recording = False
         self.executor = executor

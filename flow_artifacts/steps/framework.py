@@ -25,6 +25,8 @@ class FrameworkSteps:
     id: str
     pipeline: str | None
     steps: list[StepRun]
+    _task_step_runs: dict[str, StepRun]
+    """The step runs whose ids a framework gave, by id: a retry finds its earlier attempt."""
 
     if TYPE_CHECKING:
 
@@ -46,13 +48,15 @@ class FrameworkSteps:
         framework retrying its task run), that step run's next attempt, keeping its committed
         outputs."""
         stack, project = self._recording_stack()
-        earlier = next((s for s in self.steps if record.id and s.id == record.id), None)
+        earlier = self._task_step_runs.get(record.id) if record.id else None
         if earlier is not None:
             stack.catalog.retry_step_run(record.id, journal=stack.store.journal)
             record.name = earlier.name
+            self._task_step_runs[record.id] = record
             self.steps.remove(earlier)
             self.add_step(record)
             return dict(earlier.outputs)
+        given_id = bool(record.id)
         record.id = stack.catalog.start_step_run(
             project,
             self.id,
@@ -63,6 +67,8 @@ class FrameworkSteps:
             step_run_id=record.id or None,
             journal=stack.store.journal,
         )
+        if given_id:
+            self._task_step_runs[record.id] = record
         self.add_step(record)
         return {}
 
