@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fsspec.implementations.local import LocalFileOpener
+from fsspec.implementations.local import LocalFileOpener, LocalFileSystem
 from fsspec.spec import AbstractBufferedFile
 
 CHECKSUM_ALGORITHM = "sha256"
@@ -109,7 +110,14 @@ class HashingWriter:
     def close(self) -> None:
         if self.closed:
             return
-        if self._raw is None:
+        if self._raw is None and isinstance(self._fs, LocalFileSystem):
+            # one open and one write: fsspec's local file object costs more than the write
+            path = self._fs._strip_protocol(self._path)
+            if self._fs.auto_mkdir:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "xb" if self._exclusive else "wb") as f:
+                f.write(self._pending)
+        elif self._raw is None:
             mode = "create" if self._exclusive else "overwrite"
             self._fs.pipe_file(self._path, bytes(self._pending), mode=mode)
         else:
