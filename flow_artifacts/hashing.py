@@ -9,9 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fsspec.implementations.local import LocalFileOpener, LocalFileSystem
-from fsspec.spec import AbstractBufferedFile
-
 CHECKSUM_ALGORITHM = "sha256"
 ONE_SHOT = 8 << 20
 """Files up to this size are stored with a single request."""
@@ -86,6 +83,8 @@ class HashingWriter:
     def _write_raw(self, view: memoryview) -> None:
         # a local file's `blocksize` (8 KiB) buffers nothing: pieces that small cost a system call
         # each, so it gets multi-MiB ones; an upload's block size bounds its parts
+        from fsspec.implementations.local import LocalFileOpener
+
         local = isinstance(self._raw, LocalFileOpener)
         piece = ONE_SHOT if local else getattr(self._raw, "blocksize", None) or ONE_SHOT
         for start in range(0, view.nbytes, piece):
@@ -110,6 +109,8 @@ class HashingWriter:
     def close(self) -> None:
         if self.closed:
             return
+        from fsspec.implementations.local import LocalFileSystem
+
         if self._raw is None and isinstance(self._fs, LocalFileSystem):
             # one open and one write: fsspec's local file object costs more than the write
             path = self._fs._strip_protocol(self._path)
@@ -147,6 +148,8 @@ class HashingWriter:
         self._pending = bytearray()
         raw, self._raw = self._raw, None
         with contextlib.suppress(Exception):
+            from fsspec.spec import AbstractBufferedFile
+
             if isinstance(raw, AbstractBufferedFile):
                 raw.discard()
                 raw.closed = True

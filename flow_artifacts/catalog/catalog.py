@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from ..errors import ArtifactNotFound, IntegrityError, InvalidName
+from ..errors import ArtifactNotFound, ConfigError, IntegrityError, InvalidName
 from ..limits import check_json, check_text
 from ..manifest import Manifest
 from ..naming import LATEST, validate_name
@@ -105,6 +105,59 @@ class Catalog(RunLog):
             self._known_step_runs[(manifest.project, manifest.run_id, manifest.step)] = (
                 recorded.step_run_id
             )
+        return recorded
+
+    def record_many(
+        self,
+        manifests: Sequence[Manifest],
+        *,
+        store_url: str,
+        store_id: str,
+        publish: Callable[[Manifest], None],
+        inputs: Sequence[str] = (),
+        step_run_id: str | None = None,
+        journal: JournalSink | None = None,
+    ) -> list[Manifest]:
+        """`record` for many manifests of one step run, in one transaction: all commit, or none.
+
+        Each gets its version and is published in turn, then its row inserted; the step run, the
+        check of `inputs` and their lineage edges are done once. (Added for `materialize_many`.)
+        """
+        if not manifests:
+            return []
+        first = manifests[0]
+        if any((m.project, m.run_id, m.step) != (first.project, first.run_id, first.step)
+               for m in manifests):  # fmt: skip
+            raise ConfigError("record_many records the manifests of one step run; call it per run")
+
+        def work(conn: Connection, pending: Pending) -> list[Manifest]:
+            sr_id = step_run_id or self._step_run(
+                conn, first.project, first.run_id, first.step, pending=pending
+            )
+            missing = set(inputs) - self._existing_ids(conn, inputs) if inputs else set()
+            if missing:
+                raise ArtifactNotFound(
+                    f"input artifacts {sorted(missing)} of {first.name!r} are not in the catalog"
+                )
+            for manifest in manifests:
+                manifest.version = self._next_version(conn, manifest.project, manifest.name)
+                manifest.step_run_id = sr_id
+                manifest.inputs = list(dict.fromkeys(inputs))
+                publish(manifest)
+                self._insert(conn, manifest, store_url, store_id)
+            edges = [{"step_run_id": sr_id, "artifact_id": i} for i in first.inputs]
+            insert_ignore(conn, t.step_inputs, edges)
+            return list(manifests)
+
+        try:
+            recorded = journaled(self.engine, journal, work)
+        except BaseException:
+            for manifest in manifests:
+                manifest.version = None
+            raise
+        self._known_projects.add(first.project)
+        if step_run_id is None and first.step_run_id is not None:
+            self._known_step_runs[(first.project, first.run_id, first.step)] = first.step_run_id
         return recorded
 
     def restore(
