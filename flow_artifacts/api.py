@@ -6,6 +6,7 @@ active stack (`get_stack()`) is used.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterable, Mapping
@@ -119,22 +120,13 @@ def materialize_many(
         manifests: list[Manifest] = []
         try:
             for name, obj in objects.items():
-                manifests.append(
-                    store.write_data(
-                        obj,
-                        dispatch.choose,
-                        name=name,
-                        project=project,
-                        run_id=run_id,
-                        step=step_name,
-                        pipeline=pipeline,
-                        labels=labels,
-                        description=description,
-                        metadata=metadata,
-                        kind=kind,
-                        next_version=lambda name=name: stack.catalog.next_version(project, name),
-                    )  # fmt: skip
-                )
+                manifest = store.write_data(
+                    obj, dispatch.choose, name=name, project=project, run_id=run_id,
+                    step=step_name, pipeline=pipeline, labels=labels, description=description,
+                    metadata=metadata, kind=kind,
+                    next_version=functools.partial(stack.catalog.next_version, project, name),
+                )  # fmt: skip
+                manifests.append(manifest)
             stack.catalog.record_many(
                 manifests,
                 store_url=store.url,

@@ -129,3 +129,26 @@ def test_a_batch_killed_between_two_published_manifests_commits_none_of_them(
 def test_names_are_checked_like_materialize_names(stack) -> None:
     with pytest.raises(InvalidName):
         fa.materialize_many({"*": 1}, "r1", "s", "demo", stack=stack)
+
+
+def test_a_key_taken_while_the_batch_was_writing_sends_the_batch_past_it(stack) -> None:
+    """Another writer's manifest appears at one of the batch's keys after its bytes were written
+    (what object stores notice only when publishing): the whole batch is withdrawn and written
+    again, that artifact at its next versioned key, and nothing of the first attempt remains."""
+    store = stack.store
+    publish = store.write_manifest
+
+    def racing_publish(manifest) -> None:  # type: ignore[no-untyped-def]
+        store.write_manifest = publish  # once
+        other = fa.ArtifactStore(store.root)
+        other.save(b"foreign", "demo/r1/s/b.bin")  # the manifest of key demo/r1/s/b
+        publish(manifest)
+
+    store.write_manifest = racing_publish
+    made = fa.materialize_many({"a": {"v": 1}, "b": {"v": 2}}, "r1", "s", "demo", stack=stack)
+    assert made["a"].key == "demo/r1/s/a" and made["b"].key == "demo/r1/s/b.v1"
+    assert [a.version for a in made.values()] == [1, 1]
+    assert fa.load(made["b"], stack=stack) == {"v": 2}
+    committed = {p for a in made.values() for p in (a.key + MANIFEST_SUFFIX, a.manifest.data_path)}
+    foreign = {"demo/r1/s/b" + MANIFEST_SUFFIX, "demo/r1/s/b.bin"}
+    assert store_files(store.root) == committed | foreign
