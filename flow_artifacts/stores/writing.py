@@ -134,7 +134,7 @@ class Writer:
         """
         with self.errors.io("publishing", what):
             if parents and not self.backend.buckets:
-                self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+                self._makedirs(posixpath.dirname(path))
             if self.local and staged:
                 with open(staged, "wb") as f:
                     f.write(body)
