@@ -19,10 +19,10 @@ from .manifest import MANIFEST_SUFFIX, Manifest
 from .manifest_checks import check_agrees
 from .materializers.registry import Explanation
 from .refs import artifact_uri, is_reference, parse_ref
-from .stack import Stack, StackLike, resolve_stack
 
 if TYPE_CHECKING:
     from .catalog.lineage import Direction, LineageGraph
+    from .stack import Stack, StackLike
 
 ArtifactRef = Artifact | str
 
@@ -50,7 +50,7 @@ def materialize(
     `inputs` (handles or references) become lineage edges; `labels`, `description` and
     `metadata` (JSON-able) are recorded with it. Returns the committed artifact's handle.
     """
-    stack = resolve_stack(stack)
+    stack = _stack(stack)
     project = stack.project if project is None else project
     store = stack.store
     input_ids = [resolve(ref, stack).id for ref in inputs]
@@ -111,7 +111,7 @@ def materialize_many(
     The other arguments are `materialize`'s, applied to each. Many small artifacts commit far
     faster this way than one `materialize` each. Returns name -> committed handle.
     """
-    stack = resolve_stack(stack)
+    stack = _stack(stack)
     project = stack.project if project is None else project
     store = stack.store
     input_ids = [resolve(ref, stack).id for ref in inputs]
@@ -150,6 +150,14 @@ def materialize_many(
             store.finish_write(manifest)
         return {m.name: Artifact(m, store=store, stack=stack) for m in manifests}
     raise AssertionError("unreachable")
+
+
+def _stack(stack: StackLike | None) -> Stack:
+    """The stack a call works on (`resolve_stack`), imported on the first call: the stack
+    brings in the store, the plugins and pluggy, which importing the public names need not."""
+    from .stack import resolve_stack
+
+    return resolve_stack(stack)
 
 
 def _withdraw_all(stack: Stack, manifests: list[Manifest]) -> None:
@@ -254,7 +262,7 @@ def explain(
     """Which materializer `materialize` would save `obj` with on this stack, and why: the same
     rule (stack and call overrides, the pickle policy of `project`). A type explains what its
     instances would get."""
-    stack = resolve_stack(stack)
+    stack = _stack(stack)
     dispatch = stack.dispatch(project, materializer=materializer, overrides=overrides)
     return dispatch.explain_type(obj) if isinstance(obj, type) else dispatch.explain(obj)
 
@@ -271,7 +279,7 @@ def resolve(ref: ArtifactRef, stack: StackLike | None = None) -> Artifact:
     path names the newest version."""
     if isinstance(ref, Artifact):
         return ref
-    stack = resolve_stack(stack)
+    stack = _stack(stack)
     try:
         parsed = parse_ref(ref)
     except InvalidName:

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 HEAVY = ("pandas", "pyarrow", "sqlalchemy", "polars")
-STORE_ONLY = ("fsspec", "asyncio")
-"""Loaded when a store is opened, not with the public names: together they cost more than the
-rest of the API's import."""
+STORE_ONLY = ("fsspec", "asyncio", "pluggy", "flow_artifacts.stores.store")
+"""Loaded when a stack or store is first used, not with the public names: together they cost
+more than the rest of the API's import."""
 
 
 def imported_after(code: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
