@@ -155,7 +155,7 @@ def materialize_many(
 def _stack(stack: StackLike | None) -> Stack:
     """The stack a call works on (`resolve_stack`), imported on the first call: the stack
     brings in the store, the plugins and pluggy, which importing the public names need not."""
-    from .stack import resolve_stack
+    from .stack.stack import resolve_stack
 
     return resolve_stack(stack)
 
