@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .artifact import Artifact
-from .errors import ArtifactExists, ArtifactNotFound, InvalidName
+from .errors import ArtifactExists, ArtifactNotFound, InvalidName, shown_path
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .manifest_checks import check_agrees
 from .materializers.registry import Explanation
@@ -217,7 +217,7 @@ def upload_file(
 
     source = Path(path)
     if not source.exists():
-        raise ArtifactNotFound(f"cannot upload {source}: no such file or directory")
+        raise ArtifactNotFound(f"cannot upload {shown_path(source)}: no such file or directory")
     run_id = run_id or f"upload-{uuid.uuid4().hex[:12]}"
     return materialize(
         Upload(source, follow_symlinks, None if ignore_files is None else tuple(ignore_files)),

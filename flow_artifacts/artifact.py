@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .aspects import aspect_schema
-from .errors import ConfigError, UnsupportedOperation
+from .errors import ConfigError, UnsupportedOperation, shown_path
 from .local_file import LocalFile
 from .manifest import Manifest
+from .manifest_checks import data_suffix
+from .naming import validate_name
 from .progress import progress_bar
 from .refs import artifact_urn
 from .stores.transfer import READ_CHUNK
@@ -83,6 +85,15 @@ class Artifact:
     @property
     def key(self) -> str:
         return self.manifest.key
+
+    @property
+    def file_name(self) -> str:
+        """`NAME-vVERSION.EXT` (`NAME.EXT` uncataloged): what a download into a folder (and
+        `flow-artifacts get`) names it, from the catalog's name and version and the checked
+        extension of its data, never from a file name in the store."""
+        cataloged = self.version is not None and not self.from_store
+        version = f"-v{self.version}" if cataloged else ""
+        return f"{validate_name(self.name)}{version}{data_suffix(self.manifest)}"
 
     # format
     @property
@@ -221,18 +232,18 @@ class Artifact:
     def download(self, path: str | os.PathLike[str], *, chunk_size: int = DEFAULT_CHUNK) -> Path:
         """Stream the bytes to `path` (parents created), verified; a directory artifact as a tree.
 
-        An existing folder at `path` receives the artifact inside it, under the name of its
-        data file. A file appears only once complete and verified; memory stays at a few chunks.
+        An existing folder at `path` receives the artifact inside it, as `file_name`. A file
+        appears only once complete and verified; memory stays at a few chunks.
         """
         target = Path(path)
         if target.is_dir():
-            target = target / Path(self.manifest.data_path).name
+            target = target / self.file_name
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise ConfigError(
-                f"cannot download {self.uri} to {target}: a file is in the way of its folder "
-                f"{target.parent}; choose another path"
+                f"cannot download {self.uri} to {shown_path(target)}: a file is in the way of "
+                f"its folder {shown_path(target.parent)}; choose another path"
             ) from None
         if self.manifest.directory:
             self._store.download_directory(self.manifest, target)

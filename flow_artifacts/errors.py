@@ -1,13 +1,37 @@
 """One family of exceptions, so callers can catch everything flow_artifacts raises with one clause.
 
-Every message names the thing that went wrong (artifact, materializer, plugin, file) and what to do.
+Every message names the thing that went wrong (artifact, materializer, plugin, file) and what to do,
+in the user's terms: store-relative keys and references, never internal reprs or absolute paths
+(`shown_path`).
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+SHOWN_PARTS = 2
+"""Trailing parts of a path outside the current folder and home that a message keeps."""
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """`path` as a message shows it: relative to the current folder when inside it, `~/...`
+    under the home folder, else its last parts after `.../`. An absolute path says where the
+    user's machine keeps things (home folder, user name, temp dirs): a message need not."""
+    given = Path(os.path.abspath(os.fspath(path)))
+    bases = [(Path.cwd(), Path()), (Path.home(), Path("~"))]
+    for base, shown in bases:
+        if base != Path(base.anchor) and given.is_relative_to(base):
+            return str(shown / given.relative_to(base))
+    return str(Path("...", *given.parts[-SHOWN_PARTS:]))
+
 
 class FlowArtifactsError(Exception):
     """Base class of every error raised by flow_artifacts."""
+
+    hint: str | None = None
+    """What the command line prints as its `hint:` line: None for the usual hint of the
+    error's kind, "" for none (the message already says what to do)."""
 
 
 class ArtifactNotFound(FlowArtifactsError, LookupError):
@@ -44,6 +68,10 @@ class PluginError(FlowArtifactsError):
 
 class IntegrityError(FlowArtifactsError):
     """Stored bytes or a manifest do not match what was recorded."""
+
+
+class ArtifactDataMissing(ArtifactNotFound, IntegrityError):
+    """A recorded artifact's bytes are gone from the store: not found, and damage to repair."""
 
 
 class StoreError(FlowArtifactsError):

@@ -16,14 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .catalog.inventory import (
-    adopt_rows,
-    legacy_rows,
-    owned_files,
-    surplus_versions,
-    tagged_ids,
-    upstream_closure,
-)
 from .errors import ArtifactNotFound, ConfigError, FlowArtifactsError, UnknownArtifacts
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .stack import Stack, StackLike, resolve_stack
@@ -95,7 +87,7 @@ def gc(
     files = store.inventory()
     writes, unreadable = store.writes()
     _adopt_legacy_rows(stack, store, files)
-    owned = owned_files(stack.catalog, store_id)
+    owned = stack.catalog.owned_files(store_id)
 
     now = datetime.now(timezone.utc)
     live = [w for w in writes.values() if not w.expired(now)]
@@ -160,12 +152,12 @@ def _surplus(stack: Stack, keep_last: int, project: str | None) -> list[Manifest
     """Versions beyond `keep_last` that gc may delete: kept are the newest `keep_last` of each
     name (in every project: lineage may cross projects) and every tagged version, and nothing
     any kept artifact was produced from, at any depth, is surplus."""
-    candidates = surplus_versions(stack.catalog, keep_last, project)
+    candidates = stack.catalog.surplus_versions(keep_last, project)
     candidate_ids = {m.id for m in candidates}
-    tagged = tagged_ids(stack.catalog)
+    tagged = stack.catalog.tagged_ids()
     kept = {m.id for m in stack.catalog.iter_artifacts(page_size=1000) if m.id not in candidate_ids}
     kept |= tagged
-    protected = kept | upstream_closure(stack.catalog, kept)
+    protected = kept | stack.catalog.upstream_closure(kept)
     return [m for m in candidates if m.id not in protected]
 
 
@@ -247,7 +239,7 @@ def _dead_upload(
 def _adopt_legacy_rows(stack: Stack, store: ArtifactStore, files: dict[str, Any]) -> None:
     """Rows from before store ids take this store's id when their own manifest is here."""
     mine = []
-    for artifact_id, key in legacy_rows(stack.catalog):
+    for artifact_id, key in stack.catalog.legacy_rows():
         if key + MANIFEST_SUFFIX not in files:
             continue
         try:
@@ -256,7 +248,7 @@ def _adopt_legacy_rows(stack: Stack, store: ArtifactStore, files: dict[str, Any]
         except (FlowArtifactsError, ArtifactNotFound):
             continue
     if mine:
-        adopt_rows(stack.catalog, mine, store.identity)
+        stack.catalog.adopt_rows(mine, store.identity)
 
 
 def _refusal(unknown: list[str]) -> str:

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from .catalog.replay import Scope, bury, claim_names, held, in_one_transaction, replay
+from .catalog.replay import Scope, bury, claim_names, held, replay
 from .errors import FlowArtifactsError, IntegrityError
 from .journal import JournalRecord
 from .limits import check_row_fits
@@ -76,7 +76,7 @@ def rebuild(stack: Stack, store: ArtifactStore, *, trust_pickles: bool = False) 
         _apply(conn, stack, store, records, found, unconfirmed, now, report, trust_pickles)
         return report
 
-    return in_one_transaction(stack.catalog, work)
+    return stack.catalog.reindex_transaction(work)
 
 
 def _apply(
@@ -97,7 +97,7 @@ def _apply(
     for record in records:
         if record.op == "delete":
             buried = manifests.get(record.fields["artifact_id"])
-            problem = bury(conn, catalog, record, buried, scope)
+            problem = bury(conn, record, buried, scope)
             _note(report, record.path, problem)
             if problem is None and buried is not None:
                 del manifests[buried.id]  # an interrupted rm stays deleted

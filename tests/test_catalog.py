@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -210,3 +212,85 @@ def test_listing_takes_iso_strings_for_since_and_until(stack):
     assert list(fa.list_artifacts("demo", until="2020-01-01T00:00:00+00:00", stack=stack)) == []
     with pytest.raises(fa.ConfigError, match="since='yesterday' is not an ISO date"):
         list(fa.list_artifacts("demo", since="yesterday", stack=stack))
+
+
+def test_a_name_at_the_highest_version_refuses_the_next_write_and_keeps_nothing(stack):
+    from flow_artifacts.limits import MAX_VERSION
+
+    fa.materialize(b"one", "full", "r1", "s", "demo", stack=stack)
+    with stack.catalog.engine.begin() as conn:
+        names = schema.artifact_names
+        conn.execute(names.update().values(latest_version=MAX_VERSION - 1))
+    last = fa.materialize(b"last", "full", "r2", "s", "demo", stack=stack)
+    assert last.version == MAX_VERSION
+    root = Path(stack.store.root)
+    before = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+    with pytest.raises(fa.InvalidName, match="highest a name can have"):
+        fa.materialize(b"more", "full", "r3", "s", "demo", stack=stack)
+    assert [a.version for a in fa.list_artifacts("demo", name="full", stack=stack)] == [
+        MAX_VERSION,
+        1,
+    ]
+    after = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+    assert [p for p in after if ".flow-artifacts" not in p.parts] == [
+        p for p in before if ".flow-artifacts" not in p.parts
+    ]
+    assert fa.materialize(b"elsewhere", "other", "r3", "s", "demo", stack=stack).version == 1
+
+
+def test_the_step_cache_lookup_gives_the_latest_completed_run_with_its_edges(stack):
+    catalog = stack.catalog
+    source = fa.materialize(b"in", "source", "r0", "s", "demo", stack=stack)
+    ids = []
+    for run_id, status in (("r1", "completed"), ("r2", "completed"), ("r3", "failed")):
+        sr = catalog.start_step_run("demo", run_id, "s", cache_key="k", inputs=[source.id])
+        out = fa.materialize(b"out", "result", run_id, "s", "demo", step_run_id=sr, stack=stack)
+        catalog.finish_step_run(sr, status)
+        ids.append((sr, out.id))
+    hit = catalog.start_step_run("demo", "r4", "s", cache_key="k")
+    catalog.finish_step_run(hit, "completed", cached=True)  # a cache hit is never reused
+    found = catalog.find_cached("k")
+    assert found is not None
+    assert (found.id, found.outputs, found.inputs) == (ids[1][0], [ids[1][1]], [source.id])
+    assert (found.run_id, found.status, found.cache_key) == ("r2", "completed", "k")
+    assert catalog.find_cached("other") is None
+
+
+class _Workers(fa.Executor):
+    """An executor contract whose workers are on the named hosts; it never runs a task here."""
+
+    name = "workers"
+
+    def __init__(self, *hosts: str) -> None:
+        self._hosts = set(hosts)
+
+    def submit(self, fn: Any, args: Any, *, key: str) -> Any:
+        raise AssertionError("no task runs in this test")
+
+    def result(self, future: Any) -> Any:
+        raise AssertionError("no task runs in this test")
+
+    def cancel(self, futures: Any) -> None:
+        raise AssertionError("no task runs in this test")
+
+    def hosts(self) -> set[str]:
+        return self._hosts
+
+
+def test_runs_on_other_machines_need_a_catalog_they_can_share(stack, catalog_backend):
+    from flow_artifacts.steps.distributed import check_shareable
+
+    remote = _Workers("10.9.8.7")
+    expected = "sqlite" if catalog_backend == "sqlite" else "postgresql"
+    assert (stack.catalog.backend, stack.catalog.in_memory) == (expected, False)
+    if catalog_backend == "sqlite":
+        with pytest.raises(fa.ConfigError, match="use PostgreSQL"):
+            check_shareable(stack, remote)
+    else:
+        check_shareable(stack, remote)
+    check_shareable(stack, _Workers("localhost"))
+    in_memory = fa.Stack(store=stack.store, catalog=Catalog("sqlite://"))
+    assert in_memory.catalog.in_memory
+    with pytest.raises(fa.ConfigError, match="in-memory SQLite catalog"):
+        check_shareable(in_memory, _Workers("localhost"))
+    in_memory.catalog.close()

@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -95,13 +96,26 @@ def test_get_downloads_verified_bytes(populated, tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(out), fa.load("store://demo/clean@1"))
 
 
+def test_get_into_a_folder_and_fa_download_name_the_file_alike(populated, tmp_path):
+    for folder in ("by-cli", "by-api"):
+        (tmp_path / folder).mkdir()
+    got = Path(run("get", "demo/clean@1", "-o", "by-cli").stdout.strip())
+    downloaded = fa.download(populated[1], tmp_path / "by-api")
+    assert got.name == downloaded.name == "clean-v1.parquet"
+    here = Path(run("get", "demo/clean@1").stdout.strip())
+    assert here.name == got.name and here.read_bytes() == downloaded.read_bytes()
+    again = run("get", "demo/clean@1", "-o", "by-cli", ok=False)
+    assert again.exit_code == 1 and "--force" in again.stderr and str(tmp_path) not in again.stderr
+    run("get", "demo/clean@1", "-o", "by-cli", "--force")
+
+
 def test_lineage_formats(populated):
     tree = run("lineage", "store://demo/clean@1").stdout.splitlines()
     assert tree == [
         "demo/clean@1",
-        "  [step r1/prep]",
-        "    demo/raw@1",
-        "      [step r1/ingest]",
+        "└── step r1/prep",
+        "    └── demo/raw@1",
+        "        └── step r1/ingest",
     ]
     down = run("lineage", "store://demo/raw", "--down").stdout
     assert "demo/clean@1" in down
@@ -197,8 +211,10 @@ def test_explain_plugins_and_stack(populated):
     assert "pandas.parquet" in run("explain", "pandas.DataFrame").stdout
     assert run("explain", "{'a': {1, 2}}").stdout.startswith("builtins.dict -> cloudpickle")
     assert run("explain", "int").stdout.startswith("builtins.int -> builtins.json")
-    plugins = json.loads(run("plugins", "--json").stdout)
+    plugins = json.loads(run("plugins", "--json").stdout)["items"]
     assert {"pandas_parquet", "numpy_npy"} <= {p["name"] for p in plugins}
+    why = json.loads(run("explain", "int", "--json").stdout)
+    assert why["materializer"] == "builtins.json" and why["error"] is None
     shown = json.loads(run("stack", "show", "--json").stdout)
     assert shown["source"] == "(embedded default)"
 
@@ -248,4 +264,53 @@ def test_demo_runs_the_pipeline_into_the_active_stack(tmp_path, monkeypatch):
     assert "completed" in out and "store://quickstart/report@1" in out
     report = json.loads(run("cat", "store://quickstart/report").stdout)
     assert set(report) == {"rows", "rmse", "r2"}
-    assert "[step " in run("lineage", "store://quickstart/report").stdout
+    assert "── step " in run("lineage", "store://quickstart/report").stdout
+
+
+IMPORTS_AFTER = """
+import sys
+from flow_artifacts.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = [m for m in ("sqlalchemy", "fsspec", "pandas", "pyarrow", "starlette")
+         if m in sys.modules]
+if sys.argv[1] == "ls":  # the other commands' modules load only for --help or when they run
+    later = ("flow_artifacts.cli.ui", "flow_artifacts.cli.compare")
+    heavy += [m for m in later if m in sys.modules]
+print("HEAVY", heavy, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["ls"], ["ls", "--json"]])
+def test_help_and_ls_in_an_empty_folder_open_nothing_and_create_nothing(tmp_path, args):
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS_AFTER, *args],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+    if args == ["ls"]:
+        assert "no artifacts (no stack here" in done.stderr and "flow-artifacts demo" in done.stderr
+    if "--json" in args:
+        assert json.loads(done.stdout) == {"items": [], "next_cursor": None, "total": 0}
+
+
+def test_ls_of_a_project_in_an_empty_folder_is_an_error_that_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("ls", "demo", ok=False)
+    assert result.exit_code == 1 and "no stack here" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args", [["show", "demo/x"], ["cat", "demo/x"], ["lineage", "demo/x"], ["verify", "--all"]]
+)
+def test_reading_where_there_is_no_stack_says_so_and_creates_nothing(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    result = run(*args, ok=False)
+    assert result.exit_code == 1 and "no stack here" in result.stderr
+    assert "hint:" not in result.stderr and list(tmp_path.iterdir()) == []
+    assert "no runs (no stack here" in run("runs").stderr

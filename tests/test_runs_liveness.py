@@ -76,7 +76,9 @@ def test_a_sigkilled_run_and_its_step_read_as_crashed_a_live_one_as_running(stac
     assert victim.pid and victim.host == liveness.HOST
     [step_run] = stack.catalog.step_runs_of_run("demo", "victim")
     assert step_run.status == "crashed"
-    assert [r["status"] for r in json.loads(_cli_runs(stack_file, "--json"))] == ["crashed"]
+    assert [r["status"] for r in json.loads(_cli_runs(stack_file, "--json"))["items"]] == [
+        "crashed"
+    ]
     assert "crashed" in _cli_runs(stack_file).splitlines()[1].split()
     with TestClient(create_app(stack), base_url="http://127.0.0.1") as client:
         [listed] = client.get("/api/runs", params={"project": "demo"}).json()["items"]
@@ -90,7 +92,7 @@ def test_a_sigkilled_run_and_its_step_read_as_crashed_a_live_one_as_running(stac
     with fa.run(project="demo", run_id="alive", stack=stack):
         statuses = {r.run_id: r.status for r in stack.catalog.runs("demo")}
         assert statuses == {"victim": "crashed", "alive": "running"}
-        listed = json.loads(_cli_runs(stack_file, "--json"))
+        listed = json.loads(_cli_runs(stack_file, "--json"))["items"]
         assert {r["run_id"]: r["status"] for r in listed} == statuses
     assert {r.run_id: r.status for r in stack.catalog.runs("demo")}["alive"] == "completed"
 

@@ -1,5 +1,10 @@
 """`Catalog`: what was written, its versions, tags, labels, metadata aspects and lineage.
 
+The façade over the catalog's query functions: it alone holds the engine, opens a connection
+(or a write transaction, journaled where the change is) per call, and hands it to a function of
+`recording`, `curation`, `lookups`, `listing`, `lineage`, `inventory` (or, for runs, of `runs`
+and `run_writes`, through `RunMethods`).
+
 The catalog row is the commit point of an artifact: bytes and manifest are written first, the row
 last, in the transaction that assigns the version. A crash in between leaves an orphan in the store
 for `gc`, never a row pointing at missing bytes.
@@ -9,53 +14,67 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
-from ..errors import ArtifactNotFound, ConfigError, IntegrityError, InvalidName
-from ..limits import check_json, check_text
+from ..errors import ArtifactNotFound, ConfigError
+from ..limits import check_json
 from ..manifest import Manifest
-from ..naming import LATEST, validate_name
+from ..naming import validate_name
 from ..redact import redact_url
-from ..refs import Ref, artifact_uri, parse_ref
-from . import listing, lookups
-from . import schema as t
-from .changes import (
-    apply_update,
-    artifact_stamp,
-    delete_artifacts,
-    insert_aspect,
-    label_patch,
-    name_stamp,
-    set_tag,
-    untag_name,
-)
-from .database import ensure_schema, insert_ignore, open_engine, write
+from ..refs import Ref, parse_ref
+from . import curation, inventory, listing, lookups, recording
+from .database import ensure_schema, open_engine, read, shown_catalog, write
 from .journaling import JournalSink, Pending, journaled
 from .lineage import Direction, LineageGraph, walk_lineage
 from .listing import Search
-from .recording import insert_artifact, next_version, reserve_version
-from .records import Page, name_is
-from .runs import RunLog
+from .liveness import renews_heartbeats
+from .records import Page
+from .run_facade import RunMethods
+from .run_writes import Known, ensure_project
+
+T = TypeVar("T")
 
 
-class Catalog(RunLog):
+class Catalog(RunMethods):
     """A catalog database at a SQLAlchemy URL (SQLite file by default, PostgreSQL for teams)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = open_engine(url)
-        ensure_schema(self.engine, redact_url(url))
-        self._known_step_runs: dict[tuple[str, str, str], str] = {}
-        self._known_projects: set[str] = set()
-        self._known_runs: dict[tuple[str, str], int] = {}
+        ensure_schema(self.engine, shown_catalog(url))
+        self._known = Known()
+        self._renews = renews_heartbeats(self.engine.url)
 
     def __repr__(self) -> str:
         return f"Catalog({redact_url(self.url)!r})"
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def backend(self) -> str:
+        """The database behind it: "sqlite" or "postgresql"."""
+        return self.engine.url.get_backend_name()
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether it lives in this process's memory only (in-memory SQLite)."""
+        return not self._renews
+
+    def _read(self) -> Connection:
+        return read(self.engine)
+
+    def _write(self, work: Callable[[Connection], T], what: str = "catalog write") -> T:
+        return write(self.engine, work, what)
+
+    def _journaled(
+        self, journal: JournalSink | None, work: Callable[[Connection, Pending], T]
+    ) -> T:
+        return journaled(self.engine, journal, work)
+
+    # --- recording ---------------------------------------------------------------------------
 
     def record(
         self,
@@ -71,41 +90,11 @@ class Catalog(RunLog):
         """Give `manifest` its version, `publish` it (write the manifest file), and commit its row.
 
         `publish` runs inside the transaction, so a failure there leaves no row behind. A step
-        run created here (outside a pipeline) is journaled to `journal`.
-        """
-
-        def work(conn: Connection, pending: Pending) -> Manifest:
-            sr_id = step_run_id or self._step_run(
-                conn, manifest.project, manifest.run_id, manifest.step, pending=pending
-            )
-            missing = set(inputs) - self._existing_ids(conn, inputs) if inputs else set()
-            if missing:
-                raise ArtifactNotFound(
-                    f"input artifacts {sorted(missing)} of {manifest.name!r} are not in the catalog"
-                )
-            manifest.version = self._next_version(conn, manifest.project, manifest.name)
-            manifest.step_run_id = sr_id
-            manifest.inputs = list(dict.fromkeys(inputs))
-            publish(manifest)
-            self._insert(conn, manifest, store_url, store_id)
-            insert_ignore(
-                conn,
-                t.step_inputs,
-                [{"step_run_id": sr_id, "artifact_id": i} for i in manifest.inputs],
-            )
-            return manifest
-
-        try:
-            recorded = journaled(self.engine, journal, work)
-        except BaseException:
-            manifest.version = None
-            raise
-        self._known_projects.add(manifest.project)
-        if step_run_id is None and recorded.step_run_id is not None:
-            self._known_step_runs[(manifest.project, manifest.run_id, manifest.step)] = (
-                recorded.step_run_id
-            )
-        return recorded
+        run created here (outside a pipeline) is journaled to `journal`."""
+        return self.record_many(
+            [manifest], store_url=store_url, store_id=store_id, publish=publish, inputs=inputs,
+            step_run_id=step_run_id, journal=journal,
+        )[0]  # fmt: skip
 
     def record_many(
         self,
@@ -118,11 +107,7 @@ class Catalog(RunLog):
         step_run_id: str | None = None,
         journal: JournalSink | None = None,
     ) -> list[Manifest]:
-        """`record` for many manifests of one step run, in one transaction: all commit, or none.
-
-        Each gets its version and is published in turn, then its row inserted; the step run, the
-        check of `inputs` and their lineage edges are done once. (Added for `materialize_many`.)
-        """
+        """`record` for the manifests of one step run, in one transaction: all commit, or none."""
         if not manifests:
             return []
         first = manifests[0]
@@ -131,33 +116,24 @@ class Catalog(RunLog):
             raise ConfigError("record_many records the manifests of one step run; call it per run")
 
         def work(conn: Connection, pending: Pending) -> list[Manifest]:
-            sr_id = step_run_id or self._step_run(
-                conn, first.project, first.run_id, first.step, pending=pending
-            )
-            missing = set(inputs) - self._existing_ids(conn, inputs) if inputs else set()
-            if missing:
-                raise ArtifactNotFound(
-                    f"input artifacts {sorted(missing)} of {first.name!r} are not in the catalog"
-                )
+            sr_id = step_run_id
             for manifest in manifests:
-                manifest.version = self._next_version(conn, manifest.project, manifest.name)
-                manifest.step_run_id = sr_id
-                manifest.inputs = list(dict.fromkeys(inputs))
-                publish(manifest)
-                self._insert(conn, manifest, store_url, store_id)
-            edges = [{"step_run_id": sr_id, "artifact_id": i} for i in first.inputs]
-            insert_ignore(conn, t.step_inputs, edges)
+                recording.record(
+                    conn, pending, self._known, manifest, store_url=store_url,
+                    store_id=store_id, publish=publish, inputs=inputs, step_run_id=sr_id,
+                )  # fmt: skip
+                sr_id = manifest.step_run_id  # the first one's, found or created
             return list(manifests)
 
         try:
-            recorded = journaled(self.engine, journal, work)
+            recorded = self._journaled(journal, work)
         except BaseException:
             for manifest in manifests:
                 manifest.version = None
             raise
-        self._known_projects.add(first.project)
+        self._known.projects.add(first.project)
         if step_run_id is None and first.step_run_id is not None:
-            self._known_step_runs[(first.project, first.run_id, first.step)] = first.step_run_id
+            self._known.step_runs[(first.project, first.run_id, first.step)] = first.step_run_id
         return recorded
 
     def restore(
@@ -175,77 +151,43 @@ class Catalog(RunLog):
         The store is untrusted input, so the row's bytes may be unpickled only once someone
         trusts them (`trust_pickle`), unless `trust_pickles` says so now.
         """
-        if conn.execute(select(t.artifacts.c.id).where(t.artifacts.c.id == manifest.id)).first():
-            return False
-        sr_id = self._step_run(
-            conn, manifest.project, manifest.run_id, manifest.step, manifest.step_run_id
-        )
-        manifest.step_run_id = sr_id
-        if manifest.version is None:
-            manifest.version = self._next_version(conn, manifest.project, manifest.name)
-        else:
-            self._reserve_version(conn, manifest.project, manifest.name, manifest.version)
-        a = t.artifacts
-        holder = conn.execute(
-            select(a.c.key).where(
-                name_is(a, manifest.project, manifest.name), a.c.version == manifest.version
-            )
-        ).scalar()
-        if holder is not None:
-            uri = artifact_uri(manifest.project, manifest.name)
-            raise IntegrityError(
-                f"version {manifest.version} of {uri} "
-                f"is already recorded for the artifact at {holder!r:.200}: two catalogs "
-                "wrote this store? Not restored; load it by its store path"
-            )
-        self._insert(conn, manifest, store_url, store_id, pickle_trusted=trust_pickles)
-        return True
-
-    def pickle_trusted(self, artifact_id: str) -> bool:
-        """Whether the bytes of the artifact's row may be unpickled: not if reindex restored it
-        from the store and nobody trusted it since. `ArtifactNotFound` without a row."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(t.artifacts.c.pickle_trusted).where(t.artifacts.c.id == artifact_id)
-            ).first()
-        if row is None:
-            raise ArtifactNotFound(f"no artifact with id {artifact_id}")
-        return row.pickle_trusted is not False
-
-    def trust_pickle(self, artifact_id: str) -> None:
-        """Let the artifact's bytes be unpickled. Not journaled: the journal is untrusted input,
-        so no record can ever grant this; a rebuilt catalog asks again."""
-
-        def work(conn: Connection) -> None:
-            a = t.artifacts
-            done = conn.execute(update(a).where(a.c.id == artifact_id).values(pickle_trusted=True))
-            if not done.rowcount:
-                raise ArtifactNotFound(f"no artifact with id {artifact_id}")
-
-        write(self.engine, work)
-
-    def reserve_version(self, project: str, name: str, version: int) -> None:
-        """Make sure `version` of (project, name) is never handed out again (a deleted one)."""
-        write(self.engine, lambda conn: self._reserve_version(conn, project, name, version))
+        return recording.restore(conn, self._known, manifest, store_url, store_id, trust_pickles)
 
     def restore_inputs(self, conn: Connection, manifest: Manifest) -> None:
         """Record, on `conn`, lineage edges of a restored manifest whose inputs are in the
         catalog."""
-        if not manifest.inputs or manifest.step_run_id is None:
-            return
-        present = conn.execute(
-            select(t.artifacts.c.id).where(t.artifacts.c.id.in_(manifest.inputs))
-        ).scalars()
-        insert_ignore(
-            conn,
-            t.step_inputs,
-            [{"step_run_id": manifest.step_run_id, "artifact_id": i} for i in present],
-        )
+        recording.restore_inputs(conn, manifest)
+
+    def reindex_transaction(self, work: Callable[[Connection], T]) -> T:
+        """Run a whole reindex in one write transaction (retried from the start while busy)."""
+        return self._write(work, what="reindex")
+
+    def reserve_version(self, project: str, name: str, version: int) -> None:
+        """Make sure `version` of (project, name) is never handed out again (a deleted one)."""
+
+        def work(conn: Connection) -> None:
+            ensure_project(conn, self._known, project)
+            recording.reserve_version(conn, project, name, version)
+
+        self._write(work)
+
+    def pickle_trusted(self, artifact_id: str) -> bool:
+        """Whether the bytes of the artifact's row may be unpickled: not if reindex restored it
+        from the store and nobody trusted it since. `ArtifactNotFound` without a row."""
+        with self._read() as conn:
+            return curation.pickle_trusted(conn, artifact_id)
+
+    def trust_pickle(self, artifact_id: str) -> None:
+        """Let the artifact's bytes be unpickled. Not journaled: the journal is untrusted input,
+        so no record can ever grant this; a rebuilt catalog asks again."""
+        self._write(lambda conn: curation.trust_pickle(conn, artifact_id))
+
+    # --- reads -------------------------------------------------------------------------------
 
     def get(self, ref: str | Ref) -> Manifest:
         """The artifact a reference names: id, URN, or `store://project/name[@version|:tag]`."""
         parsed = ref if isinstance(ref, Ref) else parse_ref(ref)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             found = lookups.artifact(conn, parsed)
             hint = lookups.nearby(conn, parsed) if found is None else ""
         if found is None:
@@ -256,13 +198,13 @@ class Catalog(RunLog):
         """What exists near a reference that names nothing: the projects or names it may have
         meant ("did you mean"), or the versions and tags of its name; "" if nothing helps."""
         parsed = ref if isinstance(ref, Ref) else parse_ref(ref)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return lookups.nearby(conn, parsed)
 
     def next_version(self, project: str, name: str) -> int:
         """The version the next write of (project, name) would get, unless another commits
         first: the store puts it into the path of a write whose key is taken."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return lookups.next_version(conn, project, name)
 
     def list_page(
@@ -281,7 +223,7 @@ class Catalog(RunLog):
     ) -> Page:
         """One page of artifacts, newest first, matching every filter given; with `total`,
         `Page.total` counts them in all pages."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return listing.page(
                 conn, project=project, name=name, kind=kind, labels=labels, since=since,
                 until=until, run_id=run_id, page_size=page_size, cursor=cursor, total=total,
@@ -299,42 +241,72 @@ class Catalog(RunLog):
 
     def search(self, query: Search) -> Page:
         """One page of the searchable, sortable list the web page shows."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return listing.search(conn, query)
 
     def names_info(self, names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Version count and tags (tag -> version) of each (project, name)."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return listing.names_info(conn, names)
 
     def project_counts(self) -> dict[str, int]:
         """How many artifacts each project holds."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return listing.project_counts(conn)
 
     def versions(
         self, project: str, name: str, *, page_size: int = 100, cursor: str | None = None
     ) -> Page:
         """Versions of one name, newest first; the cursor is the last version seen."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return listing.versions(conn, project, name, page_size=page_size, cursor=cursor)
 
     def tags(self, artifact_id: str) -> list[str]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return lookups.tags(conn, artifact_id)
 
     def tags_of_name(self, project: str, name: str) -> dict[str, int]:
         """Tag -> version for every tag on any version of (project, name)."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return lookups.tags_of_name(conn, project, name)
 
     def projects(self) -> list[str]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return lookups.projects(conn)
 
     def count(self, project: str | None = None) -> int:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return lookups.count(conn, project)
+
+    def aspects(self, artifact_id: str) -> dict[str, Any]:
+        """The latest record of each metadata aspect of an artifact."""
+        with self._read() as conn:
+            return lookups.aspects(conn, artifact_id)
+
+    def lineage(
+        self, artifact_id: str, direction: Direction = "upstream", depth: int | None = None
+    ) -> LineageGraph:
+        """Artifacts and step runs upstream or downstream of an artifact, `depth` step-run hops
+        at most (None: all)."""
+        with self._read() as conn:
+            return walk_lineage(conn, artifact_id, direction, depth, renews=self._renews)
+
+    def dependents(self, artifact_ids: Sequence[str]) -> list[Manifest]:
+        """Artifacts (outside `artifact_ids`) produced by step runs that consumed one of them."""
+        with self._read() as conn:
+            return lookups.dependents(conn, artifact_ids)
+
+    def by_ids(self, ids: Sequence[str]) -> list[Manifest]:
+        with self._read() as conn:
+            return lookups.by_ids(conn, ids)
+
+    def at_keys(self, store_id: str, keys: Sequence[str]) -> Manifest | None:
+        """The artifact recorded at the first of `keys` in the store with id `store_id` (or in
+        any store, for rows written before stores had ids)."""
+        with self._read() as conn:
+            return lookups.at_keys(conn, store_id, keys)
+
+    # --- curation ----------------------------------------------------------------------------
 
     def update(
         self,
@@ -347,68 +319,25 @@ class Catalog(RunLog):
     ) -> Manifest:
         """Merge `labels` and `metadata` (a None value removes a key) and/or replace the
         description; the change's time becomes the artifact's `updated`."""
-        patch = None if labels is None else label_patch(labels)
-        if description is not None:
-            check_text(description, "description")
-        if metadata is not None:
-            if not isinstance(metadata, Mapping) or not all(isinstance(k, str) for k in metadata):
-                raise InvalidName("metadata must be a mapping with string keys")
-            metadata = dict(metadata)
-            check_json(metadata, "metadata")
-
-        def work(conn: Connection, pending: Pending) -> None:
-            after = artifact_stamp(conn, artifact_id)
-            at = pending.stamp(after)
-            if after is None or not apply_update(
-                conn, artifact_id, patch, description, at, metadata
-            ):
-                raise ArtifactNotFound(f"no artifact {artifact_id}")
-            fields = {
-                "artifact_id": artifact_id,
-                "labels": patch,
-                "description": description,
-                "metadata": metadata,
-            }
-            pending.add("update", at, fields)
-
-        journaled(self.engine, journal, work)
+        patch, meta = curation.checked_update(labels, description, metadata)
+        self._journaled(
+            journal,
+            lambda c, p: curation.update_artifact(c, p, artifact_id, patch, description, meta),
+        )
         return self.get(Ref(id=artifact_id))
 
     def tag(self, artifact_id: str, tag: str, *, journal: JournalSink | None = None) -> None:
         """Point `tag` at this artifact, moving it from another version of the same name."""
-        validate_name(tag, "tag")
-        if tag.isdigit():
-            raise InvalidName(f"tag {tag!r} would read as a version number; use a word")
-        if any(c.isspace() for c in tag):
-            raise InvalidName(
-                f"tag {tag!r} contains white space, which a reference cannot carry; "
-                f"use {'-'.join(tag.split())!r}"
-            )
-        if tag == LATEST:
-            raise InvalidName(
-                f"tag {LATEST!r} is reserved: ':{LATEST}' always means the newest version; "
-                "choose another tag"
-            )
-        manifest = self.get(Ref(id=artifact_id))
-
-        def work(conn: Connection, pending: Pending) -> None:
-            at = pending.stamp(name_stamp(conn, manifest.project, manifest.name))
-            set_tag(conn, manifest.project, manifest.name, tag, artifact_id, at)
-            fields = {"project": manifest.project, "name": manifest.name, "tag": tag}
-            pending.add("tag", at, {**fields, "artifact_id": artifact_id})
-
-        journaled(self.engine, journal, work)
+        curation.check_tag(tag)
+        m = self.get(Ref(id=artifact_id))
+        self._journaled(
+            journal, lambda c, p: curation.tag(c, p, m.project, m.name, tag, artifact_id)
+        )
 
     def untag(
         self, project: str, name: str, tag: str, *, journal: JournalSink | None = None
     ) -> None:
-        def work(conn: Connection, pending: Pending) -> None:
-            at = pending.stamp(name_stamp(conn, project, name))
-            if not untag_name(conn, project, name, tag, at):
-                raise ArtifactNotFound(f"no tag {tag!r} on {artifact_uri(project, name)}")
-            pending.add("untag", at, {"project": project, "name": name, "tag": tag})
-
-        journaled(self.engine, journal, work)
+        self._journaled(journal, lambda c, p: curation.untag(c, p, project, name, tag))
 
     def add_aspect(
         self,
@@ -423,34 +352,10 @@ class Catalog(RunLog):
         check_json(body, f"metadata aspect {aspect!r}")
         check_json(json_schema, f"the schema of metadata aspect {aspect!r}")
         self.get(Ref(id=artifact_id))
-
-        def work(conn: Connection, pending: Pending) -> None:
-            after = artifact_stamp(conn, artifact_id)
-            if after is None:
-                raise ArtifactNotFound(f"no artifact {artifact_id}")
-            at = pending.stamp(after)
-            insert_aspect(conn, artifact_id, aspect, body, json_schema, at)
-            fields = {"artifact_id": artifact_id, "aspect": aspect}
-            pending.add("aspect", at, {**fields, "body": body, "json_schema": json_schema})
-
-        journaled(self.engine, journal, work)
-
-    def aspects(self, artifact_id: str) -> dict[str, Any]:
-        """The latest record of each metadata aspect of an artifact."""
-        with self.engine.connect() as conn:
-            return lookups.aspects(conn, artifact_id)
-
-    def lineage(
-        self, artifact_id: str, direction: Direction = "upstream", depth: int | None = None
-    ) -> LineageGraph:
-        """Artifacts and step runs upstream or downstream of an artifact, `depth` step-run hops
-        at most (None: all)."""
-        return walk_lineage(self, artifact_id, direction, depth)
-
-    def dependents(self, artifact_ids: Sequence[str]) -> list[Manifest]:
-        """Artifacts (outside `artifact_ids`) produced by step runs that consumed one of them."""
-        with self.engine.connect() as conn:
-            return lookups.dependents(conn, artifact_ids)
+        self._journaled(
+            journal,
+            lambda c, p: curation.add_aspect(c, p, artifact_id, aspect, body, json_schema),
+        )
 
     def delete_rows(
         self, artifact_ids: Sequence[str], *, journal: JournalSink | None = None
@@ -460,53 +365,35 @@ class Catalog(RunLog):
         Each deleted artifact leaves a tombstone in `journal`, so `reindex` keeps it deleted and
         never hands out its version number again.
         """
-        a = t.artifacts
+        self._journaled(journal, lambda c, p: curation.delete_rows(c, p, artifact_ids))
 
-        def work(conn: Connection, pending: Pending) -> None:
-            rows = conn.execute(
-                select(a.c.id, a.c.project, a.c.name, a.c.version, a.c.step_run_id, a.c.manifest)
-                .where(a.c.id.in_(artifact_ids))
-                .with_for_update()
-            ).all()
-            stamps = [artifact_stamp(conn, row.id) for row in rows]
-            at = pending.stamp(max((s for s in stamps if s is not None), default=None))
-            delete_artifacts(conn, artifact_ids)
-            for row in rows:
-                fields = {"project": row.project, "name": row.name, "version": row.version}
-                # the step run that made it keeps its inputs: lineage of its other outputs
-                made_by = {"step_run_id": row.step_run_id, "inputs": row.manifest["inputs"]}
-                pending.add("delete", at, {"artifact_id": row.id, **fields, **made_by})
+    # --- maintenance -------------------------------------------------------------------------
 
-        journaled(self.engine, journal, work)
+    def owned_files(self, store_id: str) -> set[str]:
+        """Every store-relative file a row of the store `store_id` owns (see `inventory`)."""
+        with self._read() as conn:
+            return inventory.owned_files(conn, store_id)
 
-    def by_ids(self, ids: Sequence[str]) -> list[Manifest]:
-        with self.engine.connect() as conn:
-            return lookups.by_ids(conn, ids)
+    def legacy_rows(self) -> list[tuple[str, str]]:
+        """(id, key) of rows written before store ids, which no store has adopted yet."""
+        with self._read() as conn:
+            return inventory.legacy_rows(conn)
 
-    def at_keys(self, store_id: str, keys: Sequence[str]) -> Manifest | None:
-        """The artifact recorded at the first of `keys` in the store with id `store_id` (or in
-        any store, for rows written before stores had ids)."""
-        with self.engine.connect() as conn:
-            return lookups.at_keys(conn, store_id, keys)
+    def adopt_rows(self, ids: Iterable[str], store_id: str) -> None:
+        """Give rows from before store ids the id of the store where their manifest was found."""
+        chosen = list(ids)
+        self._write(lambda conn: inventory.adopt_rows(conn, chosen, store_id))
 
-    def _existing_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
-        return lookups.existing_ids(conn, ids)
+    def tagged_ids(self) -> set[str]:
+        with self._read() as conn:
+            return inventory.tagged_ids(conn)
 
-    def _next_version(self, conn: Connection, project: str, name: str) -> int:
-        return next_version(conn, project, name)
+    def surplus_versions(self, keep_last: int, project: str | None = None) -> list[Manifest]:
+        """Versions older than the newest `keep_last` of each name."""
+        with self._read() as conn:
+            return inventory.surplus_versions(conn, keep_last, project)
 
-    def _reserve_version(self, conn: Connection, project: str, name: str, version: int) -> None:
-        self._project(conn, project)
-        reserve_version(conn, project, name, version)
-
-    def _insert(
-        self,
-        conn: Connection,
-        manifest: Manifest,
-        store_url: str,
-        store_id: str,
-        *,
-        pickle_trusted: bool | None = None,
-    ) -> None:
-        self._project(conn, manifest.project)
-        insert_artifact(conn, manifest, store_url, store_id, pickle_trusted)
+    def upstream_closure(self, ids: Iterable[str]) -> set[str]:
+        """Every artifact any of `ids` was produced from, at any depth (not `ids` themselves)."""
+        with self._read() as conn:
+            return inventory.upstream_closure(conn, ids)

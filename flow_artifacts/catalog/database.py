@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, select, 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from ..errors import CatalogError, ConfigError
+from ..errors import CatalogError, ConfigError, shown_path
 from ..redact import redact_url
 from . import schema
 from .migrations import MIGRATIONS
@@ -72,10 +72,20 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("fa_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get("fa_write", False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif not options.get("fa_read", False):
+            conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def read(engine: Engine) -> Connection:
+    """A connection for reads only. On SQLite each statement runs by itself, without a BEGIN
+    around them (one statement less per lookup): every statement sees one committed state, as
+    on PostgreSQL, whose reads run at READ COMMITTED."""
+    return engine.connect().execution_options(fa_read=True)
 
 
 def write(engine: Engine, work: Callable[[Connection], T], what: str = "catalog write") -> T:
@@ -150,4 +160,19 @@ def ensure_schema(engine: Engine, where: str) -> None:
             MIGRATIONS[version](conn)
             conn.execute(schema.schema_info.update().values(version=version))
 
-    write(engine, work, what=f"opening catalog {where}")
+    try:
+        write(engine, work, what=f"opening catalog {where}")
+    except SQLAlchemyError as exc:  # not a database, or not one with our tables
+        raise CatalogError(
+            f"cannot open catalog {where}: {_short(exc)}; point the stack at a flow-artifacts "
+            "catalog, or move this one away to start a new one"
+        ) from exc
+
+
+def shown_catalog(url: str) -> str:
+    """The catalog as messages name it: a SQLite file by `shown_path` (no absolute path),
+    a server by its URL without credentials."""
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if database and database != ":memory:":
+        return shown_path(database)
+    return redact_url(url)

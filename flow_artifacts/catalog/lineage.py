@@ -7,15 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import String, literal, select
+from sqlalchemy import Connection, String, literal, select
 
 from ..errors import ConfigError
 from ..manifest import Manifest
 from . import schema as t
 from .database import chunked
+from .lookups import by_ids
+from .runs import consumers, step_runs_by_ids
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
     from .records import StepRunRecord
 
 Direction = Literal["upstream", "downstream"]
@@ -106,9 +107,15 @@ class LineageGraph:
 
 
 def walk_lineage(
-    catalog: Catalog, artifact_id: str, direction: Direction = "upstream", depth: int | None = None
+    conn: Connection,
+    artifact_id: str,
+    direction: Direction = "upstream",
+    depth: int | None = None,
+    *,
+    renews: bool,
 ) -> LineageGraph:
-    """The lineage of one artifact, `depth` step-run hops at most (None: all).
+    """The lineage of one artifact, `depth` step-run hops at most (None: all); `renews` as for
+    the step runs' status (see `runs`).
 
     Linear in the nodes and edges reached, at any depth, and safe on cycles (a catalog rebuilt
     from tampered manifests may have them): every artifact is visited once. A few more queries
@@ -120,20 +127,21 @@ def walk_lineage(
         raise ConfigError(f"depth must be >= 0 or None, got {depth}")
     graph = LineageGraph(root=artifact_id, direction=direction)
     if depth is None:
-        reached = dict.fromkeys(_reachable(catalog, artifact_id, direction), 0)
+        reached = dict.fromkeys(_reachable(conn, artifact_id, direction), 0)
     else:
-        reached = _within(catalog, artifact_id, direction, depth)
-    graph.artifacts.update((m.id, m) for m in catalog.by_ids(sorted(reached)))
+        reached = _within(conn, artifact_id, direction, depth)
+    graph.artifacts.update((m.id, m) for m in by_ids(conn, sorted(reached)))
     inner = {a for a, d in reached.items() if a in graph.artifacts and (depth is None or d < depth)}
     if direction == "upstream":
         producers = {graph.artifacts[a].step_run_id for a in inner} - {None}
-        records = catalog.step_runs_by_ids(sorted(producers))  # type: ignore[arg-type]
+        records = step_runs_by_ids(conn, sorted(producers), renews)  # type: ignore[arg-type]
         for s in records:
             graph.edges.update((s.id, out) for out in s.outputs if out in inner)
             graph.edges.update((i, s.id) for i in s.inputs)
     else:
-        consumed = catalog.consumers(sorted(inner))
-        records = catalog.step_runs_by_ids(sorted({s for ids in consumed.values() for s in ids}))
+        consumed = consumers(conn, sorted(inner))
+        used_by = sorted({s for ids in consumed.values() for s in ids})
+        records = step_runs_by_ids(conn, used_by, renews)
         for a, step_ids in consumed.items():
             graph.edges.update((a, s) for s in step_ids)
         for s in records:
@@ -142,7 +150,7 @@ def walk_lineage(
     return graph
 
 
-def _reachable(catalog: Catalog, root: str, direction: Direction) -> list[str]:
+def _reachable(conn: Connection, root: str, direction: Direction) -> list[str]:
     """Every artifact id in reach of `root`, found by one recursive query.
 
     The query carries ids only, so its UNION keeps each artifact once however many paths lead
@@ -150,11 +158,10 @@ def _reachable(catalog: Catalog, root: str, direction: Direction) -> list[str]:
     """
     reach = select(literal(root, String).label("id")).cte("reach", recursive=True)
     reach = reach.union(_step_from(reach.c.id, direction).select_from(reach))
-    with catalog.engine.connect() as conn:
-        return list(conn.execute(select(reach.c.id)).scalars())
+    return list(conn.execute(select(reach.c.id)).scalars())
 
 
-def _within(catalog: Catalog, root: str, direction: Direction, depth: int) -> dict[str, int]:
+def _within(conn: Connection, root: str, direction: Direction, depth: int) -> dict[str, int]:
     """Artifact id -> fewest step-run hops from `root`, for everything within `depth` hops.
 
     Breadth first, one query per hop (and per slice of a wide frontier): each artifact is
@@ -162,16 +169,15 @@ def _within(catalog: Catalog, root: str, direction: Direction, depth: int) -> di
     """
     hops = {root: 0}
     frontier = [root]
-    with catalog.engine.connect() as conn:
-        for level in range(1, depth + 1):
-            found: list[str] = []
-            for part in chunked(frontier):
-                query = _step_from(None, direction, part)
-                found.extend(a for a in conn.execute(query).scalars() if a not in hops)
-            frontier = list(dict.fromkeys(found))
-            if not frontier:
-                break
-            hops.update(dict.fromkeys(frontier, level))
+    for level in range(1, depth + 1):
+        found: list[str] = []
+        for part in chunked(frontier):
+            query = _step_from(None, direction, part)
+            found.extend(a for a in conn.execute(query).scalars() if a not in hops)
+        frontier = list(dict.fromkeys(found))
+        if not frontier:
+            break
+        hops.update(dict.fromkeys(frontier, level))
     return hops
 
 

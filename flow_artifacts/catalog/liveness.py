@@ -17,13 +17,14 @@ import os
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, update
+from sqlalchemy.engine import URL
 
 from . import schema as t
-from .database import write
 
 log = logging.getLogger("flow_artifacts.catalog")
 RUNNING = "running"
@@ -39,20 +40,20 @@ def writer_fields() -> dict[str, Any]:
     return {"host": HOST, "pid": os.getpid(), "heartbeat": datetime.now(timezone.utc)}
 
 
-def renews_heartbeats(engine: Engine) -> bool:
-    """Whether open runs in this catalog renew their heartbeat: all but in-memory SQLite, which
-    dies with its process and which no other process can read."""
-    url = engine.url
+def renews_heartbeats(url: URL) -> bool:
+    """Whether open runs in the catalog at `url` renew their heartbeat: all but in-memory SQLite,
+    which dies with its process and which no other process can read."""
     return url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
 
 
-def observed_status(row: Any, engine: Engine, at: datetime | None = None) -> str:
+def observed_status(row: Any, renews: bool, at: datetime | None = None) -> str:
     """The status to report for a run or step-run row (read by attribute, as SQLAlchemy returns
-    it) of the catalog at `engine`: its own, or `crashed` when its writer is gone."""
+    it) of a catalog that `renews` heartbeats or not: its own, or `crashed` when its writer is
+    gone."""
     if row.status != RUNNING:
         return row.status
     beat = row.heartbeat or row.started
-    if renews_heartbeats(engine) and (at or datetime.now(timezone.utc)) - beat > STALE_AFTER:
+    if renews and (at or datetime.now(timezone.utc)) - beat > STALE_AFTER:
         return CRASHED
     if row.host == HOST and row.pid is not None and not process_alive(row.pid):
         return CRASHED
@@ -76,16 +77,22 @@ def process_alive(pid: int) -> bool:
         return True
 
 
-class Heartbeat:
-    """Renews the heartbeats of the runs and step runs this process has open in one catalog."""
+Writer = Callable[[Callable[[Connection], None], str], None]
+"""Runs a write transaction on the catalog (its `database.write`), named for errors."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+
+class Heartbeat:
+    """Renews the heartbeats of the runs and step runs this process has open in one catalog,
+    through `write` (the catalog's, which alone holds the engine), when the catalog `renews`
+    them at all."""
+
+    def __init__(self, write: Writer, renews: bool) -> None:
+        self._write = write
         self._lock = threading.Lock()
         self._runs: set[int] = set()
         self._step_runs: set[str] = set()
         self._stop: threading.Event | None = None
-        self._needed = renews_heartbeats(engine)
+        self._needed = renews
 
     def open(self, *, run_pk: int | None = None, step_run_id: str | None = None) -> None:
         if not self._needed:
@@ -117,12 +124,12 @@ class Heartbeat:
             with self._lock:
                 runs, step_runs = sorted(self._runs), sorted(self._step_runs)
             try:
-                write(self._engine, functools.partial(_renew, runs, step_runs), "heartbeat")
+                self._write(functools.partial(_renew, runs=runs, step_runs=step_runs), "heartbeat")
             except Exception as exc:  # the next beat tries again; the run itself goes on
                 log.warning("could not renew the heartbeat of open runs: %s", exc)
 
 
-def _renew(runs: list[int], step_runs: list[str], conn: Connection) -> None:
+def _renew(conn: Connection, runs: list[int], step_runs: list[str]) -> None:
     beat = datetime.now(timezone.utc)
     if runs:
         conn.execute(update(t.runs).where(t.runs.c.pk.in_(runs)).values(heartbeat=beat))

@@ -7,7 +7,7 @@ import difflib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, bindparam, func, select
 
 from ..limits import MAX_VERSION
 from ..manifest import Manifest
@@ -17,33 +17,44 @@ from . import schema as t
 from .database import chunked
 from .records import ROW_COLUMNS, name_is, row_to_manifest
 
+# Built once: building a statement costs more than SQLite running it.
+_a = t.artifacts
+_NAMED = and_(_a.c.project == bindparam("project"), _a.c.name == bindparam("name"))
+_BY_ID = select(*ROW_COLUMNS).where(_a.c.id == bindparam("id"))
+_BY_IDS = select(*ROW_COLUMNS).where(_a.c.id.in_(bindparam("ids", expanding=True)))
+_IDS_IN = select(_a.c.id).where(_a.c.id.in_(bindparam("ids", expanding=True)))
+_BY_TAG = (
+    select(*ROW_COLUMNS)
+    .join(t.tags, t.tags.c.artifact_id == _a.c.id)
+    .where(t.tags.c.project == bindparam("project"), t.tags.c.name == bindparam("name"))
+    .where(t.tags.c.tag == bindparam("tag"))
+)
+_BY_VERSION = select(*ROW_COLUMNS).where(_NAMED, _a.c.version == bindparam("version"))
+_LATEST = select(*ROW_COLUMNS).where(_NAMED).order_by(_a.c.version.desc()).limit(1)
+
 
 def artifact(conn: Connection, ref: Ref) -> Manifest | None:
-    """The artifact a parsed reference names, or None."""
-    a = t.artifacts
-    query = select(*ROW_COLUMNS)
+    """The artifact a parsed reference names, or None: one indexed query, built once."""
     if ref.id:
-        query = query.where(a.c.id == ref.id)
+        found = conn.execute(_BY_ID, {"id": ref.id})
     elif ref.tag and ref.tag != LATEST:
-        query = query.join(t.tags, t.tags.c.artifact_id == a.c.id).where(
-            name_is(t.tags, ref.project, ref.name), t.tags.c.tag == ref.tag
-        )
+        found = conn.execute(_BY_TAG, {"project": ref.project, "name": ref.name, "tag": ref.tag})
     elif ref.version:
         if ref.version > MAX_VERSION:
             return None
-        query = query.where(name_is(a, ref.project, ref.name), a.c.version == ref.version)
+        named = {"project": ref.project, "name": ref.name, "version": ref.version}
+        found = conn.execute(_BY_VERSION, named)
     else:
-        query = query.where(name_is(a, ref.project, ref.name)).order_by(a.c.version.desc())
-    row = conn.execute(query.limit(1)).first()
+        found = conn.execute(_LATEST, {"project": ref.project, "name": ref.name})
+    row = found.first()
     return None if row is None else row_to_manifest(row)
 
 
 def by_ids(conn: Connection, ids: Sequence[str]) -> list[Manifest]:
-    a = t.artifacts
     return [
         row_to_manifest(r)
         for part in chunked(ids)
-        for r in conn.execute(select(*ROW_COLUMNS).where(a.c.id.in_(part)))
+        for r in conn.execute(_BY_IDS, {"ids": list(part)})
     ]
 
 
@@ -58,7 +69,10 @@ def at_keys(conn: Connection, store_id: str, keys: Sequence[str]) -> Manifest | 
 
 
 def existing_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
-    return set(conn.execute(select(t.artifacts.c.id).where(t.artifacts.c.id.in_(ids))).scalars())
+    """Those of `ids` the catalog holds."""
+    return {
+        i for part in chunked(ids) for i in conn.execute(_IDS_IN, {"ids": list(part)}).scalars()
+    }
 
 
 def tags(conn: Connection, artifact_id: str) -> list[str]:

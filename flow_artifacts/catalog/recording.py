@@ -1,47 +1,143 @@
-"""The rows a recorded artifact adds: its version from the (project, name) counter, its artifact
-row and its label rows. `Catalog.record` and `Catalog.restore` run them inside their transaction."""
+"""Recording artifacts, on a connection: a live write (`record`) and a manifest restored by
+`reindex` (`restore`), with the rows they add: the version from the (project, name) counter, the
+artifact row, its label rows and its lineage edges."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
-from ..errors import InvalidName
+from ..errors import ArtifactNotFound, IntegrityError, InvalidName
 from ..limits import MAX_VERSION, check_labels
 from ..manifest import Manifest
 from ..refs import artifact_uri
 from . import schema as t
 from .database import insert_ignore
+from .journaling import Pending
+from .lookups import existing_ids
 from .records import insert_labels, name_is
+from .run_writes import Known, ensure_project, step_run_for
 
-_BUMP_VERSION = (
-    update(t.artifact_names)
-    .where(
-        t.artifact_names.c.project == bindparam("p"),
-        t.artifact_names.c.name == bindparam("n"),
-        t.artifact_names.c.latest_version < MAX_VERSION,
+_INSERT_ARTIFACT = t.artifacts.insert()
+_ID = select(t.artifacts.c.id).where(t.artifacts.c.id == bindparam("id"))
+
+
+def record(
+    conn: Connection,
+    pending: Pending,
+    known: Known,
+    manifest: Manifest,
+    *,
+    store_url: str,
+    store_id: str,
+    publish: Callable[[Manifest], None],
+    inputs: Sequence[str],
+    step_run_id: str | None,
+) -> Manifest:
+    """Give `manifest` its version and step run, `publish` it, and add its rows.
+
+    A step run created here (outside a pipeline) is journaled to `pending`."""
+    sr_id = step_run_id or step_run_for(
+        conn, known, manifest.project, manifest.run_id, manifest.step, pending=pending
     )
-    .values(latest_version=t.artifact_names.c.latest_version + 1)
-    .returning(t.artifact_names.c.latest_version)
-)
+    missing = set(inputs) - existing_ids(conn, inputs) if inputs else set()
+    if missing:
+        raise ArtifactNotFound(
+            f"input artifacts {sorted(missing)} of {manifest.name!r} are not in the catalog"
+        )
+    manifest.version = next_version(conn, manifest.project, manifest.name)
+    manifest.step_run_id = sr_id
+    manifest.inputs = list(dict.fromkeys(inputs))
+    publish(manifest)
+    ensure_project(conn, known, manifest.project)
+    insert_artifact(conn, manifest, store_url, store_id)
+    insert_ignore(
+        conn, t.step_inputs, [{"step_run_id": sr_id, "artifact_id": i} for i in manifest.inputs]
+    )
+    return manifest
+
+
+def restore(
+    conn: Connection,
+    known: Known,
+    manifest: Manifest,
+    store_url: str,
+    store_id: str,
+    trust_pickles: bool,
+) -> bool:
+    """A row for a manifest found in the store; False if already present. Its bytes may be
+    unpickled only if `trust_pickles` (the store is untrusted input)."""
+    if conn.execute(_ID, {"id": manifest.id}).first():
+        return False
+    sr_id = step_run_for(
+        conn, known, manifest.project, manifest.run_id, manifest.step, manifest.step_run_id
+    )
+    manifest.step_run_id = sr_id
+    ensure_project(conn, known, manifest.project)
+    if manifest.version is None:
+        manifest.version = next_version(conn, manifest.project, manifest.name)
+    else:
+        reserve_version(conn, manifest.project, manifest.name, manifest.version)
+    a = t.artifacts
+    holder = conn.execute(
+        select(a.c.key).where(
+            name_is(a, manifest.project, manifest.name), a.c.version == manifest.version
+        )
+    ).scalar()
+    if holder is not None:
+        uri = artifact_uri(manifest.project, manifest.name)
+        raise IntegrityError(
+            f"version {manifest.version} of {uri} "
+            f"is already recorded for the artifact at {holder!r:.200}: two catalogs "
+            "wrote this store? Not restored; load it by its store path"
+        )
+    insert_artifact(conn, manifest, store_url, store_id, pickle_trusted=trust_pickles)
+    return True
+
+
+def restore_inputs(conn: Connection, manifest: Manifest) -> None:
+    """Lineage edges of a restored manifest to those of its inputs the catalog holds."""
+    if not manifest.inputs or manifest.step_run_id is None:
+        return
+    present = existing_ids(conn, manifest.inputs)
+    insert_ignore(
+        conn,
+        t.step_inputs,
+        [{"step_run_id": manifest.step_run_id, "artifact_id": i} for i in present],
+    )
 
 
 def next_version(conn: Connection, project: str, name: str) -> int:
-    """Increment the (project, name) counter; the row lock serializes concurrent writers."""
-    params = {"p": project, "n": name}
-    version = conn.execute(_BUMP_VERSION, params).scalar()
-    if version is None:
-        insert_ignore(
-            conn, t.artifact_names, [{"project": project, "name": name, "latest_version": 0}]
-        )
-        version = conn.execute(_BUMP_VERSION, params).scalar()
+    """Increment the (project, name) counter, created at 1 if new, in one statement; its row
+    lock serializes concurrent writers, so versions have no gaps and no repeats."""
+    version = conn.execute(
+        _bump_version(conn.dialect.name), {"project": project, "name": name}
+    ).scalar()
     if version is None:
         raise InvalidName(
             f"{artifact_uri(project, name)} has reached version {MAX_VERSION}, the highest a "
             "name can have; write under another name"
         )
     return int(version)
+
+
+@functools.cache
+def _bump_version(dialect: str) -> Any:
+    """Built once per dialect: an upsert that counts up, refusing past `MAX_VERSION`."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    n = t.artifact_names
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    new = insert(n).values(project=bindparam("project"), name=bindparam("name"), latest_version=1)
+    return new.on_conflict_do_update(
+        index_elements=[n.c.project, n.c.name],
+        set_={"latest_version": n.c.latest_version + 1},
+        where=n.c.latest_version < MAX_VERSION,
+    ).returning(n.c.latest_version)
 
 
 def reserve_version(conn: Connection, project: str, name: str, version: int) -> None:
@@ -72,7 +168,7 @@ def insert_artifact(
     check_labels(manifest.labels)
     created = datetime.fromisoformat(manifest.created)
     conn.execute(
-        t.artifacts.insert(),
+        _INSERT_ARTIFACT,
         {
             "id": manifest.id,
             "project": manifest.project,

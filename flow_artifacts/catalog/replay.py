@@ -1,9 +1,9 @@
 """Journal records applied to a catalog by `reindex`, all in the reindex's one transaction.
 
-`in_one_transaction` runs the whole reindex in one write transaction, so an interrupted reindex
-leaves the catalog as it was and running it again gives what one uninterrupted run gives. Each
-record (and each restored manifest, see `rebuild.py`) is applied in its own savepoint: one that
-fails is rolled back alone and reported.
+`Catalog.reindex_transaction` runs the whole reindex in one write transaction, so an interrupted
+reindex leaves the catalog as it was and running it again gives what one uninterrupted run gives.
+Each record (and each restored manifest, see `rebuild.py`) is applied in its own savepoint: one
+that fails is rolled back alone and reported.
 
 The catalog is the trust root and the journal untrusted input, so a record only ever adds to what
 the catalog held before this reindex: it applies to the artifacts, runs and step runs that this
@@ -15,7 +15,8 @@ keeps its artifact's manifest from being restored only when its project, name an
 manifest's, and reserves a version only where the catalog has not handed out that name's
 versions itself.
 
-Every replay runs the same SQL as the live change (`changes.py`, `runs.py`) and is idempotent.
+Every replay runs the same SQL as the live change (`changes.py`, `run_writes.py`) and is
+idempotent.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,10 +33,11 @@ from ..errors import FlowArtifactsError
 from ..limits import MAX_VERSION
 from . import schema as t
 from .changes import apply_update, insert_aspect, set_tag, untag_name
-from .database import write
-from .records import name_is
-from .runs import (
-    _RUN_PK,
+from .database import insert_ignore
+from .recording import reserve_version
+from .records import name_is, now
+from .run_writes import (
+    RUN_PK,
     add_step_inputs,
     finish_run_row,
     finish_step_run_row,
@@ -46,9 +48,6 @@ from .runs import (
 
 if TYPE_CHECKING:
     from ..manifest import Manifest
-    from .catalog import Catalog
-
-T = TypeVar("T")
 
 
 class Change(Protocol):
@@ -76,11 +75,6 @@ class Scope:
     journal."""
 
 
-def in_one_transaction(catalog: Catalog, work: Callable[[Connection], T]) -> T:
-    """Run a whole reindex in one write transaction (retried from the start while busy)."""
-    return write(catalog.engine, work, what="reindex")
-
-
 def _guarded(conn: Connection, op: str, work: Callable[[Connection], str | None]) -> str | None:
     """`work` in a savepoint: a problem it returns or raises (then rolled back), or None."""
     try:
@@ -105,9 +99,7 @@ def replay(conn: Connection, change: Change, scope: Scope, *, runs: bool) -> str
     return _guarded(conn, change.op, lambda c: step(c, change.fields, change.at, scope))
 
 
-def bury(
-    conn: Connection, catalog: Catalog, change: Change, manifest: Manifest | None, scope: Scope
-) -> str | None:
+def bury(conn: Connection, change: Change, manifest: Manifest | None, scope: Scope) -> str | None:
     """Settle a tombstone before manifests are restored; a problem, or None when it holds (then
     `manifest`, the store's manifest of the same artifact if any, is not restored)."""
     f = change.fields
@@ -138,7 +130,8 @@ def bury(
                     f"only; the delete of version {f['version']} was not followed"
                 )
             return None
-        catalog._reserve_version(conn, *claim)
+        insert_ignore(conn, t.projects, [{"name": f["project"], "created": now()}])
+        reserve_version(conn, *claim)
         scope.names.add((f["project"], f["name"]))
         return None
 
@@ -160,7 +153,7 @@ def claim_names(conn: Connection, names: set[tuple[str, str]], scope: Scope) -> 
 def _run_start(conn: Connection, fields: dict[str, Any], at: datetime, scope: Scope) -> None:
     key = (fields["project"], fields["run_id"])
     if key not in scope.runs:
-        if conn.execute(_RUN_PK, {"project": key[0], "run_id": key[1]}).first() is not None:
+        if conn.execute(RUN_PK, {"project": key[0], "run_id": key[1]}).first() is not None:
             return  # the catalog holds this run
         scope.runs.add(key)
     start_run_row(conn, fields, at)
@@ -176,11 +169,11 @@ def _step_run_start(
 ) -> str | None:
     run = {**fields["run"], "project": fields["project"], "run_id": fields["run_id"]}
     key = (run["project"], run["run_id"])
-    run_pk = conn.execute(_RUN_PK, {"project": key[0], "run_id": key[1]}).scalar()
+    run_pk = conn.execute(RUN_PK, {"project": key[0], "run_id": key[1]}).scalar()
     if run_pk is None:
         start_run_row(conn, run, run["started"], take_over=False)
         scope.runs.add(key)
-        run_pk = conn.execute(_RUN_PK, {"project": key[0], "run_id": key[1]}).scalar_one()
+        run_pk = conn.execute(RUN_PK, {"project": key[0], "run_id": key[1]}).scalar_one()
     s = t.step_runs
     holder = conn.execute(
         select(s.c.id).where(s.c.run_pk == run_pk, s.c.step == fields["step"])

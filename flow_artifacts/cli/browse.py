@@ -1,39 +1,38 @@
-"""Commands that read: ls, show, versions, runs, lineage, cat, get."""
+"""Commands that read the catalog: ls, show, versions, runs, describe."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import sys
 from datetime import datetime
 from typing import Any
 
 import click
 
-from ..errors import ArtifactNotFound, ConfigError, UnsupportedOperation
-from ..manifest_checks import data_suffix
+from ..errors import ArtifactNotFound
 from ..moments import parse_moment
-from ..naming import validate_name
-from ..refs import artifact_uri, display_ref, parse_ref
-from .output import emit_fields, emit_json, emit_table, human_size, safe
+from ..refs import artifact_uri, parse_ref
+from .completion import complete_project, complete_ref
+from .output import emit_fields, emit_json, emit_table, human_size, paged, when
 from .runref import short_run_id
-from .state import State
+from .state import NOTHING_HERE, State
 
 pass_state = click.make_pass_decorator(State)
 JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-WIDE = click.option("--wide", is_flag=True, help="Full run ids instead of their first characters.")
-CAT_ROWS = 10
-CAT_LIMIT = 1 << 20
-TREE_INDENT = 40
+WIDE = click.option(
+    "--wide", is_flag=True, help="Every column, whole (full run ids); default: fit the terminal."
+)
 
 
-def _labels(values: tuple[str, ...]) -> dict[str, str]:
+def listing(items: list[Any], next_cursor: str | None = None, total: int | None = None) -> dict:
+    """The one JSON shape of every list the CLI prints (see docs/cli.md, "JSON output")."""
+    return {"items": items, "next_cursor": next_cursor, "total": total}
+
+
+def labels_option(values: tuple[str, ...], option: str = "--label") -> dict[str, str]:
     labels = {}
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--label")
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=option)
         labels[key] = value
     return labels
 
@@ -50,17 +49,19 @@ def _moment(value: str | None, option: str) -> datetime | None:
 
 
 @click.command("ls")
-@click.argument("project", required=False)
+@click.argument("project", required=False, shell_complete=complete_project)
 @click.option("--name", help="Only this artifact name.")
 @click.option("--kind", type=click.Choice(["dataset", "model", "report", "file", "object"]))
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
 @click.option("--since", help="Created at or after (ISO date/time, UTC if no zone).")
 @click.option("--until", help="Created before (ISO date/time).")
+@click.option("--run", "run_ref", metavar="[PROJECT/]RUN", help="Only what this run made.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--cursor", help="Continue after a previous page (printed at its end).")
 @WIDE
 @JSON
 @pass_state
+@paged
 def ls(
     state: State,
     project: str | None,
@@ -69,54 +70,74 @@ def ls(
     labels: tuple[str, ...],
     since: str | None,
     until: str | None,
+    run_ref: str | None,
     limit: int,
     cursor: str | None,
     wide: bool,
     as_json: bool,
 ) -> None:
-    """List artifacts, newest first, one page at a time."""
+    """List artifacts, newest first, one page at a time, and how many match in all."""
+    if state.nothing_here():
+        _nothing_here(project or run_ref, as_json)
+        return
     from ..manage import list_page
 
+    run_id = None
+    if run_ref is not None:
+        from ..compare import find_run
+
+        found = find_run(state.stack, run_ref if project is None else f"{project}/{run_ref}")
+        project, run_id = found.project, found.run_id
     page = list_page(
         project,
         name=name,
         kind=kind,
-        labels=_labels(labels),
+        labels=labels_option(labels),
         since=_moment(since, "--since"),
         until=_moment(until, "--until"),
+        run_id=run_id,
         page_size=limit,
         cursor=cursor,
+        total=True,
         stack=state.stack,
     )
-    if not page.items and cursor is None and project is not None:
+    if not page.items and cursor is None and project is not None and run_id is None:
         _must_exist(state, artifact_uri(project, name or "x"), project=name is None)
     if as_json:
-        emit_json({"items": [a.record() for a in page.items], "next_cursor": page.next_cursor})
+        emit_json(listing([a.record() for a in page.items], page.next_cursor, page.total))
         return
     emit_table(
         ["uri", "kind", "materializer", "size", "created", "step"],
         [
-            (
-                a.uri,
-                a.kind,
-                a.materializer,
-                human_size(a.size),
-                a.created,
-                f"{_run(a.run_id, wide)}/{a.step}",
-            )
+            (a.uri, a.kind, a.materializer, human_size(a.size), a.created, _step(a, wide))
             for a in page.items
         ],
         empty="no artifacts",
+        wide=wide,
+        optional=(5, 2),
     )
+    if page.items:
+        click.echo(f"{len(page.items)} shown of {page.total} artifact(s)", err=True)
     if page.next_cursor:
         click.echo(f"more: --cursor {page.next_cursor}", err=True)
 
 
+def _nothing_here(asked: str | None, as_json: bool) -> None:
+    """An empty answer, or (when a project or run was asked for) an error, with the reason."""
+    if asked is not None:
+        missing = ArtifactNotFound(f"no artifacts of {asked!r}: {NOTHING_HERE}")
+        missing.hint = ""
+        raise missing
+    if as_json:
+        emit_json(listing([], None, 0))
+    click.echo(f"no artifacts ({NOTHING_HERE})", err=True)
+
+
 def _step(a: Any, wide: bool) -> str:
-    return f"{_run(a.run_id, wide)}/{a.step}"
+    return f"{run_label(a.run_id, wide)}/{a.step}"
 
 
-def _run(run_id: str, wide: bool) -> str:
+def run_label(run_id: str, wide: bool) -> str:
     return run_id if wide else short_run_id(run_id)
 
 
@@ -131,15 +152,17 @@ def _must_exist(state: State, uri: str, *, project: bool = False) -> None:
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_ref)
+@WIDE
 @JSON
 @pass_state
-def show(state: State, ref: str, as_json: bool) -> None:
+@paged
+def show(state: State, ref: str, wide: bool, as_json: bool) -> None:
     """Everything recorded about one artifact."""
     from ..api import get_artifact
     from ..ui.views import neighbours
 
-    art = get_artifact(ref, stack=state.stack)
+    art = get_artifact(ref, stack=state.existing)
     near = neighbours(state.stack, art)
     names = [named(a) for a in near["input_artifacts"]]
     used_by = [named(a) for a in near["used_by"]]
@@ -148,13 +171,15 @@ def show(state: State, ref: str, as_json: bool) -> None:
         emit_json({**record, "input_refs": names, "used_by": used_by})
         return
     record["size"] = f"{human_size(art.size)} ({art.size} bytes)"
+    record["created"] = when(record["created"])
+    record["updated"] = when(record["updated"])
     record["inputs"] = ", ".join(names)
     record["used_by"] = ", ".join(used_by) + (
         f" (and {near['used_by_count'] - len(used_by)} more)"
         if near["used_by_count"] > len(used_by)
         else ""
     )
-    emit_fields(record)
+    emit_fields(record, wide=wide)
 
 
 def named(summary: dict[str, Any]) -> str:
@@ -163,17 +188,20 @@ def named(summary: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_ref)
 @click.option("--project", "-p", help="Project of NAME (or give NAME as project/name).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @WIDE
 @JSON
 @pass_state
+@paged
 def versions(
     state: State, name: str, project: str | None, limit: int, wide: bool, as_json: bool
 ) -> None:
     """Versions of one artifact name, newest first, with their tags."""
-    stack = state.stack
+    from ..artifact import Artifact
+
+    stack = state.existing
     if project is None:
         if "/" in name:
             parsed = parse_ref(name, bare=True)
@@ -187,38 +215,29 @@ def versions(
     for tag, version in stack.catalog.tags_of_name(project, name).items():
         tags.setdefault(version, []).append(tag)
     if as_json:
-        emit_json(
-            [
-                {
-                    "version": m.version,
-                    "id": m.id,
-                    "created": m.created,
-                    "size": m.size,
-                    "checksum": m.checksum,
-                    "tags": tags.get(m.version, []),
-                }
-                for m in page.items
-            ]
-        )
+        handles = [Artifact(m, store=stack.store, stack=stack) for m in page.items]
+        records = [{**a.record(), "tags": tags.get(a.version, [])} for a in handles]
+        emit_json(listing(records, page.next_cursor))
         return
     emit_table(
         ["version", "created", "size", "run", "tags"],
         [
             (
                 m.version,
-                m.created[:19].replace("T", " "),
+                when(m.created),
                 human_size(m.size),
-                _run(m.run_id, wide),
+                run_label(m.run_id, wide),
                 ",".join(sorted(tags.get(m.version, []))),
             )
             for m in page.items
         ],
         empty=f"no versions of {artifact_uri(project, name)}",
+        wide=wide,
     )
 
 
 @click.command()
-@click.argument("project", required=False)
+@click.argument("project", required=False, shell_complete=complete_project)
 @click.option(
     "--status", type=click.Choice(["running", "completed", "failed", "crashed", "external"])
 )
@@ -228,6 +247,7 @@ def versions(
 @WIDE
 @JSON
 @pass_state
+@paged
 def runs(
     state: State,
     project: str | None,
@@ -239,140 +259,71 @@ def runs(
     as_json: bool,
 ) -> None:
     """Runs with their status, newest first, one page at a time."""
+    if state.nothing_here():
+        emit_json(listing([])) if as_json else click.echo(f"no runs ({NOTHING_HERE})", err=True)
+        return
     rows, next_cursor = state.stack.catalog.runs_page(
         project, status=status, pipeline=pipeline, page_size=limit, cursor=cursor
     )
     if as_json:
-        emit_json([r.to_dict() for r in rows])
-    else:
-        emit_table(
-            ["project", "run", "name", "status", "started", "ended"],
-            [(r.project, _run(r.run_id, wide), r.name, r.status, r.started, r.ended) for r in rows],
-            empty="no runs",
-        )
+        emit_json(listing([r.to_dict() for r in rows], next_cursor))
+        return
+    emit_table(
+        ["project", "run", "name", "status", "started", "ended"],
+        [
+            (r.project, run_label(r.run_id, wide), r.name, r.status, r.started, r.ended)
+            for r in rows
+        ],
+        empty="no runs",
+        wide=wide,
+        optional=(0, 5),
+        status=3,
+    )
     if next_cursor:
         click.echo(f"more: --cursor {next_cursor}", err=True)
 
 
 @click.command()
-@click.argument("ref")
-@click.option("--down", is_flag=True, help="What was made from it, instead of what it came from.")
-@click.option("--depth", type=click.IntRange(0), help="Step-run hops (default: all).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["tree", "mermaid", "openlineage"]),
-    default="tree",
-    show_default=True,
-)
+@click.argument("ref", shell_complete=complete_ref)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @WIDE
+@JSON
 @pass_state
-def lineage(state: State, ref: str, down: bool, depth: int | None, fmt: str, wide: bool) -> None:
-    """Upstream (or --down, downstream) lineage of an artifact."""
-    from ..api import lineage as walk
+@paged
+def describe(state: State, ref: str, limit: int, wide: bool, as_json: bool) -> None:
+    """One artifact with its name's versions, tags and its metadata aspects (`fa.describe`)."""
+    from ..manage import describe as describe_artifact
 
-    graph = walk(ref, "downstream" if down else "upstream", depth, stack=state.stack)
-    if fmt == "mermaid":
-        click.echo(graph.to_mermaid())
-    elif fmt == "openlineage":
-        emit_json(graph.to_openlineage())
-    else:
-        _print_tree(graph, down, wide)
-
-
-def _print_tree(graph: Any, down: bool, wide: bool) -> None:
-    """Depth first from the root, without recursion (lineage can be any depth). A node met again
-    is printed but not expanded; past `TREE_INDENT` levels the depth is printed, not indented."""
-    children = graph.adjacency(down=down)
-    seen: set[str] = set()
-    lines = []
-    pending = [(graph.root, 0)]
-    while pending:
-        node, level = pending.pop()
-        if node in graph.artifacts:
-            m = graph.artifacts[node]
-            label = display_ref(m.project, m.name, m.version)
-        else:
-            s = graph.step_runs[node]
-            label = f"[step {_run(s.run_id, wide)}/{s.step}{' cached' if s.cached else ''}]"
-        indent = "  " * min(level, TREE_INDENT) + (f"({level}) " if level > TREE_INDENT else "")
-        lines.append(f"{indent}{safe(label)}")
-        if node not in seen:
-            seen.add(node)
-            pending.extend((child, level + 1) for child in reversed(children.get(node, [])))
-    click.echo("\n".join(lines))
-
-
-@click.command()
-@click.argument("ref")
-@pass_state
-def cat(state: State, ref: str) -> None:
-    """Print an artifact: text and JSON as they are, a table's first rows."""
-    from ..api import get_artifact
-
-    art = get_artifact(ref, stack=state.stack)
-    if art.kind == "dataset" and art.materializer.endswith("parquet"):
-        preview = art.metadata.get("preview") or {}
-        if preview.get("columns"):
-            rows = art.metadata.get("rows")
-            emit_table(preview["columns"], preview["data"][:CAT_ROWS], shout=False)
-            click.echo(f"({rows} rows)" if rows is not None else "", err=True)
-            return
-    if art.mime_type == "application/json" or art.mime_type.startswith("text/"):
-        if art.size > CAT_LIMIT:
-            raise UnsupportedOperation(f"{ref} is {human_size(art.size)}; use `get` for it")
-        text = art.open().read().decode("utf-8", errors="replace")
-        if art.mime_type == "application/json":
-            with contextlib.suppress(ValueError):  # an uploaded .json file may not be JSON
-                text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-        click.echo(text)
+    found = describe_artifact(ref, page_size=limit, stack=state.existing)
+    art = found.artifact
+    if as_json:
+        versions_ = listing([v.record() for v in found.versions.items], found.versions.next_cursor)
+        emit_json(
+            {**art.record(), "tags": found.tags, "aspects": found.aspects, "versions": versions_}
+        )
         return
-    raise UnsupportedOperation(
-        f"{ref} is {art.mime_type} ({art.materializer}); save it with `flow-artifacts get`"
+    emit_fields(
+        {
+            "ref": f"{art.project}/{art.name}@{art.version}",
+            "kind": art.kind,
+            "size": human_size(art.size),
+            "created": when(art.created),
+            "description": art.description,
+            "labels": art.labels,
+            "tags": ", ".join(f"{t}@{v}" for t, v in sorted(found.tags.items())),
+            "aspects": ", ".join(sorted(found.aspects)),
+        },
+        wide=wide,
+    )
+    click.echo("")
+    emit_table(
+        ["version", "created", "size", "run"],
+        [
+            (v.version, v.created, human_size(v.size), run_label(v.run_id, wide))
+            for v in found.versions.items
+        ],
+        wide=wide,
     )
 
 
-@click.command()
-@click.argument("ref")
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=True), help="Where to write it ('-': stdout)."
-)
-@click.option("--force", is_flag=True, help="Replace a file or folder already at the output path.")
-@pass_state
-def get(state: State, ref: str, output: str | None, force: bool) -> None:
-    """Download an artifact's bytes (verified; progress for large ones); `-o -` to stdout.
-
-    Without -o it is saved in the current folder as NAME-vVERSION plus its extension, named from
-    the catalog; an existing file is replaced only with --force.
-    """
-    from pathlib import Path
-
-    from ..api import get_artifact
-
-    art = get_artifact(ref, stack=state.stack)
-    if output == "-":
-        if art.manifest.directory:
-            raise UnsupportedOperation(f"{ref} is a directory; give -o a folder to put it in")
-        out = sys.stdout.buffer
-        for chunk in art.as_stream():  # verified: a damaged artifact still ends in an error
-            out.write(chunk)
-        return
-    target = Path(output) if output else Path(output_name(art))
-    if output and target.is_dir():
-        target = target / output_name(art)
-    if os.path.lexists(target) and not force:
-        raise ConfigError(
-            f"{target} already exists; pass --force to replace it, or -o another path"
-        )
-    path = art.download(target)
-    click.echo(str(path))
-
-
-def output_name(art: Any) -> str:
-    """`NAME-vVERSION.EXT` (`NAME.EXT` for an uncataloged artifact): from the catalog's name,
-    version and the extension the materializer recorded, never from a file name in the store."""
-    version = f"-v{art.version}" if art.version is not None and not art.from_store else ""
-    return f"{validate_name(art.name)}{version}{data_suffix(art.manifest)}"
-
-
-COMMANDS = [ls, show, versions, runs, lineage, cat, get]
+COMMANDS = [ls, show, versions, runs, describe]

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .output import emit_json, emit_table, safe
+from .output import emit_json, emit_table, paged, safe
 from .state import State
 
 pass_state = click.make_pass_decorator(State)
@@ -20,8 +20,10 @@ CHECKSUM_CHARS = 16
 @click.argument("b")
 @click.option("--runs", "as_runs", is_flag=True, help="A and B are runs ([PROJECT/]RUN_ID).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--wide", is_flag=True, help="Whole values; default: fit the terminal.")
 @pass_state
-def diff(state: State, a: str, b: str, as_runs: bool, as_json: bool) -> None:
+@paged
+def diff(state: State, a: str, b: str, as_runs: bool, as_json: bool, wide: bool) -> None:
     """What changed from artifact A to artifact B (or, with --runs, from run A to run B).
 
     Artifacts: record fields, schema (columns added, removed, retyped), labels, tags, user
@@ -31,7 +33,7 @@ def diff(state: State, a: str, b: str, as_runs: bool, as_json: bool) -> None:
     from ..api import get_artifact
     from ..compare import diff_artifacts, diff_runs, find_run
 
-    stack = state.stack
+    stack = state.existing
     if as_runs:
         result = diff_runs(stack, find_run(stack, a), find_run(stack, b))
     else:
@@ -39,14 +41,14 @@ def diff(state: State, a: str, b: str, as_runs: bool, as_json: bool) -> None:
     if as_json:
         emit_json(result)
     elif as_runs:
-        _print_runs(result)
+        _print_runs(result, wide)
     else:
-        _print_artifacts(result)
+        _print_artifacts(result, wide)
 
 
-def _print_artifacts(d: dict[str, Any]) -> None:
+def _print_artifacts(d: dict[str, Any], wide: bool) -> None:
     click.echo(f"a: {safe(d['a']['ref'])}\nb: {safe(d['b']['ref'])}\n")
-    _fields(d["fields"])
+    _fields(d["fields"], wide)
     schema = d["schema"]
     if schema is not None:
         lines = [f"  + {c['name']} ({c['type']})" for c in schema["added"]]
@@ -66,10 +68,10 @@ def _print_artifacts(d: dict[str, Any]) -> None:
         _section("producer", [f"  {side}: {_step(producers[side])}" for side in ("a", "b")])
 
 
-def _print_runs(d: dict[str, Any]) -> None:
+def _print_runs(d: dict[str, Any], wide: bool) -> None:
     click.echo(f"a: {safe(d['a']['project'])}/{safe(d['a']['run_id'])}")
     click.echo(f"b: {safe(d['b']['project'])}/{safe(d['b']['run_id'])}\n")
-    _fields(d["fields"])
+    _fields(d["fields"], wide)
     rows = []
     for s in d["steps"]:
         left, right = s["a"] or {}, s["b"] or {}
@@ -87,14 +89,15 @@ def _print_runs(d: dict[str, Any]) -> None:
             )
         )
     click.echo("")
-    emit_table(["step", "status a", "status b", "time a", "time b", "delta", "changed"], rows)
+    headers = ["step", "status a", "status b", "time a", "time b", "delta", "changed"]
+    emit_table(headers, rows, wide=wide)
     for s in d["steps"]:
         for name in ("params", "outputs"):
             if s.get(name) and s[name]["changes"]:
                 _changes(f"{s['step']} {name}", s[name])
 
 
-def _fields(fields: list[dict[str, Any]]) -> None:
+def _fields(fields: list[dict[str, Any]], wide: bool) -> None:
     emit_table(
         ["field", "a", "b", "change"],
         [
@@ -106,6 +109,7 @@ def _fields(fields: list[dict[str, Any]]) -> None:
             )
             for f in fields
         ],
+        wide=wide,
     )
 
 

@@ -6,6 +6,7 @@ Errors are one line on stderr plus a hint, exit code 1; usage errors exit 2 (cli
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
@@ -21,23 +22,50 @@ from ..errors import (
     IntegrityError,
     StoreError,
 )
-from ..redact import scrub
 from .output import error
 from .state import State
 
 STACK_HINT = "check the stack with `flow-artifacts stack validate`"
 """The hint for any error met while reading the stack; other errors say what to fix themselves."""
 HINTS: list[tuple[type[Exception], str]] = [
+    (IntegrityError, "run `flow-artifacts verify --all`; restore or delete the damaged artifact"),
     (ArtifactNotFound, "list what exists with `flow-artifacts ls`"),
     (ArtifactExists, "artifacts are written once; use a new run id or name"),
     (ArtifactInUse, "delete the dependents first, or pass --force"),
-    (IntegrityError, "run `flow-artifacts verify --all`; restore or delete the damaged artifact"),
     (CatalogError, "check the catalog URL in the stack (`flow-artifacts stack show`)"),
     (StoreError, "check the store URL and credentials (`flow-artifacts stack show`)"),
 ]
 
 
+COMMAND_MODULES = {
+    "browse": ("ls", "show", "versions", "runs", "describe"),
+    "lineage": ("lineage",),
+    "read": ("cat", "get"),
+    "compare": ("diff",),
+    "run": ("run",),
+    "curate": ("tag", "untag", "rm", "gc", "verify", "reindex", "trust"),
+    "edit": ("upload", "label", "update"),
+    "system": ("explain", "plugins", "stack", "demo"),
+    "completion": ("completion",),
+    "ui": ("ui",),
+}
+"""Which module defines each command: a command's module is imported only when it runs (or
+`--help` lists them all), so `flow-artifacts ls` does not pay for the web page or `diff`."""
+MODULE_OF = {name: module for module, names in COMMAND_MODULES.items() for name in names}
+
+
 class FlowArtifactsGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(MODULE_OF)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in MODULE_OF:
+            module = importlib.import_module(f"{__package__}.{MODULE_OF[cmd_name]}")
+            for command in module.COMMANDS:
+                _global_options(command)
+                self.add_command(command)
+        return self.commands.get(cmd_name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -63,6 +91,8 @@ class FlowArtifactsGroup(click.Group):
 
 def _hint(ctx: click.Context, exc: FlowArtifactsError) -> str | None:
     state = ctx.find_object(State)
+    if exc.hint is not None:
+        return exc.hint or None
     if state is not None and state.stack_failed:
         return STACK_HINT
     return next((hint for cls, hint in HINTS if isinstance(exc, cls)), None)
@@ -74,6 +104,8 @@ def _debug(ctx: click.Context) -> bool:
 
 
 def _scrub(ctx: click.Context, message: str) -> str:
+    from ..redact import scrub
+
     state = ctx.find_object(State)
     stack = state._stack if state else None
     return stack.scrub(message) if stack is not None else scrub(message)
@@ -121,18 +153,6 @@ def _global_options(command: click.Command) -> None:
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _global_options(sub)
-
-
-def _register() -> None:
-    from . import browse, compare, curate, run, system, ui
-
-    for module in (browse, compare, run, curate, system, ui):
-        for command in module.COMMANDS:
-            _global_options(command)
-            cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

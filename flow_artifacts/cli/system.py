@@ -18,8 +18,9 @@ pass_state = click.make_pass_decorator(State)
 
 @click.command()
 @click.argument("expression")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-def explain(state: State, expression: str) -> None:
+def explain(state: State, expression: str, as_json: bool) -> None:
     """Which materializer would save a value, and why.
 
     EXPRESSION is a dotted type name (pandas.DataFrame) or a Python expression ({"a": 1}).
@@ -29,7 +30,19 @@ def explain(state: State, expression: str) -> None:
     stack = state.stack
     value = _dotted_type(expression) or _evaluate(expression)
     explanation = explain_obj(value, stack=stack)  # a type: what its instances would get
-    click.echo(str(explanation))
+    if as_json:
+        error = explanation.error
+        emit_json(
+            {
+                "type": explanation.type_name,
+                "materializer": explanation.materializer_id,
+                "reason": explanation.reason,
+                "considered": explanation.considered,
+                "error": None if error is None else str(error),
+            }
+        )
+    else:
+        click.echo(str(explanation))
     if explanation.error is not None or explanation.materializer is None:
         sys.exit(1)  # ambiguous, or nothing saves it: scripts must not read that as fine
 
@@ -85,7 +98,7 @@ def plugins(state: State, as_json: bool) -> None:
             }
         )
     if as_json:
-        emit_json(rows)
+        emit_json({"items": rows, "next_cursor": None, "total": len(rows)})
         return
     emit_table(
         ["plugin", "status", "distribution", "materializers"],

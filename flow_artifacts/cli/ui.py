@@ -6,9 +6,6 @@ Only click is imported at module level: the web stack loads when the command run
 
 from __future__ import annotations
 
-import ipaddress
-import secrets
-
 import click
 
 from .state import State
@@ -17,6 +14,8 @@ TOKEN_ENV = "FLOW_ARTIFACTS_UI_TOKEN"
 
 
 def is_loopback(host: str) -> bool:
+    import ipaddress
+
     if host == "localhost":
         return True
     try:
@@ -82,6 +81,8 @@ def ui(
         state = State(stack_spec, debug=bool(state and state.debug))
     stack = state.stack
     if token == "auto":
+        import secrets
+
         token = secrets.token_urlsafe(24)
     wildcard = host.strip("[]") in ("0.0.0.0", "::")
     allowed = ["*"] if wildcard else [*LOOPBACK_HOSTS, host]
@@ -112,4 +113,4 @@ def ui(
 
 
 COMMANDS = [ui]
-"""For `cli.main._register()`, like the other command modules."""
+"""For `cli.main.COMMAND_MODULES`, like the other command modules."""

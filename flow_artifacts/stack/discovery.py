@@ -20,6 +20,9 @@ from pathlib import Path
 from ..errors import ConfigError
 
 FILE_NAME = "flow_artifacts.yaml"
+STACK_ENV = "FLOW_ARTIFACTS_STACK"
+DEFAULT_ROOT = ".flow_artifacts"
+"""The embedded default stack's folder, in the current folder, made on its first use."""
 SAFE_KEY = "safe_directories"
 ANY_FOLDER = "*"
 
@@ -39,6 +42,18 @@ def find_stack_file(start: Path) -> Path | None:
                 raise _untrusted_error(path, problems)
             return path
     return None
+
+
+def nothing_to_open(cwd: Path) -> bool:
+    """Whether no stack is named (`FLOW_ARTIFACTS_STACK`) or found from `cwd` and the embedded
+    default was never used there: reading would only create an empty store and catalog, so
+    the CLI answers "nothing here" without opening (or importing) either."""
+    if os.environ.get(STACK_ENV) or (cwd / DEFAULT_ROOT).exists():
+        return False
+    try:
+        return find_stack_file(cwd) is None
+    except ConfigError:  # an untrusted file: opening the stack says so
+        return False
 
 
 def user_config_file() -> Path:

@@ -19,21 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from ..errors import ConfigError, FlowArtifactsError
+from ..errors import ConfigError, FlowArtifactsError, shown_path
 from ..materializers.registry import Dispatch
 from ..plugins import PluginHost, default_plugin_host
 from ..redact import redact_url
 from ..redact import scrub as scrub_secrets
 from ..stores.store import ArtifactStore
 from ..template import DEFAULT_TEMPLATE, PathTemplate
-from .discovery import FILE_NAME, find_stack_file
+from .discovery import DEFAULT_ROOT, FILE_NAME, STACK_ENV, find_stack_file
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
     from .file import StackConfig
-
-DEFAULT_ROOT = ".flow_artifacts"
-STACK_ENV = "FLOW_ARTIFACTS_STACK"
 
 StackLike = Union["Stack", str, "os.PathLike[str]"]
 """A `Stack`, or where to read one: `path/to/stack.yaml` or `path/to/stack.yaml#name`."""
@@ -102,7 +99,8 @@ class Stack:
             catalog = _catalog(config.catalog_url)
         except Exception as exc:  # messages may quote options; never let a secret through
             message = scrub_secrets(
-                f"stack {config.name!r} of {config.source}: cannot open its {what}: {exc}",
+                f"stack {config.name!r} of {shown_path(config.source)}: cannot open its "
+                f"{what}: {exc}",
                 config.secrets,
             )
             error = type(exc) if isinstance(exc, FlowArtifactsError) else ConfigError
@@ -220,13 +218,17 @@ class _StackCache:
             if found is None:
                 raise ConfigError(
                     f"{origin}={spec!r} names stack {name!r}, but there is no {FILE_NAME} in "
-                    f"{cwd} or its parents"
+                    "the current folder or its parents"
                 )
             return self.from_file(found, name or None)
         path = Path(path_text).expanduser()
         path = path if path.is_absolute() else cwd / path
         if not path.is_file():
-            raise ConfigError(f"{origin}={spec!r}: there is no stack file {path}")
+            what = "is a folder, not a stack file" if path.is_dir() else "does not exist"
+            raise ConfigError(
+                f"{origin}={spec!r}: {shown_path(path)} {what}; give the path of a stack file "
+                "(FILE or FILE#NAME)"
+            )
         return self.from_file(path, name or None)
 
     def from_file(self, path: Path, name: str | None) -> Stack:

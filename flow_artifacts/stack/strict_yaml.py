@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, shown_path
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 50
@@ -43,7 +43,7 @@ class YamlDocument:
     def error(self, path: KeyPath, problem: str, allowed: str | None = None) -> ConfigError:
         """A `ConfigError` naming the file, the line, the key and, when given, what is allowed."""
         key = ".".join(str(part) for part in path) or "(top level)"
-        message = f"{self.file}, line {self.line(path)}, key {key!r}: {problem}"
+        message = f"{shown_path(self.file)}, line {self.line(path)}, key {key!r}: {problem}"
         return ConfigError(message + (f"; allowed: {allowed}" if allowed else ""))
 
 
@@ -64,58 +64,59 @@ class _StrictLoader(yaml.SafeLoader):
 def read_yaml(path: str | os.PathLike[str]) -> YamlDocument:
     """Parse `path`; any problem is a `ConfigError` naming the file and the line."""
     file = str(Path(path).absolute())
+    shown = shown_path(file)
     try:
         with open(file, "rb") as f:
             raw = f.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise ConfigError(f"cannot read stack file {file}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot read stack file {shown}: {exc.strerror or exc}") from None
     if len(raw) > MAX_BYTES:
-        raise ConfigError(f"{file} is larger than {MAX_BYTES} bytes; is it really a stack file?")
+        raise ConfigError(f"{shown} is larger than {MAX_BYTES} bytes; is it really a stack file?")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{file} is not UTF-8 text: {exc}") from None
+        raise ConfigError(f"{shown} is not UTF-8 text: {exc}") from None
     try:
         loader = _StrictLoader(text)
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, other controls)
         line = text.count("\n", 0, exc.position) + 1
         char = exc.character if isinstance(exc.character, int) else ord(exc.character)
         raise ConfigError(
-            f"{file}, line {line}: invalid YAML: the character U+{char:04X} is not allowed in a "
+            f"{shown}, line {line}: invalid YAML: the character U+{char:04X} is not allowed in a "
             "YAML file; remove it"
         ) from None
     try:
         node = loader.get_single_node()
         lines: dict[KeyPath, int] = {}
-        value = None if node is None else _to_python(loader, node, (), lines, file)
+        value = None if node is None else _to_python(loader, node, (), lines, shown)
     except _AliasFound as alias:
         raise ConfigError(
-            f"{file}, line {alias.line}: YAML aliases (*{alias.anchor}) are not allowed in stack "
+            f"{shown}, line {alias.line}: YAML aliases (*{alias.anchor}) are not allowed in stack "
             "files; repeat the value instead"
         ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f", line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{file}{where}: invalid YAML: {exc.problem or exc.context}") from None
+        raise ConfigError(f"{shown}{where}: invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{shown}: invalid YAML: {exc}") from None
     except RecursionError:
-        raise ConfigError(f"{file}: nested too deeply to be a stack file") from None
+        raise ConfigError(f"{shown}: nested too deeply to be a stack file") from None
     finally:
         loader.dispose()
     return YamlDocument(file, value, lines)
 
 
 def _to_python(
-    loader: _StrictLoader, node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], file: str
+    loader: _StrictLoader, node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], shown: str
 ) -> Any:
     lines[path] = node.start_mark.line + 1
     if len(path) > MAX_DEPTH:
-        raise ConfigError(f"{file}, line {lines[path]}: nested more than {MAX_DEPTH} levels")
+        raise ConfigError(f"{shown}, line {lines[path]}: nested more than {MAX_DEPTH} levels")
     expected_tag = _COLLECTION_TAGS.get(type(node))
     if expected_tag is not None and node.tag != expected_tag:
         raise ConfigError(
-            f"{file}, line {lines[path]}: invalid YAML: tag {node.tag!r} is not allowed; "
+            f"{shown}, line {lines[path]}: invalid YAML: tag {node.tag!r} is not allowed; "
             "stack files hold plain mappings, lists and scalars"
         )
     if isinstance(node, yaml.MappingNode):
@@ -124,22 +125,22 @@ def _to_python(
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
-                raise ConfigError(f"{file}, line {line}: mapping keys must be plain scalars")
+                raise ConfigError(f"{shown}, line {line}: mapping keys must be plain scalars")
             key = str(key_node.value)
             if key in result:
                 dotted = ".".join(str(p) for p in (*path, key))
                 raise ConfigError(
-                    f"{file}, line {line}, key {dotted!r}: duplicate key (first set on line "
+                    f"{shown}, line {line}, key {dotted!r}: duplicate key (first set on line "
                     f"{first_line[key]}); each key may appear once"
                 )
             first_line[key] = line
             key_path = (*path, key)
-            result[key] = _to_python(loader, value_node, key_path, lines, file)
+            result[key] = _to_python(loader, value_node, key_path, lines, shown)
             lines[key_path] = line
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _to_python(loader, item, (*path, index), lines, file)
+            _to_python(loader, item, (*path, index), lines, shown)
             for index, item in enumerate(node.value)
         ]
     return loader.construct_object(node, deep=True)

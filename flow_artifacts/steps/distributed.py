@@ -117,9 +117,8 @@ def check_shareable(stack: Stack, executor: Executor) -> None:
             f"stack {stack.name!r} keeps its artifacts in memory://, which worker processes "
             "cannot see; use a folder or an object store for runs with an executor"
         )
-    backend = stack.catalog.engine.url.get_backend_name()
-    database = stack.catalog.engine.url.database
-    if backend == "sqlite" and database in (None, "", ":memory:"):
+    backend = stack.catalog.backend
+    if stack.catalog.in_memory:
         raise ConfigError(
             f"stack {stack.name!r} has an in-memory SQLite catalog, which worker processes "
             "cannot see; use a SQLite file or PostgreSQL"

@@ -16,8 +16,8 @@ from enum import Enum
 from typing import Any
 
 from ..errors import (
+    ArtifactDataMissing,
     ArtifactExists,
-    ArtifactNotFound,
     FlowArtifactsError,
     MaterializerError,
     StoreAccessDenied,
@@ -79,11 +79,14 @@ class ErrorTranslator:
     """Turns SDK exceptions into store errors naming the store and the artifact, scrubbed of
     the secrets in the store's options."""
 
-    store: str
-    """How the store is named in messages: its `repr()`, which holds no secret."""
+    store: object
+    """The store, named in messages by its `str()` (no secret, no absolute path), taken when a
+    message is made: paths in it are relative to the current folder of that moment."""
     secrets: tuple[str, ...]
     root_missing: Callable[[], bool]
     """Whether the bucket (or root folder) is gone: asked only to explain a missing path."""
+    root: str
+    """The store's root, cut from SDK messages so they name store-relative paths."""
 
     @contextlib.contextmanager
     def io(self, operation: str, key: str) -> Iterator[None]:
@@ -98,10 +101,15 @@ class ErrorTranslator:
                 raise
             raise self.error(failure, operation, key, exc) from exc
 
+    def scrub(self, message: str) -> str:
+        """`message` without secrets and with paths relative to the store's root."""
+        message = scrub(message, self.secrets)
+        return message.replace(self.root + "/", "") if self.root else message
+
     def error(
         self, failure: Failure, operation: str, key: str, exc: BaseException | None = None
     ) -> FlowArtifactsError:
-        detail = scrub(str(exc), self.secrets).strip() if exc is not None else ""
+        detail = self.scrub(str(exc)).strip() if exc is not None else ""
         detail = detail.splitlines()[0][:DETAIL_LIMIT] if detail else "no detail"
         what = f"{operation} artifact {key!r}"
         if failure is Failure.EXISTS:
@@ -120,7 +128,10 @@ class ErrorTranslator:
                 "folder first; flow_artifacts never creates one"
             )
         if failure is Failure.MISSING and operation == "reading":
-            return ArtifactNotFound(f"the bytes of artifact {key!r} are missing from {self.store}")
+            return ArtifactDataMissing(
+                f"the bytes of artifact {key!r} are missing from {self.store}: restore them "
+                "from a backup, or delete the artifact"
+            )
         if failure is Failure.MISSING:
             return StoreNotFound(f"{self.store} has no place for {what} ({detail})")
         if failure is Failure.UNREACHABLE:

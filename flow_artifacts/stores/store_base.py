@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError, StoreError, shown_path
 from ..manifest import Manifest
 from ..plugins import PluginHost, default_plugin_host
 from ..redact import redact_url, scrub, secret_values
@@ -58,7 +58,6 @@ class StoreBase:
 
         self.backend = self.plugins.store_backends.for_protocol(fsspec.utils.get_protocol(raw_url))
         secrets = secret_values([raw_url, storage_options])
-        self._errors = ErrorTranslator(repr(self), secrets, self._root_missing)
         self.backend.check_installed(self.url)
         if self.backend.buckets:
             storage_options = {"use_listings_cache": False, **storage_options}
@@ -68,6 +67,7 @@ class StoreBase:
             raise StoreError(scrub(f"cannot open store {self.url}: {exc}", secrets)) from exc
         self.root = root.rstrip("/")
         self._local = is_local(self.fs)
+        self._errors = ErrorTranslator(self, secrets, self._root_missing, self.root)
         self._writer = Writer(self.fs, self.root, self.backend, self._errors)
         self._writes: dict[str, PendingWrite] = {}
         self._identity: str | None = None
@@ -78,6 +78,11 @@ class StoreBase:
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r})"
+
+    def __str__(self) -> str:
+        """The store as messages name it: a local one by `shown_path` (no absolute path),
+        others by their URL without credentials."""
+        return f"store {shown_path(self.root) if self._local else self.url}"
 
     @property
     def identity(self) -> str:

@@ -18,7 +18,6 @@ from ..errors import (
 )
 from ..manifest import MANIFEST_SUFFIX, Manifest
 from ..manifest_checks import check_manifest, path_problem
-from ..redact import scrub
 from .failures import Failure, classify
 from .paths import files_only, rel_to
 from .reading import download_tree, load_object, stored_checksum, verified_stream
@@ -94,13 +93,8 @@ class StoreReads(StoreBase):
 
     def compute_checksum(self, manifest: Manifest) -> str:
         data = self.locate(manifest)
-        try:
-            with self._errors.io("reading", manifest.key):
-                return stored_checksum(self.fs, data, manifest)
-        except ArtifactNotFound as exc:
-            raise IntegrityError(
-                f"the bytes of artifact {manifest.key!r} are missing from {self}"
-            ) from exc
+        with self._errors.io("reading", manifest.key):  # missing bytes: ArtifactDataMissing
+            return stored_checksum(self.fs, data, manifest)
 
     def open_stream(self, manifest: Manifest, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
         """Chunks of a single-file artifact, hashed on the way; a mismatch raises at the end.
@@ -186,7 +180,7 @@ class StoreReads(StoreBase):
                     return str(self.fs.sign(path, expiration=int(expires_in), **options))
             except (AttributeError, NotImplementedError, TypeError, ValueError) as exc:
                 hint = f" {self.backend.sign_hint}" if self.backend.sign_hint else ""
-                detail = scrub(str(exc), self._errors.secrets)
+                detail = self._errors.scrub(str(exc))
                 raise UnsupportedOperation(
                     f"{self} could not sign artifact {manifest.key!r}: {detail}.{hint}"
                 ) from exc

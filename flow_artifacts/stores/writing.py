@@ -173,7 +173,10 @@ class Writer:
         """Hashes of what `save` wrote, from the recorder; files written otherwise are read once."""
         paths = list(files_only(self.fs.find(target, detail=True))) if directory else [target]
         if not paths:
-            raise MaterializerError(f"materializer wrote nothing at {target}")
+            raise MaterializerError(
+                f"the materializer wrote nothing at {rel_to(target, self.root)!r} of the store; "
+                "its save() must write the path it is given"
+            )
         files = {}
         for path in paths:
             stripped = self.fs._strip_protocol(path)

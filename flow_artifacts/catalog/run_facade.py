@@ -1,0 +1,197 @@
+"""`RunMethods`: the run and step-run half of the `Catalog` façade.
+
+Each method opens a connection or a write transaction through the catalog (which alone holds the
+engine) and hands it to a query function of `runs` or `run_writes`. Runs and step runs opened
+here record this host and process, and their heartbeat is renewed until they finish (see
+`liveness`); reads report a `running` one whose writer is gone as `crashed`.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Connection
+
+from ..errors import ArtifactNotFound
+from ..limits import NAME_CHARS, check_text, storable_text
+from . import run_writes, runs
+from .journaling import JournalSink, Pending
+from .liveness import RUNNING, Heartbeat
+from .records import RunRecord, StepRunRecord
+from .run_writes import Known, writer
+
+T = TypeVar("T")
+
+
+class RunMethods:
+    """Runs and step runs: their lifecycle and reads. Mixed into `Catalog`."""
+
+    _known: Known
+    _renews: bool
+
+    if TYPE_CHECKING:  # what `Catalog` provides, through the engine it alone holds
+
+        def _read(self) -> Connection: ...
+
+        def _write(self, work: Callable[[Connection], T], what: str = ...) -> T: ...
+
+        def _journaled(
+            self, journal: JournalSink | None, work: Callable[[Connection, Pending], T]
+        ) -> T: ...
+
+    @functools.cached_property
+    def _heartbeat(self) -> Heartbeat:
+        return Heartbeat(self._write, self._renews)
+
+    def start_run(
+        self,
+        project: str,
+        run_id: str,
+        *,
+        name: str | None = None,
+        pipeline: str | None = None,
+        journal: JournalSink | None = None,
+    ) -> None:
+        for what, value in (("run name", name), ("pipeline", pipeline)):
+            if value is not None:
+                check_text(value, what, NAME_CHARS)
+        fields = {"project": project, "run_id": run_id, "name": name, "pipeline": pipeline}
+        fields.update(status=RUNNING, **writer())
+        run_pk = self._journaled(journal, lambda c, p: run_writes.start_run(c, p, fields))
+        self._known.projects.add(project)
+        self._known.runs[(project, run_id)] = run_pk
+        self._heartbeat.open(run_pk=run_pk)
+
+    def finish_run(
+        self,
+        project: str,
+        run_id: str,
+        status: str,
+        error: str | None = None,
+        *,
+        journal: JournalSink | None = None,
+    ) -> None:
+        self._heartbeat.close(run_pk=self._known.runs.get((project, run_id)))
+        fields: dict[str, Any] = {"project": project, "run_id": run_id, "status": status}
+        fields["error"] = None if error is None else storable_text(error)
+        self._journaled(journal, lambda c, p: run_writes.finish_run(c, p, fields))
+
+    def start_step_run(
+        self,
+        project: str,
+        run_id: str,
+        step: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        cache_key: str | None = None,
+        inputs: Sequence[str] = (),
+        journal: JournalSink | None = None,
+    ) -> str:
+        """Record a step run as running; returns its id. Step names are unique within a run."""
+        step_run_id = str(uuid.uuid4())
+        fields = {
+            "id": step_run_id,
+            "step": step,
+            "status": RUNNING,
+            "params": dict(params or {}),
+            "cache_key": cache_key,
+            "inputs": list(dict.fromkeys(inputs)),
+            **writer(),
+        }
+
+        def work(conn: Connection, pending: Pending) -> int:
+            return run_writes.start_step_run(conn, pending, self._known, project, run_id, fields)
+
+        run_pk = self._journaled(journal, work)
+        self._known.projects.add(project)
+        self._known.runs[(project, run_id)] = run_pk
+        self._known.step_runs[(project, run_id, step)] = step_run_id
+        self._heartbeat.open(step_run_id=step_run_id)
+        return step_run_id
+
+    def finish_step_run(
+        self,
+        step_run_id: str,
+        status: str,
+        *,
+        error: str | None = None,
+        cached: bool = False,
+        journal: JournalSink | None = None,
+    ) -> None:
+        self._heartbeat.close(step_run_id=step_run_id)
+        fields = {"id": step_run_id, "status": status, "cached": cached}
+        fields["error"] = None if error is None else storable_text(error)
+        self._journaled(journal, lambda c, p: run_writes.finish_step_run(c, p, fields))
+
+    def retry_step_run(self, step_run_id: str, *, journal: JournalSink | None = None) -> int:
+        """Open again a step run whose attempt was lost, as this process's next attempt;
+        returns the attempt's number. Outputs the lost attempt committed stay its outputs."""
+        fields: dict[str, Any] = {"id": step_run_id, **writer()}
+        attempt = self._journaled(journal, lambda c, p: run_writes.retry_step_run(c, p, fields))
+        self._heartbeat.open(step_run_id=step_run_id)
+        return attempt
+
+    def step_run(self, step_run_id: str) -> StepRunRecord:
+        records = self.step_runs_by_ids([step_run_id])
+        if not records:
+            raise ArtifactNotFound(f"no step run {step_run_id}")
+        return records[0]
+
+    def step_runs_by_ids(self, ids: Sequence[str]) -> list[StepRunRecord]:
+        with self._read() as conn:
+            return runs.step_runs_by_ids(conn, ids, self._renews)
+
+    def step_run_named(self, project: str, run_id: str, step: str) -> StepRunRecord | None:
+        """The step run `step` of a run, or None: one lookup, whatever the run's size."""
+        with self._read() as conn:
+            return runs.step_run_named(conn, project, run_id, step, self._renews)
+
+    def step_runs_of_run(self, project: str, run_id: str) -> list[StepRunRecord]:
+        with self._read() as conn:
+            return runs.step_runs_of_run(conn, project, run_id, self._renews)
+
+    def consumers(self, artifact_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Artifact id -> ids of the step runs that took it as input."""
+        with self._read() as conn:
+            return runs.consumers(conn, artifact_ids)
+
+    def runs(self, project: str | None = None, limit: int = 100) -> list[RunRecord]:
+        """Newest runs first; a `running` one whose writer is gone has the status `crashed`."""
+        with self._read() as conn:
+            return runs.runs(conn, project, limit, self._renews)
+
+    def runs_page(
+        self,
+        project: str | None = None,
+        *,
+        status: str | None = None,
+        pipeline: str | None = None,
+        page_size: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[RunRecord], str | None]:
+        """One page of runs, newest first, filtered by status (as reported: `crashed` is a
+        `running` row whose writer is gone) and pipeline; and the cursor of the next page."""
+        with self._read() as conn:
+            return runs.runs_page(
+                conn, project, status=status, pipeline=pipeline, page_size=page_size,
+                cursor=cursor, renews=self._renews,
+            )  # fmt: skip
+
+    def run(self, project: str, run_id: str) -> RunRecord:
+        """The run (project, run_id); `ArtifactNotFound` if the catalog has none."""
+        with self._read() as conn:
+            return runs.run(conn, project, run_id, self._renews)
+
+    def runs_matching(self, run_id: str, project: str | None = None) -> list[RunRecord]:
+        """Runs whose id is `run_id` or, when none is, starts with it (a short id as the CLI
+        prints it); at most two, which is enough to tell the caller it was ambiguous."""
+        with self._read() as conn:
+            return runs.runs_matching(conn, run_id, project, self._renews)
+
+    def find_cached(self, cache_key: str) -> StepRunRecord | None:
+        """The latest completed, not itself cached, step run with this cache key."""
+        with self._read() as conn:
+            return runs.find_cached(conn, cache_key, self._renews)
