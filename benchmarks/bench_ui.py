@@ -3,8 +3,9 @@
 1. API: median latency of the list endpoint (first page, a deep page, each sort, each filter),
    an artifact's page data and its lineage, from `flow-artifacts ui` running in its own
    process on 127.0.0.1.
-2. Rendered: median time from navigation to the list page's table drawn in headless Chromium
-   (Debian's, driven by Playwright), and to re-sort and to page.
+2. Rendered: median time from navigation to the view drawn in headless Chromium (Debian's,
+   driven by Playwright) for the list, compare, artifact and lineage pages, and to re-sort and
+   to page the list.
 
 Rows are bulk-inserted as in bench_catalog.py (1,000 names, a `team` label on each).
 
@@ -121,7 +122,7 @@ REDRAW = """async (label) => {
 """Click a button, then wait for the view's next render and the frame that paints it."""
 
 
-def bench_page(base: str, repeat: int) -> None:
+def bench_page(base: str, tail: str, repeat: int) -> None:
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -131,10 +132,10 @@ def bench_page(base: str, repeat: int) -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
 
-        def load() -> tuple[float, float]:
+        def load(path: str = "/?project=bench", view: str = "list") -> tuple[float, float]:
             start = time.perf_counter()
-            page.goto(f"{base}/?project=bench")
-            page.wait_for_selector("body[data-view=list]")
+            page.goto(f"{base}{path}")
+            page.wait_for_selector(f"body[data-view={view}]")
             wall = (time.perf_counter() - start) * 1000
             return page.evaluate("performance.getEntriesByName('fa-ready')[0].startTime"), wall
 
@@ -151,6 +152,14 @@ def bench_page(base: str, repeat: int) -> None:
             print(f"{'  ' + label + ' (click to painted)':<44}{median(samples)}")
         rows = page.locator("#artifacts tbody tr").count()
         print(f"  ({rows} rows per page)")
+        for label, path, view in (
+            ("compare page, two versions", "/compare?a=bench/name7@1&b=bench/name7@2", "compare"),
+            ("artifact page", f"/artifacts/{tail}", "artifact"),
+            ("lineage page, whole graph", f"/lineage/{tail}?depth=all", "lineage"),
+        ):
+            load(path, view)
+            drawn = [load(path, view)[0] for _ in range(repeat)]
+            print(f"{'  ' + label + ', to drawn':<44}{median(drawn)}")
         browser.close()
 
 
@@ -193,7 +202,7 @@ def main() -> None:
         with served(root, url) as base:
             bench_api(base, tail, args.repeat, args.rows)
             print()
-            bench_page(base, args.repeat)
+            bench_page(base, tail, args.repeat)
 
 
 if __name__ == "__main__":

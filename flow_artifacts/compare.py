@@ -99,6 +99,38 @@ def schema_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]
     }
 
 
+STAT_KEYS = ("nulls", "distinct", "min", "max")
+
+
+def column_stats(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """Each column's recorded statistics in A and in B side by side (A's columns first, then
+    B's new ones), with numeric deltas; None when neither table recorded statistics."""
+    left, right = _stats(a), _stats(b)
+    if not left and not right:
+        return None
+    rows = []
+    for name in [*left, *(n for n in right if n not in left)]:
+        in_a, in_b = left.get(name), right.get(name)
+        delta = {
+            key: in_b[key] - in_a[key]
+            for key in STAT_KEYS
+            if in_a and in_b and _number(in_a.get(key)) and _number(in_b.get(key))
+        }
+        rows.append({"name": name, "a": in_a, "b": in_b, "same": in_a == in_b, "delta": delta})
+    return rows
+
+
+def _stats(metadata: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    entries = metadata.get("stats")
+    if not isinstance(entries, list):
+        return {}
+    return {
+        str(e["name"]): {key: e[key] for key in STAT_KEYS if key in e}
+        for e in entries
+        if isinstance(e, dict) and "name" in e
+    }
+
+
 def _types(schema: Iterable[Any]) -> dict[str, str]:
     return {
         str(f.get("name")): str(f.get("type"))
@@ -108,8 +140,9 @@ def _types(schema: Iterable[Any]) -> dict[str, str]:
 
 
 def diff_artifacts(stack: Stack, a: Artifact, b: Artifact) -> dict[str, Any]:
-    """Artifact `a` against `b`: record fields, schema, labels, tags, metadata, aspects, producing
-    step and its parameters, and for two JSON reports their content."""
+    """Artifact `a` against `b`: record fields, schema and column statistics, labels, tags,
+    metadata, aspects, producing step and its parameters, and for two JSON reports their
+    content."""
     catalog = stack.catalog
     fields = []
     for name in FIELDS:
@@ -124,6 +157,7 @@ def diff_artifacts(stack: Stack, a: Artifact, b: Artifact) -> dict[str, Any]:
         "b": _identity(b.manifest),
         "fields": fields,
         "schema": schema_changes(a.metadata, b.metadata),
+        "column_stats": column_stats(a.metadata, b.metadata),
         "labels": structural(a.labels, b.labels),
         "tags": {"a": catalog.tags(a.id), "b": catalog.tags(b.id)},
         "user_metadata": structural(a.manifest.user_metadata, b.manifest.user_metadata),

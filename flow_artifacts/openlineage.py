@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .catalog.lineage import PRODUCER, dataset_facets, standard_facet_base
+from .failures import split_error
 from .redact import redact_url
 
 if TYPE_CHECKING:
@@ -164,14 +165,17 @@ def parent_run_id(run: Run) -> str:
 
 
 def _error_facet(error: str | None) -> dict[str, Any]:
-    """The recorded error (already masked and bounded), if any."""
+    """The recorded error (already masked and bounded), if any: its message, and a step's
+    traceback as the facet's stack trace."""
     if not error:
         return {}
+    message, trace = split_error(error)
     return {
         "errorMessage": {
             **standard_facet_base("1-0-1", "ErrorMessageRunFacet"),
-            "message": error,
+            "message": message,
             "programmingLanguage": "python",
+            **({"stackTrace": trace} if trace else {}),
         }
     }
 

@@ -30,6 +30,7 @@ DEFAULT_PLUGINS = (
     "flow_artifacts.materializers.numpy_npy",
     "flow_artifacts.materializers.json_report",
     "flow_artifacts.materializers.bytes_blob",
+    "flow_artifacts.materializers.figure_png",
     "flow_artifacts.materializers.path_copy",
     "flow_artifacts.materializers.cloudpickle_object",
     "flow_artifacts.stores.builtin_backends",

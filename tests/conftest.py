@@ -10,7 +10,7 @@ import pytest
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 
-pytest_plugins = ["tests.server_fixtures"]
+pytest_plugins = ["tests.server_fixtures", "tests.engine_fixtures"]
 
 CATALOG_BACKENDS = ["sqlite", "postgres"]
 

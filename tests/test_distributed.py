@@ -1,14 +1,12 @@
 """Steps as Dask and Ray tasks, each worker writing to moto's S3 and a throwaway PostgreSQL.
 
-One Dask LocalCluster (2 process workers) and one local Ray instance per session. The stack
-travels as a stack file whose secrets are `${VAR}`s, set in the workers' environment when the
-engines start, so a secret in a task payload would be a leak the tests can see.
+The engines and stack files are `tests/engine_fixtures.py`'s; workers killed mid-write and a
+killed driver are `test_distributed_kills.py`'s.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+import uuid
 from pathlib import Path
 
 import pytest
@@ -19,70 +17,9 @@ from flow_artifacts.steps.executors import Executor, resolve_executor
 
 from . import distributed_steps as ds
 from .core_plugins import ExecutorPlugin, RecordingExecutor, host_with
+from .engine_fixtures import DB_PASSWORD, S3_SECRET, write_stack_file
 
-S3_SECRET = "s3-secret-4f9c2e7a-never-in-a-task"
-DB_PASSWORD = "db-password-8d1b3c55-never-in-a-task"
-ENVIRONMENT = {"FA_TEST_S3_SECRET": S3_SECRET, "FA_TEST_DB_PASSWORD": DB_PASSWORD}
 PARTS = 10  # 10 loads, 10 featurizes, merge, fit, report: 23 steps
-
-
-@pytest.fixture(scope="session")
-def engine_environment(s3_server) -> Iterator[None]:
-    """The variables the stack file names, set before any engine starts its workers."""
-    values = {**ENVIRONMENT, "FA_TEST_S3_ENDPOINT": s3_server.endpoint_url}
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-@pytest.fixture(scope="session")
-def dask_client(engine_environment) -> Iterator[object]:
-    import distributed  # in the test extra: missing, the suite fails rather than skips
-
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
-@pytest.fixture(scope="session")
-def ray_instance(engine_environment) -> Iterator[None]:
-    import ray  # in the test extra: missing, the suite fails rather than skips
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture
-def stack_file(tmp_path: Path, s3_server, postgres_url: str) -> Path:
-    """A stack on a new bucket and database, its secrets left to the environment."""
-    return _stack_file(tmp_path / "stack.yaml", s3_server, postgres_url)
-
-
-def _stack_file(path: Path, s3_server, postgres_url: str) -> Path:
-    bucket = s3_server.create_bucket()
-    catalog = postgres_url.replace("postgres@", "postgres:${FA_TEST_DB_PASSWORD}@", 1)
-    path.write_text(
-        "project: dist\n"
-        "artifact_store:\n"
-        f"  url: s3://{bucket}/artifacts\n"
-        "  storage_options:\n"
-        "    key: testing\n"
-        "    secret: ${FA_TEST_S3_SECRET}\n"
-        "    endpoint_url: ${FA_TEST_S3_ENDPOINT}\n"
-        "    config_kwargs: {signature_version: s3v4}\n"
-        f'catalog: {{url: "{catalog}"}}\n'
-    )
-    return path
 
 
 def training(executor: object, stack: fa.Stack, parts: int = PARTS) -> fa.Pipeline:
@@ -135,7 +72,7 @@ def test_a_fan_out_fan_in_pipeline_on_dask_records_what_a_local_run_records(
     assert all(s.status == "completed" for s in distributed_run.steps)
 
     local_stack = fa.Stack.from_yaml(
-        _stack_file(tmp_path / "local.yaml", s3_server, postgres_database_factory())
+        write_stack_file(tmp_path / "local.yaml", s3_server, postgres_database_factory())
     )
     local_run = training(None, local_stack)()
     assert records(stack, distributed_run) == records(local_stack, local_run)
@@ -192,6 +129,17 @@ def test_a_worker_killed_mid_step_is_retried_as_a_new_attempt(dask_client, stack
     assert written and all(run.artifacts["dies_once"].key in path for path in written)
 
 
+def test_dask_results_come_at_once_and_a_failure_in_call_order(dask_client):
+    executor = fa.DaskExecutor(dask_client)
+    keys = [f"abs-{i}-{uuid.uuid4().hex}" for i in range(5)]
+    futures = [executor.submit(abs, [-i], key=key) for i, key in enumerate(keys)]
+    assert executor.results(futures) == [0, 1, 2, 3, 4]
+    failing = executor.submit(ds.fails_with, ["second"], key=f"fails-{uuid.uuid4().hex}")
+    later = executor.submit(ds.fails_with, ["third"], key=f"fails-{uuid.uuid4().hex}")
+    with pytest.raises(ds.StepBroke, match="second"):
+        executor.results([futures[0], failing, later])
+
+
 def test_a_local_cluster_may_share_a_sqlite_catalog(dask_client, tmp_path):
     stack = fa.Stack.local(tmp_path / "local", project="dist")
     run = training(fa.DaskExecutor(dask_client), stack, parts=3)()
@@ -240,6 +188,27 @@ def test_stacks_workers_cannot_share_are_refused(tmp_path):
         with fa.run(stack=with_options, executor=NearBy()) as refused:
             ds.load_part(1)
     assert refused.status == "failed" and refused.steps == []
+
+
+class Miscounting(NearBy):
+    """Runs each task at once, in this process, and loses the results at the run's end."""
+
+    name = "miscounting"
+
+    def submit(self, fn, args, *, key):
+        return fn(*args)
+
+    def results(self, futures):
+        return []
+
+
+def test_an_executor_that_loses_results_is_named_and_the_run_fails(tmp_path):
+    stack = fa.Stack.local(tmp_path / "fa", project="dist")
+    with pytest.raises(ConfigError, match="'miscounting' returned 0 results for 1 tasks"):
+        with fa.run(project="dist", stack=stack, executor=Miscounting()) as run:
+            ds.load_part(1)
+    assert run.status == "failed"
+    assert stack.catalog.run("dist", run.id).status == "failed"
 
 
 def test_engines_by_name_and_from_plugins():

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "foundation",
         (
             "errors", "naming", "moments", "limits", "redact", "refs", "template", "progress",
-            "hashing", "manifest", "version", "aspects", "local_file", "provenance",
+            "hashing", "manifest", "version", "aspects", "local_file", "provenance", "failures",
         ),
     ),
     (

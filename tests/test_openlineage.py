@@ -164,8 +164,11 @@ def test_a_failed_step_emits_fail_with_its_masked_error(tmp_path, receiver):
         validate(event)
     failed = [e for e in receiver.events if e["eventType"] == "FAIL"]
     assert sorted(e["job"]["name"] for e in failed) == ["failing", "failing.explode"]
-    message = failed[0]["run"]["facets"]["errorMessage"]["message"]
-    assert "ValueError: exploded" in message and "s3cretpass" not in message
+    facet = failed[0]["run"]["facets"]["errorMessage"]
+    assert facet["message"].startswith("ValueError: exploded") and "s3cretpass" not in str(facet)
+    step = next(e for e in failed if e["job"]["name"] == "failing.explode")
+    trace = step["run"]["facets"]["errorMessage"]["stackTrace"]
+    assert trace.startswith("Traceback (most recent call last):") and "in explode" in trace
     stack.close()
 
 

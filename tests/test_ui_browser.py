@@ -117,7 +117,12 @@ def test_search_preview_lineage_and_the_producing_step(site, page):
     expect(first_rows.locator("thead th")).to_have_text(["a", "b"])
     expect(first_rows.locator("tbody tr")).to_have_count(3)
     expect(first_rows.locator("tbody tr").first.locator("td")).to_have_text(["1", "x"])
-    expect(preview.get_by_role("cell", name="large_string")).to_be_visible()
+    schema = preview.get_by_role("table", name="Schema")
+    expect(schema.get_by_role("cell", name="large_string")).to_be_visible()
+    stats = preview.get_by_role("table", name=re.compile("^Column statistics"))
+    expect(stats.locator("tbody tr").first.locator("td")).to_have_text(
+        ["a", "int64", "0", "3", "1", "3"]
+    )
     expect(tab.get_by_label("URI", exact=True)).to_have_value("store://demo/clean@1")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
     tab.get_by_role("button", name="Copy URN").click()
@@ -139,6 +144,7 @@ def test_search_preview_lineage_and_the_producing_step(site, page):
     tab.wait_for_url(re.compile(rf"/runs/demo/{made['first'].id}#step-"))
     tab.wait_for_selector("body[data-view=run]")
     expect(tab.locator("#steps tr.target th")).to_have_text("prep")
+    expect(tab.locator("#timeline li .timeline-name")).to_have_text(["ingest", "prep", "summarize"])
     page.shot("producing-step")
     assert page.errors == []
 
@@ -359,3 +365,256 @@ def test_list_and_artifact_pages_fit_a_390_px_screen(site, browser, tmp_path):
         assert tab.evaluate(wide) <= 390, path
     context.close()
     assert errors == []
+
+
+def test_edit_tags_labels_and_description_from_the_page(page, tmp_path):
+    from playwright.sync_api import expect
+
+    stack = fa.Stack.local(tmp_path / "fa")
+    one = fa.materialize({"v": 1}, "report", "r1", "eval", "demo", stack=stack)
+    two = fa.materialize({"v": 2}, "report", "r2", "eval", "demo", stack=stack)
+    fa.tag(one, "prod", stack=stack)
+    with serve_in_thread(create_app(stack)) as url:
+        page.open(f"{url}/artifacts/{two.id}", "artifact")
+        expect(page.tab.get_by_role("heading", name="Edit")).to_have_count(0)
+    with serve_in_thread(create_app(stack, allow_delete=True)) as url:
+        tab = page.tab
+        page.open(f"{url}/artifacts/{two.id}", "artifact")
+        status = tab.locator("#edit-status")
+        tab.get_by_label("Tag", exact=True).fill("prod")
+        tab.get_by_role("button", name="Add tag").click()
+        expect(status).to_have_text("Moved tag prod from version 1 to version 2.")
+        expect(tab.locator("h1 .tag")).to_have_text(["prod"])
+        tab.get_by_label("Label key").fill("stage")
+        tab.get_by_label("Value").fill("gold")
+        tab.get_by_role("button", name="Set label").click()
+        expect(status).to_have_text("Set label stage=gold.")
+        tab.get_by_role("textbox", name="Description").fill("The second report")
+        tab.get_by_role("button", name="Save description").click()
+        expect(status).to_have_text("Saved the description.")
+        expect(tab.locator("p.lead")).to_have_text("The second report")
+        page.shot("edited")
+        tab.get_by_role("button", name="Remove label stage").click()
+        expect(status).to_have_text("Removed label stage.")
+        tab.get_by_role("button", name="Remove tag prod").click()
+        expect(status).to_have_text("Removed tag prod.")
+        tab.get_by_label("Tag", exact=True).fill("12")
+        tab.get_by_role("button", name="Add tag").click()
+        expect(status).to_contain_text("version number")
+        page.shot("edit-refused")
+    again = fa.get_artifact(two.id, stack=stack)
+    assert again.labels == {} and again.description == "The second report"
+    assert stack.catalog.tags(two.id) == [] and stack.catalog.tags(one.id) == []
+    stack.close()
+    assert page.errors == [] or all("400" in e for e in page.errors)
+
+
+def test_a_failed_step_shows_its_error_and_traceback_on_the_run_page(page, tmp_path):
+    from playwright.sync_api import expect
+
+    stack = fa.Stack.local(tmp_path / "fa")
+    stack.secrets = ("page-Secret-123",)
+
+    def divide(n: int) -> float:
+        return n / 0
+
+    @fa.step
+    def crunch(n: int) -> float:
+        if n:
+            return divide(n)
+        raise ValueError("never")
+
+    with pytest.raises(ZeroDivisionError), fa.run(project="demo", stack=stack) as run:
+        crunch(3)
+    with serve_in_thread(create_app(stack)) as url:
+        page.open(f"{url}/runs/demo/{run.id}", "run")
+        tab = page.tab
+        expect(tab.get_by_label("Error of step crunch")).to_have_text(
+            "ZeroDivisionError: division by zero"
+        )
+        trace = tab.get_by_label("Traceback of step crunch")
+        expect(trace).to_be_hidden()
+        tab.get_by_text("Traceback", exact=True).click()
+        expect(trace).to_contain_text("in divide")
+        expect(trace).to_contain_text("return n / 0")
+        expect(tab.locator("#timeline li")).to_have_count(1)
+        expect(tab.locator("#timeline li")).to_contain_text("crunch")
+        expect(tab.locator("#timeline .timeline-bar.status-bg-failed")).to_have_count(1)
+        started = tab.locator("dd time").first.inner_text()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+", started), started
+        page.shot("failed-step")
+    stack.close()
+    assert page.errors == []
+
+
+def test_lineage_hover_card_and_focus_on_one_node(site, page):
+    """clean@1 was used by both runs' summarize: summary@1's lineage leaves out summary@2."""
+    from playwright.sync_api import expect
+
+    url, made = site
+    tab = page.tab
+    page.open(f"{url}/lineage/{made['clean'].id}?depth=all", "lineage")
+    box = tab.locator("#graph").bounding_box()
+    at = tab.evaluate("() => window.faGraph.nodes(\"[label = 'summary@1']\").renderedPosition()")
+    tab.mouse.move(box["x"] + at["x"], box["y"] + at["y"])
+    card = tab.get_by_role("tooltip")
+    expect(card).to_be_visible()
+    expect(card).to_contain_text("demo/summary@1")
+    expect(card).to_contain_text("made by summarize")
+    faded = tab.evaluate("() => window.faGraph.nodes('.faded').map((n) => n.data('label'))")
+    assert "summary@2" in faded and "clean@1" not in faded
+    page.shot("lineage-hover", full_page=False)
+    tab.mouse.move(box["x"] + 2, box["y"] + 2)
+    expect(card).to_be_hidden()
+
+    shown = "() => window.faGraph.nodes().filter((n) => n.visible()).map((n) => n.data('label'))"
+    settled = "() => window.faGraph.nodes().every((n) => n.visible() !== n.hasClass('away'))"
+    everything = sorted(tab.evaluate(shown))
+    tab.mouse.click(box["x"] + at["x"], box["y"] + at["y"], button="right")
+    expect(tab.locator("#focus-note")).to_contain_text("Showing only what summary@1 came from")
+    tab.wait_for_function(settled)  # Cytoscape restyles on its next frame
+    focused = tab.evaluate(shown)
+    assert "summary@1" in focused and "raw@1" in focused and "summary@2" not in focused
+    page.shot("lineage-focus", full_page=False)
+    tab.get_by_role("button", name="Show the whole graph").click()
+    tab.wait_for_function(settled)
+    assert sorted(tab.evaluate(shown)) == everything
+    tab.get_by_text("nodes as a list").click()
+    tab.get_by_role("button", name="Focus on demo/summary@2").click()
+    expect(tab.locator("#focus-note")).to_contain_text("Showing only what summary@2 came from")
+    tab.wait_for_function(settled)
+    assert "summary@1" not in tab.evaluate(shown) and "summary@2" in tab.evaluate(shown)
+    assert page.errors == []
+
+
+def test_compare_two_rows_ticked_in_the_list(site, page):
+    from playwright.sync_api import expect
+
+    url, _ = site
+    tab = page.tab
+    page.open(f"{url}/?project=demo&view=all&name=raw", "list")
+    compare = tab.get_by_role("button", name="Compare selected")
+    expect(compare).to_be_disabled()
+    tab.get_by_role("checkbox", name="Select demo/raw@2 to compare").check()
+    expect(compare).to_be_disabled()
+    tab.get_by_role("checkbox", name="Select demo/raw@1 to compare").check()
+    expect(tab.locator("#picked")).to_have_text("Selected: demo/raw@2 and demo/raw@1")
+    page.shot("two-ticked")
+    compare.click()
+    tab.wait_for_selector("body[data-view=compare]")
+    expect(tab.locator("h1")).to_contain_text("raw@1")
+    assert tab.url.index("a=") < tab.url.index("b=")
+    a, b = (tab.evaluate(f"new URLSearchParams(location.search).get('{k}')") for k in "ab")
+    assert a != b
+    page.shot("compared-from-list")
+    assert page.errors == []
+
+
+def test_type_views_tables_csv_markdown_and_folders(page, tmp_path):
+    import io
+    import zipfile
+
+    import numpy as np
+    import pandas as pd
+    from playwright.sync_api import expect
+
+    stack = fa.Stack.local(tmp_path / "fa")
+    frame = pd.DataFrame(
+        {
+            "when": pd.date_range("2024-03-30 12:00", periods=25, freq="h", tz="Europe/Paris"),
+            "n": [None if i % 10 == 0 else i for i in range(25)],
+        }
+    )
+    table = fa.materialize(frame, "events", "r1", "s", "demo", stack=stack)
+    (tmp_path / "people.csv").write_text("name,age\nada,36\nbob,41\n")
+    csv_file = fa.upload_file(tmp_path / "people.csv", "people", "files", stack=stack)
+    (tmp_path / "notes.md").write_text(
+        "# Notes\n\nSome **bold** and `code`.\n\n- one\n- two\n\n"
+        '<img src=x onerror="window.pwned=1"> [bad](javascript:window.pwned=2) '
+        "[good](https://example.org/a)\n\n" + "`*_[" * 50_000 + "\n"  # no pattern runs away
+    )
+    notes = fa.upload_file(tmp_path / "notes.md", "notes", "files", stack=stack)
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "a.txt").write_text("a")
+    tree = fa.upload_file(tmp_path / "tree", "tree", "files", stack=stack)
+    with serve_in_thread(create_app(stack)) as url:
+        tab = page.tab
+        page.open(f"{url}/artifacts/{table.id}", "artifact")
+        rows = tab.locator("#preview-rows tbody tr")
+        expect(rows).to_have_count(10)
+        expect(rows.first.locator("td").first).to_have_text(
+            "2024-03-30 12:00:00 +01:00 Europe/Paris"
+        )
+        tab.get_by_role("button", name="Next rows").click()
+        expect(tab.locator("#preview-rows caption")).to_have_text("Rows 11–20 of 25")
+        stats = tab.locator("#column-stats tbody tr")
+        expect(stats.nth(1).locator("td")).to_have_text(["n", "double", "3", "22", "1", "24"])
+        expect(stats.first.locator("td").nth(5)).to_have_text(
+            "2024-03-31 13:00:00 +02:00 Europe/Paris"  # 24 h later, past the DST change
+        )
+        page.shot("table-stats")
+        grid = fa.materialize(np.arange(6).reshape(3, 2), "grid", "r1", "s", "demo", stack=stack)
+        page.open(f"{url}/artifacts/{grid.id}", "artifact")
+        expect(tab.locator("#preview-rows tbody tr").last.locator("td")).to_have_text(["4", "5"])
+        expect(tab.get_by_text("A NumPy array of shape 3 x 2 and dtype int64.")).to_be_visible()
+        page.open(f"{url}/artifacts/{csv_file.id}", "artifact")
+        expect(tab.locator("#preview-rows tbody tr").first.locator("td")).to_have_text(
+            ["ada", "36"]
+        )
+        page.open(f"{url}/artifacts/{notes.id}", "artifact")
+        rendered = tab.get_by_label("Markdown content")
+        expect(rendered.locator("h3")).to_have_text("Notes")
+        expect(rendered.locator("strong")).to_have_text("bold")
+        expect(rendered.locator("li")).to_have_count(2)
+        expect(rendered.locator("img")).to_have_count(0)
+        expect(rendered.locator("a")).to_have_count(1)
+        expect(rendered.locator("a")).to_have_attribute("href", "https://example.org/a")
+        expect(rendered).to_contain_text("<img src=x")
+        assert tab.evaluate("window.pwned") is None
+        page.shot("markdown", full_page=False)
+        second = fa.materialize(frame.head(5), "events", "r2", "s", "demo", stack=stack)
+        page.open(f"{url}/compare?a={table.id}&b={second.id}", "compare")
+        stats = tab.get_by_role("region", name="Column statistics")
+        expect(stats.locator("tbody tr").nth(1).locator("td").first).to_have_text("3 → 1 (-2)")
+        page.shot("compare-stats")
+        page.open(f"{url}/artifacts/{tree.id}", "artifact")
+        with tab.expect_download() as download:
+            tab.get_by_role("link", name="Download as zip").click()
+        with zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes())) as archive:
+            assert archive.read("a.txt") == b"a"
+    stack.close()
+    assert page.errors == []
+
+
+def test_model_page_parameters_metrics_and_load_snippet_and_a_metrics_chart(page, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.test_ui_models import train_and_evaluate
+
+    stack = fa.Stack.local(tmp_path / "fa")
+    made = train_and_evaluate(stack)
+    with serve_in_thread(create_app(stack)) as url:
+        tab = page.tab
+        page.open(f"{url}/artifacts/{made['model'].id}", "artifact")
+        expect(tab.locator("#params tr").first.locator("th, td")).to_have_text(["depth", "8"])
+        expect(tab.locator("#params")).to_contain_text("***")
+        expect(tab.get_by_role("textbox", name="Load in Python")).to_have_value(
+            'fa.load("store://ml/model@3")'
+        )
+        expect(tab.get_by_role("textbox", name="Get with the CLI")).to_have_value(
+            "flow-artifacts get store://ml/model@3"
+        )
+        metrics = tab.get_by_role("region", name="Metrics")
+        expect(metrics.get_by_role("link", name="ml/eval@3")).to_be_visible()
+        expect(metrics.get_by_role("table", name="Metrics of ml/eval@3")).to_contain_text("0.58")
+        page.shot("model-page")
+        metrics.get_by_role("link", name="ml/eval@3").click()
+        tab.wait_for_selector("body[data-view=artifact]")
+        chart = tab.get_by_role("img", name=re.compile("^acc across versions"))
+        expect(chart).to_have_attribute(
+            "aria-label", "acc across versions: v1 0.52, v2 0.54, v3 0.58"
+        )
+        expect(tab.locator("#metrics tbody tr")).to_have_count(2)
+        page.shot("metrics-report")
+    stack.close()
+    assert page.errors == []

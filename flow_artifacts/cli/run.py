@@ -22,7 +22,7 @@ def run() -> None:
 @pass_state
 def show(state: State, run_ref: str, as_json: bool) -> None:
     """A run's status and duration, then each step: status, duration, cache hit, inputs and
-    outputs as project/name@version, and the error of each failed step."""
+    outputs as project/name@version, and the error and traceback of each failed step."""
     from ..compare import find_run
     from ..ui.views import run_detail
 
@@ -58,7 +58,7 @@ def show(state: State, run_ref: str, as_json: bool) -> None:
     for s in detail["steps"]:
         if s["error"]:
             click.echo(f"\nstep {safe(s['step'])} {safe(s['status'])}:")
-            click.echo("\n".join(f"  {safe(line)}" for line in s["error"].splitlines()))
+            click.echo("\n".join(f"  {safe(line)}".rstrip() for line in s["error"].splitlines()))
 
 
 def _seconds(value: float | None) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from ..hookspecs import hookimpl
 from ._arrow_io import read_parquet_table
 from .base import ArtifactKind, Materializer
-from .preview import arrow_fields, arrow_preview, columns_and_schema
+from .preview import arrow_fields, arrow_preview, arrow_stats, columns_and_schema
 
 
 class ArrowParquetMaterializer(Materializer):
@@ -28,6 +28,7 @@ class ArrowParquetMaterializer(Materializer):
             **columns_and_schema(obj.column_names, arrow_fields(obj.schema)),
             # Timestamps, dates, decimals and binary become strings: the manifest is JSON.
             "preview": arrow_preview(obj),
+            **arrow_stats(obj),
         }
 
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from ..hookspecs import hookimpl
 from ._arrow_io import read_parquet_table
 from .base import ArtifactKind, Materializer
-from .preview import arrow_fields, columns_and_schema, frame_preview
+from .preview import arrow_fields, arrow_stats, columns_and_schema, frame_preview
 
 SERIES_COLUMN = "__series__"
 
@@ -38,6 +38,7 @@ class PandasParquetMaterializer(Materializer):
             "rows": len(frame),
             **columns_and_schema(list(frame.columns), arrow_fields(table.schema)),
             "preview": frame_preview(frame),
+            **arrow_stats(table),
         }
         if is_series:
             metadata["series_name"] = obj.name if isinstance(obj.name, (str, int)) else None

@@ -5,6 +5,10 @@ hold it for every version. A preview keeps the first rows of the first columns w
 to `MAX_CELL_CHARS` and nested values cut to `MAX_ITEMS` items and `MAX_NESTING` levels; column
 lists and schemas are cut to fit too. Every cut is marked: a cut cell ends in `TRUNCATED` and
 says how long it was, and a cut preview or schema says so (`truncated`, `column_count`).
+
+Column statistics (nulls, min, max, distinct values) are computed while writing, over at most
+`STATS_ROWS` rows (`stats_rows` says how many) of the first `MAX_PREVIEW_COLUMNS` columns, and
+kept within `STATS_BYTES`.
 """
 
 from __future__ import annotations
@@ -18,11 +22,15 @@ from typing import Any
 
 from ..limits import storable_text
 
-PREVIEW_ROWS = 5
+PREVIEW_ROWS = 50
+"""Rows kept for the page to page through (fewer when they would pass `PREVIEW_BYTES`)."""
 PREVIEW_BYTES = 32 << 10
 """Of `base.MAX_METADATA_BYTES`, the preview rows may take this much, the column names and schema
-the next `SCHEMA_BYTES`."""
+the next `SCHEMA_BYTES`, the column statistics `STATS_BYTES`."""
 SCHEMA_BYTES = 24 << 10
+STATS_BYTES = 6 << 10
+STATS_ROWS = 1_000_000
+STATS_CELL_CHARS = 40
 MAX_PREVIEW_COLUMNS = 50
 MAX_SCHEMA_ENTRIES = 2_000
 MAX_CELL_CHARS = 200
@@ -125,14 +133,54 @@ def columns_and_schema(names: Sequence[Any], fields: Sequence[tuple[Any, Any]]) 
     }
 
 
+def arrow_stats(table: Any) -> dict[str, Any]:
+    """`stats`: per column its `nulls`, and where the type allows, `min`, `max` and `distinct`
+    (non-null values), over the first `STATS_ROWS` rows (`stats_rows`) of a pyarrow Table."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    counted = table.slice(0, STATS_ROWS) if table.num_rows > STATS_ROWS else table
+    entries = []
+    shown = counted.column_names[:MAX_PREVIEW_COLUMNS]
+    for name, column in zip(shown, counted.columns[: len(shown)], strict=True):
+        entry: dict[str, Any] = {"name": text(str(name)), "nulls": column.null_count}
+        if _comparable(pa, column.type):
+            try:
+                low, high = pc.min_max(column).values()
+                entry["min"] = _stat(low.as_py())
+                entry["max"] = _stat(high.as_py())
+                entry["distinct"] = pc.count_distinct(column).as_py()
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+                pass  # a type this pyarrow cannot order or hash: nulls only
+        entries.append(entry)
+    return {"stats": _fitting(entries, STATS_BYTES), "stats_rows": counted.num_rows}
+
+
+def _comparable(pa: Any, kind: Any) -> bool:
+    types = pa.types
+    return bool(
+        types.is_integer(kind)
+        or types.is_floating(kind)
+        or types.is_decimal(kind)
+        or types.is_temporal(kind)
+        or types.is_boolean(kind)
+        or types.is_string(kind)
+        or types.is_large_string(kind)
+    )
+
+
+def _stat(value: Any) -> Any:
+    return text(value, STATS_CELL_CHARS) if isinstance(value, str) else cell(value)
+
+
 def arrow_fields(schema: Any) -> list[tuple[str, Any]]:
     return [(f.name, f.type) for f in schema]
 
 
-def _fitting(entries: list[Any]) -> list[Any]:
+def _fitting(entries: list[Any], budget: int = SCHEMA_BYTES // 2) -> list[Any]:
     used = 0
     for n, entry in enumerate(entries):
-        used += len(json.dumps(entry, ensure_ascii=False)) + 2
-        if used > SCHEMA_BYTES // 2:
+        used += len(json.dumps(entry, ensure_ascii=False, default=str)) + 2
+        if used > budget:
             return entries[:n]
     return entries

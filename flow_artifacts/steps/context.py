@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, FlowArtifactsError
+from ..failures import error_text as failure_text
 from ..naming import validate_new_name
-from ..redact import scrub_cut
 from .disabled import steps_disabled
 from .tracking import OUTLIVING_RUNS, trackable
 
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from .executors import ExecutorLike
 
 log = logging.getLogger("flow_artifacts.steps")
-MAX_ERROR_CHARS = 4000
 
 _current: ContextVar[Run | None] = ContextVar("flow_artifacts_run", default=None)
 
@@ -305,7 +304,7 @@ class Run:
         """Record `step_run` as completed, or as failed with `error` (masked, bounded)."""
         stack, _ = self._recording_stack()
         step_run.status = "completed" if error is None else "failed"
-        step_run.error = None if error is None else error_text(error, stack)
+        step_run.error = None if error is None else error_text(error, stack, with_traceback=True)
         step_run.ended = now()
         stack.catalog.finish_step_run(
             step_run.id, step_run.status, error=step_run.error, journal=stack.store.journal
@@ -375,7 +374,8 @@ def run(
     )
 
 
-def error_text(exc: BaseException, stack: Stack | None) -> str:
-    """How a failure is recorded: type and message, secrets masked, length bounded."""
+def error_text(exc: BaseException, stack: Stack | None, *, with_traceback: bool = False) -> str:
+    """How a failure is recorded: type and message (and for a step, its traceback), secrets
+    masked, length bounded (failures.py)."""
     secrets = stack.secrets if stack is not None else ()
-    return scrub_cut(f"{type(exc).__qualname__}: {exc}", MAX_ERROR_CHARS, secrets)
+    return failure_text(exc, secrets, with_traceback=with_traceback)

@@ -100,7 +100,7 @@ def call_in_run(
             record.outputs[name] = artifact
             run.add_output(record.name, name, obj, artifact)
     except BaseException as exc:
-        _finish(stack, record, "failed", error=error_text(exc, stack))
+        _finish(stack, record, "failed", error=error_text(exc, stack, with_traceback=True))
         run.emit_lineage(record)
         raise
     _finish(stack, record, "completed")

@@ -33,6 +33,11 @@ class Executor(abc.ABC):
     def result(self, future: Any) -> Any:
         """Wait for a future; return its result or raise the task's own exception."""
 
+    def results(self, futures: Sequence[Any]) -> list[Any]:
+        """Wait for every future and return their results in order, or raise as `result` does
+        for one that failed. Engines that fetch many results in one round trip override it."""
+        return [self.result(future) for future in futures]
+
     @abc.abstractmethod
     def cancel(self, futures: Sequence[Any]) -> None:
         """Cancel tasks that have not run yet (those running may finish)."""
@@ -68,6 +73,16 @@ class DaskExecutor(Executor):
 
     def result(self, future: Any) -> Any:
         return future.result()
+
+    def results(self, futures: Sequence[Any]) -> list[Any]:
+        # completions pushed by the client's event loop, and one gather, instead of a round
+        # trip to that loop per future; a failure is seen as soon as it happens
+        from distributed import as_completed
+
+        for batch in as_completed(list(futures)).batches():
+            if any(future.status != "finished" for future in batch):
+                return super().results(futures)  # raises the first failure in call order
+        return list(self.client.gather(list(futures)))
 
     def cancel(self, futures: Sequence[Any]) -> None:
         if futures:
@@ -121,6 +136,11 @@ class RayExecutor(Executor):
 
     def hosts(self) -> set[str]:
         return {n["NodeManagerAddress"] for n in self._ray.nodes() if n.get("Alive")}
+
+    def multi_machine(self) -> bool:
+        # Ray names a node by its interface address, which the host name may not resolve to
+        here = self._ray.util.get_node_ip_address()
+        return any(host != here for host in self.hosts()) and super().multi_machine()
 
 
 ExecutorLike = Executor | str

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -27,20 +28,24 @@ from ..errors import (
     ArtifactNotFound,
     ConfigError,
     FlowArtifactsError,
+    MetadataValidationError,
     StoreError,
     UnsupportedOperation,
 )
 from ..refs import parse_ref
 from ..stack import Stack
-from . import params, preview, views
+from . import archive, edits, metrics, params, preview, views
 from .pages import STATIC, error_page, shell
-from .security import CONTENT_POLICY, SecurityHeaders, TokenGate
+from .security import CONTENT_POLICY, SameOrigin, SecurityHeaders, TokenGate
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 DOWNLOAD_CHUNK = 1 << 20
 RUN_STATUSES = ("running", "completed", "failed", "crashed", "external")
 _STATUS: list[tuple[type[Exception], int, str]] = [
+    (edits.TooLarge, 413, "Content too large"),
+    (edits.NotJson, 415, "Unsupported media type"),
     (params.BadRequest, 400, "Bad request"),
+    (MetadataValidationError, 400, "Bad request"),
     (ArtifactNotFound, 404, "Not found"),
     (ConfigError, 400, "Bad request"),  # includes InvalidName: a malformed cursor or name
     (ArtifactInUse, 409, "Conflict"),
@@ -103,6 +108,23 @@ class Browser:
             return self.json({"deleted": delete(art, stack=self.stack)})
         return self.json(views.artifact_detail(self.stack, art))
 
+    async def edit(self, request: Request) -> Response:
+        """PATCH an artifact's labels and description (only with `allow_delete`)."""
+        body = await edits.json_body(request)
+        art = await run_in_threadpool(self.artifact, request)
+        updated = await run_in_threadpool(edits.patch, self.stack, art, body)
+        return self.json(await run_in_threadpool(views.artifact_detail, self.stack, updated))
+
+    async def tags(self, request: Request) -> Response:
+        """PUT `{"tag": name}` on an artifact, or DELETE `?tag=name` from it."""
+        if request.method == "PUT":
+            body = await edits.json_body(request)
+            art = await run_in_threadpool(self.artifact, request)
+            return self.json(await run_in_threadpool(edits.add_tag, self.stack, art, body))
+        art = await run_in_threadpool(self.artifact, request)
+        name = params.text(request.query_params, "tag")
+        return self.json(await run_in_threadpool(edits.remove_tag, self.stack, art, name))
+
     def versions(self, request: Request) -> Response:
         cursor = params.text(request.query_params, "cursor")
         return self.json(views.versions(self.stack, self.artifact(request), cursor))
@@ -117,7 +139,8 @@ class Browser:
         art = self.artifact(request)
         if art.manifest.directory:
             raise UnsupportedOperation(
-                f"{art.uri} is a directory; download it with `flow-artifacts get {art.uri}`"
+                f"{art.uri} is a directory; download it as a zip from /api/archive/{art.id}, "
+                f"or with `flow-artifacts get {art.uri}`"
             )
         inline = params.choice(request.query_params, "inline", ("0", "1")) == "1"
         name = quote(preview.filename(art))
@@ -129,6 +152,24 @@ class Browser:
         }
         media = preview.effective_mime(art) if inline else "application/octet-stream"
         return StreamingResponse(art.as_stream(DOWNLOAD_CHUNK), media_type=media, headers=headers)
+
+    def metrics(self, request: Request) -> Response:
+        """A report's metrics (a flat object of numbers) and those of its name's latest
+        versions, for the key/value table and the chart across versions."""
+        return self.json(metrics.history(self.stack, self.artifact(request)))
+
+    def archive(self, request: Request) -> Response:
+        """A folder artifact as a zip, checked against its record before the first byte."""
+        art = self.artifact(request)
+        if not art.manifest.directory:
+            raise UnsupportedOperation(f"{art.uri} is one file; download it from /api/content")
+        headers = {
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(archive.zip_name(art))}",
+            "X-Checksum": art.checksum,
+        }
+        return StreamingResponse(
+            archive.zip_stream(art), media_type="application/zip", headers=headers
+        )
 
     def lineage(self, request: Request) -> Response:
         art = self.artifact(request)
@@ -174,8 +215,9 @@ class Browser:
             status, title, message = exc.status_code, _reason(exc.status_code), exc.detail
             if status == 405:
                 message = (
-                    "this browser only reads; start it with --allow-delete to delete artifacts"
-                    if request.method == "DELETE"
+                    "this browser only reads; start it with --allow-delete to edit or delete "
+                    "artifacts"
+                    if request.method in ("DELETE", "PATCH", "PUT")
                     else f"{request.method} is not allowed here"
                 )
         else:
@@ -206,8 +248,10 @@ def create_app(
     token: str | None = None,
     allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
 ) -> Starlette:
-    """The browser over `stack`. Read only unless `allow_delete`; with `token`, every request
-    must carry it. Requests naming another host are refused, against DNS rebinding."""
+    """The browser over `stack`. Read only unless `allow_delete`, which also allows editing tags,
+    labels and descriptions; with `token`, every request must carry it. Requests naming another
+    host are refused, against DNS rebinding, and changes sent from another origin, against
+    cross-site requests."""
     b = Browser(stack, allow_delete=allow_delete)
     routes: list[BaseRoute] = [
         Route("/", lambda request: shell()),
@@ -223,9 +267,19 @@ def create_app(
             b.detail,
             methods=["GET", "DELETE"] if allow_delete else ["GET"],
         ),
+        *(
+            [
+                Route("/api/artifacts/{ref:path}", b.edit, methods=["PATCH"]),
+                Route("/api/tags/{ref:path}", b.tags, methods=["PUT", "DELETE"]),
+            ]
+            if allow_delete
+            else []
+        ),
         Route("/api/versions/{ref:path}", b.versions),
         Route("/api/preview/{ref:path}", b.preview),
         Route("/api/content/{ref:path}", b.content),
+        Route("/api/archive/{ref:path}", b.archive),
+        Route("/api/metrics/{ref:path}", b.metrics),
         Route("/api/lineage/{ref:path}", b.lineage),
         Route("/api/compare", b.compare),
         Route("/api/runs", b.runs),
@@ -235,6 +289,7 @@ def create_app(
     middleware = [
         Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)),
         Middleware(SecurityHeaders),
+        Middleware(SameOrigin, deny=lambda r, why: b.error(r, HTTPException(403, why))),
     ]
     if token:
         deny = HTTPException(401, "this browser needs its token: open the URL it printed")

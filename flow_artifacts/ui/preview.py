@@ -1,13 +1,16 @@
 """What the artifact page shows of an artifact's content, read with bounded memory.
 
-Tables come from the preview the materializer stored in the manifest, so a 10 GB dataset is
-previewed without reading it. JSON and text are read up to `PREVIEW_BYTES`; an artifact that fits
-is read whole, which also verifies its checksum. Pickled objects are never loaded: that would
-run code from the store in the server.
+Tables come from the preview (rows and column statistics) the materializer stored in the
+manifest, so a 10 GB dataset is previewed without reading it. JSON, CSV, Markdown and text are read
+up to `PREVIEW_BYTES`; an artifact that fits is read whole, which also verifies its checksum. CSV
+becomes a table and Markdown is sent as text for the page to render (it builds elements, never
+HTML). Pickled objects are never loaded: that would run code from the store in the server.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import mimetypes
 from pathlib import PurePosixPath
@@ -15,9 +18,13 @@ from typing import Any
 
 from ..artifact import Artifact
 from ..errors import FlowArtifactsError
+from ..materializers.preview import MAX_PREVIEW_COLUMNS
+from ..materializers.preview import text as cell_text
+from .arrays import array_table
 
 PREVIEW_BYTES = 256 << 10
 MAX_FILES = 500
+MAX_CSV_ROWS = 500
 OCTET_STREAM = "application/octet-stream"
 PICKLE = "application/x-python-pickle"
 TEXT_TYPES = (
@@ -66,7 +73,12 @@ def preview(art: Artifact, content_url: str) -> dict[str, Any]:
             "total_rows": art.metadata.get("rows"),
             "total_columns": art.metadata.get("column_count"),
             "truncated": bool(table.get("truncated")),
+            "stats": art.metadata.get("stats", []),
+            "stats_rows": art.metadata.get("stats_rows"),
         }
+    array = array_table(art, PREVIEW_BYTES)
+    if array is not None:
+        return array
     mime = effective_mime(art)
     if mime.startswith("image/"):
         return {"type": "image", "mime": mime, "src": content_url + "?inline=1"}
@@ -81,6 +93,12 @@ def _text(art: Artifact, mime: str) -> dict[str, Any]:
     except FlowArtifactsError as exc:
         return {"type": "error", "message": f"cannot read this artifact: {exc}"}
     text = raw.decode("utf-8", errors="replace")
+    if mime == "text/csv":
+        table = _csv_table(text, truncated)
+        if table is not None:
+            return table
+    if mime == "text/markdown":
+        return {"type": "markdown", "text": text, "truncated": truncated, "shown_bytes": len(raw)}
     if mime == "application/json" and not truncated:
         try:
             text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
@@ -88,6 +106,34 @@ def _text(art: Artifact, mime: str) -> dict[str, Any]:
         except ValueError:
             pass
     return {"type": "text", "text": text, "truncated": truncated, "shown_bytes": len(raw)}
+
+
+def _csv_table(text: str, truncated: bool) -> dict[str, Any] | None:
+    """The first rows of a CSV file as a table (header row as columns), or None when it does
+    not parse as CSV; a line cut by the read limit is left out."""
+    lines = text.splitlines(keepends=True)
+    if truncated and len(lines) > 1:
+        lines.pop()
+    try:
+        rows = list(csv.reader(io.StringIO("".join(lines[: MAX_CSV_ROWS + 1]))))
+    except csv.Error:
+        return None
+    if not rows:
+        return None
+    header, body = rows[0], rows[1:]
+    columns = [cell_text(c) for c in header[:MAX_PREVIEW_COLUMNS]]
+    return {
+        "type": "table",
+        "source": "csv",
+        "columns": columns,
+        "rows": [[cell_text(c) for c in row[: len(columns)]] for row in body],
+        "schema": [],
+        "total_rows": None if truncated or len(lines) > MAX_CSV_ROWS + 1 else len(body),
+        "total_columns": len(header),
+        "truncated": truncated or len(lines) > MAX_CSV_ROWS + 1 or len(header) > len(columns),
+        "stats": [],
+        "stats_rows": None,
+    }
 
 
 def _head(art: Artifact) -> tuple[bytes, bool]:

@@ -3,7 +3,8 @@
 `TokenGate` asks every request for the `--token`: as `Authorization: Bearer <token>` (scripts),
 as the `fa_token` cookie (the page), or once as `?token=<token>`, which is swapped for the cookie
 by a redirect so the token leaves the address bar and the history. `SecurityHeaders` keeps the
-page from running scripts it did not ship, and stops other sites from framing it.
+page from running scripts it did not ship, and stops other sites from framing it. `SameOrigin`
+refuses a change (any method but GET, HEAD, OPTIONS) that a browser says came from another site.
 """
 
 from __future__ import annotations
@@ -65,6 +66,39 @@ def local_path(path: str) -> str:
     """`path` as a redirect target that stays on this server: one leading slash (`//host` and
     `/\\host` would name another host), everything else percent-encoded (no header breaks)."""
     return "/" + quote(path.lstrip("/\\"), safe="/-._~!$&'()*+,;=:@")
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class SameOrigin:
+    """Refuses (403) a change a browser sent from another origin.
+
+    Browsers name the page that sent a request in `Origin` (and `Sec-Fetch-Site`) on every
+    non-GET request, and no page can forge them; scripts such as curl send neither and still
+    need the token when one is set. The edit and delete endpoints also take only JSON or no
+    body, which another site cannot send without a CORS preflight this server never answers:
+    this check is the second wall, and the one that holds if a browser skips the first.
+    """
+
+    def __init__(self, app: ASGIApp, deny: Callable[[Request, str], Response]) -> None:
+        self.app = app
+        self.deny = deny
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        origin = request.headers.get("origin")
+        site = request.headers.get("sec-fetch-site")
+        here = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+        foreign = origin is not None and origin.lower() != here
+        if foreign or site not in (None, "same-origin", "none"):
+            response = self.deny(request, "changes are only accepted from this browser's own page")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class SecurityHeaders:

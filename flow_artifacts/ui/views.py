@@ -16,11 +16,13 @@ from ..api import lineage as walk
 from ..artifact import Artifact
 from ..catalog import RunRecord, StepRunRecord
 from ..errors import ArtifactNotFound
+from ..failures import split_error
 from ..manifest import Manifest
 from ..redact import redact_url
 from ..refs import display_ref
 from ..stack import Stack
 from ..version import __version__
+from . import metrics
 
 VERSIONS_PAGE = 20
 USED_BY_SHOWN = 100
@@ -113,13 +115,18 @@ def artifact_detail(stack: Stack, art: Artifact) -> dict[str, Any]:
     record["aspects"] = catalog.aspects(art.id)
     record["versions"] = versions(stack, art, None)
     record["producer"] = None
+    beside: list[str] = []
     if art.manifest.step_run_id:
         try:
-            record["producer"] = step_summary(catalog.step_run(art.manifest.step_run_id))
+            producer = catalog.step_run(art.manifest.step_run_id)
+            record["producer"] = step_summary(producer)
+            beside = producer.outputs
         except ArtifactNotFound:
             pass
     record["downloadable"] = not art.manifest.directory
-    record.update(neighbours(stack, art))
+    near, used = _neighbours(stack, art)
+    record.update(near)
+    record["metrics"] = metrics.related(stack, art, beside, used) if art.kind == "model" else []
     return record
 
 
@@ -127,13 +134,18 @@ def neighbours(stack: Stack, art: Artifact) -> dict[str, Any]:
     """What `art` was made from and what was made from it, by name (`project/name@version`):
     `input_artifacts` (a deleted input listed by id, marked missing) and `used_by` (the first
     `USED_BY_SHOWN`, oldest first; `used_by_count` says how many in all)."""
+    return _neighbours(stack, art)[0]
+
+
+def _neighbours(stack: Stack, art: Artifact) -> tuple[dict[str, Any], list[Manifest]]:
     known = {m.id: summary(m) for m in stack.catalog.by_ids(art.inputs)} if art.inputs else {}
     used = sorted(stack.catalog.dependents([art.id]), key=lambda m: (m.created, m.id))
-    return {
+    found = {
         "input_artifacts": _artifacts(art.inputs, known),
         "used_by": [summary(m) for m in used[:USED_BY_SHOWN]],
         "used_by_count": len(used),
     }
+    return found, used
 
 
 def versions(stack: Stack, art: Artifact, cursor: str | None) -> dict[str, Any]:
@@ -147,7 +159,9 @@ def versions(stack: Stack, art: Artifact, cursor: str | None) -> dict[str, Any]:
 
 
 def step_summary(s: StepRunRecord) -> dict[str, Any]:
+    """A step run; a failed one's recorded error also apart as its message and traceback."""
     ended = s.ended
+    message, trace = split_error(s.error) if s.error else (None, None)
     return {
         "id": s.id,
         "project": s.project,
@@ -161,6 +175,8 @@ def step_summary(s: StepRunRecord) -> dict[str, Any]:
         "cache_key": s.cache_key,
         "params": s.params,
         "error": s.error,
+        "error_message": message,
+        "traceback": trace,
         "inputs": s.inputs,
         "outputs": s.outputs,
     }

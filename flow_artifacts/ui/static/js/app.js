@@ -12,7 +12,7 @@ const ROUTES = [
 ];
 
 function header(info) {
-  const mode = info.allow_delete ? "deletes allowed" : "read-only";
+  const mode = info.allow_delete ? "edits and deletes allowed" : "read-only";
   document.getElementById("stack").replaceChildren(
     h("span", { title: `store ${info.store}\ncatalog ${info.catalog}` }, `stack ${info.stack}`),
     h("span", { class: info.allow_delete ? "badge warn" : "badge" }, mode));

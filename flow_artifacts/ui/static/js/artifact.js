@@ -1,9 +1,12 @@
 // One artifact: identity with copy buttons, every recorded field, labels, metadata, a preview,
-// the versions of its name with their tags, download, lineage and (if allowed) delete.
+// the versions of its name with their tags, download, lineage and (if allowed) edits and delete.
 import {
   announce, api, artifactHref, artifactLink, chips, copyField, duration, h, jsonBlock,
   markReady, runHref, size, stepHref, when,
 } from "./dom.js";
+import { editor } from "./edit.js";
+import { modelMetrics, reportMetrics } from "./metrics.js";
+import { previewOf } from "./preview.js";
 
 function section(title, ...content) {
   const id = `s-${title.toLowerCase().replace(/\W+/g, "-")}`;
@@ -14,41 +17,6 @@ function fields(rows) {
   return h("dl", { class: "fields" },
     rows.filter(([, value]) => value !== null && value !== undefined && value !== "")
       .map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
-}
-
-function tableOf(columns, rows, caption) {
-  return h("div", { class: "scroll" }, h("table", { class: "grid" },
-    h("caption", {}, caption),
-    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((cell) => h("td", {},
-      cell === null ? h("span", { class: "muted" }, "null") : typeof cell === "object"
-        ? JSON.stringify(cell) : String(cell))))))));
-}
-
-export function previewOf(p) {
-  switch (p.type) {
-    case "table": {
-      const total = p.total_rows === null || p.total_rows === undefined ? ""
-        : ` of ${p.total_rows.toLocaleString()}`;
-      return [tableOf(p.columns, p.rows, `First ${p.rows.length} rows${total}`),
-        p.schema.length ? tableOf(["column", "type"], p.schema.map((f) => [f.name, f.type]),
-          "Schema") : null];
-    }
-    case "json":
-      return h("pre", { class: "code", "aria-label": "JSON content" }, p.text);
-    case "text":
-      return [h("pre", { class: "code", "aria-label": "Text content" }, p.text),
-        p.truncated ? h("p", { class: "muted" }, `First ${size(p.shown_bytes)} shown.`) : null];
-    case "image":
-      return h("img", { src: p.src, alt: "Image content of this artifact", class: "preview-img" });
-    case "directory":
-      return [h("p", {}, `A directory of ${p.count} files.`),
-        tableOf(["path", "size"], p.files.map((f) => [f.path, size(f.size)]), "Files")];
-    case "error":
-      return h("p", { class: "error", role: "alert" }, p.message);
-    default:
-      return h("p", { class: "muted" }, p.message);
-  }
 }
 
 function versionsTable(a, versions) {
@@ -92,7 +60,19 @@ function producer(a) {
     ["Status", h("span", { class: `status status-${s.status}` }, s.status)],
     ["Cache", s.cached ? "hit (reused an earlier result)" : "miss"],
     ["Duration", duration(s.duration_s)],
+    ["Parameters", Object.keys(s.params || {}).length ? h("table", { class: "grid", id: "params" },
+      h("caption", { class: "visually-hidden" }, "Parameters of the producing step"),
+      h("tbody", {}, Object.entries(s.params).map(([k, v]) => h("tr", {},
+        h("th", { scope: "row" }, k), h("td", { class: "mono" },
+          typeof v === "string" ? v : JSON.stringify(v))))))
+      : h("span", { class: "muted" }, "none")],
   ]);
+}
+
+// How to read it back, to copy: in Python, and with the command line.
+function loadSnippets(a) {
+  return [copyField("Load in Python", `fa.load("${a.uri}")`),
+    copyField("Get with the CLI", `flow-artifacts get ${a.uri}`)];
 }
 
 function deleteButton(a) {
@@ -116,7 +96,7 @@ export async function render(main, info, ref) {
   const previewBox = h("div", { class: "preview", "aria-busy": "true" }, "Loading preview…");
   const download = a.downloadable
     ? h("a", { class: "button", href: `/api/content/${a.id}`, download: "" }, "Download")
-    : h("span", { class: "muted" }, `A directory: download it with flow-artifacts get ${a.uri}`);
+    : h("a", { class: "button", href: `/api/archive/${a.id}`, download: "" }, "Download as zip");
   main.replaceChildren(...[
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/" }, "Artifacts"),
       " / ", h("a", { href: `/?project=${encodeURIComponent(a.project)}` }, a.project)),
@@ -128,7 +108,7 @@ export async function render(main, info, ref) {
       h("a", { class: "button secondary", href: `/lineage/${a.id}` }, "Lineage graph"),
       info.allow_delete ? deleteButton(a) : null),
     h("div", { class: "copies" }, copyField("URI", a.uri), copyField("URN", a.urn),
-      copyField("Checksum", a.checksum)),
+      copyField("Checksum", a.checksum), loadSnippets(a)),
     section("Preview", previewBox),
     section("Record", fields([
       ["ID", h("code", {}, a.id)], ["Project", a.project], ["Name", a.name],
@@ -144,7 +124,16 @@ export async function render(main, info, ref) {
       ["Written with", Object.entries(a.libraries).map(([k, v]) => `${k} ${v}`).join(", ")],
     ])),
     section("Labels", chips(a.labels) || h("p", { class: "muted" }, "No labels.")),
+    info.allow_delete ? editor(a, async (message) => {
+      await render(main, info, a.id);
+      document.getElementById("edit-status").textContent = message;
+      announce(message);
+    }) : null,
     section("Produced by", producer(a)),
+    a.kind === "model" ? section("Metrics", modelMetrics(a.metrics)) : null,
+    a.kind === "report" && a.mime_type === "application/json"
+      ? h("section", { "aria-labelledby": "s-metrics", id: "report-metrics", hidden: true },
+        h("h2", { id: "s-metrics" }, "Metrics")) : null,
     section("Used by", a.used_by.length
       ? [h("ul", { class: "plain", id: "used-by" }, a.used_by.map((u) => h("li", {},
         artifactLink(u)))), a.used_by_count > a.used_by.length
@@ -166,5 +155,13 @@ export async function render(main, info, ref) {
     previewBox.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
   }
   previewBox.removeAttribute("aria-busy");
+  const metricsBox = document.getElementById("report-metrics");
+  if (metricsBox) {
+    const shown = await reportMetrics(a).catch(() => null);
+    if (shown) {
+      metricsBox.append(...shown);
+      metricsBox.hidden = false;
+    }
+  }
   markReady("artifact");
 }

@@ -56,6 +56,24 @@ function schema(s) {
       h("th", { scope: "row" }, name), h("td", {}, a), h("td", {}, b)))));
 }
 
+// A value in A and B: once when equal, else "a → b".
+function both(a, b) {
+  const [x, y] = [shown(a), shown(b)];
+  return x === y ? x : `${x || "–"} → ${y || "–"}`;
+}
+
+function columnStats(rows) {
+  if (!rows) return null;
+  const cells = (r, key) => h("td", r.a && r.b && shown(r.a[key]) !== shown(r.b[key])
+    ? { class: "changed" } : {}, both((r.a || {})[key], (r.b || {})[key]),
+  r.delta[key] ? h("span", { class: "muted" }, ` (${signed(r.delta[key])})`) : null);
+  return section("Column statistics", grid("Column statistics",
+    ["Column", "Nulls", "Distinct", "Min", "Max"], rows.map((r) => h("tr",
+      r.same ? {} : { class: "change-changed" },
+      h("th", { scope: "row" }, r.name, !r.a ? " (only in B)" : !r.b ? " (only in A)" : ""),
+      ["nulls", "distinct", "min", "max"].map((key) => cells(r, key))))));
+}
+
 function picker(a, b, runs) {
   const input = (name, value) => [h("label", { for: `cmp-${name}` }, name.toUpperCase()),
     h("input", { id: `cmp-${name}`, name, value, class: "mono", size: 30 })];
@@ -132,6 +150,7 @@ export async function render(main) {
         h("td", {}, step(p.b)), h("td", {}, shown(p.a) === shown(p.b) ? "" : "changed")),
     ])),
     schema(d.schema),
+    columnStats(d.column_stats),
     d.content ? changes("Content", d.content) : null,
     changes("Parameters", d.params),
     changes("Labels", d.labels),

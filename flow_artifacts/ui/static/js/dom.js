@@ -23,15 +23,20 @@ export class ApiError extends Error {
   }
 }
 
-// GET (or another method) a JSON endpoint; params with array values repeat the key.
-export async function api(path, params = {}, method = "GET") {
+// GET (or another method) a JSON endpoint; params with array values repeat the key; a body
+// is sent as JSON.
+export async function api(path, params = {}, method = "GET", payload = undefined) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(params)) {
     for (const item of [].concat(value)) {
       if (item !== undefined && item !== null && item !== "") url.searchParams.append(key, item);
     }
   }
-  const response = await fetch(url, { method, headers: { Accept: "application/json" } });
+  const headers = { Accept: "application/json" };
+  if (payload !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, {
+    method, headers, body: payload === undefined ? undefined : JSON.stringify(payload),
+  });
   const body = await response.json().catch(() => ({ error: response.statusText }));
   if (!response.ok) throw new ApiError(response.status, body.error || response.statusText);
   return body;
@@ -51,13 +56,17 @@ export function size(bytes) {
 
 const pad = (n) => String(n).padStart(2, "0");
 
-// A timestamp in the reader's time zone; the exact UTC value is in the tooltip.
+const zoneName = (d) => new Intl.DateTimeFormat(undefined, { timeZoneName: "short" })
+  .formatToParts(d).find((part) => part.type === "timeZoneName")?.value || "";
+
+// A timestamp in the reader's time zone, with the zone (as the command line prints it); the
+// exact recorded value is in the tooltip.
 export function when(iso) {
   if (!iso) return "";
   const d = new Date(iso);
   const text = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  return h("time", { datetime: iso, title: iso }, text);
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zoneName(d)}`;
+  return h("time", { datetime: iso, title: iso }, text.trim());
 }
 
 export function duration(seconds) {

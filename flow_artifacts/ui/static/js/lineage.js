@@ -1,7 +1,8 @@
 // The lineage graph of one artifact: what it came from and what was made from it, drawn with
-// the vendored Cytoscape.js. Every node is clickable; the same links are listed below the
-// graph for keyboard and screen-reader users.
-import { api, artifactHref, h, markReady, stepHref } from "./dom.js";
+// the vendored Cytoscape.js. Every node is clickable; hovering one shows its card and lights its
+// up- and downstream; right-clicking one (or its Focus button in the list) shows only that.
+// The same links are listed below the graph for keyboard and screen-reader users.
+import { announce, api, artifactHref, h, markReady, size, stepHref } from "./dom.js";
 
 const DEPTHS = ["1", "2", "3", "5", "10", "all"];
 const LAYER_GAP = 110; // vertical distance between layers, in graph units
@@ -23,6 +24,10 @@ const STYLE = [
   { selector: "edge", style: {
     width: 1.5, "line-color": "#64748b", "target-arrow-color": "#64748b",
     "target-arrow-shape": "triangle", "curve-style": "bezier" } },
+  { selector: ".faded", style: { opacity: 0.2 } },
+  { selector: ".lit", style: { "line-color": "#1d4ed8", "target-arrow-color": "#1d4ed8",
+    width: 2.5 } },
+  { selector: ".away", style: { display: "none" } },
 ];
 
 // A layered top-to-bottom layout: each node sits one layer below its lowest predecessor
@@ -97,6 +102,71 @@ function initialView(cy) {
   cy.center(cy.nodes("[?root]"));
 }
 
+// A node with everything upstream and downstream of it.
+const reach = (node) => node.predecessors().union(node.successors()).union(node);
+
+// What the hover card says of a node: its name and the facts of the record.
+function cardLines(n) {
+  if (n.type === "step") {
+    return [`step ${n.label}`, `run ${n.run_id}`, `project ${n.project}`,
+      `status ${n.status}${n.cached ? " (cache hit)" : ""}`];
+  }
+  const labels = Object.entries(n.labels || {}).map(([k, v]) => `${k}=${v}`).join(", ");
+  return [n.ref, `${n.kind} · ${size(n.size)}`, `made by ${n.step} in run ${n.run_id.slice(0, 8)}`,
+    `created ${n.created.slice(0, 19).replace("T", " ")} UTC`, labels ? `labels ${labels}` : null]
+    .filter(Boolean);
+}
+
+// On hover: the card beside the node, and its up- and downstream lit, the rest faded.
+function hoverCard(cy, frame) {
+  const card = h("div", { class: "hover-card", role: "tooltip", id: "hover-card", hidden: true });
+  frame.append(card);
+  cy.on("mouseover", "node", (event) => {
+    const node = event.target;
+    const lit = reach(node);
+    cy.elements().not(lit).addClass("faded");
+    lit.edges().addClass("lit");
+    card.replaceChildren(...cardLines(node.data()).map((line, i) =>
+      h(i ? "div" : "strong", {}, line)));
+    const box = node.renderedBoundingBox();
+    card.hidden = false;
+    const left = Math.min(box.x2 + 8, cy.width() - card.offsetWidth - 4);
+    card.style.left = `${Math.max(left, 4)}px`;
+    card.style.top = `${Math.max(Math.min(box.y1, cy.height() - card.offsetHeight - 4), 4)}px`;
+    frame.style.cursor = "pointer";
+  });
+  cy.on("mouseout", "node", () => {
+    card.hidden = true;
+    cy.elements().removeClass("faded lit");
+    frame.style.cursor = "";
+  });
+}
+
+// Shows only `id` and its up- and downstream (none: everything again), and fits them.
+function focuser(cy, note) {
+  return (id) => {
+    cy.elements().removeClass("away faded lit");
+    document.getElementById("hover-card").hidden = true;
+    if (!id) {
+      note.hidden = true;
+      initialView(cy);
+      announce("Showing the whole graph.");
+      return;
+    }
+    const node = cy.getElementById(id);
+    cy.elements().not(reach(node)).addClass("away");
+    cy.fit(reach(node), 24);
+    if (cy.zoom() < READABLE_ZOOM) {
+      cy.zoom(READABLE_ZOOM);
+      cy.center(node);
+    }
+    const text = `Showing only what ${node.data("label")} came from and what was made from it.`;
+    note.hidden = false;
+    note.firstChild.textContent = `${text} `;
+    announce(text);
+  };
+}
+
 function controls(cy) {
   const zoomBy = (factor) => cy.zoom({ level: cy.zoom() * factor,
     renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
@@ -110,10 +180,12 @@ function controls(cy) {
       "Reset view"));
 }
 
-function nodeList(graph) {
+function nodeList(graph, focus) {
   const item = (n) => h("li", {}, h("a", { href: hrefOf(n) },
     n.type === "artifact" ? `${n.project}/${n.label}` : `step ${n.label} of run ${n.run_id}`),
-  n.root ? " (this artifact)" : "", n.cached ? " (cache hit)" : "");
+  n.root ? " (this artifact)" : "", n.cached ? " (cache hit)" : "", " ",
+  h("button", { type: "button", class: "secondary small", onclick: () => focus(n.id),
+    "aria-label": `Focus on ${n.type === "artifact" ? n.ref : `step ${n.label}`}` }, "Focus"));
   return h("details", { class: "node-list" },
     h("summary", {}, `All ${graph.nodes.length} nodes as a list`),
     h("ul", {}, graph.nodes.map(item)));
@@ -133,6 +205,9 @@ export async function render(main, info, ref) {
   const box = h("div", { id: "graph", class: "graph", role: "img",
     "aria-label": `Lineage graph: ${graph.nodes.length - steps} artifacts and ${steps} step ` +
       "runs. The same nodes are listed below the graph." });
+  const frame = h("div", { class: "graph-frame" }, box);
+  const clear = h("button", { type: "button", class: "secondary" }, "Show the whole graph");
+  const note = h("p", { class: "focus-note", id: "focus-note", hidden: true }, "", clear);
   main.replaceChildren(
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/" }, "Artifacts"),
       " / ", h("a", { href: artifactHref(art.id) }, `${art.name}@${art.version}`)),
@@ -140,9 +215,10 @@ export async function render(main, info, ref) {
     h("div", { class: "toolbar" }, h("label", { for: "depth" }, "Step hops each way"), select,
       h("span", { class: "legend" }, h("span", { class: "swatch artifact" }), "artifact",
         h("span", { class: "swatch step" }), "step run (dashed: cache hit)")),
-    h("p", { class: "muted" }, "Data flows downward. Click a node to open it; drag to pan, " +
-      "scroll or use the buttons to zoom."),
-    box, nodeList(graph));
+    h("p", { class: "muted" }, "Data flows downward. Click a node to open it, hover it for " +
+      "details, right-click it to show only its up- and downstream; drag to pan, scroll or " +
+      "use the buttons to zoom."),
+    note, frame);
   const cy = window.cytoscape({
     container: box,
     elements: [
@@ -159,10 +235,13 @@ export async function render(main, info, ref) {
   const positions = layered(graph.nodes, graph.edges, (id) => cy.getElementById(id).outerWidth());
   cy.layout({ name: "preset", positions: (node) => positions[node.id()], fit: false }).run();
   initialView(cy);
-  box.before(controls(cy));
+  frame.before(controls(cy));
+  const focus = focuser(cy, note);
+  clear.onclick = () => focus(null);
+  frame.after(nodeList(graph, focus));
+  hoverCard(cy, frame);
   cy.on("tap", "node", (event) => { location.href = event.target.data("href"); });
-  cy.on("mouseover", "node", () => { box.style.cursor = "pointer"; });
-  cy.on("mouseout", "node", () => { box.style.cursor = ""; });
+  cy.on("cxttap", "node", (event) => focus(event.target.id()));
   window.faGraph = cy; // for tests and the console: the drawn graph
   markReady("lineage");
 }

@@ -1,5 +1,6 @@
 // The artifact list: search form, sortable table, and keyset paging (Next follows the API's
 // cursor; Previous goes back through the cursors already seen). The URL keeps the search.
+// Any two rows, on one page or across pages, can be ticked and compared.
 import {
   announce, api, artifactHref, chips, h, markReady, runHref, showError, size, when,
 } from "./dom.js";
@@ -82,8 +83,41 @@ export async function render(main, info) {
   const next = h("button", { type: "button", class: "secondary" }, "Next");
   const where = h("span", { class: "muted" });
   const message = h("p", { class: "error", role: "alert", hidden: true });
-  main.replaceChildren(h("h1", {}, "Artifacts"), form, message, table,
+  const picked = new Map(); // id -> row, the rows ticked for comparison (at most two)
+  const compare = h("button", { type: "button", id: "compare-selected", disabled: true },
+    "Compare selected");
+  const pickedText = h("span", { class: "muted", id: "picked" }, "Tick two rows to compare them.");
+  main.replaceChildren(h("h1", {}, "Artifacts"), form, message,
+    h("div", { class: "toolbar" }, compare, pickedText), table,
     h("nav", { class: "pager", "aria-label": "Pages" }, prev, where, next));
+
+  function drawPicked() {
+    const refs = [...picked.values()].map((a) => a.ref);
+    compare.disabled = picked.size !== 2;
+    pickedText.textContent = picked.size ? `Selected: ${refs.join(" and ")}`
+      : "Tick two rows to compare them.";
+    for (const box of body.querySelectorAll("input[data-id]")) {
+      box.disabled = !box.checked && picked.size >= 2;
+    }
+  }
+
+  // Older first, so "+" in the comparison reads as "added since".
+  compare.onclick = () => {
+    const [a, b] = [...picked.values()].sort((x, y) =>
+      x.created.localeCompare(y.created) || x.version - y.version);
+    location.href = `/compare?${new URLSearchParams({ a: a.id, b: b.id })}`;
+  };
+
+  function pick(a) {
+    const box = h("input", { type: "checkbox", "data-id": a.id, checked: picked.has(a.id),
+      "aria-label": `Select ${a.ref} to compare` });
+    box.addEventListener("change", () => {
+      if (box.checked) picked.set(a.id, a);
+      else picked.delete(a.id);
+      drawPicked();
+    });
+    return box;
+  }
 
   function drawHead() {
     head.replaceChildren(...COLUMNS.map(([key, title, firstOrder]) => {
@@ -96,7 +130,8 @@ export async function render(main, info) {
         state.sort = key;
         restart();
       } }, title, arrow));
-    }), h("th", { scope: "col", class: "num" }, "Versions"), h("th", { scope: "col" }, "Tags"));
+    }), h("th", { scope: "col", class: "num" }, "Versions"), h("th", { scope: "col" }, "Tags"),
+    h("th", { scope: "col" }, "Compare"));
   }
 
   function row(a) {
@@ -112,7 +147,8 @@ export async function render(main, info) {
       h("td", { class: "num", "data-label": "Versions" }, a.version_count),
       h("td", { "data-label": Object.keys(a.name_tags).length ? "Tags" : null }, Object.entries(a.name_tags).map(([tag, version]) => h("span",
         { class: "tag", title: `${a.project}/${a.name}:${tag} is version ${version}` },
-        version === a.version ? tag : `${tag}@${version}`))));
+        version === a.version ? tag : `${tag}@${version}`))),
+      h("td", { "data-label": "Compare" }, pick(a)));
   }
 
   function syncUrl() {
@@ -129,7 +165,8 @@ export async function render(main, info) {
       const page = await api("/api/artifacts", { ...state, limit: PAGE });
       message.hidden = true;
       body.replaceChildren(...(page.items.length ? page.items.map(row)
-        : [h("tr", {}, h("td", { colspan: COLUMNS.length + 2, class: "muted" }, "No artifacts match."))]));
+        : [h("tr", {}, h("td", { colspan: COLUMNS.length + 3, class: "muted" }, "No artifacts match."))]));
+      drawPicked();
       prev.disabled = trail.length === 0;
       next.disabled = !page.next_cursor;
       next.onclick = () => { trail.push(state.cursor); state.cursor = page.next_cursor; load(); };

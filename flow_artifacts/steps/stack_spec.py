@@ -1,0 +1,123 @@
+"""The run's stack as configuration for workers, and the stacks workers cannot share.
+
+A stack read from a file travels as the file's path and stack name; a stack built in code travels
+as its settings only when it holds no secret and no storage options. Each worker process opens a
+spec once (`${VAR}` expanded from its own environment) and keeps it open for later tasks.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+from ..redact import secret_values
+
+if TYPE_CHECKING:
+    from ..stack import Stack
+    from .executors import Executor
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """How a worker opens the run's stack: a stack file, or the settings of a stack without
+    secrets. Never holds a secret: those come from the worker's environment."""
+
+    file: str | None = None
+    name: str | None = None
+    settings: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, stack: Stack) -> StackSpec:
+        if stack.source is not None:
+            from ..stack.file import read_stack_config
+
+            single = read_stack_config(stack.source).name == stack.name
+            # absolute: a worker's working folder is not the driver's
+            return cls(file=os.path.abspath(stack.source), name=None if single else stack.name)
+        options = {
+            k: v
+            for k, v in getattr(stack.store.fs, "storage_options", {}).items()
+            if k != "use_listings_cache"
+        }
+        if options or stack.secrets or secret_values(stack.catalog.url):
+            raise ConfigError(
+                f"stack {stack.name!r} holds storage options or credentials, which never travel "
+                "to workers; describe it in a stack file with ${VAR} for each secret and set "
+                "those variables in the workers' environment"
+            )
+        settings = {
+            "store_url": _raw_store_url(stack),
+            "template": stack.store.template.source,
+            "catalog_url": stack.catalog.url,
+            "overrides": tuple(sorted(stack.overrides.items())),
+            "allow_pickle": stack.allow_pickle,
+            "trusted_projects": stack.trusted_projects,
+            "name": stack.name,
+            "project": stack.project,
+        }
+        return cls(settings=tuple(sorted(settings.items())))
+
+    def open(self) -> Stack:
+        from ..catalog import Catalog
+        from ..stack import Stack
+        from ..stores.store import ArtifactStore
+
+        if self.file is not None:
+            return Stack.from_yaml(self.file, self.name)
+        s = dict(self.settings)
+        return Stack(
+            store=ArtifactStore(s["store_url"], template=s["template"]),
+            catalog=Catalog(s["catalog_url"]),
+            overrides=dict(s["overrides"]),
+            allow_pickle=s["allow_pickle"],
+            trusted_projects=s["trusted_projects"],
+            name=s["name"],
+            project=s["project"],
+        )
+
+
+def _raw_store_url(stack: Stack) -> str:
+    protocol = stack.store.fs.protocol
+    protocol = protocol[0] if isinstance(protocol, (tuple, list)) else protocol
+    if protocol in ("file", "local"):
+        return str(stack.store.root)
+    return str(stack.store.url)
+
+
+def check_shareable(stack: Stack, executor: Executor) -> None:
+    """Refuse a stack that the executor's workers cannot all reach."""
+    protocol = stack.store.fs.protocol
+    protocols = protocol if isinstance(protocol, (tuple, list)) else (protocol,)
+    if "memory" in protocols:
+        raise ConfigError(
+            f"stack {stack.name!r} keeps its artifacts in memory://, which worker processes "
+            "cannot see; use a folder or an object store for runs with an executor"
+        )
+    backend = stack.catalog.backend
+    if stack.catalog.in_memory:
+        raise ConfigError(
+            f"stack {stack.name!r} has an in-memory SQLite catalog, which worker processes "
+            "cannot see; use a SQLite file or PostgreSQL"
+        )
+    if backend == "sqlite" and executor.multi_machine():
+        raise ConfigError(
+            f"stack {stack.name!r} has a SQLite catalog, but {executor.name} workers run on "
+            "other machines, where that file is not shared safely; use PostgreSQL "
+            "(catalog: {url: postgresql+psycopg://...}), or workers on this machine only"
+        )
+
+
+_opened: dict[StackSpec, Stack] = {}
+_opened_lock = threading.Lock()
+
+
+def worker_stack(spec: StackSpec) -> Stack:
+    """One open stack per spec and worker process: engines are not reopened per task."""
+    with _opened_lock:
+        stack = _opened.get(spec)
+        if stack is None:
+            stack = _opened[spec] = spec.open()
+        return stack
