@@ -39,7 +39,7 @@ _EXPORTS = {
     "Pipeline": "steps.pipeline",
     "run": "steps.context",
     "Run": "steps.context",
-    "StepRun": "steps.context",
+    "StepRun": "steps.step_run",
     "current_run": "steps.context",
     "ref": "steps.arguments",
     "Executor": "steps.executors",
@@ -157,7 +157,6 @@ if TYPE_CHECKING:  # `X as X`: re-exported names, for type checkers
     from .steps.arguments import ref as ref
     from .steps.cache import CacheWarning as CacheWarning
     from .steps.context import Run as Run
-    from .steps.context import StepRun as StepRun
     from .steps.context import current_run as current_run
     from .steps.context import run as run
     from .steps.decorator import Step as Step
@@ -170,6 +169,7 @@ if TYPE_CHECKING:  # `X as X`: re-exported names, for type checkers
     from .steps.outputs import StepOutputError as StepOutputError
     from .steps.pipeline import Pipeline as Pipeline
     from .steps.pipeline import pipeline as pipeline
+    from .steps.step_run import StepRun as StepRun
     from .stores.backend import StoreBackend as StoreBackend
     from .stores.store import ArtifactStore as ArtifactStore
     from .template import PathTemplate as PathTemplate

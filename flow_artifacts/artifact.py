@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .aspects import aspect_schema
-from .errors import ConfigError, UnsupportedOperation, shown_path
+from .aspects import aspect_schema, named_by_schema
+from .errors import ConfigError, MetadataValidationError, UnsupportedOperation, shown_path
 from .local_file import LocalFile
 from .manifest import Manifest
 from .manifest_checks import data_suffix
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from .stores.store import ArtifactStore
 
 DEFAULT_CHUNK = READ_CHUNK
+NO_BODY: Any = object()
+"""`add_metadata` called IVCAP's way, with a record and no separate body."""
 
 
 class Artifact:
@@ -293,12 +295,22 @@ class Artifact:
         return self
 
     def add_metadata(
-        self, aspect: str, body: Any, schema: Mapping[str, Any] | str | None = None
+        self,
+        aspect: str | Mapping[str, Any],
+        body: Any = NO_BODY,
+        schema: Mapping[str, Any] | str | None = None,
     ) -> Artifact:
         """Attach a typed metadata record and return this artifact. `schema` is a JSON Schema
         the body is validated against, or a schema identifier (IVCAP's `urn:...`) recorded
-        with it; without one, the body's own `$schema` (either form) is used."""
+        with it; without one, the body's own `$schema` (either form) is used. IVCAP's form,
+        `add_metadata(record, schema="urn:...")`, names the aspect by that identifier."""
         stack = self._require_stack("add_metadata")
+        if body is NO_BODY:
+            aspect, body = named_by_schema(aspect, schema)
+        elif not isinstance(aspect, str):
+            raise MetadataValidationError(
+                "add_metadata(aspect, body): the aspect is a name such as 'quality'"
+            )
         checked = aspect_schema(aspect, body, schema)
         stack.catalog.add_aspect(self.id, aspect, body, checked, journal=stack.store.journal)
         return self

@@ -41,6 +41,27 @@ def aspect_schema(
 MAX_SCHEMA_ID = 2048
 
 
+def named_by_schema(
+    record: Any, schema: Mapping[str, Any] | str | None
+) -> tuple[str, dict[str, Any]]:
+    """IVCAP's call, `add_metadata(record, schema="urn:...")`: the aspect is named by the schema
+    identifier given, else by the record's own `$schema`."""
+    if not isinstance(record, Mapping):
+        raise MetadataValidationError(
+            "add_metadata needs an aspect name and a body, e.g. add_metadata('quality', "
+            "{'rows': 10}), or a record (a mapping) named by its schema identifier, e.g. "
+            "add_metadata({'rows': 10}, schema='urn:example:schema:quality.1')"
+        )
+    name = schema if isinstance(schema, str) else record.get("$schema")
+    if not isinstance(name, str):
+        raise MetadataValidationError(
+            "a metadata record given without an aspect name is named by its schema identifier: "
+            "pass schema='urn:...' or put '$schema': 'urn:...' in the record, or name the aspect: "
+            "add_metadata('quality', record)"
+        )
+    return name, dict(record)
+
+
 def _validate(aspect: str, body: Any, schema: Mapping[str, Any]) -> None:
     import jsonschema
 

@@ -9,6 +9,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .materializers.base import Materializer
+    from .steps.context import Run
     from .stores.backend import StoreBackend
 
 PROJECT_NAME = "flow_artifacts"
@@ -43,3 +44,12 @@ def register_executors(register: Callable[[str, Callable[[], Any]], None]) -> No
     """Call `register(name, factory)` to offer an engine steps can run on: `factory()` returns
     an `flow_artifacts.steps.executors.Executor`, made when a run names the engine
     (`executor="name"`). Every implementation is called."""
+
+
+@hookspec(firstresult=True)
+def ambient_run() -> Run | None:
+    """The run of the framework executing this code, for a step called outside any `fa.run`:
+    a Prefect plugin returns the `Run` of the current Prefect flow run (opened on first use,
+    ended by the plugin when the flow run ends). Called on each such step call, so it must be
+    cheap and import nothing heavy when its framework is not running. Stops at the first
+    non-None result."""

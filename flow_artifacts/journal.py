@@ -41,7 +41,7 @@ from .limits import (
     parse_json_file,
 )
 from .moments import parse_moment
-from .naming import validate_name
+from .naming import validate_aspect_name, validate_name
 from .stores.paths import JOURNAL_DIR
 
 if TYPE_CHECKING:
@@ -136,6 +136,10 @@ def _name(value: Any, what: str) -> str:
     return validate_name(value, what)
 
 
+def _aspect_name(value: Any, what: str) -> str:
+    return validate_aspect_name(value)
+
+
 def _text(limit: int | None) -> Callable[[Any, str], str]:
     return lambda value, what: check_text(value, what, limit)
 
@@ -226,7 +230,7 @@ _OPS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "description": _optional(_text(None)),
         "metadata": _optional(_metadata_patch),
     },
-    "aspect": {"artifact_id": _ID, "aspect": _name, "body": _json, "json_schema": _json},
+    "aspect": {"artifact_id": _ID, "aspect": _aspect_name, "body": _json, "json_schema": _json},
     "delete": {
         "artifact_id": _ID,
         "project": _name,

@@ -6,6 +6,7 @@ escape the store root or make a reference ambiguous is refused up front, before 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from .errors import InvalidName
@@ -35,6 +36,19 @@ def validate_name(value: object, field: str = "name") -> str:
             "(not at the start)."
         )
     return value
+
+
+SCHEMA_ID = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[!-~]{1,500}")
+"""A schema identifier (a URI such as IVCAP's `urn:ivcap:schema:metrics.1`): printable, no
+spaces, never a path segment."""
+
+
+def validate_aspect_name(value: object) -> str:
+    """An aspect is named like an artifact, or by its schema identifier (IVCAP names aspects by
+    their schema). Aspect names live in catalog rows and journal records, never in store paths."""
+    if isinstance(value, str) and SCHEMA_ID.fullmatch(value):
+        return value
+    return validate_name(value, "aspect")
 
 
 def validate_new_name(value: object, field: str = "name") -> str:

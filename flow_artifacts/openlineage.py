@@ -26,7 +26,8 @@ from .redact import redact_url
 if TYPE_CHECKING:
     from .artifact import Artifact
     from .stack import Stack
-    from .steps.context import Run, StepRun
+    from .steps.context import Run
+    from .steps.step_run import StepRun
 
 log = logging.getLogger("flow_artifacts.openlineage")
 RUN_ID_NAMESPACE = uuid.UUID("5b0f3c52-7f53-4d0b-9a52-3f1c6b1b5f0e")

@@ -129,6 +129,10 @@ class PluginHost:
         self._collect("register_executors", register)
         return found
 
+    def ambient_run(self) -> Any:
+        """The `Run` of the framework executing this code (see the `ambient_run` hook), or None."""
+        return self.pm.hook.ambient_run()
+
     def describe(self) -> list[PluginInfo]:
         return describe_plugins(self.pm)
 

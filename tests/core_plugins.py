@@ -150,6 +150,17 @@ class ExecutorPlugin:
         register(self.name, self.factory)
 
 
+class AmbientRunPlugin:
+    """A framework's plugin: `run` is the run its code executes in, for steps outside any."""
+
+    def __init__(self, run: fa.Run | None) -> None:
+        self.run = run
+
+    @fa.hookimpl
+    def ambient_run(self) -> fa.Run | None:
+        return self.run
+
+
 def host_with(**plugins: object) -> PluginHost:
     """A fresh host with the built-ins plus `plugins` (by name), without installed entry points."""
     pm = make_plugin_manager(load_entry_points=False)

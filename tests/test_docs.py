@@ -22,6 +22,11 @@ def blocks(path: Path) -> list[tuple[str, str]]:
     return [(lang, text) for lang, text in found if lang == "python" or FILE.match(text)]
 
 
+def python_blocks(path: Path) -> list[str]:
+    """The Python blocks alone, for tests that run one of them by itself."""
+    return [text for lang, text in blocks(path) if lang == "python"]
+
+
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
 def test_code_blocks_run(document: Path, tmp_path, monkeypatch, request):
     for fixture in NEEDS.get(document.name, ()):

@@ -35,6 +35,7 @@ def signature(name: str) -> str:
 
 def test_there_are_hooks_to_check():
     assert HOOKS == [
+        "ambient_run",
         "choose_materializer",
         "register_executors",
         "register_materializers",
@@ -102,3 +103,43 @@ def test_a_protocol_claimed_twice_names_both_plugins():
         host.store_backends  # noqa: B018 (building the registry is what fails)
     assert "'s3'" in str(caught.value)
     assert "mine" in str(caught.value) and "builtin_backends" in str(caught.value)
+
+
+class FrameworkRun(fa.Run):
+    """A framework's run whose task run `task-7` is the call of the step `prep`."""
+
+    def framework_task(self, step):
+        return ("task-7", "0f0e0d0c-0000-4000-8000-000000000007") if step.name == "prep" else None
+
+
+def test_an_ambient_run_records_steps_called_outside_any_run(tmp_path, monkeypatch):
+    from flow_artifacts import plugins
+
+    @fa.step
+    def prep(n: int) -> dict:
+        return {"n": n}
+
+    @fa.step
+    def report(data: dict) -> dict:
+        return {"total": data["n"]}
+
+    stack = fa.Stack.local(tmp_path)
+    ambient = FrameworkRun(project="fw", run_id="framework-run-1", stack=stack)
+    host = host_with(fw=core_plugins.AmbientRunPlugin(ambient))
+    monkeypatch.setattr(plugins, "default_plugin_host", lambda: host)
+    ambient.start()
+    assert fa.current_run() is ambient
+    report(prep(2))
+    ambient.finish("the framework says: failed, password=hunter2")
+    monkeypatch.setattr(plugins, "default_plugin_host", lambda: host_with())
+    assert fa.current_run() is None
+
+    (run,) = stack.catalog.runs("fw")
+    assert (run.run_id, run.status) == ("framework-run-1", "failed")
+    assert "hunter2" not in run.error
+    steps = {s.step: s for s in stack.catalog.step_runs_of_run("fw", "framework-run-1")}
+    assert steps["task-7"].id == "0f0e0d0c-0000-4000-8000-000000000007"
+    assert steps["task-7"].params == {"n": 2}
+    made = stack.catalog.get("store://fw/prep")  # a task run's output goes by its step's name
+    assert steps["report"].inputs == [made.id]
+    stack.close()

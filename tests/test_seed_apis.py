@@ -89,6 +89,30 @@ def test_ivcap_add_metadata_takes_a_schema_id_or_dollar_schema(local_stack):
     assert art.aspects["owner"]["team"] == "risk"
 
 
+
+def test_ivcap_add_metadata_record_named_by_its_schema(local_stack, tmp_path):
+    """IVCAP's own call: `add_metadata(aspect_dict, schema=None)`, the schema identifier naming the
+    aspect (given, or the record's `$schema`); it survives a rebuild from the store alone."""
+    art = fa.materialize({"a": 1}, "report", "r1", "s", "demo")
+    assert art.add_metadata({"f1": 0.9}, schema="urn:ivcap:schema:metrics.1") is art
+    art.add_metadata({"$schema": "urn:ivcap:schema:owner.1", "team": "risk"})
+    assert art.aspects["urn:ivcap:schema:metrics.1"] == {"f1": 0.9}
+    assert art.aspects["urn:ivcap:schema:owner.1"]["team"] == "risk"
+    with pytest.raises(fa.FlowArtifactsError, match="named by its schema identifier"):
+        art.add_metadata({"f1": 0.9})
+    with pytest.raises(fa.FlowArtifactsError, match="aspect name and a body"):
+        art.add_metadata(["not", "a", "record"])
+    with pytest.raises(fa.FlowArtifactsError, match="invalid aspect"):
+        art.add_metadata({"x": 1}, schema="urn:has space")
+
+    rebuilt = fa.Stack.local(tmp_path / "rebuilt")
+    rebuilt_catalog_only = fa.Stack(store=local_stack.store, catalog=rebuilt.catalog)
+    report = fa.reindex(stack=rebuilt_catalog_only)
+    assert not report.skipped
+    again = fa.get_artifact("demo/report", stack=rebuilt_catalog_only)
+    assert again.aspects["urn:ivcap:schema:metrics.1"] == {"f1": 0.9}
+
+
 # --- FlowyML -------------------------------------------------------------------------------------
 
 

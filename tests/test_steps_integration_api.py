@@ -63,3 +63,32 @@ def test_an_input_from_another_store_is_not_recorded_as_lineage(local_stack, tmp
     assert node.inputs == [] and set(notes.lineage().artifacts) == {notes.id}
     assert "from another store" in caplog.text
     elsewhere.close()
+
+
+def test_a_framework_task_run_id_is_the_step_run_id_and_a_retry_its_next_attempt(local_stack):
+    task_run = "0b7c9f1e-5d2a-4c3b-8e6f-1a2b3c4d5e6f"
+    with fa.run(project="demo") as run:
+        first = run.start_step("train-3f2", params={"lr": 0.1}, step_run_id=task_run)
+        run.finish_step(first, "ConnectionError: flaky, password=hunter22")
+        second = run.start_step("train-3f2", params={"lr": 0.1}, step_run_id=task_run)
+        run.save_output(second, {"auc": 0.9}, "metrics")
+        run.finish_step(second)
+    (recorded,) = local_stack.catalog.step_runs_of_run("demo", run.id)
+    assert (recorded.id, recorded.step) == (task_run, "train-3f2")
+    assert (recorded.status, recorded.attempt, recorded.error) == ("completed", 2, None)
+    assert [s.name for s in run.steps] == ["train-3f2"]
+    with fa.run(project="demo") as other, pytest.raises(fa.InvalidName, match="step run id"):
+        other.start_step("train", step_run_id="x" * 37)  # longer than an id column holds
+
+
+def test_a_joined_run_records_steps_but_not_the_run(local_stack):
+    worker = fa.Run(project="demo", run_id="orchestrated-7")
+    worker.join()  # a step worker: the orchestrator's process starts and ends the run
+    step_run = worker.start_step("partition_3")
+    worker.finish_step(step_run)
+    (run,) = local_stack.catalog.runs("demo")
+    assert (run.run_id, run.status) == ("orchestrated-7", "external")
+    (recorded,) = local_stack.catalog.step_runs_of_run("demo", "orchestrated-7")
+    assert recorded.status == "completed"
+    with pytest.raises(fa.FlowArtifactsError, match="already started"):
+        worker.start()

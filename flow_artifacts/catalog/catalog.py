@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from ..errors import ArtifactNotFound, ConfigError
 from ..limits import check_json
 from ..manifest import Manifest
-from ..naming import validate_name
+from ..naming import validate_aspect_name
 from ..redact import redact_url
 from ..refs import Ref, parse_ref
 from . import curation, inventory, listing, lookups, recording
@@ -348,7 +348,7 @@ class Catalog(RunMethods):
         *,
         journal: JournalSink | None = None,
     ) -> None:
-        validate_name(aspect, "aspect")
+        validate_aspect_name(aspect)
         check_json(body, f"metadata aspect {aspect!r}")
         check_json(json_schema, f"the schema of metadata aspect {aspect!r}")
         self.get(Ref(id=artifact_id))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection
 
 from ..errors import ArtifactNotFound
-from ..limits import NAME_CHARS, check_text, storable_text
+from ..limits import ID_CHARS, NAME_CHARS, check_text, storable_text
 from . import run_writes, runs
 from .journaling import JournalSink, Pending
 from .liveness import RUNNING, Heartbeat
@@ -88,10 +88,15 @@ class RunMethods:
         params: Mapping[str, Any] | None = None,
         cache_key: str | None = None,
         inputs: Sequence[str] = (),
+        step_run_id: str | None = None,
         journal: JournalSink | None = None,
     ) -> str:
-        """Record a step run as running; returns its id. Step names are unique within a run."""
-        step_run_id = str(uuid.uuid4())
+        """Record a step run as running; returns its id (`step_run_id`, a framework's task run
+        id, or a new one). Step names are unique within a run."""
+        if step_run_id is None:
+            step_run_id = str(uuid.uuid4())
+        else:
+            check_text(step_run_id, "step run id", ID_CHARS)
         fields = {
             "id": step_run_id,
             "step": step,

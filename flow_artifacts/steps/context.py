@@ -10,16 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, FlowArtifactsError
-from ..failures import error_text as failure_text
 from ..naming import validate_new_name
 from .disabled import steps_disabled
+from .framework import FrameworkSteps
+from .step_run import StepRun, error_text, now
 from .tracking import OUTLIVING_RUNS, trackable
 
 if TYPE_CHECKING:
@@ -35,39 +34,18 @@ _current: ContextVar[Run | None] = ContextVar("flow_artifacts_run", default=None
 
 
 def current_run() -> Run | None:
-    """The innermost run being recorded here, or None outside any."""
-    return _current.get()
+    """The innermost run being recorded here: an `fa.run` block or pipeline, else the run of the
+    framework executing this code (a Prefect flow run, through the `ambient_run` hook), else
+    None."""
+    run = _current.get()
+    if run is None:
+        from ..plugins import default_plugin_host
+
+        run = default_plugin_host().ambient_run()
+    return run
 
 
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-@dataclass(eq=False)
-class StepRun:
-    """One call of a step within a run, as it happened."""
-
-    name: str
-    """Unique within the run: the step's name, then `<name>_2`, `<name>_3` for later calls."""
-    step: str
-    started: datetime
-    params: dict[str, Any]
-    inputs: list[Artifact]
-    cache_key: str | None = None
-    id: str = ""
-    status: str = "running"
-    ended: datetime | None = None
-    cached: bool = False
-    error: str | None = None
-    outputs: dict[str, Artifact] = field(default_factory=dict)
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds from start to end; None while running."""
-        return None if self.ended is None else (self.ended - self.started).total_seconds()
-
-
-class Run:
+class Run(FrameworkSteps):
     """A run of steps: its id and status, and the step runs and artifacts it recorded.
 
     Use it as a block (`with fa.run(project="demo") as run:`) or get one back from a pipeline.
@@ -99,6 +77,7 @@ class Run:
         self.result: Any = None
         """What the pipeline function returned."""
         self.steps: list[StepRun] = []
+        self._task_step_runs: dict[str, StepRun] = {}
         self.artifacts: dict[str, Artifact] = {}
         self.recording = False
         self.executor = executor
@@ -122,14 +101,21 @@ class Run:
         return (self.ended - self.started).total_seconds()
 
     def __enter__(self) -> Run:
-        if self.status != "pending":
-            raise FlowArtifactsError(f"run {self.id} was already started; make a new one")
-        self.recording = not steps_disabled()
-        if self.recording:
-            from ..stack import resolve_stack
+        self.start()
+        self._parent = _current.get()
+        self._token = _current.set(self)
+        return self
 
-            self.stack = resolve_stack(self._stack_arg)
-            self.project = self.project or validate_new_name(self.stack.project, "project")
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+        self.finish(exc)
+
+    def start(self) -> None:
+        """Record the run as running. A block does this on entry; a framework integration whose
+        run spans no Python block (a Prefect flow run) calls it, and `finish`, itself."""
+        self._open_stack()
+        if self.stack is not None and self.project is not None:
             if self._explicit_id and self.stack.catalog.step_runs_of_run(self.project, self.id):
                 raise ConfigError(
                     f"run {self.id!r} already has recorded steps in project {self.project!r}; "
@@ -142,19 +128,34 @@ class Run:
                 pipeline=self.pipeline,
                 journal=self.stack.store.journal,
             )
-            from ..openlineage import emitter_for
-
-            self._lineage = emitter_for(self.stack)
         self.started = now()
         self.status = "running"
         self.emit_lineage()
-        self._parent = _current.get()
-        self._token = _current.set(self)
-        return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if self._token is not None:
-            _current.reset(self._token)
+    def join(self) -> None:
+        """Take part in a run that another process runs (a framework's step worker): step runs
+        are recorded under this run's id, but the run is neither started nor finished here, so
+        its status is not this process's to say. A run row this process creates first is
+        `external`, as `fa.materialize` with a run id creates it."""
+        self._open_stack()
+        self.started = now()
+        self.status = "running"
+
+    def _open_stack(self) -> None:
+        if self.status != "pending":
+            raise FlowArtifactsError(f"run {self.id} was already started; make a new one")
+        self.recording = not steps_disabled()
+        if self.recording:
+            from ..openlineage import emitter_for
+            from ..stack import resolve_stack
+
+            self.stack = resolve_stack(self._stack_arg)
+            self.project = self.project or validate_new_name(self.stack.project, "project")
+            self._lineage = emitter_for(self.stack)
+
+    def finish(self, exc: BaseException | str | None = None) -> None:
+        """Record the run's end: completed, or failed with `exc` (an exception, or a framework's
+        description of its failure). Waits for submitted steps; re-raises a step's failure."""
         step_failure = None
         if self.submissions is not None:  # the run waits for the steps it submitted
             try:
@@ -237,80 +238,6 @@ class Run:
             run = run._parent
         return OUTLIVING_RUNS.lookup(obj)
 
-    # --- for framework integrations: step runs of tasks that are not `@step` functions ----------
-
-    def start_step(
-        self,
-        name: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        inputs: Iterable[Artifact | str] = (),
-    ) -> StepRun:
-        """Record a framework's task (a Kedro node, a Prefect task run...) as a running step run.
-
-        Its name is made unique in the run as a step's is (`train`, then `train_2`); `params` are
-        recorded as a step's are (secrets masked, large or non-JSON values described); `inputs`,
-        artifacts or references, are what it consumed. Finish it with `finish_step`.
-        """
-        from .arguments import describe_param
-
-        stack, project = self._recording_stack()
-        validate_new_name(name, "step")
-        consumed = self._own_inputs(inputs, stack)
-        record = StepRun(
-            name=self.claim_name(name),
-            step=name,
-            started=now(),
-            params={str(k): describe_param(str(k), v) for k, v in (params or {}).items()},
-            inputs=list(consumed.values()),
-        )
-        record.id = stack.catalog.start_step_run(
-            project,
-            self.id,
-            record.name,
-            params=record.params,
-            inputs=list(consumed),
-            journal=stack.store.journal,
-        )
-        self.add_step(record)
-        self.emit_lineage(record)
-        return record
-
-    def save_output(self, step_run: StepRun, obj: Any, name: str, **options: Any) -> Artifact:
-        """Materialize `obj` as output `name` of `step_run`, with the step run's inputs as its
-        lineage. `options` are `fa.materialize`'s (`labels`, `materializer`, `metadata`...);
-        `inputs` given there are added to the step run's."""
-        from ..api import materialize
-
-        stack, project = self._recording_stack()
-        inputs = [*step_run.inputs, *self._own_inputs(options.pop("inputs", ()), stack).values()]
-        artifact = materialize(
-            obj,
-            name,
-            self.id,
-            step_run.name,
-            project,
-            inputs=inputs,
-            pipeline=self.pipeline or "default",
-            step_run_id=step_run.id,
-            stack=stack,
-            **options,
-        )
-        step_run.outputs[name] = artifact
-        self.add_output(step_run.name, name, obj, artifact)
-        return artifact
-
-    def finish_step(self, step_run: StepRun, error: BaseException | None = None) -> None:
-        """Record `step_run` as completed, or as failed with `error` (masked, bounded)."""
-        stack, _ = self._recording_stack()
-        step_run.status = "completed" if error is None else "failed"
-        step_run.error = None if error is None else error_text(error, stack, with_traceback=True)
-        step_run.ended = now()
-        stack.catalog.finish_step_run(
-            step_run.id, step_run.status, error=step_run.error, journal=stack.store.journal
-        )
-        self.emit_lineage(step_run)
-
     def emit_lineage(self, step_run: StepRun | None = None) -> None:
         """The OpenLineage event of the run's (or `step_run`'s) current state, when its stack has
         the `openlineage` setting; never raises."""
@@ -320,23 +247,6 @@ class Run:
             self._lineage.run_event(self)
         else:
             self._lineage.step_event(self, step_run)
-
-    def _own_inputs(self, refs: Iterable[Artifact | str], stack: Stack) -> dict[str, Artifact]:
-        """Inputs by id; one from another store is left out, as for a step's arguments."""
-        from ..api import resolve
-
-        found: dict[str, Artifact] = {}
-        for ref in refs:
-            artifact = resolve(ref, stack)
-            if artifact.store.url != stack.store.url:
-                log.warning(
-                    "input %s is from another store than run %s's; not recorded as lineage",
-                    artifact,
-                    self.id,
-                )
-                continue
-            found.setdefault(artifact.id, artifact)
-        return found
 
     def _recording_stack(self) -> tuple[Stack, str]:
         if not self.recording or self.status != "running":
@@ -372,10 +282,3 @@ def run(
     return Run(
         project=project, name=name, cache=cache, stack=stack, run_id=run_id, executor=executor
     )
-
-
-def error_text(exc: BaseException, stack: Stack | None, *, with_traceback: bool = False) -> str:
-    """How a failure is recorded: type and message (and for a step, its traceback), secrets
-    masked, length bounded (failures.py)."""
-    secrets = stack.secrets if stack is not None else ()
-    return failure_text(exc, secrets, with_traceback=with_traceback)

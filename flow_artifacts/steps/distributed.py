@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..artifact import Artifact
 from ..errors import ConfigError
-from .context import Run, StepRun
+from .context import Run
 from .distributed_worker import StepTask, Stored, TaskResult, Upstream, run_task
 from .outputs import Outputs
 from .stack_spec import StackSpec, check_shareable
+from .step_run import StepRun
 
 if TYPE_CHECKING:
     from ..manifest import Manifest

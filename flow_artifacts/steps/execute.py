@@ -17,8 +17,9 @@ from ..manifest import Manifest
 from ..stack import Stack
 from .arguments import PreparedCall, prepare_call
 from .cache import CacheWarning, cache_key
-from .context import Run, StepRun, current_run, error_text, log, now
+from .context import Run, current_run, log
 from .outputs import Outputs, commit_output, returned, split_outputs
+from .step_run import StepRun, error_text, now
 
 if TYPE_CHECKING:
     from .decorator import Step
@@ -53,37 +54,31 @@ def call_in_run(
     bound.apply_defaults()
     call = prepare_call(bound.arguments, run, fingerprint=step.cache)
     key = _key(step, project, call)
+    task = None if step_run_name is not None else run.framework_task(step)
     record = StepRun(
-        name=step_run_name or run.claim_name(step.name),
+        name=step_run_name or run.claim_name(task[0] if task else step.name),
         step=step.name,
         started=now(),
         params=call.params,
         inputs=list(call.inputs.values()),
         cache_key=key,
+        id=task[1] if task else "",
     )
     if key is not None and run.cache and resume is None:
         reused = _reusable(stack, step, key)
         if reused is not None:
             return _record_hit(stack, run, step, record, reused)
-    committed: dict[str, Artifact] = {}
     if resume is None:
-        record.id = stack.catalog.start_step_run(
-            project,
-            run.id,
-            record.name,
-            params=record.params,
-            cache_key=key,
-            inputs=list(call.inputs),
-            journal=stack.store.journal,
-        )
+        committed = run.open_step_run(record, list(call.inputs))
     else:
         record.id, committed = resume
-    run.add_step(record)
+        run.add_step(record)
     run.emit_lineage(record)
     try:
         bound.arguments.update(call.arguments)
         result = step.func(*bound.args, **bound.kwargs)
-        outputs = split_outputs(step, record.name, result)
+        # a framework task run's name is new in every run; its output goes by the step's name
+        outputs = split_outputs(step, step.name if task else record.name, result)
         for name, obj in outputs:
             artifact = committed.get(name) or commit_output(
                 stack,
@@ -163,16 +158,7 @@ def _record_hit(
 ) -> Any:
     assert run.project is not None
     record.cached = True
-    record.id = stack.catalog.start_step_run(
-        run.project,
-        run.id,
-        record.name,
-        params=record.params,
-        cache_key=record.cache_key,
-        inputs=[a.id for a in record.inputs],
-        journal=stack.store.journal,
-    )
-    run.add_step(record)
+    run.open_step_run(record, [a.id for a in record.inputs])
     run.emit_lineage(record)
     for name, artifact, obj in reused:
         key = name if step.several_outputs or step.outputs is not None else record.name

@@ -74,6 +74,28 @@ def test_assets_are_stored_with_run_step_lineage_and_metadata(stack_file):
     assert [col.name for col in shown["dagster/column_schema"].schema.columns] == ["x", "y"]
 
 
+def test_assets_on_s3_and_postgresql(remote_stack_file):
+    manager = FlowArtifactsIOManager(stack=remote_stack_file)
+    result = dg.materialize([raw, clean, report], resources={"io_manager": manager})
+    assert result.success
+    with fa.use_stack(fa.Stack.from_yaml(remote_stack_file)) as stack:
+        r, c, rep = (
+            fa.get_artifact(f"store://remote/{name}") for name in ("raw", "clean", "report")
+        )
+        assert all(a.path.startswith("s3://") for a in (r, c, rep))
+        assert rep.load() == {"rows": 3}
+        c.verify()
+        assert set(rep.lineage().artifacts) == {r.id, c.id, rep.id}
+        (run,) = stack.catalog.runs("remote")
+        assert (run.run_id, run.status) == (result.run_id, "completed")
+        steps = {s.step: s for s in stack.catalog.step_runs_of_run("remote", result.run_id)}
+        assert {name: s.status for name, s in steps.items()} == dict.fromkeys(
+            ("raw", "clean", "report"), "completed"
+        )
+        assert steps["clean"].outputs == [c.id] and steps["clean"].inputs == [r.id]
+    stack.close()
+
+
 def test_inputs_load_the_pinned_version_else_the_latest(stack_file):
     dg.materialize([raw], resources={"io_manager": io_manager(stack_file)})
     fa.materialize(pd.DataFrame({"x": range(10)}), "raw", "elsewhere", "load", PROJECT)
@@ -198,9 +220,70 @@ def test_a_job_of_ops_stores_each_output_and_a_failure_stops_where_it_failed(sta
     assert latest("stats.total").load() == 6 and latest("stats.count").load() == 3
     assert latest("stats.total").run_id == result.run_id
     assert [a.name for a in fa.list_artifacts(PROJECT) if a.name.startswith("explode")] == []
-    steps = {s.step: s for s in fa.get_stack().catalog.step_runs_of_run(PROJECT, result.run_id)}
-    assert set(steps) == {"numbers", "stats"}
+    catalog = fa.get_stack().catalog
+    (run,) = catalog.runs(PROJECT)
+    assert (run.run_id, run.status, run.pipeline) == (result.run_id, "failed", "arithmetic")
+    assert "explode" in run.error
+    steps = {s.step: s for s in catalog.step_runs_of_run(PROJECT, result.run_id)}
+    assert set(steps) == {"numbers", "stats", "explode"}
+    assert [steps[s].status for s in ("numbers", "stats")] == ["completed", "completed"]
     assert steps["stats"].inputs == [latest("numbers").id]
+    assert sorted(steps["stats"].outputs) == sorted(
+        [latest("stats.total").id, latest("stats.count").id]
+    )
+    assert steps["explode"].status == "failed" and steps["explode"].outputs == []
+    assert steps["explode"].error == "ValueError: no way"
+    assert all(s.ended is not None for s in steps.values())
+
+
+def test_asset_runs_record_their_status_and_retries_as_attempts(stack_file):
+    tries: list[int] = []
+
+    @dg.asset(name="clean", retry_policy=dg.RetryPolicy(max_retries=1))
+    def clean_flaky(raw: pd.DataFrame) -> pd.DataFrame:
+        tries.append(1)
+        if len(tries) == 1:
+            raise ConnectionError("flaky source, password=hunter2")
+        return raw
+
+    result = dg.materialize([raw, clean_flaky], resources={"io_manager": io_manager(stack_file)})
+    assert result.success
+    catalog = fa.get_stack().catalog
+    (run,) = catalog.runs(PROJECT)
+    assert (run.run_id, run.status, run.pipeline) == (
+        result.run_id,
+        "completed",
+        "__ephemeral_asset_job__",
+    )
+    steps = {s.step: s for s in catalog.step_runs_of_run(PROJECT, result.run_id)}
+    assert {name: (s.status, s.attempt) for name, s in steps.items()} == {
+        "raw": ("completed", 1),
+        "clean": ("completed", 2),
+    }
+    assert steps["clean"].outputs == [latest("clean").id] and steps["clean"].error is None
+
+
+def test_under_the_multiprocess_executor_each_step_process_records_its_step(
+    stack_file, monkeypatch
+):
+    from .dagster_jobs import arithmetic_in_processes
+
+    monkeypatch.setenv("FA_TEST_STACK", stack_file)
+    with dg.instance_for_test() as instance:
+        result = dg.execute_job(dg.reconstructable(arithmetic_in_processes), instance=instance)
+    assert not result.success
+    catalog = fa.get_stack().catalog
+    (run,) = catalog.runs(PROJECT)
+    assert (run.run_id, run.status) == (result.run_id, "external")  # its end is not seen
+    steps = {s.step: s for s in catalog.step_runs_of_run(PROJECT, result.run_id)}
+    assert {name: s.status for name, s in steps.items()} == {
+        "numbers": "completed",
+        "total": "completed",
+        "explode": "failed",
+    }
+    assert steps["explode"].error == "ValueError: no way"
+    assert steps["total"].inputs == [latest("numbers").id]
+    assert steps["total"].outputs == [latest("total").id] and latest("total").load() == 6
 
 
 def test_a_missing_pin_fails_the_step_with_a_clear_error(stack_file):

@@ -27,11 +27,15 @@ def project(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def stack(tmp_path, project, monkeypatch, catalog_url):
+def kedro_env(project, monkeypatch):
     for variable in ("KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
         monkeypatch.setenv(variable, "1")
     monkeypatch.setenv("FA_KEDRO_PROJECT", str(project))
     monkeypatch.delenv("FLOW_ARTIFACTS_DISABLED", raising=False)
+
+
+@pytest.fixture
+def stack(tmp_path, kedro_env, catalog_url):
     catalog = Catalog(catalog_url)
     stack = fa.Stack(store=fa.ArtifactStore(tmp_path / "artifacts"), catalog=catalog)
     with fa.use_stack(stack):
@@ -44,6 +48,20 @@ def kedro_run(project: Path, **options) -> str:
     with KedroSession.create(project) as session:
         session.run(**options)
         return session.session_id
+
+
+def test_a_kedro_run_on_s3_and_postgresql(project, kedro_env, remote_stack):
+    run_id = kedro_run(project)
+    (run,) = remote_stack.catalog.runs(PACKAGE)
+    assert (run.run_id, run.status) == (run_id, "completed")
+    steps = steps_of(remote_stack, run_id)
+    assert {s.status for s in steps.values()} == {"completed"}
+    raw, clean, report = latest("raw"), latest("clean"), latest("report")
+    assert all(a.path.startswith("s3://") for a in (raw, clean, report))
+    assert report.load() == {"rows": 3, "total": 30}
+    clean.verify()  # the bytes in the bucket match the checksum in PostgreSQL
+    assert steps["clean"].inputs == [raw.id] and steps["report"].inputs == [clean.id]
+    assert set(report.lineage().artifacts) == {raw.id, clean.id, report.id}
 
 
 def steps_of(stack: fa.Stack, run_id: str) -> dict:

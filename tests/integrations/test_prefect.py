@@ -3,7 +3,11 @@ Prefect server on a temporary database)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pandas as pd
+import prefect
 import pytest
 from flow_artifacts_prefect import ARTIFACT_INPUTS, flow, task
 from prefect.client.orchestration import get_client
@@ -143,15 +147,181 @@ def checksum_keyed_counts() -> None:
     assert counting(f"store://{PROJECT}/frame@3") == 1  # other content: runs
 
 
-def test_outside_a_recorded_flow_tasks_run_plainly(stack):
-    from prefect import flow as plain_flow
+@prefect.task
+@step
+def load_frame(n: int) -> pd.DataFrame:  # a task whose function is a step: the step run is it
+    return pd.DataFrame({"x": range(n)})
 
-    @plain_flow
-    def unrecorded() -> dict:
+
+@step
+def doubled(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame * 2
+
+
+@prefect.task
+def total(frame: pd.DataFrame) -> int:  # a plain task calling a step
+    return int(doubled(frame)["x"].sum())
+
+
+@prefect.flow
+def plain(n: int) -> int:
+    return total(doubled(load_frame(n)))
+
+
+@prefect.flow
+def fails_after_its_steps() -> None:
+    load_frame(2)
+    raise ValueError("failed after the steps, token=abcdefgh12345678")
+
+
+def test_a_plain_prefect_flow_records_its_steps_into_the_flow_run(stack):
+    state = plain(3, return_state=True)
+    assert state.is_completed() and state.result() == 12
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(flow_run_id)
+        (task_run,) = [
+            t for t in client.read_task_runs() if t.flow_run_id == flow_run_id and "load" in t.name
+        ]
+    (run,) = stack.catalog.runs(stack.project)
+    assert (run.run_id, run.name, run.pipeline) == (str(flow_run_id), flow_run.name, "plain")
+    assert run.status == "completed" and run.ended is not None
+    steps = {s.step: s for s in stack.catalog.step_runs_of_run(stack.project, run.run_id)}
+    assert set(steps) == {task_run.name, "doubled", "doubled_2"}
+    loaded = steps[task_run.name]
+    assert loaded.id == str(task_run.id) and loaded.params == {"n": 3}
+    frame = fa.get_artifact(f"store://{stack.project}/load_frame")  # named after the step
+    assert loaded.outputs == [frame.id] and frame.run_id == str(flow_run_id)
+    assert steps["doubled"].inputs == [frame.id]  # lineage across tasks and direct calls
+    assert steps["doubled_2"].inputs == steps["doubled"].outputs
+    assert all(s.status == "completed" for s in steps.values())
+
+
+def test_a_plain_flow_on_s3_and_postgresql(remote_stack):
+    state = plain(3, return_state=True)
+    assert state.is_completed() and state.result() == 12
+    (run,) = remote_stack.catalog.runs("remote")
+    assert (run.run_id, run.status) == (str(state.state_details.flow_run_id), "completed")
+    steps = remote_stack.catalog.step_runs_of_run("remote", run.run_id)
+    assert len(steps) == 3 and {s.status for s in steps} == {"completed"}
+    frame = fa.get_artifact("store://remote/load_frame")
+    assert frame.path.startswith("s3://") and frame.load()["x"].tolist() == [0, 1, 2]
+    frame.verify()
+    doubled_twice = fa.get_artifact("store://remote/doubled_2")
+    assert frame.id in doubled_twice.lineage().artifacts
+
+
+def test_a_plain_flow_failing_after_its_last_step_records_a_failed_run(stack):
+    state = fails_after_its_steps(return_state=True)
+    assert state.is_failed()
+    (run,) = stack.catalog.runs(stack.project)
+    assert run.status == "failed" and run.ended is not None
+    assert "ValueError: failed after the steps" in run.error
+    assert "abcdefgh12345678" not in run.error
+    (step_run,) = stack.catalog.step_runs_of_run(stack.project, run.run_id)
+    assert step_run.status == "completed"
+
+
+attempts: list[int] = []
+
+
+@prefect.task(retries=1, retry_delay_seconds=0)
+@step
+def flaky(n: int) -> dict:
+    attempts.append(n)
+    if len(attempts) == 1:
+        raise RuntimeError("first attempt fails")
+    return {"n": n}
+
+
+@prefect.flow(retries=1, retry_delay_seconds=0)
+def retried(n: int) -> dict:
+    result = flaky(n)
+    if len(attempts) < 3:
+        attempts.append(0)
+        raise RuntimeError("the flow's first attempt fails")
+    return result
+
+
+def test_retries_are_attempts_of_one_run_and_one_step_run(stack):
+    attempts.clear()
+    state = retried(5, return_state=True)
+    assert state.is_completed()
+    (run,) = stack.catalog.runs(stack.project)
+    assert run.status == "completed" and run.run_id == str(state.state_details.flow_run_id)
+    step_runs = stack.catalog.step_runs_of_run(stack.project, run.run_id)
+    # the flow's two attempts called the task twice: two task runs; the first retried once
+    assert sorted(s.attempt for s in step_runs) == [1, 2]
+    assert all(s.status == "completed" for s in step_runs)
+    assert len({s.id for s in step_runs}) == 2
+
+
+def test_a_flow_that_records_nothing_is_left_as_it_was(stack):
+    ended: list[str] = []
+    hooks = [lambda flow, flow_run, state: ended.append(state.name)]
+
+    @prefect.flow(on_completion=hooks)
+    def quiet() -> int:
+        return 1
+
+    @prefect.flow(on_completion=hooks)
+    def loud() -> int:
+        return len(load_frame(2))
+
+    assert quiet() == 1 and loud() == 2 and quiet() == 1
+    assert ended == ["Completed"] * 3  # the user's hooks still run, and their list is theirs
+    assert len(hooks) == 1
+    (run,) = stack.catalog.runs(stack.project)  # only the flow run that called a step
+    assert run.pipeline == "loud" and run.status == "completed"
+
+
+def test_a_hostile_flow_run_name_is_cut_to_fit(stack):
+    @prefect.flow(name="my flow ..x", flow_run_name="night\x00ly-" + "n" * 300)
+    def named() -> int:
+        return len(load_frame(2))
+
+    assert named() == 2
+    (run,) = stack.catalog.runs(stack.project)
+    assert run.name == "nightly-" + "n" * 192 and run.pipeline == "my_flow__x"
+
+
+def test_recorded_tasks_record_under_a_plain_flow(stack):
+    @prefect.flow
+    def unwrapped() -> dict:
         return report(load_raw(2))
 
-    assert unrecorded() == {"rows": 2}
-    assert list(fa.list_artifacts(PROJECT)) == []
+    assert unwrapped() == {"rows": 2}
+    (run,) = stack.catalog.runs(stack.project)
+    assert run.pipeline == "unwrapped" and run.status == "completed"
+    assert {a.name for a in fa.list_artifacts(stack.project)} == {"load_raw", "report"}
+
+
+def test_the_plugin_is_installed_and_lazy():
+    assert fa.make_plugin_manager().get_plugin("prefect") is not None, (
+        "flow-artifacts-prefect's entry point is missing: reinstall it (pip install -e "
+        "plugins/flow-artifacts-prefect)"
+    )
+    script = (
+        "import sys, tempfile, flow_artifacts as fa\n"
+        "def one(): return 1\n"
+        "with fa.use_stack(fa.Stack.local(tempfile.mkdtemp())):\n"
+        "    assert fa.step(one)() == 1 and fa.current_run() is None\n"
+        "assert fa.make_plugin_manager().get_plugin('prefect') is not None\n"
+        "assert 'prefect' not in sys.modules, 'a step outside Prefect imported it'\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_a_link_prefect_refuses_is_logged_and_the_artifact_kept(stack, monkeypatch, caplog):
+    def refuse(**_):
+        raise RuntimeError("Prefect API unreachable")
+
+    monkeypatch.setattr(prefect.artifacts, "create_link_artifact", refuse)
+    with caplog.at_level("WARNING", logger="flow_artifacts_prefect"):
+        state = training(2, return_state=True)
+    assert state.is_completed()
+    assert latest("report").load() == {"rows": 2}
+    assert "could not announce store://pf/report@1 to Prefect" in caplog.text
 
 
 def test_async_functions_are_refused():

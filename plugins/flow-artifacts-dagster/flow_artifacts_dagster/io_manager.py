@@ -8,7 +8,6 @@ stores, remembered in the process that runs the step (loads and stores of one st
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from functools import lru_cache
@@ -18,9 +17,10 @@ import dagster as dg
 
 import flow_artifacts as fa
 
+from .recorder import recorder_of, safe, start_recording
+
 RUN_LABEL = "dagster_run_id"
 PARTITION_LABEL = "dagster_partition"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 _MAX_STEPS_REMEMBERED = 1024
 
 
@@ -40,12 +40,16 @@ class FlowArtifactsIOManager(dg.ConfigurableIOManager):
     pins: dict[str, str] = {}
     """Artifact name -> version number or tag to load when this run did not store it."""
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        stack = self._stack()
+        start_recording(context, stack, self._project(stack))
+
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None and context.dagster_type.is_nothing:
             return
         stack = self._stack()
         labels = {RUN_LABEL: context.run_id}
-        step = _safe(context.step_key)
+        step = safe(context.step_key)
         if context.has_asset_partitions:
             keys = context.asset_partition_keys
             if len(keys) != 1:
@@ -54,16 +58,19 @@ class FlowArtifactsIOManager(dg.ConfigurableIOManager):
                     "FlowArtifactsIOManager stores one partition per run (backfill one run each)"
                 )
             labels[PARTITION_LABEL] = keys[0]
-            step = f"{step}.{_safe(keys[0])}"
+            step = f"{step}.{safe(keys[0])}"
+        recorder = recorder_of(context.run_id)
+        step_run = recorder.step_run(context.step_key) if recorder is not None else None
         artifact = fa.materialize(
             obj,
             _name(context),
             context.run_id,
-            step,
+            step_run.name if step_run is not None else step,
             self._project(stack),
             inputs=_LOADED.get((context.run_id, context.step_key)),
             labels=labels,
-            pipeline=_safe(context.job_name),
+            pipeline=safe(context.job_name),
+            step_run_id=step_run.id if step_run is not None else None,
             stack=stack,
         )
         context.add_output_metadata(_output_metadata(artifact))
@@ -148,18 +155,12 @@ def _open_stack(spec: str) -> fa.Stack:
     return fa.Stack.from_yaml(path, name or None)
 
 
-def _safe(text: str) -> str:
-    """A Dagster name (step key, partition key) as one flow_artifacts path segment."""
-    cleaned = _UNSAFE.sub("_", text).replace("..", "_").lstrip(".")
-    return cleaned[:200] or "_"
-
-
 def _name(context: dg.OutputContext) -> str:
     """The asset key joined by dots, else `<op>` for an op's single `result`, else `<op>.<out>`."""
     if context.has_asset_key:
-        return _safe(".".join(context.asset_key.path))
+        return safe(".".join(context.asset_key.path))
     op = context.op_def.name
-    return _safe(op if context.name == "result" else f"{op}.{context.name}")
+    return safe(op if context.name == "result" else f"{op}.{context.name}")
 
 
 def _output_metadata(artifact: fa.Artifact) -> dict[str, Any]:

@@ -1,8 +1,8 @@
-"""`flow` and `task`: Prefect's decorators, with the flow run recorded as a flow_artifacts run and
-each task run as a step run of it whose return value is stored as an artifact.
+"""`flow` and `task`: Prefect's decorators, recorded.
 
-The flow's body runs inside `fa.Run(run_id=<flow run id>)`, so `@step` functions called in the
-flow or its tasks record into it too (Prefect copies the context into task threads).
+Every Prefect flow run that calls a `@step` or a `task` of this package is a flow_artifacts run
+(see `flow_runs`); `flow` only chooses its project and stack and opens it at the flow's start.
+A `task` run is a step run whose return value is stored as an artifact.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 import prefect
-from prefect.context import FlowRunContext, TaskRunContext
+from prefect.context import TaskRunContext
 
 import flow_artifacts as fa
 
+from .flow_runs import FlowRun, current_flow_run, safe_name
+
 log = logging.getLogger("flow_artifacts_prefect")
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
 def flow(
@@ -30,25 +31,16 @@ def flow(
     stack: fa.Stack | str | None = None,
     **options: Any,
 ) -> Any:
-    """`prefect.flow` (same options), whose runs are flow_artifacts runs with the flow run's id
-    and name, the flow's name as pipeline, and its final status."""
+    """`prefect.flow` (same options), whose runs record into `project` on `stack` (default: the
+    active stack and its project), from the flow's start, even when no step runs."""
 
     def decorate(func: Callable[..., Any]) -> Any:
         _refuse_async(func)
 
         @functools.wraps(func)
         def body(*args: Any, **kwargs: Any) -> Any:
-            context = FlowRunContext.get()
-            if context is None or context.flow_run is None:
-                return func(*args, **kwargs)
-            with fa.Run(
-                project=project,
-                name=context.flow_run.name,
-                pipeline=safe_name(context.flow.name),
-                run_id=str(context.flow_run.id),
-                stack=stack,
-            ):
-                return func(*args, **kwargs)
+            current_flow_run(project, stack)
+            return func(*args, **kwargs)
 
         return prefect.flow(body, **options)
 
@@ -62,9 +54,9 @@ def task(
     materializer: str | None = None,
     **options: Any,
 ) -> Any:
-    """`prefect.task` (same options), whose runs inside a recorded flow are step runs named after
-    the task run, with its parameters; a returned value other than None is stored as the
-    artifact `output` (default: the task's name) and announced as a Prefect link artifact.
+    """`prefect.task` (same options), whose runs inside a flow run are step runs with the task
+    run's name, id and parameters; a returned value other than None is stored as the artifact
+    `output` (default: the task's name) and announced as a Prefect link artifact.
 
     Arguments that are artifacts are loaded for the function and, like values another recorded
     task returned in this flow run, recorded as the step run's inputs (its lineage)."""
@@ -91,6 +83,7 @@ def task(
                 safe_name(context.task_run.name),
                 params=params,
                 inputs=[a for a in inputs if a is not None],
+                step_run_id=str(context.task_run.id),
             )
             try:
                 for key, value in bound.arguments.items():
@@ -99,7 +92,7 @@ def task(
                 result = func(*bound.args, **bound.kwargs)
                 if result is not None:
                     artifact = run.save_output(step, result, name, materializer=materializer)
-                    announce(artifact)
+                    announce(run, artifact)
             except BaseException as exc:
                 run.finish_step(step, exc)
                 raise
@@ -111,8 +104,18 @@ def task(
     return decorate(fn) if fn is not None else decorate
 
 
-def announce(artifact: fa.Artifact) -> None:
-    """A Prefect link artifact for `artifact`, shown in the UI; a failure is only logged."""
+def announce(run: fa.Run, artifact: fa.Artifact) -> None:
+    """A Prefect link artifact for `artifact`, shown in the UI. In a flow run's run it is sent
+    from a worker thread (in this task's context), so the task goes on while Prefect's API
+    answers; the flow run's end waits for it (`FlowRun.announced`)."""
+    if isinstance(run, FlowRun):
+        run.announce(functools.partial(_announce_now, artifact))
+    else:
+        _announce_now(artifact)
+
+
+def _announce_now(artifact: fa.Artifact) -> None:
+    """Create the link artifact; a failure is only logged."""
     try:
         prefect.artifacts.create_link_artifact(
             link=artifact.path,
@@ -122,12 +125,6 @@ def announce(artifact: fa.Artifact) -> None:
         )
     except Exception as exc:  # the artifact is committed; the UI link is a courtesy
         log.warning("could not announce %s to Prefect: %s", artifact.uri, exc)
-
-
-def safe_name(text: str) -> str:
-    """A Prefect name (task run `train-a1b`, flow `my flow`) as a flow_artifacts name."""
-    cleaned = _UNSAFE.sub("_", text).replace("..", "_").lstrip(".")
-    return cleaned[:200] or "_"
 
 
 def _artifact_key(name: str) -> str:
