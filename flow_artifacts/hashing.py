@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from fsspec.implementations.local import LocalFileOpener
-from fsspec.spec import AbstractBufferedFile
 
 CHECKSUM_ALGORITHM = "sha256"
 ONE_SHOT = 8 << 20
@@ -85,6 +83,8 @@ class HashingWriter:
     def _write_raw(self, view: memoryview) -> None:
         # a local file's `blocksize` (8 KiB) buffers nothing: pieces that small cost a system call
         # each, so it gets multi-MiB ones; an upload's block size bounds its parts
+        from fsspec.implementations.local import LocalFileOpener
+
         local = isinstance(self._raw, LocalFileOpener)
         piece = ONE_SHOT if local else getattr(self._raw, "blocksize", None) or ONE_SHOT
         for start in range(0, view.nbytes, piece):
@@ -109,7 +109,16 @@ class HashingWriter:
     def close(self) -> None:
         if self.closed:
             return
-        if self._raw is None:
+        from fsspec.implementations.local import LocalFileSystem
+
+        if self._raw is None and isinstance(self._fs, LocalFileSystem):
+            # one open and one write: fsspec's local file object costs more than the write
+            path = self._fs._strip_protocol(self._path)
+            if self._fs.auto_mkdir:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "xb" if self._exclusive else "wb") as f:
+                f.write(self._pending)
+        elif self._raw is None:
             mode = "create" if self._exclusive else "overwrite"
             self._fs.pipe_file(self._path, bytes(self._pending), mode=mode)
         else:
@@ -139,6 +148,8 @@ class HashingWriter:
         self._pending = bytearray()
         raw, self._raw = self._raw, None
         with contextlib.suppress(Exception):
+            from fsspec.spec import AbstractBufferedFile
+
             if isinstance(raw, AbstractBufferedFile):
                 raw.discard()
                 raw.closed = True
