@@ -51,8 +51,7 @@ class Catalog(RunMethods):
         return f"Catalog({redact_url(self.url)!r})"
 
     def close(self) -> None:
-        if "_heartbeat" in self.__dict__:  # started only by a run this process opened
-            self._heartbeat.stop()
+        self._stop_heartbeat()
         self.engine.dispose()
 
     @property
