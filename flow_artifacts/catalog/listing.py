@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, and_, exists, func, select
+from sqlalchemy import Connection, and_, exists, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause, tuple_
 
@@ -85,6 +85,26 @@ def listing(
     return found
 
 
+def narrow(
+    found: Listing, tag: str | None, label_keys: Iterable[str], text: str | None
+) -> None:
+    """Add the filters people search by: a tag on the artifact, labels that exist whatever
+    their value, and free text (case-insensitive) in the name, description or a label."""
+    a, lb, tg = t.artifacts, t.labels, t.tags
+    if tag is not None:
+        found.conditions.append(exists().where(tg.c.artifact_id == a.c.id, tg.c.tag == tag))
+    for key in label_keys:
+        found.conditions.append(exists().where(lb.c.artifact_id == a.c.id, lb.c.key == key))
+    if text is not None:
+        pattern = "%" + _escape_like(text) + "%"
+
+        def like(column: ColumnElement[Any]) -> ColumnElement[bool]:
+            return column.ilike(pattern, escape=_LIKE_ESCAPE)
+
+        in_label = exists().where(lb.c.artifact_id == a.c.id, or_(like(lb.c.key), like(lb.c.value)))
+        found.conditions.append(or_(like(a.c.name), like(a.c.description), in_label))
+
+
 def after(
     key: ColumnElement[Any],
     id_column: ColumnElement[Any],
@@ -112,12 +132,16 @@ def page(
     since: datetime | str | None = None,
     until: datetime | str | None = None,
     run_id: str | None = None,
+    tag: str | None = None,
+    label_keys: Iterable[str] = (),
+    text: str | None = None,
     page_size: int = 100,
     cursor: str | None = None,
     total: bool = False,
 ) -> Page:
-    """One page of artifacts, newest first, matching every filter given; with `total`, also
-    how many match in all (one more query)."""
+    """One page of artifacts, newest first, matching every filter given (`narrow` says what
+    `tag`, `label_keys` and `text` match); with `total`, also how many match in all (one more
+    query)."""
     if not 0 < page_size <= MAX_PAGE:
         raise ConfigError(f"page_size must be between 1 and {MAX_PAGE}, got {page_size}")
     check_kind(kind)
@@ -128,6 +152,7 @@ def page(
         since=None if since is None else as_moment(since, "since"),
         until=None if until is None else as_moment(until, "until"),
     )
+    narrow(found, tag, label_keys, text)
     conditions = found.conditions
     if name is not None:
         conditions.append(a.c.name == name)
@@ -201,6 +226,11 @@ class Search:
     cursor: str | None = None
     latest: bool = False
     """Only the newest version of each name (the page's default view)."""
+    tag: str | None = None
+    label_keys: tuple[str, ...] = ()
+    """Labels the artifact has, whatever their value."""
+    text: str | None = None
+    """A case-insensitive substring of the name, description, or a label's key or value."""
 
     SORTS: ClassVar[tuple[str, ...]] = ("created", "name", "version", "kind", "size", "step")
 
@@ -265,6 +295,7 @@ def sort_key(sort: str) -> ColumnElement[Any]:
 def _matching(query: Search) -> Listing:
     a = t.artifacts
     found = listing(query.project, query.labels, query.since, query.until)
+    narrow(found, query.tag, query.label_keys, query.text)
     if query.name is not None:
         pattern = "%" + _escape_like(query.name) + "%"
         found.conditions.append(a.c.name.ilike(pattern, escape=_LIKE_ESCAPE))
