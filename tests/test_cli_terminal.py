@@ -75,7 +75,7 @@ def test_tables_fit_the_terminal_and_wide_shows_everything(catalog):
     assert all(len(line) <= 60 for line in table), table
     assert "…" in shown and "MATERIALIZER" not in shown  # dropped before anything is cut
     code, wide = in_terminal(catalog, "ls", "demo", "--wide", columns=60)
-    assert "MATERIALIZER" in wide and "store://demo/a_rather_long_artifact_name_for_width@1" in wide
+    assert "MATERIALIZER" in wide and "demo/a_rather_long_artifact_name_for_width@1" in wide
     cat = in_terminal(catalog, "cat", "demo/a_rather_long_artifact_name_for_width", columns=70)[1]
     assert max(len(ANSI.sub("", line)) for line in cat.splitlines()) <= 70
     piped = subprocess.run(

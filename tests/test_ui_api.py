@@ -147,7 +147,8 @@ def test_every_sort_pages_through_everything_in_order(client, sort, order):
         {"order": "up"},
         {"label": "team"},
         {"label": "=risk"},
-        {"since": "yesterday"},
+        {"since": "yesterday-ish"},
+        {"since": "2x"},
         {"until": "2024-13-01"},
         {"cursor": "not-a-cursor"},
     ],
@@ -444,3 +445,21 @@ def test_compare_two_runs_as_the_cli_does(client, demo):
     assert steps["prep"]["a"]["cached"] is False and steps["prep"]["b"]["cached"] is True
     assert get(client, "/api/compare", 404, runs="1", a=first, b="nope")["status"] == 404
     assert "compare needs two runs" in get(client, "/api/compare", 400, runs="1", a=first)["error"]
+
+
+def test_list_filters_by_tag_label_key_text_and_relative_time(client, demo, stack):
+    fa.update(demo["raw"], description="Numbers FROM the source", stack=stack)
+    assert uris(get(client, "/api/artifacts", tag="prod")) == ["store://demo/clean@1"]
+    assert uris(get(client, "/api/artifacts", has="team")) == ["store://demo/clean@1"]
+    assert get(client, "/api/artifacts", has="nobody")["items"] == []
+    assert uris(get(client, "/api/artifacts", q="from the")) == ["store://demo/raw@1"]
+    assert uris(get(client, "/api/artifacts", q="RISK")) == ["store://demo/clean@1"]  # a label
+    assert get(client, "/api/artifacts", q="%")["items"] == []  # a character, not a wildcard
+    assert len(get(client, "/api/artifacts", since="1h")["items"]) == 10
+    assert len(get(client, "/api/artifacts", since="today", until="now")["items"]) == 10
+    assert get(client, "/api/artifacts", until="1d")["items"] == []
+    runs = get(client, "/api/runs", since="2d")["items"]
+    assert runs == get(client, "/api/runs")["items"] and len(runs) == 6
+    assert get(client, "/api/runs", until="yesterday")["items"] == []
+    bad = client.get("/api/runs", params={"since": "2 fortnights"})
+    assert bad.status_code == 400 and "since '2 fortnights' is not a time" in bad.json()["error"]

@@ -85,9 +85,7 @@ def listing(
     return found
 
 
-def narrow(
-    found: Listing, tag: str | None, label_keys: Iterable[str], text: str | None
-) -> None:
+def narrow(found: Listing, tag: str | None, label_keys: Iterable[str], text: str | None) -> None:
     """Add the filters people search by: a tag on the artifact, labels that exist whatever
     their value, and free text (case-insensitive) in the name, description or a label."""
     a, lb, tg = t.artifacts, t.labels, t.tags

@@ -134,7 +134,14 @@ def ls(
     emit_table(
         ["artifact", "kind", "materializer", "size", "created", "step"],
         [
-            (f"{a.project}/{a.name}@{a.version}", a.kind, a.materializer, human_size(a.size), a.created, _step(a, wide))
+            (
+                f"{a.project}/{a.name}@{a.version}",
+                a.kind,
+                a.materializer,
+                human_size(a.size),
+                a.created,
+                _step(a, wide),
+            )
             for a in page.items
         ],
         empty="no artifacts",

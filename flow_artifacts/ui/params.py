@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Protocol
 
 from ..catalog import Search
-from ..materializers.base import ArtifactKind
 from ..errors import InvalidMoment
+from ..materializers.base import ArtifactKind
 from ..moments import when_given
 
 KINDS = tuple(kind.value for kind in ArtifactKind)
