@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, and_, exists, func, or_, select
+from sqlalchemy import Connection, and_, exists, func, or_, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause, tuple_
 
@@ -264,6 +264,8 @@ def search(conn: Connection, query: Search) -> Page:
         .order_by(*order)
         .limit(query.limit + 1)
     )
+    if query.project is None and query.sort != "created" and not query.labels:
+        keys_query = _merged_over_projects(conn, keys_query, query)
     keys = conn.execute(keys_query).all()
     ids = [k.id for k in keys[: query.limit]]
     rows = conn.execute(select(*ROW_COLUMNS).where(a.c.id.in_(ids))).all() if ids else []
@@ -271,6 +273,25 @@ def search(conn: Connection, query: Search) -> Page:
     items = [by_id[i] for i in ids if i in by_id]
     more = len(keys) > query.limit
     return Page(items, _encode_search_cursor(query, keys[query.limit - 1]) if more else None)
+
+
+MERGED_PROJECTS = 64
+"""Up to this many projects, a list of all of them in another order than creation is each
+project's first page (read off its (project, key, id) index) merged; past it, one sort."""
+
+
+def _merged_over_projects(conn: Connection, keys_query: Any, query: Search) -> Any:
+    """`keys_query` over all projects as the merge of its first page in each project: indexes
+    start with the project, so one page per project is a seek, where the whole list would be
+    sorted (185 ms at 100,000 artifacts by size, 104 ms the latest of each name by name)."""
+    projects = conn.execute(select(t.projects.c.name).limit(MERGED_PROJECTS + 1)).scalars().all()
+    if not projects or len(projects) > MERGED_PROJECTS:
+        return keys_query
+    pages = [keys_query.where(t.artifacts.c.project == p).subquery() for p in projects]
+    merged = union_all(*(select(page.c.id, page.c.sort_value) for page in pages)).subquery()
+    key, tiebreak = merged.c.sort_value, merged.c.id
+    order = (key.desc(), tiebreak.desc()) if query.descending else (key.asc(), tiebreak.asc())
+    return select(merged.c.id, merged.c.sort_value).order_by(*order).limit(query.limit + 1)
 
 
 def sort_key(sort: str) -> ColumnElement[Any]:

@@ -92,13 +92,26 @@ def _pickle_trust(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE fa_artifacts ADD COLUMN pickle_trusted BOOLEAN"))
 
 
+def _listing_sort_indexes(conn: Connection) -> None:
+    """The web page's list sorted by kind, size or version reads a page off an index per
+    project instead of sorting every artifact (150-185 ms at 100,000 artifacts before).
+
+    Spelled out, not taken from `schema`, so that later versions cannot change this step.
+    """
+    for column in ("kind", "size", "version"):
+        index = f"ix_fa_artifacts_project_{column}"
+        conn.execute(text(f"CREATE INDEX {index} ON fa_artifacts (project, {column}, id)"))
+
+
 def _version_3(conn: Connection) -> None:
-    """Version 3: run liveness, store identity, change stamps, step-run attempts, pickle trust."""
+    """Version 3: run liveness, store identity, change stamps, step-run attempts, pickle trust,
+    the list's sort indexes."""
     _run_writers(conn)
     _store_identity(conn)
     _change_stamps(conn)
     _step_attempts(conn)
     _pickle_trust(conn)
+    _listing_sort_indexes(conn)
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index, 3: _version_3}

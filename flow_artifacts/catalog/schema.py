@@ -144,6 +144,11 @@ artifacts = Table(
     Index("ix_fa_artifacts_created", "created", "id"),
     Index("ix_fa_artifacts_step_run", "step_run_id"),
     Index("ix_fa_artifacts_store", "store_id"),
+    # The web page's sorts by kind, size and version, read in order per project (version 3):
+    # `listing.search` merges the projects' first pages when no project is chosen.
+    Index("ix_fa_artifacts_project_kind", "project", "kind", "id"),
+    Index("ix_fa_artifacts_project_size", "project", "size", "id"),
+    Index("ix_fa_artifacts_project_version", "project", "version", "id"),
 )
 
 artifact_names = Table(
