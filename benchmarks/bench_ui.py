@@ -56,6 +56,8 @@ def give_producers(catalog: Catalog, steps: int = 100) -> None:
         )
         producer = literal("bench-step-") + cast(a.c.version % steps, String)
         conn.execute(update(a).where(a.c.step_run_id.is_(None)).values(step_run_id=producer))
+        step = select(s.c.step).where(s.c.id == a.c.step_run_id).scalar_subquery()
+        conn.execute(update(a).values(step=step))  # as `recording` repeats it in each row
 
 
 def median_ms(func: Callable[[], Any], repeat: int) -> float:

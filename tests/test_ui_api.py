@@ -431,6 +431,14 @@ def test_latest_view_keeps_one_row_per_name_with_version_count_and_tags(client, 
     }
     assert (rows["raw"]["version"], rows["raw"]["version_count"]) == (1, 1)
     assert rows["raw"]["name_tags"] == {"gold": 1}
+    for scope in ({"project": "demo"}, {}):  # by name, each name joined to its newest version
+        newest = {i["id"] for i in get(client, "/api/artifacts", view="latest", **scope)["items"]}
+        for order in ("asc", "desc"):
+            query = {"view": "latest", "sort": "name", "order": order, **scope}
+            by_name = get(client, "/api/artifacts", **query)["items"]
+            assert {i["id"] for i in by_name} == newest
+            names = [i["name"] for i in by_name]
+            assert names == sorted(names, reverse=order == "desc")
     every = get(client, "/api/artifacts", project="demo", view="all", sort="name", order="asc")
     assert len(every["items"]) == 4
     paged = get(client, "/api/artifacts", view="latest", sort="name", order="asc", limit=2)
