@@ -126,7 +126,7 @@ def test_list_filters_by_project_name_kind_label_and_time(client, demo):
 def test_every_sort_pages_through_everything_in_order(client, sort, order, merged, monkeypatch):
     """All projects' list in any order, whether merged from each project's pages (a few
     projects) or sorted whole (more than `MERGED_PROJECTS`; here 2 projects over a limit of 1)."""
-    monkeypatch.setattr("flow_artifacts.catalog.listing.MERGED_PROJECTS", merged)
+    monkeypatch.setattr("flow_artifacts.catalog.search.MERGED_PROJECTS", merged)
     everything = get(client, "/api/artifacts", limit=200)["items"]
     key = {"step": lambda i: (i["step"], i["id"])}.get(sort, lambda i: (i[sort], i["id"]))
     expected = [i["id"] for i in sorted(everything, key=key, reverse=order == "desc")]

@@ -24,15 +24,15 @@ from ..manifest import Manifest
 from ..naming import validate_name
 from ..redact import redact_url
 from ..refs import Ref, parse_ref
-from . import curation, inventory, listing, lookups, recording
+from . import curation, inventory, listing, lookups, recording, search
 from .database import ensure_schema, open_engine, read, shown_catalog, write
 from .journaling import JournalSink, Pending, journaled
 from .lineage import Direction, LineageGraph, walk_lineage
-from .listing import Search
 from .liveness import renews_heartbeats
 from .records import Page, as_moment
 from .run_facade import RunMethods
 from .run_writes import Known, ensure_project
+from .search import Search
 
 T = TypeVar("T")
 
@@ -225,7 +225,7 @@ class Catalog(RunMethods):
     def search(self, query: Search) -> Page:
         """One page of the searchable, sortable list the web page shows."""
         with self._read() as conn:
-            return listing.search(conn, query)
+            return search.search(conn, query)
 
     def names_info(self, names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Version count and tags (tag -> version) of each (project, name)."""

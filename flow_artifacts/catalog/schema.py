@@ -148,7 +148,7 @@ artifacts = Table(
     Index("ix_fa_artifacts_step_run", "step_run_id"),
     Index("ix_fa_artifacts_store", "store_id"),
     # The web page's sorts by kind, size, version and step, read in order per project (version
-    # 3): `listing.search` merges the projects' first pages when no project is chosen.
+    # 3): `search.search` merges the projects' first pages when no project is chosen.
     Index("ix_fa_artifacts_project_kind", "project", "kind", "id"),
     Index("ix_fa_artifacts_project_size", "project", "size", "id"),
     Index("ix_fa_artifacts_project_version", "project", "version", "id"),
