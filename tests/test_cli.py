@@ -175,7 +175,7 @@ def test_verify_reports_damage_with_exit_1(populated):
         f.write(b"\xff\xff")
     result = run("verify", "--all", ok=False)
     assert result.exit_code == 1 and "1 damaged" in result.stderr
-    assert "store://demo/clean@1" in result.stdout
+    assert "demo/clean@1 " in result.stdout and "store://" not in result.stdout
 
 
 def test_gc_lists_then_removes_what_dead_writes_left_and_keeps_the_unprovable(populated, tmp_path):
@@ -223,7 +223,7 @@ def test_reindexed_pickles_load_only_once_trusted(populated, tmp_path):
     with pytest.raises(fa.PickleRefused, match="flow-artifacts trust store://demo/model@1"):
         fa.load("store://demo/model", stack=rebuilt)
     trusted = cli_process("trust", "store://demo/model")
-    assert trusted.returncode == 0 and "trusted store://demo/model@1" in trusted.stdout
+    assert trusted.returncode == 0 and "trusted demo/model@1" in trusted.stdout
     assert fa.load("store://demo/model", stack=rebuilt) == {"a": {1, 2}}
     missing = cli_process("trust", "store://demo/nothing")
     assert missing.returncode == 1 and "Traceback" not in missing.stderr

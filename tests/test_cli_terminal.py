@@ -121,7 +121,7 @@ def test_gc_says_what_it_would_remove_and_asks(catalog):
     assert code == 1 and "1 old version(s)?" in shown and "nothing changed" in shown
     assert fa.get_artifact("demo/report@1").version == 1
     code, shown = in_terminal(catalog, "gc", "--keep-last", "1", "--yes")
-    assert code == 0 and "?" not in shown and "removed store://demo/report@1" in shown
+    assert code == 0 and "?" not in shown and "removed demo/report@1" in shown
     with pytest.raises(fa.ArtifactNotFound):
         fa.get_artifact("demo/report@1")
 

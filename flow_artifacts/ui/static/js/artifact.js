@@ -53,7 +53,10 @@ function compareHref(one, other) {
 
 function producer(a) {
   const s = a.producer;
-  if (!s) return h("p", { class: "muted" }, `${a.run_id} / ${a.step} (no step-run record)`);
+  if (!s) {
+    return h("p", { class: "muted", title: a.run_id },
+      `${a.run_id.slice(0, 8)} / ${a.step} (no step-run record)`);
+  }
   return fields([
     ["Step", h("a", { href: stepHref(s) }, s.step)],
     ["Run", h("a", { href: runHref(s.project, s.run_id), title: s.run_id }, s.run_id.slice(0, 8))],
