@@ -66,7 +66,7 @@ export async function render(main, info) {
   const until = h("input", { id: "f-until", value: state.until, placeholder: "2026-05-01" });
   const form = h("form", { role: "search", class: "filters", "aria-label": "Search artifacts" },
     field("Project", project), field("Show", view), field("Name", name), field("Text", text),
-    field("Kind", kind), field("Labels", label), field("Has labels", has), field("Tag", tag),
+    field("Kind", kind), field("Labels", label), field("Label keys", has), field("Tag", tag),
     field("Created from", since), field("Created before", until),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Search"),
       h("button", { type: "reset", class: "secondary" }, "Clear")));
