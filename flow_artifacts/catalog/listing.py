@@ -89,10 +89,14 @@ def listing(
 
 def narrow(found: Listing, tag: str | None, label_keys: Iterable[str], text: str | None) -> None:
     """Add the filters people search by: a tag on the artifact, labels that exist whatever
-    their value, and free text (case-insensitive) in the name, description or a label."""
+    their value, and free text (case-insensitive) in the name, description or a label.
+
+    A tag names few artifacts, so its set is read once (`IN`); labels and text are checked per
+    artifact walked (`EXISTS`), which stops at a page when many match. Free text that matches
+    nothing reads every artifact (0.25-0.45 s at 100,000 on SQLite, on a busy machine)."""
     a, lb, tg = t.artifacts, t.labels, t.tags
     if tag is not None:
-        found.conditions.append(exists().where(tg.c.artifact_id == a.c.id, tg.c.tag == tag))
+        found.conditions.append(a.c.id.in_(select(tg.c.artifact_id).where(tg.c.tag == tag)))
     for key in label_keys:
         found.conditions.append(exists().where(lb.c.artifact_id == a.c.id, lb.c.key == key))
     if text is not None:
