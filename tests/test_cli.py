@@ -66,6 +66,18 @@ def test_ls_filters_by_tag_label_key_text_and_relative_time(populated):
     assert json.loads(run("runs", "--until", "1w", "--json").stdout)["items"] == []
 
 
+@pytest.mark.parametrize(
+    "option, value",
+    [("--tag", "../x"), ("--tag", "prod%"), ("--label", "te%m"), ("--label", "a\\b=c"),
+     ("--search", "\\"), ("--search", "\\%"), ("--search", "x" * 10_000), ("--search", "'; --"),
+     ("--search", "\x1b[2J"), ("--name", "a_b%")],
+)  # fmt: skip
+def test_odd_filter_values_match_nothing_and_break_nothing(populated, option, value):
+    result = run("ls", option, value)
+    assert result.stdout == "" and "no artifacts" in result.stderr
+    assert len(refs()) == 3  # the catalog is as it was
+
+
 @pytest.mark.parametrize("command", ["ls", "runs"])
 @pytest.mark.parametrize("typed", ["3x", "yesterday-ish", "-2d", "\x1b[2J1d", "9" * 40 + "w"])
 def test_a_bad_time_is_one_clear_error_everywhere(populated, tmp_path, command, typed):
