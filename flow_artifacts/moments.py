@@ -41,8 +41,8 @@ def when_given(text: str, field: str, now: datetime | None = None) -> datetime:
         if typed == "now":
             return at
         if typed in ("today", "yesterday"):
-            midnight = at.replace(hour=0, minute=0, second=0, microsecond=0)
-            return midnight - timedelta(days=int(typed == "yesterday"))
+            day = at.date() - timedelta(days=int(typed == "yesterday"))
+            return datetime(day.year, day.month, day.day).astimezone()  # that day's own offset
         return parse_moment(text.strip())
     except (ValueError, OverflowError):
         raise InvalidMoment(f"{field} {text!r:.60} is not a time; write {FORMS}") from None

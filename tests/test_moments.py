@@ -54,3 +54,17 @@ def test_anything_else_is_a_clear_error_naming_the_field(typed):
     assert message.startswith("--since ") and "is not a time; write 2d, 3h" in message
     assert "\x1b" not in message and len(message) < 250 and "datetime" not in message
     assert isinstance(caught.value, fa.FlowArtifactsError) and isinstance(caught.value, ConfigError)
+
+
+def test_yesterday_across_a_change_of_clocks_is_that_days_midnight(monkeypatch):
+    monkeypatch.setenv("TZ", "Europe/Berlin")  # clocks went forward on 29 March 2026
+    time.tzset()
+    try:
+        after = datetime(2026, 3, 30, 10, 0, tzinfo=timezone.utc)
+        assert (
+            when_given("yesterday", "since", now=after).isoformat() == "2026-03-29T00:00:00+01:00"
+        )
+        assert when_given("today", "since", now=after).isoformat() == "2026-03-30T00:00:00+02:00"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
