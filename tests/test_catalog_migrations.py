@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import inspect, select, text
 
 import flow_artifacts as fa
-from flow_artifacts.catalog import Catalog, schema
+from flow_artifacts.catalog import Catalog, Search, schema
 from flow_artifacts.maintenance import gc, verify
 
 VERSION_2 = [
@@ -20,9 +20,12 @@ VERSION_2 = [
     "ALTER TABLE fa_artifact_names DROP COLUMN changed",
     "ALTER TABLE fa_step_runs DROP COLUMN attempt",
     "ALTER TABLE fa_artifacts DROP COLUMN pickle_trusted",
+    *(f"DROP INDEX ix_fa_artifacts_project_{c}" for c in ("kind", "size", "version", "step")),
+    "ALTER TABLE fa_artifacts DROP COLUMN step",
 ]
 """What version 2 lacked: the writer and heartbeat of runs and step runs, rows' store id, the
-change stamps of artifacts and names, step-run attempts, and rows' pickle trust."""
+change stamps of artifacts and names, step-run attempts, rows' pickle trust, and the list's
+sort indexes."""
 
 VERSION_1_LABELS = [
     *VERSION_2,
@@ -123,4 +126,20 @@ def test_a_version_2_catalog_keeps_working_and_its_rows_adopt_the_store(stack, c
         ids = set(conn.execute(select(schema.artifacts.c.store_id)).scalars())
     assert ids == {newer.store.identity}
     assert all(r.ok for r in verify(stack=newer))
+    migrated.close()
+
+
+def test_a_version_2_catalog_gets_the_list_sort_indexes(stack, catalog_url):
+    made = [fa.materialize({"i": i}, "n", "r1", f"step{i}", "demo", stack=stack) for i in (2, 1)]
+    with stack.catalog.engine.begin() as conn:
+        for statement in [*VERSION_2, "UPDATE fa_schema SET version = 2"]:
+            conn.execute(text(statement))
+    stack.catalog.close()
+    migrated = Catalog(catalog_url)
+    with migrated.engine.connect() as conn:
+        found = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("fa_artifacts")}
+    for column in ("kind", "size", "version", "step"):
+        assert found[f"ix_fa_artifacts_project_{column}"] == ["project", column, "id"]
+    by_step = migrated.search(Search(sort="step", descending=False)).items
+    assert [(m.id, m.step) for m in by_step] == [(m.id, m.step) for m in reversed(made)]
     migrated.close()

@@ -24,15 +24,15 @@ from ..manifest import Manifest
 from ..naming import validate_aspect_name
 from ..redact import redact_url
 from ..refs import Ref, parse_ref
-from . import curation, inventory, listing, lookups, recording
+from . import curation, inventory, listing, lookups, recording, search
 from .database import ensure_schema, open_engine, read, shown_catalog, write
 from .journaling import JournalSink, Pending, journaled
 from .lineage import Direction, LineageGraph, walk_lineage
-from .listing import Search
 from .liveness import renews_heartbeats
-from .records import Page
+from .records import Page, as_moment
 from .run_facade import RunMethods
 from .run_writes import Known, ensure_project
+from .search import Search
 
 T = TypeVar("T")
 
@@ -218,20 +218,29 @@ class Catalog(RunMethods):
         since: datetime | str | None = None,
         until: datetime | str | None = None,
         run_id: str | None = None,
+        tag: str | None = None,
+        label_keys: Iterable[str] = (),
+        text: str | None = None,
         page_size: int = 100,
         cursor: str | None = None,
         total: bool = False,
     ) -> Page:
-        """One page of artifacts, newest first, matching every filter given; with `total`,
-        `Page.total` counts them in all pages."""
+        """One page of artifacts, newest first, matching every filter given (`tag` on the
+        artifact, labels by key alone, free `text` in name, description and labels); with
+        `total`, `Page.total` counts them in all pages."""
         with self._read() as conn:
             return listing.page(
                 conn, project=project, name=name, kind=kind, labels=labels, since=since,
-                until=until, run_id=run_id, page_size=page_size, cursor=cursor, total=total,
+                until=until, run_id=run_id, tag=tag, label_keys=label_keys, text=text,
+                page_size=page_size, cursor=cursor, total=total,
             )  # fmt: skip
 
     def iter_artifacts(self, *, page_size: int = 100, **filters: Any) -> Iterator[Manifest]:
-        """All matching artifacts, newest first, fetched lazily one page at a time."""
+        """All matching artifacts, newest first, fetched lazily one page at a time; a relative
+        time (`since="2d"`) is read once, so every page has the same window."""
+        for field in ("since", "until"):
+            if filters.get(field) is not None:
+                filters[field] = as_moment(filters[field], field)
         cursor = None
         while True:
             page = self.list_page(page_size=page_size, cursor=cursor, **filters)
@@ -243,7 +252,7 @@ class Catalog(RunMethods):
     def search(self, query: Search) -> Page:
         """One page of the searchable, sortable list the web page shows."""
         with self._read() as conn:
-            return listing.search(conn, query)
+            return search.search(conn, query)
 
     def names_info(self, names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Version count and tags (tag -> version) of each (project, name)."""
