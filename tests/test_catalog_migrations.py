@@ -8,7 +8,14 @@ import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog, Search, schema
 from flow_artifacts.maintenance import gc, verify
 
+VERSION_3 = [
+    *(f"DROP INDEX ix_fa_artifacts_project_{c}" for c in ("kind", "size", "version", "step")),
+    "ALTER TABLE fa_artifacts DROP COLUMN step",
+]
+"""What version 3 lacked: the list's sort indexes and the step each artifact row repeats."""
+
 VERSION_2 = [
+    *VERSION_3,
     *(
         f"ALTER TABLE {table} DROP COLUMN {column}"
         for table in ("fa_runs", "fa_step_runs")
@@ -20,12 +27,15 @@ VERSION_2 = [
     "ALTER TABLE fa_artifact_names DROP COLUMN changed",
     "ALTER TABLE fa_step_runs DROP COLUMN attempt",
     "ALTER TABLE fa_artifacts DROP COLUMN pickle_trusted",
-    *(f"DROP INDEX ix_fa_artifacts_project_{c}" for c in ("kind", "size", "version", "step")),
-    "ALTER TABLE fa_artifacts DROP COLUMN step",
 ]
 """What version 2 lacked: the writer and heartbeat of runs and step runs, rows' store id, the
-change stamps of artifacts and names, step-run attempts, rows' pickle trust, and the list's
-sort indexes."""
+change stamps of artifacts and names, step-run attempts, rows' pickle trust, and all that version
+3 lacked."""
+
+
+def current_version(conn) -> int:
+    return conn.execute(select(schema.schema_info.c.version)).scalar_one()
+
 
 VERSION_1_LABELS = [
     *VERSION_2,
@@ -59,7 +69,7 @@ def test_a_version_1_catalog_is_migrated_and_its_labels_still_filter(stack, cata
 
     migrated = Catalog(catalog_url)
     with migrated.engine.connect() as conn:
-        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 3
+        assert current_version(conn) == schema.SCHEMA_VERSION
     indexes = {index["name"] for index in inspect(migrated.engine).get_indexes("fa_labels")}
     assert indexes == {index.name for index in schema.labels.indexes}
     team_a = migrated.list_page(project="demo", labels={"team": "a", "tier": "gold"})
@@ -114,7 +124,7 @@ def test_a_version_2_catalog_keeps_working_and_its_rows_adopt_the_store(stack, c
 
     migrated = Catalog(catalog_url)
     with migrated.engine.connect() as conn:
-        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 3
+        assert current_version(conn) == schema.SCHEMA_VERSION
         assert set(conn.execute(select(schema.artifacts.c.store_id)).scalars()) == {None}
     newer = fa.Stack(store=fa.ArtifactStore(stack.store.root), catalog=migrated)
     assert fa.load(old[0].uri, stack=newer) == {"i": 0}
@@ -129,10 +139,11 @@ def test_a_version_2_catalog_keeps_working_and_its_rows_adopt_the_store(stack, c
     migrated.close()
 
 
-def test_a_version_2_catalog_gets_the_list_sort_indexes(stack, catalog_url):
+def test_a_version_3_catalog_gets_the_list_sort_indexes(stack, catalog_url):
+    """Version 3 shipped: a catalog already at it must still get version 4's indexes."""
     made = [fa.materialize({"i": i}, "n", "r1", f"step{i}", "demo", stack=stack) for i in (2, 1)]
     with stack.catalog.engine.begin() as conn:
-        for statement in [*VERSION_2, "UPDATE fa_schema SET version = 2"]:
+        for statement in [*VERSION_3, "UPDATE fa_schema SET version = 3"]:
             conn.execute(text(statement))
     stack.catalog.close()
     migrated = Catalog(catalog_url)

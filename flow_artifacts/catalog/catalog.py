@@ -24,11 +24,12 @@ from ..manifest import Manifest
 from ..naming import validate_aspect_name
 from ..redact import redact_url
 from ..refs import Ref, parse_ref
-from . import curation, inventory, listing, lookups, recording, search
+from . import curation, listing, lookups, recording, search
 from .database import ensure_schema, open_engine, read, shown_catalog, write
 from .journaling import JournalSink, Pending, journaled
 from .lineage import Direction, LineageGraph, walk_lineage
 from .liveness import renews_heartbeats
+from .maintenance_facade import MaintenanceMethods
 from .records import Page, as_moment
 from .run_facade import RunMethods
 from .run_writes import Known, ensure_project
@@ -37,7 +38,7 @@ from .search import Search
 T = TypeVar("T")
 
 
-class Catalog(RunMethods):
+class Catalog(RunMethods, MaintenanceMethods):
     """A catalog database at a SQLAlchemy URL (SQLite file by default, PostgreSQL for teams)."""
 
     def __init__(self, url: str) -> None:
@@ -376,34 +377,3 @@ class Catalog(RunMethods):
         never hands out its version number again.
         """
         self._journaled(journal, lambda c, p: curation.delete_rows(c, p, artifact_ids))
-
-    # --- maintenance -------------------------------------------------------------------------
-
-    def owned_files(self, store_id: str) -> set[str]:
-        """Every store-relative file a row of the store `store_id` owns (see `inventory`)."""
-        with self._read() as conn:
-            return inventory.owned_files(conn, store_id)
-
-    def legacy_rows(self) -> list[tuple[str, str]]:
-        """(id, key) of rows written before store ids, which no store has adopted yet."""
-        with self._read() as conn:
-            return inventory.legacy_rows(conn)
-
-    def adopt_rows(self, ids: Iterable[str], store_id: str) -> None:
-        """Give rows from before store ids the id of the store where their manifest was found."""
-        chosen = list(ids)
-        self._write(lambda conn: inventory.adopt_rows(conn, chosen, store_id))
-
-    def tagged_ids(self) -> set[str]:
-        with self._read() as conn:
-            return inventory.tagged_ids(conn)
-
-    def surplus_versions(self, keep_last: int, project: str | None = None) -> list[Manifest]:
-        """Versions older than the newest `keep_last` of each name."""
-        with self._read() as conn:
-            return inventory.surplus_versions(conn, keep_last, project)
-
-    def upstream_closure(self, ids: Iterable[str]) -> set[str]:
-        """Every artifact any of `ids` was produced from, at any depth (not `ids` themselves)."""
-        with self._read() as conn:
-            return inventory.upstream_closure(conn, ids)

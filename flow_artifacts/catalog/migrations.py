@@ -93,9 +93,10 @@ def _pickle_trust(conn: Connection) -> None:
 
 
 def _listing_sort_indexes(conn: Connection) -> None:
-    """The web page's list sorted by kind, size, version or step reads a page off an index per
-    project instead of sorting every artifact (150-185 ms at 100,000 artifacts before). Rows
-    repeat their step run's step for it ("" without one), filled here for existing rows.
+    """Version 4: the web page's list sorted by kind, size, version or step reads a page off an
+    index per project instead of sorting every artifact (150-185 ms at 100,000 artifacts
+    before). Rows repeat their step run's step for it ("" without one), filled here for existing
+    rows.
 
     Spelled out, not taken from `schema`, so that later versions cannot change this step.
     """
@@ -112,15 +113,17 @@ def _listing_sort_indexes(conn: Connection) -> None:
 
 
 def _version_3(conn: Connection) -> None:
-    """Version 3: run liveness, store identity, change stamps, step-run attempts, pickle trust,
-    the list's sort indexes."""
+    """Version 3: run liveness, store identity, change stamps, step-run attempts, pickle trust."""
     _run_writers(conn)
     _store_identity(conn)
     _change_stamps(conn)
     _step_attempts(conn)
     _pickle_trust(conn)
-    _listing_sort_indexes(conn)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index, 3: _version_3}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _label_listing_index,
+    3: _version_3,
+    4: _listing_sort_indexes,
+}
 """The step from version N-1 to N, keyed by N: one for every version above 1."""
