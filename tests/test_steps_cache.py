@@ -57,6 +57,22 @@ def test_a_hit_skips_the_function_and_reuses_the_committed_outputs(local_stack):
     assert fa.lineage(second.artifacts["produce"], "downstream").step_runs[hit.id].cached
 
 
+def test_a_hit_is_recorded_in_one_journal_record_and_replays(local_stack):
+    """A hit records its step run finished at once (one transaction, one journal record), so
+    no crash can leave it half-recorded; `reindex` gives back the same step run."""
+    _run([1, 2, 3])
+    before = {r.path for r in local_stack.store.journal.read()[0]}
+    second = _run([1, 2, 3])
+    added = [r for r in local_stack.store.journal.read()[0] if r.path not in before]
+    [hit] = [s for s in second.steps if s.step == "total"]
+    assert [r.op for r in added if r.fields.get("id") == hit.id] == ["step_run_cached"]
+    recorded = local_stack.catalog.step_run(hit.id)
+    assert (recorded.status, recorded.cached, recorded.attempt) == ("completed", True, 1)
+    assert hit.status == "completed" and hit.cached and hit.outputs["total"].id == (
+        second.artifacts["total"].id
+    )
+
+
 def test_inputs_count_by_content_not_by_name_or_id(local_stack):
     x = fa.materialize(pd.DataFrame({"v": [4, 5]}), "x", "r0", "load", "demo")
     y = fa.materialize(pd.DataFrame({"v": [4, 5]}), "y", "r0", "load", "demo")
