@@ -68,9 +68,8 @@ def test_a_hit_is_recorded_in_one_journal_record_and_replays(local_stack):
     assert [r.op for r in added if r.fields.get("id") == hit.id] == ["step_run_cached"]
     recorded = local_stack.catalog.step_run(hit.id)
     assert (recorded.status, recorded.cached, recorded.attempt) == ("completed", True, 1)
-    assert hit.status == "completed" and hit.cached and hit.outputs["total"].id == (
-        second.artifacts["total"].id
-    )
+    assert hit.status == "completed" and hit.cached
+    assert hit.outputs["total"].id == second.artifacts["total"].id
 
 
 def test_inputs_count_by_content_not_by_name_or_id(local_stack):
