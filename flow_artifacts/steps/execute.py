@@ -67,7 +67,7 @@ def call_in_run(
     if key is not None and run.cache and resume is None:
         reused = _reusable(stack, step, key)
         if reused is not None:
-            return _record_hit(stack, run, step, record, reused)
+            return _record_hit(run, step, record, reused)
     if resume is None:
         committed = run.open_step_run(record, list(call.inputs))
     else:
@@ -150,7 +150,7 @@ def _match_outputs(step: Step, manifests: list[Manifest]) -> list[tuple[str, Man
 
 
 def _record_hit(
-    stack: Stack, run: Run, step: Step, record: StepRun, reused: list[tuple[str, Artifact, Any]]
+    run: Run, step: Step, record: StepRun, reused: list[tuple[str, Artifact, Any]]
 ) -> Any:
     """Record the step run as completed from the cache, in one catalog transaction."""
     record.cached = True
