@@ -223,3 +223,26 @@ def test_an_argument_without_a_stable_form_runs_uncached_with_a_warning(local_st
             guarded(lock, 1)
     assert calls == ["guarded", "guarded"]
     assert run.steps[0].cache_key is None
+
+
+def test_a_framework_task_runs_hit_keeps_its_task_run_id(tmp_path):
+    """A framework task run (here task `task-7` with its own id) that hits the cache is recorded
+    under the framework's id, completed and cached, like any hit."""
+    from tests.test_hooks import FrameworkRun
+
+    @step(name="prep", cache=True)
+    def prep(n: int) -> dict:
+        calls.append("prep")
+        return {"n": n}
+
+    stack = fa.Stack.local(tmp_path)
+    with fa.run(project="fw", stack=stack):
+        prep(2)
+    with FrameworkRun(project="fw", run_id="framework-run-1", stack=stack) as framework:
+        assert prep(2) == {"n": 2}
+    assert calls == ["prep"]
+    [hit] = stack.catalog.step_runs_of_run("fw", "framework-run-1")
+    assert (hit.id, hit.step) == ("0f0e0d0c-0000-4000-8000-000000000007", "task-7")
+    assert (hit.status, hit.cached, hit.attempt) == ("completed", True, 1)
+    assert framework.steps[0].id == hit.id and framework.steps[0].cached
+    stack.close()
