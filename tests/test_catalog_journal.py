@@ -96,6 +96,16 @@ def flaky(x: int) -> int:
     return explode(double(x))
 
 
+@step(cache=True)
+def square(x: int) -> int:
+    return x * x
+
+
+@pipeline(project="demo")
+def squares(x: int) -> int:
+    return square(x)
+
+
 def build_history(stack: fa.Stack) -> dict[str, fa.Artifact]:
     """A catalog with every kind of change made after writing."""
     raw = fa.materialize(
@@ -122,6 +132,9 @@ def build_history(stack: fa.Stack) -> dict[str, fa.Artifact]:
     fa.delete(v2, stack=stack)  # a middle version, with the tag it carried
     with fa.use_stack(stack), pytest.raises(ValueError):
         flaky(21)
+    with fa.use_stack(stack):
+        squares(4)
+        squares(4)  # a cache hit: its step run journaled as one step_run_cached record
     gone = fa.materialize({"v": 9}, "scratch", "r9", "prep", stack=stack)
     fa.tag(gone, "tmp", stack=stack)
     fa.delete("scratch", "demo", all_versions=True, stack=stack)
@@ -140,12 +153,13 @@ def test_reindex_restores_a_lost_catalog_exactly(make_stack) -> None:
     build_history(stack)
     before = snapshot(stack.catalog)
     assert before["runs"] and any(s["status"] == "failed" for s in before["step_runs"])
+    assert [s["status"] for s in before["step_runs"] if s["cached"]] == ["completed"]
     lose_catalog(stack)
 
     rebuilt = make_stack()
     report = fa.reindex(stack=rebuilt)
 
-    assert report.skipped == [] and report.added == 4  # raw, clean@1, clean@3, double
+    assert report.skipped == [] and report.added == 5  # raw, clean@1, clean@3, double, square
     assert snapshot(rebuilt.catalog) == before
     again = fa.reindex(stack=rebuilt)  # idempotent over a catalog that has rows
     assert again.added == 0 and again.skipped == []
@@ -175,7 +189,7 @@ def test_bad_manifests_and_records_are_skipped_and_reported(make_stack, target) 
     skipped = dict(report.skipped)
     assert set(skipped) == {broken_record, arts["raw"].key + MANIFEST_SUFFIX}
     assert "not valid JSON" in skipped[broken_record]
-    assert report.added == 3  # the rest is restored
+    assert report.added == 4  # the rest is restored
     assert fa.get_artifact("store://demo/clean:best", stack=rebuilt).id == arts["v3"].id
     assert fa.get_artifact(arts["v1"].id, stack=rebuilt).labels == {"team": "data"}
 
@@ -362,3 +376,35 @@ def test_forged_journal_records_are_reported_not_followed(make_stack) -> None:
         "unknown journal operation" in problems[f"{JOURNAL_DIR}/x/99990101T000000.000000Z-op.json"]
     )
     assert fa.describe(b, stack=stack).tags == {}
+
+
+def test_cache_hits_journaled_either_way_replay_to_the_same_step_runs(make_stack) -> None:
+    """A cache hit's step run is one `step_run_cached` record now; stores written before hold
+    a `step_run_start` and a `step_run_end` for it. Both rebuild a completed, cached step run
+    with its inputs, and the run's end after it."""
+    stack = make_stack()
+    raw = fa.materialize({"rows": 3}, "raw", "r0", "ingest", stack=stack)
+    journal, catalog = stack.store.journal, stack.catalog
+    catalog.start_run("demo", "r1", pipeline="p", journal=journal)
+    key = "sha256:" + "0" * 64
+    old = catalog.start_step_run(
+        "demo", "r1", "old", params={"x": 1}, cache_key=key, inputs=[raw.id], journal=journal
+    )
+    catalog.finish_step_run(old, "completed", cached=True, journal=journal)
+    new = catalog.record_cached_step_run(
+        "demo", "r1", "new", params={"x": 1}, cache_key=key, inputs=[raw.id], journal=journal
+    )
+    catalog.finish_run("demo", "r1", "completed", journal=journal)
+    ops = sorted(r.op for r in journal.read()[0] if r.fields.get("id") in (old, new))
+    assert ops == ["step_run_cached", "step_run_end", "step_run_start"]
+    before = snapshot(catalog)
+    for record in (catalog.step_run(old), catalog.step_run(new)):
+        assert (record.status, record.cached, record.inputs) == ("completed", True, [raw.id])
+        assert record.started < record.ended
+    lose_catalog(stack)
+
+    rebuilt = make_stack()
+    assert fa.reindex(stack=rebuilt).skipped == []
+    assert snapshot(rebuilt.catalog) == before
+    assert fa.reindex(stack=rebuilt).skipped == []  # idempotent
+    assert snapshot(rebuilt.catalog) == before

@@ -156,6 +156,33 @@ def test_each_step_run_emits_start_and_complete_with_datasets_and_parent(tmp_pat
     stack.close()
 
 
+@fa.step(cache=True)
+def summed(x: int) -> dict:
+    return {"sum": x + 1}
+
+
+@fa.pipeline(project="demo")
+def summing():
+    return summed(1)
+
+
+def test_a_cache_hit_emits_start_and_complete_with_the_reused_output(tmp_path, receiver):
+    """A hit's step run is recorded finished at once, but its events are any step run's."""
+    stack = stack_with(tmp_path, receiver.url)
+    summing.with_options(stack=stack)()
+    second = summing.with_options(stack=stack)()
+    [hit] = second.steps
+    assert hit.cached
+    events = [e for e in receiver.events if e["run"]["runId"] == hit.id]
+    for event in events:
+        validate(event)
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    (reused,) = events[1]["outputs"]
+    assert reused["name"] == "demo/summed"
+    assert reused["facets"]["version"]["datasetVersion"] == "1"
+    stack.close()
+
+
 def test_a_failed_step_emits_fail_with_its_masked_error(tmp_path, receiver):
     stack = stack_with(tmp_path, receiver.url)
     with pytest.raises(ValueError):

@@ -57,6 +57,21 @@ def test_a_hit_skips_the_function_and_reuses_the_committed_outputs(local_stack):
     assert fa.lineage(second.artifacts["produce"], "downstream").step_runs[hit.id].cached
 
 
+def test_a_hit_is_recorded_in_one_journal_record_and_replays(local_stack):
+    """A hit records its step run finished at once (one transaction, one journal record), so
+    no crash can leave it half-recorded; `reindex` gives back the same step run."""
+    _run([1, 2, 3])
+    before = {r.path for r in local_stack.store.journal.read()[0]}
+    second = _run([1, 2, 3])
+    added = [r for r in local_stack.store.journal.read()[0] if r.path not in before]
+    [hit] = [s for s in second.steps if s.step == "total"]
+    assert [r.op for r in added if r.fields.get("id") == hit.id] == ["step_run_cached"]
+    recorded = local_stack.catalog.step_run(hit.id)
+    assert (recorded.status, recorded.cached, recorded.attempt) == ("completed", True, 1)
+    assert hit.status == "completed" and hit.cached
+    assert hit.outputs["total"].id == second.artifacts["total"].id
+
+
 def test_inputs_count_by_content_not_by_name_or_id(local_stack):
     x = fa.materialize(pd.DataFrame({"v": [4, 5]}), "x", "r0", "load", "demo")
     y = fa.materialize(pd.DataFrame({"v": [4, 5]}), "y", "r0", "load", "demo")
@@ -208,3 +223,26 @@ def test_an_argument_without_a_stable_form_runs_uncached_with_a_warning(local_st
             guarded(lock, 1)
     assert calls == ["guarded", "guarded"]
     assert run.steps[0].cache_key is None
+
+
+def test_a_framework_task_runs_hit_keeps_its_task_run_id(tmp_path):
+    """A framework task run (here task `task-7` with its own id) that hits the cache is recorded
+    under the framework's id, completed and cached, like any hit."""
+    from tests.test_hooks import FrameworkRun
+
+    @step(name="prep", cache=True)
+    def prep(n: int) -> dict:
+        calls.append("prep")
+        return {"n": n}
+
+    stack = fa.Stack.local(tmp_path)
+    with fa.run(project="fw", stack=stack):
+        prep(2)
+    with FrameworkRun(project="fw", run_id="framework-run-1", stack=stack) as framework:
+        assert prep(2) == {"n": 2}
+    assert calls == ["prep"]
+    [hit] = stack.catalog.step_runs_of_run("fw", "framework-run-1")
+    assert (hit.id, hit.step) == ("0f0e0d0c-0000-4000-8000-000000000007", "task-7")
+    assert (hit.status, hit.cached, hit.attempt) == ("completed", True, 1)
+    assert framework.steps[0].id == hit.id and framework.steps[0].cached
+    stack.close()

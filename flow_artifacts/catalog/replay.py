@@ -286,11 +286,13 @@ _RUN_STEPS: dict[str, Step] = {
     "run_start": _run_start,
     "run_end": _run_end,
     "step_run_start": _step_run_start,
+    "step_run_cached": _step_run_start,  # a cache hit's: its row carries its end
     "step_run_retry": _step_run_retry,
     "step_run_end": _step_run_end,
 }
 _ARTIFACT_STEPS: dict[str, Step] = {
     "step_run_start": _step_inputs,
+    "step_run_cached": _step_inputs,
     "tag": _tag,
     "untag": _untag,
     "update": _update,

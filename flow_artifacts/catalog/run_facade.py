@@ -24,6 +24,9 @@ from .liveness import RUNNING, Heartbeat
 from .records import RunRecord, StepRunRecord, as_moment
 from .run_writes import Known, writer
 
+if TYPE_CHECKING:
+    from ..manifest import Manifest
+
 T = TypeVar("T")
 
 
@@ -123,6 +126,47 @@ class RunMethods:
         self._heartbeat.open(step_run_id=step_run_id)
         return step_run_id
 
+    def record_cached_step_run(
+        self,
+        project: str,
+        run_id: str,
+        step: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        cache_key: str,
+        inputs: Sequence[str] = (),
+        step_run_id: str | None = None,
+        journal: JournalSink | None = None,
+    ) -> str:
+        """Record a step run that reused an earlier one's outputs: completed and cached from the
+        start, in one transaction with one journal record; returns its id (as `start_step_run`
+        does)."""
+        if step_run_id is None:
+            step_run_id = str(uuid.uuid4())
+        else:
+            check_text(step_run_id, "step run id", ID_CHARS)
+        fields = {
+            "id": step_run_id,
+            "step": step,
+            "status": "completed",
+            "cached": True,
+            "params": dict(params or {}),
+            "cache_key": cache_key,
+            "inputs": list(dict.fromkeys(inputs)),
+            **writer(),
+        }
+
+        def work(conn: Connection, pending: Pending) -> int:
+            return run_writes.record_cached_step_run(
+                conn, pending, self._known, project, run_id, fields
+            )
+
+        run_pk = self._journaled(journal, work)
+        self._known.projects.add(project)
+        self._known.runs[(project, run_id)] = run_pk
+        self._known.step_runs[(project, run_id, step)] = step_run_id
+        return step_run_id
+
     def finish_step_run(
         self,
         step_run_id: str,
@@ -206,6 +250,12 @@ class RunMethods:
         prints it); at most two, which is enough to tell the caller it was ambiguous."""
         with self._read() as conn:
             return runs.runs_matching(conn, run_id, project, self._renews)
+
+    def cached_outputs(self, cache_key: str) -> list[Manifest]:
+        """The outputs of the step run `find_cached` finds, in one indexed query (none when
+        there is no such step run)."""
+        with self._read() as conn:
+            return runs.cached_outputs(conn, cache_key)
 
     def find_cached(self, cache_key: str) -> StepRunRecord | None:
         """The latest completed, not itself cached, step run with this cache key."""

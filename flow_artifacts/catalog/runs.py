@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, bindparam, false, literal_column, or_, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
@@ -18,7 +18,19 @@ from ..errors import ArtifactNotFound, InvalidName
 from . import schema as t
 from .database import chunked
 from .liveness import CRASHED, RUNNING, observed_status
-from .records import RUN_FIELDS, RunRecord, StepRunRecord, decode_cursor, encode_run_cursor, now
+from .records import (
+    ROW_COLUMNS,
+    RUN_FIELDS,
+    RunRecord,
+    StepRunRecord,
+    decode_cursor,
+    encode_run_cursor,
+    now,
+    row_to_manifest,
+)
+
+if TYPE_CHECKING:
+    from ..manifest import Manifest
 
 _s, _r, _si, _a = t.step_runs, t.runs, t.step_inputs, t.artifacts
 _STEP_RUNS = select(_s, _r.c.project, _r.c.run_id).join(_r, _r.c.pk == _s.c.run_pk)
@@ -32,6 +44,18 @@ _CACHED = (
     .order_by(_s.c.started.desc())
     .limit(1)
 )
+# The cache hit's outputs in one query: by the step-run index of artifacts, under the cache key's.
+_CACHED_ID = (
+    select(_s.c.id)
+    .where(
+        _s.c.cache_key == bindparam("cache_key"),
+        _s.c.status == "completed",
+        _s.c.cached.is_(false()),
+    )
+    .order_by(_s.c.started.desc())
+    .limit(1)
+)
+_CACHED_OUTPUTS = select(*ROW_COLUMNS).where(_a.c.step_run_id == _CACHED_ID.scalar_subquery())
 _EDGES_OF_ONE = union_all(
     select(literal_column("'in'").label("edge"), _si.c.artifact_id).where(
         _si.c.step_run_id == bindparam("step_run_id")
@@ -97,6 +121,11 @@ def find_cached(conn: Connection, cache_key: str, renews: bool) -> StepRunRecord
     for edge, artifact_id in conn.execute(_EDGES_OF_ONE, {"step_run_id": row.id}):
         (inputs if edge == "in" else outputs).append(artifact_id)
     return _step_run_record(row, {row.id: inputs}, {row.id: outputs}, renews, now())
+
+
+def cached_outputs(conn: Connection, cache_key: str) -> list[Manifest]:
+    """The artifacts the latest completed, not itself cached, step run with this key made."""
+    return [row_to_manifest(row) for row in conn.execute(_CACHED_OUTPUTS, {"cache_key": cache_key})]
 
 
 def consumers(conn: Connection, artifact_ids: Sequence[str]) -> dict[str, list[str]]:

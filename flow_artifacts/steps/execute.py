@@ -67,7 +67,7 @@ def call_in_run(
     if key is not None and run.cache and resume is None:
         reused = _reusable(stack, step, key)
         if reused is not None:
-            return _record_hit(stack, run, step, record, reused)
+            return _record_hit(run, step, record, reused)
     if resume is None:
         committed = run.open_step_run(record, list(call.inputs))
     else:
@@ -119,12 +119,8 @@ def _key(step: Step, project: str, call: PreparedCall) -> str | None:
 def _reusable(stack: Stack, step: Step, key: str) -> list[tuple[str, Artifact, Any]] | None:
     """(name, artifact, loaded object) of each output of an earlier call with this key, or None
     when there is none, or its outputs were deleted or can no longer be loaded."""
-    found = stack.catalog.find_cached(key)
-    if found is None:
-        return None
-    manifests = stack.catalog.by_ids(found.outputs)
-    chosen = _match_outputs(step, manifests)
-    if chosen is None or len(manifests) != len(found.outputs):
+    chosen = _match_outputs(step, stack.catalog.cached_outputs(key))
+    if chosen is None:
         return None
     reused = []
     for name, manifest in chosen:
@@ -154,18 +150,19 @@ def _match_outputs(step: Step, manifests: list[Manifest]) -> list[tuple[str, Man
 
 
 def _record_hit(
-    stack: Stack, run: Run, step: Step, record: StepRun, reused: list[tuple[str, Artifact, Any]]
+    run: Run, step: Step, record: StepRun, reused: list[tuple[str, Artifact, Any]]
 ) -> Any:
-    assert run.project is not None
+    """Record the step run as completed from the cache, in one catalog transaction."""
     record.cached = True
-    run.open_step_run(record, [a.id for a in record.inputs])
-    run.emit_lineage(record)
+    run.record_cached_step_run(record, [a.id for a in record.inputs])
+    run.emit_lineage(record)  # its start, as for any step run
     for name, artifact, obj in reused:
         key = name if step.several_outputs or step.outputs is not None else record.name
         record.outputs[key] = artifact
         run.add_output(record.name, key, obj, artifact)
-    _finish(stack, record, "completed", cached=True)
+    record.status, record.ended = "completed", now()
     run.emit_lineage(record)
+    log.info("step %s completed (cached) in %.3fs", record.name, record.duration or 0.0)
     if step.several_outputs:
         return Outputs((name for name, _, _ in reused), (obj for _, _, obj in reused))
     return reused[0][2]

@@ -72,6 +72,32 @@ class FrameworkSteps:
         self.add_step(record)
         return {}
 
+    def record_cached_step_run(self, record: StepRun, inputs: list[str]) -> None:
+        """Record `record`, a cache hit, as completed at once. A framework task run seen
+        before takes `open_step_run`'s way instead: the hit is that step run's next attempt."""
+        stack, project = self._recording_stack()
+        if record.id and record.id in self._task_step_runs:
+            self.open_step_run(record, inputs)
+            stack.catalog.finish_step_run(
+                record.id, "completed", cached=True, journal=stack.store.journal
+            )
+            return
+        assert record.cache_key is not None
+        given_id = bool(record.id)
+        record.id = stack.catalog.record_cached_step_run(
+            project,
+            self.id,
+            record.name,
+            params=record.params,
+            cache_key=record.cache_key,
+            inputs=inputs,
+            step_run_id=record.id or None,
+            journal=stack.store.journal,
+        )
+        if given_id:
+            self._task_step_runs[record.id] = record
+        self.add_step(record)
+
     def start_step(
         self,
         name: str,
