@@ -360,6 +360,9 @@ def child_step(params: dict) -> dict:
         with fa.use_stack(stack):
             if tool == "fa_materialize":
                 measure(lambda i: fa.materialize(report(i), "m", f"r{i}", "s", "bench"))
+            elif tool == "fa_load":
+                written = fa.materialize(report(0), "m", "r0", "s", "bench")
+                measure(lambda i: fa.load(written))
             elif tool == "fa_step":
                 step = fa.step(name="report")(report)
                 with fa.run(project="bench"):
@@ -603,6 +606,7 @@ def build_rows(args: argparse.Namespace, root: Path, stack: contextlib.ExitStack
             "plain",
             *(["kedro"] if "kedro" in peers else []),
             "fa_materialize",
+            "fa_load",
             "fa_step",
             "fa_cache_hit",
         ]
@@ -610,17 +614,21 @@ def build_rows(args: argparse.Namespace, root: Path, stack: contextlib.ExitStack
             "plain": "plain function",
             "kedro": "kedro JSONDataset.save",
             "fa_materialize": "fa.materialize alone",
+            "fa_load": "fa.load of the report",
             "fa_step": "fa @step in a run",
             "fa_cache_hit": "fa @step cache hit",
         }
 
         def step_check(row: Row) -> str:
-            floor = row.contenders[0].median
+            """A step call's overhead is over writing its output (`fa.materialize` alone) and a
+            cache hit's over loading the reused output, as the target states them."""
+            median = {c.label: c.median for c in row.contenders}
             over = {
-                c.label: c.median - floor for c in row.contenders[1:] if c.label.startswith("fa @")
+                "@step in a run": median[labels["fa_step"]] - median[labels["fa_materialize"]],
+                "cache hit": median[labels["fa_cache_hit"]] - median[labels["fa_load"]],
             }
             return "; ".join(
-                f"{k[3:]} +{v:.2f} ms < 1: {'yes' if v < 1 else 'NO'}" for k, v in over.items()
+                f"{k} +{v:.2f} ms < 1: {'yes' if v < 1 else 'NO'}" for k, v in over.items()
             )
 
         rows.append(
@@ -637,7 +645,7 @@ def build_rows(args: argparse.Namespace, root: Path, stack: contextlib.ExitStack
                     for t in tools
                 ],
                 False,
-                "overhead per call and per cache hit < 1 ms",
+                "overhead per call (over materialize) and per cache hit (over load) < 1 ms",
                 step_check,
                 ratios=False,
             )
