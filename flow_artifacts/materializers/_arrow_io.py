@@ -8,12 +8,17 @@ from typing import Any
 def read_parquet_table(fs: Any, path: str) -> Any:
     """A pyarrow Table from `path` on `fs`.
 
-    Local files go through pyarrow's own memory-mapped reader. Remote files are opened (and closed)
-    here with read-ahead: left to the garbage collector, gcsfs's prefetch tasks die noisily.
+    Bytes the store has already read into memory (`fs.in_memory`, see
+    `Materializer.reads_whole_file`) are parsed where they are, without a copy. Local files go
+    through pyarrow's own reader. Remote files are opened (and closed) here with read-ahead: left
+    to the garbage collector, gcsfs's prefetch tasks die noisily.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
     from fsspec.implementations.local import LocalFileSystem
 
+    if getattr(fs, "in_memory", False):
+        return pq.read_table(pa.BufferReader(fs.cat_file(path)))
     if isinstance(fs, LocalFileSystem):
         return pq.read_table(path, filesystem=fs)
     with fs.open(path, "rb", cache_type="readahead") as f:

@@ -12,6 +12,7 @@ from .preview import arrow_fields, arrow_preview, arrow_stats, columns_and_schem
 
 
 class ArrowParquetMaterializer(Materializer):
+    reads_whole_file = True
     id = "pyarrow.parquet"
     handles = ("pyarrow.Table",)
     extension = ".parquet"

@@ -51,7 +51,8 @@ class Materializer(abc.ABC):
     """Loading runs code from the bytes; the store verifies the checksum before `load`."""
     reads_whole_file: ClassVar[bool] = False
     """`load` reads its one file only through `fs.open(path, "rb")` or `fs.cat_file(path)`, all
-    of it: the store may then read the file once, verify it, and hand `load` those bytes."""
+    of it: the store may then read the file once, verify it, and hand `load` those bytes (on an
+    `fs` whose `in_memory` is true, where `cat_file(path)` returns them without a copy)."""
 
     def accepts(self, obj: Any) -> bool:
         """Whether this materializer can save this particular object (beyond its type)."""

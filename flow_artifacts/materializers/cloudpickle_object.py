@@ -34,8 +34,7 @@ class CloudpickleMaterializer(Materializer):
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:
         import cloudpickle
 
-        with fs.open(path, "rb") as f:
-            return cloudpickle.load(f)
+        return cloudpickle.loads(fs.cat_file(path))  # from one buffer: faster than a file
 
     def library_versions(self) -> dict[str, str]:
         import cloudpickle

@@ -14,6 +14,7 @@ SERIES_COLUMN = "__series__"
 
 
 class PandasParquetMaterializer(Materializer):
+    reads_whole_file = True
     id = "pandas.parquet"
     handles = ("pandas.DataFrame", "pandas.Series")
     extension = ".parquet"

@@ -12,20 +12,20 @@ from typing import Any
 from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import IntegrityError
-from ..hashing import directory_checksum, format_checksum
+from ..hashing import OverlappedHash, directory_checksum, format_checksum
 from ..manifest import Manifest
 from ..manifest_checks import member_destination
 from ..materializers.base import Materializer
 from .failures import ErrorTranslator, materializer_failures
 from .paths import files_only, rel_to
-from .transfer import iter_chunks
+from .transfer import READ_CHUNK, iter_chunks
 
 BUFFERED_LOAD_MAX = 256 << 20
-"""Up to this size, a file a materializer reads whole is read once, verified, then loaded from
-memory (the bytes checked are the bytes loaded); larger ones are hashed while loading."""
+"""Up to this size, a file a materializer reads whole is read once into memory and loaded from
+there (the bytes checked are the bytes loaded); larger ones are hashed while loading."""
 CHECK_FIRST_MAX = 8 << 20
-"""Up to this size, other files are verified before loading: hashing them costs less than
-starting and joining the thread that would hash them meanwhile."""
+"""Up to this size, files are verified before loading: hashing them costs less than starting
+and joining the thread that would hash them meanwhile."""
 
 
 def load_object(
@@ -38,17 +38,30 @@ def load_object(
 ) -> Any:
     """The object `materializer` reads from `data`, checked with `verify` unless it is None.
 
-    Pickles are verified before they are loaded, since loading runs code from the bytes. A file
-    the materializer reads whole is, up to `BUFFERED_LOAD_MAX`, read once, verified and loaded
-    from those bytes. Other small files are verified first; larger ones while loading, in a
-    second thread, and the object is discarded if the bytes turn out corrupted.
+    Pickles are verified before they are loaded, since loading runs code from the bytes: a large
+    one is hashed in a second thread while the next chunk is read. Any other file the
+    materializer reads whole is, up to `BUFFERED_LOAD_MAX`, read once and loaded from those bytes
+    while a second thread hashes them; the object is handed over only once the digest matches.
+    Other small files are verified first; larger ones while loading, in a second thread, and the
+    object is discarded if the bytes turn out corrupted.
     """
     if verify is None:
         return _load(materializer, fs, data, manifest, errors)
     single = not manifest.directory
     if single and materializer.reads_whole_file and manifest.size <= BUFFERED_LOAD_MAX:
-        body = _verified_bytes(fs, data, manifest, errors, verify)
-        return _load(materializer, _OneFile(fs, data, body), data, manifest, errors)
+        if materializer.uses_pickle or manifest.size <= CHECK_FIRST_MAX:
+            body = _verified_bytes(fs, data, manifest, errors, verify)
+            return _load(materializer, _OneFile(fs, data, body), data, manifest, errors)
+        body = _read_whole(fs, data, manifest, errors, verify)
+        hashing = OverlappedHash()
+        hashing.update(body)
+        try:
+            obj = _load(materializer, _OneFile(fs, data, body), data, manifest, errors)
+        except BaseException:
+            _check(hashing.hexdigest(), manifest, errors, verify)  # explains it better
+            raise
+        _check(hashing.hexdigest(), manifest, errors, verify)
+        return obj
     if materializer.uses_pickle or manifest.size <= CHECK_FIRST_MAX:
         verify(manifest)
         return _load(materializer, fs, data, manifest, errors)
@@ -74,31 +87,91 @@ def _verified_bytes(
     manifest: Manifest,
     errors: ErrorTranslator,
     verify: Callable[[Manifest], None],
+) -> bytes | bytearray:
+    """All bytes at `data`, read once and checked against the manifest's checksum before they
+    are returned; past `CHECK_FIRST_MAX`, each chunk is hashed in a second thread while the next
+    one is read."""
+    if manifest.size <= CHECK_FIRST_MAX:
+        body = _read_whole(fs, data, manifest, errors, verify)
+        _check(hashlib.sha256(body).hexdigest(), manifest, errors, verify)
+        return body
+    hashing = OverlappedHash()
+    try:
+        with errors.io("reading", manifest.key):
+            whole: bytes | bytearray
+            if isinstance(fs, LocalFileSystem):
+                whole = _read_local(data, manifest.size, hashing)
+            else:
+                chunks = []
+                for chunk in iter_chunks(fs, data, manifest.size):
+                    hashing.update(chunk)
+                    chunks.append(chunk)
+                whole = b"".join(chunks)
+    except Exception:
+        hashing.hexdigest()
+        verify(manifest)  # raises what is wrong with the stored bytes (missing, say), if it can
+        raise
+    _check(hashing.hexdigest(), manifest, errors, verify)
+    return whole
+
+
+def _read_local(path: str, size: int, hashing: OverlappedHash) -> bytearray:
+    """The local file at `path`, read into one buffer of the recorded `size` (no copy to join
+    pieces), each chunk handed to `hashing` as soon as it is in. A shorter or longer file is
+    hashed as it is, so it fails the check: the buffer is then never used."""
+    body = bytearray(size)
+    view = memoryview(body)
+    got = 0
+    with open(path, "rb", buffering=0) as f:
+        while got < size and (n := f.readinto(view[got : got + READ_CHUNK])):
+            hashing.update(view[got : got + n])
+            got += n
+        if extra := f.read():
+            hashing.update(extra)
+    return body
+
+
+def _read_whole(
+    fs: Any,
+    data: str,
+    manifest: Manifest,
+    errors: ErrorTranslator,
+    verify: Callable[[Manifest], None],
 ) -> bytes:
-    """All bytes at `data`, read once and checked against the manifest's checksum."""
+    """All bytes at `data`, not yet checked."""
     try:
         with errors.io("reading", manifest.key):
             if isinstance(fs, LocalFileSystem):
                 with open(data, "rb") as f:
-                    body = f.read()
-            else:
-                body = b"".join(iter_chunks(fs, data, manifest.size))
+                    return f.read()
+            return b"".join(iter_chunks(fs, data, manifest.size))
     except Exception:
         verify(manifest)  # raises what is wrong with the stored bytes (missing, say), if it can
         raise
-    if format_checksum(hashlib.sha256(body).hexdigest()) != manifest.checksum:
+
+
+def _check(
+    hexdigest: str,
+    manifest: Manifest,
+    errors: ErrorTranslator,
+    verify: Callable[[Manifest], None],
+) -> None:
+    """Raise `IntegrityError` unless `hexdigest`, of the bytes read, is the recorded checksum."""
+    if format_checksum(hexdigest) != manifest.checksum:
         verify(manifest)  # its error names both checksums
         raise IntegrityError(  # the bytes changed again in between
             f"artifact {manifest.key!r} in {errors.store} is corrupted: its bytes do not match "
             f"the recorded checksum {manifest.checksum}"
         )
-    return body
 
 
 class _OneFile:
-    """`fs`, except that the file at `path` reads as `body`: the bytes just verified."""
+    """`fs`, except that the file at `path` reads as `body`, the bytes read once (see
+    `Materializer.reads_whole_file`); `cat_file` hands them over without a copy."""
 
-    def __init__(self, fs: Any, path: str, body: bytes) -> None:
+    in_memory = True
+
+    def __init__(self, fs: Any, path: str, body: bytes | bytearray) -> None:
         self._fs, self._path, self._body = fs, path, body
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
@@ -106,9 +179,11 @@ class _OneFile:
             return io.BytesIO(self._body)
         return self._fs.open(path, mode, **kwargs)
 
-    def cat_file(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
+    def cat_file(
+        self, path: str, start: int | None = None, end: int | None = None
+    ) -> bytes | bytearray:
         if path == self._path:
-            return self._body[start:end]
+            return self._body if start is None and end is None else self._body[start:end]
         return self._fs.cat_file(path, start=start, end=end)
 
     def __getattr__(self, name: str) -> Any:
