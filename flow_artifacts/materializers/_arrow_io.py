@@ -7,7 +7,7 @@ from typing import Any
 
 COMPRESSIONS = ("snappy", "lz4", "zstd", "none")
 """Parquet codecs a write may ask for (`materializer_options={"compression": ...}`)."""
-DEFAULT_COMPRESSION = "snappy"
+DEFAULT_COMPRESSION = "lz4"
 """Chosen by measurement (docs/user-guide.md, "Parquet compression")."""
 PARQUET_OPTIONS = {"compression": COMPRESSIONS}
 
