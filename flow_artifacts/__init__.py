@@ -13,6 +13,7 @@ from .version import __version__
 
 _EXPORTS = {
     "materialize": "api",
+    "materialize_many": "api",
     "load": "api",
     "explain": "api",
     "get_artifact": "api",
@@ -107,6 +108,7 @@ if TYPE_CHECKING:  # `X as X`: re-exported names, for type checkers
     from .api import lineage as lineage
     from .api import load as load
     from .api import materialize as materialize
+    from .api import materialize_many as materialize_many
     from .api import upload_file as upload_file
     from .artifact import Artifact as Artifact
     from .catalog import Catalog as Catalog

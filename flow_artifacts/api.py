@@ -6,6 +6,7 @@ active stack (`get_stack()`) is used.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterable, Mapping
@@ -18,10 +19,10 @@ from .manifest import MANIFEST_SUFFIX, Manifest
 from .manifest_checks import check_agrees
 from .materializers.registry import Explanation
 from .refs import artifact_uri, is_reference, parse_ref
-from .stack import Stack, StackLike, resolve_stack
 
 if TYPE_CHECKING:
     from .catalog.lineage import Direction, LineageGraph
+    from .stack import Stack, StackLike
 
 ArtifactRef = Artifact | str
 
@@ -52,7 +53,7 @@ def materialize(
     materializer (e.g. `{"compression": "zstd"}` for Parquet). Returns the committed artifact's
     handle.
     """
-    stack = resolve_stack(stack)
+    stack = _stack(stack)
     project = stack.project if project is None else project
     store = stack.store
     input_ids = [resolve(ref, stack).id for ref in inputs]
@@ -90,6 +91,93 @@ def materialize(
             raise
         store.finish_write(manifest)
         return Artifact(manifest, store=store, stack=stack)
+
+
+def materialize_many(
+    objects: Mapping[str, Any],
+    run_id: str,
+    step_name: str,
+    project: str | None = None,
+    *,
+    inputs: Iterable[ArtifactRef] = (),
+    labels: Mapping[str, str] | None = None,
+    description: str = "",
+    metadata: Mapping[str, Any] | None = None,
+    materializer: str | None = None,
+    overrides: Mapping[str, str] | None = None,
+    kind: str | None = None,
+    pipeline: str = "default",
+    step_run_id: str | None = None,
+    stack: StackLike | None = None,
+) -> dict[str, Artifact]:
+    """Save each value of `objects` under its name, produced by `step_name` of `run_id`, and
+    commit them all in one catalog transaction: either every one is committed, or none is.
+
+    The other arguments are `materialize`'s, applied to each. Many small artifacts commit far
+    faster this way than one `materialize` each. Returns name -> committed handle.
+    """
+    stack = _stack(stack)
+    project = stack.project if project is None else project
+    store = stack.store
+    input_ids = [resolve(ref, stack).id for ref in inputs]
+    dispatch = stack.dispatch(project, materializer=materializer, overrides=overrides)
+    for attempt in range(2):
+        manifests: list[Manifest] = []
+        try:
+            for name, obj in objects.items():
+                manifest = store.write_data(
+                    obj, dispatch.choose, name=name, project=project, run_id=run_id,
+                    step=step_name, pipeline=pipeline, labels=labels, description=description,
+                    metadata=metadata, kind=kind,
+                    next_version=functools.partial(stack.catalog.next_version, project, name),
+                )  # fmt: skip
+                manifests.append(manifest)
+            stack.catalog.record_many(
+                manifests,
+                store_url=store.url,
+                store_id=store.identity,
+                publish=store.write_manifest,
+                inputs=input_ids,
+                step_run_id=step_run_id,
+                journal=store.journal,
+            )
+        except ArtifactExists:
+            # a key's manifest appeared after our bytes (object stores check it only when
+            # publishing): withdraw all, and write them once more past the taken keys
+            _withdraw_all(stack, manifests)
+            if attempt:
+                raise
+            continue
+        except BaseException:
+            _withdraw_all(stack, manifests)
+            raise
+        for manifest in manifests:
+            store.finish_write(manifest)
+        return {m.name: Artifact(m, store=store, stack=stack) for m in manifests}
+    raise AssertionError("unreachable")
+
+
+def _stack(stack: StackLike | None) -> Stack:
+    """The stack a call works on (`resolve_stack`), imported on the first call: the stack
+    brings in the store, the plugins and pluggy, which importing the public names need not."""
+    from .stack.stack import resolve_stack
+
+    return resolve_stack(stack)
+
+
+def _withdraw_all(stack: Stack, manifests: list[Manifest]) -> None:
+    """`_withdraw` for the writes of one batch, asking the catalog once."""
+    try:
+        committed = {m.id for m in stack.catalog.by_ids([m.id for m in manifests])}
+    except Exception:
+        for manifest in manifests:
+            stack.store.abandon_write(manifest)
+        return
+    for manifest in manifests:
+        if manifest.id in committed:
+            stack.store.finish_write(manifest)
+        else:
+            stack.store.discard_unpublished(manifest)
 
 
 def _withdraw(stack: Stack, manifest: Manifest) -> None:
@@ -179,7 +267,7 @@ def explain(
     """Which materializer `materialize` would save `obj` with on this stack, and why: the same
     rule (stack and call overrides, the pickle policy of `project`). A type explains what its
     instances would get."""
-    stack = resolve_stack(stack)
+    stack = _stack(stack)
     dispatch = stack.dispatch(project, materializer=materializer, overrides=overrides)
     return dispatch.explain_type(obj) if isinstance(obj, type) else dispatch.explain(obj)
 
@@ -196,7 +284,7 @@ def resolve(ref: ArtifactRef, stack: StackLike | None = None) -> Artifact:
     path names the newest version."""
     if isinstance(ref, Artifact):
         return ref
-    stack = resolve_stack(stack)
+    stack = _stack(stack)
     try:
         parsed = parse_ref(ref)
     except InvalidName:

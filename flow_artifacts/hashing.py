@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from fsspec.implementations.local import LocalFileOpener
-from fsspec.spec import AbstractBufferedFile
 
 CHECKSUM_ALGORITHM = "sha256"
 ONE_SHOT = 8 << 20
@@ -146,6 +144,8 @@ class HashingWriter:
         self._hash.update(view)
         # a local file's `blocksize` (8 KiB) buffers nothing: pieces that small cost a system call
         # each, so it gets whole chunks; an upload's block size bounds its parts
+        from fsspec.implementations.local import LocalFileOpener
+
         local = isinstance(self._raw, LocalFileOpener)
         piece = view.nbytes if local else getattr(self._raw, "blocksize", None) or ONE_SHOT
         for start in range(0, view.nbytes, piece):
@@ -169,16 +169,25 @@ class HashingWriter:
     def close(self) -> None:
         if self.closed:
             return
-        if self._raw is None:
-            body = bytes(self._pending)
-            hexdigest = hashlib.sha256(body).hexdigest()
-            mode = "create" if self._exclusive else "overwrite"
-            self._fs.pipe_file(self._path, body, mode=mode)
-        else:
+        from fsspec.implementations.local import LocalFileSystem
+
+        if self._raw is not None:
             if self._pending:
                 self._write_chunk()
             hexdigest = self._hash.hexdigest()
             self._raw.close()
+        elif isinstance(self._fs, LocalFileSystem):
+            hexdigest = hashlib.sha256(self._pending).hexdigest()
+            # one open and one write: fsspec's local file object costs more than the write
+            path = self._fs._strip_protocol(self._path)
+            if self._fs.auto_mkdir:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "xb" if self._exclusive else "wb") as f:
+                f.write(self._pending)
+        else:
+            hexdigest = hashlib.sha256(self._pending).hexdigest()
+            mode = "create" if self._exclusive else "overwrite"
+            self._fs.pipe_file(self._path, bytes(self._pending), mode=mode)
         self.closed = True
         self._on_close(hexdigest, self.size)
 
@@ -206,6 +215,8 @@ class HashingWriter:
             self._hash.hexdigest()  # ends the hashing thread
         raw, self._raw = self._raw, None
         with contextlib.suppress(Exception):
+            from fsspec.spec import AbstractBufferedFile
+
             if isinstance(raw, AbstractBufferedFile):
                 raw.discard()
                 raw.closed = True

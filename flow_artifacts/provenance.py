@@ -12,6 +12,7 @@ import getpass
 import os
 import re
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 _SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
@@ -41,13 +42,47 @@ def _user_and_host() -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
+Signature = tuple[int, int, int, int] | None
+"""What `stat` says of a file (inode, size, mtime, ctime), None when it is absent."""
+
+_commits: dict[str, tuple[tuple[tuple[str, Signature], ...], str | None]] = {}
+"""Folder -> (every path consulted with its signature, the commit found) in this process."""
+
+
 def git_commit(start: Path) -> str | None:
-    """The commit HEAD names in the git work tree holding `start`, or None."""
+    """The commit HEAD names in the git work tree holding `start`, or None.
+
+    Remembered per folder with the signature of every path consulted: while none of them
+    changed (git replaces HEAD and refs by renaming a new file into place), the answer costs a
+    few `stat` calls and no open.
+    """
+    key = os.fspath(start)
+    cached = _commits.get(key)
+    if cached is not None and all(_signature(path) == sig for path, sig in cached[0]):
+        return cached[1]
+    consulted: list[tuple[str, Signature]] = []
+    commit = _find_commit(start, consulted)
+    if len(_commits) > 64:  # a long-lived process wandering through many folders
+        _commits.clear()
+    _commits[key] = (tuple(consulted), commit)
+    return commit
+
+
+def _find_commit(start: Path, consulted: list[tuple[str, Signature]]) -> str | None:
+    def read(path: Path) -> str | None:
+        """The text of a regular file, None if there is none."""
+        sig = _signature(os.fspath(path))
+        consulted.append((os.fspath(path), sig))
+        if sig is None or not os.path.isfile(path):
+            return None
+        return path.read_text(encoding="utf-8")
+
     for folder in (start, *start.parents):
         dot_git = folder / ".git"
         try:
+            consulted.append((os.fspath(dot_git), _signature(os.fspath(dot_git))))
             if dot_git.is_file():  # a worktree or submodule: "gitdir: <path>"
-                text = dot_git.read_text(encoding="utf-8").strip()
+                text = (read(dot_git) or "").strip()
                 if not text.startswith("gitdir:"):
                     return None
                 git_dir = (folder / text[len("gitdir:") :].strip()).resolve()
@@ -55,31 +90,38 @@ def git_commit(start: Path) -> str | None:
                 git_dir = dot_git
             else:
                 continue
-            return _head(git_dir)
+            return _head(git_dir, read)
         except (OSError, UnicodeDecodeError):
             return None
     return None
 
 
-def _head(git_dir: Path) -> str | None:
-    head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+def _head(git_dir: Path, read: Callable[[Path], str | None]) -> str | None:
+    head = (read(git_dir / "HEAD") or "").strip()
     if _SHA.fullmatch(head):
         return head
     if not head.startswith("ref: "):
         return None
     ref = head[len("ref: ") :]
     common = git_dir
-    if (git_dir / "commondir").is_file():
-        common = (git_dir / (git_dir / "commondir").read_text(encoding="utf-8").strip()).resolve()
+    commondir = (read(git_dir / "commondir") or "").strip()
+    if commondir:
+        common = (git_dir / commondir).resolve()
     for base in (git_dir, common):
-        path = base / ref
-        if path.is_file():
-            sha = path.read_text(encoding="utf-8").strip()
+        sha = read(base / ref)
+        if sha is not None:
+            sha = sha.strip()
             return sha if _SHA.fullmatch(sha) else None
-    packed = common / "packed-refs"
-    if packed.is_file():
-        for line in packed.read_text(encoding="utf-8").splitlines():
-            sha, _, name = line.partition(" ")
-            if name == ref and _SHA.fullmatch(sha):
-                return sha
+    for line in (read(common / "packed-refs") or "").splitlines():
+        sha, _, name = line.partition(" ")
+        if name == ref and _SHA.fullmatch(sha):
+            return sha
     return None  # a branch without commits yet
+
+
+def _signature(path: str) -> Signature:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)

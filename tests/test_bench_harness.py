@@ -39,6 +39,7 @@ def test_quick_mode_prints_a_ratio_for_every_contender(tmp_path: Path) -> None:
     for contender in (
         "raw baseline",
         "fa ",
+        "fa materialize_many",
         "plain json.dump",
         "python -c pass",
         "fa import",

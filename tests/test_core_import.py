@@ -8,12 +8,15 @@ import sys
 from pathlib import Path
 
 HEAVY = ("pandas", "pyarrow", "sqlalchemy", "polars")
+STORE_ONLY = ("fsspec", "asyncio", "pluggy", "flow_artifacts.stores.store")
+"""Loaded when a stack or store is first used, not with the public names: together they cost
+more than the rest of the API's import."""
 
 
-def imported_after(code: str) -> list[str]:
-    """Which of HEAVY a fresh interpreter has imported after running `code`."""
+def imported_after(code: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    """Which of `heavy` a fresh interpreter has imported after running `code`."""
     script = (
-        f"{code}\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+        f"{code}\nimport json, sys\nprint(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", script],
@@ -39,3 +42,8 @@ def test_a_bare_store_saving_plain_objects_imports_no_heavy_library() -> None:
         "print(fa.PathTemplate, fa.InvalidName, fa.Artifact)"
     )
     assert imported_after(code) == []
+
+
+def test_the_public_names_import_neither_heavy_libraries_nor_fsspec() -> None:
+    code = "from flow_artifacts import materialize, materialize_many, load, step, pipeline"
+    assert imported_after(code, HEAVY + STORE_ONLY) == []

@@ -142,6 +142,27 @@ def test_process_alive_tells_a_reaped_and_an_unreaped_dead_process_from_a_live_o
     assert not liveness.process_alive(child.pid)
 
 
+def test_closing_the_catalog_stops_the_heartbeat_of_what_was_left_open(tmp_path, monkeypatch):
+    """A framework that never finished a step run leaves it open; closing the stack must not
+    leave a thread renewing it (and writing to a closed catalog) for the rest of the process."""
+    monkeypatch.setattr(liveness, "HEARTBEAT_S", 0.05)
+    stack = fa.Stack.local(tmp_path / "fa")
+    with fa.run(project="demo", stack=stack) as run:
+        run.start_step("never-finished")
+
+    def beating() -> bool:
+        return any(
+            th.name == "flow-artifacts-heartbeat" and th.is_alive() for th in threading.enumerate()
+        )
+
+    assert beating()
+    stack.close()
+    deadline = time.monotonic() + 30
+    while beating():
+        assert time.monotonic() < deadline, "the heartbeat outlived its catalog"
+        time.sleep(0.05)
+
+
 def test_an_open_run_on_an_in_memory_catalog_is_not_reported_crashed(monkeypatch) -> None:
     """The heartbeat is skipped for in-memory SQLite, but staleness still applies: a run longer
     than STALE_AFTER (2 min) reads as crashed while its writer, this process, is running it."""

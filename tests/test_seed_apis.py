@@ -89,7 +89,6 @@ def test_ivcap_add_metadata_takes_a_schema_id_or_dollar_schema(local_stack):
     assert art.aspects["owner"]["team"] == "risk"
 
 
-
 def test_ivcap_add_metadata_record_named_by_its_schema(local_stack, tmp_path):
     """IVCAP's own call: `add_metadata(aspect_dict, schema=None)`, the schema identifier naming the
     aspect (given, or the record's `$schema`); it survives a rebuild from the store alone."""

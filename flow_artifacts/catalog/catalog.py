@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
-from ..errors import ArtifactNotFound
+from ..errors import ArtifactNotFound, ConfigError
 from ..limits import check_json
 from ..manifest import Manifest
 from ..naming import validate_aspect_name
@@ -51,6 +51,7 @@ class Catalog(RunMethods):
         return f"Catalog({redact_url(self.url)!r})"
 
     def close(self) -> None:
+        self._stop_heartbeat()
         self.engine.dispose()
 
     @property
@@ -90,24 +91,50 @@ class Catalog(RunMethods):
         """Give `manifest` its version, `publish` it (write the manifest file), and commit its row.
 
         `publish` runs inside the transaction, so a failure there leaves no row behind. A step
-        run created here (outside a pipeline) is journaled to `journal`.
-        """
+        run created here (outside a pipeline) is journaled to `journal`."""
+        return self.record_many(
+            [manifest], store_url=store_url, store_id=store_id, publish=publish, inputs=inputs,
+            step_run_id=step_run_id, journal=journal,
+        )[0]  # fmt: skip
 
-        def work(conn: Connection, pending: Pending) -> Manifest:
-            return recording.record(
-                conn, pending, self._known, manifest, store_url=store_url, store_id=store_id,
-                publish=publish, inputs=inputs, step_run_id=step_run_id,
-            )  # fmt: skip
+    def record_many(
+        self,
+        manifests: Sequence[Manifest],
+        *,
+        store_url: str,
+        store_id: str,
+        publish: Callable[[Manifest], None],
+        inputs: Sequence[str] = (),
+        step_run_id: str | None = None,
+        journal: JournalSink | None = None,
+    ) -> list[Manifest]:
+        """`record` for the manifests of one step run, in one transaction: all commit, or none."""
+        if not manifests:
+            return []
+        first = manifests[0]
+        if any((m.project, m.run_id, m.step) != (first.project, first.run_id, first.step)
+               for m in manifests):  # fmt: skip
+            raise ConfigError("record_many records the manifests of one step run; call it per run")
+
+        def work(conn: Connection, pending: Pending) -> list[Manifest]:
+            sr_id = step_run_id
+            for manifest in manifests:
+                recording.record(
+                    conn, pending, self._known, manifest, store_url=store_url,
+                    store_id=store_id, publish=publish, inputs=inputs, step_run_id=sr_id,
+                )  # fmt: skip
+                sr_id = manifest.step_run_id  # the first one's, found or created
+            return list(manifests)
 
         try:
             recorded = self._journaled(journal, work)
         except BaseException:
-            manifest.version = None
+            for manifest in manifests:
+                manifest.version = None
             raise
-        self._known.projects.add(manifest.project)
-        if step_run_id is None and recorded.step_run_id is not None:
-            where = (manifest.project, manifest.run_id, manifest.step)
-            self._known.step_runs[where] = recorded.step_run_id
+        self._known.projects.add(first.project)
+        if step_run_id is None and first.step_run_id is not None:
+            self._known.step_runs[(first.project, first.run_id, first.step)] = first.step_run_id
         return recorded
 
     def restore(

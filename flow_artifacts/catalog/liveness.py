@@ -119,6 +119,16 @@ class Heartbeat:
                 self._stop.set()
                 self._stop = None
 
+    def stop(self) -> None:
+        """Stop renewing (the catalog is closing): what is still open goes stale, as it should,
+        since nothing here will finish it."""
+        with self._lock:
+            self._runs.clear()
+            self._step_runs.clear()
+            if self._stop is not None:
+                self._stop.set()
+                self._stop = None
+
     def _beat(self, stop: threading.Event) -> None:
         while not stop.wait(HEARTBEAT_S):
             with self._lock:

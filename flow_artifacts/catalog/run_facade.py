@@ -46,6 +46,11 @@ class RunMethods:
     def _heartbeat(self) -> Heartbeat:
         return Heartbeat(self._write, self._renews)
 
+    def _stop_heartbeat(self) -> None:
+        """At close: nothing renews what is still open any more, so it goes stale as it should."""
+        if "_heartbeat" in self.__dict__:  # made only once this process opened a run
+            self._heartbeat.stop()
+
     def start_run(
         self,
         project: str,

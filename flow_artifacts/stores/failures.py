@@ -8,8 +8,8 @@ SDK exception types are recognised by name, so none of them is imported here.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -66,9 +66,7 @@ def classify(exc: BaseException) -> Failure | None:
             return Failure.DENIED
         if isinstance(error, FileNotFoundError) or status == 404 or names & _MISSING_NAMES:
             return Failure.MISSING
-        if isinstance(error, (ConnectionError, TimeoutError, asyncio.TimeoutError)) or (
-            names & _UNREACHABLE_NAMES
-        ):
+        if isinstance(error, (ConnectionError, *_timeouts())) or names & _UNREACHABLE_NAMES:
             return Failure.UNREACHABLE
     for error in chain:
         if isinstance(error, OSError) or {c.__name__ for c in type(error).__mro__} & _FAILED_NAMES:
@@ -177,3 +175,10 @@ def _status(error: BaseException) -> int | None:
         if isinstance(value, int) and 100 <= value < 600:
             return value
     return None
+
+
+def _timeouts() -> tuple[type[BaseException], ...]:
+    """The timeout errors: asyncio's is its own class before Python 3.11, and one can only have
+    been raised if asyncio was imported (it is not imported here: it costs more than this API)."""
+    asyncio = sys.modules.get("asyncio")
+    return (TimeoutError,) if asyncio is None else (TimeoutError, asyncio.TimeoutError)

@@ -21,12 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from fsspec.implementations.local import LocalFileSystem
-
 from ..errors import ConfigError, StoreError
 from ..manifest import MANIFEST_SUFFIX
 from ..moments import parse_moment
-from .paths import RESERVED, TEMPS, WRITES, files_only, rel_to
+from .paths import RESERVED, TEMPS, WRITES, files_only, is_local, rel_to
 
 DEFAULT_LEASE_SECONDS = 60.0
 """How long a write stays alive without renewal; renewed every quarter of it."""
@@ -149,6 +147,7 @@ class PendingWrite:
         if not lease_seconds > 0:
             raise ConfigError(f"lease_seconds must be positive, got {lease_seconds}")
         self.fs, self.root = fs, root
+        self._local = is_local(fs)
         self.id = uuid.uuid4().hex
         self.key, self.data_path = key, data_path
         self.artifact_id = artifact_id
@@ -201,7 +200,7 @@ class PendingWrite:
         if release:
             with contextlib.suppress(Exception):
                 path = f"{self.root}/{WRITES}/{self.id}.json"
-                if isinstance(self.fs, LocalFileSystem):
+                if self._local:
                     os.unlink(path)
                 else:
                     self.fs.rm_file(path)
@@ -230,7 +229,7 @@ class PendingWrite:
             host=socket.gethostname(), pid=os.getpid(), artifact_id=self.artifact_id,
         )  # fmt: skip
         path = f"{self.root}/{WRITES}/{self.id}.json"
-        if isinstance(self.fs, LocalFileSystem):
+        if self._local:
             temp = f"{self.temp}-record.part"
             try:
                 f = open(temp, "wb")
@@ -254,14 +253,18 @@ class _LeaseKeeper:
         self.pid = os.getpid()
         self._due: dict[PendingWrite, float] = {}
         """Each write in flight -> monotonic time of its next renewal."""
+        self._wakes = 0.0
+        """Monotonic time the thread sleeps until: a write due later needs no wake-up (waking
+        the thread costs a write more than the rest of starting its lease)."""
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="flow-artifacts-leases", daemon=True)
         self._thread.start()
 
     def add(self, write: PendingWrite) -> None:
         with self._changed:
-            self._due[write] = time.monotonic() + write.lease_seconds / 4
-            self._changed.notify()
+            due = self._due[write] = time.monotonic() + write.lease_seconds / 4
+            if due < self._wakes:
+                self._changed.notify()
 
     def discard(self, write: PendingWrite) -> None:
         with self._changed:
@@ -273,7 +276,8 @@ class _LeaseKeeper:
                 now = time.monotonic()
                 due = [w for w, at in self._due.items() if at <= now]
                 if not due:
-                    self._changed.wait(min(self._due.values(), default=now + 60.0) - now)
+                    self._wakes = min(self._due.values(), default=now + 60.0)
+                    self._changed.wait(self._wakes - now)
                     continue
                 for write in due:
                     self._due[write] = now + write.lease_seconds / 4

@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from fsspec.implementations.local import LocalFileSystem
-
 from ..manifest import MANIFEST_SUFFIX
 from ..moments import aware, parse_moment
 
@@ -37,13 +35,21 @@ def reserved(rel: str) -> bool:
     return rel == RESERVED or rel.startswith(RESERVED + "/")
 
 
+def is_local(fs: Any) -> bool:
+    """Whether `fs` is fsspec's local filesystem. fsspec is imported here, on first use, not
+    with the package: importing it costs more than the rest of the public API."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(fs, LocalFileSystem)
+
+
 def remove_exactly(fs: Any, path: str) -> None:
     """Delete the file at `path`, or every file under it, each by its literal name.
 
     fsspec's `rm` expands `[`, `*` and `?` as patterns on most filesystems, so that deleting
     `report[1]` could delete `report1`. Here nothing is ever globbed; missing is fine.
     """
-    if isinstance(fs, LocalFileSystem):
+    if is_local(fs):
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)
         elif os.path.lexists(path):

@@ -9,15 +9,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from fsspec.implementations.local import LocalFileSystem
-
 from ..errors import IntegrityError
 from ..hashing import OverlappedHash, directory_checksum, format_checksum
 from ..manifest import Manifest
 from ..manifest_checks import member_destination
 from ..materializers.base import Materializer
 from .failures import ErrorTranslator, materializer_failures
-from .paths import files_only, rel_to
+from .paths import files_only, is_local, rel_to
 from .transfer import READ_CHUNK, iter_chunks
 
 BUFFERED_LOAD_MAX = 256 << 20
@@ -99,7 +97,7 @@ def _verified_bytes(
     try:
         with errors.io("reading", manifest.key):
             whole: bytes | bytearray
-            if isinstance(fs, LocalFileSystem):
+            if is_local(fs):
                 whole = _read_local(data, manifest.size, hashing)
             else:
                 chunks = []
@@ -141,7 +139,7 @@ def _read_whole(
     """All bytes at `data`, not yet checked."""
     try:
         with errors.io("reading", manifest.key):
-            if isinstance(fs, LocalFileSystem):
+            if is_local(fs):
                 with open(data, "rb") as f:
                     return f.read()
             return b"".join(iter_chunks(fs, data, manifest.size))
@@ -272,6 +270,8 @@ def download_tree(
     with errors.io("reading", manifest.key):
         if members:
             fs.get(list(members.values()), [os.fspath(destinations[rel]) for rel in members])
+    from fsspec.implementations.local import LocalFileSystem
+
     local = LocalFileSystem()
     copied = stored_checksum(local, local._strip_protocol(os.fspath(target)), manifest)
     if copied != manifest.checksum:

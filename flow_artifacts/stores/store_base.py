@@ -11,9 +11,6 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
-
 from ..errors import ConfigError, StoreError, shown_path
 from ..manifest import Manifest
 from ..plugins import PluginHost, default_plugin_host
@@ -22,7 +19,7 @@ from ..template import PLACEHOLDER_FIX, PathTemplate, url_placeholder
 from .failures import ErrorTranslator, Failure, classify
 from .identity import store_identity
 from .leases import DEFAULT_LEASE_SECONDS, PendingWrite
-from .paths import IDENTITY, candidate_keys, files_only, rel_to
+from .paths import IDENTITY, candidate_keys, files_only, is_local, rel_to
 from .writing import Writer
 
 if TYPE_CHECKING:
@@ -57,6 +54,8 @@ class StoreBase:
         self.template = template if isinstance(template, PathTemplate) else PathTemplate(template)
         self.lease_seconds = lease_seconds
         """How long a write in flight stays alive without renewal (see `stores/leases.py`)."""
+        import fsspec  # here, not with the package: it costs more than the rest of the API
+
         self.backend = self.plugins.store_backends.for_protocol(fsspec.utils.get_protocol(raw_url))
         secrets = secret_values([raw_url, storage_options])
         self.backend.check_installed(self.url)
@@ -67,7 +66,7 @@ class StoreBase:
         except (ImportError, ValueError, TypeError) as exc:
             raise StoreError(scrub(f"cannot open store {self.url}: {exc}", secrets)) from exc
         self.root = root.rstrip("/")
-        self._local = isinstance(self.fs, LocalFileSystem)
+        self._local = is_local(self.fs)
         self._errors = ErrorTranslator(self, secrets, self._root_missing, self.root)
         self._writer = Writer(self.fs, self.root, self.backend, self._errors)
         self._writes: dict[str, PendingWrite] = {}

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from fsspec.implementations.memory import MemoryFileSystem
-
 if TYPE_CHECKING:
     import concurrent.futures
 
@@ -32,6 +30,8 @@ def iter_chunks(
     `size` is what the manifest recorded; extra bytes beyond it are still read (not silently
     cut off), so a checksum over the chunks catches a grown object as well as a truncated one.
     """
+    from fsspec.implementations.memory import MemoryFileSystem
+
     if isinstance(fs, MemoryFileSystem):
         # Its open() hands every reader the same file object, so concurrent readers (load()
         # verifies in a second thread) would interleave; the bytes are in memory anyway.

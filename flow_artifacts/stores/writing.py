@@ -10,11 +10,10 @@ all.
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 from dataclasses import dataclass
 from typing import Any
-
-from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import MaterializerError
 from ..hashing import RecordingFileSystem
@@ -24,7 +23,7 @@ from ..progress import progress_bar
 from .backend import StoreBackend
 from .failures import ErrorTranslator, Failure, classify, materializer_failures
 from .leases import PendingWrite
-from .paths import files_only, link_into_place, rel_to, remove_exactly
+from .paths import files_only, is_local, link_into_place, rel_to, remove_exactly
 from .reading import digest
 from .transfer import iter_chunks
 
@@ -41,7 +40,7 @@ class Writer:
 
     @property
     def local(self) -> bool:
-        return isinstance(self.fs, LocalFileSystem)
+        return is_local(self.fs)
 
     def data(
         self,
@@ -84,10 +83,8 @@ class Writer:
             extension = posixpath.basename(data_path)[len(posixpath.basename(key)) :]
             folder = materializer.writes_directory(obj)
             with self.errors.io("writing", key):
-                self.fs.makedirs(posixpath.dirname(data_path), exist_ok=True)
-                self.fs.makedirs(
-                    write.temp if folder else posixpath.dirname(write.temp), exist_ok=True
-                )
+                self._makedirs(posixpath.dirname(data_path))
+                self._makedirs(write.temp if folder else posixpath.dirname(write.temp))
             target = (
                 f"{write.temp}/data{extension}" if folder else write.temp_file(f"data{extension}")
             )
@@ -137,7 +134,7 @@ class Writer:
         """
         with self.errors.io("publishing", what):
             if parents and not self.backend.buckets:
-                self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+                self._makedirs(posixpath.dirname(path))
             if self.local and staged:
                 with open(staged, "wb") as f:
                     f.write(body)
@@ -154,6 +151,12 @@ class Writer:
                 if self.fs.exists(path):
                     raise self.errors.error(Failure.EXISTS, "publishing", what)
                 self.fs.pipe_file(path, body)
+
+    def _makedirs(self, path: str) -> None:
+        """`makedirs`, after one `stat` on local disk: the folders of a run exist after its first
+        write, and a failed `mkdir` costs far more than a `stat`."""
+        if not (self.local and os.path.isdir(path)):
+            self.fs.makedirs(path, exist_ok=True)
 
     def remove(self, path: str) -> bool:
         """Delete a file or a whole tree by exact names; missing is fine. False if that failed

@@ -1,0 +1,39 @@
+"""The owner recorded with every write follows the work tree's HEAD as it moves."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from flow_artifacts.provenance import owner
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@b", "HOME": str(repo), "PATH": "/usr/bin:/bin"}  # fmt: skip
+    done = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_owner_follows_new_commits_branch_switches_and_packed_refs(tmp_path: Path) -> None:
+    _git(tmp_path, "init", "-q", "-b", "main")
+    assert "commit" not in owner(tmp_path)  # a branch without commits yet
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "one")
+    first = _git(tmp_path, "rev-parse", "HEAD")
+    assert owner(tmp_path)["commit"] == first
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "two")
+    second = _git(tmp_path, "rev-parse", "HEAD")
+    assert owner(tmp_path)["commit"] == second  # remembered answers are checked, not trusted
+    _git(tmp_path, "checkout", "-q", "-b", "old", first)
+    assert owner(tmp_path)["commit"] == first
+    _git(tmp_path, "pack-refs", "--all")
+    _git(tmp_path, "checkout", "-q", "main")
+    assert owner(tmp_path)["commit"] == second  # from packed-refs now
+    shutil.rmtree(tmp_path / ".git")
+    assert "commit" not in owner(tmp_path)
