@@ -1,9 +1,10 @@
 """Large artifacts are hashed in a second thread on write and on read: an edited byte still fails.
 
-Past 8 MiB, a Parquet file is parsed while a second thread hashes it and a pickle is hashed chunk by
-chunk while it is read; the object must still never reach the caller when one byte differs, and
-a pickle from the store must never run. On write, large `write()` calls are hashed without a copy:
-a producer reusing its buffer as soon as `write()` returns must not change the recorded checksum.
+Past 8 MiB, a Parquet file is parsed from memory while a second thread hashes the same bytes, and
+a pickle is read into one buffer and verified before it is unpickled; the object must never reach
+the caller when one byte differs, and a pickle from the store must never run. On write, large
+`write()` calls are hashed without a copy: a producer reusing its buffer as soon as `write()`
+returns must not change the recorded checksum.
 """
 
 from __future__ import annotations

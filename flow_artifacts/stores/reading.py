@@ -16,7 +16,7 @@ from ..manifest_checks import member_destination
 from ..materializers.base import Materializer
 from .failures import ErrorTranslator, materializer_failures
 from .paths import files_only, is_local, rel_to
-from .transfer import READ_CHUNK, iter_chunks
+from .transfer import iter_chunks
 
 BUFFERED_LOAD_MAX = 256 << 20
 """Up to this size, a file a materializer reads whole is read once into memory and loaded from
@@ -36,8 +36,8 @@ def load_object(
 ) -> Any:
     """The object `materializer` reads from `data`, checked with `verify` unless it is None.
 
-    Pickles are verified before they are loaded, since loading runs code from the bytes: a large
-    one is hashed in a second thread while the next chunk is read. Any other file the
+    Pickles are verified before they are loaded, since loading runs code from the bytes: read
+    once, hashed, then unpickled from those bytes. Any other file the
     materializer reads whole is, up to `BUFFERED_LOAD_MAX`, read once and loaded from those bytes
     while a second thread hashes them; the object is handed over only once the digest matches.
     Other small files are verified first; larger ones while loading, in a second thread, and the
@@ -85,47 +85,13 @@ def _verified_bytes(
     manifest: Manifest,
     errors: ErrorTranslator,
     verify: Callable[[Manifest], None],
-) -> bytes | bytearray:
+) -> bytes:
     """All bytes at `data`, read once and checked against the manifest's checksum before they
-    are returned; past `CHECK_FIRST_MAX`, each chunk is hashed in a second thread while the next
-    one is read."""
-    if manifest.size <= CHECK_FIRST_MAX:
-        body = _read_whole(fs, data, manifest, errors, verify)
-        _check(hashlib.sha256(body).hexdigest(), manifest, errors, verify)
-        return body
-    hashing = OverlappedHash()
-    try:
-        with errors.io("reading", manifest.key):
-            whole: bytes | bytearray
-            if is_local(fs):
-                whole = _read_local(data, manifest.size, hashing)
-            else:
-                chunks = []
-                for chunk in iter_chunks(fs, data, manifest.size):
-                    hashing.update(chunk)
-                    chunks.append(chunk)
-                whole = b"".join(chunks)
-    except Exception:
-        hashing.hexdigest()
-        verify(manifest)  # raises what is wrong with the stored bytes (missing, say), if it can
-        raise
-    _check(hashing.hexdigest(), manifest, errors, verify)
-    return whole
-
-
-def _read_local(path: str, size: int, hashing: OverlappedHash) -> bytearray:
-    """The local file at `path`, read into one buffer of the recorded `size` (no copy to join
-    pieces), each chunk handed to `hashing` as soon as it is in. A shorter or longer file is
-    hashed as it is, so it fails the check: the buffer is then never used."""
-    body = bytearray(size)
-    view = memoryview(body)
-    got = 0
-    with open(path, "rb", buffering=0) as f:
-        while got < size and (n := f.readinto(view[got : got + READ_CHUNK])):
-            hashing.update(view[got : got + n])
-            got += n
-        if extra := f.read():
-            hashing.update(extra)
+    are returned. One read then one hash: hashing chunks in a second thread while the next is
+    read measured slower on two busy cores (the buffer's zero-fill and the hand-offs cost more
+    than the overlap gained)."""
+    body = _read_whole(fs, data, manifest, errors, verify)
+    _check(hashlib.sha256(body).hexdigest(), manifest, errors, verify)
     return body
 
 
@@ -169,7 +135,7 @@ class _OneFile:
 
     in_memory = True
 
-    def __init__(self, fs: Any, path: str, body: bytes | bytearray) -> None:
+    def __init__(self, fs: Any, path: str, body: bytes) -> None:
         self._fs, self._path, self._body = fs, path, body
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
@@ -177,9 +143,7 @@ class _OneFile:
             return io.BytesIO(self._body)
         return self._fs.open(path, mode, **kwargs)
 
-    def cat_file(
-        self, path: str, start: int | None = None, end: int | None = None
-    ) -> bytes | bytearray:
+    def cat_file(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         if path == self._path:
             return self._body if start is None and end is None else self._body[start:end]
         return self._fs.cat_file(path, start=start, end=end)
