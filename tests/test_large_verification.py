@@ -1,6 +1,6 @@
 """Large artifacts are hashed in a second thread on write and on read: an edited byte still fails.
 
-Past 8 MiB, a Parquet file is parsed from memory while a second thread hashes the same bytes, and
+Past 8 MiB, a Parquet file is hashed in a second thread while pyarrow reads it, and
 a pickle is read into one buffer and verified before it is unpickled; the object must never reach
 the caller when one byte differs, and a pickle from the store must never run. On write, large
 `write()` calls are hashed without a copy: a producer reusing its buffer as soon as `write()`

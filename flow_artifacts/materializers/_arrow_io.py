@@ -8,7 +8,7 @@ from typing import Any
 COMPRESSIONS = ("snappy", "lz4", "zstd", "none")
 """Parquet codecs a write may ask for (`materializer_options={"compression": ...}`)."""
 DEFAULT_COMPRESSION = "lz4"
-"""Chosen by measurement (docs/user-guide.md, "Parquet compression")."""
+"""Chosen by measurement (docs/user-guide.md, "Large tables and models")."""
 PARQUET_OPTIONS = {"compression": COMPRESSIONS}
 
 
@@ -25,17 +25,14 @@ def write_parquet_table(table: Any, fs: Any, path: str, settings: Mapping[str, A
 def read_parquet_table(fs: Any, path: str) -> Any:
     """A pyarrow Table from `path` on `fs`.
 
-    Bytes the store has already read into memory (`fs.in_memory`, see
-    `Materializer.reads_whole_file`) are parsed where they are, without a copy. Local files go
-    through pyarrow's own reader. Remote files are opened (and closed) here with read-ahead: left
-    to the garbage collector, gcsfs's prefetch tasks die noisily.
+    Local files go through pyarrow's own reader: on two cores it and a second thread hashing
+    the same file finish sooner than one read into memory parsed while hashed (measured: 143 ms
+    against 190 ms for a 53 MB file, 132 ms unverified). Remote files are opened (and closed)
+    here with read-ahead: left to the garbage collector, gcsfs's prefetch tasks die noisily.
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
     from fsspec.implementations.local import LocalFileSystem
 
-    if getattr(fs, "in_memory", False):
-        return pq.read_table(pa.BufferReader(fs.cat_file(path)))
     if isinstance(fs, LocalFileSystem):
         return pq.read_table(path, filesystem=fs)
     with fs.open(path, "rb", cache_type="readahead") as f:

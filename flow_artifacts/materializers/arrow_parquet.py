@@ -12,7 +12,6 @@ from .preview import arrow_fields, arrow_preview, arrow_stats, columns_and_schem
 
 
 class ArrowParquetMaterializer(Materializer):
-    reads_whole_file = True
     options = PARQUET_OPTIONS
     id = "pyarrow.parquet"
     handles = ("pyarrow.Table",)

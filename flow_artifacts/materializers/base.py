@@ -55,8 +55,7 @@ class Materializer(abc.ABC):
     """Loading runs code from the bytes; the store verifies the checksum before `load`."""
     reads_whole_file: ClassVar[bool] = False
     """`load` reads its one file only through `fs.open(path, "rb")` or `fs.cat_file(path)`, all
-    of it: the store may then read the file once, verify it, and hand `load` those bytes (on an
-    `fs` whose `in_memory` is true, where `cat_file(path)` returns them without a copy)."""
+    of it: the store may then read the file once, verify it, and hand `load` those bytes."""
 
     options: ClassVar[Mapping[str, tuple[Any, ...]]] = {}
     """What `save` can be told per write (name -> the values allowed), read from `settings`:

@@ -14,7 +14,6 @@ SERIES_COLUMN = "__series__"
 
 
 class PandasParquetMaterializer(Materializer):
-    reads_whole_file = True
     options = PARQUET_OPTIONS
     id = "pandas.parquet"
     handles = ("pandas.DataFrame", "pandas.Series")

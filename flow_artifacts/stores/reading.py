@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import IntegrityError
-from ..hashing import OverlappedHash, directory_checksum, format_checksum
+from ..hashing import directory_checksum, format_checksum
 from ..manifest import Manifest
 from ..manifest_checks import member_destination
 from ..materializers.base import Materializer
@@ -19,11 +19,11 @@ from .paths import files_only, is_local, rel_to
 from .transfer import iter_chunks
 
 BUFFERED_LOAD_MAX = 256 << 20
-"""Up to this size, a file a materializer reads whole is read once into memory and loaded from
-there (the bytes checked are the bytes loaded); larger ones are hashed while loading."""
+"""Up to this size, a file a materializer reads whole is read once, verified, then loaded from
+memory (the bytes checked are the bytes loaded); larger ones are hashed while loading."""
 CHECK_FIRST_MAX = 8 << 20
-"""Up to this size, files are verified before loading: hashing them costs less than starting
-and joining the thread that would hash them meanwhile."""
+"""Up to this size, other files are verified before loading: hashing them costs less than
+starting and joining the thread that would hash them meanwhile."""
 
 
 def load_object(
@@ -36,30 +36,17 @@ def load_object(
 ) -> Any:
     """The object `materializer` reads from `data`, checked with `verify` unless it is None.
 
-    Pickles are verified before they are loaded, since loading runs code from the bytes: read
-    once, hashed, then unpickled from those bytes. Any other file the
-    materializer reads whole is, up to `BUFFERED_LOAD_MAX`, read once and loaded from those bytes
-    while a second thread hashes them; the object is handed over only once the digest matches.
-    Other small files are verified first; larger ones while loading, in a second thread, and the
-    object is discarded if the bytes turn out corrupted.
+    Pickles are verified before they are loaded, since loading runs code from the bytes. A file
+    the materializer reads whole is, up to `BUFFERED_LOAD_MAX`, read once, verified and loaded
+    from those bytes. Other small files are verified first; larger ones while loading, in a
+    second thread, and the object is discarded if the bytes turn out corrupted.
     """
     if verify is None:
         return _load(materializer, fs, data, manifest, errors)
     single = not manifest.directory
     if single and materializer.reads_whole_file and manifest.size <= BUFFERED_LOAD_MAX:
-        if materializer.uses_pickle or manifest.size <= CHECK_FIRST_MAX:
-            body = _verified_bytes(fs, data, manifest, errors, verify)
-            return _load(materializer, _OneFile(fs, data, body), data, manifest, errors)
-        body = _read_whole(fs, data, manifest, errors, verify)
-        hashing = OverlappedHash()
-        hashing.update(body)
-        try:
-            obj = _load(materializer, _OneFile(fs, data, body), data, manifest, errors)
-        except BaseException:
-            _check(hashing.hexdigest(), manifest, errors, verify)  # explains it better
-            raise
-        _check(hashing.hexdigest(), manifest, errors, verify)
-        return obj
+        body = _verified_bytes(fs, data, manifest, errors, verify)
+        return _load(materializer, _OneFile(fs, data, body), data, manifest, errors)
     if materializer.uses_pickle or manifest.size <= CHECK_FIRST_MAX:
         verify(manifest)
         return _load(materializer, fs, data, manifest, errors)
@@ -86,54 +73,28 @@ def _verified_bytes(
     errors: ErrorTranslator,
     verify: Callable[[Manifest], None],
 ) -> bytes:
-    """All bytes at `data`, read once and checked against the manifest's checksum before they
-    are returned. One read then one hash: hashing chunks in a second thread while the next is
-    read measured slower on two busy cores (the buffer's zero-fill and the hand-offs cost more
-    than the overlap gained)."""
-    body = _read_whole(fs, data, manifest, errors, verify)
-    _check(hashlib.sha256(body).hexdigest(), manifest, errors, verify)
-    return body
-
-
-def _read_whole(
-    fs: Any,
-    data: str,
-    manifest: Manifest,
-    errors: ErrorTranslator,
-    verify: Callable[[Manifest], None],
-) -> bytes:
-    """All bytes at `data`, not yet checked."""
+    """All bytes at `data`, read once and checked against the manifest's checksum."""
     try:
         with errors.io("reading", manifest.key):
             if is_local(fs):
                 with open(data, "rb") as f:
-                    return f.read()
-            return b"".join(iter_chunks(fs, data, manifest.size))
+                    body = f.read()
+            else:
+                body = b"".join(iter_chunks(fs, data, manifest.size))
     except Exception:
         verify(manifest)  # raises what is wrong with the stored bytes (missing, say), if it can
         raise
-
-
-def _check(
-    hexdigest: str,
-    manifest: Manifest,
-    errors: ErrorTranslator,
-    verify: Callable[[Manifest], None],
-) -> None:
-    """Raise `IntegrityError` unless `hexdigest`, of the bytes read, is the recorded checksum."""
-    if format_checksum(hexdigest) != manifest.checksum:
+    if format_checksum(hashlib.sha256(body).hexdigest()) != manifest.checksum:
         verify(manifest)  # its error names both checksums
         raise IntegrityError(  # the bytes changed again in between
             f"artifact {manifest.key!r} in {errors.store} is corrupted: its bytes do not match "
             f"the recorded checksum {manifest.checksum}"
         )
+    return body
 
 
 class _OneFile:
-    """`fs`, except that the file at `path` reads as `body`, the bytes read once (see
-    `Materializer.reads_whole_file`); `cat_file` hands them over without a copy."""
-
-    in_memory = True
+    """`fs`, except that the file at `path` reads as `body`: the bytes just verified."""
 
     def __init__(self, fs: Any, path: str, body: bytes) -> None:
         self._fs, self._path, self._body = fs, path, body
@@ -145,7 +106,7 @@ class _OneFile:
 
     def cat_file(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         if path == self._path:
-            return self._body if start is None and end is None else self._body[start:end]
+            return self._body[start:end]
         return self._fs.cat_file(path, start=start, end=end)
 
     def __getattr__(self, name: str) -> Any:
