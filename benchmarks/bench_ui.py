@@ -56,6 +56,8 @@ def give_producers(catalog: Catalog, steps: int = 100) -> None:
         )
         producer = literal("bench-step-") + cast(a.c.version % steps, String)
         conn.execute(update(a).where(a.c.step_run_id.is_(None)).values(step_run_id=producer))
+        step = select(s.c.step).where(s.c.id == a.c.step_run_id).scalar_subquery()
+        conn.execute(update(a).values(step=step))  # as `recording` repeats it in each row
 
 
 def median_ms(func: Callable[[], Any], repeat: int) -> float:
@@ -91,6 +93,8 @@ def bench_api(base: str, tail: str, repeat: int, rows: int) -> None:
         (f"list page {pages + 1} (keyset cursor)", f"/api/artifacts?project=bench&cursor={deep}"),
         ("list, label team=t3", "/api/artifacts?project=bench&label=team%3Dt3"),
         ("list, name contains 'name7'", "/api/artifacts?project=bench&name=name7"),
+        ("list, text 'name7' anywhere", "/api/artifacts?q=name7"),
+        ("list, has label team, since 2d", "/api/artifacts?has=team&since=2d"),
         ("list, latest of each name", "/api/artifacts?view=latest"),
         ("list, latest of each name, by name", "/api/artifacts?view=latest&sort=name&order=asc"),
         ("compare two versions", "/api/compare?a=bench/name7@1&b=bench/name7@2"),

@@ -70,6 +70,7 @@ _EXPORTS = {
     "MaterializerError": "errors",
     "ConfigError": "errors",
     "InvalidName": "errors",
+    "InvalidMoment": "errors",
     "PluginError": "errors",
     "IntegrityError": "errors",
     "StoreError": "errors",
@@ -121,6 +122,7 @@ if TYPE_CHECKING:  # `X as X`: re-exported names, for type checkers
     from .errors import ConfigError as ConfigError
     from .errors import FlowArtifactsError as FlowArtifactsError
     from .errors import IntegrityError as IntegrityError
+    from .errors import InvalidMoment as InvalidMoment
     from .errors import InvalidName as InvalidName
     from .errors import MaterializerError as MaterializerError
     from .errors import MetadataValidationError as MetadataValidationError

@@ -62,6 +62,12 @@ class InvalidName(ConfigError):
     """A project, run id, step or artifact name cannot be used in a path."""
 
 
+class InvalidMoment(ConfigError):
+    """A time filter (`since`, `until`) is neither a relative time nor an ISO date or time."""
+
+    hint = ""
+
+
 class PluginError(FlowArtifactsError):
     """A plugin registered something invalid or conflicting."""
 

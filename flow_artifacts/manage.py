@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -45,11 +45,17 @@ def list_artifacts(
     since: datetime | str | None = None,
     until: datetime | str | None = None,
     run_id: str | None = None,
+    tag: str | None = None,
+    label_keys: Iterable[str] = (),
+    text: str | None = None,
     page_size: int = 100,
     stack: StackLike | None = None,
 ) -> Iterator[Artifact]:
     """Matching artifacts, newest first, fetched lazily a page at a time. `run_id` keeps those
-    a run wrote; an unknown `kind` is an error naming the kinds."""
+    a run wrote; `tag` those with that tag; `label_keys` those with these labels, whatever their
+    value; `text` those with it (any case) in the name, description or a label. `since` and
+    `until` take a datetime, `2d`/`3h`/`yesterday`, or an ISO string. An unknown `kind` is an
+    error naming the kinds."""
     stack = resolve_stack(stack)
     for manifest in stack.catalog.iter_artifacts(
         project=project,
@@ -59,6 +65,9 @@ def list_artifacts(
         since=since,
         until=until,
         run_id=run_id,
+        tag=tag,
+        label_keys=tuple(label_keys),
+        text=text,
         page_size=page_size,
     ):
         yield Artifact(manifest, store=stack.store, stack=stack)

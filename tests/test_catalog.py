@@ -210,8 +210,30 @@ def test_listing_takes_iso_strings_for_since_and_until(stack):
     art = fa.materialize({"v": 1}, "clean", "r1", "prep", "demo", stack=stack)
     assert [a.id for a in fa.list_artifacts("demo", since="2020-01-01", stack=stack)] == [art.id]
     assert list(fa.list_artifacts("demo", until="2020-01-01T00:00:00+00:00", stack=stack)) == []
-    with pytest.raises(fa.ConfigError, match="since='yesterday' is not an ISO date"):
-        list(fa.list_artifacts("demo", since="yesterday", stack=stack))
+    with pytest.raises(fa.ConfigError, match="since 'the day before' is not a time"):
+        list(fa.list_artifacts("demo", since="the day before", stack=stack))
+
+
+def test_listing_filters_by_tag_label_key_text_and_relative_time(stack):
+    made = [
+        fa.materialize({"v": 1}, "clean", "r1", "prep", "demo", stack=stack, labels={"t": "x"}),
+        fa.materialize({"v": 2}, "clean", "r1", "prep2", "demo", stack=stack),
+        fa.materialize({"v": 3}, "odd_100%", "r1", "prep", "demo", stack=stack),
+    ]
+    fa.tag(made[1], "prod", stack=stack)
+    fa.update(made[1], description="Cleaned by HAND", stack=stack)
+
+    def ids(**filters):
+        return [a.id for a in fa.list_artifacts("demo", stack=stack, **filters)]
+
+    assert ids(tag="prod") == [made[1].id] and ids(tag="none") == []
+    assert ids(label_keys=["t"]) == [made[0].id] and ids(label_keys=["t", "u"]) == []
+    assert ids(text="by hand") == [made[1].id] and ids(text="X") == [made[0].id]
+    assert ids(text="100%") == [made[2].id] and ids(text="0_") == []
+    assert ids(since="1h", until="now") == [m.id for m in reversed(made)]
+    assert ids(until="yesterday") == []
+    runs, _ = stack.catalog.runs_page("demo", since="today")
+    assert [r.run_id for r in runs] == ["r1"] and stack.catalog.runs_page(until="1d")[0] == []
 
 
 def test_a_name_at_the_highest_version_refuses_the_next_write_and_keeps_nothing(stack):

@@ -5,10 +5,17 @@ from __future__ import annotations
 from sqlalchemy import inspect, select, text
 
 import flow_artifacts as fa
-from flow_artifacts.catalog import Catalog, schema
+from flow_artifacts.catalog import Catalog, Search, schema
 from flow_artifacts.maintenance import gc, verify
 
+VERSION_3 = [
+    *(f"DROP INDEX ix_fa_artifacts_project_{c}" for c in ("kind", "size", "version", "step")),
+    "ALTER TABLE fa_artifacts DROP COLUMN step",
+]
+"""What version 3 lacked: the list's sort indexes and the step each artifact row repeats."""
+
 VERSION_2 = [
+    *VERSION_3,
     *(
         f"ALTER TABLE {table} DROP COLUMN {column}"
         for table in ("fa_runs", "fa_step_runs")
@@ -22,7 +29,13 @@ VERSION_2 = [
     "ALTER TABLE fa_artifacts DROP COLUMN pickle_trusted",
 ]
 """What version 2 lacked: the writer and heartbeat of runs and step runs, rows' store id, the
-change stamps of artifacts and names, step-run attempts, and rows' pickle trust."""
+change stamps of artifacts and names, step-run attempts, rows' pickle trust, and all that version
+3 lacked."""
+
+
+def current_version(conn) -> int:
+    return conn.execute(select(schema.schema_info.c.version)).scalar_one()
+
 
 VERSION_1_LABELS = [
     *VERSION_2,
@@ -56,7 +69,7 @@ def test_a_version_1_catalog_is_migrated_and_its_labels_still_filter(stack, cata
 
     migrated = Catalog(catalog_url)
     with migrated.engine.connect() as conn:
-        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 3
+        assert current_version(conn) == schema.SCHEMA_VERSION
     indexes = {index["name"] for index in inspect(migrated.engine).get_indexes("fa_labels")}
     assert indexes == {index.name for index in schema.labels.indexes}
     team_a = migrated.list_page(project="demo", labels={"team": "a", "tier": "gold"})
@@ -111,7 +124,7 @@ def test_a_version_2_catalog_keeps_working_and_its_rows_adopt_the_store(stack, c
 
     migrated = Catalog(catalog_url)
     with migrated.engine.connect() as conn:
-        assert conn.execute(select(schema.schema_info.c.version)).scalar_one() == 3
+        assert current_version(conn) == schema.SCHEMA_VERSION
         assert set(conn.execute(select(schema.artifacts.c.store_id)).scalars()) == {None}
     newer = fa.Stack(store=fa.ArtifactStore(stack.store.root), catalog=migrated)
     assert fa.load(old[0].uri, stack=newer) == {"i": 0}
@@ -123,4 +136,21 @@ def test_a_version_2_catalog_keeps_working_and_its_rows_adopt_the_store(stack, c
         ids = set(conn.execute(select(schema.artifacts.c.store_id)).scalars())
     assert ids == {newer.store.identity}
     assert all(r.ok for r in verify(stack=newer))
+    migrated.close()
+
+
+def test_a_version_3_catalog_gets_the_list_sort_indexes(stack, catalog_url):
+    """Version 3 shipped: a catalog already at it must still get version 4's indexes."""
+    made = [fa.materialize({"i": i}, "n", "r1", f"step{i}", "demo", stack=stack) for i in (2, 1)]
+    with stack.catalog.engine.begin() as conn:
+        for statement in [*VERSION_3, "UPDATE fa_schema SET version = 3"]:
+            conn.execute(text(statement))
+    stack.catalog.close()
+    migrated = Catalog(catalog_url)
+    with migrated.engine.connect() as conn:
+        found = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("fa_artifacts")}
+    for column in ("kind", "size", "version", "step"):
+        assert found[f"ix_fa_artifacts_project_{column}"] == ["project", column, "id"]
+    by_step = migrated.search(Search(sort="step", descending=False)).items
+    assert [(m.id, m.step) for m in by_step] == [(m.id, m.step) for m in reversed(made)]
     migrated.close()

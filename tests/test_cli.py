@@ -38,17 +38,60 @@ def run(*args: str, ok: bool = True):
 
 def test_ls_lists_newest_first_and_filters(populated):
     lines = run("ls", "demo").stdout.splitlines()
-    assert lines[0].split()[:3] == ["URI", "KIND", "MATERIALIZER"]
-    assert [line.split()[0] for line in lines[1:]] == [
-        "store://demo/clean@2",
-        "store://demo/clean@1",
-        "store://demo/raw@1",
-    ]
+    assert lines[0].split()[:3] == ["ARTIFACT", "KIND", "MATERIALIZER"]
+    assert [line.split()[0] for line in lines[1:]] == ["demo/clean@2", "demo/clean@1", "demo/raw@1"]
     risk = json.loads(run("ls", "--label", "team=risk", "--json").stdout)
     assert [item["uri"] for item in risk["items"]] == ["store://demo/raw@1"]
     page = json.loads(run("ls", "--limit", "2", "--json").stdout)
     rest = json.loads(run("ls", "--limit", "2", "--cursor", page["next_cursor"], "--json").stdout)
     assert len(page["items"]) == 2 and len(rest["items"]) == 1 and rest["next_cursor"] is None
+
+
+def refs(*args: str) -> list[str]:
+    """The artifacts `ls ARGS` prints, as `project/name@version`."""
+    return [line.split()[0] for line in run("ls", *args).stdout.splitlines()[1:]]
+
+
+def test_ls_filters_by_tag_label_key_text_and_relative_time(populated):
+    raw, _ = populated
+    fa.tag("demo/clean@1", "prod")
+    fa.update(raw, description="100% of the_source")
+    assert refs("--tag", "prod") == ["demo/clean@1"]
+    assert refs("--label", "team") == refs("--label", "team=risk") == ["demo/raw@1"]
+    assert refs("--search", "RISK") == refs("--search", "100% of") == ["demo/raw@1"]
+    assert refs("--search", "_") == ["demo/raw@1"]  # `_` and `%` are characters, not patterns
+    assert len(refs("--since", "1h", "--until", "now")) == 3 == len(refs("--since", "today"))
+    assert refs("--until", "yesterday") == [] and refs("--since", "2026-01-01") != []
+    assert len(json.loads(run("runs", "--since", "2d", "--json").stdout)["items"]) == 2
+    assert json.loads(run("runs", "--until", "1w", "--json").stdout)["items"] == []
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--tag", "../x"), ("--tag", "prod%"), ("--label", "te%m"), ("--label", "a\\b=c"),
+     ("--search", "\\"), ("--search", "\\%"), ("--search", "x" * 10_000), ("--search", "'; --"),
+     ("--search", "\x1b[2J"), ("--name", "a_b%")],
+)  # fmt: skip
+def test_odd_filter_values_match_nothing_and_break_nothing(populated, option, value):
+    result = run("ls", option, value)
+    assert result.stdout == "" and "no artifacts" in result.stderr
+    assert len(refs()) == 3  # the catalog is as it was
+
+
+@pytest.mark.parametrize("command", ["ls", "runs"])
+@pytest.mark.parametrize("typed", ["3x", "yesterday-ish", "-2d", "\x1b[2J1d", "9" * 40 + "w"])
+def test_a_bad_time_is_one_clear_error_everywhere(populated, tmp_path, command, typed):
+    for where in (".", str(tmp_path / "empty")):  # with a stack, and with none
+        Path(where).mkdir(exist_ok=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "flow_artifacts", command, "--since", typed],
+            capture_output=True, text=True, cwd=where, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 1 and result.stdout == ""
+        first = result.stderr.splitlines()[0]
+        assert first.startswith("error: --since ") and "is not a time; write 2d, 3h" in first
+        assert "\x1b" not in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "empty" / ".flow_artifacts").exists()
 
 
 def test_show_versions_and_tag(populated):
@@ -144,7 +187,7 @@ def test_verify_reports_damage_with_exit_1(populated):
         f.write(b"\xff\xff")
     result = run("verify", "--all", ok=False)
     assert result.exit_code == 1 and "1 damaged" in result.stderr
-    assert "store://demo/clean@1" in result.stdout
+    assert "demo/clean@1 " in result.stdout and "store://" not in result.stdout
 
 
 def test_gc_lists_then_removes_what_dead_writes_left_and_keeps_the_unprovable(populated, tmp_path):
@@ -192,7 +235,7 @@ def test_reindexed_pickles_load_only_once_trusted(populated, tmp_path):
     with pytest.raises(fa.PickleRefused, match="flow-artifacts trust store://demo/model@1"):
         fa.load("store://demo/model", stack=rebuilt)
     trusted = cli_process("trust", "store://demo/model")
-    assert trusted.returncode == 0 and "trusted store://demo/model@1" in trusted.stdout
+    assert trusted.returncode == 0 and "trusted demo/model@1" in trusted.stdout
     assert fa.load("store://demo/model", stack=rebuilt) == {"a": {1, 2}}
     missing = cli_process("trust", "store://demo/nothing")
     assert missing.returncode == 1 and "Traceback" not in missing.stderr

@@ -72,6 +72,11 @@ def test_diff_shows_schema_changes_rows_labels_and_tags(catalog):
     text = run("diff", "demo/table@1", "demo/table:prod").stdout
     assert "+ d (int64)" in text and "- c (int64)" in text and "~ a: int64 -> double" in text
     assert "team: risk -> ops" in text
+    stats = text.split("column statistics\n", 1)[1].splitlines()
+    assert stats[0].split() == ["COLUMN", "NULLS", "DISTINCT", "MIN", "MAX"]
+    rows = {line.split()[0]: line for line in stats[1:5]}
+    assert "1 -> 1.5 (+0.5)" in rows["a"] and "3 -> 4 (+1)" in rows["a"]
+    assert rows["c"].split()[1:3] == ["0", "->"] and "- -> 0" in rows["d"]
 
 
 def test_diff_of_json_reports_gives_numeric_deltas(catalog):
@@ -128,6 +133,10 @@ def test_show_names_inputs_and_what_used_it(catalog):
     shown = run("show", "demo/out@1").stdout
     assert "used_by" in shown and "demo/total@1" in shown
     assert out.id not in run("show", "demo/total@1").stdout.split("inputs", 1)[1].split("\n")[0]
+    first, run_id = shown.splitlines()[0], catalog["first"].run_id
+    assert first.split() == ["ref", "demo/out@1"] and "store://" not in shown
+    assert f"run_id        {run_id[:8]}\n" in shown  # whole in the path below, and with --wide
+    assert run_id in run("show", "demo/out@1", "--wide").stdout
 
 
 def test_ls_and_lineage_print_short_run_ids_unless_wide(catalog):

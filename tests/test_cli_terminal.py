@@ -75,7 +75,7 @@ def test_tables_fit_the_terminal_and_wide_shows_everything(catalog):
     assert all(len(line) <= 60 for line in table), table
     assert "…" in shown and "MATERIALIZER" not in shown  # dropped before anything is cut
     code, wide = in_terminal(catalog, "ls", "demo", "--wide", columns=60)
-    assert "MATERIALIZER" in wide and "store://demo/a_rather_long_artifact_name_for_width@1" in wide
+    assert "MATERIALIZER" in wide and "demo/a_rather_long_artifact_name_for_width@1" in wide
     cat = in_terminal(catalog, "cat", "demo/a_rather_long_artifact_name_for_width", columns=70)[1]
     assert max(len(ANSI.sub("", line)) for line in cat.splitlines()) <= 70
     piped = subprocess.run(
@@ -121,7 +121,7 @@ def test_gc_says_what_it_would_remove_and_asks(catalog):
     assert code == 1 and "1 old version(s)?" in shown and "nothing changed" in shown
     assert fa.get_artifact("demo/report@1").version == 1
     code, shown = in_terminal(catalog, "gc", "--keep-last", "1", "--yes")
-    assert code == 0 and "?" not in shown and "removed store://demo/report@1" in shown
+    assert code == 0 and "?" not in shown and "removed demo/report@1" in shown
     with pytest.raises(fa.ArtifactNotFound):
         fa.get_artifact("demo/report@1")
 

@@ -122,7 +122,11 @@ def test_list_filters_by_project_name_kind_label_and_time(client, demo):
 
 @pytest.mark.parametrize("sort", ["created", "name", "version", "kind", "size", "step"])
 @pytest.mark.parametrize("order", ["asc", "desc"])
-def test_every_sort_pages_through_everything_in_order(client, sort, order):
+@pytest.mark.parametrize("merged", [64, 1], ids=["merged", "sorted"])
+def test_every_sort_pages_through_everything_in_order(client, sort, order, merged, monkeypatch):
+    """All projects' list in any order, whether merged from each project's pages (a few
+    projects) or sorted whole (more than `MERGED_PROJECTS`; here 2 projects over a limit of 1)."""
+    monkeypatch.setattr("flow_artifacts.catalog.search.MERGED_PROJECTS", merged)
     everything = get(client, "/api/artifacts", limit=200)["items"]
     key = {"step": lambda i: (i["step"], i["id"])}.get(sort, lambda i: (i[sort], i["id"]))
     expected = [i["id"] for i in sorted(everything, key=key, reverse=order == "desc")]
@@ -147,7 +151,11 @@ def test_every_sort_pages_through_everything_in_order(client, sort, order):
         {"order": "up"},
         {"label": "team"},
         {"label": "=risk"},
-        {"since": "yesterday"},
+        {"since": "yesterday-ish"},
+        {"since": "2x"},
+        {"q": "x" * 1001},
+        {"has": "k" * 1001},
+        {"tag": "t" * 1001},
         {"until": "2024-13-01"},
         {"cursor": "not-a-cursor"},
     ],
@@ -426,6 +434,14 @@ def test_latest_view_keeps_one_row_per_name_with_version_count_and_tags(client, 
     }
     assert (rows["raw"]["version"], rows["raw"]["version_count"]) == (1, 1)
     assert rows["raw"]["name_tags"] == {"gold": 1}
+    for scope in ({"project": "demo"}, {}):  # by name, each name joined to its newest version
+        newest = {i["id"] for i in get(client, "/api/artifacts", view="latest", **scope)["items"]}
+        for order in ("asc", "desc"):
+            query = {"view": "latest", "sort": "name", "order": order, **scope}
+            by_name = get(client, "/api/artifacts", **query)["items"]
+            assert {i["id"] for i in by_name} == newest
+            names = [i["name"] for i in by_name]
+            assert names == sorted(names, reverse=order == "desc")
     every = get(client, "/api/artifacts", project="demo", view="all", sort="name", order="asc")
     assert len(every["items"]) == 4
     paged = get(client, "/api/artifacts", view="latest", sort="name", order="asc", limit=2)
@@ -444,3 +460,21 @@ def test_compare_two_runs_as_the_cli_does(client, demo):
     assert steps["prep"]["a"]["cached"] is False and steps["prep"]["b"]["cached"] is True
     assert get(client, "/api/compare", 404, runs="1", a=first, b="nope")["status"] == 404
     assert "compare needs two runs" in get(client, "/api/compare", 400, runs="1", a=first)["error"]
+
+
+def test_list_filters_by_tag_label_key_text_and_relative_time(client, demo, stack):
+    fa.update(demo["raw"], description="Numbers FROM the source", stack=stack)
+    assert uris(get(client, "/api/artifacts", tag="prod")) == ["store://demo/clean@1"]
+    assert uris(get(client, "/api/artifacts", has="team")) == ["store://demo/clean@1"]
+    assert get(client, "/api/artifacts", has="nobody")["items"] == []
+    assert uris(get(client, "/api/artifacts", q="from the")) == ["store://demo/raw@1"]
+    assert uris(get(client, "/api/artifacts", q="RISK")) == ["store://demo/clean@1"]  # a label
+    assert get(client, "/api/artifacts", q="%")["items"] == []  # a character, not a wildcard
+    assert len(get(client, "/api/artifacts", since="1h")["items"]) == 10
+    assert len(get(client, "/api/artifacts", since="today", until="now")["items"]) == 10
+    assert get(client, "/api/artifacts", until="1d")["items"] == []
+    runs = get(client, "/api/runs", since="2d")["items"]
+    assert runs == get(client, "/api/runs")["items"] and len(runs) == 6
+    assert get(client, "/api/runs", until="yesterday")["items"] == []
+    bad = client.get("/api/runs", params={"since": "2 fortnights"})
+    assert bad.status_code == 400 and "since '2 fortnights' is not a time" in bad.json()["error"]

@@ -618,3 +618,38 @@ def test_model_page_parameters_metrics_and_load_snippet_and_a_metrics_chart(page
         page.shot("metrics-report")
     stack.close()
     assert page.errors == []
+
+
+def test_filter_by_tag_label_key_text_and_relative_times(site, page):
+    from playwright.sync_api import expect
+
+    url, _ = site
+    tab = page.tab
+    page.open(f"{url}/?project=demo&view=all", "list")
+    rows = tab.locator("#artifacts tbody tr")
+    search = tab.get_by_role("button", name="Search")
+    for label, value, count in [
+        ("Tag", "prod", 1),
+        ("Label keys", "team", 1),
+        ("Text", "RISK", 1),  # a label's value, any case
+        ("Created from", "1h", 5),
+    ]:
+        tab.get_by_role("button", name="Clear").click()
+        expect(rows).to_have_count(5)
+        tab.get_by_label(label, exact=True).fill(value)
+        search.click()
+        expect(rows).to_have_count(count)
+    tab.get_by_label("Created before", exact=True).fill("yesterday")
+    search.click()
+    expect(rows).to_have_text(["No artifacts match."])
+    expect(tab).to_have_url(re.compile(r"until=yesterday"))
+    tab.get_by_label("Created before", exact=True).fill("3x")
+    search.click()
+    expect(tab.get_by_role("alert")).to_contain_text("until '3x' is not a time; write 2d")
+    page.shot("filters")
+
+    page.open(f"{url}/runs?project=demo&since=2d", "runs")
+    expect(tab.locator("#runs tbody tr")).to_have_count(2)
+    page.open(f"{url}/runs?project=demo&until=yesterday", "runs")
+    expect(tab.locator("#runs tbody tr")).to_have_text(["No runs."])
+    assert [e for e in page.errors if "status of 400" not in e] == []  # "3x" was refused

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from ..refs import Ref, parse_ref
     from .catalog import Catalog
     from .lineage import LineageGraph
-    from .listing import Search
     from .records import Page, RunRecord, StepRunRecord
+    from .search import Search
 
 _WHERE = {
     "Catalog": ".catalog",
@@ -22,7 +22,7 @@ _WHERE = {
     "Page": ".records",
     "Ref": "..refs",
     "RunRecord": ".records",
-    "Search": ".listing",
+    "Search": ".search",
     "StepRunRecord": ".records",
     "parse_ref": "..refs",
 }

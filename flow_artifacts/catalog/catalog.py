@@ -24,20 +24,21 @@ from ..manifest import Manifest
 from ..naming import validate_aspect_name
 from ..redact import redact_url
 from ..refs import Ref, parse_ref
-from . import curation, inventory, listing, lookups, recording
+from . import curation, listing, lookups, recording, search
 from .database import ensure_schema, open_engine, read, shown_catalog, write
 from .journaling import JournalSink, Pending, journaled
 from .lineage import Direction, LineageGraph, walk_lineage
-from .listing import Search
 from .liveness import renews_heartbeats
-from .records import Page
+from .maintenance_facade import MaintenanceMethods
+from .records import Page, as_moment
 from .run_facade import RunMethods
 from .run_writes import Known, ensure_project
+from .search import Search
 
 T = TypeVar("T")
 
 
-class Catalog(RunMethods):
+class Catalog(RunMethods, MaintenanceMethods):
     """A catalog database at a SQLAlchemy URL (SQLite file by default, PostgreSQL for teams)."""
 
     def __init__(self, url: str) -> None:
@@ -218,20 +219,29 @@ class Catalog(RunMethods):
         since: datetime | str | None = None,
         until: datetime | str | None = None,
         run_id: str | None = None,
+        tag: str | None = None,
+        label_keys: Iterable[str] = (),
+        text: str | None = None,
         page_size: int = 100,
         cursor: str | None = None,
         total: bool = False,
     ) -> Page:
-        """One page of artifacts, newest first, matching every filter given; with `total`,
-        `Page.total` counts them in all pages."""
+        """One page of artifacts, newest first, matching every filter given (`tag` on the
+        artifact, labels by key alone, free `text` in name, description and labels); with
+        `total`, `Page.total` counts them in all pages."""
         with self._read() as conn:
             return listing.page(
                 conn, project=project, name=name, kind=kind, labels=labels, since=since,
-                until=until, run_id=run_id, page_size=page_size, cursor=cursor, total=total,
+                until=until, run_id=run_id, tag=tag, label_keys=label_keys, text=text,
+                page_size=page_size, cursor=cursor, total=total,
             )  # fmt: skip
 
     def iter_artifacts(self, *, page_size: int = 100, **filters: Any) -> Iterator[Manifest]:
-        """All matching artifacts, newest first, fetched lazily one page at a time."""
+        """All matching artifacts, newest first, fetched lazily one page at a time; a relative
+        time (`since="2d"`) is read once, so every page has the same window."""
+        for field in ("since", "until"):
+            if filters.get(field) is not None:
+                filters[field] = as_moment(filters[field], field)
         cursor = None
         while True:
             page = self.list_page(page_size=page_size, cursor=cursor, **filters)
@@ -243,7 +253,7 @@ class Catalog(RunMethods):
     def search(self, query: Search) -> Page:
         """One page of the searchable, sortable list the web page shows."""
         with self._read() as conn:
-            return listing.search(conn, query)
+            return search.search(conn, query)
 
     def names_info(self, names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Version count and tags (tag -> version) of each (project, name)."""
@@ -367,34 +377,3 @@ class Catalog(RunMethods):
         never hands out its version number again.
         """
         self._journaled(journal, lambda c, p: curation.delete_rows(c, p, artifact_ids))
-
-    # --- maintenance -------------------------------------------------------------------------
-
-    def owned_files(self, store_id: str) -> set[str]:
-        """Every store-relative file a row of the store `store_id` owns (see `inventory`)."""
-        with self._read() as conn:
-            return inventory.owned_files(conn, store_id)
-
-    def legacy_rows(self) -> list[tuple[str, str]]:
-        """(id, key) of rows written before store ids, which no store has adopted yet."""
-        with self._read() as conn:
-            return inventory.legacy_rows(conn)
-
-    def adopt_rows(self, ids: Iterable[str], store_id: str) -> None:
-        """Give rows from before store ids the id of the store where their manifest was found."""
-        chosen = list(ids)
-        self._write(lambda conn: inventory.adopt_rows(conn, chosen, store_id))
-
-    def tagged_ids(self) -> set[str]:
-        with self._read() as conn:
-            return inventory.tagged_ids(conn)
-
-    def surplus_versions(self, keep_last: int, project: str | None = None) -> list[Manifest]:
-        """Versions older than the newest `keep_last` of each name."""
-        with self._read() as conn:
-            return inventory.surplus_versions(conn, keep_last, project)
-
-    def upstream_closure(self, ids: Iterable[str]) -> set[str]:
-        """Every artifact any of `ids` was produced from, at any depth (not `ids` themselves)."""
-        with self._read() as conn:
-            return inventory.upstream_closure(conn, ids)

@@ -92,6 +92,26 @@ def _pickle_trust(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE fa_artifacts ADD COLUMN pickle_trusted BOOLEAN"))
 
 
+def _listing_sort_indexes(conn: Connection) -> None:
+    """Version 4: the web page's list sorted by kind, size, version or step reads a page off an
+    index per project instead of sorting every artifact (150-185 ms at 100,000 artifacts
+    before). Rows repeat their step run's step for it ("" without one), filled here for existing
+    rows.
+
+    Spelled out, not taken from `schema`, so that later versions cannot change this step.
+    """
+    conn.execute(text("ALTER TABLE fa_artifacts ADD COLUMN step VARCHAR(200) NOT NULL DEFAULT ''"))
+    conn.execute(
+        text(
+            "UPDATE fa_artifacts SET step = (SELECT s.step FROM fa_step_runs s "
+            "WHERE s.id = fa_artifacts.step_run_id) WHERE step_run_id IS NOT NULL"
+        )
+    )
+    for column in ("kind", "size", "version", "step"):
+        index = f"ix_fa_artifacts_project_{column}"
+        conn.execute(text(f"CREATE INDEX {index} ON fa_artifacts (project, {column}, id)"))
+
+
 def _version_3(conn: Connection) -> None:
     """Version 3: run liveness, store identity, change stamps, step-run attempts, pickle trust."""
     _run_writers(conn)
@@ -101,5 +121,9 @@ def _version_3(conn: Connection) -> None:
     _pickle_trust(conn)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _label_listing_index, 3: _version_3}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _label_listing_index,
+    3: _version_3,
+    4: _listing_sort_indexes,
+}
 """The step from version N-1 to N, keyed by N: one for every version above 1."""

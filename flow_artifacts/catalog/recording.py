@@ -189,6 +189,7 @@ def insert_artifact(
             "manifest": manifest.to_dict(),
             "created": created,
             "step_run_id": manifest.step_run_id,
+            "step": manifest.step if manifest.step_run_id else "",
             "status": "committed",
             "pickle_trusted": pickle_trusted,
         },

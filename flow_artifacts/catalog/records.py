@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import CatalogError, ConfigError, InvalidName
 from ..manifest import Manifest
-from ..moments import aware, parse_moment
+from ..moments import aware, when_given
 from . import schema as t
 
 EXTERNAL = "external"
@@ -130,17 +130,12 @@ def now() -> datetime:
 
 
 def as_moment(value: datetime | str, field: str) -> datetime:
-    """A datetime, or an ISO 8601 string as users type them, as an aware datetime (UTC if naive)."""
+    """A datetime, or a time as users type them (`2d`, `yesterday`, an ISO date or time; see
+    `moments.when_given`), as an aware datetime (UTC if naive)."""
     if isinstance(value, str):
-        try:
-            return parse_moment(value)
-        except ValueError:
-            raise ConfigError(
-                f"{field}={value!r} is not an ISO date or time; write e.g. 2026-01-31 or "
-                "2026-01-31T12:00:00+00:00"
-            ) from None
+        return when_given(value, field)
     if not isinstance(value, datetime):
-        raise ConfigError(f"{field} must be a datetime or an ISO string, got {value!r:.60}")
+        raise ConfigError(f"{field} must be a datetime or a string such as 2d or 2026-01-31")
     return aware(value)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
@@ -20,7 +21,7 @@ from ..limits import ID_CHARS, NAME_CHARS, check_text, storable_text
 from . import run_writes, runs
 from .journaling import JournalSink, Pending
 from .liveness import RUNNING, Heartbeat
-from .records import RunRecord, StepRunRecord
+from .records import RunRecord, StepRunRecord, as_moment
 from .run_writes import Known, writer
 
 T = TypeVar("T")
@@ -179,15 +180,20 @@ class RunMethods:
         *,
         status: str | None = None,
         pipeline: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
         page_size: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[RunRecord], str | None]:
         """One page of runs, newest first, filtered by status (as reported: `crashed` is a
-        `running` row whose writer is gone) and pipeline; and the cursor of the next page."""
+        `running` row whose writer is gone), pipeline and start time (`since`, `until`: a
+        datetime, `2d`, `yesterday` or an ISO string); and the cursor of the next page."""
         with self._read() as conn:
             return runs.runs_page(
                 conn, project, status=status, pipeline=pipeline, page_size=page_size,
                 cursor=cursor, renews=self._renews,
+                since=None if since is None else as_moment(since, "since"),
+                until=None if until is None else as_moment(until, "until"),
             )  # fmt: skip
 
     def run(self, project: str, run_id: str) -> RunRecord:

@@ -8,6 +8,7 @@ named by an id prefix, step runs with their inputs and outputs, and the cache lo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, false, literal_column, or_, select, union_all
@@ -125,12 +126,18 @@ def runs_page(
     page_size: int,
     cursor: str | None,
     renews: bool,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> tuple[list[RunRecord], str | None]:
-    """One page of runs, newest first, filtered by status (as reported) and pipeline; and the
-    cursor of the next page."""
+    """One page of runs, newest first, filtered by status (as reported), pipeline and start
+    time (at or after `since`, before `until`); and the cursor of the next page."""
     query = select(_r).order_by(_r.c.started.desc(), _r.c.pk.desc()).limit(page_size + 1)
     if project is not None:
         query = query.where(_r.c.project == project)
+    if since is not None:
+        query = query.where(_r.c.started >= since)
+    if until is not None:
+        query = query.where(_r.c.started < until)
     if pipeline is not None:
         query = query.where(_r.c.pipeline == pipeline)
     if status is not None:

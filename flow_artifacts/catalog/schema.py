@@ -27,7 +27,7 @@ from sqlalchemy import (
 
 from ..limits import CHECKSUM_CHARS, ID_CHARS, LABEL_VALUE_CHARS, NAME_CHARS, STATUS_CHARS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 NAME = String(NAME_CHARS)
 ID = String(ID_CHARS)
 STATUS = String(STATUS_CHARS)
@@ -135,6 +135,9 @@ artifacts = Table(
     # The causal stamp of its last label, description or aspect change (version 3).
     Column("changed", UTCDateTime),
     Column("step_run_id", ID, ForeignKey("fa_step_runs.id")),
+    # Its step run's step, repeated so the list sorted by step reads an index (version 3); ""
+    # without a step run.
+    Column("step", NAME, nullable=False, server_default=""),
     Column("status", STATUS, nullable=False),
     # Whether its bytes may be unpickled (version 3): False on a row `reindex` restored from the
     # store (untrusted input) until someone trusts it; NULL on rows this catalog recorded live.
@@ -144,6 +147,12 @@ artifacts = Table(
     Index("ix_fa_artifacts_created", "created", "id"),
     Index("ix_fa_artifacts_step_run", "step_run_id"),
     Index("ix_fa_artifacts_store", "store_id"),
+    # The web page's sorts by kind, size, version and step, read in order per project (version
+    # 3): `search.search` merges the projects' first pages when no project is chosen.
+    Index("ix_fa_artifacts_project_kind", "project", "kind", "id"),
+    Index("ix_fa_artifacts_project_size", "project", "size", "id"),
+    Index("ix_fa_artifacts_project_version", "project", "version", "id"),
+    Index("ix_fa_artifacts_project_step", "project", "step", "id"),
 )
 
 artifact_names = Table(

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..errors import ArtifactNotFound
-from ..moments import parse_moment
+from ..moments import FORMS, when_given
 from ..refs import artifact_uri, parse_ref
 from .completion import complete_project, complete_ref
 from .output import emit_fields, emit_json, emit_table, human_size, paged, when
@@ -37,24 +37,42 @@ def labels_option(values: tuple[str, ...], option: str = "--label") -> dict[str,
     return labels
 
 
-def _moment(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_moment(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO date or time", param_hint=option
-        ) from None
+def labels_filter(values: tuple[str, ...]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """`--label KEY=VALUE` items, and `--label KEY` items (the label, whatever its value)."""
+    pairs = labels_option(tuple(v for v in values if "=" in v))
+    keys = tuple(v for v in values if "=" not in v)
+    if any(not key.strip() for key in keys):
+        raise click.BadParameter("a label key cannot be empty", param_hint="--label")
+    return pairs, keys
+
+
+def window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """`--since` and `--until`, read before anything else, so a typo is an error everywhere."""
+    return (
+        None if since is None else when_given(since, "--since"),
+        None if until is None else when_given(until, "--until"),
+    )
+
+
+SINCE = click.option("--since", help=f"At or after: {FORMS}; UTC when an ISO time has no zone.")
+UNTIL = click.option("--until", help="Before (the same forms as --since).")
 
 
 @click.command("ls")
 @click.argument("project", required=False, shell_complete=complete_project)
 @click.option("--name", help="Only this artifact name.")
 @click.option("--kind", type=click.Choice(["dataset", "model", "report", "file", "object"]))
-@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
-@click.option("--since", help="Created at or after (ISO date/time, UTC if no zone).")
-@click.option("--until", help="Created before (ISO date/time).")
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="KEY[=VALUE]",
+    help="Has this label (with this value). Repeatable.",
+)
+@click.option("--tag", help="Only the version carrying this tag.")
+@click.option("--search", "text", help="Text (any case) in the name, description or labels.")
+@SINCE
+@UNTIL
 @click.option("--run", "run_ref", metavar="[PROJECT/]RUN", help="Only what this run made.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--cursor", help="Continue after a previous page (printed at its end).")
@@ -68,6 +86,8 @@ def ls(
     name: str | None,
     kind: str | None,
     labels: tuple[str, ...],
+    tag: str | None,
+    text: str | None,
     since: str | None,
     until: str | None,
     run_ref: str | None,
@@ -77,6 +97,7 @@ def ls(
     as_json: bool,
 ) -> None:
     """List artifacts, newest first, one page at a time, and how many match in all."""
+    start, end = window(since, until)
     if state.nothing_here():
         _nothing_here(project or run_ref, as_json)
         return
@@ -88,13 +109,17 @@ def ls(
 
         found = find_run(state.stack, run_ref if project is None else f"{project}/{run_ref}")
         project, run_id = found.project, found.run_id
+    pairs, keys = labels_filter(labels)
     page = list_page(
         project,
         name=name,
         kind=kind,
-        labels=labels_option(labels),
-        since=_moment(since, "--since"),
-        until=_moment(until, "--until"),
+        labels=pairs,
+        label_keys=keys,
+        tag=tag,
+        text=text,
+        since=start,
+        until=end,
         run_id=run_id,
         page_size=limit,
         cursor=cursor,
@@ -107,9 +132,16 @@ def ls(
         emit_json(listing([a.record() for a in page.items], page.next_cursor, page.total))
         return
     emit_table(
-        ["uri", "kind", "materializer", "size", "created", "step"],
+        ["artifact", "kind", "materializer", "size", "created", "step"],
         [
-            (a.uri, a.kind, a.materializer, human_size(a.size), a.created, _step(a, wide))
+            (
+                f"{a.project}/{a.name}@{a.version}",
+                a.kind,
+                a.materializer,
+                human_size(a.size),
+                a.created,
+                _step(a, wide),
+            )
             for a in page.items
         ],
         empty="no artifacts",
@@ -170,6 +202,9 @@ def show(state: State, ref: str, wide: bool, as_json: bool) -> None:
     if as_json:
         emit_json({**record, "input_refs": names, "used_by": used_by})
         return
+    del record["uri"]  # in --json; people read `project/name@version` (and any ref takes it)
+    record = {"ref": f"{art.project}/{art.name}@{art.version}", **record}
+    record["run_id"] = run_label(art.run_id, wide)
     record["size"] = f"{human_size(art.size)} ({art.size} bytes)"
     record["created"] = when(record["created"])
     record["updated"] = when(record["updated"])
@@ -242,6 +277,8 @@ def versions(
     "--status", type=click.Choice(["running", "completed", "failed", "crashed", "external"])
 )
 @click.option("--pipeline", help="Only runs of this pipeline.")
+@SINCE
+@UNTIL
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--cursor", help="Continue after a previous page (printed at its end).")
 @WIDE
@@ -253,17 +290,26 @@ def runs(
     project: str | None,
     status: str | None,
     pipeline: str | None,
+    since: str | None,
+    until: str | None,
     limit: int,
     cursor: str | None,
     wide: bool,
     as_json: bool,
 ) -> None:
-    """Runs with their status, newest first, one page at a time."""
+    """Runs with their status, newest first, one page at a time; `--since`/`--until` by start."""
+    start, end = window(since, until)
     if state.nothing_here():
         emit_json(listing([])) if as_json else click.echo(f"no runs ({NOTHING_HERE})", err=True)
         return
     rows, next_cursor = state.stack.catalog.runs_page(
-        project, status=status, pipeline=pipeline, page_size=limit, cursor=cursor
+        project,
+        status=status,
+        pipeline=pipeline,
+        since=start,
+        until=end,
+        page_size=limit,
+        cursor=cursor,
     )
     if as_json:
         emit_json(listing([r.to_dict() for r in rows], next_cursor))

@@ -7,7 +7,9 @@ from typing import Any
 
 import click
 
+from ..compare import STAT_KEYS
 from .output import emit_json, emit_table, paged, safe
+from .runref import short_run_id
 from .state import State
 
 pass_state = click.make_pass_decorator(State)
@@ -55,6 +57,8 @@ def _print_artifacts(d: dict[str, Any], wide: bool) -> None:
         lines += [f"  - {c['name']} ({c['type']})" for c in schema["removed"]]
         lines += [f"  ~ {c['name']}: {c['a']} -> {c['b']}" for c in schema["retyped"]]
         _section("schema", lines or ["  (same columns and types)"])
+    if d.get("column_stats"):
+        _column_stats(d["column_stats"], wide)
     tags = d["tags"]
     if tags["a"] != tags["b"]:
         _section(
@@ -65,12 +69,39 @@ def _print_artifacts(d: dict[str, Any], wide: bool) -> None:
             _changes(name, d[name])
     producers = d["producer"]
     if producers["a"] != producers["b"]:
-        _section("producer", [f"  {side}: {_step(producers[side])}" for side in ("a", "b")])
+        lines = [f"  {side}: {_step(producers[side], wide)}" for side in ("a", "b")]
+        _section("producer", lines)
+
+
+def _column_stats(rows: list[dict[str, Any]], wide: bool) -> None:
+    """Each column's statistics, A and B side by side in one cell (`3 -> 5 (+2)`), so the
+    table keeps five columns whatever the terminal; a column one side lacks shows `-`."""
+
+    def cell(row: dict[str, Any], key: str) -> str:
+        left, right = (row[side].get(key) if row[side] else None for side in ("a", "b"))
+        if row["a"] and row["b"] and left == right:
+            return _short(left)
+        delta = row["delta"].get(key)
+        shown = f"{_stat(row['a'], key)} -> {_stat(row['b'], key)}"
+        return shown + (f" ({_signed(delta)})" if delta is not None else "")
+
+    click.echo("\ncolumn statistics")
+    emit_table(
+        ["column", *STAT_KEYS],
+        [(row["name"], *(cell(row, key) for key in STAT_KEYS)) for row in rows],
+        wide=wide,
+    )
+
+
+def _stat(side: dict[str, Any] | None, key: str) -> str:
+    return "-" if side is None or key not in side else _short(side[key]) or "null"
 
 
 def _print_runs(d: dict[str, Any], wide: bool) -> None:
-    click.echo(f"a: {safe(d['a']['project'])}/{safe(d['a']['run_id'])}")
-    click.echo(f"b: {safe(d['b']['project'])}/{safe(d['b']['run_id'])}\n")
+    for side in ("a", "b"):
+        run = d[side]
+        click.echo(f"{side}: {safe(run['project'])}/{safe(_run(run['run_id'], wide))}")
+    click.echo("")
     _fields(d["fields"], wide)
     rows = []
     for s in d["steps"]:
@@ -137,10 +168,15 @@ def _section(title: str, lines: list[str]) -> None:
     click.echo("\n".join(safe(line) for line in lines))
 
 
-def _step(p: dict[str, Any] | None) -> str:
+def _step(p: dict[str, Any] | None, wide: bool) -> str:
     if not p:
         return "-"
-    return f"{p['run_id']}/{p['step']}" + (f" ({p['status']})" if p.get("status") else "")
+    status = f" ({p['status']})" if p.get("status") else ""
+    return f"{_run(p['run_id'], wide)}/{p['step']}{status}"
+
+
+def _run(run_id: str, wide: bool) -> str:
+    return run_id if wide else short_run_id(run_id)
 
 
 def _short(value: Any, field: str = "") -> str:

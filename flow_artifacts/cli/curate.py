@@ -151,14 +151,13 @@ def gc(
             report, dry_run = plan, True
     report = report or run(dry_run)
     verb = "would remove" if dry_run else "removed"
-    surplus = [str(m.uri) for m in report.surplus]
     if as_json:
         emit_json(
             {
                 "dry_run": dry_run,
                 "garbage": report.garbage,
                 "uploads": report.uploads,
-                "surplus": surplus,
+                "surplus": [str(m.uri) for m in report.surplus],
                 "unaccounted": report.unaccounted,
                 "unknown_manifests": report.unknown_manifests,
                 "unreadable": report.unreadable,
@@ -169,11 +168,11 @@ def gc(
         click.echo(f"{verb} {path}")
     for path in report.uploads:
         click.echo(f"{verb} unfinished upload {path}")
-    for ref in surplus:
-        click.echo(f"{verb} {ref}")
+    for manifest in report.surplus:
+        click.echo(f"{verb} {_ref(manifest)}")
     click.echo(
         f"{verb} {len(report.garbage)} path(s) of dead writes, {len(report.uploads)} "
-        f"unfinished upload(s), {len(surplus)} old version(s)",
+        f"unfinished upload(s), {len(report.surplus)} old version(s)",
         err=True,
     )
     if report.unaccounted or report.unreadable:
@@ -204,8 +203,8 @@ def verify(state: State, refs: tuple[str, ...], check_all: bool, as_json: bool) 
         emit_json(listing(items, None, len(items)))
     else:
         emit_table(
-            ["uri", "status", "problem"],
-            [(str(r.manifest.uri), "ok" if r.ok else "damaged", r.problem or "") for r in results],
+            ["artifact", "status", "problem"],
+            [(_ref(r.manifest), "ok" if r.ok else "damaged", r.problem or "") for r in results],
             status=1,
         )
         click.echo(f"{len(results) - len(bad)} ok, {len(bad)} damaged", err=True)
@@ -253,7 +252,7 @@ def trust(state: State, ref: str, as_json: bool) -> None:
     if as_json:
         emit_json({"trusted": True, "artifact": art.record()})
     else:
-        click.echo(f"trusted {art.uri}: its pickle may be loaded on this catalog")
+        click.echo(f"trusted {_ref(art)}: its pickle may be loaded on this catalog")
 
 
 COMMANDS = [tag, untag, rm, gc, verify, reindex, trust]

@@ -181,6 +181,8 @@ class Browser:
             params.text(query, "project"),
             status=params.choice(query, "status", RUN_STATUSES),
             pipeline=params.text(query, "pipeline"),
+            since=params.moment(query, "since"),
+            until=params.moment(query, "until"),
             page_size=params.integer(query, "limit", 50, 1, params.MAX_LIMIT),
             cursor=params.text(query, "cursor"),
         )

@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Protocol
 
 from ..catalog import Search
+from ..errors import InvalidMoment
 from ..materializers.base import ArtifactKind
-from ..moments import parse_moment
+from ..moments import when_given
 
 KINDS = tuple(kind.value for kind in ArtifactKind)
 MAX_LIMIT = 200
@@ -44,6 +45,9 @@ def list_query(params: Params) -> Search:
         limit=integer(params, "limit", 50, 1, MAX_LIMIT),
         cursor=text(params, "cursor"),
         latest=choice(params, "view", ("latest", "all")) == "latest",
+        tag=text(params, "tag"),
+        label_keys=label_keys(params.getlist("has")),
+        text=text(params, "q"),
     )
 
 
@@ -91,15 +95,21 @@ def labels(values: list[str]) -> dict[str, str]:
     return found
 
 
+def label_keys(values: list[str]) -> tuple[str, ...]:
+    """Label keys an artifact must have (`has=team`), whatever their values; blanks ignored."""
+    keys = tuple(value.strip() for value in values if value.strip())
+    if any(len(key) > 1000 for key in keys):
+        raise BadRequest("has is longer than 1000 characters")
+    return keys
+
+
 def moment(params: Params, name: str) -> datetime | None:
-    """An ISO date or date-time; without a zone it is UTC, as on the command line."""
+    """A time as the command line takes it (`2d`, `yesterday`, an ISO date or time, UTC when it
+    names no zone): one parser, `moments.when_given`."""
     value = text(params, name)
     if value is None:
         return None
     try:
-        return parse_moment(value)
-    except ValueError:
-        raise BadRequest(
-            f"{name}={value!r:.60} is not an ISO date or time, e.g. 2024-05-01 or "
-            "2024-05-01T12:00:00Z"
-        ) from None
+        return when_given(value, name)
+    except InvalidMoment as exc:
+        raise BadRequest(str(exc)) from None

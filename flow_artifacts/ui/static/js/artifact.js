@@ -53,10 +53,13 @@ function compareHref(one, other) {
 
 function producer(a) {
   const s = a.producer;
-  if (!s) return h("p", { class: "muted" }, `${a.run_id} / ${a.step} (no step-run record)`);
+  if (!s) {
+    return h("p", { class: "muted", title: a.run_id },
+      `${a.run_id.slice(0, 8)} / ${a.step} (no step-run record)`);
+  }
   return fields([
     ["Step", h("a", { href: stepHref(s) }, s.step)],
-    ["Run", h("a", { href: runHref(s.project, s.run_id) }, s.run_id)],
+    ["Run", h("a", { href: runHref(s.project, s.run_id), title: s.run_id }, s.run_id.slice(0, 8))],
     ["Status", h("span", { class: `status status-${s.status}` }, s.status)],
     ["Cache", s.cached ? "hit (reused an earlier result)" : "miss"],
     ["Duration", duration(s.duration_s)],
@@ -115,7 +118,8 @@ export async function render(main, info, ref) {
       ["Version", a.version], ["Status", a.status], ["Kind", a.kind],
       ["Materializer", `${a.materializer} (format ${a.materializer_version})`],
       ["MIME type", a.mime_type], ["Size", `${size(a.size)} (${a.size.toLocaleString()} bytes)`],
-      ["Created", when(a.created)], ["Run", h("a", { href: runHref(a.project, a.run_id) }, a.run_id)],
+      ["Created", when(a.created)], ["Run",
+        h("a", { href: runHref(a.project, a.run_id), title: a.run_id }, a.run_id.slice(0, 8))],
       ["Step", a.step], ["Pipeline", a.pipeline], ["Step run", a.step_run_id],
       ["Key", h("code", {}, a.key)], ["Data path", h("code", {}, a.data_path)],
       ["Location", h("code", {}, a.path)], ["Directory", a.directory ? "yes" : "no"],

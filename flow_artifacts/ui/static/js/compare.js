@@ -131,7 +131,7 @@ export async function render(main) {
   document.title = `${d.a.ref} vs ${d.b.ref} · flow-artifacts`;
   const link = (side) => h("a", { href: artifactHref(side.id) }, side.ref);
   const p = d.producer;
-  const step = (s) => (s ? `${s.step} in run ${s.run_id}${s.status ? ` (${s.status})` : ""}` : "");
+  const step = (s) => (s ? `${s.step} in run ${s.run_id.slice(0, 8)}${s.status ? ` (${s.status})` : ""}` : "");
   main.replaceChildren(...[
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/" }, "Artifacts"),
       " / compare"),

@@ -181,8 +181,9 @@ function controls(cy) {
 }
 
 function nodeList(graph, focus) {
-  const item = (n) => h("li", {}, h("a", { href: hrefOf(n) },
-    n.type === "artifact" ? `${n.project}/${n.label}` : `step ${n.label} of run ${n.run_id}`),
+  const item = (n) => h("li", {}, h("a", { href: hrefOf(n), title: n.run_id || "" },
+    n.type === "artifact" ? `${n.project}/${n.label}`
+      : `step ${n.label} of run ${n.run_id.slice(0, 8)}`),
   n.root ? " (this artifact)" : "", n.cached ? " (cache hit)" : "", " ",
   h("button", { type: "button", class: "secondary small", onclick: () => focus(n.id),
     "aria-label": `Focus on ${n.type === "artifact" ? n.ref : `step ${n.label}`}` }, "Focus"));

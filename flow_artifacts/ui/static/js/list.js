@@ -16,18 +16,6 @@ const COLUMNS = [
 const KINDS = ["dataset", "model", "report", "file", "object"];
 const PAGE = 50;
 
-// ISO instant -> value of a datetime-local input, in the reader's time zone.
-function toLocalInput(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return "";
-  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
-}
-
-function toInstant(local) {
-  return local ? new Date(local).toISOString() : "";
-}
-
 function readState(info) {
   const q = new URLSearchParams(location.search);
   return {
@@ -36,6 +24,9 @@ function readState(info) {
     name: q.get("name") || "",
     kind: q.get("kind") || "",
     label: q.getAll("label"),
+    has: q.getAll("has"),
+    tag: q.get("tag") || "",
+    q: q.get("q") || "",
     since: q.get("since") || "",
     until: q.get("until") || "",
     sort: q.get("sort") || "created",
@@ -66,13 +57,17 @@ export async function render(main, info) {
     KINDS.map((k) => h("option", { value: k, selected: k === state.kind }, k)));
   const label = h("input", { id: "f-label", value: state.label.join(", "),
     placeholder: "team=risk, stage=prod" });
-  const since = h("input", { id: "f-since", type: "datetime-local",
-    value: toLocalInput(state.since) });
-  const until = h("input", { id: "f-until", type: "datetime-local",
-    value: toLocalInput(state.until) });
+  const text = h("input", { id: "f-q", type: "search", value: state.q,
+    placeholder: "in name, description, labels" });
+  const tag = h("input", { id: "f-tag", value: state.tag, placeholder: "prod" });
+  const has = h("input", { id: "f-has", value: state.has.join(", "), placeholder: "team, owner" });
+  // Typed as on the command line (2d, 3h, yesterday, 2026-05-01); the server reads them.
+  const since = h("input", { id: "f-since", value: state.since, placeholder: "2d, yesterday" });
+  const until = h("input", { id: "f-until", value: state.until, placeholder: "2026-05-01" });
   const form = h("form", { role: "search", class: "filters", "aria-label": "Search artifacts" },
-    field("Project", project), field("Show", view), field("Name", name), field("Kind", kind),
-    field("Labels", label), field("Created from", since), field("Created before", until),
+    field("Project", project), field("Show", view), field("Name", name), field("Text", text),
+    field("Kind", kind), field("Labels", label), field("Label keys", has), field("Tag", tag),
+    field("Created from", since), field("Created before", until),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Search"),
       h("button", { type: "reset", class: "secondary" }, "Clear")));
   const head = h("tr");
@@ -193,13 +188,15 @@ export async function render(main, info) {
     Object.assign(state, {
       project: project.value, view: view.value, name: name.value.trim(), kind: kind.value,
       label: label.value.split(",").map((s) => s.trim()).filter(Boolean),
-      since: toInstant(since.value), until: toInstant(until.value),
+      has: has.value.split(",").map((s) => s.trim()).filter(Boolean),
+      tag: tag.value.trim(), q: text.value.trim(),
+      since: since.value.trim(), until: until.value.trim(),
     });
     restart();
   });
   form.addEventListener("reset", (event) => { // clear the search, keep the project
     event.preventDefault();
-    for (const control of [name, kind, label, since, until]) control.value = "";
+    for (const control of [name, text, kind, label, has, tag, since, until]) control.value = "";
     form.requestSubmit();
   });
   await load();

@@ -1,4 +1,4 @@
-// Runs, newest first, filtered by project, status and pipeline, a page at a time.
+// Runs, newest first, filtered by project, status, pipeline and start time, a page at a time.
 import { api, duration, h, markReady, runHref, when } from "./dom.js";
 
 const STATUSES = ["running", "completed", "failed", "crashed", "external"];
@@ -20,6 +20,8 @@ export async function render(main, info) {
     project: query.has("project") ? query.get("project") : fallback,
     status: STATUSES.includes(query.get("status")) ? query.get("status") : "",
     pipeline: query.get("pipeline") || "",
+    since: query.get("since") || "",
+    until: query.get("until") || "",
   };
   const select = (id, name, options, label) => [h("label", { for: id }, label),
     h("select", { id, name }, h("option", { value: "" }, `Any ${label.toLowerCase()}`),
@@ -29,6 +31,13 @@ export async function render(main, info) {
     select("r-status", "status", STATUSES, "Status"),
     h("label", { for: "r-pipeline" }, "Pipeline"),
     h("input", { id: "r-pipeline", name: "pipeline", value: filters.pipeline, size: 16 }),
+    // Typed as on the command line (2d, 3h, yesterday, 2026-05-01); the server reads them.
+    h("label", { for: "r-since" }, "Started from"),
+    h("input", { id: "r-since", name: "since", value: filters.since, size: 12,
+      placeholder: "2d, yesterday" }),
+    h("label", { for: "r-until" }, "Started before"),
+    h("input", { id: "r-until", name: "until", value: filters.until, size: 12,
+      placeholder: "2026-05-01" }),
     h("button", { type: "submit" }, "Filter"));
   const body = h("tbody");
   const more = h("button", { type: "button", class: "secondary", hidden: true }, "More runs");
