@@ -40,6 +40,7 @@ def materialize(
     metadata: Mapping[str, Any] | None = None,
     materializer: str | None = None,
     overrides: Mapping[str, str] | None = None,
+    materializer_options: Mapping[str, Any] | None = None,
     kind: str | None = None,
     pipeline: str = "default",
     step_run_id: str | None = None,
@@ -48,13 +49,17 @@ def materialize(
     """Save `obj` as the next version of `project/name`, produced by `step_name` of `run_id`.
 
     `inputs` (handles or references) become lineage edges; `labels`, `description` and
-    `metadata` (JSON-able) are recorded with it. Returns the committed artifact's handle.
+    `metadata` (JSON-able) are recorded with it; `materializer_options` go to the chosen
+    materializer (e.g. `{"compression": "zstd"}` for Parquet). Returns the committed artifact's
+    handle.
     """
     stack = _stack(stack)
     project = stack.project if project is None else project
     store = stack.store
     input_ids = [resolve(ref, stack).id for ref in inputs]
-    dispatch = stack.dispatch(project, materializer=materializer, overrides=overrides)
+    dispatch = stack.dispatch(
+        project, materializer=materializer, overrides=overrides, options=materializer_options
+    )
     versioned = False
     while True:
         manifest = store.write_data(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +14,9 @@ from typing import Any
 CHECKSUM_ALGORITHM = "sha256"
 ONE_SHOT = 8 << 20
 """Files up to this size are stored with a single request."""
+DIRECT_WRITE = 1 << 20
+"""Past the first `ONE_SHOT` bytes, writes this large go to the file as they are; smaller ones
+are gathered into chunks of `ONE_SHOT` bytes (one system call each on local disk)."""
 
 
 def format_checksum(hexdigest: str) -> str:
@@ -27,13 +32,59 @@ def directory_checksum(files: dict[str, tuple[str, int]]) -> str:
     return format_checksum(digest.hexdigest())
 
 
+class OverlappedHash:
+    """sha256 computed in a second thread, so that hashing one chunk overlaps writing (or reading)
+    the next: hashlib releases the GIL on large buffers, and on two cores this takes the hash off
+    the caller's critical path. At most `depth` chunks wait, which bounds the memory held.
+
+    A chunk handed to `update` must not change until `wait` (or `hexdigest`) returns.
+    """
+
+    def __init__(self, depth: int = 4) -> None:
+        self._hash = hashlib.sha256()
+        self._chunks: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._thread: threading.Thread | None = None
+
+    def update(self, chunk: Any) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="flow-artifacts-hash", daemon=True
+            )
+            self._thread.start()
+        self._chunks.put(chunk)
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._hash.update(chunk)
+            del chunk  # the caller may resize or reuse it once `wait` returns
+            self._chunks.task_done()
+
+    def wait(self) -> None:
+        """Return once every chunk given so far is hashed (and no longer referenced)."""
+        if self._thread is not None:
+            self._chunks.join()
+
+    def hexdigest(self) -> str:
+        """The digest of every chunk given, once the second thread has hashed them all."""
+        if self._thread is not None:
+            self._chunks.put(None)
+            self._thread.join()
+            self._thread = None
+        return self._hash.hexdigest()
+
+
 class HashingWriter:
     """A write-only file that hashes and counts what passes through it, on its way to `path`.
 
     Up to `one_shot` bytes are held in memory and stored with one request when the file closes
-    (`pipe_file`), so small artifacts cost one PUT. Past that, `before_upload` runs, then the real
-    file is opened and gets the bytes in pieces of at most its block size: one huge `write()` is
-    uploaded part by part instead of being copied whole into the SDK's buffer as a single part.
+    (`pipe_file`), so small artifacts cost one PUT and start no thread. Past that, `before_upload`
+    runs and the real file is opened. Writes of `DIRECT_WRITE` bytes or more then go to it as they
+    are, hashed in a second thread while they are written (no copy); smaller ones are gathered
+    into chunks of `one_shot` bytes (one system call each on local disk), each hashed while it is
+    written and the producer makes the next. An upload gets each chunk in
+    pieces of at most its block size: one huge `write()` is uploaded part by part instead of being
+    copied whole into the SDK's buffer as a single part. Nothing reads the file before `close`,
+    so `flush` does not cut chunks short.
     """
 
     def __init__(
@@ -58,35 +109,45 @@ class HashingWriter:
         self._one_shot = one_shot
         self._pending = bytearray()
         self._raw: Any = None
-        self._hash = hashlib.sha256()
+        self._hash = OverlappedHash()
         self.size = 0
         self.closed = False
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
-        self._hash.update(view)
-        self.size += view.nbytes
-        if self._raw is None and len(self._pending) + view.nbytes <= self._one_shot:
+        size = view.nbytes
+        self.size += size
+        if self._raw is None and len(self._pending) + size > self._one_shot:
+            self._before_upload()
+            mode = "xb" if self._exclusive else "wb"
+            self._raw = self._fs.open(self._path, mode, **self._open_kwargs)
+        if self._raw is None:
             self._pending += view
-        else:
-            if self._raw is None:
-                self._before_upload()
-                mode = "xb" if self._exclusive else "wb"
-                self._raw = self._fs.open(self._path, mode, **self._open_kwargs)
-                self._write_raw(memoryview(self._pending))
-                self._pending = bytearray()
-            self._write_raw(view)
+        elif size >= DIRECT_WRITE:
+            # not copied: hashed while it is written, both done before the producer gets it back
+            if self._pending:
+                self._write_chunk()
+            self._write_chunk(view)
+            self._hash.wait()
+        else:  # small writes are gathered into chunks, each hashed while the producer goes on
+            self._pending += view
+            if len(self._pending) >= self._one_shot:
+                self._write_chunk()
         if self._progress is not None:
-            self._progress.update(view.nbytes)
-        return view.nbytes
+            self._progress.update(size)
+        return size
 
-    def _write_raw(self, view: memoryview) -> None:
+    def _write_chunk(self, view: memoryview | None = None) -> None:
+        """Hash and write `view`, or else the gathered small writes (then no longer gathered)."""
+        if view is None:
+            view, self._pending = memoryview(self._pending), bytearray()
+        self._hash.update(view)
         # a local file's `blocksize` (8 KiB) buffers nothing: pieces that small cost a system call
-        # each, so it gets multi-MiB ones; an upload's block size bounds its parts
+        # each, so it gets whole chunks; an upload's block size bounds its parts
         from fsspec.implementations.local import LocalFileOpener
 
         local = isinstance(self._raw, LocalFileOpener)
-        piece = ONE_SHOT if local else getattr(self._raw, "blocksize", None) or ONE_SHOT
+        piece = view.nbytes if local else getattr(self._raw, "blocksize", None) or ONE_SHOT
         for start in range(0, view.nbytes, piece):
             self._raw.write(view[start : start + piece])
 
@@ -103,28 +164,32 @@ class HashingWriter:
         return self.size
 
     def flush(self) -> None:
-        if self._raw is not None:
-            self._raw.flush()
+        pass
 
     def close(self) -> None:
         if self.closed:
             return
         from fsspec.implementations.local import LocalFileSystem
 
-        if self._raw is None and isinstance(self._fs, LocalFileSystem):
+        if self._raw is not None:
+            if self._pending:
+                self._write_chunk()
+            hexdigest = self._hash.hexdigest()
+            self._raw.close()
+        elif isinstance(self._fs, LocalFileSystem):
+            hexdigest = hashlib.sha256(self._pending).hexdigest()
             # one open and one write: fsspec's local file object costs more than the write
             path = self._fs._strip_protocol(self._path)
             if self._fs.auto_mkdir:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "xb" if self._exclusive else "wb") as f:
                 f.write(self._pending)
-        elif self._raw is None:
+        else:
+            hexdigest = hashlib.sha256(self._pending).hexdigest()
             mode = "create" if self._exclusive else "overwrite"
             self._fs.pipe_file(self._path, bytes(self._pending), mode=mode)
-        else:
-            self._raw.close()
         self.closed = True
-        self._on_close(self._hash.hexdigest(), self.size)
+        self._on_close(hexdigest, self.size)
 
     def __enter__(self) -> HashingWriter:
         return self
@@ -146,6 +211,8 @@ class HashingWriter:
             return
         self.closed = True
         self._pending = bytearray()
+        with contextlib.suppress(Exception):
+            self._hash.hexdigest()  # ends the hashing thread
         raw, self._raw = self._raw, None
         with contextlib.suppress(Exception):
             from fsspec.spec import AbstractBufferedFile

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..hookspecs import hookimpl
-from ._arrow_io import read_parquet_table
+from ._arrow_io import PARQUET_OPTIONS, read_parquet_table, write_parquet_table
 from .base import ArtifactKind, Materializer
 from .preview import arrow_fields, arrow_preview, arrow_stats, columns_and_schema
 
 
 class ArrowParquetMaterializer(Materializer):
+    options = PARQUET_OPTIONS
     id = "pyarrow.parquet"
     handles = ("pyarrow.Table",)
     extension = ".parquet"
@@ -19,12 +20,10 @@ class ArrowParquetMaterializer(Materializer):
     kind = ArtifactKind.DATASET
 
     def save(self, obj: Any, fs: Any, path: str) -> dict[str, Any]:
-        import pyarrow.parquet as pq
-
-        with fs.open(path, "wb") as f:
-            pq.write_table(obj, f)
+        compression = write_parquet_table(obj, fs, path, self.settings)
         return {
             "rows": obj.num_rows,
+            "compression": compression,
             **columns_and_schema(obj.column_names, arrow_fields(obj.schema)),
             # Timestamps, dates, decimals and binary become strings: the manifest is JSON.
             "preview": arrow_preview(obj),

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import abc
+import copy
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any, ClassVar
+
+from ..errors import ConfigError
 
 MAX_METADATA_BYTES = 64 << 10
 """What `save` may return as format metadata, as JSON: manifests and catalog rows hold it for every
@@ -52,6 +56,31 @@ class Materializer(abc.ABC):
     reads_whole_file: ClassVar[bool] = False
     """`load` reads its one file only through `fs.open(path, "rb")` or `fs.cat_file(path)`, all
     of it: the store may then read the file once, verify it, and hand `load` those bytes."""
+
+    options: ClassVar[Mapping[str, tuple[Any, ...]]] = {}
+    """What `save` can be told per write (name -> the values allowed), read from `settings`:
+    `fa.materialize(..., materializer_options={"compression": "zstd"})`."""
+    settings: Mapping[str, Any] = {}
+    """The options this instance saves with (see `with_options`); `{}` means the defaults."""
+
+    def with_options(self, options: Mapping[str, Any]) -> Materializer:
+        """A copy of this materializer that saves with `options`, each checked against `options`
+        of the class, so that a misspelt name or value fails before the first byte."""
+        for name, value in options.items():
+            if name not in self.options:
+                accepted = ", ".join(sorted(self.options)) or "none"
+                raise ConfigError(
+                    f"materializer {self.id!r} takes no option {name!r} (it takes: {accepted})"
+                )
+            if value not in self.options[name]:
+                allowed = ", ".join(repr(v) for v in self.options[name])
+                raise ConfigError(
+                    f"materializer {self.id!r} option {name!r} cannot be {value!r}: use one of "
+                    f"{allowed}"
+                )
+        configured = copy.copy(self)
+        configured.settings = {**self.settings, **options}
+        return configured
 
     def accepts(self, obj: Any) -> bool:
         """Whether this materializer can save this particular object (beyond its type)."""

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..hookspecs import hookimpl
-from ._arrow_io import read_parquet_table
+from ._arrow_io import PARQUET_OPTIONS, read_parquet_table, write_parquet_table
 from .base import ArtifactKind, Materializer
 from .preview import arrow_fields, arrow_stats, columns_and_schema, frame_preview
 
@@ -14,6 +14,7 @@ SERIES_COLUMN = "__series__"
 
 
 class PandasParquetMaterializer(Materializer):
+    options = PARQUET_OPTIONS
     id = "pandas.parquet"
     handles = ("pandas.DataFrame", "pandas.Series")
     extension = ".parquet"
@@ -23,7 +24,6 @@ class PandasParquetMaterializer(Materializer):
     def save(self, obj: Any, fs: Any, path: str) -> dict[str, Any]:
         import pandas as pd
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         is_series = isinstance(obj, pd.Series)
         frame = obj.to_frame(name=SERIES_COLUMN) if is_series else obj
@@ -31,10 +31,10 @@ class PandasParquetMaterializer(Materializer):
             table = pa.Table.from_pandas(frame, preserve_index=None)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise ValueError(_unconvertible(frame, exc)) from None
-        with fs.open(path, "wb") as f:
-            pq.write_table(table, f)
+        compression = write_parquet_table(table, fs, path, self.settings)
         metadata: dict[str, Any] = {
             "pandas_type": "Series" if is_series else "DataFrame",
+            "compression": compression,
             "rows": len(frame),
             **columns_and_schema(list(frame.columns), arrow_fields(table.schema)),
             "preview": frame_preview(frame),

@@ -68,9 +68,12 @@ class Dispatch:
     materializer: str | None = None
     overrides: Mapping[str, str] = field(default_factory=dict)
     allow_pickle: bool = True
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Options for the chosen materializer's `save` (see `Materializer.with_options`)."""
 
     def choose(self, obj: Any) -> Materializer:
-        return self.registry.choose(obj, **self._rules())
+        chosen = self.registry.choose(obj, **self._rules())
+        return chosen.with_options(self.options) if self.options else chosen
 
     def explain(self, obj: Any) -> Explanation:
         return self.registry.explain(obj, **self._rules())

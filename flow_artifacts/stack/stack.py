@@ -131,15 +131,17 @@ class Stack:
         *,
         materializer: str | None = None,
         overrides: Mapping[str, str] | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> Dispatch:
         """How this stack picks materializers for `project` (default: the stack's): the one rule
-        that `materialize` writes by and `explain` reports."""
+        that `materialize` writes by and `explain` reports; `options` go to the chosen one."""
         project = self.project if project is None else project
         return Dispatch(
             self.plugins.materializers,
             materializer=materializer,
             overrides={**self.overrides, **overrides} if overrides else dict(self.overrides),
             allow_pickle=self.pickles_allowed(project),
+            options=dict(options or {}),
         )
 
     def scrub(self, text: str) -> str:
