@@ -105,6 +105,7 @@ def materialize_many(
     metadata: Mapping[str, Any] | None = None,
     materializer: str | None = None,
     overrides: Mapping[str, str] | None = None,
+    materializer_options: Mapping[str, Any] | None = None,
     kind: str | None = None,
     pipeline: str = "default",
     step_run_id: str | None = None,
@@ -120,7 +121,9 @@ def materialize_many(
     project = stack.project if project is None else project
     store = stack.store
     input_ids = [resolve(ref, stack).id for ref in inputs]
-    dispatch = stack.dispatch(project, materializer=materializer, overrides=overrides)
+    dispatch = stack.dispatch(
+        project, materializer=materializer, overrides=overrides, options=materializer_options
+    )
     for attempt in range(2):
         manifests: list[Manifest] = []
         try:

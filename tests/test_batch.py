@@ -152,3 +152,17 @@ def test_a_key_taken_while_the_batch_was_writing_sends_the_batch_past_it(stack) 
     committed = {p for a in made.values() for p in (a.key + MANIFEST_SUFFIX, a.manifest.data_path)}
     foreign = {"demo/r1/s/b" + MANIFEST_SUFFIX, "demo/r1/s/b.bin"}
     assert store_files(store.root) == committed | foreign
+
+
+def test_a_batch_takes_materialize_s_materializer_options(local_stack):
+    """The same options as `materialize`: here the Parquet codec of every frame in the batch."""
+    import pandas as pd
+
+    frames = {f"part{i}": pd.DataFrame({"x": range(10)}) for i in range(2)}
+    made = fa.materialize_many(
+        frames, "r1", "split", "demo", materializer_options={"compression": "zstd"}
+    )
+    assert {a.manifest.metadata["compression"] for a in made.values()} == {"zstd"}
+    with pytest.raises(fa.ConfigError):
+        fa.materialize_many(frames, "r2", "split", "demo", materializer_options={"level": 3})
+    assert list(fa.list_artifacts(project="demo", run_id="r2")) == []
