@@ -349,7 +349,7 @@ def test_cli_not_found_answers_exit_1_with_what_exists(tmp_path):
         assert expected in done.stderr
         assert "Catalog(" not in done.stderr and str(tmp_path) not in done.stderr
     shown = _cli("show", "quickstart/clean", "--stack", "s.yaml", cwd=tmp_path)
-    assert shown.returncode == 0 and "store://quickstart/clean@2" in shown.stdout
+    assert shown.returncode == 0 and "ref           quickstart/clean@2" in shown.stdout
 
 
 def test_not_found_errors_show_no_reprs_or_paths(local_stack):
