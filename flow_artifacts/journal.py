@@ -215,6 +215,20 @@ def _run(value: Any, what: str) -> dict[str, Any]:
 
 _ID = _text(ID_CHARS)
 _STATUS = _text(STATUS_CHARS)
+_STEP_RUN_START: dict[str, Callable[[Any, str], Any]] = {
+    "id": _ID,
+    "project": _name,
+    "run_id": _name,
+    "step": _name,
+    "status": _STATUS,
+    "params": _params,
+    "cache_key": _optional(_text(CHECKSUM_CHARS)),
+    "inputs": _ids,
+    "run": _run,
+    "host": _optional(_text(NAME_CHARS)),
+    "pid": _optional(_integer),
+}
+"""A step run's start; a cache hit's record is the same, already ended."""
 _RUN_SNAPSHOT = {
     "status": _STATUS,
     "started": _moment,
@@ -254,34 +268,8 @@ _OPS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "status": _STATUS,
         "error": _optional(_text(None)),
     },
-    "step_run_start": {
-        "id": _ID,
-        "project": _name,
-        "run_id": _name,
-        "step": _name,
-        "status": _STATUS,
-        "params": _params,
-        "cache_key": _optional(_text(CHECKSUM_CHARS)),
-        "inputs": _ids,
-        "run": _run,
-        "host": _optional(_text(NAME_CHARS)),
-        "pid": _optional(_integer),
-    },
-    "step_run_cached": {
-        "id": _ID,
-        "project": _name,
-        "run_id": _name,
-        "step": _name,
-        "status": _STATUS,
-        "cached": _flag,
-        "ended": _moment,
-        "params": _params,
-        "cache_key": _optional(_text(CHECKSUM_CHARS)),
-        "inputs": _ids,
-        "run": _run,
-        "host": _optional(_text(NAME_CHARS)),
-        "pid": _optional(_integer),
-    },
+    "step_run_start": _STEP_RUN_START,
+    "step_run_cached": {**_STEP_RUN_START, "cached": _flag, "ended": _moment},
     "step_run_retry": {
         "id": _ID,
         "attempt": _integer,

@@ -102,29 +102,14 @@ class RunMethods:
     ) -> str:
         """Record a step run as running; returns its id (`step_run_id`, a framework's task run
         id, or a new one). Step names are unique within a run."""
-        if step_run_id is None:
-            step_run_id = str(uuid.uuid4())
-        else:
-            check_text(step_run_id, "step run id", ID_CHARS)
-        fields = {
-            "id": step_run_id,
-            "step": step,
-            "status": RUNNING,
-            "params": dict(params or {}),
-            "cache_key": cache_key,
-            "inputs": list(dict.fromkeys(inputs)),
-            **writer(),
-        }
+        fields = _step_run_fields(step_run_id, step, params, cache_key, inputs, status=RUNNING)
 
         def work(conn: Connection, pending: Pending) -> int:
             return run_writes.start_step_run(conn, pending, self._known, project, run_id, fields)
 
-        run_pk = self._journaled(journal, work)
-        self._known.projects.add(project)
-        self._known.runs[(project, run_id)] = run_pk
-        self._known.step_runs[(project, run_id, step)] = step_run_id
-        self._heartbeat.open(step_run_id=step_run_id)
-        return step_run_id
+        self._remember(project, run_id, step, fields["id"], self._journaled(journal, work))
+        self._heartbeat.open(step_run_id=fields["id"])
+        return str(fields["id"])
 
     def record_cached_step_run(
         self,
@@ -141,31 +126,25 @@ class RunMethods:
         """Record a step run that reused an earlier one's outputs: completed and cached from the
         start, in one transaction with one journal record; returns its id (as `start_step_run`
         does)."""
-        if step_run_id is None:
-            step_run_id = str(uuid.uuid4())
-        else:
-            check_text(step_run_id, "step run id", ID_CHARS)
-        fields = {
-            "id": step_run_id,
-            "step": step,
-            "status": "completed",
-            "cached": True,
-            "params": dict(params or {}),
-            "cache_key": cache_key,
-            "inputs": list(dict.fromkeys(inputs)),
-            **writer(),
-        }
+        fields = _step_run_fields(
+            step_run_id, step, params, cache_key, inputs, status="completed", cached=True
+        )
 
         def work(conn: Connection, pending: Pending) -> int:
             return run_writes.record_cached_step_run(
                 conn, pending, self._known, project, run_id, fields
             )
 
-        run_pk = self._journaled(journal, work)
+        self._remember(project, run_id, step, fields["id"], self._journaled(journal, work))
+        return str(fields["id"])
+
+    def _remember(
+        self, project: str, run_id: str, step: str, step_run_id: str, run_pk: int
+    ) -> None:
+        """What this process now knows exists, so later calls skip asking the database."""
         self._known.projects.add(project)
         self._known.runs[(project, run_id)] = run_pk
         self._known.step_runs[(project, run_id, step)] = step_run_id
-        return step_run_id
 
     def finish_step_run(
         self,
@@ -261,3 +240,28 @@ class RunMethods:
         """The latest completed, not itself cached, step run with this cache key."""
         with self._read() as conn:
             return runs.find_cached(conn, cache_key, self._renews)
+
+
+def _step_run_fields(
+    step_run_id: str | None,
+    step: str,
+    params: Mapping[str, Any] | None,
+    cache_key: str | None,
+    inputs: Sequence[str],
+    **state: Any,
+) -> dict[str, Any]:
+    """A new step run's row: `step_run_id` (a framework's task run id, checked) or a new id,
+    its `state` (status, and for a cache hit `cached`), and this process as its writer."""
+    if step_run_id is None:
+        step_run_id = str(uuid.uuid4())
+    else:
+        check_text(step_run_id, "step run id", ID_CHARS)
+    return {
+        "id": step_run_id,
+        "step": step,
+        **state,
+        "params": dict(params or {}),
+        "cache_key": cache_key,
+        "inputs": list(dict.fromkeys(inputs)),
+        **writer(),
+    }

@@ -5,7 +5,7 @@ name and id."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..naming import validate_new_name
@@ -56,20 +56,7 @@ class FrameworkSteps:
             self.steps.remove(earlier)
             self.add_step(record)
             return dict(earlier.outputs)
-        given_id = bool(record.id)
-        record.id = stack.catalog.start_step_run(
-            project,
-            self.id,
-            record.name,
-            params=record.params,
-            cache_key=record.cache_key,
-            inputs=inputs,
-            step_run_id=record.id or None,
-            journal=stack.store.journal,
-        )
-        if given_id:
-            self._task_step_runs[record.id] = record
-        self.add_step(record)
+        self._recorded(record, stack.catalog.start_step_run, project, inputs, stack)
         return {}
 
     def record_cached_step_run(self, record: StepRun, inputs: list[str]) -> None:
@@ -83,8 +70,20 @@ class FrameworkSteps:
             )
             return
         assert record.cache_key is not None
+        self._recorded(record, stack.catalog.record_cached_step_run, project, inputs, stack)
+
+    def _recorded(
+        self,
+        record: StepRun,
+        write: Callable[..., str],
+        project: str,
+        inputs: list[str],
+        stack: Stack,
+    ) -> None:
+        """Record `record` through the catalog's `write` (a start, or a finished cache hit) and
+        keep it; a framework task run's record is also remembered by its id, for a retry."""
         given_id = bool(record.id)
-        record.id = stack.catalog.record_cached_step_run(
+        record.id = write(
             project,
             self.id,
             record.name,
