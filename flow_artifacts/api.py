@@ -22,6 +22,7 @@ from .refs import artifact_uri, is_reference, parse_ref
 
 if TYPE_CHECKING:
     from .catalog.lineage import Direction, LineageGraph
+    from .materializers.registry import Dispatch
     from .stack import Stack, StackLike
 
 ArtifactRef = Artifact | str
@@ -53,13 +54,10 @@ def materialize(
     materializer (e.g. `{"compression": "zstd"}` for Parquet). Returns the committed artifact's
     handle.
     """
-    stack = _stack(stack)
-    project = stack.project if project is None else project
-    store = stack.store
-    input_ids = [resolve(ref, stack).id for ref in inputs]
-    dispatch = stack.dispatch(
-        project, materializer=materializer, overrides=overrides, options=materializer_options
+    stack, project, input_ids, dispatch = _writing(
+        stack, project, inputs, materializer, overrides, materializer_options
     )
+    store = stack.store
     versioned = False
     while True:
         manifest = store.write_data(
@@ -117,13 +115,10 @@ def materialize_many(
     The other arguments are `materialize`'s, applied to each. Many small artifacts commit far
     faster this way than one `materialize` each. Returns name -> committed handle.
     """
-    stack = _stack(stack)
-    project = stack.project if project is None else project
-    store = stack.store
-    input_ids = [resolve(ref, stack).id for ref in inputs]
-    dispatch = stack.dispatch(
-        project, materializer=materializer, overrides=overrides, options=materializer_options
+    stack, project, input_ids, dispatch = _writing(
+        stack, project, inputs, materializer, overrides, materializer_options
     )
+    store = stack.store
     for attempt in range(2):
         manifests: list[Manifest] = []
         try:
@@ -158,6 +153,25 @@ def materialize_many(
             store.finish_write(manifest)
         return {m.name: Artifact(m, store=store, stack=stack) for m in manifests}
     raise AssertionError("unreachable")
+
+
+def _writing(
+    stack: StackLike | None,
+    project: str | None,
+    inputs: Iterable[ArtifactRef],
+    materializer: str | None,
+    overrides: Mapping[str, str] | None,
+    options: Mapping[str, Any] | None,
+) -> tuple[Stack, str, list[str], Dispatch]:
+    """What a write needs first: the stack, the project, its inputs' ids (each must exist) and
+    the materializer choice, so a bad argument fails before any byte is written."""
+    resolved = _stack(stack)
+    project = resolved.project if project is None else project
+    input_ids = [resolve(ref, resolved).id for ref in inputs]
+    dispatch = resolved.dispatch(
+        project, materializer=materializer, overrides=overrides, options=options
+    )
+    return resolved, project, input_ids, dispatch
 
 
 def _stack(stack: StackLike | None) -> Stack:
