@@ -297,8 +297,21 @@ def test_the_launching_process_records_a_multiprocess_runs_end(stack_file, tmp_p
         ok = dg.execute_job(dg.reconstructable(arithmetic_succeeding_in_processes), instance)
         failed = dg.execute_job(dg.reconstructable(arithmetic_in_processes), instance)
         assert ok.success and not failed.success
-        assert manager.record_run_end(instance, ok.run_id) == "completed"
-        assert manager.record_run_end(instance, failed.run_id) == "failed"
+        assert catalog.run(PROJECT, failed.run_id).status == "external"  # until told
+        assert manager.record_run_end(instance, ok.run_id) == "completed"  # the caller
+
+        @dg.run_failure_sensor
+        def artifacts_run_failed(context: dg.RunFailureSensorContext):  # a deployment
+            manager.record_run_end(context.instance, context.dagster_run.run_id)
+
+        artifacts_run_failed(
+            dg.build_run_status_sensor_context(
+                sensor_name="artifacts_run_failed",
+                dagster_event=failed.get_run_failure_event(),
+                dagster_instance=instance,
+                dagster_run=instance.get_run_by_id(failed.run_id),
+            ).for_run_failure()
+        )
         assert manager.record_run_end(instance, failed.run_id) == "failed"  # once is enough
         with pytest.raises(fa.ConfigError, match="not in this Dagster instance"):
             manager.record_run_end(instance, "no-such-run")
