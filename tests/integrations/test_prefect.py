@@ -235,6 +235,14 @@ async def plain_async(n: int) -> int:
 
 
 @prefect.flow
+async def gathered(n: int) -> int:
+    frame = load_frame(n)
+    # a task and a thread that carries the context (`to_thread`) call a step at once
+    halves = await asyncio.gather(doubled_async(frame), asyncio.to_thread(doubled, frame))
+    return sum(int(h["x"].sum()) for h in halves)
+
+
+@prefect.flow
 async def async_fails_after_its_steps() -> None:
     doubled(load_frame(2))
     raise ValueError("async flow failed, token=abcdefgh12345678")
@@ -256,6 +264,18 @@ def test_an_async_flow_records_like_a_sync_flow(stack):
     frame = fa.get_artifact(f"store://{stack.project}/load_frame")
     assert frame.run_id == str(flow_run_id) and steps["doubled"].inputs == [frame.id]
     assert steps["doubled_2"].inputs == steps["doubled"].outputs  # inside the async task
+
+
+def test_concurrent_async_steps_record_into_one_run(stack):
+    state = asyncio.run(gathered(2, return_state=True))
+    assert state.is_completed() and state.result() == 4
+    (run,) = stack.catalog.runs(stack.project)
+    assert run.run_id == str(state.state_details.flow_run_id) and run.status == "completed"
+    steps = {s.step: s for s in stack.catalog.step_runs_of_run(stack.project, run.run_id)}
+    frame = fa.get_artifact(f"store://{stack.project}/load_frame")
+    assert {"doubled", "doubled_2"} <= set(steps) and len(steps) == 3
+    assert steps["doubled"].inputs == steps["doubled_2"].inputs == [frame.id]
+    assert steps["doubled"].outputs != steps["doubled_2"].outputs
 
 
 def test_a_failing_async_flow_records_a_failed_run(stack):
