@@ -23,3 +23,8 @@ def explode(total: int) -> int:
 @dg.job(resource_defs={"io_manager": FlowArtifactsIOManager(stack=dg.EnvVar("FA_TEST_STACK"))})
 def arithmetic_in_processes():
     explode(total(numbers()))
+
+
+@dg.job(resource_defs={"io_manager": FlowArtifactsIOManager(stack=dg.EnvVar("FA_TEST_STACK"))})
+def arithmetic_succeeding_in_processes():
+    total(numbers())

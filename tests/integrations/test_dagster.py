@@ -274,7 +274,7 @@ def test_under_the_multiprocess_executor_each_step_process_records_its_step(
     assert not result.success
     catalog = fa.get_stack().catalog
     (run,) = catalog.runs(PROJECT)
-    assert (run.run_id, run.status) == (result.run_id, "external")  # its end is not seen
+    assert (run.run_id, run.status) == (result.run_id, "external")  # no step saw its end
     steps = {s.step: s for s in catalog.step_runs_of_run(PROJECT, result.run_id)}
     assert {name: s.status for name, s in steps.items()} == {
         "numbers": "completed",
@@ -284,6 +284,57 @@ def test_under_the_multiprocess_executor_each_step_process_records_its_step(
     assert steps["explode"].error == "ValueError: no way"
     assert steps["total"].inputs == [latest("numbers").id]
     assert steps["total"].outputs == [latest("total").id] and latest("total").load() == 6
+
+
+def test_the_launching_process_records_a_multiprocess_runs_end(stack_file, tmp_path, monkeypatch):
+    from .dagster_jobs import arithmetic_in_processes, arithmetic_succeeding_in_processes
+
+    monkeypatch.setenv("FA_TEST_STACK", stack_file)
+    manager = io_manager(stack_file)
+    catalog = fa.get_stack().catalog
+    (tmp_path / "dagster").mkdir()
+    with dg.DagsterInstance.local_temp(str(tmp_path / "dagster")) as instance:
+        ok = dg.execute_job(dg.reconstructable(arithmetic_succeeding_in_processes), instance)
+        failed = dg.execute_job(dg.reconstructable(arithmetic_in_processes), instance)
+        assert ok.success and not failed.success
+        assert catalog.run(PROJECT, failed.run_id).status == "external"  # until told
+        assert manager.record_run_end(instance, ok.run_id) == "completed"  # the caller
+
+        @dg.run_failure_sensor
+        def artifacts_run_failed(context: dg.RunFailureSensorContext):  # a deployment
+            manager.record_run_end(context.instance, context.dagster_run.run_id)
+
+        artifacts_run_failed(
+            dg.build_run_status_sensor_context(
+                sensor_name="artifacts_run_failed",
+                dagster_event=failed.get_run_failure_event(),
+                dagster_instance=instance,
+                dagster_run=instance.get_run_by_id(failed.run_id),
+            ).for_run_failure()
+        )
+        assert manager.record_run_end(instance, failed.run_id) == "failed"  # once is enough
+        with pytest.raises(fa.ConfigError, match="not in this Dagster instance"):
+            manager.record_run_end(instance, "no-such-run")
+    done, broken = catalog.run(PROJECT, ok.run_id), catalog.run(PROJECT, failed.run_id)
+    assert (done.status, done.error) == ("completed", None) and done.ended is not None
+    assert broken.status == "failed" and "Steps failed: ['explode']" in broken.error
+    steps = {s.step: s.status for s in catalog.step_runs_of_run(PROJECT, failed.run_id)}
+    assert steps == {"numbers": "completed", "total": "completed", "explode": "failed"}
+
+
+def test_a_run_end_is_recorded_only_once_ended_and_never_over_a_recorded_one(
+    stack_file, monkeypatch
+):
+    from .dagster_jobs import arithmetic_in_processes
+
+    monkeypatch.setenv("FA_TEST_STACK", stack_file)
+    manager = io_manager(stack_file)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([raw], resources={"io_manager": manager}, instance=instance)
+        assert manager.record_run_end(instance, result.run_id) == "completed"  # left as is
+        running = instance.create_run_for_job(arithmetic_in_processes)  # not started
+        with pytest.raises(fa.ConfigError, match="not ended"):
+            manager.record_run_end(instance, running.run_id)
 
 
 def test_a_missing_pin_fails_the_step_with_a_clear_error(stack_file):

@@ -3,6 +3,7 @@ Prefect server on a temporary database)."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -220,6 +221,72 @@ def test_a_plain_flow_failing_after_its_last_step_records_a_failed_run(stack):
     assert "abcdefgh12345678" not in run.error
     (step_run,) = stack.catalog.step_runs_of_run(stack.project, run.run_id)
     assert step_run.status == "completed"
+
+
+@prefect.task
+async def doubled_async(frame: pd.DataFrame) -> pd.DataFrame:  # a step inside an async task
+    return doubled(frame)
+
+
+@prefect.flow
+async def plain_async(n: int) -> int:
+    frame = doubled(load_frame(n))  # sync steps called from the async flow body
+    return int((await doubled_async(frame))["x"].sum())
+
+
+@prefect.flow
+async def gathered(n: int) -> int:
+    frame = load_frame(n)
+    # a task and a thread that carries the context (`to_thread`) call a step at once
+    halves = await asyncio.gather(doubled_async(frame), asyncio.to_thread(doubled, frame))
+    return sum(int(h["x"].sum()) for h in halves)
+
+
+@prefect.flow
+async def async_fails_after_its_steps() -> None:
+    doubled(load_frame(2))
+    raise ValueError("async flow failed, token=abcdefgh12345678")
+
+
+def test_an_async_flow_records_like_a_sync_flow(stack):
+    state = asyncio.run(plain_async(3, return_state=True))
+    assert state.is_completed() and state.result() == 12
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        task_runs = [t for t in client.read_task_runs() if t.flow_run_id == flow_run_id]
+    (load_task,) = [t for t in task_runs if "load" in t.name]
+    (run,) = stack.catalog.runs(stack.project)
+    assert (run.run_id, run.pipeline, run.status) == (str(flow_run_id), "plain-async", "completed")
+    steps = {s.step: s for s in stack.catalog.step_runs_of_run(stack.project, run.run_id)}
+    assert set(steps) == {load_task.name, "doubled", "doubled_2"}
+    assert steps[load_task.name].id == str(load_task.id)
+    assert all(s.status == "completed" for s in steps.values())
+    frame = fa.get_artifact(f"store://{stack.project}/load_frame")
+    assert frame.run_id == str(flow_run_id) and steps["doubled"].inputs == [frame.id]
+    assert steps["doubled_2"].inputs == steps["doubled"].outputs  # inside the async task
+
+
+def test_concurrent_async_steps_record_into_one_run(stack):
+    state = asyncio.run(gathered(2, return_state=True))
+    assert state.is_completed() and state.result() == 4
+    (run,) = stack.catalog.runs(stack.project)
+    assert run.run_id == str(state.state_details.flow_run_id) and run.status == "completed"
+    steps = {s.step: s for s in stack.catalog.step_runs_of_run(stack.project, run.run_id)}
+    frame = fa.get_artifact(f"store://{stack.project}/load_frame")
+    assert {"doubled", "doubled_2"} <= set(steps) and len(steps) == 3
+    assert steps["doubled"].inputs == steps["doubled_2"].inputs == [frame.id]
+    assert steps["doubled"].outputs != steps["doubled_2"].outputs
+
+
+def test_a_failing_async_flow_records_a_failed_run(stack):
+    state = asyncio.run(async_fails_after_its_steps(return_state=True))
+    assert state.is_failed()
+    (run,) = stack.catalog.runs(stack.project)
+    assert run.status == "failed" and "ValueError: async flow failed" in run.error
+    assert "abcdefgh12345678" not in run.error
+    assert {s.status for s in stack.catalog.step_runs_of_run(stack.project, run.run_id)} == {
+        "completed"
+    }
 
 
 attempts: list[int] = []

@@ -18,6 +18,7 @@ import dagster as dg
 import flow_artifacts as fa
 
 from .recorder import recorder_of, safe, start_recording
+from .run_end import record_run_end
 
 RUN_LABEL = "dagster_run_id"
 PARTITION_LABEL = "dagster_partition"
@@ -117,6 +118,14 @@ class FlowArtifactsIOManager(dg.ConfigurableIOManager):
         _LOADED.add((step.run_id, step.step.key), artifact.id)
         context.log.info(f"loading input {context.name} from {artifact.uri}")
         return artifact.load()
+
+    def record_run_end(self, instance: dg.DagsterInstance, run_id: str) -> str | None:
+        """Record how Dagster run `run_id` ended, from Dagster's `instance`, once it ended: for
+        a run whose steps ran in processes of their own (the multiprocess executor), whose end
+        no step process sees. Call it after `execute_job`, or from a run status sensor; the
+        run's status afterwards (None if the run recorded nothing)."""
+        stack = self._stack()
+        return record_run_end(instance, run_id, stack, self._project(stack))
 
     def _stack(self) -> fa.Stack:
         return _open_stack(self.stack) if self.stack else fa.get_stack()

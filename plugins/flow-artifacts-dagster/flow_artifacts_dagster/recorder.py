@@ -9,7 +9,7 @@ In the process that runs the whole run (the in-process executor: `materialize()`
 
 Under the multiprocess executor each step runs in a child process that sees only its own
 step's events, never the run's end: there the recorder joins the run (`Run.join`), recording
-the step's run and leaving the run itself `external`.
+the step's run and leaving the run itself `external` until `run_end` records its end.
 """
 
 from __future__ import annotations
