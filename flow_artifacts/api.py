@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .artifact import Artifact
-from .errors import ArtifactExists, ArtifactNotFound, InvalidName, shown_path
+from .errors import ArtifactExists, ArtifactNotFound, ConfigError, InvalidName, shown_path
 from .manifest import MANIFEST_SUFFIX, Manifest
 from .manifest_checks import check_agrees
 from .materializers.registry import Explanation
@@ -115,6 +115,11 @@ def materialize_many(
     The other arguments are `materialize`'s, applied to each. Many small artifacts commit far
     faster this way than one `materialize` each. Returns name -> committed handle.
     """
+    if not isinstance(objects, Mapping):
+        raise ConfigError(
+            "materialize_many takes a mapping of name -> object, e.g. "
+            f"{{'metrics': report, 'model': model}}, not {type(objects).__name__}"
+        )
     stack, project, input_ids, dispatch = _writing(
         stack, project, inputs, materializer, overrides, materializer_options
     )

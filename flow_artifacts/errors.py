@@ -18,12 +18,28 @@ def shown_path(path: str | os.PathLike[str]) -> str:
     """`path` as a message shows it: relative to the current folder when inside it, `~/...`
     under the home folder, else its last parts after `.../`. An absolute path says where the
     user's machine keeps things (home folder, user name, temp dirs): a message need not."""
-    given = Path(os.path.abspath(os.fspath(path)))
-    bases = [(Path.cwd(), Path()), (Path.home(), Path("~"))]
-    for base, shown in bases:
+    given = Path(os.fspath(path))
+    if not given.is_absolute():
+        try:
+            given = Path(os.path.abspath(given))
+        except OSError:  # the current folder was deleted: a relative path is shown as given
+            return str(given)
+    for base, shown in _bases():
         if base != Path(base.anchor) and given.is_relative_to(base):
             return str(shown / given.relative_to(base))
     return str(Path("...", *given.parts[-SHOWN_PARTS:]))
+
+
+def _bases() -> list[tuple[Path, Path]]:
+    """The current folder and home, each when it can be known: the current folder may have
+    been deleted and a container may have no home; a message must still be written."""
+    found = []
+    for where, shown in ((Path.cwd, Path()), (Path.home, Path("~"))):
+        try:
+            found.append((where(), shown))
+        except (OSError, RuntimeError, KeyError):
+            continue
+    return found
 
 
 class FlowArtifactsError(Exception):

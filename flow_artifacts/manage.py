@@ -11,6 +11,7 @@ from .api import ArtifactRef, resolve
 from .artifact import Artifact
 from .errors import ArtifactInUse, ArtifactNotFound, InvalidName
 from .naming import validate_name
+from .redact import redact_patch, scrub
 from .stack import Stack, StackLike, resolve_stack
 from .stores.store import ArtifactStore
 
@@ -120,13 +121,14 @@ def update(
     stack: StackLike | None = None,
 ) -> Artifact:
     """Merge labels and user metadata (a None value removes a key) and/or set the description;
-    returns the updated handle, whose `updated` is the time of this change."""
+    returns the updated handle, whose `updated` is the time of this change. Secrets in them
+    (secret-named keys, URL passwords) are recorded masked."""
     stack = resolve_stack(stack)
     manifest = stack.catalog.update(
         resolve(ref, stack).id,
-        labels=labels,
-        description=description,
-        metadata=metadata,
+        labels=redact_patch(labels),
+        description=None if description is None else scrub(description),
+        metadata=redact_patch(metadata),
         journal=stack.store.journal,
     )
     return Artifact(manifest, store=stack.store, stack=stack)

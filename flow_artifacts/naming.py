@@ -10,6 +10,7 @@ import re
 import unicodedata
 
 from .errors import InvalidName
+from .redact import scrub
 
 MAX_NAME_BYTES = 200
 LATEST = "latest"
@@ -38,16 +39,28 @@ def validate_name(value: object, field: str = "name") -> str:
     return value
 
 
-SCHEMA_ID = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[!-~]{1,500}")
+SCHEMA_ID = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[!-~]+")
 """A schema identifier (a URI such as IVCAP's `urn:ivcap:schema:metrics.1`): printable, no
-spaces, never a path segment."""
+spaces, at most 200 characters (the catalog's aspect column), never a path segment."""
 
 
 def validate_aspect_name(value: object) -> str:
     """An aspect is named like an artifact, or by its schema identifier (IVCAP names aspects by
-    their schema). Aspect names live in catalog rows and journal records, never in store paths."""
-    if isinstance(value, str) and SCHEMA_ID.fullmatch(value):
+    their schema). Aspect names live in catalog rows and journal records, never in store paths,
+    and an identifier carrying credentials (`https://user:pw@host/...`) is refused: a name is
+    shown everywhere and masked nowhere."""
+    if isinstance(value, str) and len(value) <= MAX_NAME_BYTES and SCHEMA_ID.fullmatch(value):
+        if scrub(value) != value:
+            raise InvalidName(
+                "a schema identifier naming an aspect must not carry credentials; name the "
+                "schema without them (e.g. 'https://host/schema.json')"
+            )
         return value
+    if isinstance(value, str) and ":" in value and len(value) > MAX_NAME_BYTES:
+        raise InvalidName(
+            f"a schema identifier naming an aspect is at most {MAX_NAME_BYTES} characters; "
+            "name the aspect instead: add_metadata('quality', record, schema=...)"
+        )
     return validate_name(value, "aspect")
 
 

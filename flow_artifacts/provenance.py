@@ -23,7 +23,11 @@ def owner(cwd: str | os.PathLike[str] | None = None) -> dict[str, str]:
     """`{"user", "host"[, "commit"]}` for a write made now from `cwd` (default: the current
     folder)."""
     found = dict(_user_and_host())
-    commit = git_commit(Path(cwd) if cwd is not None else Path.cwd())
+    try:
+        start = Path(cwd) if cwd is not None else Path.cwd()
+    except OSError:  # the current folder was deleted: no work tree to name a commit of
+        return found
+    commit = git_commit(start)
     if commit:
         found["commit"] = commit
     return found

@@ -92,6 +92,14 @@ def redact(value: Any) -> Any:
     return value
 
 
+def redact_patch(fields: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """User-given labels or metadata as recorded: `redact`ed, but a None value (remove this key,
+    in an update) stays None rather than becoming a masked value."""
+    if fields is None:
+        return None
+    return {k: None if v is None else redact({k: v})[k] for k, v in fields.items()}
+
+
 def secret_values(value: Any) -> tuple[str, ...]:
     """Every secret string in `value`: strings under secret-named keys at any depth, and the
     passwords and keys inside URLs, DSNs and connection strings anywhere in it."""

@@ -22,7 +22,7 @@ def test_review_materialize_many_refuses_an_unknown_step_run(stack, tmp_path):
     with pytest.raises(FlowArtifactsError) as err:
         fa.materialize_many({"x": b"1"}, "r2", "b", "demo", step_run_id="0" * 32, stack=stack)
     assert str(tmp_path) not in str(err.value)
-    assert fa.list_artifacts("demo", stack=stack) == []
+    assert list(fa.list_artifacts("demo", stack=stack)) == []
 
 
 @pytest.mark.parametrize("objects", [[("x", b"1")], b"payload", None])

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from ..errors import ArtifactNotFound, IntegrityError, InvalidName
+from ..errors import ArtifactNotFound, ConfigError, IntegrityError, InvalidName
 from ..limits import MAX_VERSION, check_labels
 from ..manifest import Manifest
 from ..refs import artifact_uri
@@ -41,6 +41,8 @@ def record(
     """Give `manifest` its version and step run, `publish` it, and add its rows.
 
     A step run created here (outside a pipeline) is journaled to `pending`."""
+    if step_run_id is not None:
+        _check_step_run(conn, known, manifest, step_run_id)
     sr_id = step_run_id or step_run_for(
         conn, known, manifest.project, manifest.run_id, manifest.step, pending=pending
     )
@@ -195,3 +197,22 @@ def insert_artifact(
         },
     )
     insert_labels(conn, manifest.id, manifest.labels, manifest.project, created)
+
+
+def _check_step_run(conn: Connection, known: Known, manifest: Manifest, step_run_id: str) -> None:
+    """A given step run must be the one the manifest names (project, run, step): rows linked to
+    another would disagree with what the store rebuilds. A step run this process opened is known."""
+    where = (manifest.project, manifest.run_id, manifest.step)
+    if known.step_runs.get(where) == step_run_id:
+        return
+    found = conn.execute(
+        select(t.runs.c.project, t.runs.c.run_id, t.step_runs.c.step)
+        .join(t.runs, t.runs.c.pk == t.step_runs.c.run_pk)
+        .where(t.step_runs.c.id == step_run_id)
+    ).first()
+    if found is None or tuple(found) != where:
+        raise ConfigError(
+            f"step run {step_run_id[:80]!r} is not step {manifest.step!r} of run "
+            f"{manifest.run_id!r} in project {manifest.project!r}: pass the id of that step's "
+            "run, or none to record one"
+        )

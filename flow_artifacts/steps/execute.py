@@ -95,7 +95,8 @@ def call_in_run(
             record.outputs[name] = artifact
             run.add_output(record.name, name, obj, artifact)
     except BaseException as exc:
-        _finish(stack, record, "failed", error=error_text(exc, stack, with_traceback=True))
+        error = error_text(exc, stack, with_traceback=True, arguments=bound.arguments)
+        _finish(stack, record, "failed", error=error)
         run.emit_lineage(record)
         raise
     _finish(stack, record, "completed")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..failures import MAX_ERROR_CHARS
 from ..failures import error_text as failure_text
-from ..redact import scrub_cut
+from ..redact import scrub_cut, secret_values
 
 if TYPE_CHECKING:
     from ..artifact import Artifact
@@ -44,11 +45,17 @@ class StepRun:
 
 
 def error_text(
-    exc: BaseException | str, stack: Stack | None, *, with_traceback: bool = False
+    exc: BaseException | str,
+    stack: Stack | None,
+    *,
+    with_traceback: bool = False,
+    arguments: Mapping[str, Any] | None = None,
 ) -> str:
     """How a failure is recorded: type and message (or a framework's text), and for a step its
-    traceback, secrets masked, length bounded (failures.py)."""
-    secrets = stack.secrets if stack is not None else ()
+    traceback, length bounded (failures.py), with the stack's secrets masked and those of the
+    step's `arguments` (values of secret-named parameters, URL passwords): a chained exception's
+    message may be such a value."""
+    secrets = (*(stack.secrets if stack is not None else ()), *secret_values(arguments or {}))
     if isinstance(exc, str):
         return scrub_cut(exc, MAX_ERROR_CHARS, secrets)
     return failure_text(exc, secrets, with_traceback=with_traceback)

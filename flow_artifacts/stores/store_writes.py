@@ -15,6 +15,7 @@ from ..limits import check_json, check_labels, check_row_fits, check_text
 from ..manifest import MANIFEST_SUFFIX, Manifest, runtime_versions
 from ..materializers.base import ArtifactKind, Materializer
 from ..provenance import owner
+from ..redact import redact_patch, scrub
 from .leases import PendingWrite, read_writes
 from .store_reads import StoreReads
 
@@ -69,6 +70,10 @@ class StoreWrites(StoreReads):
         check_text(description, "description")
         user_metadata = dict(metadata or {})
         check_json(user_metadata, "metadata")
+        # secrets (secret-named keys, URL passwords) are recorded masked, in manifest and row
+        row_labels = redact_patch(row_labels) or {}
+        description = scrub(description)
+        user_metadata = redact_patch(user_metadata) or {}
         materializer = choose(obj)
         self._identify("writing", key)  # on the store's first write, before any byte
         artifact_id = str(uuid.uuid4())
