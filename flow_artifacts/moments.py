@@ -31,18 +31,32 @@ def when_given(text: str, field: str, now: datetime | None = None) -> datetime:
     `1w`), `now`, `today` or `yesterday` (midnight in the local zone, `TZ`, which is the
     day the person means), or an ISO date or time (UTC when it names no zone, as recorded).
 
-    `InvalidMoment` names the field and the forms it accepts; `now` is for tests."""
-    typed = text.strip().lower()
-    at = (now or datetime.now(timezone.utc)).astimezone()
+    `InvalidMoment` names the field and the forms it accepts; `now` is for tests. A time
+    whose zone puts it outside datetime's years 1 to 9999 in UTC is refused here too, as
+    every query compares times in UTC and would otherwise overflow there."""
     try:
-        ago = _AGO.fullmatch(typed)
-        if ago:
-            return at - timedelta(**{_UNITS[ago.group(2)]: int(ago.group(1))})
-        if typed == "now":
-            return at
-        if typed in ("today", "yesterday"):
-            day = at.date() - timedelta(days=int(typed == "yesterday"))
-            return datetime(day.year, day.month, day.day).astimezone()  # that day's own offset
-        return parse_moment(text.strip())
+        moment = _read(text, now)
     except (ValueError, OverflowError):
         raise InvalidMoment(f"{field} {text!r:.60} is not a time; write {FORMS}") from None
+    try:
+        moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise InvalidMoment(
+            f"{field} {text!r:.60} is outside the years 1 to 9999 in UTC; write a time within them"
+        ) from None
+    return moment
+
+
+def _read(text: str, now: datetime | None) -> datetime:
+    """`when_given`'s reading of `text`; `ValueError` or `OverflowError` if it is no time."""
+    typed = text.strip().lower()
+    at = (now or datetime.now(timezone.utc)).astimezone()
+    ago = _AGO.fullmatch(typed)
+    if ago:
+        return at - timedelta(**{_UNITS[ago.group(2)]: int(ago.group(1))})
+    if typed == "now":
+        return at
+    if typed in ("today", "yesterday"):
+        day = at.date() - timedelta(days=int(typed == "yesterday"))
+        return datetime(day.year, day.month, day.day).astimezone()  # that day's own offset
+    return parse_moment(text.strip())

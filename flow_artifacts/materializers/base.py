@@ -67,16 +67,18 @@ class Materializer(abc.ABC):
         """A copy of this materializer that saves with `options`, each checked against `options`
         of the class, so that a misspelt name or value fails before the first byte."""
         for name, value in options.items():
-            if name not in self.options:
+            if type(name) is not str or name not in self.options:
                 accepted = ", ".join(sorted(self.options)) or "none"
                 raise ConfigError(
-                    f"materializer {self.id!r} takes no option {name!r} (it takes: {accepted})"
+                    f"materializer {self.id!r} takes no option {_shown(name)} "
+                    f"(it takes: {accepted})"
                 )
-            if value not in self.options[name]:
+            # Same type and equal, never `in`: an array's `==` has no truth value.
+            if not any(type(value) is type(v) and value == v for v in self.options[name]):
                 allowed = ", ".join(repr(v) for v in self.options[name])
                 raise ConfigError(
-                    f"materializer {self.id!r} option {name!r} cannot be {value!r}: use one of "
-                    f"{allowed}"
+                    f"materializer {self.id!r} option {name!r} cannot be {_shown(value)}: use "
+                    f"one of {allowed}"
                 )
         configured = copy.copy(self)
         configured.settings = {**self.settings, **options}
@@ -113,3 +115,10 @@ class Materializer(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id!r}>"
+
+
+def _shown(value: Any) -> str:
+    """A plain value as written, anything else by its type only: a repr may hold secrets."""
+    if value is None or type(value) in (str, int, float, bool):
+        return f"{value!r:.60}"
+    return f"a {type(value).__name__}"

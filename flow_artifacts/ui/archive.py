@@ -4,13 +4,14 @@ The folder is first copied to a temporary local folder with `Artifact.download`,
 every member against the recorded file list and checksum: so a damaged or tampered folder is an
 error before the first byte is sent, never a zip that looks complete. The zip is then written
 as it is sent (no seeking, so members carry data descriptors), and the copy is removed when the
-stream ends or the client goes away.
+stream ends, the client goes away, or the stream is dropped without ever being read.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import weakref
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,14 +48,18 @@ def zip_name(art: Artifact) -> str:
 
 def zip_stream(art: Artifact) -> Iterator[bytes]:
     """The verified copy of folder `art` as zip bytes. The copy is made (and checked) when this
-    is called, so its errors raise here; the returned iterator streams and then cleans up."""
+    is called, so its errors raise here; the returned iterator streams and then cleans up, and
+    a finalizer removes the copy should the iterator be dropped before it starts (a generator's
+    `finally` runs only once it has started)."""
     folder = Path(tempfile.mkdtemp(prefix="flow-artifacts-zip-"))
     try:
         art.download(folder / "data")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return _zipped(folder, sorted(art.manifest.files))
+    stream = _zipped(folder, sorted(art.manifest.files))
+    weakref.finalize(stream, shutil.rmtree, folder, ignore_errors=True)
+    return stream
 
 
 def _zipped(folder: Path, members: list[str]) -> Iterator[bytes]:

@@ -1,7 +1,8 @@
 """Metrics: JSON reports that are flat name -> number objects, read for the model and report pages.
 
 A report is read only when it is small (`MAX_REPORT_BYTES`), whole, and so checksum-verified;
-anything else (larger, not JSON, nested values, unreadable) is simply not a metrics report here.
+anything else (larger, not JSON, nested values or nested too deep to parse, unreadable) is
+simply not a metrics report here.
 Each page reads a bounded number of them: the reports beside a model (the other outputs of the
 step run that made it) or made from it, and the latest `MAX_VERSIONS` versions of a report.
 """
@@ -32,7 +33,7 @@ def flat_metrics(art: Artifact) -> dict[str, float] | None:
         return None
     try:
         value = json.loads(b"".join(art.as_stream(MAX_REPORT_BYTES)))
-    except (FlowArtifactsError, ValueError):
+    except (FlowArtifactsError, ValueError, RecursionError):
         return None
     if not isinstance(value, dict) or not 0 < len(value) <= MAX_METRICS:
         return None
