@@ -17,7 +17,7 @@ def test_review_materialize_many_refuses_a_step_run_of_another_step(stack):
 
 
 def test_review_materialize_many_refuses_an_unknown_step_run(stack, tmp_path):
-    """Today: a raw sqlalchemy IntegrityError whose text holds the SQL, the manifest and the
+    """Was a raw sqlalchemy IntegrityError whose text held the SQL, the manifest and the
     store's absolute path."""
     with pytest.raises(FlowArtifactsError) as err:
         fa.materialize_many({"x": b"1"}, "r2", "b", "demo", step_run_id="0" * 32, stack=stack)
