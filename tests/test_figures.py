@@ -89,7 +89,8 @@ def test_neither_library_is_imported_until_a_figure_is_made():
 
 
 def test_a_matplotlib_figure_is_saved_as_png(tmp_path):
-    plt = pytest.importorskip("matplotlib.pyplot")  # not in the test extra: heavy
+    import matplotlib.pyplot as plt  # in the test extra; imported here, as a user's step would
+
     figure, axes = plt.subplots(figsize=(4, 3), dpi=50)
     axes.plot([1, 3, 2])
     stack = fa.Stack.local(tmp_path / "fa")

@@ -6,11 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from flow_artifacts.provenance import owner
-
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 
 def _git(repo: Path, *args: str) -> str:
