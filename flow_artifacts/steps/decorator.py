@@ -75,7 +75,8 @@ class Step(Fingerprinted):
         return (self.outputs,) if isinstance(self.outputs, str) else self.outputs
 
     def options_for(self, output: str) -> dict[str, Any]:
-        """The materializer options of declared output `output`: the step's, then its own."""
+        """The materializer options of declared output `output`: the step's, overridden per
+        option by those given under the output's name."""
         return {**self.options, **self.output_options.get(output, {})}
 
     @property
