@@ -63,6 +63,8 @@ def cache_key(step: Step, project: str, arguments: dict[str, Any]) -> str:
         "kind": step.kind,
         "arguments": arguments,
     }
+    if step.options or step.output_options:  # only then, so other steps keep their keys
+        body["materializer_options"] = [step.options, step.output_options]
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
