@@ -18,6 +18,7 @@ import pytest
 import flow_artifacts as fa
 from flow_artifacts import progress
 from flow_artifacts.materializers.base import Materializer
+from flow_artifacts.stores import multipart
 from tests.core_plugins import RegisterPlugin, host_with
 from tests.test_store_support import (  # noqa: F401  (fixtures)
     Target,
@@ -130,7 +131,10 @@ def test_big_files_go_up_in_parts_and_come_down_in_chunks(
     measured = measure_in_subprocess(target, source, tmp_path)
 
     assert (tmp_path / "copy.bin").read_bytes() == source.read_bytes()
-    assert measured["up"] < 40 * MIB, measured
+    # S3 has parts in flight together, each also copied once by the HTTP client, plus the one
+    # being filled and the copy buffer: bounded by the part size, not the file's
+    parts_held = 2 * multipart.CONCURRENCY + 3 if kind == "s3" else 8
+    assert measured["up"] < parts_held * 5 * MIB, measured
     assert measured["down"] < 32 * MIB, measured
     assert measured["stream"] < 6 * MIB, measured
     if kind == "s3":

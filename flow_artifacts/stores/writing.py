@@ -23,6 +23,7 @@ from ..progress import progress_bar
 from .backend import StoreBackend
 from .failures import ErrorTranslator, Failure, classify, materializer_failures
 from .leases import PendingWrite
+from .multipart import PartsFileSystem
 from .paths import files_only, is_local, link_into_place, rel_to, remove_exactly
 from .reading import digest
 from .transfer import iter_chunks
@@ -90,7 +91,7 @@ class Writer:
             )
         bar = progress_bar(f"uploading {key}", progress=progress)
         recorder = RecordingFileSystem(
-            self.fs,
+            PartsFileSystem(self.fs) if self.backend.multipart_uploads else self.fs,
             exclusive=self.backend.exclusive_create and target == data_path,
             directories=not self.backend.buckets,
             progress=bar,
