@@ -44,14 +44,16 @@ class PartsFileSystem:
         return getattr(self._fs, name)
 
 
-class ConcurrentUpload(AbstractBufferedFile):  # type: ignore[misc]
+class ConcurrentUpload(AbstractBufferedFile):
     """A file written to S3: one PUT if it fits in one part, else a multipart upload whose parts
     go up concurrently. `discard` aborts the upload; so does any failure to upload or complete.
 
     Bytes are gathered in one reused buffer of a part's size, and each full part is copied out
-    of it as `bytes` (the HTTP client would copy a `bytearray` again). (Being an fsspec buffered file tells callers to `discard` it, not close it, to drop
-    it: closing publishes.)
+    of it as `bytes` (the HTTP client would copy a `bytearray` again). Being an fsspec buffered
+    file tells callers to `discard` it, not close it, to drop it: closing publishes.
     """
+
+    closed: bool
 
     def __init__(self, fs: Any, path: str, mode: str, part_size: int, concurrency: int) -> None:
         super().__init__(fs, path, mode, block_size=part_size)
@@ -63,12 +65,15 @@ class ConcurrentUpload(AbstractBufferedFile):  # type: ignore[misc]
         self._filled = 0
         self._upload_id: str | None = None
         self._in_flight: set[Future[tuple[int, str]]] = set()
+        self._running: set[asyncio.Task[Any]] = set()
+        """The part uploads under way, as tasks of the event loop (only it touches this set)."""
         self._etags: dict[int, str] = {}
 
     def write(self, data: Any) -> int:
         if self.closed:
             raise ValueError("I/O operation on closed file.")
         view = memoryview(data).cast("B")
+        size = view.nbytes
         try:
             while view.nbytes:
                 take = min(len(self._part) - self._filled, view.nbytes)
@@ -80,8 +85,8 @@ class ConcurrentUpload(AbstractBufferedFile):  # type: ignore[misc]
         except BaseException:
             self.discard()
             raise
-        self.loc += memoryview(data).nbytes
-        return memoryview(data).nbytes
+        self.loc += size
+        return size
 
     def flush(self, force: bool = False) -> None:
         """Nothing: full parts are already on their way, and the last one goes at `close`."""
@@ -125,10 +130,16 @@ class ConcurrentUpload(AbstractBufferedFile):  # type: ignore[misc]
         self._filled = 0
 
     async def _upload_part(self, number: int, part: bytes) -> tuple[int, str]:
-        out = await self.fs._call_s3(
-            "upload_part", Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-            PartNumber=number, Body=part,
-        )  # fmt: skip
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            out = await self.fs._call_s3(
+                "upload_part", Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+                PartNumber=number, Body=part,
+            )  # fmt: skip
+        finally:
+            self._running.discard(task)
         return number, out["ETag"]
 
     def _collect(self, done: set[Future[tuple[int, str]]]) -> None:
@@ -147,13 +158,23 @@ class ConcurrentUpload(AbstractBufferedFile):  # type: ignore[misc]
         self._upload_id = None
 
     def discard(self) -> None:
-        """Stop the parts in flight and abort the upload, so that nothing appears. Never raises:
-        an upload left behind is aborted by gc once its write is proven dead."""
-        for future in self._in_flight:
-            future.cancel()
+        """Stop the parts in flight, then abort the upload, so that nothing appears and no part
+        lands after the abort. Never raises: if the store cannot be reached, the write's record
+        cannot be released either, and gc aborts the upload once that record expires."""
+        from fsspec.asyn import sync
+
         self._in_flight.clear()
         upload, self._upload_id = self._upload_id, None
         if upload is not None:
             with contextlib.suppress(Exception):
-                self._call("abort_multipart_upload", UploadId=upload)
+                sync(self.fs.loop, self._abort, upload)
         self._part, self.closed = bytearray(), True
+
+    async def _abort(self, upload: str) -> None:
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await self.fs._call_s3(
+            "abort_multipart_upload", Bucket=self.bucket, Key=self.key, UploadId=upload
+        )
