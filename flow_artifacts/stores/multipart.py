@@ -2,10 +2,11 @@
 
 s3fs's own file object uploads one part at a time, so a big artifact waits on each part's round
 trip in turn. Here every full part is handed to the filesystem's event loop and the writer goes on
-filling the next one; at most `CONCURRENCY` parts are in flight, so memory stays near
-(`CONCURRENCY` + 2) parts whatever the file's size. The object appears when the upload completes
-(a conditional create where asked), or not at all: a failed or discarded upload is aborted, and
-one a killed writer left is listed and aborted by gc (`stores/uploads.py`).
+filling the next one. At most `CONCURRENCY` parts are in flight, so memory stays near
+2 x `CONCURRENCY` + 1 parts whatever the file's size (the HTTP client copies each part it sends).
+The object appears when the upload completes (a conditional create where asked), or not at all:
+a failed or discarded upload is aborted, and one a killed writer left is listed and aborted by gc
+(`stores/uploads.py`).
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from typing import Any
 
 from fsspec.spec import AbstractBufferedFile
 
-PART_SIZE = 16 << 20
+PART_SIZE = 8 << 20
 """Parts of the filesystem's block size (s3fs: `default_block_size`), but no larger than this."""
-CONCURRENCY = 4
+CONCURRENCY = 6
 """Parts uploading at once (or s3fs's `max_concurrency`, if that is lower)."""
 GROW_EVERY = 1000
 """The part size doubles after this many parts, so a stream of unknown length fits S3's 10,000
-parts (16 MiB parts reach 5 TiB) while files up to 16 GiB keep the smallest parts."""
+parts (from 8 MiB, they reach S3's 5 TiB limit) while files up to 8 GiB keep the smallest."""
 
 
 class PartsFileSystem:
@@ -36,7 +37,9 @@ class PartsFileSystem:
         if mode not in ("wb", "xb") or set(kwargs) - {"block_size"}:
             return self._fs.open(path, mode, **kwargs)
         fs = self._fs
-        size = min(kwargs.get("block_size") or fs.default_block_size, PART_SIZE)
+        size = min(
+            kwargs.get("block_size") or getattr(fs, "default_block_size", PART_SIZE), PART_SIZE
+        )
         concurrency = min(getattr(fs, "max_concurrency", CONCURRENCY), CONCURRENCY)
         return ConcurrentUpload(fs, fs._strip_protocol(path), mode, size, concurrency)
 
