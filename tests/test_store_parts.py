@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,39 @@ def test_a_download_of_bytes_edited_in_the_store_is_refused(
     assert not (tmp_path / "copy.bin").exists()
     with pytest.raises(fa.IntegrityError):
         fa.load(art, stack=stack)
+
+
+def test_parts_grow_so_a_long_stream_fits_the_part_limit(
+    s3_target: Target, make_stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 takes at most 10,000 parts, and a stream's length is unknown when it starts: the part
+    size doubles every `GROW_EVERY` parts (here 2, so 40 MiB go up as 5, 5, 10, 10 and 10 MiB)."""
+    monkeypatch.setattr(multipart, "GROW_EVERY", 2)
+    stack = make_stack(s3_target)
+    payload = os.urandom(40 * MIB)
+
+    art = fa.materialize(payload, "grown", "r1", "s", "demo", stack=stack)
+
+    assert fa.load(art, stack=stack) == payload
+    info = stack.store.fs.info(stack.store.full_path(art.manifest.data_path))
+    assert info["ETag"].strip('"').endswith("-5")
+
+
+def test_an_upload_dropped_without_close_is_aborted_not_published(
+    s3_target: Target, make_stack
+) -> None:
+    stack = make_stack(s3_target)
+    store = stack.store
+    path = store.full_path("demo/dropped.bin")
+    upload = multipart.PartsFileSystem(store.fs).open(path, "xb")
+    upload.write(os.urandom(12 * MIB))
+    assert [rel for rel, _ in store.uploads()] == ["demo/dropped.bin"]
+
+    del upload  # the object goes once its parts in flight are done with it
+
+    for _ in range(300):
+        if not store.uploads():
+            break
+        time.sleep(0.1)
+    assert store.uploads() == []
+    assert not store.fs.exists(path)

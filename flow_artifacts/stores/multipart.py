@@ -37,9 +37,7 @@ class PartsFileSystem:
         if mode not in ("wb", "xb") or set(kwargs) - {"block_size"}:
             return self._fs.open(path, mode, **kwargs)
         fs = self._fs
-        size = min(
-            kwargs.get("block_size") or getattr(fs, "default_block_size", PART_SIZE), PART_SIZE
-        )
+        size = min(int(kwargs.get("block_size") or fs.default_block_size), PART_SIZE)
         concurrency = min(getattr(fs, "max_concurrency", CONCURRENCY), CONCURRENCY)
         return ConcurrentUpload(fs, fs._strip_protocol(path), mode, size, concurrency)
 
@@ -111,6 +109,16 @@ class ConcurrentUpload(AbstractBufferedFile):
             raise
         finally:
             self._part, self.closed = bytearray(), True
+
+    def __del__(self) -> None:
+        """A file dropped without `close` was abandoned: its upload is aborted, never completed
+        (as an fsspec buffered file's would be). The last reference may go on the event loop (a
+        part finishing), which must not wait for itself, so the abort is only started."""
+        upload, self._upload_id = self._upload_id, None
+        if not self.closed and upload is not None:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._abort(upload), self.fs.loop)
+        self.closed = True
 
     def _call(self, method: str, **kwargs: Any) -> Any:
         return self.fs.call_s3(method, Bucket=self.bucket, Key=self.key, **kwargs)
