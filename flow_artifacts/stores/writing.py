@@ -23,7 +23,6 @@ from ..progress import progress_bar
 from .backend import StoreBackend
 from .failures import ErrorTranslator, Failure, classify, materializer_failures
 from .leases import PendingWrite
-from .multipart import PartsFileSystem
 from .paths import files_only, is_local, link_into_place, rel_to, remove_exactly
 from .reading import digest
 from .transfer import iter_chunks
@@ -90,8 +89,13 @@ class Writer:
                 f"{write.temp}/data{extension}" if folder else write.temp_file(f"data{extension}")
             )
         bar = progress_bar(f"uploading {key}", progress=progress)
+        fs = self.fs
+        if self.backend.multipart_uploads:  # S3: big files go up in concurrent parts
+            from .multipart import PartsFileSystem
+
+            fs = PartsFileSystem(self.fs)
         recorder = RecordingFileSystem(
-            PartsFileSystem(self.fs) if self.backend.multipart_uploads else self.fs,
+            fs,
             exclusive=self.backend.exclusive_create and target == data_path,
             directories=not self.backend.buckets,
             progress=bar,
