@@ -408,6 +408,9 @@ def child_s3(params: dict) -> dict:
     task, source = params["task"], params.get("source")
     target = work / f"out-{uuid.uuid4().hex}"
     small = [os.urandom(4096) for _ in range(params.get("count", 0))]
+    requests: list[str] = []  # S3 requests of the timed work, counted on the client
+    for client in {fs.s3, stack.store.fs.s3}:
+        client.meta.events.register("before-call.s3", lambda event_name, **_: requests.append(1))
     baseline = _memory("VmRSS")
     started = time.perf_counter()
     if task == "raw_put":
@@ -432,8 +435,12 @@ def child_s3(params: dict) -> dict:
     with contextlib.suppress(FileNotFoundError):
         target.unlink()
     if small:
-        return {"value": len(small) / took, "peak_mib": peak / MIB}
-    return {"value": params["size_mib"] / took, "peak_mib": peak / MIB}
+        return {
+            "value": len(small) / took,
+            "peak_mib": peak / MIB,
+            "requests": len(requests) / len(small),
+        }
+    return {"value": params["size_mib"] / took, "peak_mib": peak / MIB, "requests": len(requests)}
 
 
 def _memory(field_name: str) -> int:
@@ -941,9 +948,12 @@ def s3_rows(
             fa_c = row.contenders[1]
             r = ratio(row, fa_c)
             peak = fa_c.extra("peak_mib")
+            raw_c = row.contenders[0]
             return (
                 f"fa {r:.2f}x >= {need}: {'yes' if r >= need else 'NO'}; "
-                f"fa peak +{peak:.0f} MiB, s3fs +{row.contenders[0].extra('peak_mib'):.0f}"
+                f"fa peak +{peak:.0f} MiB, s3fs +{raw_c.extra('peak_mib'):.0f}; "
+                f"S3 requests{' per put' if 'small' in row.title else ''}: "
+                f"fa {fa_c.extra('requests'):.0f}, s3fs {raw_c.extra('requests'):.0f}"
             )
 
         return text
