@@ -758,7 +758,7 @@ def frame_rows(args: argparse.Namespace, root: Path, peers: list[str], timeout: 
     sys.path.insert(0, str(REPO / "benchmarks"))
     from bench_materialize import make_frame
 
-    rows_n = 100_000 if args.quick else 5_000_000
+    rows_n = args.frame_rows or (100_000 if args.quick else 5_000_000)
     print(f"building a {rows_n:,} x 10 DataFrame ...", flush=True)
     frame = make_frame(rows_n)
     source = root / "frame-source.parquet"
@@ -837,7 +837,7 @@ def pickle_rows(
 
     import flow_artifacts as fa
 
-    mb = 4 if args.quick else 51
+    mb = args.pickle_mb or (4 if args.quick else 51)
     model = make_model(mb)
     raw_path = root / "model.pkl"
     with open(raw_path, "wb") as out:
@@ -1072,6 +1072,8 @@ def main() -> int:
         help="comma-separated: small_save, small_load, "
         "step, imports, cli, frame, pickle, s3, catalog",
     )
+    parser.add_argument("--frame-rows", type=int, default=0, help="default 5,000,000")
+    parser.add_argument("--pickle-mb", type=int, default=0, help="model size, default 51")
     parser.add_argument("--catalog-rows", type=int, default=0, help="default 1,000,000")
     parser.add_argument("--s3-mib", type=int, default=0, help="large S3 transfer, default 1024")
     parser.add_argument(

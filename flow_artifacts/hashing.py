@@ -1,4 +1,10 @@
-"""Checksums computed while bytes are written, so no artifact is ever read back just to hash it."""
+"""Checksums computed while bytes are written, so no artifact is ever read back just to hash it.
+
+A checksum is `<algorithm>:<64 hex digits>`. New artifacts are hashed with BLAKE3, which on this
+project's measurements hashes about three times faster than sha256 and, like it, releases the GIL;
+artifacts written before it carry sha256 and keep verifying, each with the algorithm its catalog
+row names. `new_hash` is the one place an algorithm name becomes a hash object.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,20 @@ import contextlib
 import hashlib
 import os
 import queue
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-CHECKSUM_ALGORITHM = "sha256"
+from .errors import IntegrityError
+
+CHECKSUM_ALGORITHM = "blake3"
+"""The algorithm of every checksum written now."""
+ALGORITHMS = ("blake3", "sha256")
+"""Algorithms a recorded checksum may name: the current one, then older ones that still verify."""
+CHECKSUM = re.compile(r"(blake3|sha256):[0-9a-f]{64}")
+"""A well-formed checksum string."""
 ONE_SHOT = 8 << 20
 """Files up to this size are stored with a single request."""
 DIRECT_WRITE = 1 << 20
@@ -19,29 +33,66 @@ DIRECT_WRITE = 1 << 20
 are gathered into chunks of `ONE_SHOT` bytes (one system call each on local disk)."""
 
 
-def format_checksum(hexdigest: str) -> str:
-    return f"{CHECKSUM_ALGORITHM}:{hexdigest}"
+class Hash(Protocol):
+    def update(self, data: Any, /) -> Any: ...
+    def hexdigest(self) -> str: ...
 
 
-def directory_checksum(files: dict[str, tuple[str, int]]) -> str:
-    """Checksum of a directory artifact: sha256 over its sorted (relative path, sha256, size)."""
-    digest = hashlib.sha256()
+def new_hash(algorithm: str = CHECKSUM_ALGORITHM) -> Hash:
+    """A fresh hash object of `algorithm` (one of `ALGORITHMS`)."""
+    if algorithm == "blake3":
+        import blake3
+
+        return blake3.blake3()
+    if algorithm == "sha256":
+        return hashlib.sha256()
+    raise IntegrityError(
+        f"checksum algorithm {algorithm[:20]!r} is not known (known: {', '.join(ALGORITHMS)}): "
+        "the record was edited or written by a newer flow_artifacts; upgrade, or restore it"
+    )
+
+
+def algorithm_of(checksum: str) -> str:
+    """The algorithm a recorded checksum names; `IntegrityError` if it names none we know."""
+    algorithm = checksum.partition(":")[0] if isinstance(checksum, str) else ""
+    new_hash(algorithm)  # refuses an unknown one with the reason
+    return algorithm
+
+
+def hexdigest_of(data: Any, algorithm: str = CHECKSUM_ALGORITHM) -> str:
+    """The `algorithm` hex digest of one buffer."""
+    digest = new_hash(algorithm)
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def format_checksum(hexdigest: str, algorithm: str = CHECKSUM_ALGORITHM) -> str:
+    return f"{algorithm}:{hexdigest}"
+
+
+def directory_checksum(
+    files: dict[str, tuple[str, int]], algorithm: str = CHECKSUM_ALGORITHM
+) -> str:
+    """Checksum of a directory artifact: `algorithm` over its sorted (relative path, member
+    digest, size), each member hashed with the same algorithm."""
+    digest = new_hash(algorithm)
     for rel in sorted(files):
-        sha, size = files[rel]
-        digest.update(f"{rel}\0{sha}\0{size}\n".encode())
-    return format_checksum(digest.hexdigest())
+        hexdigest, size = files[rel]
+        digest.update(f"{rel}\0{hexdigest}\0{size}\n".encode())
+    return format_checksum(digest.hexdigest(), algorithm)
 
 
 class OverlappedHash:
-    """sha256 computed in a second thread, so that hashing one chunk overlaps writing (or reading)
-    the next: hashlib releases the GIL on large buffers, and on two cores this takes the hash off
-    the caller's critical path. At most `depth` chunks wait, which bounds the memory held.
+    """A hash (`algorithm`) computed in a second thread, so that hashing one chunk overlaps writing
+    (or reading) the next: hashlib and blake3 release the GIL on large buffers, and on two cores
+    this takes the hash off the caller's critical path. At most `depth` chunks wait, which
+    bounds the memory held.
 
     A chunk handed to `update` must not change until `wait` (or `hexdigest`) returns.
     """
 
-    def __init__(self, depth: int = 4) -> None:
-        self._hash = hashlib.sha256()
+    def __init__(self, depth: int = 4, algorithm: str = CHECKSUM_ALGORITHM) -> None:
+        self._hash = new_hash(algorithm)
         self._chunks: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._thread: threading.Thread | None = None
 
@@ -177,7 +228,7 @@ class HashingWriter:
             hexdigest = self._hash.hexdigest()
             self._raw.close()
         elif isinstance(self._fs, LocalFileSystem):
-            hexdigest = hashlib.sha256(self._pending).hexdigest()
+            hexdigest = hexdigest_of(self._pending)
             # one open and one write: fsspec's local file object costs more than the write
             path = self._fs._strip_protocol(self._path)
             if self._fs.auto_mkdir:
@@ -185,7 +236,7 @@ class HashingWriter:
             with open(path, "xb" if self._exclusive else "wb") as f:
                 f.write(self._pending)
         else:
-            hexdigest = hashlib.sha256(self._pending).hexdigest()
+            hexdigest = hexdigest_of(self._pending)
             mode = "create" if self._exclusive else "overwrite"
             self._fs.pipe_file(self._path, bytes(self._pending), mode=mode)
         self.closed = True

@@ -9,13 +9,13 @@ returns must not change the recorded checksum.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import blake3
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -55,7 +55,7 @@ def test_large_parquet_round_trips_with_its_checksum(stack: fa.Stack) -> None:
     art = fa.materialize(frame, "table", "r1", "s", "demo", stack=stack)
     stored = stack.store.fs.cat_file(stack.store.full_path(art.manifest.data_path))
     assert len(stored) > 8 << 20
-    assert art.manifest.checksum == "sha256:" + hashlib.sha256(stored).hexdigest()
+    assert art.manifest.checksum == "blake3:" + blake3.blake3(stored).hexdigest()
     pd.testing.assert_frame_equal(fa.load(art, stack=stack), frame)
     table = fa.materialize(pa.Table.from_pandas(frame), "arrow", "r1", "s", "demo", stack=stack)
     assert fa.load(table, stack=stack).equals(pa.Table.from_pandas(frame))
@@ -135,7 +135,7 @@ def test_a_producer_reusing_its_buffer_does_not_change_the_checksum(tmp_path: Pa
         100,
         ONE_SHOT * 2,
     ]
-    expected = hashlib.sha256()
+    expected = blake3.blake3()
     target = str(tmp_path / "out.bin")
     with fs.open(target, "wb") as f:
         for size in sizes:
@@ -144,5 +144,5 @@ def test_a_producer_reusing_its_buffer_does_not_change_the_checksum(tmp_path: Pa
             f.write(buffer)
             buffer[:] = b"\0" * size  # reused by the producer
     stored = Path(target).read_bytes()
-    assert hashlib.sha256(stored).hexdigest() == expected.hexdigest()
+    assert blake3.blake3(stored).hexdigest() == expected.hexdigest()
     assert fs.written[fs.fs._strip_protocol(target)] == (expected.hexdigest(), sum(sizes))
