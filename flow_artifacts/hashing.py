@@ -38,41 +38,46 @@ class Hash(Protocol):
     def hexdigest(self) -> str: ...
 
 
-def new_hash(algorithm: str = CHECKSUM_ALGORITHM) -> Hash:
-    """A fresh hash object of `algorithm` (one of `ALGORITHMS`)."""
+def new_hash(algorithm: str | None = None) -> Hash:
+    """A fresh hash object of `algorithm` (one of `ALGORITHMS`; None: `CHECKSUM_ALGORITHM`, read
+    at each call, as every default algorithm below is)."""
+    algorithm = algorithm or CHECKSUM_ALGORITHM
     if algorithm == "blake3":
         import blake3
 
         return blake3.blake3()
     if algorithm == "sha256":
         return hashlib.sha256()
-    raise IntegrityError(
-        f"checksum algorithm {algorithm[:20]!r} is not known (known: {', '.join(ALGORITHMS)}): "
-        "the record was edited or written by a newer flow_artifacts; upgrade, or restore it"
-    )
+    raise _unknown(algorithm)
 
 
 def algorithm_of(checksum: str) -> str:
     """The algorithm a recorded checksum names; `IntegrityError` if it names none we know."""
     algorithm = checksum.partition(":")[0] if isinstance(checksum, str) else ""
-    new_hash(algorithm)  # refuses an unknown one with the reason
+    if algorithm not in ALGORITHMS:
+        raise _unknown(algorithm)
     return algorithm
 
 
-def hexdigest_of(data: Any, algorithm: str = CHECKSUM_ALGORITHM) -> str:
+def _unknown(algorithm: str) -> IntegrityError:
+    return IntegrityError(
+        f"checksum algorithm {algorithm[:20]!r} is not known (known: {', '.join(ALGORITHMS)}): "
+        "the record was edited or written by a newer flow_artifacts; upgrade, or restore it"
+    )
+
+
+def hexdigest_of(data: Any, algorithm: str | None = None) -> str:
     """The `algorithm` hex digest of one buffer."""
     digest = new_hash(algorithm)
     digest.update(data)
     return digest.hexdigest()
 
 
-def format_checksum(hexdigest: str, algorithm: str = CHECKSUM_ALGORITHM) -> str:
-    return f"{algorithm}:{hexdigest}"
+def format_checksum(hexdigest: str, algorithm: str | None = None) -> str:
+    return f"{algorithm or CHECKSUM_ALGORITHM}:{hexdigest}"
 
 
-def directory_checksum(
-    files: dict[str, tuple[str, int]], algorithm: str = CHECKSUM_ALGORITHM
-) -> str:
+def directory_checksum(files: dict[str, tuple[str, int]], algorithm: str | None = None) -> str:
     """Checksum of a directory artifact: `algorithm` over its sorted (relative path, member
     digest, size), each member hashed with the same algorithm."""
     digest = new_hash(algorithm)
@@ -91,7 +96,7 @@ class OverlappedHash:
     A chunk handed to `update` must not change until `wait` (or `hexdigest`) returns.
     """
 
-    def __init__(self, depth: int = 4, algorithm: str = CHECKSUM_ALGORITHM) -> None:
+    def __init__(self, depth: int = 4, algorithm: str | None = None) -> None:
         self._hash = new_hash(algorithm)
         self._chunks: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._thread: threading.Thread | None = None

@@ -10,7 +10,6 @@ from typing import Any
 
 from ..errors import IntegrityError
 from ..hashing import (
-    CHECKSUM_ALGORITHM,
     algorithm_of,
     directory_checksum,
     format_checksum,
@@ -138,8 +137,9 @@ def _capture(func: Callable[[Manifest], None], manifest: Manifest) -> BaseExcept
     return None
 
 
-def digest(chunks: Iterable[bytes], algorithm: str = CHECKSUM_ALGORITHM) -> tuple[str, int]:
-    """(`algorithm` hex digest, size) of the chunks."""
+def digest(chunks: Iterable[bytes], algorithm: str | None = None) -> tuple[str, int]:
+    """(`algorithm` hex digest, size) of the chunks; by default with the algorithm of new
+    checksums."""
     hashed, size = new_hash(algorithm), 0
     for chunk in chunks:
         hashed.update(chunk)
