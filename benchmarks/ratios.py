@@ -1057,7 +1057,9 @@ def print_table(rows: list[Row], trials: int) -> None:
             value = contender.median
             shown = f"{value:,.0f}" if value >= 100 else f"{value:.3f}"
             times = f"{ratio(row, contender):>7.2f}" if row.ratios else f"{'-':>7}"
-            print(f"  {contender.label:<56} {shown:>12} {row.unit:<8} {times}")
+            cpu = contender.extra("cpu")
+            cpu_shown = f"  cpu {cpu:.3f} s" if cpu is not None else ""
+            print(f"  {contender.label:<56} {shown:>12} {row.unit:<8} {times}{cpu_shown}")
         if row.check:
             print(f"  -> target {row.target}: {row.check(row)}")
 
