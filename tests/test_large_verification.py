@@ -57,6 +57,10 @@ def test_large_parquet_round_trips_with_its_checksum(stack: fa.Stack) -> None:
     assert len(stored) > 8 << 20
     assert art.manifest.checksum == "blake3:" + blake3.blake3(stored).hexdigest()
     pd.testing.assert_frame_equal(fa.load(art, stack=stack), frame)
+    counted = frame.head(art.manifest.metadata["stats_rows"])  # computed while it was written
+    stats = {entry["name"]: entry for entry in art.manifest.metadata["stats"]}
+    assert stats["a"]["min"] == counted["a"].min() and stats["b"]["max"] == counted["b"].max()
+    assert stats["a"]["nulls"] == 0 and stats["b"]["distinct"] == counted["b"].nunique()
     table = fa.materialize(pa.Table.from_pandas(frame), "arrow", "r1", "s", "demo", stack=stack)
     assert fa.load(table, stack=stack).equals(pa.Table.from_pandas(frame))
 
