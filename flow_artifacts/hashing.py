@@ -24,7 +24,7 @@ CHECKSUM_ALGORITHM = "blake3"
 """The algorithm of every checksum written now."""
 ALGORITHMS = ("blake3", "sha256")
 """Algorithms a recorded checksum may name: the current one, then older ones that still verify."""
-CHECKSUM = re.compile(r"(blake3|sha256):[0-9a-f]{64}")
+CHECKSUM = re.compile(rf"({'|'.join(ALGORITHMS)}):[0-9a-f]{{64}}")
 """A well-formed checksum string."""
 ONE_SHOT = 8 << 20
 """Files up to this size are stored with a single request."""
@@ -32,7 +32,7 @@ GATHER = 1 << 20
 """Past the first `ONE_SHOT` bytes, smaller writes are gathered into chunks of this size."""
 DIRECT_WRITE = 1 << 20
 """Past the first `ONE_SHOT` bytes, writes this large go to the file as they are; smaller ones
-are gathered into chunks of `ONE_SHOT` bytes (one system call each on local disk)."""
+are gathered into chunks of `GATHER` bytes (one system call each on local disk)."""
 
 
 class Hash(Protocol):
