@@ -23,7 +23,7 @@ import pytest
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
-from flow_artifacts.hashing import DIRECT_WRITE, ONE_SHOT, RecordingFileSystem
+from flow_artifacts.hashing import DIRECT_WRITE, GATHER, ONE_SHOT, RecordingFileSystem
 
 ROWS = 800_000  # two float64 columns of random values: about 13 MB of Parquet, past 8 MiB
 
@@ -137,7 +137,9 @@ def test_a_producer_reusing_its_buffer_does_not_change_the_checksum(tmp_path: Pa
         DIRECT_WRITE,
         5 * DIRECT_WRITE + 7,
         100,
+        *[GATHER // 3 + 1] * 4,  # small writes gathered across a chunk boundary
         ONE_SHOT * 2,
+        GATHER - 1,
     ]
     expected = blake3.blake3()
     target = str(tmp_path / "out.bin")
