@@ -765,7 +765,7 @@ def frame_rows(args: argparse.Namespace, root: Path, peers: list[str], timeout: 
     sys.path.insert(0, str(REPO / "benchmarks"))
     from bench_materialize import make_frame
 
-    rows_n = 100_000 if args.quick else 5_000_000
+    rows_n = args.frame_rows or (100_000 if args.quick else 5_000_000)
     print(f"building a {rows_n:,} x 10 DataFrame ...", flush=True)
     frame = make_frame(rows_n)
     source = root / "frame-source.parquet"
@@ -844,7 +844,7 @@ def pickle_rows(
 
     import flow_artifacts as fa
 
-    mb = 4 if args.quick else 51
+    mb = args.pickle_mb or (4 if args.quick else 51)
     model = make_model(mb)
     raw_path = root / "model.pkl"
     with open(raw_path, "wb") as out:
@@ -1067,7 +1067,9 @@ def print_table(rows: list[Row], trials: int) -> None:
             value = contender.median
             shown = f"{value:,.0f}" if value >= 100 else f"{value:.3f}"
             times = f"{ratio(row, contender):>7.2f}" if row.ratios else f"{'-':>7}"
-            print(f"  {contender.label:<56} {shown:>12} {row.unit:<8} {times}")
+            cpu = contender.extra("cpu")
+            cpu_shown = f"  cpu {cpu:.3f} s" if cpu is not None else ""
+            print(f"  {contender.label:<56} {shown:>12} {row.unit:<8} {times}{cpu_shown}")
         if row.check:
             print(f"  -> target {row.target}: {row.check(row)}")
 
@@ -1082,6 +1084,8 @@ def main() -> int:
         help="comma-separated: small_save, small_load, "
         "step, imports, cli, frame, pickle, s3, catalog",
     )
+    parser.add_argument("--frame-rows", type=int, default=0, help="default 5,000,000")
+    parser.add_argument("--pickle-mb", type=int, default=0, help="model size, default 51")
     parser.add_argument("--catalog-rows", type=int, default=0, help="default 1,000,000")
     parser.add_argument("--s3-mib", type=int, default=0, help="large S3 transfer, default 1024")
     parser.add_argument(
