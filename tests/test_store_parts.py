@@ -5,7 +5,6 @@ download of bytes edited in the store refused."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 import flow_artifacts as fa
+from flow_artifacts.hashing import format_checksum, hexdigest_of
 from flow_artifacts.stores import multipart
 from tests.test_store_support import Target, artifact_files, make_stack_fixture  # noqa: F401
 
@@ -60,7 +60,7 @@ def test_a_big_upload_sends_parts_together_but_no_more_than_allowed(
 
     assert 2 <= most[0] <= multipart.CONCURRENCY
     body = source.read_bytes()
-    assert art.manifest.checksum == f"sha256:{hashlib.sha256(body).hexdigest()}"
+    assert art.manifest.checksum == format_checksum(hexdigest_of(body))
     assert art.download(tmp_path / "copy.bin").read_bytes() == body
     info = stack.store.fs.info(stack.store.full_path(art.manifest.data_path))
     assert info["ETag"].strip('"').endswith("-4")  # four parts of 5 MiB
