@@ -111,12 +111,23 @@ class Run(FrameworkSteps):
             _current.reset(self._token)
         self.finish(exc)
 
-    def start(self) -> None:
+    def start(self, *, resume: bool = False) -> None:
         """Record the run as running. A block does this on entry; a framework integration whose
-        run spans no Python block (a Prefect flow run) calls it, and `finish`, itself."""
+        run spans no Python block (a Prefect flow run) calls it, and `finish`, itself.
+
+        `resume` continues a run of this id recorded before, by another process (a framework's
+        run retried or resumed there, as a Prefect flow run): its step runs are kept, and new
+        ones are named after them (`train_2` after `train`), as in the process that began it."""
         self._open_stack()
         if self.stack is not None and self.project is not None:
-            if self._explicit_id and self.stack.catalog.step_runs_of_run(self.project, self.id):
+            recorded = (
+                self.stack.catalog.step_runs_of_run(self.project, self.id)
+                if resume or self._explicit_id
+                else []
+            )
+            if resume:
+                self._used_names.update(s.step for s in recorded)
+            elif self._explicit_id and recorded:
                 raise ConfigError(
                     f"run {self.id!r} already has recorded steps in project {self.project!r}; "
                     "run ids are unique, so leave run_id unset to get a new one"

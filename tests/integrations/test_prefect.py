@@ -4,15 +4,17 @@ Prefect server on a temporary database)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import prefect
 import pytest
 from flow_artifacts_prefect import ARTIFACT_INPUTS, flow, task
 from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+from prefect.settings import PREFECT_API_URL, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
 
 import flow_artifacts as fa
@@ -397,3 +399,46 @@ def test_async_functions_are_refused():
 
     with pytest.raises(fa.ConfigError, match="async"):
         task(fetch)
+
+
+def test_a_flow_run_retried_in_a_new_process_records_into_its_run(stack, tmp_path, monkeypatch):
+
+    from .prefect_flows import fails_once
+
+    marker = tmp_path / "fail-once"
+    marker.touch()
+    monkeypatch.setenv("FA_TEST_FAIL_ONCE", str(marker))
+    state = fails_once(4, return_state=True)
+    assert state.is_failed()
+    flow_run_id = str(state.state_details.flow_run_id)
+    assert stack.catalog.run(stack.project, flow_run_id).status == "failed"
+
+    stack_file = tmp_path / "stack.yaml"
+    stack_file.write_text(
+        f"project: {stack.project}\n"
+        f"artifact_store: {{url: '{stack.store.url}'}}\n"
+        f"catalog: {{url: '{stack.catalog.url}'}}\n"
+    )
+    entrypoint = f"{Path(__file__).parent / 'prefect_flows.py'}:fails_once"
+    environment = {
+        **os.environ,
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+        "FLOW_ARTIFACTS_STACK": str(stack_file),
+    }
+    retried = subprocess.run(
+        [sys.executable, "-m", "prefect", "flow-run", "retry", flow_run_id, "--entrypoint",
+         entrypoint],
+        env=environment, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+
+    (run,) = stack.catalog.runs(stack.project)
+    assert (run.run_id, run.status, run.error) == (flow_run_id, "completed", None)
+    steps = {s.step: s for s in stack.catalog.step_runs_of_run(stack.project, flow_run_id)}
+    assert all(s.status == "completed" for s in steps.values()), steps
+    # the retry ran the flow from its start again: its steps are new step runs of the run
+    assert {"prepared", "prepared_2", "finished"} <= set(steps)
+    counted = [s for name, s in steps.items() if name.startswith("counted")]
+    assert len(counted) == 2 and len({s.id for s in counted}) == 2  # two task runs
+    assert steps["finished"].inputs == steps["prepared_2"].outputs
+    assert fa.get_artifact(f"store://{stack.project}/finished").load() == {"done": 4}

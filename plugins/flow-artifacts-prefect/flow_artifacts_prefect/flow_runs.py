@@ -79,7 +79,7 @@ def current_flow_run(project: str | None = None, stack: Any = None) -> FlowRun |
         run = _open.get(key)
         if run is None:
             run = FlowRun(context, project, stack)
-            run.start()
+            run.start(resume=True)  # a flow run retried or resumed here goes on in its run
             _open[key] = run
             _watch(context.flow)
     return run
