@@ -35,3 +35,25 @@ def fails_once(n: int) -> dict:
         marker.unlink()
         raise RuntimeError("the first attempt fails")
     return finished(numbers)
+
+
+@prefect.task
+@step
+def squared(n: int) -> dict:  # sent to a task runner's worker: a step run there
+    return {"n": n * n}
+
+
+@step
+def incremented(number: dict) -> dict:
+    return {"n": number["n"] + 1}
+
+
+@prefect.task
+def plus_one(number: dict) -> int:  # a plain task calling a step in the worker
+    return incremented(number)["n"]
+
+
+@prefect.flow
+def spread(n: int) -> list[int]:
+    """Run with a Dask or Ray task runner (`spread.with_options(task_runner=...)`)."""
+    return [plus_one.submit(squared.submit(i)).result() for i in range(n)]

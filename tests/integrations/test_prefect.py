@@ -413,12 +413,7 @@ def test_a_flow_run_retried_in_a_new_process_records_into_its_run(stack, tmp_pat
     flow_run_id = str(state.state_details.flow_run_id)
     assert stack.catalog.run(stack.project, flow_run_id).status == "failed"
 
-    stack_file = tmp_path / "stack.yaml"
-    stack_file.write_text(
-        f"project: {stack.project}\n"
-        f"artifact_store: {{url: '{stack.store.url}'}}\n"
-        f"catalog: {{url: '{stack.catalog.url}'}}\n"
-    )
+    stack_file = file_of(stack, tmp_path)
     entrypoint = f"{Path(__file__).parent / 'prefect_flows.py'}:fails_once"
     environment = {
         **os.environ,
@@ -442,3 +437,57 @@ def test_a_flow_run_retried_in_a_new_process_records_into_its_run(stack, tmp_pat
     assert len(counted) == 2 and len({s.id for s in counted}) == 2  # two task runs
     assert steps["finished"].inputs == steps["prepared_2"].outputs
     assert fa.get_artifact(f"store://{stack.project}/finished").load() == {"done": 4}
+
+
+def file_of(stack: fa.Stack, folder: Path) -> Path:
+    """A stack file naming `stack`'s store and catalog, for another process to open."""
+    path = folder / "stack.yaml"
+    path.write_text(
+        f"project: {stack.project}\n"
+        f"artifact_store: {{url: '{stack.store.url}'}}\n"
+        f"catalog: {{url: '{stack.catalog.url}'}}\n"
+    )
+    return path
+
+
+def task_runner(kind: str):
+    if kind == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1})
+    from prefect_ray import RayTaskRunner
+
+    return RayTaskRunner(init_kwargs={"num_cpus": 2, "include_dashboard": False})
+
+
+@pytest.mark.parametrize("kind", ["dask", "ray"])
+def test_steps_in_tasks_sent_to_dask_or_ray_record_into_the_flow_run(
+    kind, stack, tmp_path, monkeypatch
+):
+    from .prefect_flows import spread
+
+    # the workers open the stack from their environment; the flow's process has it active
+    monkeypatch.setenv("FLOW_ARTIFACTS_STACK", str(file_of(stack, tmp_path)))
+    recorded_spread = flow(spread.fn, project=PROJECT, name="recorded-spread")
+    state = recorded_spread.with_options(task_runner=task_runner(kind))(3, return_state=True)
+    assert state.is_completed() and state.result() == [1, 2, 5]
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        task_runs = [t for t in client.read_task_runs() if t.flow_run_id == flow_run_id]
+    (run,) = stack.catalog.runs(PROJECT)  # one run: the flow run's, none of the workers'
+    assert (run.run_id, run.status, run.pipeline) == (
+        str(flow_run_id),
+        "completed",
+        "recorded-spread",
+    )
+    steps = stack.catalog.step_runs_of_run(PROJECT, run.run_id)
+    assert len(steps) == 6 and all(s.status == "completed" for s in steps)
+    names = {s.step for s in steps}
+    # named as in the flow's process, whichever worker recorded first
+    assert {"incremented", "incremented_2", "incremented_3"} < names
+    squares = {str(t.id): t.name for t in task_runs if t.name.startswith("squared")}
+    assert {s.id: s.step for s in steps if s.id in squares} == squares  # the task run's name
+    refs = [f"squared@{v}" for v in (1, 2, 3)] + [n for n in names if n.startswith("incr")]
+    numbers = [fa.get_artifact(f"store://{PROJECT}/{ref}").load()["n"] for ref in refs]
+    assert sorted(numbers) == [0, 1, 1, 2, 4, 5]
+    assert {fa.get_artifact(f"store://{PROJECT}/{ref}").run_id for ref in refs} == {run.run_id}
