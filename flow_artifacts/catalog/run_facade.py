@@ -99,13 +99,17 @@ class RunMethods:
         inputs: Sequence[str] = (),
         step_run_id: str | None = None,
         journal: JournalSink | None = None,
+        pipeline: str | None = None,
     ) -> str:
         """Record a step run as running; returns its id (`step_run_id`, a framework's task run
-        id, or a new one). Step names are unique within a run."""
+        id, or a new one). Step names are unique within a run. A run this creates (a process
+        that joined a run another one runs got here first) is external, of `pipeline`."""
         fields = _step_run_fields(step_run_id, step, params, cache_key, inputs, status=RUNNING)
 
         def work(conn: Connection, pending: Pending) -> int:
-            return run_writes.start_step_run(conn, pending, self._known, project, run_id, fields)
+            return run_writes.start_step_run(
+                conn, pending, self._known, project, run_id, fields, pipeline
+            )
 
         self._remember(project, run_id, step, fields["id"], self._journaled(journal, work))
         self._heartbeat.open(step_run_id=fields["id"])
@@ -122,17 +126,18 @@ class RunMethods:
         inputs: Sequence[str] = (),
         step_run_id: str | None = None,
         journal: JournalSink | None = None,
+        pipeline: str | None = None,
     ) -> str:
         """Record a step run that reused an earlier one's outputs: completed and cached from the
         start, in one transaction with one journal record; returns its id (as `start_step_run`
-        does)."""
+        does, and creates the run as it does)."""
         fields = _step_run_fields(
             step_run_id, step, params, cache_key, inputs, status="completed", cached=True
         )
 
         def work(conn: Connection, pending: Pending) -> int:
             return run_writes.record_cached_step_run(
-                conn, pending, self._known, project, run_id, fields
+                conn, pending, self._known, project, run_id, fields, pipeline
             )
 
         self._remember(project, run_id, step, fields["id"], self._journaled(journal, work))

@@ -92,6 +92,7 @@ class FrameworkSteps:
             inputs=inputs,
             step_run_id=record.id or None,
             journal=stack.store.journal,
+            pipeline=self.pipeline,  # for a run row a joined process creates
         )
         if given_id:
             self._task_step_runs[record.id] = record

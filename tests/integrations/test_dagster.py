@@ -275,6 +275,7 @@ def test_under_the_multiprocess_executor_each_step_process_records_its_step(
     catalog = fa.get_stack().catalog
     (run,) = catalog.runs(PROJECT)
     assert (run.run_id, run.status) == (result.run_id, "external")  # no step saw its end
+    assert run.pipeline == "arithmetic_in_processes"  # recorded by the first step's process
     steps = {s.step: s for s in catalog.step_runs_of_run(PROJECT, result.run_id)}
     assert {name: s.status for name, s in steps.items()} == {
         "numbers": "completed",
@@ -317,6 +318,7 @@ def test_the_launching_process_records_a_multiprocess_runs_end(stack_file, tmp_p
             manager.record_run_end(instance, "no-such-run")
     done, broken = catalog.run(PROJECT, ok.run_id), catalog.run(PROJECT, failed.run_id)
     assert (done.status, done.error) == ("completed", None) and done.ended is not None
+    assert done.pipeline == "arithmetic_succeeding_in_processes"
     assert broken.status == "failed" and "Steps failed: ['explode']" in broken.error
     steps = {s.step: s.status for s in catalog.step_runs_of_run(PROJECT, failed.run_id)}
     assert steps == {"numbers": "completed", "total": "completed", "explode": "failed"}
