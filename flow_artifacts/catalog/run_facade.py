@@ -90,10 +90,13 @@ class RunMethods:
         journal: JournalSink | None = None,
         batch: RunBatch | None = None,
     ) -> None:
-        self._heartbeat.close(run_pk=self._known.runs.get((project, run_id)))
         fields: dict[str, Any] = {"project": project, "run_id": run_id, "status": status}
         fields["error"] = None if error is None else storable_text(error)
-        self._run_write(journal, batch, lambda c, p: run_writes.finish_run(c, p, fields), _nothing)
+
+        def ended(_: Any) -> None:
+            self._heartbeat.close(run_pk=self._known.runs.get((project, run_id)))
+
+        self._end_write(journal, batch, lambda c, p: run_writes.finish_run(c, p, fields), ended)
 
     def start_step_run(
         self,
@@ -176,11 +179,14 @@ class RunMethods:
         journal: JournalSink | None = None,
         batch: RunBatch | None = None,
     ) -> None:
-        self._heartbeat.close(step_run_id=step_run_id)
         fields = {"id": step_run_id, "status": status, "cached": cached}
         fields["error"] = None if error is None else storable_text(error)
-        self._run_write(
-            journal, batch, lambda c, p: run_writes.finish_step_run(c, p, fields), _nothing
+
+        def ended(_: Any) -> None:
+            self._heartbeat.close(step_run_id=step_run_id)
+
+        self._end_write(
+            journal, batch, lambda c, p: run_writes.finish_step_run(c, p, fields), ended
         )
 
     def batch(self, journal: JournalSink | None = None) -> RunBatch:
@@ -189,6 +195,22 @@ class RunMethods:
         order they were made, each journaled as alone: several lifecycle changes of one run
         cost one transaction. Until then they are neither in the catalog nor in the journal."""
         return RunBatch(self, journal)
+
+    def _end_write(
+        self,
+        journal: JournalSink | None,
+        batch: RunBatch | None,
+        work: Work,
+        ended: Callable[[Any], None],
+    ) -> None:
+        """The write of an end: alone, its heartbeat stops first (a write that fails leaves the
+        row to go stale, read as crashed); batched, once committed (until then the row, still
+        `running`, is renewed)."""
+        if batch is None:
+            ended(None)
+            self._journaled(journal, work)
+        else:
+            batch.add(self, work, ended)
 
     def _run_write(
         self,
@@ -287,10 +309,6 @@ class RunMethods:
 
 
 Work = Callable[[Connection, Pending], Any]
-
-
-def _nothing(_: Any) -> None:
-    """What a write that only changes rows does once committed."""
 
 
 class RunBatch:
