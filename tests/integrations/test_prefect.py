@@ -491,3 +491,18 @@ def test_steps_in_tasks_sent_to_dask_or_ray_record_into_the_flow_run(
     numbers = [fa.get_artifact(f"store://{PROJECT}/{ref}").load()["n"] for ref in refs]
     assert sorted(numbers) == [0, 1, 1, 2, 4, 5]
     assert {fa.get_artifact(f"store://{PROJECT}/{ref}").run_id for ref in refs} == {run.run_id}
+
+
+def test_a_plain_flow_whose_steps_all_run_in_workers_leaves_an_external_run(
+    stack, tmp_path, monkeypatch
+):
+    from .prefect_flows import spread
+
+    monkeypatch.setenv("FLOW_ARTIFACTS_STACK", str(file_of(stack, tmp_path)))
+    state = spread.with_options(task_runner=task_runner("dask"))(2, return_state=True)
+    assert state.is_completed() and state.result() == [1, 2]
+    (run,) = stack.catalog.runs(stack.project)  # made by the first worker: no end seen
+    assert (run.run_id, run.status) == (str(state.state_details.flow_run_id), "external")
+    assert run.pipeline == "spread"
+    steps = stack.catalog.step_runs_of_run(stack.project, run.run_id)
+    assert len(steps) == 4 and {s.status for s in steps} == {"completed"}
