@@ -92,3 +92,57 @@ def test_a_joined_run_records_steps_but_not_the_run(local_stack):
     assert recorded.status == "completed"
     with pytest.raises(fa.FlowArtifactsError, match="already started"):
         worker.start()
+
+
+def test_deferred_writes_wait_for_the_next_step_start_or_the_run_end(local_stack):
+    catalog = local_stack.catalog
+    run = fa.Run(project="demo", run_id="hooked-1", pipeline="nightly")
+    run.defer_writes()  # an orchestrator that reports each task's start and end (Dagster)
+    run.start()
+    assert catalog.runs("demo") == []  # the start waits for the first step's
+    first = run.start_step("extract")
+    assert catalog.run("demo", "hooked-1").status == "running"
+    run.finish_step(first)
+    assert catalog.step_run(first.id).status == "running"  # its end waits for the next start
+    second = run.start_step("load")
+    assert catalog.step_run(first.id).status == "completed"
+    run.finish_step(second, ValueError("load failed"))
+    run.finish("load failed")
+    assert catalog.step_run(second.id).status == "failed"
+    recorded = catalog.run("demo", "hooked-1")
+    assert (recorded.status, recorded.pipeline, recorded.error) == (
+        "failed",
+        "nightly",
+        "load failed",
+    )
+
+
+def test_a_batch_that_cannot_commit_leaves_no_trace(local_stack):
+    catalog, journal = local_stack.catalog, local_stack.store.journal
+    with fa.run(project="demo", run_id="taken") as run:
+        run.finish_step(run.start_step("extract"))
+    records_before = len(journal.read()[0])
+    batch = catalog.batch(journal)
+    catalog.start_run("demo", "fresh", journal=journal, batch=batch)
+    catalog.start_step_run("demo", "taken", "extract", journal=journal, batch=batch)  # taken
+    with pytest.raises(Exception, match="UNIQUE"):
+        batch.commit()
+    assert [r.run_id for r in catalog.runs("demo")] == ["taken"]  # nor the fresh run
+    assert len(journal.read()[0]) == records_before  # and no journal record of either
+    batch.commit()  # nothing left to commit
+
+
+def test_a_flow_run_resumed_in_another_process_goes_on_in_its_run(local_stack):
+    with fa.run(project="demo", run_id="flow-run-9") as first_attempt:
+        first_attempt.finish_step(first_attempt.start_step("train"))
+    with pytest.raises(fa.ConfigError, match="run ids are unique"):
+        fa.Run(project="demo", run_id="flow-run-9").start()  # a mistaken reuse
+    resumed = fa.Run(project="demo", run_id="flow-run-9")
+    resumed.start(resume=True)  # the orchestrator runs the same run again
+    again = resumed.start_step("train")
+    assert again.name == "train_2"
+    resumed.finish_step(again)
+    resumed.finish()
+    steps = local_stack.catalog.step_runs_of_run("demo", "flow-run-9")
+    assert sorted(s.step for s in steps) == ["train", "train_2"]
+    assert local_stack.catalog.run("demo", "flow-run-9").status == "completed"

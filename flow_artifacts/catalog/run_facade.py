@@ -9,6 +9,7 @@ here record this host and process, and their heartbeat is renewed until they fin
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
 
-from ..errors import ArtifactNotFound
+from ..errors import ArtifactNotFound, FlowArtifactsError
 from ..limits import ID_CHARS, NAME_CHARS, check_text, storable_text
 from . import run_writes, runs
 from .journaling import JournalSink, Pending
@@ -63,16 +64,21 @@ class RunMethods:
         name: str | None = None,
         pipeline: str | None = None,
         journal: JournalSink | None = None,
+        batch: RunBatch | None = None,
     ) -> None:
+        """Record a run as running (`batch`: with the batch's other writes, see `batch`)."""
         for what, value in (("run name", name), ("pipeline", pipeline)):
             if value is not None:
                 check_text(value, what, NAME_CHARS)
         fields = {"project": project, "run_id": run_id, "name": name, "pipeline": pipeline}
         fields.update(status=RUNNING, **writer())
-        run_pk = self._journaled(journal, lambda c, p: run_writes.start_run(c, p, fields))
-        self._known.projects.add(project)
-        self._known.runs[(project, run_id)] = run_pk
-        self._heartbeat.open(run_pk=run_pk)
+
+        def started(run_pk: int) -> None:
+            self._known.projects.add(project)
+            self._known.runs[(project, run_id)] = run_pk
+            self._heartbeat.open(run_pk=run_pk)
+
+        self._run_write(journal, batch, lambda c, p: run_writes.start_run(c, p, fields), started)
 
     def finish_run(
         self,
@@ -82,11 +88,15 @@ class RunMethods:
         error: str | None = None,
         *,
         journal: JournalSink | None = None,
+        batch: RunBatch | None = None,
     ) -> None:
-        self._heartbeat.close(run_pk=self._known.runs.get((project, run_id)))
         fields: dict[str, Any] = {"project": project, "run_id": run_id, "status": status}
         fields["error"] = None if error is None else storable_text(error)
-        self._journaled(journal, lambda c, p: run_writes.finish_run(c, p, fields))
+
+        def ended(_: Any) -> None:
+            self._heartbeat.close(run_pk=self._known.runs.get((project, run_id)))
+
+        self._end_write(journal, batch, lambda c, p: run_writes.finish_run(c, p, fields), ended)
 
     def start_step_run(
         self,
@@ -99,16 +109,24 @@ class RunMethods:
         inputs: Sequence[str] = (),
         step_run_id: str | None = None,
         journal: JournalSink | None = None,
+        pipeline: str | None = None,
+        batch: RunBatch | None = None,
     ) -> str:
         """Record a step run as running; returns its id (`step_run_id`, a framework's task run
-        id, or a new one). Step names are unique within a run."""
+        id, or a new one). Step names are unique within a run. A run this creates (a process
+        that joined a run another one runs got here first) is external, of `pipeline`."""
         fields = _step_run_fields(step_run_id, step, params, cache_key, inputs, status=RUNNING)
 
         def work(conn: Connection, pending: Pending) -> int:
-            return run_writes.start_step_run(conn, pending, self._known, project, run_id, fields)
+            return run_writes.start_step_run(
+                conn, pending, self._known, project, run_id, fields, pipeline
+            )
 
-        self._remember(project, run_id, step, fields["id"], self._journaled(journal, work))
-        self._heartbeat.open(step_run_id=fields["id"])
+        def started(run_pk: int) -> None:
+            self._remember(project, run_id, step, fields["id"], run_pk)
+            self._heartbeat.open(step_run_id=fields["id"])
+
+        self._run_write(journal, batch, work, started)
         return str(fields["id"])
 
     def record_cached_step_run(
@@ -122,20 +140,25 @@ class RunMethods:
         inputs: Sequence[str] = (),
         step_run_id: str | None = None,
         journal: JournalSink | None = None,
+        pipeline: str | None = None,
+        batch: RunBatch | None = None,
     ) -> str:
         """Record a step run that reused an earlier one's outputs: completed and cached from the
         start, in one transaction with one journal record; returns its id (as `start_step_run`
-        does)."""
+        does, and creates the run as it does)."""
         fields = _step_run_fields(
             step_run_id, step, params, cache_key, inputs, status="completed", cached=True
         )
 
         def work(conn: Connection, pending: Pending) -> int:
             return run_writes.record_cached_step_run(
-                conn, pending, self._known, project, run_id, fields
+                conn, pending, self._known, project, run_id, fields, pipeline
             )
 
-        self._remember(project, run_id, step, fields["id"], self._journaled(journal, work))
+        def recorded(run_pk: int) -> None:
+            self._remember(project, run_id, step, fields["id"], run_pk)
+
+        self._run_write(journal, batch, work, recorded)
         return str(fields["id"])
 
     def _remember(
@@ -154,11 +177,54 @@ class RunMethods:
         error: str | None = None,
         cached: bool = False,
         journal: JournalSink | None = None,
+        batch: RunBatch | None = None,
     ) -> None:
-        self._heartbeat.close(step_run_id=step_run_id)
         fields = {"id": step_run_id, "status": status, "cached": cached}
         fields["error"] = None if error is None else storable_text(error)
-        self._journaled(journal, lambda c, p: run_writes.finish_step_run(c, p, fields))
+
+        def ended(_: Any) -> None:
+            self._heartbeat.close(step_run_id=step_run_id)
+
+        self._end_write(
+            journal, batch, lambda c, p: run_writes.finish_step_run(c, p, fields), ended
+        )
+
+    def batch(self, journal: JournalSink | None = None) -> RunBatch:
+        """A batch of run and step-run writes (`start_run`, `start_step_run`, `finish_step_run`,
+        `finish_run` given `batch=`), committed by `RunBatch.commit` in one transaction, in the
+        order they were made, each journaled as alone: several lifecycle changes of one run
+        cost one transaction. Until then they are neither in the catalog nor in the journal."""
+        return RunBatch(self, journal)
+
+    def _end_write(
+        self,
+        journal: JournalSink | None,
+        batch: RunBatch | None,
+        work: Work,
+        ended: Callable[[Any], None],
+    ) -> None:
+        """The write of an end: alone, its heartbeat stops first (a write that fails leaves the
+        row to go stale, read as crashed); batched, once committed (until then the row, still
+        `running`, is renewed)."""
+        if batch is None:
+            ended(None)
+            self._journaled(journal, work)
+        else:
+            batch.add(self, work, ended)
+
+    def _run_write(
+        self,
+        journal: JournalSink | None,
+        batch: RunBatch | None,
+        work: Work,
+        done: Callable[[Any], None],
+    ) -> None:
+        """`work` now, in a transaction of its own, or added to `batch` (whose journal is the
+        same store's); `done` with its result once committed."""
+        if batch is None:
+            done(self._journaled(journal, work))
+        else:
+            batch.add(self, work, done)
 
     def retry_step_run(self, step_run_id: str, *, journal: JournalSink | None = None) -> int:
         """Open again a step run whose attempt was lost, as this process's next attempt;
@@ -240,6 +306,40 @@ class RunMethods:
         """The latest completed, not itself cached, step run with this cache key."""
         with self._read() as conn:
             return runs.find_cached(conn, cache_key, self._renews)
+
+
+Work = Callable[[Connection, Pending], Any]
+
+
+class RunBatch:
+    """Run and step-run writes to commit together (see `RunMethods.batch`)."""
+
+    def __init__(self, catalog: RunMethods, journal: JournalSink | None) -> None:
+        self._catalog = catalog
+        self._journal = journal
+        self._writes: list[tuple[Work, Callable[[Any], None]]] = []
+        self._lock = threading.Lock()
+
+    def add(self, catalog: RunMethods, work: Work, done: Callable[[Any], None]) -> None:
+        """Add a write of `catalog`, journaled to the batch's journal."""
+        if catalog is not self._catalog:
+            raise FlowArtifactsError("a batch holds the writes of the catalog that made it")
+        with self._lock:
+            self._writes.append((work, done))
+
+    def commit(self) -> None:
+        """Commit the writes made so far in one transaction (none: nothing to do). Writes
+        added meanwhile, by other threads, wait for the next commit: the lock keeps commits in
+        the order of their writes."""
+        with self._lock:
+            writes, self._writes = self._writes, []
+            if not writes:
+                return
+            results = self._catalog._journaled(
+                self._journal, lambda c, p: [work(c, p) for work, _ in writes]
+            )
+        for (_, done), result in zip(writes, results, strict=True):
+            done(result)
 
 
 def _step_run_fields(

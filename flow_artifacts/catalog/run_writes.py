@@ -90,11 +90,17 @@ def finish_run(conn: Connection, pending: Pending, fields: Mapping[str, Any]) ->
 
 
 def start_step_run(
-    conn: Connection, pending: Pending, known: Known, project: str, run_id: str, fields: Any
+    conn: Connection,
+    pending: Pending,
+    known: Known,
+    project: str,
+    run_id: str,
+    fields: Any,
+    pipeline: str | None = None,
 ) -> int:
     """Record the step run `fields` describes as running in (project, run_id), the run created
-    as an external one if new; the run's row number."""
-    pk = run_pk(conn, known, project, run_id)
+    as an external one of `pipeline` if new; the run's row number."""
+    pk = run_pk(conn, known, project, run_id, pipeline)
     run = conn.execute(_LOCK_RUN, {"run_pk": pk}).one()
     at = pending.stamp(max(filter(None, (run.started, run.ended))))
     insert_step_run_row(conn, pk, fields, at)
@@ -104,12 +110,18 @@ def start_step_run(
 
 
 def record_cached_step_run(
-    conn: Connection, pending: Pending, known: Known, project: str, run_id: str, fields: Any
+    conn: Connection,
+    pending: Pending,
+    known: Known,
+    project: str,
+    run_id: str,
+    fields: Any,
+    pipeline: str | None = None,
 ) -> int:
     """Record a cache hit's step run, started and completed at once, as one row and one journal
     record (`step_run_cached`): nothing runs in between, so no crash can fall between them. The
-    run's row number."""
-    pk = run_pk(conn, known, project, run_id)
+    run's row number (the run created as `start_step_run` creates it)."""
+    pk = run_pk(conn, known, project, run_id, pipeline)
     run = conn.execute(_LOCK_RUN, {"run_pk": pk}).one()
     at = pending.stamp(max(filter(None, (run.started, run.ended))))
     fields["ended"] = pending.stamp(at)
@@ -153,13 +165,16 @@ def ensure_project(conn: Connection, known: Known, project: str) -> None:
         insert_ignore(conn, t.projects, [{"name": project, "created": now()}])
 
 
-def run_pk(conn: Connection, known: Known, project: str, run_id: str) -> int:
-    """The run's row number, the row created (as an external run) if new."""
+def run_pk(
+    conn: Connection, known: Known, project: str, run_id: str, pipeline: str | None = None
+) -> int:
+    """The run's row number, the row created (as an external run of `pipeline`) if new."""
     found = known.runs.get((project, run_id))
     if found is not None:
         return found
     ensure_project(conn, known, project)
     row = {"project": project, "run_id": run_id, "status": EXTERNAL, "started": now()}
+    row["pipeline"] = pipeline
     insert_ignore(conn, t.runs, [row])
     return int(conn.execute(RUN_PK, {"project": project, "run_id": run_id}).scalar_one())
 

@@ -23,6 +23,7 @@ from .tracking import OUTLIVING_RUNS, trackable
 
 if TYPE_CHECKING:
     from ..artifact import Artifact
+    from ..catalog.run_facade import RunBatch
     from ..openlineage import LineageEmitter
     from ..stack import Stack, StackLike
     from .distributed import Submissions
@@ -93,6 +94,8 @@ class Run(FrameworkSteps):
         self._token: Token[Run | None] | None = None
         self._lock = threading.Lock()
         self._lineage: LineageEmitter | None = None
+        self._deferring = False
+        self._batch: RunBatch | None = None
 
     @property
     def duration(self) -> float | None:
@@ -111,12 +114,23 @@ class Run(FrameworkSteps):
             _current.reset(self._token)
         self.finish(exc)
 
-    def start(self) -> None:
+    def start(self, *, resume: bool = False) -> None:
         """Record the run as running. A block does this on entry; a framework integration whose
-        run spans no Python block (a Prefect flow run) calls it, and `finish`, itself."""
+        run spans no Python block (a Prefect flow run) calls it, and `finish`, itself.
+
+        `resume` continues a run of this id recorded before, by another process (a framework's
+        run retried or resumed there, as a Prefect flow run): its step runs are kept, and new
+        ones are named after them (`train_2` after `train`), as in the process that began it."""
         self._open_stack()
         if self.stack is not None and self.project is not None:
-            if self._explicit_id and self.stack.catalog.step_runs_of_run(self.project, self.id):
+            recorded = (
+                self.stack.catalog.step_runs_of_run(self.project, self.id)
+                if resume or self._explicit_id
+                else []
+            )
+            if resume:
+                self._used_names.update(s.step for s in recorded)
+            elif self._explicit_id and recorded:
                 raise ConfigError(
                     f"run {self.id!r} already has recorded steps in project {self.project!r}; "
                     "run ids are unique, so leave run_id unset to get a new one"
@@ -127,10 +141,32 @@ class Run(FrameworkSteps):
                 name=self.name,
                 pipeline=self.pipeline,
                 journal=self.stack.store.journal,
+                batch=self._deferred(),
             )
         self.started = now()
         self.status = "running"
         self.emit_lineage()
+
+    def defer_writes(self) -> None:
+        """Commit this run's start and its step runs' ends with the next step run's start, or
+        with the run's end: one catalog transaction per step run instead of two, for an
+        integration whose framework reports each step's start and end (Dagster's events). Until
+        then they are not in the catalog: a process that dies before leaves them out (its run
+        and its last step run then read as crashed). Call before `start`."""
+        self._deferring = True
+
+    def _deferred(self) -> RunBatch | None:
+        """The batch deferred writes go to (None: write at once)."""
+        if not self._deferring or self.stack is None:
+            return None
+        if self._batch is None:
+            self._batch = self.stack.catalog.batch(self.stack.store.journal)
+        return self._batch
+
+    def commit_deferred(self) -> None:
+        """Commit the deferred writes now, and those just added with them."""
+        if self._batch is not None:
+            self._batch.commit()
 
     def join(self) -> None:
         """Take part in a run that another process runs (a framework's step worker): step runs
@@ -178,7 +214,9 @@ class Run(FrameworkSteps):
                     self.status,
                     self.error,
                     journal=self.stack.store.journal,
+                    batch=self._deferred(),
                 )
+                self.commit_deferred()
             except Exception as failure:
                 if exc is None:
                     raise

@@ -13,6 +13,7 @@ from .step_run import StepRun, error_text, now
 
 if TYPE_CHECKING:
     from ..artifact import Artifact
+    from ..catalog.run_facade import RunBatch
     from ..stack import Stack
     from .decorator import Step
 
@@ -35,6 +36,8 @@ class FrameworkSteps:
         def add_step(self, record: StepRun) -> None: ...
         def add_output(self, step_run: str, name: str, obj: Any, artifact: Artifact) -> None: ...
         def emit_lineage(self, step_run: StepRun | None = None) -> None: ...
+        def _deferred(self) -> RunBatch | None: ...
+        def commit_deferred(self) -> None: ...
 
     def framework_task(self, step: Step) -> tuple[str, str] | None:
         """(name, id) of the framework task run this call of `step` is, for its step run to
@@ -50,6 +53,7 @@ class FrameworkSteps:
         stack, project = self._recording_stack()
         earlier = self._task_step_runs.get(record.id) if record.id else None
         if earlier is not None:
+            self.commit_deferred()  # a retry reads the step run's row
             stack.catalog.retry_step_run(record.id, journal=stack.store.journal)
             record.name = earlier.name
             self._task_step_runs[record.id] = record
@@ -92,7 +96,10 @@ class FrameworkSteps:
             inputs=inputs,
             step_run_id=record.id or None,
             journal=stack.store.journal,
+            pipeline=self.pipeline,  # for a run row a joined process creates
+            batch=self._deferred(),
         )
+        self.commit_deferred()  # with what waited for it: the step's outputs need its row
         if given_id:
             self._task_step_runs[record.id] = record
         self.add_step(record)
@@ -162,7 +169,11 @@ class FrameworkSteps:
         step_run.error = None if error is None else error_text(error, stack, with_traceback=True)
         step_run.ended = now()
         stack.catalog.finish_step_run(
-            step_run.id, step_run.status, error=step_run.error, journal=stack.store.journal
+            step_run.id,
+            step_run.status,
+            error=step_run.error,
+            journal=stack.store.journal,
+            batch=self._deferred(),
         )
         self.emit_lineage(step_run)
 

@@ -275,6 +275,7 @@ def test_under_the_multiprocess_executor_each_step_process_records_its_step(
     catalog = fa.get_stack().catalog
     (run,) = catalog.runs(PROJECT)
     assert (run.run_id, run.status) == (result.run_id, "external")  # no step saw its end
+    assert run.pipeline == "arithmetic_in_processes"  # recorded by the first step's process
     steps = {s.step: s for s in catalog.step_runs_of_run(PROJECT, result.run_id)}
     assert {name: s.status for name, s in steps.items()} == {
         "numbers": "completed",
@@ -317,6 +318,7 @@ def test_the_launching_process_records_a_multiprocess_runs_end(stack_file, tmp_p
             manager.record_run_end(instance, "no-such-run")
     done, broken = catalog.run(PROJECT, ok.run_id), catalog.run(PROJECT, failed.run_id)
     assert (done.status, done.error) == ("completed", None) and done.ended is not None
+    assert done.pipeline == "arithmetic_succeeding_in_processes"
     assert broken.status == "failed" and "Steps failed: ['explode']" in broken.error
     steps = {s.step: s.status for s in catalog.step_runs_of_run(PROJECT, failed.run_id)}
     assert steps == {"numbers": "completed", "total": "completed", "explode": "failed"}
@@ -365,3 +367,57 @@ def test_partition_keys_never_escape_their_path_segment(stack_file, tmp_path):
         assert artifact.key.count("/") == 3 and ".." not in artifact.key
         assert Path(artifact.path.removeprefix("file://")).resolve().is_relative_to(tmp_path)
         assert artifact.load() == {"key": artifact.labels["dagster_partition"]}
+
+
+def step_history(catalog, run_id: str) -> dict:
+    return {
+        s.step: (s.id, s.status, s.attempt, s.error, s.inputs, s.outputs)
+        for s in catalog.step_runs_of_run(PROJECT, run_id)
+    }
+
+
+def test_an_asset_run_commits_each_step_once_and_the_journal_rebuilds_it(
+    stack_file, tmp_path, catalog_url_factory
+):
+    import sqlalchemy
+
+    @dg.asset(name="report")
+    def failing_report(clean: pd.DataFrame) -> dict:
+        raise ValueError("no report today")
+
+    stack = fa.get_stack()
+    manager = io_manager(stack_file)
+    failed = dg.materialize(
+        [raw, clean, failing_report], resources={"io_manager": manager}, raise_on_error=False
+    )
+    assert not failed.success
+    commits: list[int] = []
+
+    def committed(conn) -> None:  # on the IO manager's own engine, of the same catalog
+        if conn.engine.url == stack.catalog.engine.url:
+            commits.append(1)
+
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "commit", committed)
+    try:
+        ok = dg.materialize([raw, clean, report], resources={"io_manager": manager})
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "commit", committed)
+    assert ok.success
+    # the run's start with raw's start, each output, each step's end with the next step's
+    # start, and the last one's with the run's end: 7 transactions, where 11 were
+    assert len(commits) == 7
+    runs = {r.run_id: (r.status, r.pipeline, r.error) for r in stack.catalog.runs(PROJECT)}
+    assert runs[ok.run_id][0] == "completed" and runs[failed.run_id][0] == "failed"
+    history = {r: step_history(stack.catalog, r) for r in runs}
+    assert history[failed.run_id]["report"][1:4] == ("failed", 1, "ValueError: no report today")
+    assert history[ok.run_id]["report"][1] == "completed"
+
+    store = fa.ArtifactStore(stack.store.url)
+    catalog = fa.Catalog(catalog_url_factory())
+    rebuilt = fa.Stack(store=store, catalog=catalog, plugins=store.plugins, project=PROJECT)
+    assert fa.reindex(stack=rebuilt).skipped == []  # the store alone: manifests and journal
+    assert {
+        r.run_id: (r.status, r.pipeline, r.error) for r in rebuilt.catalog.runs(PROJECT)
+    } == runs
+    assert {r: step_history(rebuilt.catalog, r) for r in runs} == history
+    rebuilt.close()

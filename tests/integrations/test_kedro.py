@@ -226,3 +226,50 @@ def test_the_thread_runner_records_the_same(project, stack):
         ("make_raw", "clean", "report"), "completed"
     )
     assert steps["report"].inputs == [latest("clean").id]
+
+
+def test_a_kedro_run_commits_each_node_once_and_the_journal_rebuilds_it(
+    project, stack, catalog_url_factory
+):
+    import sqlalchemy
+
+    with pytest.raises(ValueError, match="cannot explode"):
+        kedro_run(project, pipeline_name="failing")
+    commits: list[int] = []
+
+    def committed(_) -> None:
+        commits.append(1)
+
+    sqlalchemy.event.listen(stack.catalog.engine, "commit", committed)
+    try:
+        run_id = kedro_run(project)
+    finally:
+        sqlalchemy.event.remove(stack.catalog.engine, "commit", committed)
+    # the run's start with the first node's start, each output, each node's end with the
+    # next node's start, and the last one's with the run's end: 7 transactions, where 11 were
+    assert len(commits) == 7
+    runs = {r.run_id: (r.status, r.pipeline, r.error) for r in stack.catalog.runs(PACKAGE)}
+    assert sorted(status for status, _, _ in runs.values()) == ["completed", "failed"]
+    history = {
+        r: {
+            s.step: (s.id, s.status, s.error, s.inputs, s.outputs)
+            for s in steps_of(stack, r).values()
+        }
+        for r in runs
+    }
+    assert history[run_id]["report"][1] == "completed"
+
+    store = fa.ArtifactStore(stack.store.url)
+    rebuilt = fa.Stack(store=store, catalog=Catalog(catalog_url_factory()), plugins=store.plugins)
+    assert fa.reindex(stack=rebuilt).skipped == []  # the store alone: manifests and journal
+    assert {
+        r.run_id: (r.status, r.pipeline, r.error) for r in rebuilt.catalog.runs(PACKAGE)
+    } == runs
+    assert {
+        r: {
+            s.step: (s.id, s.status, s.error, s.inputs, s.outputs)
+            for s in steps_of(rebuilt, r).values()
+        }
+        for r in runs
+    } == history
+    rebuilt.catalog.close()

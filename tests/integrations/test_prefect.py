@@ -4,15 +4,17 @@ Prefect server on a temporary database)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import prefect
 import pytest
 from flow_artifacts_prefect import ARTIFACT_INPUTS, flow, task
 from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+from prefect.settings import PREFECT_API_URL, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
 
 import flow_artifacts as fa
@@ -397,3 +399,110 @@ def test_async_functions_are_refused():
 
     with pytest.raises(fa.ConfigError, match="async"):
         task(fetch)
+
+
+def test_a_flow_run_retried_in_a_new_process_records_into_its_run(stack, tmp_path, monkeypatch):
+
+    from .prefect_flows import fails_once
+
+    marker = tmp_path / "fail-once"
+    marker.touch()
+    monkeypatch.setenv("FA_TEST_FAIL_ONCE", str(marker))
+    state = fails_once(4, return_state=True)
+    assert state.is_failed()
+    flow_run_id = str(state.state_details.flow_run_id)
+    assert stack.catalog.run(stack.project, flow_run_id).status == "failed"
+
+    stack_file = file_of(stack, tmp_path)
+    entrypoint = f"{Path(__file__).parent / 'prefect_flows.py'}:fails_once"
+    environment = {
+        **os.environ,
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+        "FLOW_ARTIFACTS_STACK": str(stack_file),
+    }
+    retried = subprocess.run(
+        [sys.executable, "-m", "prefect", "flow-run", "retry", flow_run_id, "--entrypoint",
+         entrypoint],
+        env=environment, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+
+    (run,) = stack.catalog.runs(stack.project)
+    assert (run.run_id, run.status, run.error) == (flow_run_id, "completed", None)
+    steps = {s.step: s for s in stack.catalog.step_runs_of_run(stack.project, flow_run_id)}
+    assert all(s.status == "completed" for s in steps.values()), steps
+    # the retry ran the flow from its start again: its steps are new step runs of the run
+    assert {"prepared", "prepared_2", "finished"} <= set(steps)
+    counted = [s for name, s in steps.items() if name.startswith("counted")]
+    assert len(counted) == 2 and len({s.id for s in counted}) == 2  # two task runs
+    assert steps["finished"].inputs == steps["prepared_2"].outputs
+    assert fa.get_artifact(f"store://{stack.project}/finished").load() == {"done": 4}
+
+
+def file_of(stack: fa.Stack, folder: Path) -> Path:
+    """A stack file naming `stack`'s store and catalog, for another process to open."""
+    path = folder / "stack.yaml"
+    path.write_text(
+        f"project: {stack.project}\n"
+        f"artifact_store: {{url: '{stack.store.url}'}}\n"
+        f"catalog: {{url: '{stack.catalog.url}'}}\n"
+    )
+    return path
+
+
+def task_runner(kind: str):
+    if kind == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1})
+    from prefect_ray import RayTaskRunner
+
+    return RayTaskRunner(init_kwargs={"num_cpus": 2, "include_dashboard": False})
+
+
+@pytest.mark.parametrize("kind", ["dask", "ray"])
+def test_steps_in_tasks_sent_to_dask_or_ray_record_into_the_flow_run(
+    kind, stack, tmp_path, monkeypatch
+):
+    from .prefect_flows import spread
+
+    # the workers open the stack from their environment; the flow's process has it active
+    monkeypatch.setenv("FLOW_ARTIFACTS_STACK", str(file_of(stack, tmp_path)))
+    recorded_spread = flow(spread.fn, project=PROJECT, name="recorded-spread")
+    state = recorded_spread.with_options(task_runner=task_runner(kind))(3, return_state=True)
+    assert state.is_completed() and state.result() == [1, 2, 5]
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        task_runs = [t for t in client.read_task_runs() if t.flow_run_id == flow_run_id]
+    (run,) = stack.catalog.runs(PROJECT)  # one run: the flow run's, none of the workers'
+    assert (run.run_id, run.status, run.pipeline) == (
+        str(flow_run_id),
+        "completed",
+        "recorded-spread",
+    )
+    steps = stack.catalog.step_runs_of_run(PROJECT, run.run_id)
+    assert len(steps) == 6 and all(s.status == "completed" for s in steps)
+    names = {s.step for s in steps}
+    # named as in the flow's process, whichever worker recorded first
+    assert {"incremented", "incremented_2", "incremented_3"} < names
+    squares = {str(t.id): t.name for t in task_runs if t.name.startswith("squared")}
+    assert {s.id: s.step for s in steps if s.id in squares} == squares  # the task run's name
+    refs = [f"squared@{v}" for v in (1, 2, 3)] + [n for n in names if n.startswith("incr")]
+    numbers = [fa.get_artifact(f"store://{PROJECT}/{ref}").load()["n"] for ref in refs]
+    assert sorted(numbers) == [0, 1, 1, 2, 4, 5]
+    assert {fa.get_artifact(f"store://{PROJECT}/{ref}").run_id for ref in refs} == {run.run_id}
+
+
+def test_a_plain_flow_whose_steps_all_run_in_workers_leaves_an_external_run(
+    stack, tmp_path, monkeypatch
+):
+    from .prefect_flows import spread
+
+    monkeypatch.setenv("FLOW_ARTIFACTS_STACK", str(file_of(stack, tmp_path)))
+    state = spread.with_options(task_runner=task_runner("dask"))(2, return_state=True)
+    assert state.is_completed() and state.result() == [1, 2]
+    (run,) = stack.catalog.runs(stack.project)  # made by the first worker: no end seen
+    assert (run.run_id, run.status) == (str(state.state_details.flow_run_id), "external")
+    assert run.pipeline == "spread"
+    steps = stack.catalog.step_runs_of_run(stack.project, run.run_id)
+    assert len(steps) == 4 and {s.status for s in steps} == {"completed"}

@@ -5,7 +5,11 @@ reports every event of a run to the listeners added for it (`add_event_listener`
 process that handles the event. The IO manager listens from where it is set up: each step start
 opens a step run, each success or failure ends it (a retry is the step run's next attempt).
 In the process that runs the whole run (the in-process executor: `materialize()`,
-`execute_in_process()`) it also opens the run, and the run's success or failure ends it.
+`execute_in_process()`) it also opens the run, and the run's success or failure ends it. There
+the run's start and each step run's end are committed with the next step run's start, or with
+the run's end (`Run.defer_writes`): one catalog transaction per step, not two, plus the
+outputs'. Dagster reports a step's end and the next step's start (or the run's end) one right
+after the other, with no user code in between.
 
 Under the multiprocess executor each step runs in a child process that sees only its own
 step's events, never the run's end: there the recorder joins the run (`Run.join`), recording
@@ -107,6 +111,7 @@ def start_recording(context: Any, stack: fa.Stack, project: str) -> None:
             stack=stack,
         )
         if multiprocessing.parent_process() is None:
+            run.defer_writes()  # the run's start and each step's end wait for the next start
             run.start()
         else:  # a step worker: its steps only; the run's process has the run's end
             run.join()

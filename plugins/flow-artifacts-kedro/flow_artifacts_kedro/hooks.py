@@ -2,7 +2,9 @@
 
 A node's step run starts once its inputs are loaded (so they are its recorded inputs) and ends
 once its last output is saved, since Kedro saves outputs after `after_node_run`; a node that
-fails, or whose output cannot be saved, is recorded as failed with the error.
+fails, or whose output cannot be saved, is recorded as failed with the error. The run's start
+and each node's end are committed with the next node's start, or with the run's end
+(`Run.defer_writes`): one catalog transaction per node, plus its outputs'.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class FlowArtifactsHooks:
             pipeline=runtime.safe_name("+".join(names)),
             run_id=runtime.safe_name(run_params["run_id"]),
         )
+        run.defer_writes()  # the run's start, and each node's end, wait for the next node's start
         exits = ExitStack()
         exits.enter_context(run)
         kedro_run = runtime.KedroRun(run)

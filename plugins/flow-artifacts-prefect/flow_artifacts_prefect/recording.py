@@ -19,7 +19,7 @@ from prefect.context import TaskRunContext
 
 import flow_artifacts as fa
 
-from .flow_runs import FlowRun, current_flow_run, safe_name
+from .flow_runs import PROJECT_ATTRIBUTE, FlowRun, current_flow_run, safe_name
 
 log = logging.getLogger("flow_artifacts_prefect")
 
@@ -42,6 +42,7 @@ def flow(
             current_flow_run(project, stack)
             return func(*args, **kwargs)
 
+        setattr(body, PROJECT_ATTRIBUTE, project)  # travels with the flow to workers
         return prefect.flow(body, **options)
 
     return decorate(fn) if fn is not None else decorate
