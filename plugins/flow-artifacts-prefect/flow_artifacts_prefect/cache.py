@@ -33,7 +33,7 @@ class ArtifactChecksums(CachePolicy):
             artifact = value if isinstance(value, fa.Artifact) else None
             if artifact is None and run is not None:
                 artifact = run.producer_of(value)
-            keyed[name] = f"artifact sha256:{artifact.checksum}" if artifact else value
+            keyed[name] = f"artifact {artifact.checksum}" if artifact else value
         return INPUTS.compute_key(task_ctx, keyed, flow_parameters, **kwargs)
 
 

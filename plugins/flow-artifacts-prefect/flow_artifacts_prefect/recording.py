@@ -122,7 +122,7 @@ def _announce_now(artifact: fa.Artifact) -> None:
             link=artifact.path,
             link_text=artifact.uri,
             key=_artifact_key(artifact.name),
-            description=f"{artifact.uri}, {artifact.materializer}, sha256 {artifact.checksum}",
+            description=f"{artifact.uri}, {artifact.materializer}, {artifact.checksum}",
         )
     except Exception as exc:  # the artifact is committed; the UI link is a courtesy
         log.warning("could not announce %s to Prefect: %s", artifact.uri, exc)
