@@ -112,12 +112,11 @@ class Heartbeat:
                 ).start()
 
     def close(self, *, run_pk: int | None = None, step_run_id: str | None = None) -> None:
+        """Stop renewing these. The thread ends at its next beat if nothing is open by then: a
+        process running many short runs one after another keeps one thread, not one per run."""
         with self._lock:
             self._runs.discard(run_pk)
             self._step_runs.discard(step_run_id)
-            if not self._runs and not self._step_runs and self._stop is not None:
-                self._stop.set()
-                self._stop = None
 
     def stop(self) -> None:
         """Stop renewing (the catalog is closing): what is still open goes stale, as it should,
@@ -133,6 +132,10 @@ class Heartbeat:
         while not stop.wait(HEARTBEAT_S):
             with self._lock:
                 runs, step_runs = sorted(self._runs), sorted(self._step_runs)
+                if not runs and not step_runs:  # idle for a whole beat: the next open starts one
+                    if self._stop is stop:
+                        self._stop = None
+                    return
             try:
                 self._write(functools.partial(_renew, runs=runs, step_runs=step_runs), "heartbeat")
             except Exception as exc:  # the next beat tries again; the run itself goes on
