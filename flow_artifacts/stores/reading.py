@@ -77,8 +77,7 @@ def _verified_bytes(
     try:
         with errors.io("reading", manifest.key):
             if is_local(fs):
-                with open(data, "rb") as f:
-                    body = f.read()
+                body = _read_local(data, manifest.size)
             else:
                 body = b"".join(iter_chunks(fs, data, manifest.size))
     except Exception:
@@ -91,6 +90,21 @@ def _verified_bytes(
             f"the recorded checksum {manifest.checksum}"
         )
     return body
+
+
+def _read_local(path: str, size: int) -> bytes:
+    """The bytes of the local file at `path`: one open, then reads of the recorded `size` plus
+    one byte until the end, or until more than `size` came (corrupted: the checksum says so).
+    A buffered file object would also ask the file's size, position and terminal status."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        parts, got = [], 0
+        while got <= size and (part := os.read(fd, size + 1 - got)):
+            parts.append(part)
+            got += len(part)
+    finally:
+        os.close(fd)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class _OneFile:

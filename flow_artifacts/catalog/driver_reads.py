@@ -1,0 +1,131 @@
+"""One-row reads run on the SQLite driver's connection itself: the lookup every load makes.
+
+SQLAlchemy's work per execution (connection wrapper, pool checkout and reset, compiled-cache
+lookup, result object) costs several times what SQLite takes to answer such a read. Here the
+statement is still SQLAlchemy's, compiled once per dialect, and each value comes back converted
+by its column's own type, as a SQLAlchemy result would return it; a driver error is raised as
+SQLAlchemy raises it. Only file SQLite catalogs read this way (their pool hands connections
+between threads); other databases keep the ordinary path.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import namedtuple
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import Engine, Select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
+
+IDLE_MAX = 2
+"""Driver connections kept out of the pool between reads: one per thread reading at once
+would be ideal, but each kept one is a connection the pool cannot lend to a write."""
+
+
+class Prepared:
+    """A SELECT compiled once for a dialect: its SQL, its parameters in order, its row type."""
+
+    def __init__(self, statement: Select[Any], engine: Engine) -> None:
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        binds = compiled.binds
+        self._order = [
+            (name, binds[name].value, binds[name].required, _bind_processor(binds[name], engine))
+            for name in compiled.positiontup or ()
+        ]
+        columns = list(statement.selected_columns)
+        self._processors = [
+            (i, proc)
+            for i, column in enumerate(columns)
+            if (proc := column.type.dialect_impl(dialect).result_processor(dialect, None))
+        ]
+        self._row = namedtuple("_Row", [c.key for c in columns])  # type: ignore[misc]
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        values = []
+        for name, default, required, process in self._order:
+            value = params[name] if required else params.get(name, default)
+            values.append(value if process is None else process(value))
+        return values
+
+    def row(self, values: tuple[Any, ...]) -> Any:
+        """The row with attribute access, each value converted by its column's type."""
+        converted = list(values)
+        for i, process in self._processors:
+            converted[i] = process(converted[i])
+        return self._row._make(converted)
+
+
+def _bind_processor(bind: Any, engine: Engine) -> Callable[[Any], Any] | None:
+    processor: Callable[[Any], Any] | None = bind.type.dialect_impl(engine.dialect).bind_processor(
+        engine.dialect
+    )
+    return processor
+
+
+class DriverReads:
+    """First rows of prepared statements, on pooled driver connections kept between reads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._prepared: dict[int, tuple[Select[Any], Prepared]] = {}
+        self._idle: list[Any] = []
+        self._inherited: list[Any] = []
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> DriverReads | None:
+        """Reads for a file SQLite catalog; None for other databases and in-memory SQLite."""
+        if engine.dialect.name == "sqlite" and isinstance(engine.pool, QueuePool):
+            return cls(engine)
+        return None
+
+    def first(self, statement: Select[Any], params: Mapping[str, Any]) -> Any | None:
+        """The first row `statement` selects with `params`, or None."""
+        entry = self._prepared.get(id(statement))
+        if entry is None or entry[0] is not statement:
+            entry = self._prepared[id(statement)] = (statement, Prepared(statement, self._engine))
+        prepared = entry[1]
+        args = prepared.args(params)
+        connection = self._checkout()
+        try:
+            cursor = connection.driver_connection.execute(prepared.sql, args)
+            values = cursor.fetchone()
+            cursor.close()
+        except Exception as exc:
+            connection.close()  # back to the pool, which resets (or discards) it
+            dbapi = self._engine.dialect.loaded_dbapi
+            if isinstance(exc, dbapi.Error):
+                raise DBAPIError.instance(prepared.sql, args, exc, dbapi.Error) from exc
+            raise
+        self._checkin(connection)
+        return None if values is None else prepared.row(values)
+
+    def close(self) -> None:
+        """Give the kept connections back to the pool (before the engine is disposed)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        if self._pid == os.getpid():
+            for connection in idle:
+                connection.close()
+
+    def _checkout(self) -> Any:
+        if self._pid != os.getpid():  # a forked child must not use its parent's connections,
+            self._inherited, self._idle = self._idle, []  # nor close them (kept, unused)
+            self._pid = os.getpid()
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return self._engine.raw_connection()
+
+    def _checkin(self, connection: Any) -> None:
+        with self._lock:
+            if len(self._idle) < IDLE_MAX:
+                self._idle.append(connection)
+                return
+        connection.close()
