@@ -15,22 +15,22 @@ from ..naming import LATEST
 from ..refs import Ref
 from . import schema as t
 from .database import chunked
-from .records import ROW_COLUMNS, name_is, row_to_manifest
+from .records import MANIFEST_COLUMNS, ROW_COLUMNS, name_is, row_to_manifest
 
 # Built once: building a statement costs more than SQLite running it.
 _a = t.artifacts
 _NAMED = and_(_a.c.project == bindparam("project"), _a.c.name == bindparam("name"))
-_BY_ID = select(*ROW_COLUMNS).where(_a.c.id == bindparam("id"))
+_BY_ID = select(*MANIFEST_COLUMNS).where(_a.c.id == bindparam("id"))
 _BY_IDS = select(*ROW_COLUMNS).where(_a.c.id.in_(bindparam("ids", expanding=True)))
 _IDS_IN = select(_a.c.id).where(_a.c.id.in_(bindparam("ids", expanding=True)))
 _BY_TAG = (
-    select(*ROW_COLUMNS)
+    select(*MANIFEST_COLUMNS)
     .join(t.tags, t.tags.c.artifact_id == _a.c.id)
     .where(t.tags.c.project == bindparam("project"), t.tags.c.name == bindparam("name"))
     .where(t.tags.c.tag == bindparam("tag"))
 )
-_BY_VERSION = select(*ROW_COLUMNS).where(_NAMED, _a.c.version == bindparam("version"))
-_LATEST = select(*ROW_COLUMNS).where(_NAMED).order_by(_a.c.version.desc()).limit(1)
+_BY_VERSION = select(*MANIFEST_COLUMNS).where(_NAMED, _a.c.version == bindparam("version"))
+_LATEST = select(*MANIFEST_COLUMNS).where(_NAMED).order_by(_a.c.version.desc()).limit(1)
 
 
 def artifact(conn: Connection, ref: Ref) -> Manifest | None:
