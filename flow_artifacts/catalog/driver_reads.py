@@ -11,7 +11,7 @@ between threads); other databases keep the ordinary path.
 from __future__ import annotations
 
 import os
-import threading
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -73,10 +73,10 @@ class DriverReads:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._prepared: dict[int, tuple[Select[Any], Prepared]] = {}
-        self._idle: list[Any] = []
-        self._inherited: list[Any] = []
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
+        self._idle: list[tuple[Any, Any]] = []
+        """(pool's connection, its driver connection) pairs; list appends and pops are atomic."""
+        self._inherited: list[tuple[Any, Any]] = []
+        _LIVE.add(self)
 
     @classmethod
     def for_engine(cls, engine: Engine) -> DriverReads | None:
@@ -92,40 +92,45 @@ class DriverReads:
             entry = self._prepared[id(statement)] = (statement, Prepared(statement, self._engine))
         prepared = entry[1]
         args = prepared.args(params)
-        connection = self._checkout()
         try:
-            cursor = connection.driver_connection.execute(prepared.sql, args)
+            pair = self._idle.pop()
+        except IndexError:
+            pooled = self._engine.raw_connection()
+            pair = (pooled, pooled.driver_connection)
+        try:
+            cursor = pair[1].execute(prepared.sql, args)
             values = cursor.fetchone()
             cursor.close()
         except Exception as exc:
-            connection.close()  # back to the pool, which resets (or discards) it
+            pair[0].close()  # back to the pool, which resets (or discards) it
             dbapi = self._engine.dialect.loaded_dbapi
             if isinstance(exc, dbapi.Error):
                 raise DBAPIError.instance(prepared.sql, args, exc, dbapi.Error) from exc
             raise
-        self._checkin(connection)
+        if len(self._idle) < IDLE_MAX:
+            self._idle.append(pair)
+        else:
+            pair[0].close()
         return None if values is None else prepared.row(values)
 
     def close(self) -> None:
         """Give the kept connections back to the pool (before the engine is disposed)."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        if self._pid == os.getpid():
-            for connection in idle:
-                connection.close()
+        idle, self._idle = self._idle, []
+        for pooled, _ in idle:
+            pooled.close()
 
-    def _checkout(self) -> Any:
-        if self._pid != os.getpid():  # a forked child must not use its parent's connections,
-            self._inherited, self._idle = self._idle, []  # nor close them (kept, unused)
-            self._pid = os.getpid()
-        try:
-            return self._idle.pop()
-        except IndexError:
-            return self._engine.raw_connection()
+    def forget(self) -> None:
+        """In a forked child: never use, nor close, the connections of the parent."""
+        self._inherited, self._idle = self._idle, []
 
-    def _checkin(self, connection: Any) -> None:
-        with self._lock:
-            if len(self._idle) < IDLE_MAX:
-                self._idle.append(connection)
-                return
-        connection.close()
+
+_LIVE: weakref.WeakSet[DriverReads] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for reads in list(_LIVE):
+        reads.forget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

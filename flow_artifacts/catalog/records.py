@@ -113,6 +113,7 @@ ROW_COLUMNS = (t.artifacts.c.created, *MANIFEST_COLUMNS)
 
 
 _authoritative = attrgetter(*AUTHORITATIVE)
+_MANIFEST_FIELDS = frozenset(f.name for f in fields(Manifest))
 
 
 def row_to_manifest(row: Any) -> Manifest:
@@ -124,6 +125,10 @@ def row_to_manifest(row: Any) -> Manifest:
     body.pop("format", None)
     body.pop("format_version", None)
     body["updated"] = row.changed.isoformat() if row.changed is not None else None
+    if body.keys() == _MANIFEST_FIELDS:  # as in every row this version writes: the generated
+        manifest = object.__new__(Manifest)  # __init__ would only bind them, one by one
+        manifest.__dict__.update(body)
+        return manifest
     try:
         return Manifest(**body)
     except TypeError as exc:

@@ -75,14 +75,14 @@ def _verified_bytes(
 ) -> bytes:
     """All bytes at `data`, read once and checked against the manifest's checksum."""
     try:
-        with errors.io("reading", manifest.key):
-            if is_local(fs):
-                body = _read_local(data, manifest.size)
-            else:
-                body = b"".join(iter_chunks(fs, data, manifest.size))
+        if is_local(fs):
+            body = _read_local(data, manifest.size)
+        else:
+            body = b"".join(iter_chunks(fs, data, manifest.size))
     except Exception:
         verify(manifest)  # raises what is wrong with the stored bytes (missing, say), if it can
-        raise
+        with errors.io("reading", manifest.key):  # else the read's own failure, translated
+            raise
     if format_checksum(hashlib.sha256(body).hexdigest()) != manifest.checksum:
         verify(manifest)  # its error names both checksums
         raise IntegrityError(  # the bytes changed again in between
@@ -130,11 +130,14 @@ class _OneFile:
 def _load(
     materializer: Materializer, fs: Any, data: str, manifest: Manifest, errors: ErrorTranslator
 ) -> Any:
-    with (
-        errors.io("reading", manifest.key),
-        materializer_failures(materializer, "load", manifest.key),
-    ):
+    try:
         return materializer.load(fs, data, manifest.metadata)
+    except Exception:  # translated here, not in contexts entered before: those cost more
+        with (  # than loading a small artifact
+            errors.io("reading", manifest.key),
+            materializer_failures(materializer, "load", manifest.key),
+        ):
+            raise
 
 
 def _capture(func: Callable[[Manifest], None], manifest: Manifest) -> BaseException | None:
