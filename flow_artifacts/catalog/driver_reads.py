@@ -43,7 +43,8 @@ class Prepared:
             for i, column in enumerate(columns)
             if (proc := column.type.dialect_impl(dialect).result_processor(dialect, None))
         ]
-        self._row = namedtuple("_Row", [c.key for c in columns])  # type: ignore[misc]
+        row_type: Any = namedtuple("_Row", [c.key for c in columns])  # type: ignore[misc]
+        self._make: Callable[[list[Any]], Any] = row_type._make
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         values = []
@@ -57,7 +58,7 @@ class Prepared:
         converted = list(values)
         for i, process in self._processors:
             converted[i] = process(converted[i])
-        return self._row._make(converted)
+        return self._make(converted)
 
 
 def _bind_processor(bind: Any, engine: Engine) -> Callable[[Any], Any] | None:
