@@ -16,7 +16,7 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, Select
+from sqlalchemy import JSON, Engine, Select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
@@ -39,7 +39,7 @@ class Prepared:
         ]
         columns = list(statement.selected_columns)
         self._processors = [
-            (i, proc)
+            (i, _empty_object_first(proc) if isinstance(column.type, JSON) else proc)
             for i, column in enumerate(columns)
             if (proc := column.type.dialect_impl(dialect).result_processor(dialect, None))
         ]
@@ -59,6 +59,16 @@ class Prepared:
         for i, process in self._processors:
             converted[i] = process(converted[i])
         return self._make(converted)
+
+
+def _empty_object_first(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`process`, but an empty JSON object (most labels and user metadata) becomes `{}` without
+    the decoder's fixed cost, which exceeds what a load spends on most of its other steps."""
+
+    def convert(value: Any) -> Any:
+        return {} if value == "{}" else process(value)
+
+    return convert
 
 
 def _bind_processor(bind: Any, engine: Engine) -> Callable[[Any], Any] | None:
