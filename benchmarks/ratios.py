@@ -408,6 +408,9 @@ def child_s3(params: dict) -> dict:
     task, source = params["task"], params.get("source")
     target = work / f"out-{uuid.uuid4().hex}"
     small = [os.urandom(4096) for _ in range(params.get("count", 0))]
+    requests: list[str] = []  # S3 requests of the timed work, counted on the client
+    for client in {fs.s3, stack.store.fs.s3}:
+        client.meta.events.register("before-call.s3", lambda event_name, **_: requests.append(1))
     baseline = _memory("VmRSS")
     started = time.perf_counter()
     if task == "raw_put":
@@ -432,8 +435,12 @@ def child_s3(params: dict) -> dict:
     with contextlib.suppress(FileNotFoundError):
         target.unlink()
     if small:
-        return {"value": len(small) / took, "peak_mib": peak / MIB}
-    return {"value": params["size_mib"] / took, "peak_mib": peak / MIB}
+        return {
+            "value": len(small) / took,
+            "peak_mib": peak / MIB,
+            "requests": len(requests) / len(small),
+        }
+    return {"value": params["size_mib"] / took, "peak_mib": peak / MIB, "requests": len(requests)}
 
 
 def _memory(field_name: str) -> int:
@@ -758,7 +765,7 @@ def frame_rows(args: argparse.Namespace, root: Path, peers: list[str], timeout: 
     sys.path.insert(0, str(REPO / "benchmarks"))
     from bench_materialize import make_frame
 
-    rows_n = 100_000 if args.quick else 5_000_000
+    rows_n = args.frame_rows or (100_000 if args.quick else 5_000_000)
     print(f"building a {rows_n:,} x 10 DataFrame ...", flush=True)
     frame = make_frame(rows_n)
     source = root / "frame-source.parquet"
@@ -837,7 +844,7 @@ def pickle_rows(
 
     import flow_artifacts as fa
 
-    mb = 4 if args.quick else 51
+    mb = args.pickle_mb or (4 if args.quick else 51)
     model = make_model(mb)
     raw_path = root / "model.pkl"
     with open(raw_path, "wb") as out:
@@ -941,9 +948,12 @@ def s3_rows(
             fa_c = row.contenders[1]
             r = ratio(row, fa_c)
             peak = fa_c.extra("peak_mib")
+            raw_c = row.contenders[0]
             return (
                 f"fa {r:.2f}x >= {need}: {'yes' if r >= need else 'NO'}; "
-                f"fa peak +{peak:.0f} MiB, s3fs +{row.contenders[0].extra('peak_mib'):.0f}"
+                f"fa peak +{peak:.0f} MiB, s3fs +{raw_c.extra('peak_mib'):.0f}; "
+                f"S3 requests{' per put' if 'small' in row.title else ''}: "
+                f"fa {fa_c.extra('requests'):.0f}, s3fs {raw_c.extra('requests'):.0f}"
             )
 
         return text
@@ -1057,7 +1067,9 @@ def print_table(rows: list[Row], trials: int) -> None:
             value = contender.median
             shown = f"{value:,.0f}" if value >= 100 else f"{value:.3f}"
             times = f"{ratio(row, contender):>7.2f}" if row.ratios else f"{'-':>7}"
-            print(f"  {contender.label:<56} {shown:>12} {row.unit:<8} {times}")
+            cpu = contender.extra("cpu")
+            cpu_shown = f"  cpu {cpu:.3f} s" if cpu is not None else ""
+            print(f"  {contender.label:<56} {shown:>12} {row.unit:<8} {times}{cpu_shown}")
         if row.check:
             print(f"  -> target {row.target}: {row.check(row)}")
 
@@ -1072,6 +1084,8 @@ def main() -> int:
         help="comma-separated: small_save, small_load, "
         "step, imports, cli, frame, pickle, s3, catalog",
     )
+    parser.add_argument("--frame-rows", type=int, default=0, help="default 5,000,000")
+    parser.add_argument("--pickle-mb", type=int, default=0, help="model size, default 51")
     parser.add_argument("--catalog-rows", type=int, default=0, help="default 1,000,000")
     parser.add_argument("--s3-mib", type=int, default=0, help="large S3 transfer, default 1024")
     parser.add_argument(

@@ -5,7 +5,8 @@ like every error (redact.scrub_cut): the message first, then a blank line and th
 (most recent call last) without the frames of flow_artifacts' own machinery that called the step,
 and without the exception line the message already gave. A long traceback keeps its end, where
 the failing call is: each of its parts is masked and cut on its own, and the earliest parts go
-first.
+first. Frames name their files as messages name paths (errors.shown_path): relative to the current
+folder, under `~`, or by their last parts, never by where the machine keeps them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import traceback
 from collections.abc import Iterable
 
+from .errors import shown_path
 from .redact import scrub_cut
 
 MAX_ERROR_CHARS = 4000
@@ -46,6 +48,7 @@ def _traceback(exc: BaseException, secrets: tuple[str, ...]) -> str:
     found = traceback.TracebackException.from_exception(exc)
     while found.stack and found.stack[0].filename.startswith(_PACKAGE):
         del found.stack[0]  # the executor's call of the step: not the user's code
+    _shorten_file_names(found)
     parts = list(found.format())
     last = list(found.format_exception_only())
     if parts[-len(last) :] == last:
@@ -64,3 +67,19 @@ def _traceback(exc: BaseException, secrets: tuple[str, ...]) -> str:
         kept.append(part)
         total += len(part)
     return (TRACEBACK_HEADER + "\n" + "".join(reversed(kept))).rstrip("\n")
+
+
+def _shorten_file_names(found: traceback.TracebackException) -> None:
+    """Each frame of `found` and of the exceptions chained to it names its file by shown_path."""
+    seen: set[int] = set()
+    pending = [found]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for frame in current.stack:
+            _ = frame.line  # its source line is looked up by the real name: read it first
+            frame.filename = shown_path(frame.filename)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        pending.extend(getattr(current, "exceptions", None) or ())

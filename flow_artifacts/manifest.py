@@ -41,12 +41,14 @@ class Manifest:
     mime_type: str
     size: int
     checksum: str
+    """`<algorithm>:<64 hex digits>`: `blake3` for new artifacts, `sha256` for older ones."""
     created: str
     pipeline: str = "default"
     directory: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
     files: dict[str, list[Any]] = field(default_factory=dict)
-    """For directory artifacts: relative path -> [sha256 hex, size]."""
+    """For directory artifacts: relative path -> [hex digest, size], hashed with the algorithm
+    that `checksum` names."""
     libraries: dict[str, str] = field(default_factory=dict)
     version: int | None = None
     inputs: list[str] = field(default_factory=list)

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IntegrityError, InvalidName, NoMaterializerFound
+from .hashing import ALGORITHMS, CHECKSUM
 from .limits import MAX_VERSION
 from .manifest import Manifest
 from .materializers.base import ArtifactKind
 from .naming import validate_name
 from .provenance import MAX_OWNER_CHARS
 
-CHECKSUM = re.compile(r"sha256:[0-9a-f]{64}")
-_SHA_HEX = re.compile(r"[0-9a-f]{64}")
+_HEX = re.compile(r"[0-9a-f]{64}")
 _DRIVE = re.compile(r"[A-Za-z]:")
 _NOT_IN_SUFFIX = re.compile(r"[/\\:\0]")
 MAX_INT = 2**63
@@ -147,7 +147,7 @@ def _problem(m: Manifest, key: str) -> str | None:
     if not _is_int(m.size) or not 0 <= m.size < MAX_INT:
         return "size is not a non-negative 64-bit integer"
     if not isinstance(m.checksum, str) or not CHECKSUM.fullmatch(m.checksum):
-        return "checksum is not sha256:<64 hex digits>"
+        return f"checksum is not <algorithm>:<64 hex digits> ({' or '.join(ALGORITHMS)})"
     try:
         aware = datetime.fromisoformat(m.created).tzinfo is not None
     except ValueError:
@@ -186,11 +186,11 @@ def _files_problem(m: Manifest) -> str | None:
             isinstance(entry, list)
             and len(entry) == 2
             and isinstance(entry[0], str)
-            and _SHA_HEX.fullmatch(entry[0])
+            and _HEX.fullmatch(entry[0])
             and _is_int(entry[1])
             and 0 <= entry[1] < MAX_INT
         ):
-            return f"folder member {rel!r:.80} lacks [sha256 hex, size]"
+            return f"folder member {rel!r:.80} lacks [hex digest, size]"
     return None
 
 

@@ -16,7 +16,6 @@ is imported here: pandas, numpy and pyarrow are compared only when the object is
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import posixpath
 import sys
@@ -27,7 +26,13 @@ from typing import Any
 
 from .artifact import Artifact
 from .errors import MaterializerError
-from .hashing import directory_checksum, format_checksum
+from .hashing import (
+    CHECKSUM_ALGORITHM,
+    algorithm_of,
+    directory_checksum,
+    format_checksum,
+    hexdigest_of,
+)
 from .materializers.base import Materializer
 from .plugins import PluginHost, make_plugin_manager
 from .stores.paths import IDENTITY, RESERVED
@@ -243,11 +248,13 @@ def _store(url: str | os.PathLike[str] | None, host: PluginHost) -> ArtifactStor
 
 def _assert_checksum_matches_bytes(store: ArtifactStore, artifact: Artifact) -> None:
     manifest = artifact.manifest
+    algorithm = algorithm_of(manifest.checksum)
+    assert algorithm == CHECKSUM_ALGORITHM, f"new artifacts are hashed with {CHECKSUM_ALGORITHM}"
     data = store.full_path(manifest.data_path)
     if not manifest.directory:
         body = store.fs.cat_file(data)
-        assert manifest.checksum == format_checksum(hashlib.sha256(body).hexdigest()), (
-            f"recorded checksum {manifest.checksum} is not the sha256 of the stored bytes"
+        assert manifest.checksum == format_checksum(hexdigest_of(body, algorithm), algorithm), (
+            f"recorded checksum {manifest.checksum} is not the {algorithm} of the stored bytes"
         )
         assert manifest.size == len(body), f"recorded size {manifest.size} != {len(body)} bytes"
         return
@@ -255,9 +262,9 @@ def _assert_checksum_matches_bytes(store: ArtifactStore, artifact: Artifact) -> 
     found = {}
     for path in store.fs.find(root):
         body = store.fs.cat_file(path)
-        found[posixpath.relpath(path, root)] = (hashlib.sha256(body).hexdigest(), len(body))
-    assert manifest.files == {rel: [sha, size] for rel, (sha, size) in found.items()}
-    assert manifest.checksum == directory_checksum(found)
+        found[posixpath.relpath(path, root)] = (hexdigest_of(body, algorithm), len(body))
+    assert manifest.files == {rel: [hexdigest, size] for rel, (hexdigest, size) in found.items()}
+    assert manifest.checksum == directory_checksum(found, algorithm)
     assert manifest.size == sum(size for _, size in found.values())
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import blake3
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -115,7 +115,7 @@ def test_get_to_stdout_pipes_the_verified_bytes(populated):
     command = [sys.executable, "-m", "flow_artifacts", "get", "store://demo/clean@1", "-o", "-"]
     piped = subprocess.run(command, capture_output=True, timeout=60)
     assert piped.returncode == 0, piped.stderr
-    assert hashlib.sha256(piped.stdout).hexdigest() == populated[1].checksum.split(":")[1]
+    assert populated[1].checksum == "blake3:" + blake3.blake3(piped.stdout).hexdigest()
     assert pd.read_parquet(io.BytesIO(piped.stdout)).shape == (3, 2)
 
 

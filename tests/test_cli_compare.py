@@ -190,3 +190,17 @@ def test_diff_of_a_tampered_report_is_an_integrity_error(catalog):
     result = run("diff", "demo/metrics@1", "demo/metrics@2", ok=False)
     assert result.exit_code == 1 and "verify" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_equal_reports_under_checksums_of_two_algorithms_compare_as_same(catalog, monkeypatch):
+    from flow_artifacts import hashing
+
+    report = {"acc": 0.95, "n": 12}
+    monkeypatch.setattr(hashing, "CHECKSUM_ALGORITHM", "sha256")  # as written before BLAKE3
+    fa.materialize(report, "scores", "r1", "eval", "demo")
+    monkeypatch.setattr(hashing, "CHECKSUM_ALGORITHM", "blake3")
+    fa.materialize(report, "scores", "r2", "eval", "demo")
+    found = json.loads(run("diff", "demo/scores@1", "demo/scores@2", "--json").stdout)
+    assert found["content"] == {"changes": [], "truncated": False, "same": True}
+    fields = {f["field"]: f for f in found["fields"]}
+    assert not fields["checksum"]["same"]  # the checksums themselves do differ

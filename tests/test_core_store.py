@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
 import uuid
 from pathlib import Path
 
+import blake3
 import numpy as np
 import pandas as pd
 import pytest
@@ -203,12 +203,12 @@ def test_forcing_npy_on_an_object_array_fails_cleanly(store: fa.ArtifactStore) -
     [pd.DataFrame({"a": range(1000)}), np.arange(10_000), {"k": "v"}, b"\x00" * 5000, object()],
     ids=["pandas", "numpy", "json", "bytes", "pickle"],
 )
-def test_recorded_checksum_is_the_sha256_of_the_stored_file(
+def test_recorded_checksum_is_the_blake3_of_the_stored_file(
     local_store: fa.ArtifactStore, obj: object
 ) -> None:
     artifact = local_store.materialize(obj, "thing", "r1", "s")
     body = data_file(local_store, artifact).read_bytes()
-    assert artifact.checksum == "sha256:" + hashlib.sha256(body).hexdigest()
+    assert artifact.checksum == "blake3:" + blake3.blake3(body).hexdigest()
     assert artifact.size == len(body) == local_store.size(artifact.key)
 
 

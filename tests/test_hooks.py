@@ -83,7 +83,7 @@ def test_a_plugin_store_backend_describes_its_protocol(vault_protocol):
     assert store.backend is backend
     art = store.materialize({"rows": 3}, "report", "r1", "s", "demo")
     assert store.load(art.key) == {"rows": 3}
-    assert art.checksum.startswith("sha256:")
+    assert art.checksum.startswith("blake3:")
 
 
 def test_a_plugin_store_backend_names_its_missing_package(vault_protocol):

@@ -9,13 +9,13 @@ returns must not change the recorded checksum.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import blake3
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -23,7 +23,7 @@ import pytest
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
-from flow_artifacts.hashing import DIRECT_WRITE, ONE_SHOT, RecordingFileSystem
+from flow_artifacts.hashing import DIRECT_WRITE, GATHER, ONE_SHOT, RecordingFileSystem
 
 ROWS = 800_000  # two float64 columns of random values: about 13 MB of Parquet, past 8 MiB
 
@@ -55,8 +55,12 @@ def test_large_parquet_round_trips_with_its_checksum(stack: fa.Stack) -> None:
     art = fa.materialize(frame, "table", "r1", "s", "demo", stack=stack)
     stored = stack.store.fs.cat_file(stack.store.full_path(art.manifest.data_path))
     assert len(stored) > 8 << 20
-    assert art.manifest.checksum == "sha256:" + hashlib.sha256(stored).hexdigest()
+    assert art.manifest.checksum == "blake3:" + blake3.blake3(stored).hexdigest()
     pd.testing.assert_frame_equal(fa.load(art, stack=stack), frame)
+    counted = frame.head(art.manifest.metadata["stats_rows"])  # computed while it was written
+    stats = {entry["name"]: entry for entry in art.manifest.metadata["stats"]}
+    assert stats["a"]["min"] == counted["a"].min() and stats["b"]["max"] == counted["b"].max()
+    assert stats["a"]["nulls"] == 0 and stats["b"]["distinct"] == counted["b"].nunique()
     table = fa.materialize(pa.Table.from_pandas(frame), "arrow", "r1", "s", "demo", stack=stack)
     assert fa.load(table, stack=stack).equals(pa.Table.from_pandas(frame))
 
@@ -133,9 +137,11 @@ def test_a_producer_reusing_its_buffer_does_not_change_the_checksum(tmp_path: Pa
         DIRECT_WRITE,
         5 * DIRECT_WRITE + 7,
         100,
+        *[GATHER // 3 + 1] * 4,  # small writes gathered across a chunk boundary
         ONE_SHOT * 2,
+        GATHER - 1,
     ]
-    expected = hashlib.sha256()
+    expected = blake3.blake3()
     target = str(tmp_path / "out.bin")
     with fs.open(target, "wb") as f:
         for size in sizes:
@@ -144,5 +150,5 @@ def test_a_producer_reusing_its_buffer_does_not_change_the_checksum(tmp_path: Pa
             f.write(buffer)
             buffer[:] = b"\0" * size  # reused by the producer
     stored = Path(target).read_bytes()
-    assert hashlib.sha256(stored).hexdigest() == expected.hexdigest()
+    assert blake3.blake3(stored).hexdigest() == expected.hexdigest()
     assert fs.written[fs.fs._strip_protocol(target)] == (expected.hexdigest(), sum(sizes))

@@ -96,7 +96,8 @@ INVALID = {
     "unknown key": (
         "project: demo\nprojct: typo\n",
         ["line 2", "key 'projct'", "unknown key", "allowed: allow_pickle, artifact_store, "
-         "catalog, materializers, openlineage, path_template, plugins, project, trusted_projects"],
+         "catalog, materializer_options, materializers, openlineage, path_template, plugins, "
+         "project, trusted_projects"],
     ),
     "unknown nested key": (
         "catalog:\n  uri: sqlite:///x.db\n",

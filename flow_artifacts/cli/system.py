@@ -133,6 +133,7 @@ def stack_show(state: State, as_json: bool) -> None:
         "catalog": s.scrub(redact_url(s.catalog.url)),
         "path_template": s.store.template.source,
         "materializers": dict(s.overrides),
+        "materializer_options": {mid: dict(o) for mid, o in s.materializer_options.items()},
         "allow_pickle": s.allow_pickle,
         "trusted_projects": list(s.trusted_projects),
     }

@@ -8,7 +8,7 @@ from typing import Any
 from ..hookspecs import hookimpl
 from ._arrow_io import PARQUET_OPTIONS, read_parquet_table, write_parquet_table
 from .base import ArtifactKind, Materializer
-from .preview import arrow_fields, arrow_preview, arrow_stats, columns_and_schema
+from .preview import arrow_fields, arrow_preview, columns_and_schema
 
 
 class ArrowParquetMaterializer(Materializer):
@@ -20,14 +20,14 @@ class ArrowParquetMaterializer(Materializer):
     kind = ArtifactKind.DATASET
 
     def save(self, obj: Any, fs: Any, path: str) -> dict[str, Any]:
-        compression = write_parquet_table(obj, fs, path, self.settings)
+        written = write_parquet_table(obj, fs, path, self.settings)
         return {
             "rows": obj.num_rows,
-            "compression": compression,
+            "compression": written.pop("compression"),
             **columns_and_schema(obj.column_names, arrow_fields(obj.schema)),
             # Timestamps, dates, decimals and binary become strings: the manifest is JSON.
             "preview": arrow_preview(obj),
-            **arrow_stats(obj),
+            **written,
         }
 
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:

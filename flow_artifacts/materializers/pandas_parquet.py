@@ -8,7 +8,7 @@ from typing import Any
 from ..hookspecs import hookimpl
 from ._arrow_io import PARQUET_OPTIONS, read_parquet_table, write_parquet_table
 from .base import ArtifactKind, Materializer
-from .preview import arrow_fields, arrow_stats, columns_and_schema, frame_preview
+from .preview import arrow_fields, columns_and_schema, frame_preview
 
 SERIES_COLUMN = "__series__"
 
@@ -31,14 +31,14 @@ class PandasParquetMaterializer(Materializer):
             table = pa.Table.from_pandas(frame, preserve_index=None)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise ValueError(_unconvertible(frame, exc)) from None
-        compression = write_parquet_table(table, fs, path, self.settings)
+        written = write_parquet_table(table, fs, path, self.settings)
         metadata: dict[str, Any] = {
             "pandas_type": "Series" if is_series else "DataFrame",
-            "compression": compression,
+            "compression": written.pop("compression"),
             "rows": len(frame),
             **columns_and_schema(list(frame.columns), arrow_fields(table.schema)),
             "preview": frame_preview(frame),
-            **arrow_stats(table),
+            **written,
         }
         if is_series:
             metadata["series_name"] = obj.name if isinstance(obj.name, (str, int)) else None

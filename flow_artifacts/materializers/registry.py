@@ -70,10 +70,14 @@ class Dispatch:
     allow_pickle: bool = True
     options: Mapping[str, Any] = field(default_factory=dict)
     """Options for the chosen materializer's `save` (see `Materializer.with_options`)."""
+    defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Options by materializer id (a stack's `materializer_options`), each overridden per
+    option by `options`: they apply only when that materializer is the one chosen."""
 
     def choose(self, obj: Any) -> Materializer:
         chosen = self.registry.choose(obj, **self._rules())
-        return chosen.with_options(self.options) if self.options else chosen
+        options = {**self.defaults.get(chosen.id, {}), **self.options}
+        return chosen.with_options(options) if options else chosen
 
     def explain(self, obj: Any) -> Explanation:
         return self.registry.explain(obj, **self._rules())

@@ -41,6 +41,8 @@ from ..template import (
     url_placeholder,
 )
 from .envvars import ExpansionError, expand
+from .options import KEY as OPTIONS_KEY
+from .options import check_options
 from .schema import FILE_KEYS, check_keys, check_name, check_shape, check_type
 from .strict_yaml import KeyPath, YamlDocument, read_yaml
 
@@ -64,6 +66,8 @@ class StackConfig:
     catalog_url: str
     path_template: str
     materializers: dict[str, str]
+    materializer_options: dict[str, dict[str, Any]]
+    """Options by materializer id, each checked by its materializer."""
     disabled_plugins: tuple[str, ...]
     allow_pickle: bool | str
     trusted_projects: tuple[str, ...]
@@ -116,7 +120,7 @@ def read_stack_config(
     for stack_name, spec in stacks.items():
         check_name(doc, stack_name, ("stacks", stack_name), "stack name")
         check_shape(doc, spec, ("stacks", stack_name))
-        _check_installed(doc, spec, ("stacks", stack_name))
+        _check_installed(doc, spec, ("stacks", stack_name), expanded=False)
     active = body.get("active")
     check_type(doc, active, ("active",), str, optional=True)
     chosen = name or active or (next(iter(stacks)) if len(stacks) == 1 else None)
@@ -159,7 +163,7 @@ def _build(
         )
         if password:
             secrets.append(password)
-        disabled, host, overrides = _check_installed(doc, spec, prefix)
+        disabled, host, overrides, options = _check_installed(doc, spec, prefix, expanded=True)
     except ConfigError as exc:
         raise ConfigError(scrub(str(exc), secrets)) from None
     return StackConfig(
@@ -171,6 +175,7 @@ def _build(
         catalog_url=catalog_url,
         path_template=template,
         materializers=dict(overrides),
+        materializer_options=options,
         disabled_plugins=disabled,
         allow_pickle=spec.get("allow_pickle", True),
         trusted_projects=tuple(spec.get("trusted_projects", ())),
@@ -221,19 +226,27 @@ def _check_secret_places(
 
 
 def _check_installed(
-    doc: YamlDocument, spec: dict[str, Any], prefix: KeyPath
-) -> tuple[tuple[str, ...], PluginHost, dict[str, str]]:
-    """Check a stack's disabled plugins and materializer overrides against what is installed.
+    doc: YamlDocument, spec: dict[str, Any], prefix: KeyPath, *, expanded: bool
+) -> tuple[tuple[str, ...], PluginHost, dict[str, str], dict[str, dict[str, Any]]]:
+    """Check a stack's disabled plugins, materializer overrides and materializer options
+    against what is installed.
 
     Run for every stack of a file, not only the one in use, so a typo in `prod` is found on a
-    developer's machine; returns (disabled plugins, their plugin host, overrides).
+    developer's machine; returns (disabled plugins, their plugin host, overrides, options).
+    Option values holding `${VAR}` are checked once `expanded`, in the stack chosen.
     """
     disabled = tuple(spec.get("plugins", {}).get("disabled", []))
     _check_plugins(doc, disabled, (*prefix, "plugins", "disabled"))
     host = plugin_host(frozenset(disabled))
     overrides = spec.get("materializers", {})
     _check_materializers(doc, overrides, host, (*prefix, "materializers"))
-    return disabled, host, overrides
+    options = check_options(
+        host.materializers,
+        spec.get(OPTIONS_KEY, {}),
+        lambda path, problem, allowed: doc.error((*prefix, OPTIONS_KEY, *path), problem, allowed),
+        unexpanded=not expanded,
+    )
+    return disabled, host, overrides, options
 
 
 def _check_plugins(doc: YamlDocument, disabled: tuple[str, ...], path: KeyPath) -> None:

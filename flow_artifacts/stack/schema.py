@@ -18,6 +18,7 @@ STACK_KEYS: dict[str, type] = {
     "catalog": dict,
     "path_template": str,
     "materializers": dict,
+    "materializer_options": dict,
     "plugins": dict,
     "allow_pickle": object,  # true, false or "trusted-projects": see check_pickle_setting
     "trusted_projects": list,
@@ -50,6 +51,8 @@ def check_shape(doc: YamlDocument, spec: Any, prefix: KeyPath) -> None:
                 check_type(doc, sub_value, (*path, sub), SECTION_KEYS[key][sub])
     for type_name, materializer in spec.get("materializers", {}).items():
         check_type(doc, materializer, (*prefix, "materializers", type_name), str)
+    for materializer_id, options in spec.get("materializer_options", {}).items():
+        check_type(doc, options, (*prefix, "materializer_options", materializer_id), dict)
     for index, plugin in enumerate(spec.get("plugins", {}).get("disabled", [])):
         check_type(doc, plugin, (*prefix, "plugins", "disabled", index), str)
     for index, project in enumerate(spec.get("trusted_projects", [])):

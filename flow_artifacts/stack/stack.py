@@ -27,6 +27,7 @@ from ..redact import scrub as scrub_secrets
 from ..stores.store import ArtifactStore
 from ..template import DEFAULT_TEMPLATE, PathTemplate
 from .discovery import DEFAULT_ROOT, FILE_NAME, STACK_ENV, find_stack_file
+from .options import check_options, in_code
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -44,6 +45,9 @@ class Stack:
     catalog: Catalog
     overrides: Mapping[str, str] = field(default_factory=dict)
     """Materializer id by dotted type name, e.g. ``{"pandas.DataFrame": "pandas.parquet"}``."""
+    materializer_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Options by materializer id, e.g. ``{"pandas.parquet": {"compression": "zstd"}}``: used
+    by every write with that materializer, a call's `materializer_options` winning per option."""
     allow_pickle: bool | str = True
     """True, False, or "trusted-projects": pickles only in `trusted_projects`."""
     trusted_projects: tuple[str, ...] = ()
@@ -59,6 +63,12 @@ class Stack:
     secrets: tuple[str, ...] = ()
     """Values never to show: masked by `scrub()` (when long enough to be unambiguous), in
     `repr()` and in recorded errors."""
+
+    def __post_init__(self) -> None:
+        if self.materializer_options:  # checked now, so a typo fails before any write
+            self.materializer_options = check_options(
+                self.plugins.materializers, self.materializer_options, in_code
+            )
 
     @classmethod
     def local(
@@ -109,6 +119,7 @@ class Stack:
             store=store,
             catalog=catalog,
             overrides=dict(config.materializers),
+            materializer_options=config.materializer_options,
             allow_pickle=config.allow_pickle,
             trusted_projects=config.trusted_projects,
             openlineage=config.openlineage,
@@ -142,6 +153,7 @@ class Stack:
             overrides={**self.overrides, **overrides} if overrides else dict(self.overrides),
             allow_pickle=self.pickles_allowed(project),
             options=dict(options or {}),
+            defaults=self.materializer_options,
         )
 
     def scrub(self, text: str) -> str:

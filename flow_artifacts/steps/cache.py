@@ -63,7 +63,11 @@ def cache_key(step: Step, project: str, arguments: dict[str, Any]) -> str:
         "kind": step.kind,
         "arguments": arguments,
     }
+    if step.options or step.output_options:  # only then, so other steps keep their keys
+        body["materializer_options"] = [step.options, step.output_options]
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    # a key compared with recorded keys, not a checksum of stored bytes: it stays sha256, so the
+    # keys recorded before new artifacts were hashed with BLAKE3 still match
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -15,12 +15,15 @@ from ..errors import ConfigError
 from ..materializers.base import ArtifactKind
 from ..materializers.registry import dotted_name
 from ..naming import validate_new_name
+from ..redact import is_secret_name
 from .cache import Fingerprinted, code_fingerprint
 from .disabled import steps_disabled
 
 F = TypeVar("F", bound=Callable[..., Any])
 OutputSpec = str | tuple[str, ...] | list[str] | None
 MaterializerSpec = str | Mapping[str | type, str] | None
+OptionsSpec = Mapping[str, Any] | None
+_PLAIN = (str, int, float, bool, type(None))
 
 
 class Step(Fingerprinted):
@@ -34,6 +37,7 @@ class Step(Fingerprinted):
         outputs: OutputSpec = None,
         cache: bool = False,
         materializers: MaterializerSpec = None,
+        materializer_options: OptionsSpec = None,
         labels: Mapping[str, str] | None = None,
         kind: str | ArtifactKind | None = None,
         enabled: bool = True,
@@ -55,6 +59,9 @@ class Step(Fingerprinted):
         self.materializer, self.output_materializers, self.type_materializers = _materializers(
             self.name, materializers, self.output_names
         )
+        self.options, self.output_options = _options(
+            self.name, materializer_options, self.output_names
+        )
         self.labels = {str(k): str(v) for k, v in (labels or {}).items()}
         self.kind = _check_kind(self.name, kind)
         self.enabled = enabled
@@ -66,6 +73,11 @@ class Step(Fingerprinted):
         if self.outputs is None:
             return (self.name,)
         return (self.outputs,) if isinstance(self.outputs, str) else self.outputs
+
+    def options_for(self, output: str) -> dict[str, Any]:
+        """The materializer options of declared output `output`: the step's, overridden per
+        option by those given under the output's name."""
+        return {**self.options, **self.output_options.get(output, {})}
 
     @property
     def several_outputs(self) -> bool:
@@ -107,6 +119,7 @@ def step(
     outputs: OutputSpec = None,
     cache: bool = False,
     materializers: MaterializerSpec = None,
+    materializer_options: OptionsSpec = None,
     labels: Mapping[str, str] | None = None,
     kind: str | ArtifactKind | None = None,
     enabled: bool = True,
@@ -124,6 +137,10 @@ def step(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
       content instead of running the function.
     - `materializers`: one materializer id for every output, or a mapping from output names or
       types (classes or dotted names) to ids.
+    - `materializer_options`: options for the materializer of every output
+      (`{"compression": "zstd"}`), and per output under its name
+      (`{"train": {"compression": "zstd"}}`); they win over the stack's per option. An option
+      the chosen materializer does not take fails the step before any output is written.
     - `labels`, `kind`: recorded on every output (`kind` overrides the materializer's).
     - `enabled=False` (or `FLOW_ARTIFACTS_DISABLED=1`): call the function plainly.
     """
@@ -174,6 +191,66 @@ def _materializers(
                 f"allowed: outputs {', '.join(output_names)}, a class, or a dotted type name"
             )
     return None, by_output, by_type
+
+
+def _options(
+    step_name: str, spec: OptionsSpec, output_names: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """(options for every output, options by output name): a mapping value is an output's."""
+    if spec is None:
+        return {}, {}
+    if not isinstance(spec, Mapping):
+        raise ConfigError(
+            f"step {step_name!r}: materializer_options must be a mapping of option -> value "
+            f"(or output -> options), got a {type(spec).__name__}"
+        )
+    every: dict[str, Any] = {}
+    by_output: dict[str, dict[str, Any]] = {}
+    for key, value in spec.items():
+        if not isinstance(value, Mapping):
+            if key in output_names:
+                raise ConfigError(
+                    f"step {step_name!r}: materializer_options[{key!r}] names an output, so it "
+                    f"takes that output's options as a mapping, e.g. {{'compression': 'zstd'}}"
+                )
+            every[_option_name(step_name, key)] = _option_value(step_name, key, value)
+        elif key in output_names:
+            by_output[key] = {
+                _option_name(step_name, name): _option_value(step_name, name, v)
+                for name, v in value.items()
+            }
+        else:
+            shown = f"{key!r:.60}" if isinstance(key, str) else f"a {type(key).__name__}"
+            raise ConfigError(
+                f"step {step_name!r}: materializer_options key {shown} holds a mapping, so it "
+                f"must name an output; outputs: {', '.join(output_names)}"
+            )
+    return every, by_output
+
+
+def _option_name(step_name: str, name: Any) -> str:
+    if type(name) is not str:
+        raise ConfigError(
+            f"step {step_name!r}: materializer option names are strings, got a "
+            f"{type(name).__name__}"
+        )
+    if is_secret_name(name):
+        raise ConfigError(
+            f"step {step_name!r}: materializer option {name[:60]!r} is named like a credential; "
+            "materializer options shape the bytes written and never carry secrets"
+        )
+    return name
+
+
+def _option_value(step_name: str, name: str, value: Any) -> Any:
+    """A plain value (string, number, true/false, None): what materializers take, and what a
+    cache key can hold."""
+    if type(value) not in _PLAIN:
+        raise ConfigError(
+            f"step {step_name!r}: materializer option {str(name)[:60]!r} must be a string, "
+            f"number, true/false or None, got a {type(value).__name__}"
+        )
+    return value
 
 
 def _check_kind(step_name: str, kind: str | ArtifactKind | None) -> str | None:

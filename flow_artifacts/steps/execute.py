@@ -18,7 +18,7 @@ from ..stack import Stack
 from .arguments import PreparedCall, prepare_call
 from .cache import CacheWarning, cache_key
 from .context import Run, current_run, log
-from .outputs import Outputs, commit_output, returned, split_outputs
+from .outputs import Outputs, check_output_options, commit_output, returned, split_outputs
 from .step_run import StepRun, error_text, now
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ def call_in_run(
         result = step.func(*bound.args, **bound.kwargs)
         # a framework task run's name is new in every run; its output goes by the step's name
         outputs = split_outputs(step, step.name if task else record.name, result)
+        check_output_options(stack, step, project, outputs)
         for name, obj in outputs:
             artifact = committed.get(name) or commit_output(
                 stack,

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..artifact import Artifact
-from ..errors import FlowArtifactsError
+from ..errors import ConfigError, FlowArtifactsError
 
 if TYPE_CHECKING:
     from ..stack import Stack
@@ -114,7 +114,7 @@ def commit_output(
     """Write `obj`, then commit its catalog row as an output of the step run `step_run_id`."""
     from ..api import materialize
 
-    declared = step.name if step.outputs is None else name
+    declared = _declared(step, name)
     return materialize(
         obj,
         name,
@@ -125,8 +125,41 @@ def commit_output(
         labels=dict(step.labels),
         materializer=step.output_materializers.get(declared, step.materializer),
         overrides=step.type_materializers or None,
+        materializer_options=step.options_for(declared) or None,
         kind=step.kind,
         pipeline=pipeline,
         step_run_id=step_run_id,
         stack=stack,
     )
+
+
+def check_output_options(
+    stack: Stack, step: Step, project: str, outputs: list[tuple[str, Any]]
+) -> None:
+    """Refuse, before any output is written, an option the materializer chosen for an output
+    does not take: the step's options apply to whichever materializer its outputs get."""
+    for name, obj in outputs:
+        declared = _declared(step, name)
+        options = step.options_for(declared)
+        if not options:
+            continue
+        dispatch = stack.dispatch(
+            project,
+            materializer=step.output_materializers.get(declared, step.materializer),
+            overrides=step.type_materializers or None,
+        )
+        chosen = dispatch.explain(obj).materializer
+        if chosen is None:  # nothing to check: materialize says why nothing can save it
+            continue
+        try:
+            chosen.with_options(options)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"step {step.name!r}, output {name!r}: {exc}; nothing was stored. Options "
+                "under an output's name in materializer_options apply to that output alone"
+            ) from None
+
+
+def _declared(step: Step, name: str) -> str:
+    """The declared output an artifact name stands for (a single undeclared one is the step's)."""
+    return step.name if step.outputs is None else name

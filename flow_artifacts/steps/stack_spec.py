@@ -53,6 +53,10 @@ class StackSpec:
             "template": stack.store.template.source,
             "catalog_url": stack.catalog.url,
             "overrides": tuple(sorted(stack.overrides.items())),
+            "materializer_options": tuple(
+                (mid, tuple(sorted(options.items())))
+                for mid, options in sorted(stack.materializer_options.items())
+            ),
             "allow_pickle": stack.allow_pickle,
             "trusted_projects": stack.trusted_projects,
             "name": stack.name,
@@ -72,6 +76,7 @@ class StackSpec:
             store=ArtifactStore(s["store_url"], template=s["template"]),
             catalog=Catalog(s["catalog_url"]),
             overrides=dict(s["overrides"]),
+            materializer_options={mid: dict(o) for mid, o in s["materializer_options"]},
             allow_pickle=s["allow_pickle"],
             trusted_projects=s["trusted_projects"],
             name=s["name"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import threading
@@ -10,7 +9,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import IntegrityError
-from ..hashing import directory_checksum, format_checksum
+from ..hashing import (
+    algorithm_of,
+    directory_checksum,
+    format_checksum,
+    hexdigest_of,
+    new_hash,
+)
 from ..manifest import Manifest
 from ..manifest_checks import member_destination
 from ..materializers.base import Materializer
@@ -83,7 +88,8 @@ def _verified_bytes(
         verify(manifest)  # raises what is wrong with the stored bytes (missing, say), if it can
         with errors.io("reading", manifest.key):  # else the read's own failure, translated
             raise
-    if format_checksum(hashlib.sha256(body).hexdigest()) != manifest.checksum:
+    algorithm = algorithm_of(manifest.checksum)
+    if format_checksum(hexdigest_of(body, algorithm), algorithm) != manifest.checksum:
         verify(manifest)  # its error names both checksums
         raise IntegrityError(  # the bytes changed again in between
             f"artifact {manifest.key!r} in {errors.store} is corrupted: its bytes do not match "
@@ -148,35 +154,40 @@ def _capture(func: Callable[[Manifest], None], manifest: Manifest) -> BaseExcept
     return None
 
 
-def digest(chunks: Iterable[bytes]) -> tuple[str, int]:
-    """(sha256 hex digest, size) of the chunks."""
-    sha, size = hashlib.sha256(), 0
+def digest(chunks: Iterable[bytes], algorithm: str | None = None) -> tuple[str, int]:
+    """(`algorithm` hex digest, size) of the chunks; by default with the algorithm of new
+    checksums."""
+    hashed, size = new_hash(algorithm), 0
     for chunk in chunks:
-        sha.update(chunk)
+        hashed.update(chunk)
         size += len(chunk)
-    return sha.hexdigest(), size
+    return hashed.hexdigest(), size
 
 
 def stored_checksum(fs: Any, data: str, manifest: Manifest) -> str:
-    """The checksum of what is stored at `data` now, computed as `write_data` recorded it.
+    """The checksum of what is stored at `data` now, computed as `write_data` recorded it: with
+    the algorithm of the recorded checksum (`IntegrityError` if it names an unknown one).
 
     Sizes from the manifest let object stores read ahead in bounded chunks.
     """
+    algorithm = algorithm_of(manifest.checksum)
     if not manifest.directory:
-        return format_checksum(digest(iter_chunks(fs, data, manifest.size))[0])
+        hexdigest = digest(iter_chunks(fs, data, manifest.size), algorithm)[0]
+        return format_checksum(hexdigest, algorithm)
     sizes = {rel: entry[1] for rel, entry in manifest.files.items()}
     found = {}
     for path in files_only(fs.find(data, detail=True)):
         rel = rel_to(path, data)
-        found[rel] = digest(iter_chunks(fs, path, sizes.get(rel)))
-    return directory_checksum(found)
+        found[rel] = digest(iter_chunks(fs, path, sizes.get(rel)), algorithm)
+    return directory_checksum(found, algorithm)
 
 
 def verified_stream(
     fs: Any, data: str, manifest: Manifest, chunk_size: int, errors: ErrorTranslator
 ) -> Iterator[bytes]:
     """The bytes at `data` in chunks, hashed on the way; a mismatch raises after the last one."""
-    sha = hashlib.sha256()
+    algorithm = algorithm_of(manifest.checksum)
+    hashed = new_hash(algorithm)
     chunks = iter_chunks(fs, data, manifest.size, chunk_size)
     try:
         while True:
@@ -184,11 +195,11 @@ def verified_stream(
                 chunk = next(chunks, None)
             if chunk is None:
                 break
-            sha.update(chunk)
+            hashed.update(chunk)
             yield chunk
     finally:
         chunks.close()
-    if format_checksum(sha.hexdigest()) != manifest.checksum:
+    if format_checksum(hashed.hexdigest(), algorithm) != manifest.checksum:
         raise IntegrityError(
             f"artifact {manifest.key!r} in {errors.store} is corrupted: streamed bytes do not "
             f"match the recorded checksum {manifest.checksum}"

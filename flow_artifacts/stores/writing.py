@@ -89,8 +89,13 @@ class Writer:
                 f"{write.temp}/data{extension}" if folder else write.temp_file(f"data{extension}")
             )
         bar = progress_bar(f"uploading {key}", progress=progress)
+        fs = self.fs
+        if self.backend.multipart_uploads:  # S3: big files go up in concurrent parts
+            from .multipart import PartsFileSystem
+
+            fs = PartsFileSystem(self.fs)
         recorder = RecordingFileSystem(
-            self.fs,
+            fs,
             exclusive=self.backend.exclusive_create and target == data_path,
             directories=not self.backend.buckets,
             progress=bar,

@@ -15,6 +15,7 @@ from typing import Any
 from kedro.io.core import AbstractDataset, Version
 
 import flow_artifacts as fa
+from flow_artifacts.redact import is_secret_name
 
 from . import runtime
 
@@ -29,6 +30,8 @@ class ArtifactDataset(AbstractDataset[Any, Any]):
         name: artifact name; default: the catalog entry's name (known inside a Kedro run; give
             `name` to use the entry outside one, e.g. `catalog.load` in a notebook).
         materializer: materializer id (e.g. `pandas.csv`); default: chosen by the object's type.
+        materializer_options: options for that materializer (e.g. `{compression: zstd}` for
+            Parquet), winning per option over the stack's `materializer_options`.
         load: a pin, `{version: 3}` or `{tag: prod}`, or several versions at once,
             `{versions: [1, 3, prod]}`, which loads a dict keyed by those versions or tags.
         labels: labels recorded on every saved version.
@@ -45,6 +48,7 @@ class ArtifactDataset(AbstractDataset[Any, Any]):
         *,
         name: str | None = None,
         materializer: str | None = None,
+        materializer_options: Mapping[str, Any] | None = None,
         load: Mapping[str, Any] | None = None,
         labels: Mapping[str, str] | None = None,
         metadata: Mapping[str, Any] | None = None,
@@ -52,6 +56,7 @@ class ArtifactDataset(AbstractDataset[Any, Any]):
     ) -> None:
         self._name = name
         self._materializer = materializer
+        self._options = _check_options(materializer_options)
         self._pin = _check_load(dict(load or {}))
         self._labels = {str(k): str(v) for k, v in (labels or {}).items()}
         self.metadata = dict(metadata or {})
@@ -71,6 +76,7 @@ class ArtifactDataset(AbstractDataset[Any, Any]):
         name = self._artifact_name()
         options: dict[str, Any] = {
             "materializer": self._materializer,
+            "materializer_options": self._options or None,
             "labels": self._labels or None,
             "metadata": self.metadata or None,
         }
@@ -99,6 +105,7 @@ class ArtifactDataset(AbstractDataset[Any, Any]):
         return {
             "name": self._name,
             "materializer": self._materializer,
+            "materializer_options": self._options or None,
             "load": self._pin or None,
             "load_version": self._cli_pin,
         }
@@ -168,3 +175,22 @@ def _check_load(load: dict[str, Any]) -> dict[str, Any]:
     if "versions" in load and not isinstance(load["versions"], list):
         raise fa.ConfigError("ArtifactDataset load: versions must be a list of versions or tags")
     return load
+
+
+def _check_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The entry's materializer options; their names and values are checked by the materializer
+    when saving, but a name like a credential is refused here, before Kedro shows the entry."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise fa.ConfigError(
+            "ArtifactDataset materializer_options must be a mapping of option -> value, "
+            "e.g. {compression: zstd}"
+        )
+    for name in options:
+        if not isinstance(name, str) or is_secret_name(name):
+            raise fa.ConfigError(
+                "ArtifactDataset materializer_options: option names are materializer options "
+                "(e.g. compression), never credentials"
+            )
+    return dict(options)
