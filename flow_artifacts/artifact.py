@@ -15,6 +15,7 @@ from .local_file import LocalFile
 from .manifest import Manifest
 from .manifest_checks import data_suffix
 from .naming import validate_name
+from .pickle_policy import check_may_load
 from .progress import progress_bar
 from .refs import artifact_urn
 from .stores.transfer import READ_CHUNK
@@ -192,8 +193,6 @@ class Artifact:
         Pickles are loaded only if the stack's catalog recorded them (see `pickle_policy`).
         """
         if self._stack is not None:
-            from .pickle_policy import check_may_load
-
             check_may_load(self, self._stack)
         return self._store.load(self, verify=verify)
 

@@ -81,7 +81,14 @@ def validate_new_name(value: object, field: str = "name") -> str:
     return value  # type: ignore[return-value]
 
 
+_PLAIN = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9_.-]{{0,{MAX_NAME_BYTES - 1}}}")
+"""Names of ASCII letters, digits, '_', '-' and '.' (not first), at most `MAX_NAME_BYTES`: the
+usual kind, which pass every check of `_problem` but those for '..' and device names."""
+
+
 def _problem(value: str) -> str | None:
+    if _PLAIN.fullmatch(value) and ".." not in value:
+        return _device_problem(value)
     if not value:
         return "it is empty"
     if len(value.encode("utf-8")) > MAX_NAME_BYTES:
@@ -99,9 +106,8 @@ def _problem(value: str) -> str | None:
         category = unicodedata.category(char)
         if category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
             return f"it contains the control or invisible character U+{ord(char):04X}"
-    device = _windows_device(value)
-    if device:
-        return f"{device} is a device name on Windows, where no file can have this name"
+    if problem := _device_problem(value):
+        return problem
     if unicodedata.normalize("NFKC", value) != value:
         return (
             "it has characters that look like others (compatibility forms such as full-width "
@@ -114,6 +120,15 @@ _WINDOWS_DEVICES = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
     + [f"{port}{n}" for port in ("COM", "LPT") for n in "0123456789\u00b9\u00b2\u00b3"]
 )
+
+
+def _device_problem(value: str) -> str | None:
+    device = _windows_device(value)
+    return (
+        f"{device} is a device name on Windows, where no file can have this name"
+        if device
+        else None
+    )
 
 
 def _windows_device(value: str) -> str | None:

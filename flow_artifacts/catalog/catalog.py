@@ -26,11 +26,12 @@ from ..redact import redact_url
 from ..refs import Ref, parse_ref
 from . import curation, listing, lookups, recording, search
 from .database import ensure_schema, open_engine, read, shown_catalog, write
+from .driver_reads import DriverReads
 from .journaling import JournalSink, Pending, journaled
 from .lineage import Direction, LineageGraph, walk_lineage
 from .liveness import renews_heartbeats
 from .maintenance_facade import MaintenanceMethods
-from .records import Page, as_moment
+from .records import Page, as_moment, row_to_manifest
 from .run_facade import RunMethods
 from .run_writes import Known, ensure_project
 from .search import Search
@@ -47,12 +48,15 @@ class Catalog(RunMethods, MaintenanceMethods):
         ensure_schema(self.engine, shown_catalog(url))
         self._known = Known()
         self._renews = renews_heartbeats(self.engine.url)
+        self._driver = DriverReads.for_engine(self.engine)
 
     def __repr__(self) -> str:
         return f"Catalog({redact_url(self.url)!r})"
 
     def close(self) -> None:
         self._stop_heartbeat()
+        if self._driver is not None:
+            self._driver.close()
         self.engine.dispose()
 
     @property
@@ -189,12 +193,18 @@ class Catalog(RunMethods, MaintenanceMethods):
     def get(self, ref: str | Ref) -> Manifest:
         """The artifact a reference names: id, URN, or `store://project/name[@version|:tag]`."""
         parsed = ref if isinstance(ref, Ref) else parse_ref(ref)
+        query = lookups.artifact_query(parsed)
+        if query is not None:
+            if self._driver is not None:  # file SQLite: the one-row read without SQLAlchemy's
+                row = self._driver.first(*query)  # per-execution work, most of a small load
+            else:
+                with self._read() as conn:
+                    row = conn.execute(*query).first()
+            if row is not None:
+                return row_to_manifest(row)
         with self._read() as conn:
-            found = lookups.artifact(conn, parsed)
-            hint = lookups.nearby(conn, parsed) if found is None else ""
-        if found is None:
-            raise ArtifactNotFound(f"no artifact {parsed}" + (f": {hint}" if hint else ""))
-        return found
+            hint = lookups.nearby(conn, parsed)
+        raise ArtifactNotFound(f"no artifact {parsed}" + (f": {hint}" if hint else ""))
 
     def nearby(self, ref: str | Ref) -> str:
         """What exists near a reference that names nothing: the projects or names it may have

@@ -7,7 +7,7 @@ import difflib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, select
+from sqlalchemy import Connection, Select, and_, bindparam, func, select
 
 from ..limits import MAX_VERSION
 from ..manifest import Manifest
@@ -15,39 +15,43 @@ from ..naming import LATEST
 from ..refs import Ref
 from . import schema as t
 from .database import chunked
-from .records import ROW_COLUMNS, name_is, row_to_manifest
+from .records import MANIFEST_COLUMNS, ROW_COLUMNS, name_is, row_to_manifest
 
 # Built once: building a statement costs more than SQLite running it.
 _a = t.artifacts
 _NAMED = and_(_a.c.project == bindparam("project"), _a.c.name == bindparam("name"))
-_BY_ID = select(*ROW_COLUMNS).where(_a.c.id == bindparam("id"))
+_BY_ID = select(*MANIFEST_COLUMNS).where(_a.c.id == bindparam("id"))
 _BY_IDS = select(*ROW_COLUMNS).where(_a.c.id.in_(bindparam("ids", expanding=True)))
 _IDS_IN = select(_a.c.id).where(_a.c.id.in_(bindparam("ids", expanding=True)))
 _BY_TAG = (
-    select(*ROW_COLUMNS)
+    select(*MANIFEST_COLUMNS)
     .join(t.tags, t.tags.c.artifact_id == _a.c.id)
     .where(t.tags.c.project == bindparam("project"), t.tags.c.name == bindparam("name"))
     .where(t.tags.c.tag == bindparam("tag"))
 )
-_BY_VERSION = select(*ROW_COLUMNS).where(_NAMED, _a.c.version == bindparam("version"))
-_LATEST = select(*ROW_COLUMNS).where(_NAMED).order_by(_a.c.version.desc()).limit(1)
+_BY_VERSION = select(*MANIFEST_COLUMNS).where(_NAMED, _a.c.version == bindparam("version"))
+_LATEST = select(*MANIFEST_COLUMNS).where(_NAMED).order_by(_a.c.version.desc()).limit(1)
 
 
 def artifact(conn: Connection, ref: Ref) -> Manifest | None:
     """The artifact a parsed reference names, or None: one indexed query, built once."""
+    query = artifact_query(ref)
+    row = None if query is None else conn.execute(*query).first()
+    return None if row is None else row_to_manifest(row)
+
+
+def artifact_query(ref: Ref) -> tuple[Select[Any], dict[str, Any]] | None:
+    """The statement (built once) and parameters that find the row a parsed reference names;
+    None if it can name none."""
     if ref.id:
-        found = conn.execute(_BY_ID, {"id": ref.id})
-    elif ref.tag and ref.tag != LATEST:
-        found = conn.execute(_BY_TAG, {"project": ref.project, "name": ref.name, "tag": ref.tag})
-    elif ref.version:
+        return _BY_ID, {"id": ref.id}
+    if ref.tag and ref.tag != LATEST:
+        return _BY_TAG, {"project": ref.project, "name": ref.name, "tag": ref.tag}
+    if ref.version:
         if ref.version > MAX_VERSION:
             return None
-        named = {"project": ref.project, "name": ref.name, "version": ref.version}
-        found = conn.execute(_BY_VERSION, named)
-    else:
-        found = conn.execute(_LATEST, {"project": ref.project, "name": ref.name})
-    row = found.first()
-    return None if row is None else row_to_manifest(row)
+        return _BY_VERSION, {"project": ref.project, "name": ref.name, "version": ref.version}
+    return _LATEST, {"project": ref.project, "name": ref.name}
 
 
 def by_ids(conn: Connection, ids: Sequence[str]) -> list[Manifest]:

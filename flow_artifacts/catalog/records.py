@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, and_
@@ -101,24 +102,33 @@ AUTHORITATIVE = (
 step, libraries, inputs) from the manifest JSON the catalog stored with the row."""
 
 
-ROW_COLUMNS = (
+MANIFEST_COLUMNS = (
     t.artifacts.c.manifest,
-    t.artifacts.c.created,
     t.artifacts.c.changed,
     *(t.artifacts.c[name] for name in AUTHORITATIVE),
 )
 """What `row_to_manifest` reads of a row."""
+ROW_COLUMNS = (t.artifacts.c.created, *MANIFEST_COLUMNS)
+"""An artifact's row as listings read it: also its creation time, for their cursors."""
+
+
+_authoritative = attrgetter(*AUTHORITATIVE)
+_MANIFEST_FIELDS = frozenset(f.name for f in fields(Manifest))
 
 
 def row_to_manifest(row: Any) -> Manifest:
     """The artifact a catalog row records: its columns win over the manifest JSON beside them."""
     body = dict(row.manifest)
-    body.update({name: getattr(row, name) for name in AUTHORITATIVE})
+    body.update(zip(AUTHORITATIVE, _authoritative(row), strict=True))
     body["labels"] = dict(body["labels"])
     body["user_metadata"] = dict(body["user_metadata"])
     body.pop("format", None)
     body.pop("format_version", None)
     body["updated"] = row.changed.isoformat() if row.changed is not None else None
+    if body.keys() == _MANIFEST_FIELDS:  # as in every row this version writes: the generated
+        manifest = object.__new__(Manifest)  # __init__ would only bind them, one by one
+        manifest.__dict__.update(body)
+        return manifest
     try:
         return Manifest(**body)
     except TypeError as exc:

@@ -80,15 +80,14 @@ def _verified_bytes(
 ) -> bytes:
     """All bytes at `data`, read once and checked against the manifest's checksum."""
     try:
-        with errors.io("reading", manifest.key):
-            if is_local(fs):
-                with open(data, "rb") as f:
-                    body = f.read()
-            else:
-                body = b"".join(iter_chunks(fs, data, manifest.size))
+        if is_local(fs):
+            body = _read_local(data, manifest.size)
+        else:
+            body = b"".join(iter_chunks(fs, data, manifest.size))
     except Exception:
         verify(manifest)  # raises what is wrong with the stored bytes (missing, say), if it can
-        raise
+        with errors.io("reading", manifest.key):  # else the read's own failure, translated
+            raise
     algorithm = algorithm_of(manifest.checksum)
     if format_checksum(hexdigest_of(body, algorithm), algorithm) != manifest.checksum:
         verify(manifest)  # its error names both checksums
@@ -97,6 +96,21 @@ def _verified_bytes(
             f"the recorded checksum {manifest.checksum}"
         )
     return body
+
+
+def _read_local(path: str, size: int) -> bytes:
+    """The bytes of the local file at `path`: one open, then reads of the recorded `size` plus
+    one byte until the end, or until more than `size` came (corrupted: the checksum says so).
+    A buffered file object would also ask the file's size, position and terminal status."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        parts, got = [], 0
+        while got <= size and (part := os.read(fd, size + 1 - got)):
+            parts.append(part)
+            got += len(part)
+    finally:
+        os.close(fd)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class _OneFile:
@@ -122,11 +136,14 @@ class _OneFile:
 def _load(
     materializer: Materializer, fs: Any, data: str, manifest: Manifest, errors: ErrorTranslator
 ) -> Any:
-    with (
-        errors.io("reading", manifest.key),
-        materializer_failures(materializer, "load", manifest.key),
-    ):
+    try:
         return materializer.load(fs, data, manifest.metadata)
+    except Exception:  # translated here, not in contexts entered before: those cost more
+        with (  # than loading a small artifact
+            errors.io("reading", manifest.key),
+            materializer_failures(materializer, "load", manifest.key),
+        ):
+            raise
 
 
 def _capture(func: Callable[[Manifest], None], manifest: Manifest) -> BaseException | None:

@@ -1,0 +1,147 @@
+"""One-row reads run on the SQLite driver's connection itself: the lookup every load makes.
+
+SQLAlchemy's work per execution (connection wrapper, pool checkout and reset, compiled-cache
+lookup, result object) costs several times what SQLite takes to answer such a read. Here the
+statement is still SQLAlchemy's, compiled once per dialect, and each value comes back converted
+by its column's own type, as a SQLAlchemy result would return it; a driver error is raised as
+SQLAlchemy raises it. Only file SQLite catalogs read this way (their pool hands connections
+between threads); other databases keep the ordinary path.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections import namedtuple
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import JSON, Engine, Select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
+
+IDLE_MAX = 2
+"""Driver connections kept out of the pool between reads: one per thread reading at once
+would be ideal, but each kept one is a connection the pool cannot lend to a write."""
+
+
+class Prepared:
+    """A SELECT compiled once for a dialect: its SQL, its parameters in order, its row type."""
+
+    def __init__(self, statement: Select[Any], engine: Engine) -> None:
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        binds = compiled.binds
+        self._order = [
+            (name, binds[name].value, binds[name].required, _bind_processor(binds[name], engine))
+            for name in compiled.positiontup or ()
+        ]
+        columns = list(statement.selected_columns)
+        self._processors = [
+            (i, _empty_object_first(proc) if isinstance(column.type, JSON) else proc)
+            for i, column in enumerate(columns)
+            if (proc := column.type.dialect_impl(dialect).result_processor(dialect, None))
+        ]
+        row_type: Any = namedtuple("_Row", [c.key for c in columns])  # type: ignore[misc]
+        self._make: Callable[[list[Any]], Any] = row_type._make
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        values = []
+        for name, default, required, process in self._order:
+            value = params[name] if required else params.get(name, default)
+            values.append(value if process is None else process(value))
+        return values
+
+    def row(self, values: tuple[Any, ...]) -> Any:
+        """The row with attribute access, each value converted by its column's type."""
+        converted = list(values)
+        for i, process in self._processors:
+            converted[i] = process(converted[i])
+        return self._make(converted)
+
+
+def _empty_object_first(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`process`, but an empty JSON object (most labels and user metadata) becomes `{}` without
+    the decoder's fixed cost, which exceeds what a load spends on most of its other steps."""
+
+    def convert(value: Any) -> Any:
+        return {} if value == "{}" else process(value)
+
+    return convert
+
+
+def _bind_processor(bind: Any, engine: Engine) -> Callable[[Any], Any] | None:
+    processor: Callable[[Any], Any] | None = bind.type.dialect_impl(engine.dialect).bind_processor(
+        engine.dialect
+    )
+    return processor
+
+
+class DriverReads:
+    """First rows of prepared statements, on pooled driver connections kept between reads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._prepared: dict[int, tuple[Select[Any], Prepared]] = {}
+        self._idle: list[tuple[Any, Any]] = []
+        """(pool's connection, its driver connection) pairs; list appends and pops are atomic."""
+        self._inherited: list[tuple[Any, Any]] = []
+        _LIVE.add(self)
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> DriverReads | None:
+        """Reads for a file SQLite catalog; None for other databases and in-memory SQLite."""
+        if engine.dialect.name == "sqlite" and isinstance(engine.pool, QueuePool):
+            return cls(engine)
+        return None
+
+    def first(self, statement: Select[Any], params: Mapping[str, Any]) -> Any | None:
+        """The first row `statement` selects with `params`, or None."""
+        entry = self._prepared.get(id(statement))
+        if entry is None or entry[0] is not statement:
+            entry = self._prepared[id(statement)] = (statement, Prepared(statement, self._engine))
+        prepared = entry[1]
+        args = prepared.args(params)
+        try:
+            pair = self._idle.pop()
+        except IndexError:
+            pooled = self._engine.raw_connection()
+            pair = (pooled, pooled.driver_connection)
+        try:
+            cursor = pair[1].execute(prepared.sql, args)
+            values = cursor.fetchone()
+            cursor.close()
+        except Exception as exc:
+            pair[0].close()  # back to the pool, which resets (or discards) it
+            dbapi = self._engine.dialect.loaded_dbapi
+            if isinstance(exc, dbapi.Error):
+                raise DBAPIError.instance(prepared.sql, args, exc, dbapi.Error) from exc
+            raise
+        if len(self._idle) < IDLE_MAX:
+            self._idle.append(pair)
+        else:
+            pair[0].close()
+        return None if values is None else prepared.row(values)
+
+    def close(self) -> None:
+        """Give the kept connections back to the pool (before the engine is disposed)."""
+        idle, self._idle = self._idle, []
+        for pooled, _ in idle:
+            pooled.close()
+
+    def forget(self) -> None:
+        """In a forked child: never use, nor close, the connections of the parent."""
+        self._inherited, self._idle = self._idle, []
+
+
+_LIVE: weakref.WeakSet[DriverReads] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for reads in list(_LIVE):
+        reads.forget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
