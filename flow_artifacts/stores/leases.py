@@ -9,6 +9,7 @@ cut off from the store). Only then may `gc` remove what it made; no age of a fil
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import posixpath
@@ -25,6 +26,7 @@ from ..errors import ConfigError, StoreError
 from ..manifest import MANIFEST_SUFFIX
 from ..moments import parse_moment
 from .paths import RESERVED, TEMPS, WRITES, files_only, is_local, rel_to
+from .unnamed import create_whole
 
 DEFAULT_LEASE_SECONDS = 60.0
 """How long a write stays alive without renewal; renewed every quarter of it."""
@@ -161,7 +163,9 @@ class PendingWrite:
         """(monotonic, wall-clock) time of the last renewal sent: monotonic time stands still
         while a machine sleeps, the wall clock may be set back; either may show a lapse."""
         self.temps: list[str] = []
-        """The single-file temporaries handed out by `temp_file`, removed when the write ends."""
+        """The temporaries handed out (`temp_file`, `temp_folder`) and not yet moved into place:
+        removed when the write ends."""
+        self._recorded = False
 
     @property
     def temp(self) -> str:
@@ -177,6 +181,16 @@ class PendingWrite:
         path = f"{self.temp}-{name}"
         self.temps.append(path)
         return path
+
+    def temp_folder(self) -> str:
+        """`temp`, for a folder artifact's files: removed when the write ends."""
+        self.temps.append(self.temp)
+        return self.temp
+
+    def moved(self, temp: str) -> None:
+        """`temp` was moved into place: nothing is left there to remove."""
+        if temp in self.temps:
+            self.temps.remove(temp)
 
     def start(self) -> None:
         """Record the write (raising if the store refuses), then keep renewing it."""
@@ -226,23 +240,33 @@ class PendingWrite:
         record = WriteRecord(
             id=self.id, key=self.key, data_path=self.data_path,
             renewed=datetime.now(timezone.utc), lease_seconds=self.lease_seconds,
-            host=socket.gethostname(), pid=os.getpid(), artifact_id=self.artifact_id,
+            host=_host(), pid=os.getpid(), artifact_id=self.artifact_id,
         )  # fmt: skip
         path = f"{self.root}/{WRITES}/{self.id}.json"
         if self._local:
-            temp = f"{self.temp}-record.part"
-            try:
-                f = open(temp, "wb")
-            except FileNotFoundError:  # the store's first write
-                os.makedirs(posixpath.dirname(path), exist_ok=True)
-                os.makedirs(posixpath.dirname(temp), exist_ok=True)
-                f = open(temp, "wb")
-            with f:
-                f.write(record.to_json())
-            os.replace(temp, path)
+            self._put_local(path, record.to_json())
         else:
             self.fs.pipe_file(path, record.to_json())
+        self._recorded = True
         self._renewed_at = started
+
+    def _put_local(self, path: str, body: bytes) -> None:
+        """The record, whole: the first one linked into place unnamed where the system can
+        (`stores/unnamed.py`), a renewal written at a temporary and renamed over it."""
+        for attempt in range(2):
+            try:
+                if not self._recorded and create_whole(path, body):
+                    return
+                temp = f"{self.temp}-record.part"
+                with open(temp, "wb") as f:
+                    f.write(body)
+                os.replace(temp, path)
+                return
+            except FileNotFoundError:  # the store's first write
+                if attempt:
+                    raise
+                os.makedirs(posixpath.dirname(path), exist_ok=True)
+                os.makedirs(posixpath.dirname(self.temp), exist_ok=True)
 
 
 class _LeaseKeeper:
@@ -301,6 +325,12 @@ def _keeper() -> _LeaseKeeper:
                 _the_keeper = _LeaseKeeper()
             keeper = _the_keeper
     return keeper
+
+
+@functools.cache
+def _host() -> str:
+    """This machine's name, asked once: records name it for people, nothing decides by it."""
+    return socket.gethostname()
 
 
 def _at_or_under(rel: str, path: str) -> bool:

@@ -150,7 +150,7 @@ class StoreWrites(StoreReads):
         """Make the artifact visible. Fails with `ArtifactExists` rather than overwrite."""
         write = self._pending(manifest)
         write.check()
-        self._writer.manifest(manifest, write.temp_file("manifest.json"))
+        self._writer.manifest(manifest, write)
 
     def finish_write(self, manifest: Manifest) -> None:
         """End the write of a committed artifact: its row (or manifest) now owns the bytes."""
@@ -228,6 +228,6 @@ class StoreWrites(StoreReads):
     def _end_write(self, write: PendingWrite | None, *, release: bool) -> None:
         if write is None:
             return
-        if release and self.backend.atomic_rename:  # elsewhere nothing goes to temporaries
-            release = all([self._writer.remove(path) for path in (write.temp, *write.temps)])
+        if release and write.temps:  # those not moved into place (only where it renames)
+            release = all([self._writer.remove(path) for path in write.temps])
         write.end(release=release)
