@@ -32,9 +32,7 @@ def create_whole(path: str, body: bytes) -> bool:
     if proc < 0:
         return False
     try:
-        fd = os.open(
-            os.path.dirname(path) or ".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o666
-        )
+        fd = os.open(os.path.dirname(path) or ".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o666)
     except OSError as exc:
         if exc.errno in _UNSUPPORTED:
             return False

@@ -26,8 +26,8 @@ from .failures import ErrorTranslator, Failure, classify, materializer_failures
 from .leases import PendingWrite
 from .paths import files_only, is_local, link_into_place, rel_to, remove_exactly
 from .reading import digest
-from .unnamed import create_whole
 from .transfer import iter_chunks
+from .unnamed import create_whole
 
 Written = tuple[dict[str, Any], bool, dict[str, tuple[str, int]]]
 """(the materializer's metadata, whether it wrote a directory, relative path -> (sha256, size))."""
