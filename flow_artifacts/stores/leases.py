@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import ConfigError, StoreError
 from ..manifest import MANIFEST_SUFFIX
@@ -30,6 +30,15 @@ from .unnamed import create_whole
 
 DEFAULT_LEASE_SECONDS = 60.0
 """How long a write stays alive without renewal; renewed every quarter of it."""
+
+
+class Target(NamedTuple):
+    """One artifact a pending write may make: its key (so its manifest), its data path, and its
+    id (None for a delete's lease, and older records)."""
+
+    key: str
+    data_path: str
+    artifact_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,13 @@ class WriteRecord:
     pid: int
     artifact_id: str | None = None
     """The artifact this write publishes (None for a delete's lease, and older records)."""
+    more: tuple[Target, ...] = ()
+    """The other artifacts of a batch written under this one record (`materialize_many`)."""
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        """Every artifact this write may make."""
+        return (Target(self.key, self.data_path, self.artifact_id), *self.more)
 
     @property
     def temp(self) -> str:
@@ -61,25 +77,30 @@ class WriteRecord:
     def covers(self, rel: str) -> bool:
         """Whether the store-relative file `rel` is one this write may have made."""
         return (
-            rel == self.key + MANIFEST_SUFFIX
-            or _at_or_under(rel, self.data_path)
+            any(
+                rel == target.key + MANIFEST_SUFFIX or _at_or_under(rel, target.data_path)
+                for target in self.targets
+            )
             or _at_or_under(rel, self.temp)
             or rel.startswith(f"{self.temp}-")
         )
 
     def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "id": self.id,
-                "key": self.key,
-                "data_path": self.data_path,
-                "renewed": self.renewed.isoformat(),
-                "lease_seconds": self.lease_seconds,
-                "host": self.host,
-                "pid": self.pid,
-                "artifact_id": self.artifact_id,
-            }
-        ).encode()
+        """The first target's fields at the top (as records of single writes have always been
+        written), the batch's others under `more`."""
+        doc: dict[str, Any] = {
+            "id": self.id,
+            "key": self.key,
+            "data_path": self.data_path,
+            "renewed": self.renewed.isoformat(),
+            "lease_seconds": self.lease_seconds,
+            "host": self.host,
+            "pid": self.pid,
+            "artifact_id": self.artifact_id,
+        }
+        if self.more:
+            doc["more"] = [target._asdict() for target in self.more]
+        return json.dumps(doc).encode()
 
     @classmethod
     def from_json(cls, body: bytes, id: str) -> WriteRecord:
@@ -87,26 +108,37 @@ class WriteRecord:
         doc = json.loads(body)
         if not isinstance(doc, Mapping) or doc.get("id") != id:
             raise ValueError("not the record of this write")
-        key, data_path = doc.get("key"), doc.get("data_path")
-        for path in (key, data_path):
-            if not isinstance(path, str) or not path or path.startswith(("/", RESERVED)):
-                raise ValueError(f"bad path {path!r}")
-        key, data_path = str(key), str(data_path)  # both checked above
-        extension = data_path[len(key) :]
-        if not data_path.startswith(key) or "/" in extension or extension[:1] not in ("", "."):
-            raise ValueError(f"data path {data_path!r} is not of key {key!r}")
+        first = _target(doc)
+        more = doc.get("more", [])
+        if not isinstance(more, list) or not all(isinstance(t, Mapping) for t in more):
+            raise ValueError("bad list of more targets")
         lease = doc.get("lease_seconds")
         if not isinstance(lease, (int, float)) or isinstance(lease, bool) or not lease > 0:
             raise ValueError(f"bad lease {lease!r}")
         pid = doc.get("pid")
-        artifact_id = doc.get("artifact_id")
-        if artifact_id is not None and not isinstance(artifact_id, str):
-            raise ValueError(f"bad artifact id {artifact_id!r:.40}")
         return cls(
-            id=id, key=key, data_path=data_path, renewed=parse_moment(str(doc.get("renewed"))),
-            lease_seconds=float(lease), host=str(doc.get("host", "")),
-            pid=pid if isinstance(pid, int) else 0, artifact_id=artifact_id,
+            id=id, key=first.key, data_path=first.data_path,
+            renewed=parse_moment(str(doc.get("renewed"))), lease_seconds=float(lease),
+            host=str(doc.get("host", "")), pid=pid if isinstance(pid, int) else 0,
+            artifact_id=first.artifact_id, more=tuple(_target(t) for t in more),
         )  # fmt: skip
+
+
+def _target(doc: Mapping[str, Any]) -> Target:
+    """A target read from a record, validated: the data path is its key's (plus an extension),
+    neither reaches outside the artifact space."""
+    key, data_path = doc.get("key"), doc.get("data_path")
+    for path in (key, data_path):
+        if not isinstance(path, str) or not path or path.startswith(("/", RESERVED)):
+            raise ValueError(f"bad path {path!r:.80}")
+    key, data_path = str(key), str(data_path)  # both checked above
+    extension = data_path[len(key) :]
+    if not data_path.startswith(key) or "/" in extension or extension[:1] not in ("", "."):
+        raise ValueError(f"data path {data_path!r:.80} is not of key {key!r:.80}")
+    artifact_id = doc.get("artifact_id")
+    if artifact_id is not None and not isinstance(artifact_id, str):
+        raise ValueError(f"bad artifact id {artifact_id!r:.40}")
+    return Target(key, data_path, artifact_id)
 
 
 def read_writes(fs: Any, root: str) -> tuple[dict[str, WriteRecord], list[str]]:
@@ -135,6 +167,12 @@ class PendingWrite:
 
     A writer that cannot renew for half its lease counts itself as cut off (`check` raises), so it
     never publishes after `gc` may have judged it dead.
+
+    A batch (`materialize_many`) writes all its artifacts under one record that names every one
+    of them (`targets`) before the first byte of any: one record to put and one to remove for the
+    whole batch, and what it covers is exactly the union of what one record per artifact would
+    cover. A target added later (a key found taken sends its artifact to `<key>.v<N>`) is
+    recorded (`claim`) before that artifact's first byte.
     """
 
     def __init__(
@@ -151,9 +189,14 @@ class PendingWrite:
         self.fs, self.root = fs, root
         self._local = is_local(fs)
         self.id = uuid.uuid4().hex
-        self.key, self.data_path = key, data_path
-        self.artifact_id = artifact_id
+        self.targets = [Target(key, data_path, artifact_id)]
+        """What the record names: every artifact this write may make."""
         self.lease_seconds = float(lease_seconds)
+        self.holders = 0
+        """For a batch's shared write: the writes of the batch (and the batch itself) that have
+        not ended yet; the record goes when the last one ends (see `StoreWrites`)."""
+        self.releasable = True
+        """For a batch's shared write: whether every write of it that ended could release."""
         self.leftovers = False
         """Set when a failed write could not remove all it made: its record must then expire."""
         self._lock = threading.Lock()
@@ -166,6 +209,7 @@ class PendingWrite:
         """The temporaries handed out (`temp_file`, `temp_folder`) and not yet moved into place:
         removed when the write ends."""
         self._recorded = False
+        self._handed = 0
 
     @property
     def temp(self) -> str:
@@ -176,16 +220,34 @@ class PendingWrite:
         """Absolute path of a temporary file of this write, in the shared temporaries folder.
 
         Named `<write id>-<name>` (never after the user's name), so gc attributes it to its
-        write, and a file write needs no folder of its own to create and remove.
+        write, and a file write needs no folder of its own to create and remove; the writes of
+        a batch get `<write id>-<n>-<name>`.
         """
-        path = f"{self.temp}-{name}"
+        self._handed += 1
+        path = f"{self.temp}-{name}" if self._handed == 1 else f"{self.temp}-{self._handed}-{name}"
         self.temps.append(path)
         return path
 
     def temp_folder(self) -> str:
-        """`temp`, for a folder artifact's files: removed when the write ends."""
-        self.temps.append(self.temp)
-        return self.temp
+        """A folder for a folder artifact's files (`temp`; `<temp>-<n>` for the writes of a
+        batch after the first): removed when the write ends."""
+        self._handed += 1
+        path = self.temp if self._handed == 1 else f"{self.temp}-{self._handed}"
+        self.temps.append(path)
+        return path
+
+    def claim(self, target: Target, replacing: Target | None = None) -> None:
+        """Record `target` (if the record does not name it yet) before its first byte, in place
+        of `replacing` (a target this write made nothing at)."""
+        if target in self.targets and replacing is None:
+            return
+        with self._lock:
+            if self._ended:
+                raise StoreError(f"the write of {target.key!r} already ended")
+            targets = [t for t in self.targets if t != replacing and t != target]
+            self.targets = [*targets, target]
+            if self._recorded:
+                self._put()
 
     def moved(self, temp: str) -> None:
         """`temp` was moved into place: nothing is left there to remove."""
@@ -197,11 +259,12 @@ class PendingWrite:
         self._put()
         _keeper().add(self)
 
-    def check(self) -> None:
-        """Raise if the lease may have lapsed: the write must not publish anything more."""
+    def check(self, key: str | None = None) -> None:
+        """Raise if the lease may have lapsed: the write (of `key`, for a batch's) must not
+        publish anything more."""
         if self._cut_off():
             raise StoreError(
-                f"writing artifact {self.key!r} lost its lease (the store could not be reached "
+                f"writing artifact {key or self.targets[0].key!r} lost its lease (the store could not be reached "
                 f"for {self.lease_seconds / 2:g}s), so gc may treat it as dead; write it again"
             )
 
@@ -237,10 +300,11 @@ class PendingWrite:
 
     def _put(self) -> None:
         started = (time.monotonic(), time.time())
+        first, *more = self.targets
         record = WriteRecord(
-            id=self.id, key=self.key, data_path=self.data_path,
+            id=self.id, key=first.key, data_path=first.data_path,
             renewed=datetime.now(timezone.utc), lease_seconds=self.lease_seconds,
-            host=_host(), pid=os.getpid(), artifact_id=self.artifact_id,
+            host=_host(), pid=os.getpid(), artifact_id=first.artifact_id, more=tuple(more),
         )  # fmt: skip
         path = f"{self.root}/{WRITES}/{self.id}.json"
         if self._local:

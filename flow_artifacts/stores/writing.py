@@ -86,10 +86,13 @@ class Writer:
             folder = materializer.writes_directory(obj)
             with self.errors.io("writing", key):
                 self._makedirs(posixpath.dirname(data_path))
-                self._makedirs(write.temp_folder() if folder else posixpath.dirname(write.temp))
-            target = (
-                f"{write.temp}/data{extension}" if folder else write.temp_file(f"data{extension}")
-            )
+                if folder:
+                    temp_folder = write.temp_folder()
+                    self._makedirs(temp_folder)
+                    target = f"{temp_folder}/data{extension}"
+                else:
+                    self._makedirs(posixpath.dirname(write.temp))
+                    target = write.temp_file(f"data{extension}")
         bar = progress_bar(f"uploading {key}", progress=progress)
         recorder = RecordingFileSystem(
             self.fs,
