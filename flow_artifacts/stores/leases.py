@@ -263,8 +263,9 @@ class PendingWrite:
         """Raise if the lease may have lapsed: the write (of `key`, for a batch's) must not
         publish anything more."""
         if self._cut_off():
+            key = key or self.targets[0].key
             raise StoreError(
-                f"writing artifact {key or self.targets[0].key!r} lost its lease (the store could not be reached "
+                f"writing artifact {key!r} lost its lease (the store could not be reached "
                 f"for {self.lease_seconds / 2:g}s), so gc may treat it as dead; write it again"
             )
 
