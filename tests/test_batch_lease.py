@@ -20,6 +20,7 @@ from .gc_support import expire_leases, kill_when
 from .test_reliability_crash import store_files
 
 REPORTS = {f"r{i}": {"item": i} for i in range(5)}
+RESERVED_KEY = ".flow-artifacts/x"
 
 
 def committed_files(stack: fa.Stack) -> set[str]:
@@ -114,7 +115,7 @@ def test_a_damaged_or_forged_batch_record_costs_no_owned_file(stack) -> None:
         ]},
         # each of these is refused as a record: what it covers is kept
         "c" * 32: {**dead, "more": [{"key": "demo", "data_path": "demo/r1"}]},
-        "d" * 32: {**dead, "more": [{"key": ".flow-artifacts/x", "data_path": ".flow-artifacts/x"}]},
+        "d" * 32: {**dead, "more": [{"key": RESERVED_KEY, "data_path": RESERVED_KEY}]},
         "e" * 32: {**dead, "more": {"key": first.key}},
         "f" * 32: {**dead, "more": [{"key": first.key, "data_path": first.data_path,
                                       "artifact_id": 7}]},
