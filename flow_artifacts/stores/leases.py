@@ -1,9 +1,18 @@
 """Pending writes: recorded in the store before their first byte, kept alive by a renewed lease.
 
-A write's record (`.flow-artifacts/writes/<id>.json`) names the key and data path it writes. While
-the writer lives, the process's one lease-keeper thread renews it. The write is provably dead when
-its record is gone (the write ended) or its lease expired (the writer stopped renewing: killed, or
-cut off from the store). Only then may `gc` remove what it made; no age of a file decides that.
+A write's record (`.flow-artifacts/writes/<id>.json`) names the key, data path and artifact id it
+writes; a batch's one record names every artifact of the batch (`targets`: the first at the top,
+as single writes' records are, the others under `more`). While the writer lives, the process's
+one lease-keeper thread renews it. The write is provably dead when its record is gone (the write
+ended) or its lease expired (the writer stopped renewing: killed, or cut off from the store). Only
+then may `gc` remove what it made; no age of a file decides that.
+
+Why not one record per process, renewed for all its writes? The record does two jobs that need a
+store write per artifact before its bytes and manifest appear: it tells gc which final paths a
+live writer may be filling (a record naming them only at its next renewal would leave bytes gc
+can neither protect nor prove garbage), and it tells `reindex` which manifests are unconfirmed
+(a manifest is published inside the catalog transaction, before COMMIT). A batch names all its
+artifacts up front, so it pays that write once.
 """
 
 from __future__ import annotations
