@@ -19,7 +19,6 @@ from .manifest import MANIFEST_SUFFIX, Manifest
 from .manifest_checks import check_agrees
 from .materializers.registry import Explanation
 from .refs import artifact_uri, is_reference, parse_ref
-from .stores.leases import Target
 
 if TYPE_CHECKING:
     from .catalog.lineage import Direction, LineageGraph
@@ -126,6 +125,8 @@ def materialize_many(
         stack, project, inputs, materializer, overrides, materializer_options
     )
     store = stack.store
+    from .stores.leases import Target  # loaded with the store, not with the public names
+
     # what each write will make, named by the batch's one pending-write record before any byte
     plan = []
     for name, obj in objects.items():
