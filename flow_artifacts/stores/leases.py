@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 from ..errors import ConfigError, StoreError
 from ..manifest import MANIFEST_SUFFIX
 from ..moments import parse_moment
+from .lease_keeper import keeper
 from .paths import RESERVED, TEMPS, WRITES, files_only, is_local, rel_to
 from .unnamed import create_whole
 
@@ -266,7 +267,7 @@ class PendingWrite:
     def start(self) -> None:
         """Record the write (raising if the store refuses), then keep renewing it."""
         self._put()
-        _keeper().add(self)
+        keeper().add(self)
 
     def check(self, key: str | None = None) -> None:
         """Raise if the lease may have lapsed: the write (of `key`, for a batch's) must not
@@ -283,7 +284,7 @@ class PendingWrite:
         (committed, or removed). Without, the record expires and gc collects the leftovers."""
         with self._lock:  # waits for a renewal in progress; none comes after
             self._ended = True
-        _keeper().discard(self)
+        keeper().discard(self)
         if release:
             with contextlib.suppress(Exception):
                 path = f"{self.root}/{WRITES}/{self.id}.json"
@@ -341,64 +342,6 @@ class PendingWrite:
                     raise
                 os.makedirs(posixpath.dirname(path), exist_ok=True)
                 os.makedirs(posixpath.dirname(self.temp), exist_ok=True)
-
-
-class _LeaseKeeper:
-    """One daemon thread per process that renews every write in flight, each every quarter of
-    its lease: a write costs no thread of its own to start and join."""
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self._due: dict[PendingWrite, float] = {}
-        """Each write in flight -> monotonic time of its next renewal."""
-        self._wakes = 0.0
-        """Monotonic time the thread sleeps until: a write due later needs no wake-up (waking
-        the thread costs a write more than the rest of starting its lease)."""
-        self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="flow-artifacts-leases", daemon=True)
-        self._thread.start()
-
-    def add(self, write: PendingWrite) -> None:
-        with self._changed:
-            due = self._due[write] = time.monotonic() + write.lease_seconds / 4
-            if due < self._wakes:
-                self._changed.notify()
-
-    def discard(self, write: PendingWrite) -> None:
-        with self._changed:
-            self._due.pop(write, None)
-
-    def _run(self) -> None:
-        while True:
-            with self._changed:
-                now = time.monotonic()
-                due = [w for w, at in self._due.items() if at <= now]
-                if not due:
-                    self._wakes = min(self._due.values(), default=now + 60.0)
-                    self._changed.wait(self._wakes - now)
-                    continue
-                for write in due:
-                    self._due[write] = now + write.lease_seconds / 4
-            for write in due:  # outside the lock: a slow store must not hold up `add`
-                if not write.renew():
-                    self.discard(write)
-
-
-_keeper_lock = threading.Lock()
-_the_keeper: _LeaseKeeper | None = None
-
-
-def _keeper() -> _LeaseKeeper:
-    """The process's lease keeper, started on first use (and again in a forked child, which
-    inherits no threads)."""
-    global _the_keeper
-    keeper = _the_keeper
-    if keeper is None or keeper.pid != os.getpid():
-        with _keeper_lock:
-            if _the_keeper is None or _the_keeper.pid != os.getpid():
-                _the_keeper = _LeaseKeeper()
-            keeper = _the_keeper
-    return keeper
 
 
 @functools.cache
