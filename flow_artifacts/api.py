@@ -22,6 +22,7 @@ from .refs import artifact_uri, is_reference, parse_ref
 
 if TYPE_CHECKING:
     from .catalog.lineage import Direction, LineageGraph
+    from .materializers.base import Materializer
     from .materializers.registry import Dispatch
     from .stack import Stack, StackLike
 
@@ -124,15 +125,29 @@ def materialize_many(
         stack, project, inputs, materializer, overrides, materializer_options
     )
     store = stack.store
+    from .stores.leases import Target  # loaded with the store, not with the public names
+
+    # what each write will make, named by the batch's one pending-write record before any byte
+    plan = []
+    for name, obj in objects.items():
+        chosen = dispatch.choose(obj)
+        key = store.template.render(
+            project=project, run_id=run_id, step=step_name, name=name, pipeline=pipeline
+        )
+        plan.append((name, obj, chosen, Target(key, key + chosen.extension_for(obj), _new_id())))
+    if not plan:
+        return {}
     for attempt in range(2):
         manifests: list[Manifest] = []
+        batch = store.batch_write([target for *_, target in plan])
         try:
-            for name, obj in objects.items():
+            for name, obj, chosen, target in plan:
                 manifest = store.write_data(
-                    obj, dispatch.choose, name=name, project=project, run_id=run_id,
-                    step=step_name, pipeline=pipeline, labels=labels, description=description,
-                    metadata=metadata, kind=kind,
+                    obj, functools.partial(_chosen, chosen), name=name, key=target.key,
+                    project=project, run_id=run_id, step=step_name, pipeline=pipeline,
+                    labels=labels, description=description, metadata=metadata, kind=kind,
                     next_version=functools.partial(stack.catalog.next_version, project, name),
+                    artifact_id=target.artifact_id, batch=batch,
                 )  # fmt: skip
                 manifests.append(manifest)
             stack.catalog.record_many(
@@ -148,16 +163,29 @@ def materialize_many(
             # a key's manifest appeared after our bytes (object stores check it only when
             # publishing): withdraw all, and write them once more past the taken keys
             _withdraw_all(stack, manifests)
+            store.end_batch(batch)
             if attempt:
                 raise
+            plan = [(n, o, c, t._replace(artifact_id=_new_id())) for n, o, c, t in plan]
             continue
         except BaseException:
             _withdraw_all(stack, manifests)
+            store.end_batch(batch)
             raise
         for manifest in manifests:
             store.finish_write(manifest)
+        store.end_batch(batch)
         return {m.name: Artifact(m, store=store, stack=stack) for m in manifests}
     raise AssertionError("unreachable")
+
+
+def _chosen(materializer: Materializer, obj: Any) -> Materializer:
+    """The materializer a batch chose for `obj` when it planned its write."""
+    return materializer
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
 
 
 def _writing(

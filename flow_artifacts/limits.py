@@ -170,5 +170,4 @@ def check_row_fits(manifest: Manifest) -> None:
     check_text(manifest.data_path, "data path")
     check_labels(manifest.labels)
     check_text(manifest.description, "description")
-    check_json(manifest.user_metadata, "metadata")
-    check_json(manifest.to_dict(), f"the manifest of {manifest.key!r}")
+    check_json(manifest.to_dict(), f"the manifest of {manifest.key!r}")  # its metadata too

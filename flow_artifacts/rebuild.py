@@ -68,7 +68,12 @@ def rebuild(stack: Stack, store: ArtifactStore, *, trust_pickles: bool = False) 
     # (released its record) in between is in the catalog, so it is restored or already held
     writes, _ = store.writes()
     found = _usable(candidates, writes, problems)
-    unconfirmed = {w.artifact_id: w for w in writes.values() if w.artifact_id is not None}
+    unconfirmed = {
+        target.artifact_id: (write, target.key)
+        for write in writes.values()
+        for target in write.targets
+        if target.artifact_id is not None
+    }  # a batch's one record names each of its artifacts
     now = datetime.now(timezone.utc)
 
     def work(conn: Connection) -> ReindexReport:
@@ -85,7 +90,7 @@ def _apply(
     store: ArtifactStore,
     records: list[JournalRecord],
     found: list[Manifest],
-    unconfirmed: dict[str, WriteRecord],
+    unconfirmed: dict[str, tuple[WriteRecord, str]],
     now: datetime,
     report: ReindexReport,
     trust_pickles: bool,
@@ -102,8 +107,8 @@ def _apply(
             if problem is None and buried is not None:
                 del manifests[buried.id]  # an interrupted rm stays deleted
     for manifest in list(manifests.values()):
-        write = unconfirmed.get(manifest.id)
-        if write is None or write.key != manifest.key:
+        write, key = unconfirmed.get(manifest.id, (None, None))
+        if write is None or key != manifest.key:
             continue
         del manifests[manifest.id]
         if not held(conn, manifest.id):  # a row the catalog holds confirms the commit
@@ -176,7 +181,7 @@ def _usable(
         if isinstance(m, Manifest) and m.directory
         for rel in m.files
     }
-    folders = [w.data_path + "/" for w in writes.values()]
+    folders = [target.data_path + "/" for w in writes.values() for target in w.targets]
     found: dict[str, Manifest] = {}
     for path, entry in read:
         if path in members or path.startswith(tuple(folders)):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,17 +32,62 @@ def find_stack_file(start: Path) -> Path | None:
     """The `flow_artifacts.yaml` in `start` or its nearest parent that has one, if trusted.
 
     Raises `ConfigError` naming the file and how to trust it when the nearest one is not.
-    Every call that finds the active stack walks here, so the walk is plain `stat` calls on
-    strings (pathlib costs ten times as much)."""
-    for folder in _folders(os.fspath(start)):
+    Every call that finds the active stack asks here, so the answer is remembered with what it
+    rests on: the `stat` of each folder walked (adding, removing or renaming a file there
+    changes its modification time) and of the file found (editing, replacing, `chmod` or
+    `chown` change its times, inode or mode). While those are unchanged, the answer costs one
+    `stat` per folder and two for the file; an untrusted file is never remembered, so its
+    error is raised, and the user's config consulted, every time."""
+    key = (os.fspath(start), os.environ.get("HOME", ""))
+    known = _found.get(key)
+    if known is not None and all(_state(path, link) == state for path, link, state in known[1]):
+        return None if known[0] is None else Path(known[0])
+    seen: list[tuple[str, bool, _State]] = []
+    found = None
+    for folder, info in _folders(os.fspath(start)):
+        seen.append((folder, False, (info.st_ino, info.st_dev, info.st_mtime_ns, 0, 0)))
         candidate = os.path.join(folder, FILE_NAME)
         if os.path.isfile(candidate):
             path = Path(candidate)
             problems = _untrusted_because(path)
-            if problems and not _listed_safe(Path(folder)):
-                raise _untrusted_error(path, problems)
-            return path
-    return None
+            if problems:
+                if not _listed_safe(Path(folder)):
+                    raise _untrusted_error(path, problems)
+                return path
+            found = candidate
+            seen.append((candidate, True, _state(candidate, True)))
+            seen.append((candidate, False, _state(candidate, False)))
+            break
+    # A change within the filesystem's clock tick of the last one leaves the times as they
+    # were, so what changed recently is not remembered yet (as git treats "racy" files).
+    settled = time.time_ns() - _SETTLED_NS
+    if seen and all(state is not None and max(state[2:4]) < settled for _, _, state in seen):
+        if len(_found) > 64:  # a long-lived process wandering through many folders
+            _found.clear()
+        _found[key] = (found, tuple(seen))
+    return None if found is None else Path(found)
+
+
+_SETTLED_NS = 2_000_000_000
+"""How old the times of what an answer rests on must be before it is remembered: coarser than
+any filesystem's clock (FAT counts in 2 s)."""
+
+_State = tuple[int, int, int, int, int] | None
+"""What `stat` (or `lstat`) says of a path: inode, device, mtime, ctime, mode; None if absent."""
+
+_found: dict[tuple[str, str], tuple[str | None, tuple[tuple[str, bool, _State], ...]]] = {}
+"""(start folder, $HOME) -> (the trusted stack file found, or None; each path consulted, with
+whether it was `lstat`ed, and its state), in this process."""
+
+
+def _state(path: str, link: bool) -> _State:
+    try:
+        info = os.lstat(path) if link else os.stat(path)
+    except OSError:
+        return None
+    if not link and stat.S_ISDIR(info.st_mode):  # a folder walked: its entries' changes
+        return (info.st_ino, info.st_dev, info.st_mtime_ns, 0, 0)
+    return (info.st_ino, info.st_dev, info.st_mtime_ns, info.st_ctime_ns, info.st_mode)
 
 
 def nothing_to_open(cwd: Path) -> bool:
@@ -62,8 +108,9 @@ def user_config_file() -> Path:
     return Path(base) / "flow-artifacts" / "config.yaml"
 
 
-def _folders(start: str) -> Iterator[str]:
-    """`start` and its parents, up to the user's home and no further than `start`'s filesystem."""
+def _folders(start: str) -> Iterator[tuple[str, os.stat_result]]:
+    """`start` and its parents, up to the user's home and no further than `start`'s filesystem,
+    each with its `stat`."""
     home = _home_spellings()
     try:
         device = os.stat(start).st_dev
@@ -72,11 +119,12 @@ def _folders(start: str) -> Iterator[str]:
     folder = start
     while True:
         try:
-            if os.stat(folder).st_dev != device:
-                return
+            info = os.stat(folder)
         except OSError:
             return
-        yield folder
+        if info.st_dev != device:
+            return
+        yield folder, info
         parent = os.path.dirname(folder)
         if folder in home or parent == folder:
             return

@@ -16,7 +16,7 @@ from ..manifest import MANIFEST_SUFFIX, Manifest, runtime_versions
 from ..materializers.base import ArtifactKind, Materializer
 from ..provenance import owner
 from ..redact import redact_patch, scrub
-from .leases import PendingWrite, read_writes
+from .leases import PendingWrite, Target, read_writes
 from .store_reads import StoreReads
 
 _VERSIONED_TRIES = 20
@@ -43,6 +43,8 @@ class StoreWrites(StoreReads):
         kind: str | None = None,
         next_version: Callable[[], int] | None = None,
         versioned: bool = False,
+        artifact_id: str | None = None,
+        batch: PendingWrite | None = None,
     ) -> Manifest:
         """The one write path: publish the bytes of `obj` and return its complete manifest, not
         yet written (the caller commits it with `write_manifest`, alone or inside a catalog
@@ -56,7 +58,8 @@ class StoreWrites(StoreReads):
         manifest and a catalog row hold is checked before the first byte. The write is recorded
         in the store before its first byte and its lease renewed until `finish_write`
         (committed) or `discard_unpublished`; if the process dies first, the lease expires and
-        `gc` collects what it made.
+        `gc` collects what it made. Given `batch` (from `batch_write`, naming this write's key,
+        data path and `artifact_id`), the write is recorded by the batch's one record instead.
         """
         if key is None:
             key = self.template.render(
@@ -76,9 +79,9 @@ class StoreWrites(StoreReads):
         user_metadata = redact_patch(user_metadata) or {}
         materializer = choose(obj)
         self._identify("writing", key)  # on the store's first write, before any byte
-        artifact_id = str(uuid.uuid4())
+        artifact_id = artifact_id or str(uuid.uuid4())
         key, data_rel, write, written = self._write_once(
-            obj, key, materializer, next_version, versioned, artifact_id
+            obj, key, materializer, next_version, versioned, artifact_id, batch
         )
         format_metadata, directory, files = written
         if directory:
@@ -98,6 +101,8 @@ class StoreWrites(StoreReads):
             owner=owner(),
         )  # fmt: skip
         self._writes[manifest.id] = write
+        if write is batch:
+            batch.holders += 1
         try:
             check_row_fits(manifest)
         except BaseException:
@@ -113,6 +118,7 @@ class StoreWrites(StoreReads):
         next_version: Callable[[], int] | None,
         versioned: bool,
         artifact_id: str,
+        batch: PendingWrite | None,
     ) -> tuple[str, str, PendingWrite, Any]:
         """Write the bytes at `key`, or, if it is taken (or `versioned`) and `next_version` is
         given, at the first free `<key>.v<N>` from the name's next version on. Returns (key,
@@ -121,24 +127,32 @@ class StoreWrites(StoreReads):
         if versioned and next_version is not None:
             version = next_version()
             attempt = f"{key}.v{version}"
+        tried: Target | None = None
         for _ in range(_VERSIONED_TRIES):
             data_rel = attempt + materializer.extension_for(obj)
-            write = PendingWrite(
-                self.fs, self.root, attempt, data_rel, self.lease_seconds, artifact_id
-            )
-            with self._errors.io("writing", attempt):
-                write.start()
+            target = Target(attempt, data_rel, artifact_id)
+            if batch is None:
+                write = PendingWrite(
+                    self.fs, self.root, attempt, data_rel, self.lease_seconds, artifact_id
+                )
+                with self._errors.io("writing", attempt):
+                    write.start()
+            else:  # recorded before its first byte, in place of a taken key it made nothing at
+                write = batch
+                with self._errors.io("writing", attempt):
+                    batch.claim(target, replacing=tried)
             try:
                 written = self._write_bytes(obj, attempt, data_rel, materializer, write)
             except ArtifactExists:
-                self._end_write(write, release=not write.leftovers)
+                self._end_attempt(write, batch)
                 if next_version is None or write.leftovers:
                     raise
+                tried = target
                 version = max(version + 1, next_version())
                 attempt = f"{key}.v{version}"
                 continue
             except BaseException:
-                self._end_write(write, release=not write.leftovers)
+                self._end_attempt(write, batch)
                 raise
             return attempt, data_rel, write, written
         raise ArtifactExists(
@@ -146,11 +160,35 @@ class StoreWrites(StoreReads):
             f"{self}; write under another name or run_id"
         )
 
+    def _end_attempt(self, write: PendingWrite, batch: PendingWrite | None) -> None:
+        """A failed attempt's write ends (its record released unless it left files); a batch's
+        one record stays for the batch's other writes, and expires if this one left files."""
+        if batch is None:
+            self._end_write(write, release=not write.leftovers)
+        elif write.leftovers:
+            batch.releasable = False
+
+    def batch_write(self, targets: list[Target]) -> PendingWrite:
+        """One pending write for the writes of a batch, recorded before the first byte of any of
+        them and naming each (key, data path, artifact id) they will make: pass it to each
+        `write_data` as `batch`, and to `end_batch` once every write of the batch ended."""
+        first, *more = targets
+        batch = PendingWrite(self.fs, self.root, *first[:2], self.lease_seconds, first[2])
+        batch.targets += more
+        with self._errors.io("writing", first.key):
+            batch.start()
+        batch.holders = 1  # the batch's own, dropped by `end_batch`
+        return batch
+
+    def end_batch(self, batch: PendingWrite) -> None:
+        """The batch is done: its record goes once every write of it ended and released."""
+        self._end_write(batch, release=True)
+
     def write_manifest(self, manifest: Manifest) -> None:
         """Make the artifact visible. Fails with `ArtifactExists` rather than overwrite."""
         write = self._pending(manifest)
-        write.check()
-        self._writer.manifest(manifest, write.temp_file("manifest.json"))
+        write.check(manifest.key)
+        self._writer.manifest(manifest, write)
 
     def finish_write(self, manifest: Manifest) -> None:
         """End the write of a committed artifact: its row (or manifest) now owns the bytes."""
@@ -214,10 +252,10 @@ class StoreWrites(StoreReads):
             now = datetime.now(timezone.utc)
             holders = [
                 r for r in records.values()
-                if r.id != own and (r.key == key or r.data_path == data_rel)
+                if r.id != own and any(t.key == key or t.data_path == data_rel for t in r.targets)
             ]  # fmt: skip
-            if not holders or any(not r.expired(now) for r in holders):
-                return False
+            if not holders or any(not r.expired(now) or r.more for r in holders):
+                return False  # a live writer, or a dead batch's record: gc settles the batch
             if not self._writer.remove(self._abs(data_rel)):
                 return False
             for record in holders:
@@ -228,6 +266,12 @@ class StoreWrites(StoreReads):
     def _end_write(self, write: PendingWrite | None, *, release: bool) -> None:
         if write is None:
             return
-        if release and self.backend.atomic_rename:  # elsewhere nothing goes to temporaries
-            release = all([self._writer.remove(path) for path in (write.temp, *write.temps)])
+        if write.holders:  # a batch's: it ends with the last of its writes
+            write.releasable = write.releasable and release
+            write.holders -= 1
+            if write.holders:
+                return
+            release = write.releasable
+        if release and write.temps:  # those not moved into place (only where it renames)
+            release = all([self._writer.remove(path) for path in write.temps])
         write.end(release=release)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from .leases import PendingWrite
 from .paths import files_only, is_local, link_into_place, rel_to, remove_exactly
 from .reading import digest
 from .transfer import iter_chunks
+from .unnamed import create_whole
 
 Written = tuple[dict[str, Any], bool, dict[str, tuple[str, int]]]
 """(the materializer's metadata, whether it wrote a directory, relative path -> (sha256, size))."""
@@ -84,10 +86,13 @@ class Writer:
             folder = materializer.writes_directory(obj)
             with self.errors.io("writing", key):
                 self._makedirs(posixpath.dirname(data_path))
-                self._makedirs(write.temp if folder else posixpath.dirname(write.temp))
-            target = (
-                f"{write.temp}/data{extension}" if folder else write.temp_file(f"data{extension}")
-            )
+                if folder:
+                    temp_folder = write.temp_folder()
+                    self._makedirs(temp_folder)
+                    target = f"{temp_folder}/data{extension}"
+                else:
+                    self._makedirs(posixpath.dirname(write.temp))
+                    target = write.temp_file(f"data{extension}")
         bar = progress_bar(f"uploading {key}", progress=progress)
         fs = self.fs
         if self.backend.multipart_uploads:  # S3: big files go up in concurrent parts
@@ -108,6 +113,7 @@ class Writer:
                 files = self._written_files(recorder, target, directory)
                 if target != data_path:
                     self._move(target, data_path)
+                    write.moved(target)
         except BaseException as exc:
             if target != data_path or classify(exc) is not Failure.EXISTS:
                 removed = [self.remove(target)]
@@ -119,34 +125,47 @@ class Writer:
             bar.close()
         return metadata or {}, directory, files
 
-    def manifest(self, manifest: Manifest, staged: str) -> None:
+    def manifest(self, manifest: Manifest, write: PendingWrite) -> None:
         """Write the manifest, which makes the artifact visible; never over another one.
 
-        On local disk it is written whole at the write's temporary `staged`, then linked into
-        place.
+        On local disk it appears whole: written unnamed and linked into place, or, where that
+        is not available, written at a temporary of `write` first.
         """
         path = f"{self.root}/{manifest.key}{MANIFEST_SUFFIX}"
-        self.create(path, manifest.to_json(), manifest.key, staged=staged)
+        self.create(
+            path, manifest.to_json(), manifest.key, staged=lambda: write.temp_file("manifest.json")
+        )
 
     def create(
-        self, path: str, body: bytes, what: str, *, parents: bool = False, staged: str = ""
+        self,
+        path: str,
+        body: bytes,
+        what: str,
+        *,
+        parents: bool = False,
+        staged: Callable[[], str] | None = None,
     ) -> None:
         """Write a small file, failing with `ArtifactExists` rather than replace one.
 
-        On local disk it appears whole when `staged` names a temporary to write it at first;
-        without one it is created exclusively and written in place, which suits the journal: a
-        record torn by a crash belongs to a change that never committed, and is skipped.
+        On local disk it appears whole where the system has unnamed files (`stores/unnamed.py`);
+        elsewhere, when `staged` gives a temporary to write it at first. Without one it is then
+        created exclusively and written in place, which suits the journal: a record torn by a
+        crash belongs to a change that never committed, and is skipped.
         """
         with self.errors.io("publishing", what):
             if parents and not self.backend.buckets:
                 self._makedirs(posixpath.dirname(path))
-            if self.local and staged:
-                with open(staged, "wb") as f:
+            if self.local and create_whole(path, body):
+                return
+            if self.local and staged is not None:
+                temp = staged()
+                with open(temp, "wb") as f:
                     f.write(body)
                 try:
-                    link_into_place(staged, path)
-                finally:
-                    self.remove(staged)
+                    link_into_place(temp, path)  # removes `temp` once it is in place
+                except BaseException:
+                    self.remove(temp)
+                    raise
             elif self.local:
                 with open(path, "xb") as f:
                     f.write(body)
