@@ -340,8 +340,11 @@ def test_a_steps_options_are_part_of_its_cache_key(zstd_stack):
 # --- Kedro ------------------------------------------------------------------------------------
 
 
-def test_a_kedro_dataset_takes_materializer_options(zstd_stack):
+def test_a_kedro_dataset_takes_materializer_options(zstd_stack, monkeypatch):
     from flow_artifacts_kedro import ArtifactDataset
+
+    # outside a Kedro project (an earlier test in this process may have configured one)
+    monkeypatch.setattr("kedro.framework.project.PACKAGE_NAME", None)
 
     ArtifactDataset(name="clean", materializer_options={"compression": "none"}).save(frame())
     ArtifactDataset(name="plain").save(frame())
