@@ -209,6 +209,8 @@ class PendingWrite:
         """For a batch's shared write: whether every write of it that ended could release."""
         self.leftovers = False
         """Set when a failed write could not remove all it made: its record must then expire."""
+        self.published: set[str] = set()
+        """Ids of the artifacts whose manifest this write has published (not yet committed)."""
         self._lock = threading.Lock()
         """Held while the record is put, so that `end` never races a renewal."""
         self._ended = False

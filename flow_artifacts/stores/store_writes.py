@@ -188,7 +188,12 @@ class StoreWrites(StoreReads):
         """Make the artifact visible. Fails with `ArtifactExists` rather than overwrite."""
         write = self._pending(manifest)
         write.check(manifest.key)
+        if manifest.id in write.published:
+            # an earlier attempt of the catalog transaction published it, then rolled back (a
+            # busy database is retried): that manifest may name another version; this replaces it
+            self._withdraw_manifest(manifest)
         self._writer.manifest(manifest, write)
+        write.published.add(manifest.id)
 
     def finish_write(self, manifest: Manifest) -> None:
         """End the write of a committed artifact: its row (or manifest) now owns the bytes."""
@@ -201,18 +206,24 @@ class StoreWrites(StoreReads):
         the key, our bytes are removed only if they are not where that manifest points (a
         conditional write never let us replace them there).
         """
-        try:
-            published = self.get_manifest(manifest.key)
-        except FlowArtifactsError:
-            published = None
+        published = self._withdraw_manifest(manifest)
         removed = True
-        if published is not None and published.id == manifest.id:
-            with self._errors.io("withdrawing", manifest.key):
-                self.fs.rm_file(self._abs(manifest.key + MANIFEST_SUFFIX))
-            published = None
         if published is None or published.data_path != manifest.data_path:
             removed = self._writer.remove(self._abs(manifest.data_path))
         self._end_write(self._writes.pop(manifest.id, None), release=removed)
+
+    def _withdraw_manifest(self, manifest: Manifest) -> Manifest | None:
+        """Remove the manifest at `manifest.key` if it is this artifact's; return another
+        writer's manifest found there instead (None if there is none)."""
+        try:
+            published = self.get_manifest(manifest.key)
+        except FlowArtifactsError:
+            return None
+        if published.id != manifest.id:
+            return published
+        with self._errors.io("withdrawing", manifest.key):
+            self.fs.rm_file(self._abs(manifest.key + MANIFEST_SUFFIX))
+        return None
 
     def abandon_write(self, manifest: Manifest) -> None:
         """Stop renewing the lease of a write whose commit cannot be confirmed: its record stays
