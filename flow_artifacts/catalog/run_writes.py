@@ -100,9 +100,7 @@ def start_step_run(
 ) -> int:
     """Record the step run `fields` describes as running in (project, run_id), the run created
     as an external one of `pipeline` if new; the run's row number."""
-    pk = run_pk(conn, known, project, run_id, pipeline)
-    run = conn.execute(_LOCK_RUN, {"run_pk": pk}).one()
-    at = pending.stamp(max(filter(None, (run.started, run.ended))))
+    pk, run, at = _locked_run(conn, pending, known, project, run_id, pipeline)
     insert_step_run_row(conn, pk, fields, at)
     add_step_inputs(conn, fields["id"], fields["inputs"])
     pending.add("step_run_start", at, _with_run(fields, run))
@@ -121,14 +119,27 @@ def record_cached_step_run(
     """Record a cache hit's step run, started and completed at once, as one row and one journal
     record (`step_run_cached`): nothing runs in between, so no crash can fall between them. The
     run's row number (the run created as `start_step_run` creates it)."""
-    pk = run_pk(conn, known, project, run_id, pipeline)
-    run = conn.execute(_LOCK_RUN, {"run_pk": pk}).one()
-    at = pending.stamp(max(filter(None, (run.started, run.ended))))
+    pk, run, at = _locked_run(conn, pending, known, project, run_id, pipeline)
     fields["ended"] = pending.stamp(at)
     insert_step_run_row(conn, pk, fields, at)
     add_step_inputs(conn, fields["id"], fields["inputs"])
     pending.add("step_run_cached", at, _with_run(fields, run))
     return pk
+
+
+def _locked_run(
+    conn: Connection,
+    pending: Pending,
+    known: Known,
+    project: str,
+    run_id: str,
+    pipeline: str | None,
+) -> tuple[int, Any, datetime]:
+    """The run a step run joins (created as an external run of `pipeline` if new), locked, and
+    the stamp of a change made to it now: (row number, its row, stamp)."""
+    pk = run_pk(conn, known, project, run_id, pipeline)
+    run = conn.execute(_LOCK_RUN, {"run_pk": pk}).one()
+    return pk, run, pending.stamp(max(filter(None, (run.started, run.ended))))
 
 
 def finish_step_run(conn: Connection, pending: Pending, fields: Mapping[str, Any]) -> None:
