@@ -283,7 +283,7 @@ class MaterializerRegistry:
     def _plan(self, cls: type) -> _TypePlan:
         """The dispatch plan of `cls`, made again once the registry changes or a module is
         imported that a handled name waited for."""
-        if self._pending and any(module in sys.modules for module in self._pending):
+        if self._pending and not sys.modules.keys().isdisjoint(self._pending):
             with self._planning:
                 self._plans.clear()
                 self._pending = frozenset()  # filled again by the `_resolve` calls of new plans
