@@ -100,22 +100,27 @@ class OverlappedHash:
 
     def __init__(self, depth: int = 4, algorithm: str | None = None) -> None:
         self._hash = new_hash(algorithm)
-        self._chunks: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._depth = depth
+        self._chunks: queue.Queue[Any] | None = None
+        """Chunks for the second thread, made with it by the first `update` (and both ended by
+        `hexdigest`): a small file, hashed only with `update_here`, needs neither."""
         self._thread: threading.Thread | None = None
 
     def update(self, chunk: Any) -> None:
-        if self._thread is None:
+        chunks = self._chunks
+        if chunks is None:
+            chunks = self._chunks = queue.Queue(maxsize=self._depth)
             self._thread = threading.Thread(
-                target=self._run, name="flow-artifacts-hash", daemon=True
+                target=self._run, args=(chunks,), name="flow-artifacts-hash", daemon=True
             )
             self._thread.start()
-        self._chunks.put(chunk)
+        chunks.put(chunk)
 
-    def _run(self) -> None:
-        while (chunk := self._chunks.get()) is not None:
+    def _run(self, chunks: queue.Queue[Any]) -> None:
+        while (chunk := chunks.get()) is not None:
             self._hash.update(chunk)
             del chunk  # the caller may resize or reuse it once `wait` returns
-            self._chunks.task_done()
+            chunks.task_done()
 
     def update_here(self, chunk: Any) -> None:
         """Hash `chunk` in the caller's thread, after every chunk given before it: while it is
@@ -125,15 +130,15 @@ class OverlappedHash:
 
     def wait(self) -> None:
         """Return once every chunk given so far is hashed (and no longer referenced)."""
-        if self._thread is not None:
+        if self._chunks is not None:
             self._chunks.join()
 
     def hexdigest(self) -> str:
         """The digest of every chunk given, once the second thread has hashed them all."""
-        if self._thread is not None:
+        if self._chunks is not None and self._thread is not None:
             self._chunks.put(None)
             self._thread.join()
-            self._thread = None
+            self._chunks = self._thread = None
         return self._hash.hexdigest()
 
 

@@ -17,6 +17,7 @@ LATEST = "latest"
 """The reserved tag: `project/name:latest` always means the newest version, so nobody can set it."""
 GLOB_CHARS = "[]*?"
 """Refused in new names (`validate_new_name`): fsspec reads them as glob patterns."""
+_GLOB = re.compile(f"[{re.escape(GLOB_CHARS)}]")
 _FORBIDDEN_CHARS = {
     "/": "a slash",
     "\\": "a backslash",
@@ -72,8 +73,8 @@ def validate_new_name(value: object, field: str = "name") -> str:
     the store never passes them to a globbing call.
     """
     name = validate_name(value, field)
-    found = sorted(set(GLOB_CHARS) & set(name))
-    if found:
+    if _GLOB.search(name):
+        found = sorted(set(GLOB_CHARS) & set(name))
         raise InvalidName(
             f"invalid {field} {value!r:.80}: it contains {' '.join(repr(c) for c in found)}, "
             "which file systems read as patterns. Use letters, digits, '-', '_' and '.'."

@@ -28,19 +28,26 @@ class NoProgress:
 
 
 class _LazyBar:
-    """A tqdm bar created only when the bytes counted reach `THRESHOLD`."""
+    """A tqdm bar created only when the bytes counted reach `THRESHOLD`, if bars are on then:
+    whether they are (the setting, a terminal on stderr) is looked up only for such transfers,
+    never for the many small ones."""
 
-    def __init__(self, description: str, total: int | None) -> None:
+    def __init__(self, description: str, total: int | None, progress: bool | None) -> None:
         self._description = description
         self._total = total
+        self._progress = progress
         self._count = 0
         self._bar: Any = None
+        self._decided = False
 
     def update(self, n: int) -> None:
         self._count += n
         if self._bar is not None:
             self._bar.update(n)
-        elif self._count >= THRESHOLD:
+        elif self._count >= THRESHOLD and not self._decided:
+            self._decided = True
+            if not progress_enabled(self._progress):
+                return
             from tqdm import tqdm
 
             self._bar = tqdm(
@@ -66,6 +73,6 @@ def progress_enabled(progress: bool | None = None) -> bool:
 
 def progress_bar(description: str, total: int | None = None, progress: bool | None = None) -> Any:
     """A byte-counting bar on stderr, or a `NoProgress` when bars are off or `total` is small."""
-    if not progress_enabled(progress) or (total is not None and total < THRESHOLD):
+    if progress is False or (total is not None and total < THRESHOLD):
         return NoProgress()
-    return _LazyBar(description, total)
+    return _LazyBar(description, total, progress)

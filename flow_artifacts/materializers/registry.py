@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from ..errors import (
 from .base import Materializer
 
 ChooseHook = Callable[[Any, list[str]], "str | None"]
+_MAX_PLANS = 1024
+"""Dispatch plans kept, one per type seen: a bound for programs that make classes as they run."""
 _TIE_FIX = (
     "choose one with materializer=..., a stack override (materializers: {type: id}), or a "
     "higher `priority` on the plugin's materializer"
@@ -35,6 +38,21 @@ def _highest(materializers: list[Materializer]) -> list[Materializer]:
 
 def dotted_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+@dataclass(frozen=True)
+class _TypePlan:
+    """What dispatch for one type needs that does not depend on the value: worked out once per
+    type, so that a call only runs the value checks (`accepts`, the plugins' hook)."""
+
+    type_name: str
+    levels: tuple[tuple[int, type, tuple[Materializer, ...]], ...]
+    """(depth in the MRO, class, materializers handling it in registration order), for each
+    class of the MRO that some materializer handles."""
+    candidates: tuple[str, ...]
+    """Ids of the materializers handling any class of the MRO, in registration order."""
+    override_keys: tuple[str, ...]
+    """Names a stack override may use for the type, nearest class first."""
 
 
 @dataclass
@@ -104,6 +122,13 @@ class MaterializerRegistry:
         self._by_id: dict[str, Materializer] = {}
         self._owner: dict[str, str] = {}
         self._resolved: dict[str, type | None] = {}
+        self._pending: frozenset[str] = frozenset()
+        """Top-level modules of handled names not resolved yet: importing one may change a plan
+        (replaced, never changed, so that a lock-free reader can iterate it)."""
+        self._plans: dict[type, _TypePlan] = {}
+        self._planning = threading.RLock()
+        """Held while plans are made or dropped, so none is kept that a concurrent import or
+        registration made stale (reentrant: resolving a name imports, and an import runs code)."""
         self._choose_hook = choose_hook
 
     def register(self, materializer: type[Materializer] | Materializer, *, plugin: str) -> None:
@@ -122,8 +147,10 @@ class MaterializerRegistry:
                 f"and by plugin {plugin!r}. Uninstall or block one of them with "
                 "FLOW_ARTIFACTS_DISABLE_PLUGINS."
             )
-        self._by_id[mid] = instance
-        self._owner[mid] = plugin
+        with self._planning:
+            self._by_id[mid] = instance
+            self._owner[mid] = plugin
+            self._plans.clear()
 
     def get(self, materializer_id: str) -> Materializer:
         try:
@@ -168,7 +195,7 @@ class MaterializerRegistry:
                 "materializer=..., or allow the pickle fallback."
             )
         if chosen.uses_pickle:
-            safer = self._dispatch(obj, allow_pickle=False, considered=[])
+            safer = self._dispatch(obj, self._plan(type(obj)), allow_pickle=False, considered=[])
             if safer is not None:
                 warnings.warn(
                     f"{explanation.type_name} is pickled by {chosen.id!r} although {safer.id!r} "
@@ -186,20 +213,20 @@ class MaterializerRegistry:
         overrides: Mapping[str, str] | None = None,
         allow_pickle: bool = True,
     ) -> Explanation:
-        type_name = dotted_name(type(obj))
+        plan = self._plan(type(obj))
+        type_name = plan.type_name
         if materializer is not None:
             return Explanation(type_name, self.get(materializer), "asked for by id")
-        overridden = self._override(type(obj), overrides, type_name)
+        overridden = self._override(plan, overrides)
         if overridden is not None:
             return overridden
-        candidates = [m.id for m in self._by_id.values() if self._handles_any(m, obj)]
         if self._choose_hook is not None:
-            picked = self._choose_hook(obj, candidates)
+            picked = self._choose_hook(obj, list(plan.candidates))
             if picked is not None:
                 return Explanation(type_name, self.get(picked), "chosen by a plugin's hook")
         considered: list[str] = []
         try:
-            chosen = self._dispatch(obj, allow_pickle=allow_pickle, considered=considered)
+            chosen = self._dispatch(obj, plan, allow_pickle=allow_pickle, considered=considered)
         except AmbiguousMaterializer as exc:
             return Explanation(type_name, None, str(exc), considered, error=exc)
         if chosen is None:
@@ -215,19 +242,16 @@ class MaterializerRegistry:
         allow_pickle: bool = True,
     ) -> Explanation:
         """Like `explain`, for a type rather than a value: value checks (`accepts`) are skipped."""
-        type_name = dotted_name(cls)
+        plan = self._plan(cls)
+        type_name = plan.type_name
         if materializer is not None:
             return Explanation(type_name, self.get(materializer), "asked for by id")
-        overridden = self._override(cls, overrides, type_name)
+        overridden = self._override(plan, overrides)
         if overridden is not None:
             return overridden
         fallback = None
-        for depth, base in enumerate(cls.__mro__):
-            matching = [
-                m
-                for m in self._by_id.values()
-                if base in self._handled_types(m) and (allow_pickle or not m.uses_pickle)
-            ]
+        for depth, base, handling in plan.levels:
+            matching = [m for m in handling if allow_pickle or not m.uses_pickle]
             regular = _highest([m for m in matching if not m.fallback])
             fallback = fallback or next((m for m in matching if m.fallback), None)
             if len(regular) > 1:
@@ -245,25 +269,62 @@ class MaterializerRegistry:
             return Explanation(type_name, fallback, f"{fallback.id} is the fallback")
         return Explanation(type_name, None, "no registered type matches")
 
-    def _override(
-        self, cls: type, overrides: Mapping[str, str] | None, type_name: str
-    ) -> Explanation | None:
-        """The stack override for `cls` or its nearest base, by full or top-level dotted name
+    def _override(self, plan: _TypePlan, overrides: Mapping[str, str] | None) -> Explanation | None:
+        """The stack override for the type or its nearest base, by full or top-level dotted name
         (`pyarrow.lib.Table` or `pyarrow.Table`)."""
-        for base in cls.__mro__:
-            for key in (dotted_name(base), f"{base.__module__.split('.')[0]}.{base.__qualname__}"):
-                if overrides and key in overrides:
+        if overrides:
+            for key in plan.override_keys:
+                if key in overrides:
                     return Explanation(
-                        type_name, self.get(overrides[key]), f"stack override for {key}"
+                        plan.type_name, self.get(overrides[key]), f"stack override for {key}"
                     )
         return None
 
+    def _plan(self, cls: type) -> _TypePlan:
+        """The dispatch plan of `cls`, made again once the registry changes or a module is
+        imported that a handled name waited for."""
+        if self._pending and not sys.modules.keys().isdisjoint(self._pending):
+            with self._planning:
+                self._plans.clear()
+                self._pending = frozenset()  # filled again by the `_resolve` calls of new plans
+        try:
+            plan = self._plans.get(cls)
+        except TypeError:  # a metaclass made the type unhashable: plan it at each call
+            with self._planning:
+                return self._make_plan(cls)
+        if plan is None:
+            with self._planning:
+                if len(self._plans) >= _MAX_PLANS:  # types made at run time must not pile up
+                    self._plans.clear()
+                plan = self._plans[cls] = self._make_plan(cls)
+        return plan
+
+    def _make_plan(self, cls: type) -> _TypePlan:
+        handled = {m.id: self._handled_types(m) for m in self._by_id.values()}
+        levels = tuple(
+            (depth, base, handling)
+            for depth, base in enumerate(cls.__mro__)
+            if (handling := tuple(m for m in self._by_id.values() if base in handled[m.id]))
+        )
+        return _TypePlan(
+            type_name=dotted_name(cls),
+            levels=levels,
+            candidates=tuple(m.id for m in self._by_id.values() if any(m in h for *_, h in levels)),
+            override_keys=tuple(
+                key
+                for base in cls.__mro__
+                for key in (
+                    dotted_name(base),
+                    f"{base.__module__.split('.')[0]}.{base.__qualname__}",
+                )
+            ),
+        )
+
     def _dispatch(
-        self, obj: Any, *, allow_pickle: bool, considered: list[str]
+        self, obj: Any, plan: _TypePlan, *, allow_pickle: bool, considered: list[str]
     ) -> Materializer | None:
         fallbacks: list[Materializer] = []
-        for depth, cls in enumerate(type(obj).__mro__):
-            matching = [m for m in self._by_id.values() if cls in self._handled_types(m)]
+        for depth, cls, matching in plan.levels:
             accepted = []
             for m in matching:
                 if m.uses_pickle and not allow_pickle:
@@ -278,7 +339,7 @@ class MaterializerRegistry:
             if len(winners) > 1:
                 ids = ", ".join(f"{m.id} (plugin {self._owner[m.id]!r})" for m in winners)
                 raise AmbiguousMaterializer(
-                    f"{dotted_name(type(obj))} is claimed equally by {ids} at "
+                    f"{plan.type_name} is claimed equally by {ids} at "
                     f"{dotted_name(cls)}; {_TIE_FIX}"
                 )
             if winners:
@@ -303,10 +364,6 @@ class MaterializerRegistry:
         )
         return f"; priority {winner.priority} (plugin {self._owner[winner.id]!r}) over {names}"
 
-    def _handles_any(self, m: Materializer, obj: Any) -> bool:
-        handled = self._handled_types(m)
-        return any(cls in handled for cls in type(obj).__mro__)
-
     def _handled_types(self, m: Materializer) -> tuple[type, ...]:
         return tuple(t for t in (self._resolve(h) for h in m.handles) if t is not None)
 
@@ -316,7 +373,9 @@ class MaterializerRegistry:
         if handled in self._resolved:
             return self._resolved[handled]
         module_name, _, attr = handled.rpartition(".")
-        if module_name.split(".")[0] not in sys.modules:
+        top = module_name.split(".")[0]
+        if top not in sys.modules:
+            self._pending |= {top}
             return None  # nothing of this type can exist yet; resolve again later
         try:
             resolved = getattr(importlib.import_module(module_name), attr)
