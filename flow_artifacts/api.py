@@ -162,15 +162,19 @@ def materialize_many(
         except ArtifactExists:
             # a key's manifest appeared after our bytes (object stores check it only when
             # publishing): withdraw all, and write them once more past the taken keys
-            _withdraw_all(stack, manifests)
-            store.end_batch(batch)
+            try:
+                _withdraw_all(stack, manifests)
+            finally:
+                store.end_batch(batch)
             if attempt:
                 raise
             plan = [(n, o, c, t._replace(artifact_id=_new_id())) for n, o, c, t in plan]
             continue
         except BaseException:
-            _withdraw_all(stack, manifests)
-            store.end_batch(batch)
+            try:
+                _withdraw_all(stack, manifests)
+            finally:
+                store.end_batch(batch)
             raise
         for manifest in manifests:
             store.finish_write(manifest)
@@ -223,11 +227,17 @@ def _withdraw_all(stack: Stack, manifests: list[Manifest]) -> None:
         for manifest in manifests:
             stack.store.abandon_write(manifest)
         return
-    for manifest in manifests:
-        if manifest.id in committed:
-            stack.store.finish_write(manifest)
-        else:
-            stack.store.discard_unpublished(manifest)
+    failure: Exception | None = None
+    for manifest in manifests:  # each one, though another's failed: every write must end
+        try:
+            if manifest.id in committed:
+                stack.store.finish_write(manifest)
+            else:
+                stack.store.discard_unpublished(manifest)
+        except Exception as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
 
 
 def _withdraw(stack: Stack, manifest: Manifest) -> None:

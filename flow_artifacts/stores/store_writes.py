@@ -206,7 +206,11 @@ class StoreWrites(StoreReads):
         the key, our bytes are removed only if they are not where that manifest points (a
         conditional write never let us replace them there).
         """
-        published = self._withdraw_manifest(manifest)
+        try:
+            published = self._withdraw_manifest(manifest)
+        except BaseException:  # its record must expire (never be renewed on): gc settles it
+            self._end_write(self._writes.pop(manifest.id, None), release=False)
+            raise
         removed = True
         if published is None or published.data_path != manifest.data_path:
             removed = self._writer.remove(self._abs(manifest.data_path))
