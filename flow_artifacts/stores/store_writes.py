@@ -271,6 +271,8 @@ class StoreWrites(StoreReads):
             ]  # fmt: skip
             if not holders or any(not r.expired(now) or r.more for r in holders):
                 return False  # a live writer, or a dead batch's record: gc settles the batch
+            if not any(t.data_path == data_rel for r in holders for t in r.targets):
+                return False  # the key's dead writes made other files: these are no one's
             if not self._writer.remove(self._abs(data_rel)):
                 return False
             for record in holders:
