@@ -276,6 +276,8 @@ class StoreWrites(StoreReads):
             if not self._writer.remove(self._abs(data_rel)):
                 return False
             for record in holders:
+                if not any(t.data_path == data_rel for t in record.targets):
+                    continue  # its own leftovers are elsewhere: its record stays, for gc
                 self._writer.remove(self._abs(record.temp))  # its single-file ones: gc's
                 self._writer.remove(self._abs(record.record))
         return True
