@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .materializers.base import Materializer
     from .materializers.registry import Dispatch
     from .stack import Stack, StackLike
+    from .stores.leases import PendingWrite
 
 ArtifactRef = Artifact | str
 
@@ -80,13 +81,13 @@ def materialize(
         except ArtifactExists:
             # the key's manifest appeared after our bytes (object stores check it only when
             # publishing): write once more, at the next versioned key
-            _withdraw(stack, manifest)
+            _withdraw_all(stack, [manifest])
             if versioned:
                 raise
             versioned = True
             continue
         except BaseException:
-            _withdraw(stack, manifest)
+            _withdraw_all(stack, [manifest])
             raise
         store.finish_write(manifest)
         return Artifact(manifest, store=store, stack=stack)
@@ -162,15 +163,13 @@ def materialize_many(
         except ArtifactExists:
             # a key's manifest appeared after our bytes (object stores check it only when
             # publishing): withdraw all, and write them once more past the taken keys
-            _withdraw_all(stack, manifests)
-            store.end_batch(batch)
+            _withdraw_all(stack, manifests, batch)
             if attempt:
                 raise
             plan = [(n, o, c, t._replace(artifact_id=_new_id())) for n, o, c, t in plan]
             continue
         except BaseException:
-            _withdraw_all(stack, manifests)
-            store.end_batch(batch)
+            _withdraw_all(stack, manifests, batch)
             raise
         for manifest in manifests:
             store.finish_write(manifest)
@@ -215,36 +214,37 @@ def _stack(stack: StackLike | None) -> Stack:
     return resolve_stack(stack)
 
 
-def _withdraw_all(stack: Stack, manifests: list[Manifest]) -> None:
-    """`_withdraw` for the writes of one batch, asking the catalog once."""
-    try:
-        committed = {m.id for m in stack.catalog.by_ids([m.id for m in manifests])}
-    except Exception:
-        for manifest in manifests:
-            stack.store.abandon_write(manifest)
-        return
-    for manifest in manifests:
-        if manifest.id in committed:
-            stack.store.finish_write(manifest)
-        else:
-            stack.store.discard_unpublished(manifest)
+def _withdraw_all(
+    stack: Stack, manifests: list[Manifest], batch: PendingWrite | None = None
+) -> None:
+    """Leave no trace of writes whose catalog rows did not commit, so their keys stay writable,
+    asking the catalog once; then `batch` (theirs) ends. Every write ends though another's
+    withdrawal failed (the first failure is raised then).
 
-
-def _withdraw(stack: Stack, manifest: Manifest) -> None:
-    """Leave no trace of a write whose catalog row did not commit, so its key stays writable.
-
-    If the catalog cannot say whether the row committed (say, the connection died during
+    If the catalog cannot say whether the rows committed (say, the connection died during
     COMMIT), nothing is removed: `reindex` or `gc` settle it later.
     """
     try:
-        committed = bool(stack.catalog.by_ids([manifest.id]))
+        committed = {m.id for m in stack.catalog.by_ids([m.id for m in manifests])}
     except Exception:
-        stack.store.abandon_write(manifest)
-        return
-    if committed:
-        stack.store.finish_write(manifest)
-    else:
-        stack.store.discard_unpublished(manifest)
+        committed = None
+    failure: Exception | None = None
+    try:
+        for manifest in manifests:
+            try:
+                if committed is None:
+                    stack.store.abandon_write(manifest)
+                elif manifest.id in committed:
+                    stack.store.finish_write(manifest)
+                else:
+                    stack.store.discard_unpublished(manifest)
+            except Exception as exc:
+                failure = failure or exc
+    finally:
+        if batch is not None:
+            stack.store.end_batch(batch)
+    if failure is not None:
+        raise failure
 
 
 def upload_file(

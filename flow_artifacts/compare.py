@@ -212,13 +212,14 @@ def _content(a: Artifact, b: Artifact) -> dict[str, Any] | None:
         return {"changes": [], "truncated": False, "same": True}
     if max(a.size, b.size) > MAX_CONTENT_BYTES:
         return {"changes": [], "truncated": True, "note": "too large to compare; checksums differ"}
+    raw = [art.open().read() for art in (a, b)]
     try:
-        left, right = (json.loads(art.open().read()) for art in (a, b))
+        left, right = (json.loads(body) for body in raw)
     except ValueError:
         return {"changes": [], "truncated": True, "note": "not JSON; checksums differ"}
-    found = structural(left, right)
-    # equal content under checksums of two algorithms (an old sha256 one and a blake3 one)
-    return {**found, "same": not found["changes"] and not found.get("truncated")}
+    # equal bytes under checksums of two algorithms (an old sha256 one and a blake3 one); a
+    # diff without changes is not enough: `1` and `1.0` compare equal in Python
+    return {**structural(left, right), "same": raw[0] == raw[1]}
 
 
 def find_run(stack: Stack, text: str) -> RunRecord:

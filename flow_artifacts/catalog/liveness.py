@@ -93,11 +93,17 @@ class Heartbeat:
         self._step_runs: set[str] = set()
         self._stop: threading.Event | None = None
         self._needed = renews
+        self._pid = os.getpid()
+        """The process whose thread `_stop` stops: a forked child inherits no thread."""
 
     def open(self, *, run_pk: int | None = None, step_run_id: str | None = None) -> None:
         if not self._needed:
             return
         with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's thread and runs are not ours
+                self._pid, self._stop = os.getpid(), None
+                self._runs.clear()
+                self._step_runs.clear()
             if run_pk is not None:
                 self._runs.add(run_pk)
             if step_run_id is not None:

@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from ..errors import ConfigError
+from ..redact import scrub
 
 MAX_METADATA_BYTES = 64 << 10
 """What `save` may return as format metadata, as JSON: manifests and catalog rows hold it for every
@@ -118,7 +119,10 @@ class Materializer(abc.ABC):
 
 
 def _shown(value: Any) -> str:
-    """A plain value as written, anything else by its type only: a repr may hold secrets."""
-    if value is None or type(value) in (str, int, float, bool):
+    """A plain value as written (a string with any secret it holds by structure masked), anything
+    else by its type only: a repr may hold secrets."""
+    if type(value) is str:
+        return f"{scrub(value)!r:.60}"
+    if value is None or type(value) in (int, float, bool):
         return f"{value!r:.60}"
     return f"a {type(value).__name__}"

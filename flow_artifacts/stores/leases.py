@@ -256,6 +256,8 @@ class PendingWrite:
         with self._lock:
             if self._ended:
                 raise StoreError(f"the write of {target.key!r} already ended")
+            if self._recorded and self._cut_off():  # putting the record would revive it
+                raise self._lost(target.key)
             targets = [t for t in self.targets if t != replacing and t != target]
             self.targets = [*targets, target]
             if self._recorded:
@@ -275,11 +277,13 @@ class PendingWrite:
         """Raise if the lease may have lapsed: the write (of `key`, for a batch's) must not
         publish anything more."""
         if self._cut_off():
-            key = key or self.targets[0].key
-            raise StoreError(
-                f"writing artifact {key!r} lost its lease (the store could not be reached "
-                f"for {self.lease_seconds / 2:g}s), so gc may treat it as dead; write it again"
-            )
+            raise self._lost(key or self.targets[0].key)
+
+    def _lost(self, key: str) -> StoreError:
+        return StoreError(
+            f"writing artifact {key!r} lost its lease (the store could not be reached "
+            f"for {self.lease_seconds / 2:g}s), so gc may treat it as dead; write it again"
+        )
 
     def end(self, *, release: bool) -> None:
         """Stop renewing. With `release`, remove the record: what the write made is settled

@@ -20,6 +20,8 @@ from fsspec.spec import AbstractBufferedFile
 
 PART_SIZE = 8 << 20
 """Parts of the filesystem's block size (s3fs: `default_block_size`), but no larger than this."""
+MIN_PART_SIZE = 5 << 20
+"""Nor smaller than this: S3 refuses to complete an upload with a smaller part but the last."""
 CONCURRENCY = 6
 """Parts uploading at once (or s3fs's `max_concurrency`, if that is lower)."""
 GROW_EVERY = 1000
@@ -38,6 +40,7 @@ class PartsFileSystem:
             return self._fs.open(path, mode, **kwargs)
         fs = self._fs
         size = min(int(kwargs.get("block_size") or fs.default_block_size), PART_SIZE)
+        size = max(size, MIN_PART_SIZE)
         concurrency = min(getattr(fs, "max_concurrency", CONCURRENCY), CONCURRENCY)
         return ConcurrentUpload(fs, fs._strip_protocol(path), mode, size, concurrency)
 

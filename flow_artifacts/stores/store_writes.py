@@ -206,7 +206,11 @@ class StoreWrites(StoreReads):
         the key, our bytes are removed only if they are not where that manifest points (a
         conditional write never let us replace them there).
         """
-        published = self._withdraw_manifest(manifest)
+        try:
+            published = self._withdraw_manifest(manifest)
+        except BaseException:  # its record must expire (never be renewed on): gc settles it
+            self._end_write(self._writes.pop(manifest.id, None), release=False)
+            raise
         removed = True
         if published is None or published.data_path != manifest.data_path:
             removed = self._writer.remove(self._abs(manifest.data_path))
@@ -267,9 +271,13 @@ class StoreWrites(StoreReads):
             ]  # fmt: skip
             if not holders or any(not r.expired(now) or r.more for r in holders):
                 return False  # a live writer, or a dead batch's record: gc settles the batch
+            if not any(t.data_path == data_rel for r in holders for t in r.targets):
+                return False  # the key's dead writes made other files: these are no one's
             if not self._writer.remove(self._abs(data_rel)):
                 return False
             for record in holders:
+                if not any(t.data_path == data_rel for t in record.targets):
+                    continue  # its own leftovers are elsewhere: its record stays, for gc
                 self._writer.remove(self._abs(record.temp))  # its single-file ones: gc's
                 self._writer.remove(self._abs(record.record))
         return True
