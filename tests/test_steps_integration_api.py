@@ -146,3 +146,26 @@ def test_a_flow_run_resumed_in_another_process_goes_on_in_its_run(local_stack):
     steps = local_stack.catalog.step_runs_of_run("demo", "flow-run-9")
     assert sorted(s.step for s in steps) == ["train", "train_2"]
     assert local_stack.catalog.run("demo", "flow-run-9").status == "completed"
+
+
+def test_a_failed_run_resumed_reads_running_without_its_earlier_end(local_stack):
+    with pytest.raises(RuntimeError), fa.run(project="demo", run_id="flow-run-10") as first:
+        first.finish_step(first.start_step("train"))
+        raise RuntimeError("worker lost")
+    failed = local_stack.catalog.run("demo", "flow-run-10")
+    assert failed.status == "failed" and failed.ended is not None and failed.error
+    resumed = fa.Run(project="demo", run_id="flow-run-10")
+    resumed.start(resume=True)
+    running = local_stack.catalog.run("demo", "flow-run-10")
+    assert running.status == "running"
+    assert running.ended is None and not running.error  # the earlier attempt's end is not its
+    resumed.finish()
+    done = local_stack.catalog.run("demo", "flow-run-10")
+    assert done.status == "completed" and done.ended is not None and not done.error
+    # the store alone gives the same run: its journal replays both attempts in order
+    rebuilt = fa.Stack(
+        store=fa.ArtifactStore(local_stack.store.url), catalog=fa.Catalog("sqlite://")
+    )
+    fa.reindex(stack=rebuilt)
+    replayed = rebuilt.catalog.run("demo", "flow-run-10")
+    assert (replayed.status, replayed.ended, replayed.error) == ("completed", done.ended, None)

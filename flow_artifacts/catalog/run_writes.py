@@ -240,7 +240,8 @@ def start_run_row(
     conn: Connection, fields: Mapping[str, Any], at: datetime, *, take_over: bool = True
 ) -> None:
     """Open a run; with `take_over`, a row left by an earlier run of this id with no steps (see
-    `Run`) becomes this one. Only a run opened by a process of ours has a writer and heartbeat."""
+    `Run`), or one resumed, becomes this one: running, without the end of an earlier attempt.
+    Only a run opened by a process of ours has a writer and heartbeat."""
     insert_ignore(conn, t.projects, [{"name": fields["project"], "created": at}])
     run = {k: fields[k] for k in ("project", "run_id", "name", "pipeline", "status")}
     pid = fields.get("pid")
@@ -250,7 +251,7 @@ def start_run_row(
         conn.execute(
             update(t.runs)
             .where(t.runs.c.project == fields["project"], t.runs.c.run_id == fields["run_id"])
-            .values(status=fields["status"], **writer)
+            .values(status=fields["status"], ended=None, error=None, **writer)
         )
 
 
