@@ -266,12 +266,14 @@ class HashingWriter:
             return
         from fsspec.implementations.local import LocalFileSystem
 
-        if self._raw is not None:
+        if self._raw is None:  # a small file: hashed whole, by this writer's own hash
+            self._hash.update_here(self._pending)
+        else:
             self._flush()
-            hexdigest = self._hash.hexdigest()
+        hexdigest = self._hash.hexdigest()  # and the hashing thread of a large one ended
+        if self._raw is not None:
             self._raw.close()
         elif isinstance(self._fs, LocalFileSystem):
-            hexdigest = hexdigest_of(self._pending)
             # one open and one write: fsspec's local file object costs more than the write
             path = self._fs._strip_protocol(self._path)
             if self._fs.auto_mkdir:
@@ -279,7 +281,6 @@ class HashingWriter:
             with open(path, "xb" if self._exclusive else "wb") as f:
                 f.write(self._pending)
         else:
-            hexdigest = hexdigest_of(self._pending)
             mode = "create" if self._exclusive else "overwrite"
             self._fs.pipe_file(self._path, bytes(self._pending), mode=mode)
         self.closed = True
