@@ -45,7 +45,7 @@ def find_stack_file(start: Path) -> Path | None:
     seen: list[tuple[str, bool, _State]] = []
     found = None
     for folder, info in _folders(os.fspath(start)):
-        seen.append((folder, False, (info.st_ino, info.st_dev, info.st_mtime_ns, 0, 0)))
+        seen.append((folder, False, _folder_state(info)))
         candidate = os.path.join(folder, FILE_NAME)
         if os.path.isfile(candidate):
             path = Path(candidate)
@@ -85,9 +85,14 @@ def _state(path: str, link: bool) -> _State:
         info = os.lstat(path) if link else os.stat(path)
     except OSError:
         return None
-    if not link and stat.S_ISDIR(info.st_mode):  # a folder walked: its entries' changes
-        return (info.st_ino, info.st_dev, info.st_mtime_ns, 0, 0)
+    if not link and stat.S_ISDIR(info.st_mode):
+        return _folder_state(info)
     return (info.st_ino, info.st_dev, info.st_mtime_ns, info.st_ctime_ns, info.st_mode)
+
+
+def _folder_state(info: os.stat_result) -> _State:
+    """A folder walked, as its entries' changes show in it: inode, device, mtime."""
+    return (info.st_ino, info.st_dev, info.st_mtime_ns, 0, 0)
 
 
 def nothing_to_open(cwd: Path) -> bool:
