@@ -30,7 +30,8 @@ from .transfer import iter_chunks
 from .unnamed import create_whole
 
 Written = tuple[dict[str, Any], bool, dict[str, tuple[str, int]]]
-"""(the materializer's metadata, whether it wrote a directory, relative path -> (sha256, size))."""
+"""(the materializer's metadata, whether it wrote a directory, relative path -> (hex digest, size)),
+the digests of the algorithm of new checksums."""
 
 
 @dataclass(frozen=True)
