@@ -46,6 +46,7 @@ _EXPORTS = {
     "DaskExecutor": "steps.executors",
     "RayExecutor": "steps.executors",
     "StepHandle": "steps.distributed",
+    "StackSpec": "steps.stack_spec",
     "Reference": "steps.arguments",
     "Outputs": "steps.outputs",
     "StepOutputError": "steps.outputs",

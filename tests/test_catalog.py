@@ -300,7 +300,7 @@ class _Workers(fa.Executor):
 
 
 def test_runs_on_other_machines_need_a_catalog_they_can_share(stack, catalog_backend):
-    from flow_artifacts.steps.distributed import check_shareable
+    from flow_artifacts.steps.stack_spec import check_shareable
 
     remote = _Workers("10.9.8.7")
     expected = "sqlite" if catalog_backend == "sqlite" else "postgresql"

@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from .context import Run
 from .distributed_worker import StepTask, Stored, TaskResult, Upstream, run_task
 from .outputs import Outputs
-from .stack_spec import StackSpec, check_shareable
+from .stack_spec import StackSpec
 from .step_run import StepRun
 
 if TYPE_CHECKING:
@@ -37,8 +37,7 @@ def submit(run: Run, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) 
 
         assert run.stack is not None and run.executor is not None
         engine = resolve_executor(run.executor, run.stack.plugins)
-        check_shareable(run.stack, engine)
-        run.submissions = Submissions(run, engine, StackSpec.of(run.stack))
+        run.submissions = Submissions(run, engine, StackSpec.for_workers(run.stack, engine))
     return run.submissions.submit(step, args, kwargs)
 
 

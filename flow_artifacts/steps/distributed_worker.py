@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..artifact import Artifact
 from .context import Run, _current, log
 from .outputs import Outputs
-from .stack_spec import StackSpec, worker_stack
+from .stack_spec import StackSpec
 from .tracking import trackable
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def run_task(task: StepTask, *upstream: TaskResult) -> TaskResult:
     """Run one step on a worker, as a local call in the run would, and return references."""
     from .execute import call_in_run
 
-    stack = worker_stack(task.stack)
+    stack = task.stack.opened()
     run = Run(project=task.project, pipeline=task.pipeline, cache=task.cache, run_id=task.run_id)
     run.stack, run.recording, run.status = stack, True, "running"
     earlier = stack.catalog.step_run_named(task.project, task.run_id, task.step_run)

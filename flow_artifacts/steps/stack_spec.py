@@ -3,6 +3,8 @@
 A stack read from a file travels as the file's path and stack name; a stack built in code travels
 as its settings only when it holds no secret and no storage options. Each worker process opens a
 spec once (`${VAR}` expanded from its own environment) and keeps it open for later tasks.
+`StackSpec` is public: an integration whose framework runs steps in other processes (a Prefect
+task runner's workers) ships its stack the same way (`for_workers`, then `opened` there).
 """
 
 from __future__ import annotations
@@ -28,6 +30,14 @@ class StackSpec:
     file: str | None = None
     name: str | None = None
     settings: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def for_workers(cls, stack: Stack, executor: Executor | None = None) -> StackSpec:
+        """How worker processes open `stack`; `ConfigError` when they cannot reach it (in
+        memory) or it holds secrets. `executor`: the engine whose workers these are, when
+        flow_artifacts drives it (a SQLite catalog is then refused if they run elsewhere)."""
+        check_shareable(stack, executor)
+        return cls.of(stack)
 
     @classmethod
     def of(cls, stack: Stack) -> StackSpec:
@@ -64,6 +74,10 @@ class StackSpec:
         }
         return cls(settings=tuple(sorted(settings.items())))
 
+    def opened(self) -> Stack:
+        """This process's stack of the spec, opened at its first use (see `worker_stack`)."""
+        return worker_stack(self)
+
     def open(self) -> Stack:
         from ..catalog import Catalog
         from ..stack import Stack
@@ -92,8 +106,9 @@ def _raw_store_url(stack: Stack) -> str:
     return str(stack.store.url)
 
 
-def check_shareable(stack: Stack, executor: Executor) -> None:
-    """Refuse a stack that the executor's workers cannot all reach."""
+def check_shareable(stack: Stack, executor: Executor | None) -> None:
+    """Refuse a stack that the executor's workers cannot all reach (of an engine not known,
+    None: the checks that do not depend on where its workers run)."""
     protocol = stack.store.fs.protocol
     protocols = protocol if isinstance(protocol, (tuple, list)) else (protocol,)
     if "memory" in protocols:
@@ -107,7 +122,7 @@ def check_shareable(stack: Stack, executor: Executor) -> None:
             f"stack {stack.name!r} has an in-memory SQLite catalog, which worker processes "
             "cannot see; use a SQLite file or PostgreSQL"
         )
-    if backend == "sqlite" and executor.multi_machine():
+    if backend == "sqlite" and executor is not None and executor.multi_machine():
         raise ConfigError(
             f"stack {stack.name!r} has a SQLite catalog, but {executor.name} workers run on "
             "other machines, where that file is not shared safely; use PostgreSQL "

@@ -38,6 +38,9 @@ _MAX_JOINED = 32
 PROJECT_ATTRIBUTE = "flow_artifacts_project"
 """Set on a `flow_artifacts_prefect.flow`'s function: its project, which travels with the flow
 (and its copies, `with_options`) to a task runner's workers."""
+STACK_ATTRIBUTE = "flow_artifacts_stack"
+"""Set on a `flow_artifacts_prefect.flow`'s function: its `shipping.FlowStack`, which travels
+likewise."""
 _lock = threading.Lock()
 _open: dict[str, FlowRun] = {}
 _joined: OrderedDict[str, FlowRun] = OrderedDict()
@@ -136,13 +139,17 @@ def current_flow_run(project: str | None = None, stack: Any = None) -> FlowRun |
 
 def _joined_run(context: Any) -> FlowRun:
     """The run the task run executing here joined (called with `_lock` held): of the flow's
-    project (`PROJECT_ATTRIBUTE`, else the stack's), on this process's active stack."""
+    project (`PROJECT_ATTRIBUTE`, else the stack's), on the flow's stack (`STACK_ATTRIBUTE`,
+    else this process's active stack)."""
     task_context = TaskRunContext.get()
     task_run = task_context.task_run if task_context is not None else None
     key = str(task_run.id) if task_run is not None else str(context.flow_run.id)
     run = _joined.get(key)
     if run is None:
-        run = FlowRun(context, getattr(context.flow.fn, PROJECT_ATTRIBUTE, None), None, task_run)
+        given = getattr(context.flow.fn, STACK_ATTRIBUTE, None)
+        stack = given.in_worker() if given is not None else None
+        project = getattr(context.flow.fn, PROJECT_ATTRIBUTE, None)
+        run = FlowRun(context, project, stack, task_run)
         run.join()
         _joined[key] = run
         while len(_joined) > _MAX_JOINED:  # a worker outlives its task runs

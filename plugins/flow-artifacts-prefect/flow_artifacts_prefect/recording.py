@@ -19,7 +19,8 @@ from prefect.context import TaskRunContext
 
 import flow_artifacts as fa
 
-from .flow_runs import PROJECT_ATTRIBUTE, FlowRun, current_flow_run, safe_name
+from .flow_runs import PROJECT_ATTRIBUTE, STACK_ATTRIBUTE, FlowRun, current_flow_run, safe_name
+from .shipping import FlowStack
 
 log = logging.getLogger("flow_artifacts_prefect")
 
@@ -32,17 +33,20 @@ def flow(
     **options: Any,
 ) -> Any:
     """`prefect.flow` (same options), whose runs record into `project` on `stack` (default: the
-    active stack and its project), from the flow's start, even when no step runs."""
+    active stack and its project), from the flow's start, even when no step runs; a task
+    runner's workers record into them too (the stack travels as its definition: `shipping`)."""
+    given = FlowStack(stack)  # the body holds this, never the stack: Prefect pickles the body
 
     def decorate(func: Callable[..., Any]) -> Any:
         _refuse_async(func)
 
         @functools.wraps(func)
         def body(*args: Any, **kwargs: Any) -> Any:
-            current_flow_run(project, stack)
+            current_flow_run(project, given.stack)
             return func(*args, **kwargs)
 
-        setattr(body, PROJECT_ATTRIBUTE, project)  # travels with the flow to workers
+        setattr(body, PROJECT_ATTRIBUTE, project)  # both travel with the flow to workers
+        setattr(body, STACK_ATTRIBUTE, given)
         return prefect.flow(body, **options)
 
     return decorate(fn) if fn is not None else decorate
