@@ -4,9 +4,11 @@ Prefect server on a temporary database)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -278,6 +280,32 @@ def test_concurrent_async_steps_record_into_one_run(stack):
     assert {"doubled", "doubled_2"} <= set(steps) and len(steps) == 3
     assert steps["doubled"].inputs == steps["doubled_2"].inputs == [frame.id]
     assert steps["doubled"].outputs != steps["doubled_2"].outputs
+
+
+@prefect.flow
+async def threaded(n: int) -> int:
+    frame = load_frame(n)
+    # a thread and an executor do not carry the context: each runs the step in a copy of it
+    done: list[pd.DataFrame] = []
+    thread = threading.Thread(
+        target=contextvars.copy_context().run, args=(lambda: done.append(doubled(frame)),)
+    )
+    thread.start()
+    thread.join()
+    loop = asyncio.get_running_loop()
+    again = await loop.run_in_executor(None, contextvars.copy_context().run, doubled, frame)
+    return int(done[0]["x"].sum() + again["x"].sum())
+
+
+def test_steps_in_threads_given_a_copy_of_the_context_record_into_the_flow_run(stack):
+    state = asyncio.run(threaded(3, return_state=True))
+    assert state.is_completed() and state.result() == 12
+    (run,) = stack.catalog.runs(stack.project)
+    assert run.run_id == str(state.state_details.flow_run_id) and run.status == "completed"
+    steps = {s.step: s for s in stack.catalog.step_runs_of_run(stack.project, run.run_id)}
+    frame = fa.get_artifact(f"store://{stack.project}/load_frame")
+    assert {"doubled", "doubled_2"} <= set(steps) and len(steps) == 3
+    assert steps["doubled"].inputs == steps["doubled_2"].inputs == [frame.id]
 
 
 def test_a_failing_async_flow_records_a_failed_run(stack):

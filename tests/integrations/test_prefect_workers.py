@@ -5,9 +5,14 @@ no secret of that stack reaches Prefect."""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+import socket
+
 import cloudpickle
 import pytest
 from flow_artifacts_prefect import flow
+from flow_artifacts_prefect.flow_runs import STACK_ATTRIBUTE
 from prefect.client.orchestration import get_client
 from prefect.testing.utilities import prefect_test_harness
 
@@ -151,3 +156,14 @@ def test_a_stack_workers_cannot_open_fails_their_steps_saying_what_to_do(
     assert stack.catalog.step_runs_of_run(PROJECT, run.run_id) == []  # none elsewhere either
     assert DB_PASSWORD.encode() not in shipped
     assert DB_PASSWORD not in persisted_by_prefect(flow_run_id)
+
+
+def test_a_sqlite_catalog_reached_from_another_machine_is_refused(tmp_path):
+    stack = fa.Stack.local(tmp_path / "given", project=PROJECT)
+    given = getattr(flow(spread.fn, stack=stack).fn, STACK_ATTRIBUTE)
+    arrived = pickle.loads(cloudpickle.dumps(given))  # as a worker unpickles it
+    assert arrived.shipped.sqlite_host == socket.gethostname()
+    assert arrived.in_worker().catalog.url == stack.catalog.url  # on this machine: the same
+    elsewhere = dataclasses.replace(arrived.shipped, sqlite_host="another-machine")
+    with pytest.raises(fa.ConfigError, match="SQLite file on another-machine.*use PostgreSQL"):
+        elsewhere.open()

@@ -4,44 +4,74 @@ Prefect sends the flow (and so its function, which holds a `FlowStack`) with eve
 Ray task runner runs in another process. What travels is the stack's definition
 (`fa.StackSpec`: a stack file's path and name, or the settings of a stack without secrets),
 never the stack object, its secrets or its open engines; a worker opens it once. A stack that
-workers cannot reach or that holds secrets travels as the reason it cannot, and a worker step
-fails with it, rather than recording into the worker's own stack.
+workers cannot use travels as the reason, and a step in a worker fails with it rather than
+recording into the worker's own stack: one that holds secrets in code or lives in memory, or a
+SQLite catalog reached from another machine (where that file is not shared safely).
 """
 
 from __future__ import annotations
 
+import socket
 import threading
-from typing import Any
+from dataclasses import dataclass
 
 import flow_artifacts as fa
 
 
+@dataclass(frozen=True)
+class Shipped:
+    """What a worker gets: the stack's spec, or why it has none; for a SQLite catalog, the
+    machine whose file it is."""
+
+    spec: fa.StackSpec | None
+    refusal: str | None = None
+    sqlite_host: str | None = None
+
+    def open(self) -> fa.Stack:
+        """The stack, opened once in this worker process; `ConfigError` if it cannot be used."""
+        if self.spec is None:
+            raise fa.ConfigError(
+                f"the task runner's workers cannot use this flow's stack: {self.refusal}"
+            )
+        if self.sqlite_host is not None and self.sqlite_host != socket.gethostname():
+            raise fa.ConfigError(
+                f"the task runner's workers cannot use this flow's stack: its catalog is a SQLite "
+                f"file on {self.sqlite_host}, and this worker runs on {socket.gethostname()}, "
+                "where that file is not shared safely; use PostgreSQL "
+                "(catalog: {url: postgresql+psycopg://...}), or workers on that machine only"
+            )
+        return self.spec.opened()
+
+
 class FlowStack:
-    """The stack of a `flow` (None: the active one). In the flow's process it is the stack given;
-    unpickled in a worker, its definition, or the reason it has none."""
+    """The stack of a `flow` (None: the active one). Pickled, it becomes its `Shipped` form;
+    `in_worker` is what a task run in another process or thread records into."""
 
     def __init__(self, stack: fa.Stack | str | None) -> None:
         self.stack = stack
         self._lock = threading.Lock()
-        self._shipped: tuple[fa.Stack, tuple[Any, ...]] | None = None
+        self._shipped: tuple[fa.Stack, Shipped] | None = None
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         if self.stack is None:
             return FlowStack, (None,)
-        return _arrived, self._shipping()
+        return _WorkerStack, (self._shipping(),)
 
-    def _shipping(self) -> tuple[fa.StackSpec | None, str | None]:
-        """(spec, None), or (None, why workers cannot open the stack); made once per stack."""
+    def _shipping(self) -> Shipped:
+        """The stack's `Shipped` form, made once per stack (a stack file changed: again)."""
         with fa.use_stack(self.stack) as stack:  # a file spec resolves here, not in the worker
             pass
         with self._lock:
             if self._shipped is None or self._shipped[0] is not stack:
                 try:
-                    shipped: tuple[Any, ...] = (fa.StackSpec.for_workers(stack), None)
+                    spec = fa.StackSpec.for_workers(stack)
                 except fa.ConfigError as refused:
-                    shipped = (None, str(refused))
+                    shipped = Shipped(None, str(refused))
+                else:
+                    sqlite = stack.catalog.backend == "sqlite"
+                    shipped = Shipped(spec, None, socket.gethostname() if sqlite else None)
                 self._shipped = (stack, shipped)
-            return self._shipped[1]  # type: ignore[return-value]
+            return self._shipped[1]
 
     def in_worker(self) -> fa.Stack | str | None:
         """The stack a task runner's worker records into (None: its active one). Not pickled,
@@ -50,22 +80,14 @@ class FlowStack:
 
 
 class _WorkerStack(FlowStack):
-    """A `FlowStack` unpickled in a worker: the stack's definition, or why it has none."""
+    """A `FlowStack` unpickled in a worker: its `Shipped` form."""
 
-    def __init__(self, spec: fa.StackSpec | None, refusal: str | None) -> None:
+    def __init__(self, shipped: Shipped) -> None:
         super().__init__(None)
-        self._spec, self._refusal = spec, refusal
+        self.shipped = shipped
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return _arrived, (self._spec, self._refusal)
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return _WorkerStack, (self.shipped,)
 
-    def in_worker(self) -> fa.Stack | None:
-        if self._spec is None:
-            raise fa.ConfigError(
-                f"this flow's stack cannot be used by the task runner's workers: {self._refusal}"
-            )
-        return self._spec.opened()
-
-
-def _arrived(spec: fa.StackSpec | None, refusal: str | None) -> _WorkerStack:
-    return _WorkerStack(spec, refusal)
+    def in_worker(self) -> fa.Stack:
+        return self.shipped.open()
