@@ -269,6 +269,18 @@ def test_choosing_a_missing_stack_lists_the_stacks(tmp_path, monkeypatch):
         fa.get_stack()
 
 
+def test_a_connection_url_given_as_a_stack_keeps_its_password_out_of_the_error(monkeypatch):
+    # a careless `stack=` (or FLOW_ARTIFACTS_STACK) naming a DSN instead of a stack file
+    for spec in ("postgresql://flow:pw-7e1d9a@db/flow", "postgresql://flow:pw-7e1d9a@db/flow#x"):
+        with pytest.raises(fa.ConfigError, match="give the path of a stack file") as raised:
+            fa.use_stack(spec).__enter__()
+        assert "pw-7e1d9a" not in str(raised.value)
+        monkeypatch.setenv("FLOW_ARTIFACTS_STACK", spec)
+        with pytest.raises(fa.ConfigError) as raised:
+            fa.get_stack()
+        assert "FLOW_ARTIFACTS_STACK" in str(raised.value) and "pw-7e1d9a" not in str(raised.value)
+
+
 def test_alias_bombs_are_refused_before_they_expand(tmp_path):
     lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Union
 from ..errors import ConfigError, FlowArtifactsError, shown_path
 from ..materializers.registry import Dispatch
 from ..plugins import PluginHost, default_plugin_host
-from ..redact import redact_url
+from ..redact import redact_url, secret_values
 from ..redact import scrub as scrub_secrets
 from ..stores.store import ArtifactStore
 from ..template import DEFAULT_TEMPLATE, PathTemplate
@@ -231,17 +231,23 @@ class _StackCache:
             found = find_stack_file(cwd)
             if found is None:
                 raise ConfigError(
-                    f"{origin}={spec!r} names stack {name!r}, but there is no {FILE_NAME} in "
-                    "the current folder or its parents"
+                    scrub_secrets(
+                        f"{origin}={spec!r} names stack {name!r}, but there is no {FILE_NAME} "
+                        "in the current folder or its parents",
+                        secret_values(spec),
+                    )
                 )
             return self.from_file(found, name or None)
         path = Path(path_text).expanduser()
         path = path if path.is_absolute() else cwd / path
         if not path.is_file():
             what = "is a folder, not a stack file" if path.is_dir() else "does not exist"
-            raise ConfigError(
-                f"{origin}={spec!r}: {shown_path(path)} {what}; give the path of a stack file "
-                "(FILE or FILE#NAME)"
+            raise ConfigError(  # a DSN given by mistake keeps its password out of the error
+                scrub_secrets(
+                    f"{origin}={spec!r}: {shown_path(path)} {what}; give the path of a stack "
+                    "file (FILE or FILE#NAME)",
+                    secret_values(spec),
+                )
             )
         return self.from_file(path, name or None)
 
