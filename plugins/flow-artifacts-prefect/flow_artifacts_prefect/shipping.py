@@ -59,8 +59,11 @@ class FlowStack:
 
     def _shipping(self) -> Shipped:
         """The stack's `Shipped` form, made once per stack (a stack file changed: again)."""
-        with fa.use_stack(self.stack) as stack:  # a file spec resolves here, not in the worker
-            pass
+        try:
+            with fa.use_stack(self.stack) as stack:  # a file spec resolves here, not in a worker
+                pass
+        except fa.ConfigError as unreadable:  # a step in a worker says it; pickling goes on
+            return Shipped(None, str(unreadable))
         with self._lock:
             if self._shipped is None or self._shipped[0] is not stack:
                 try:
