@@ -4,11 +4,13 @@ Prefect server on a temporary database)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -478,20 +480,30 @@ def file_of(stack: fa.Stack, folder: Path) -> Path:
     return path
 
 
-def dask_task_runner():
-    """A Dask task runner on a cluster of its own, whose workers inherit this environment."""
+@contextlib.contextmanager
+def own_dask_cluster(environment: dict[str, str]) -> Iterator[None]:
+    """A Dask cluster of this test's own, current for the block, whose workers get
+    `environment`. Prefect's DaskTaskRunner uses the process's current Dask client when there is
+    one (the suite's session cluster, once a test has started it), whatever it is given."""
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, dashboard_address=None, env=environment
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+        client.as_current(),
+    ):
+        yield
+
+
+def test_a_plain_flow_whose_steps_all_run_in_workers_leaves_an_external_run(stack, tmp_path):
     from prefect_dask import DaskTaskRunner
 
-    return DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1})
-
-
-def test_a_plain_flow_whose_steps_all_run_in_workers_leaves_an_external_run(
-    stack, tmp_path, monkeypatch
-):
     from .prefect_flows import spread
 
-    monkeypatch.setenv("FLOW_ARTIFACTS_STACK", str(file_of(stack, tmp_path)))
-    state = spread.with_options(task_runner=dask_task_runner())(2, return_state=True)
+    with own_dask_cluster({"FLOW_ARTIFACTS_STACK": str(file_of(stack, tmp_path))}):
+        state = spread.with_options(task_runner=DaskTaskRunner())(2, return_state=True)
     assert state.is_completed() and state.result() == [1, 2]
     (run,) = stack.catalog.runs(stack.project)  # made by the first worker: no end seen
     assert (run.run_id, run.status) == (str(state.state_details.flow_run_id), "external")
