@@ -92,8 +92,9 @@ def _raw_store_url(stack: Stack) -> str:
     return str(stack.store.url)
 
 
-def check_shareable(stack: Stack, executor: Executor) -> None:
-    """Refuse a stack that the executor's workers cannot all reach."""
+def check_shareable(stack: Stack, executor: Executor | None) -> None:
+    """Refuse a stack that the executor's workers (None: other processes on this machine)
+    cannot all reach."""
     protocol = stack.store.fs.protocol
     protocols = protocol if isinstance(protocol, (tuple, list)) else (protocol,)
     if "memory" in protocols:
@@ -107,7 +108,7 @@ def check_shareable(stack: Stack, executor: Executor) -> None:
             f"stack {stack.name!r} has an in-memory SQLite catalog, which worker processes "
             "cannot see; use a SQLite file or PostgreSQL"
         )
-    if backend == "sqlite" and executor.multi_machine():
+    if backend == "sqlite" and executor is not None and executor.multi_machine():
         raise ConfigError(
             f"stack {stack.name!r} has a SQLite catalog, but {executor.name} workers run on "
             "other machines, where that file is not shared safely; use PostgreSQL "
@@ -117,11 +118,21 @@ def check_shareable(stack: Stack, executor: Executor) -> None:
 
 _opened: dict[StackSpec, Stack] = {}
 _opened_lock = threading.Lock()
+_opened_pid = os.getpid()
+_inherited: list[Stack] = []
+"""A forked worker's copies of its parent's stacks: kept, never used, so that no finalizer
+closes connections the parent still uses (a PostgreSQL connection would end for both)."""
 
 
 def worker_stack(spec: StackSpec) -> Stack:
-    """One open stack per spec and worker process: engines are not reopened per task."""
+    """One open stack per spec and worker process: engines are not reopened per task. A forked
+    worker opens its own: the connections it inherited are its parent's."""
+    global _opened_pid
     with _opened_lock:
+        if _opened_pid != os.getpid():
+            _inherited.extend(_opened.values())
+            _opened.clear()
+            _opened_pid = os.getpid()
         stack = _opened.get(spec)
         if stack is None:
             stack = _opened[spec] = spec.open()
