@@ -75,6 +75,10 @@ def summarize_after(raw: pd.DataFrame, met: int) -> dict:
     return summarize(raw)
 
 
+def die(raw: pd.DataFrame) -> dict:
+    os._exit(3)  # the worker process is killed mid-node
+
+
 def another_run(raw: pd.DataFrame) -> int:
     """Starts a whole second Kedro run while this one is between two nodes: the overlap."""
     from kedro.framework.session import KedroSession
@@ -88,7 +92,7 @@ REGISTRY = """
 from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import (
-    another_run, clean, clean_together, compare, compare_all, explode, make_raw,
+    another_run, clean, clean_together, compare, compare_all, die, explode, make_raw,
     meet_the_other_run, report, summarize, summarize_after, summarize_together,
 )
 
@@ -131,6 +135,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "unsaveable": produce + pipeline(  # a table for a JSON entry: the save fails
             [node(clean, ["raw", "params:factor"], "report", name="clean")]
         ),
+        "dying": produce + pipeline([node(die, "raw", "summary", name="die")]),
         "meeting": produce + pipeline(  # two runs of it both saved raw before either loads it
             [
                 node(meet_the_other_run, ["raw", "params:n"], "met", name="meet"),

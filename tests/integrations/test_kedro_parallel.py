@@ -129,6 +129,19 @@ def test_an_output_a_worker_cannot_save_fails_its_step_run(project, stack):
     assert [a.name for a in fa.list_artifacts(PACKAGE)] == ["raw"]
 
 
+def test_a_node_whose_worker_dies_fails_with_the_run(project, stack):
+    with pytest.raises(Exception, match="terminated abruptly"):
+        parallel_run(project, pipeline_name="dying")
+    (run,) = stack.catalog.runs(PACKAGE)
+    steps = steps_of(stack, run.run_id)
+    assert (run.status, steps["make_raw"].status, steps["die"].status) == (
+        "failed",
+        "completed",
+        "failed",
+    )
+    assert "terminated abruptly" in steps["die"].error
+
+
 def test_two_overlapping_parallel_runs_each_load_what_they_wrote(
     project, kedro_env, tmp_path, catalog_url, monkeypatch
 ):
