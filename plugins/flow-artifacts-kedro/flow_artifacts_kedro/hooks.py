@@ -165,17 +165,24 @@ def _fail_left_open(kedro_run: runtime.KedroRun, error: BaseException) -> None:
     not be saved (Kedro calls no hook there), or whose worker died. They failed with the run."""
     run = kedro_run.run
     assert run.stack is not None
-    for record in run.stack.catalog.step_runs_of_run(kedro_run.project, run.id):
-        if record.status in ("running", "crashed"):
-            left = fa.StepRun(
-                name=record.step,
-                step=record.step,
-                started=record.started,
-                params=dict(record.params),
-                inputs=[],
-                id=record.id,
-            )
-            run.finish_step(left, error)
+    try:
+        for record in run.stack.catalog.step_runs_of_run(kedro_run.project, run.id):
+            if record.status in ("running", "crashed"):
+                left = fa.StepRun(
+                    name=record.step,
+                    step=record.step,
+                    started=record.started,
+                    params=dict(record.params),
+                    inputs=[],
+                    id=record.id,
+                )
+                run.finish_step(left, error)
+    except Exception as failure:  # the run's own failure is what Kedro raises, and is recorded
+        log.warning(
+            "could not record the nodes left open by run %s: %s",
+            run.id,
+            run.stack.scrub(str(failure)),
+        )
 
 
 def _params(inputs: dict[str, Any]) -> dict[str, Any]:
