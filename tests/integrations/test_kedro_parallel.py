@@ -115,7 +115,7 @@ def test_a_node_failing_in_a_worker_fails_its_step_run_and_the_run(project, stac
     assert {a.name for a in fa.list_artifacts(PACKAGE)} <= {"raw", "summary"}
 
 
-def test_an_output_a_worker_cannot_save_fails_its_step_run(project, stack):
+def test_an_output_a_worker_cannot_save_fails_its_step_run(project, stack, catalog_url_factory):
     with pytest.raises(Exception, match="JSON serializable"):
         parallel_run(project, pipeline_name="unsaveable")
     (run,) = stack.catalog.runs(PACKAGE)
@@ -127,6 +127,16 @@ def test_an_output_a_worker_cannot_save_fails_its_step_run(project, stack):
     )
     assert "JSON serializable" in steps["clean"].error
     assert [a.name for a in fa.list_artifacts(PACKAGE)] == ["raw"]
+    # what the workers and the session's process each journaled rebuilds the same catalog
+    rebuilt = fa.Stack(store=stack.store, catalog=Catalog(catalog_url_factory()))
+    assert fa.reindex(stack=rebuilt).skipped == []
+    (again,) = rebuilt.catalog.runs(PACKAGE)
+    assert (again.run_id, again.status, again.error) == (run.run_id, run.status, run.error)
+    assert {
+        name: (s.id, s.status, s.error, s.inputs, s.outputs)
+        for name, s in steps_of(rebuilt, run.run_id).items()
+    } == {name: (s.id, s.status, s.error, s.inputs, s.outputs) for name, s in steps.items()}
+    rebuilt.catalog.close()
 
 
 def test_a_node_whose_worker_dies_fails_with_the_run(project, stack):
