@@ -40,6 +40,7 @@ _EXPORTS = {
     "run": "steps.context",
     "Run": "steps.context",
     "StepRun": "steps.step_run",
+    "RunTicket": "steps.ticket",
     "current_run": "steps.context",
     "ref": "steps.arguments",
     "Executor": "steps.executors",
@@ -173,6 +174,7 @@ if TYPE_CHECKING:  # `X as X`: re-exported names, for type checkers
     from .steps.pipeline import Pipeline as Pipeline
     from .steps.pipeline import pipeline as pipeline
     from .steps.step_run import StepRun as StepRun
+    from .steps.ticket import RunTicket as RunTicket
     from .stores.backend import StoreBackend as StoreBackend
     from .stores.store import ArtifactStore as ArtifactStore
     from .template import PathTemplate as PathTemplate

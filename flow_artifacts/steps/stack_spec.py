@@ -132,11 +132,21 @@ def check_shareable(stack: Stack, executor: Executor | None) -> None:
 
 _opened: dict[StackSpec, Stack] = {}
 _opened_lock = threading.Lock()
+_opened_pid = os.getpid()
+_inherited: list[Stack] = []
+"""A forked worker's copies of its parent's stacks: kept, never used, so that no finalizer
+closes connections the parent still uses (a PostgreSQL connection would end for both)."""
 
 
 def worker_stack(spec: StackSpec) -> Stack:
-    """One open stack per spec and worker process: engines are not reopened per task."""
+    """One open stack per spec and worker process: engines are not reopened per task. A forked
+    worker opens its own: the connections it inherited are its parent's."""
+    global _opened_pid
     with _opened_lock:
+        if _opened_pid != os.getpid():
+            _inherited.extend(_opened.values())
+            _opened.clear()
+            _opened_pid = os.getpid()
         stack = _opened.get(spec)
         if stack is None:
             stack = _opened[spec] = spec.open()

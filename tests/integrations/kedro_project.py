@@ -8,6 +8,9 @@ PACKAGE = "fa_kedro_demo"
 
 NODES = '''
 import os
+import time
+import uuid
+from pathlib import Path
 
 import pandas as pd
 
@@ -40,6 +43,42 @@ def explode(clean: pd.DataFrame) -> pd.DataFrame:
     raise ValueError("cannot explode with password=hunter2hunter2")
 
 
+def rendezvous(group: str, count: int) -> None:
+    """Waits until `count` nodes reached `group` (a folder under FA_KEDRO_MEETING), wherever
+    they run: those nodes surely run at the same time, so in different worker processes."""
+    meeting = Path(os.environ["FA_KEDRO_MEETING"]) / group
+    meeting.mkdir(parents=True, exist_ok=True)
+    (meeting / uuid.uuid4().hex).touch()
+    for _ in range(1200):
+        if len(list(meeting.iterdir())) >= count:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{group}: the other node never came")
+
+
+def clean_together(raw: pd.DataFrame, factor: int) -> pd.DataFrame:
+    rendezvous("fan", 2)
+    return clean(raw, factor)
+
+
+def summarize_together(raw: pd.DataFrame) -> dict:
+    rendezvous("fan", 2)
+    return summarize(raw)
+
+
+def meet_the_other_run(raw: pd.DataFrame, n: int) -> int:
+    rendezvous("runs", 2)
+    return n
+
+
+def summarize_after(raw: pd.DataFrame, met: int) -> dict:
+    return summarize(raw)
+
+
+def die(raw: pd.DataFrame) -> dict:
+    os._exit(3)  # the worker process is killed mid-node
+
+
 def another_run(raw: pd.DataFrame) -> int:
     """Starts a whole second Kedro run while this one is between two nodes: the overlap."""
     from kedro.framework.session import KedroSession
@@ -53,7 +92,8 @@ REGISTRY = """
 from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import (
-    another_run, clean, compare, compare_all, explode, make_raw, report, summarize,
+    another_run, clean, clean_together, compare, compare_all, die, explode, make_raw,
+    meet_the_other_run, report, summarize, summarize_after, summarize_together,
 )
 
 
@@ -80,6 +120,28 @@ def register_pipelines() -> dict[str, Pipeline]:
         "versions": pipeline([node(compare, ["raw__v1", "raw__v2"], "comparison", name="compare")]),
         "all_versions": pipeline([node(compare_all, "raw_history", "comparison", name="compare")]),
         "failing": main + pipeline([node(explode, "clean", "exploded", name="explode")]),
+        "fan": produce + pipeline(  # clean and summarize at once: in two worker processes
+            [
+                node(clean_together, ["raw", "params:factor"], "clean", name="clean"),
+                node(summarize_together, "raw", "summary", name="summarize"),
+            ]
+        ),
+        "fan_failing": produce + pipeline(
+            [
+                node(explode, "raw", "exploded", name="explode"),
+                node(summarize, "raw", "summary", name="summarize"),
+            ]
+        ),
+        "unsaveable": produce + pipeline(  # a table for a JSON entry: the save fails
+            [node(clean, ["raw", "params:factor"], "report", name="clean")]
+        ),
+        "dying": produce + pipeline([node(die, "raw", "summary", name="die")]),
+        "meeting": produce + pipeline(  # two runs of it both saved raw before either loads it
+            [
+                node(meet_the_other_run, ["raw", "params:n"], "met", name="meet"),
+                node(summarize_after, ["raw", "met"], "summary", name="summarize"),
+            ]
+        ),
     }
 """
 

@@ -1,8 +1,12 @@
 """`ArtifactDataset`: a Kedro dataset whose saves are flow_artifacts versions.
 
 Which version a load gets, in order: the one this Kedro run saved (so two overlapping runs each
-read their own), then the pinned one (`kedro run --load-versions ds:3` or `ds:prod`, else the
-entry's `load: {version: 3}` or `load: {tag: prod}`), then the latest.
+read their own; under ParallelRunner, whichever worker saved it, as the catalog says), then the
+pinned one (`kedro run --load-versions ds:3` or `ds:prod`, else the entry's `load: {version: 3}`
+or `load: {tag: prod}`), then the latest.
+
+Under ParallelRunner the dataset is pickled to worker processes; the hooks hand it the run first
+(`hand_over`), so its pickled state carries the run's ticket and a worker joins the run with it.
 """
 
 from __future__ import annotations
@@ -61,18 +65,30 @@ class ArtifactDataset(AbstractDataset[Any, Any]):
         self._labels = {str(k): str(v) for k, v in (labels or {}).items()}
         self.metadata = dict(metadata or {})
         self._cli_pin = version.load if version is not None else None
+        self._handoff: runtime.Handoff | None = None
+
+    def hand_over(self, handoff: runtime.Handoff | None) -> None:
+        """Set by the hooks while a ParallelRunner run uses this dataset: the run it travels
+        with to worker processes (None once the run ended)."""
+        self._handoff = handoff
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        handoff = state.get("_handoff")
+        if handoff is not None:  # arrived in a worker: its run can be joined here
+            runtime.arrived(handoff)
 
     # --- Kedro's dataset interface --------------------------------------------------------------
 
     def load(self) -> Any:
-        kedro_run = runtime.current()
+        kedro_run = runtime.run_of(self._handoff)
         if "versions" in self._pin and self._cli_pin is None:
             found = {v: self._resolve(kedro_run, v, own=False) for v in self._pin["versions"]}
             return {v: self._loaded(kedro_run, artifact) for v, artifact in found.items()}
         return self._loaded(kedro_run, self._resolve(kedro_run, self._current_pin(), own=True))
 
     def save(self, data: Any) -> None:
-        kedro_run = runtime.current()
+        kedro_run = runtime.run_of(self._handoff)
         name = self._artifact_name()
         options: dict[str, Any] = {
             "materializer": self._materializer,
@@ -112,7 +128,7 @@ class ArtifactDataset(AbstractDataset[Any, Any]):
 
     def _exists(self) -> bool:
         try:
-            self._resolve(runtime.current(), self._current_pin(), own=True)
+            self._resolve(runtime.run_of(self._handoff), self._current_pin(), own=True)
         except fa.ArtifactNotFound:
             return False
         return True
@@ -137,8 +153,10 @@ class ArtifactDataset(AbstractDataset[Any, Any]):
 
     def _resolve(self, kedro_run: runtime.KedroRun | None, pin: object, *, own: bool) -> Any:
         name = self._artifact_name()
-        if own and kedro_run is not None and name in kedro_run.produced:
-            return kedro_run.produced[name]
+        if own and kedro_run is not None:
+            mine = kedro_run.own(name)
+            if mine is not None:
+                return mine
         project = kedro_run.project if kedro_run is not None else runtime.kedro_project()
         project = project or fa.get_stack().project
         stack = kedro_run.run.stack if kedro_run is not None else None

@@ -5,19 +5,28 @@ once its last output is saved, since Kedro saves outputs after `after_node_run`;
 fails, or whose output cannot be saved, is recorded as failed with the error. The run's start
 and each node's end are committed with the next node's start, or with the run's end
 (`Run.defer_writes`): one catalog transaction per node, plus its outputs'.
+
+Under ParallelRunner (Kedro gives it a `SharedMemoryDataCatalog`) nodes run in worker processes,
+where Kedro calls the node and dataset hooks of a hook manager it makes there. The run starts at
+once, is handed to the catalog's `ArtifactDataset`s (their pickled state carries its ticket), and
+each worker joins it: its step runs and outputs are committed from there. The run's end, and the
+failure of any step run a failing worker left open, are recorded here.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import ExitStack
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
+from kedro.io import SharedMemoryDataCatalog
 
 import flow_artifacts as fa
 
 from . import runtime
+from .dataset import ArtifactDataset
 
 log = logging.getLogger("flow_artifacts_kedro")
 
@@ -29,10 +38,8 @@ class FlowArtifactsHooks:
         self._exits: dict[str, ExitStack] = {}
 
     @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
-        if logging.getLogger("flow_artifacts_kedro").level == logging.NOTSET:
-            # like Kedro's own loggers: which version each dataset had is shown unless configured
-            logging.getLogger("flow_artifacts_kedro").setLevel(logging.INFO)
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        runtime.show_versions()
         names = run_params.get("pipeline_names") or ["__default__"]
         run = fa.Run(
             project=runtime.kedro_project(),
@@ -40,12 +47,20 @@ class FlowArtifactsHooks:
             pipeline=runtime.safe_name("+".join(names)),
             run_id=runtime.safe_name(run_params["run_id"]),
         )
-        run.defer_writes()  # the run's start, and each node's end, wait for the next node's start
+        parallel = isinstance(catalog, SharedMemoryDataCatalog)
+        if not parallel:  # the run's start, and each node's end, wait for the next node's start
+            run.defer_writes()
         exits = ExitStack()
         exits.enter_context(run)
         kedro_run = runtime.KedroRun(run)
         runtime.begin(kedro_run)
         exits.callback(runtime.end, kedro_run)
+        if parallel and run.recording:
+            try:
+                _hand_over(kedro_run, pipeline, catalog, exits)
+            except Exception as error:  # Kedro calls no other hook: the run ends here
+                exits.__exit__(type(error), error, error.__traceback__)
+                raise
         self._exits[run.id] = exits
         log.info("flow-artifacts run %s in project %s", run.id, run.project)
 
@@ -54,8 +69,8 @@ class FlowArtifactsHooks:
         runtime.at(node.name, dataset_name)
 
     @hook_impl
-    def before_node_run(self, node: Any, inputs: dict[str, Any]) -> None:
-        kedro_run = runtime.current()
+    def before_node_run(self, node: Any, inputs: dict[str, Any], run_id: str | None) -> None:
+        kedro_run = _run_of(run_id)
         if kedro_run is None:
             return
         runtime.at(node.name, None)
@@ -67,8 +82,8 @@ class FlowArtifactsHooks:
             kedro_run.run.finish_step(state.step)
 
     @hook_impl
-    def on_node_error(self, error: Exception, node: Any) -> None:
-        self._fail_node(node.name, error)
+    def on_node_error(self, error: Exception, node: Any, run_id: str | None) -> None:
+        self._fail_node(node.name, error, _run_of(run_id))
 
     @hook_impl
     def before_dataset_saved(self, dataset_name: str, node: Any) -> None:
@@ -95,11 +110,14 @@ class FlowArtifactsHooks:
         if kedro_run is not None:  # a save failed after the node ran, or the runner did
             for name, state in kedro_run.nodes.items():
                 if state.step is not None and state.step.status == "running":
-                    self._fail_node(name, error)
+                    self._fail_node(name, error, kedro_run)
+            if kedro_run.handoff is not None:
+                _fail_left_open(kedro_run, error)
         self._close(run_params, error)
 
-    def _fail_node(self, node_name: str, error: BaseException) -> None:
-        kedro_run = runtime.current()
+    def _fail_node(
+        self, node_name: str, error: BaseException, kedro_run: runtime.KedroRun | None
+    ) -> None:
         if kedro_run is None:
             return
         state = kedro_run.node(node_name)
@@ -114,6 +132,57 @@ class FlowArtifactsHooks:
             exits.close()
         else:
             exits.__exit__(type(error), error, error.__traceback__)
+
+
+def _run_of(run_id: str | None) -> runtime.KedroRun | None:
+    """The run of a node hook: this process's, else, in a ParallelRunner worker, the run with
+    Kedro's `run_id` (the session id) joined here."""
+    found = runtime.current()
+    if found is None and run_id is not None:
+        found = runtime.joined(runtime.safe_name(run_id))
+    return found
+
+
+def _hand_over(kedro_run: runtime.KedroRun, pipeline: Any, catalog: Any, exits: ExitStack) -> None:
+    """Give the pipeline's `ArtifactDataset`s the run's ticket, to carry to the worker
+    processes, until the run ends. Kedro resolves the same datasets (dataset factories too)
+    right after this hook, so resolving them here changes nothing else."""
+    kedro_run.handoff = runtime.Handoff(fa.RunTicket.of(kedro_run.run), os.getpid())
+    datasets = [catalog.get(name) for name in sorted(pipeline.datasets()) if name in catalog]
+    carriers = [d for d in datasets if isinstance(d, ArtifactDataset)]
+    for dataset in carriers:
+        dataset.hand_over(kedro_run.handoff)
+
+    def take_back() -> None:
+        for dataset in carriers:
+            dataset.hand_over(None)
+
+    exits.callback(take_back)
+
+
+def _fail_left_open(kedro_run: runtime.KedroRun, error: BaseException) -> None:
+    """The step runs of the run's workers still open when it failed: a node whose output could
+    not be saved (Kedro calls no hook there), or whose worker died. They failed with the run."""
+    run = kedro_run.run
+    assert run.stack is not None
+    try:
+        for record in run.stack.catalog.step_runs_of_run(kedro_run.project, run.id):
+            if record.status in ("running", "crashed"):
+                left = fa.StepRun(
+                    name=record.step,
+                    step=record.step,
+                    started=record.started,
+                    params=dict(record.params),
+                    inputs=[],
+                    id=record.id,
+                )
+                run.finish_step(left, error)
+    except Exception as failure:  # the run's own failure is what Kedro raises, and is recorded
+        log.warning(
+            "could not record the nodes left open by run %s: %s",
+            run.id,
+            run.stack.scrub(str(failure)),
+        )
 
 
 def _params(inputs: dict[str, Any]) -> dict[str, Any]:

@@ -4,10 +4,17 @@ Kedro calls the dataset hooks in the thread that then loads or saves, so the nod
 hand live in context variables set by those hooks. The run itself is set in the session's thread;
 runners that use worker threads (ThreadRunner) do not inherit it, so the process-wide list of
 active runs answers there when exactly one run is active.
+
+ParallelRunner runs nodes in worker processes, forked or spawned. A run is known only in the
+process that began it (a forked worker's copy is ignored); a worker joins it through the
+`Handoff` its `ArtifactDataset`s carry in their pickled state, made known to the process as they
+arrive (`arrived`), and found by run id (`joined`).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import threading
 from contextvars import ContextVar, Token
@@ -24,11 +31,31 @@ def safe_name(text: str) -> str:
     return cleaned[:200] or "_"
 
 
+def show_versions() -> None:
+    """Like Kedro's own loggers: which version each dataset had is shown unless configured."""
+    logger = logging.getLogger("flow_artifacts_kedro")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+
+
 def kedro_project() -> str | None:
     """The configured Kedro project's package name: the flow_artifacts project of its artifacts."""
     from kedro.framework.project import PACKAGE_NAME
 
     return safe_name(PACKAGE_NAME) if PACKAGE_NAME else None
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A run handed to ParallelRunner's workers: its ticket, and the process that runs it."""
+
+    ticket: fa.RunTicket
+    pid: int
+
+    @property
+    def here(self) -> bool:
+        """Whether this is the process that runs the run (not one of its workers)."""
+        return self.pid == os.getpid()
 
 
 @dataclass
@@ -43,11 +70,16 @@ class NodeState:
 class KedroRun:
     """A Kedro session run recorded as a flow_artifacts run."""
 
-    def __init__(self, run: fa.Run) -> None:
+    def __init__(self, run: fa.Run, *, joined: bool = False) -> None:
         self.run = run
+        self.joined = joined
+        """A ParallelRunner worker's: other processes save into the run too."""
+        self.pid = os.getpid()
         self.nodes: dict[str, NodeState] = {}
         self.produced: dict[str, fa.Artifact] = {}
-        """Artifact name -> the latest version this run saved."""
+        """Artifact name -> the latest version this run saved (not kept in a worker)."""
+        self.handoff: Handoff | None = None
+        """Set when the run's nodes run in worker processes (ParallelRunner)."""
         self._lock = threading.Lock()
         self._token: Token[KedroRun | None] | None = None
 
@@ -61,8 +93,20 @@ class KedroRun:
             return self.nodes.setdefault(name, NodeState())
 
     def remember(self, artifact: fa.Artifact) -> None:
-        with self._lock:
-            self.produced[artifact.name] = artifact
+        if not self.joined:
+            with self._lock:
+                self.produced[artifact.name] = artifact
+
+    def own(self, name: str) -> fa.Artifact | None:
+        """The latest version of `name` this run saved: as remembered here, or, in a worker
+        (whose run other processes save into too), as the catalog says."""
+        if not self.joined:
+            with self._lock:
+                return self.produced.get(name)
+        mine = fa.list_artifacts(
+            self.project, name=name, run_id=self.run.id, page_size=1, stack=self.run.stack
+        )
+        return next(iter(mine), None)
 
 
 _run: ContextVar[KedroRun | None] = ContextVar("flow_artifacts_kedro_run", default=None)
@@ -70,6 +114,8 @@ _node: ContextVar[str | None] = ContextVar("flow_artifacts_kedro_node", default=
 _dataset: ContextVar[str | None] = ContextVar("flow_artifacts_kedro_dataset", default=None)
 _active: list[KedroRun] = []
 _active_lock = threading.Lock()
+_arrived: dict[str, fa.RunTicket] = {}
+"""In a worker: the tickets of runs whose datasets reached this process, by run id."""
 
 
 def begin(kedro_run: KedroRun) -> None:
@@ -91,12 +137,47 @@ def end(kedro_run: KedroRun) -> None:
 
 
 def current() -> KedroRun | None:
-    """The Kedro run of this thread, else the only one active in the process, else None."""
+    """The Kedro run of this thread, else the only one active in the process, else None. Runs a
+    forked worker inherited are its parent's, never its own."""
+    pid = os.getpid()
     found = _run.get()
-    if found is not None:
+    if found is not None and found.pid == pid:
         return found
     with _active_lock:
-        return _active[0] if len(_active) == 1 else None
+        mine = [r for r in _active if r.pid == pid]
+    return mine[0] if len(mine) == 1 else None
+
+
+def arrived(handoff: Handoff) -> None:
+    """A dataset carrying `handoff` was unpickled here: in a worker, its run can be joined."""
+    if not handoff.here:
+        with _active_lock:
+            _arrived.setdefault(handoff.ticket.run_id, handoff.ticket)
+
+
+def joined(run_id: str) -> KedroRun | None:
+    """In a ParallelRunner worker: run `run_id` as this process joined it (on first use), once
+    its ticket arrived; else None."""
+    pid = os.getpid()
+    with _active_lock:
+        for kedro_run in _active:
+            if kedro_run.pid == pid and kedro_run.run.id == run_id:
+                return kedro_run
+        ticket = _arrived.get(run_id)
+        if ticket is None:
+            return None
+        kedro_run = KedroRun(ticket.join(), joined=True)
+        _active.append(kedro_run)
+    show_versions()
+    return kedro_run
+
+
+def run_of(handoff: Handoff | None) -> KedroRun | None:
+    """The run a dataset carrying `handoff` (None: none) loads and saves in, here."""
+    if handoff is not None and not handoff.here:
+        arrived(handoff)
+        return joined(handoff.ticket.run_id)
+    return current()
 
 
 def at(node: str | None, dataset: str | None) -> None:

@@ -1,0 +1,205 @@
+"""flow-artifacts-kedro under Kedro's ParallelRunner: nodes run in worker processes (forked, or
+spawned), which join the session's run through the ticket its datasets carry, and record their
+step runs, outputs and lineage there; the session's process records the run's end."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from kedro.runner import ParallelRunner
+
+import flow_artifacts as fa
+from flow_artifacts.catalog import Catalog
+
+from .conftest import on_both_catalogs
+from .kedro_project import PACKAGE, write_project
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = write_project(tmp_path_factory.mktemp("kedro-parallel") / "demo")
+    bootstrap_project(root)
+    return root
+
+
+@pytest.fixture
+def kedro_env(project, tmp_path, monkeypatch):
+    for variable in ("KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
+        monkeypatch.setenv(variable, "1")
+    monkeypatch.setenv("FA_KEDRO_MEETING", str(tmp_path / "meeting"))
+    monkeypatch.delenv("FLOW_ARTIFACTS_DISABLED", raising=False)
+    monkeypatch.delenv("KEDRO_MP_CONTEXT", raising=False)
+
+
+@pytest.fixture
+def stack(tmp_path, kedro_env, catalog_backend, catalog_url, monkeypatch):
+    """On SQLite a stack built in code, whose settings travel to the workers; on PostgreSQL (its
+    URL names a user, and credentials never travel) a stack file, which each worker opens."""
+    if catalog_backend == "postgres":
+        monkeypatch.setenv("FLOW_ARTIFACTS_STACK", str(stack_file(tmp_path, catalog_url)))
+        stack = fa.get_stack()
+        yield stack
+    else:
+        stack = fa.Stack(
+            store=fa.ArtifactStore(tmp_path / "artifacts"), catalog=Catalog(catalog_url)
+        )
+        with fa.use_stack(stack):
+            yield stack
+    stack.close()
+
+
+def stack_file(folder: Path, catalog_url: str) -> Path:
+    path = folder / "stack.yaml"
+    path.write_text(
+        f"artifact_store: {{url: '{folder / 'artifacts'}'}}\ncatalog: {{url: '{catalog_url}'}}\n"
+    )
+    return path
+
+
+def parallel_run(project: Path, **options) -> str:
+    """Runs a pipeline with ParallelRunner in a new session; returns the session id."""
+    params = options.pop("runtime_params", None)
+    with KedroSession.create(project, runtime_params=params) as session:
+        session.run(runner=ParallelRunner(max_workers=2), **options)
+        return session.session_id
+
+
+OUTPUTS = ("raw", "clean", "summary")
+
+
+def steps_of(stack: fa.Stack, run_id: str) -> dict:
+    return {s.step: s for s in stack.catalog.step_runs_of_run(PACKAGE, run_id)}
+
+
+@on_both_catalogs
+def test_each_node_of_the_workers_is_a_step_run_of_the_session_run(project, stack):
+    run_id = parallel_run(project, pipeline_name="fan")
+    (run,) = stack.catalog.runs(PACKAGE)
+    assert (run.run_id, run.status, run.pipeline) == (run_id, "completed", "fan")
+    steps = steps_of(stack, run_id)
+    assert {name: s.status for name, s in steps.items()} == dict.fromkeys(
+        ("make_raw", "clean", "summarize"), "completed"
+    )
+    assert os.getpid() not in {s.pid for s in steps.values()}  # recorded by the workers
+    assert steps["clean"].pid != steps["summarize"].pid  # they met: two processes at once
+    assert steps["make_raw"].params == {"n": 3} and steps["clean"].params == {"factor": 10}
+    raw, clean, summary = (fa.get_artifact(f"store://{PACKAGE}/{n}") for n in OUTPUTS)
+    assert [(a.run_id, a.step, a.version) for a in (raw, clean, summary)] == [
+        (run_id, "make_raw", 1),
+        (run_id, "clean", 1),
+        (run_id, "summarize", 1),
+    ]
+    assert len(clean.load()) == 3 and summary.load() == {"rows": 3}
+    # whichever process saved raw, both loaded this run's version of it, as lineage says
+    assert steps["clean"].inputs == [raw.id] and steps["clean"].outputs == [clean.id]
+    assert steps["summarize"].inputs == [raw.id] and steps["summarize"].outputs == [summary.id]
+    assert set(clean.lineage().artifacts) == {raw.id, clean.id}
+
+
+def test_a_node_failing_in_a_worker_fails_its_step_run_and_the_run(project, stack):
+    with pytest.raises(ValueError, match="cannot explode"):
+        parallel_run(project, pipeline_name="fan_failing")
+    (run,) = stack.catalog.runs(PACKAGE)
+    assert run.status == "failed" and "ValueError: cannot explode" in run.error
+    steps = steps_of(stack, run.run_id)
+    assert steps["explode"].status == "failed"
+    assert "ValueError: cannot explode" in steps["explode"].error
+    assert "hunter2hunter2" not in steps["explode"].error + run.error
+    assert steps["make_raw"].status == "completed"
+    assert steps["explode"].outputs == []
+    assert {a.name for a in fa.list_artifacts(PACKAGE)} <= {"raw", "summary"}
+
+
+def test_an_output_a_worker_cannot_save_fails_its_step_run(project, stack, catalog_url_factory):
+    with pytest.raises(Exception, match="JSON serializable"):
+        parallel_run(project, pipeline_name="unsaveable")
+    (run,) = stack.catalog.runs(PACKAGE)
+    steps = steps_of(stack, run.run_id)
+    assert (run.status, steps["make_raw"].status, steps["clean"].status) == (
+        "failed",
+        "completed",
+        "failed",
+    )
+    assert "JSON serializable" in steps["clean"].error
+    assert [a.name for a in fa.list_artifacts(PACKAGE)] == ["raw"]
+    # what the workers and the session's process each journaled rebuilds the same catalog
+    rebuilt = fa.Stack(store=stack.store, catalog=Catalog(catalog_url_factory()))
+    assert fa.reindex(stack=rebuilt).skipped == []
+    (again,) = rebuilt.catalog.runs(PACKAGE)
+    assert (again.run_id, again.status, again.error) == (run.run_id, run.status, run.error)
+    assert {
+        name: (s.id, s.status, s.error, s.inputs, s.outputs)
+        for name, s in steps_of(rebuilt, run.run_id).items()
+    } == {name: (s.id, s.status, s.error, s.inputs, s.outputs) for name, s in steps.items()}
+    rebuilt.catalog.close()
+
+
+def test_a_node_whose_worker_dies_fails_with_the_run(project, stack):
+    with pytest.raises(Exception, match="terminated abruptly"):
+        parallel_run(project, pipeline_name="dying")
+    (run,) = stack.catalog.runs(PACKAGE)
+    steps = steps_of(stack, run.run_id)
+    assert (run.status, steps["make_raw"].status, steps["die"].status) == (
+        "failed",
+        "completed",
+        "failed",
+    )
+    assert "terminated abruptly" in steps["die"].error
+
+
+def test_two_overlapping_parallel_runs_each_load_what_they_wrote(
+    project, kedro_env, tmp_path, catalog_url, monkeypatch
+):
+    """Spawned workers, and a stack given as a file, which each worker opens itself: both runs
+    saved raw before either loads it, so one of them loads a version that is not the latest."""
+    monkeypatch.setenv("KEDRO_MP_CONTEXT", "spawn")
+    path = stack_file(tmp_path, catalog_url)
+    monkeypatch.setenv("FLOW_ARTIFACTS_STACK", str(path))
+    # sessions and runners (whose manager process is forked) made here, before any thread: a
+    # fork while another thread starts a subprocess would hold that subprocess's pipe open
+    sessions = {n: KedroSession.create(project, runtime_params={"n": n}) for n in (3, 7)}
+    runners = {n: ParallelRunner(max_workers=2) for n in sessions}
+    failures: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            sessions[n].run(pipeline_name="meeting", runner=runners[n])
+        except BaseException as error:  # shown by the assertion below
+            failures.append(error)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for session in sessions.values():
+        session.close()
+    assert failures == []
+    stack = fa.Stack.from_yaml(path)
+    raws = {a.run_id: a for a in fa.list_artifacts(PACKAGE, name="raw", stack=stack)}
+    for n, session in sessions.items():
+        run_id = session.session_id
+        summary = next(fa.list_artifacts(PACKAGE, name="summary", run_id=run_id, stack=stack))
+        assert summary.load() == {"rows": n}
+        assert steps_of(stack, run_id)["summarize"].inputs == [raws[run_id].id]
+        assert stack.catalog.run(PACKAGE, run_id).status == "completed"
+    stack.close()
+
+
+def test_a_stack_workers_cannot_open_is_refused_before_any_node_runs(project, kedro_env, tmp_path):
+    in_memory = fa.Stack(
+        store=fa.ArtifactStore("memory://kedro-parallel"),
+        catalog=Catalog(f"sqlite:///{tmp_path / 'catalog.db'}"),
+    )
+    with fa.use_stack(in_memory):
+        with pytest.raises(fa.ConfigError, match="memory://"):
+            parallel_run(project, pipeline_name="fan")
+    (run,) = in_memory.catalog.runs(PACKAGE)
+    assert run.status == "failed" and "memory://" in run.error
+    assert steps_of(in_memory, run.run_id) == {}
+    in_memory.close()
