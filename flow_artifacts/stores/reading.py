@@ -26,6 +26,9 @@ from .transfer import iter_chunks
 BUFFERED_LOAD_MAX = 256 << 20
 """Up to this size, a file a materializer reads whole is read once, verified, then loaded from
 memory (the bytes checked are the bytes loaded); larger ones are hashed while loading."""
+LOCAL_PIECE = 1 << 20
+"""The buffer a local file is hashed through, piece by piece (measured: 256 KiB hashed 54 MB in
+12.2 ms, 1 MiB and 4 MiB in 11.2 ms)."""
 CHECK_FIRST_MAX = 8 << 20
 """Up to this size, other files are verified before loading: hashing them costs less than
 starting and joining the thread that would hash them meanwhile."""
@@ -164,6 +167,31 @@ def digest(chunks: Iterable[bytes], algorithm: str | None = None) -> tuple[str, 
     return hashed.hexdigest(), size
 
 
+def file_digest(
+    fs: Any, path: str, size: int | None, algorithm: str | None = None
+) -> tuple[str, int]:
+    """(`algorithm` hex digest, size) of the file at `path`, all of it.
+
+    A local file is read into one small buffer, again and again: each piece is hashed while it is
+    still in the CPU's cache, and no memory is touched for the first time (on a 54 MB file, 11 ms
+    against 19 ms through fresh 4 MiB chunks, and less competition with a decoder running beside).
+    Elsewhere, chunks read ahead (`iter_chunks`; `size` is what the manifest recorded).
+    """
+    if not is_local(fs):
+        return digest(iter_chunks(fs, path, size), algorithm)
+    hashed, got = new_hash(algorithm), 0
+    piece = bytearray(LOCAL_PIECE)
+    view = memoryview(piece)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        while count := os.readv(fd, [piece]):
+            hashed.update(view[:count])
+            got += count
+    finally:
+        os.close(fd)
+    return hashed.hexdigest(), got
+
+
 def stored_checksum(fs: Any, data: str, manifest: Manifest) -> str:
     """The checksum of what is stored at `data` now, computed as `write_data` recorded it: with
     the algorithm of the recorded checksum (`IntegrityError` if it names an unknown one).
@@ -172,13 +200,12 @@ def stored_checksum(fs: Any, data: str, manifest: Manifest) -> str:
     """
     algorithm = algorithm_of(manifest.checksum)
     if not manifest.directory:
-        hexdigest = digest(iter_chunks(fs, data, manifest.size), algorithm)[0]
-        return format_checksum(hexdigest, algorithm)
+        return format_checksum(file_digest(fs, data, manifest.size, algorithm)[0], algorithm)
     sizes = {rel: entry[1] for rel, entry in manifest.files.items()}
     found = {}
     for path in files_only(fs.find(data, detail=True)):
         rel = rel_to(path, data)
-        found[rel] = digest(iter_chunks(fs, path, sizes.get(rel)), algorithm)
+        found[rel] = file_digest(fs, path, sizes.get(rel), algorithm)
     return directory_checksum(found, algorithm)
 
 
