@@ -90,6 +90,7 @@ class VerifiedFile:
         manifest, size = self._manifest, self._manifest.size
         algorithm = algorithm_of(manifest.checksum)
         local = is_local(self._fs)
+        body: bytes | memoryview
         try:
             if local and mapped and size >= MAPPED_MIN and os.name == "posix":
                 body, hexdigest = _read_mapped(self._path, size, algorithm)
