@@ -21,6 +21,7 @@ from flow_artifacts import hashing
 from flow_artifacts.catalog import Catalog
 from flow_artifacts.errors import IntegrityError
 from flow_artifacts.materializers.base import Materializer
+from flow_artifacts.stores import reading
 from flow_artifacts.stores.reading import load_object
 from flow_artifacts.stores.verified_file import MAPPED_MIN, MemoryFile, _read_mapped
 
@@ -83,6 +84,27 @@ def test_a_pickle_grown_far_past_its_recorded_size_is_refused_before_it_runs(
     with pytest.raises(IntegrityError, match="corrupted"):
         fa.load(art, stack=stack)
     assert not marker.exists()
+
+
+def test_a_pickle_past_the_buffered_limit_is_still_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read again after its check, a pickle could be unpickled from bytes changed meanwhile: past
+    the limit where other formats are hashed while they load, it is still read once."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    store = fa.ArtifactStore(f"memory://{tmp_path.name}")
+    stack = fa.Stack(store=store, catalog=catalog, plugins=store.plugins)
+    obj = set(range(1000))
+    art = fa.materialize(obj, "model", "r1", "s", "demo", stack=stack, materializer="cloudpickle")
+    monkeypatch.setattr(reading, "BUFFERED_LOAD_MAX", 0)
+    opened: list[str] = []
+    real_open = store.fs.open
+    monkeypatch.setattr(
+        store.fs, "open", lambda path, *a, **k: opened.append(path) or real_open(path, *a, **k)
+    )
+    assert fa.load(art, stack=stack) == obj
+    assert opened == []  # read once, by cat_file, for the check, then unpickled from memory
+    catalog.close()
 
 
 def test_no_more_than_the_recorded_size_and_one_byte_is_read_into_memory(tmp_path: Path) -> None:
