@@ -36,7 +36,8 @@ are gathered into chunks of `GATHER` bytes (one system call each on local disk).
 LOCAL_ONE_SHOT = DIRECT_WRITE
 """On local disk a file costs one open whatever its size, so only files up to this size are held
 to be written at close: past it the file is opened, and a large `write()` (cloudpickle writes
-each array of a model whole) goes to it instead of being copied into memory first."""
+each array of a model whole) goes to it instead of being copied into memory first (saving a
+20 MB model: 29 ms of CPU against 35 ms, raw cloudpickle 21 ms; medians of 11 fresh processes)."""
 
 
 class Hash(Protocol):
