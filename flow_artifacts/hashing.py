@@ -33,6 +33,11 @@ GATHER = 1 << 20
 DIRECT_WRITE = 1 << 20
 """Past the first `ONE_SHOT` bytes, writes this large go to the file as they are; smaller ones
 are gathered into chunks of `GATHER` bytes (one system call each on local disk)."""
+LOCAL_ONE_SHOT = DIRECT_WRITE
+"""On local disk a file costs one open whatever its size, so only files up to this size are held
+to be written at close: past it the file is opened, and a large `write()` (cloudpickle writes
+each array of a model whole) goes to it instead of being copied into memory first (saving a
+20 MB model: 29 ms of CPU against 35 ms, raw cloudpickle 21 ms; medians of 11 fresh processes)."""
 
 
 class Hash(Protocol):
@@ -356,9 +361,12 @@ class RecordingFileSystem:
         def record(hexdigest: str, size: int) -> None:
             self.written[stripped] = (hexdigest, size)
 
+        from fsspec.implementations.local import LocalFileSystem
+
+        one_shot = LOCAL_ONE_SHOT if isinstance(self.fs, LocalFileSystem) else ONE_SHOT
         return HashingWriter(
             self.fs, path, record, exclusive=self.exclusive or mode == "xb",
-            progress=self.progress, before_upload=self._check_once, **kwargs,
+            progress=self.progress, before_upload=self._check_once, one_shot=one_shot, **kwargs,
         )  # fmt: skip
 
     def pipe_file(self, path: str, value: bytes, **kwargs: Any) -> None:

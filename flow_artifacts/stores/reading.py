@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -13,7 +12,6 @@ from ..hashing import (
     algorithm_of,
     directory_checksum,
     format_checksum,
-    hexdigest_of,
     new_hash,
 )
 from ..manifest import Manifest
@@ -22,10 +20,15 @@ from ..materializers.base import Materializer
 from .failures import ErrorTranslator, materializer_failures
 from .paths import files_only, is_local, rel_to
 from .transfer import iter_chunks
+from .verified_file import VerifiedFile
 
 BUFFERED_LOAD_MAX = 256 << 20
 """Up to this size, a file a materializer reads whole is read once, verified, then loaded from
-memory (the bytes checked are the bytes loaded); larger ones are hashed while loading."""
+memory (the bytes checked are the bytes loaded); larger ones are hashed while loading, except
+pickles: read again after their check, they could be unpickled from bytes changed meanwhile."""
+LOCAL_PIECE = 1 << 20
+"""The buffer a local file is hashed through, piece by piece (measured: 256 KiB hashed 54 MB in
+12.2 ms, 1 MiB and 4 MiB in 11.2 ms)."""
 CHECK_FIRST_MAX = 8 << 20
 """Up to this size, other files are verified before loading: hashing them costs less than
 starting and joining the thread that would hash them meanwhile."""
@@ -42,16 +45,24 @@ def load_object(
     """The object `materializer` reads from `data`, checked with `verify` unless it is None.
 
     Pickles are verified before they are loaded, since loading runs code from the bytes. A file
-    the materializer reads whole is, up to `BUFFERED_LOAD_MAX`, read once, verified and loaded
-    from those bytes. Other small files are verified first; larger ones while loading, in a
-    second thread, and the object is discarded if the bytes turn out corrupted.
+    the materializer reads whole is, up to `BUFFERED_LOAD_MAX` (a pickle at any size), read once
+    when it asks for it, verified and handed over as those bytes (`VerifiedFile`). Other small
+    files are verified first; larger ones while loading, in a second thread, and the object is
+    discarded if the bytes turn out corrupted.
     """
     if verify is None:
         return _load(materializer, fs, data, manifest, errors)
     single = not manifest.directory
-    if single and materializer.reads_whole_file and manifest.size <= BUFFERED_LOAD_MAX:
-        body = _verified_bytes(fs, data, manifest, errors, verify)
-        return _load(materializer, _OneFile(fs, data, body), data, manifest, errors)
+    buffered = manifest.size <= BUFFERED_LOAD_MAX or materializer.uses_pickle
+    if single and materializer.reads_whole_file and buffered:
+        one = VerifiedFile(fs, data, manifest, errors, verify)
+        try:
+            obj = _load(materializer, one, data, manifest, errors)
+        except BaseException:
+            one.settle()  # corrupted bytes explain the failure better
+            raise
+        one.settle()
+        return obj
     if materializer.uses_pickle or manifest.size <= CHECK_FIRST_MAX:
         verify(manifest)
         return _load(materializer, fs, data, manifest, errors)
@@ -69,68 +80,6 @@ def load_object(
     if outcome[0] is not None:
         raise outcome[0]
     return obj
-
-
-def _verified_bytes(
-    fs: Any,
-    data: str,
-    manifest: Manifest,
-    errors: ErrorTranslator,
-    verify: Callable[[Manifest], None],
-) -> bytes:
-    """All bytes at `data`, read once and checked against the manifest's checksum."""
-    try:
-        if is_local(fs):
-            body = _read_local(data, manifest.size)
-        else:
-            body = b"".join(iter_chunks(fs, data, manifest.size))
-    except Exception:
-        verify(manifest)  # raises what is wrong with the stored bytes (missing, say), if it can
-        with errors.io("reading", manifest.key):  # else the read's own failure, translated
-            raise
-    algorithm = algorithm_of(manifest.checksum)
-    if format_checksum(hexdigest_of(body, algorithm), algorithm) != manifest.checksum:
-        verify(manifest)  # its error names both checksums
-        raise IntegrityError(  # the bytes changed again in between
-            f"artifact {manifest.key!r} in {errors.store} is corrupted: its bytes do not match "
-            f"the recorded checksum {manifest.checksum}"
-        )
-    return body
-
-
-def _read_local(path: str, size: int) -> bytes:
-    """The bytes of the local file at `path`: one open, then reads of the recorded `size` plus
-    one byte until the end, or until more than `size` came (corrupted: the checksum says so).
-    A buffered file object would also ask the file's size, position and terminal status."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        parts, got = [], 0
-        while got <= size and (part := os.read(fd, size + 1 - got)):
-            parts.append(part)
-            got += len(part)
-    finally:
-        os.close(fd)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
-
-
-class _OneFile:
-    """`fs`, except that the file at `path` reads as `body`: the bytes just verified."""
-
-    def __init__(self, fs: Any, path: str, body: bytes) -> None:
-        self._fs, self._path, self._body = fs, path, body
-
-    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
-        if path == self._path and mode == "rb":
-            return io.BytesIO(self._body)
-        return self._fs.open(path, mode, **kwargs)
-
-    def cat_file(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
-        if path == self._path:
-            return self._body[start:end]
-        return self._fs.cat_file(path, start=start, end=end)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._fs, name)
 
 
 def _load(
@@ -164,6 +113,31 @@ def digest(chunks: Iterable[bytes], algorithm: str | None = None) -> tuple[str, 
     return hashed.hexdigest(), size
 
 
+def file_digest(
+    fs: Any, path: str, size: int | None, algorithm: str | None = None
+) -> tuple[str, int]:
+    """(`algorithm` hex digest, size) of the file at `path`, all of it.
+
+    A local file is read into one small buffer, again and again: each piece is hashed while it is
+    still in the CPU's cache, and no memory is touched for the first time (on a 54 MB file, 11 ms
+    against 19 ms through fresh 4 MiB chunks, and less competition with a decoder running beside).
+    Elsewhere, chunks read ahead (`iter_chunks`; `size` is what the manifest recorded).
+    """
+    if not is_local(fs):
+        return digest(iter_chunks(fs, path, size), algorithm)
+    hashed, got = new_hash(algorithm), 0
+    piece = bytearray(LOCAL_PIECE)
+    view = memoryview(piece)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        while count := os.readv(fd, [piece]):
+            hashed.update(view[:count])
+            got += count
+    finally:
+        os.close(fd)
+    return hashed.hexdigest(), got
+
+
 def stored_checksum(fs: Any, data: str, manifest: Manifest) -> str:
     """The checksum of what is stored at `data` now, computed as `write_data` recorded it: with
     the algorithm of the recorded checksum (`IntegrityError` if it names an unknown one).
@@ -172,13 +146,12 @@ def stored_checksum(fs: Any, data: str, manifest: Manifest) -> str:
     """
     algorithm = algorithm_of(manifest.checksum)
     if not manifest.directory:
-        hexdigest = digest(iter_chunks(fs, data, manifest.size), algorithm)[0]
-        return format_checksum(hexdigest, algorithm)
+        return format_checksum(file_digest(fs, data, manifest.size, algorithm)[0], algorithm)
     sizes = {rel: entry[1] for rel, entry in manifest.files.items()}
     found = {}
     for path in files_only(fs.find(data, detail=True)):
         rel = rel_to(path, data)
-        found[rel] = digest(iter_chunks(fs, path, sizes.get(rel)), algorithm)
+        found[rel] = file_digest(fs, path, sizes.get(rel), algorithm)
     return directory_checksum(found, algorithm)
 
 
