@@ -4,6 +4,9 @@ recorded under its entry's name, as the output of its node, as without async."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -115,6 +118,26 @@ def test_async_with_the_thread_and_parallel_runners(project, stack, runner):
     assert recorded(stack, run_id)["steps"] == SHAPES
     assert stack.catalog.run(PACKAGE, run_id).status == "completed"
     assert fa.get_artifact(f"store://{PACKAGE}/seed").step == "seed"
+
+
+def test_kedro_run_on_the_command_line_with_async(project, stack, tmp_path):
+    stack_file = tmp_path / "stack.yaml"
+    stack_file.write_text(
+        f"artifact_store: {{url: '{stack.store.root}'}}\ncatalog: {{url: '{stack.catalog.url}'}}\n"
+    )
+    kedro = Path(sys.executable).with_name("kedro")
+    done = subprocess.run(
+        [str(kedro), "run", "--pipeline", "shapes", "--runner-params", "is_async=True"],
+        cwd=project,
+        env={**os.environ, "FLOW_ARTIFACTS_STACK": str(stack_file), "COLUMNS": "500"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Asynchronous mode is enabled" in done.stdout + done.stderr
+    (run,) = stack.catalog.runs(PACKAGE)
+    assert recorded(stack, run.run_id)["steps"] == SHAPES
 
 
 def test_an_async_run_inside_a_node_of_another_records_into_its_own(project, stack, monkeypatch):
