@@ -35,6 +35,14 @@ def compare(first: pd.DataFrame, second: pd.DataFrame) -> dict:
     return {"first": len(first), "second": len(second)}
 
 
+def seed() -> dict:
+    return {"seed": 42}
+
+
+def split(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return raw[raw["x"] % 2 == 0], raw[raw["x"] % 2 == 1]
+
+
 def compare_all(raws: dict) -> dict:
     return {str(k): len(v) for k, v in raws.items()}
 
@@ -80,11 +88,14 @@ def die(raw: pd.DataFrame) -> dict:
 
 
 def another_run(raw: pd.DataFrame) -> int:
-    """Starts a whole second Kedro run while this one is between two nodes: the overlap."""
+    """Starts a whole second Kedro run while this one is between two nodes: the overlap (with
+    `--async` when FA_KEDRO_ASYNC is set)."""
     from kedro.framework.session import KedroSession
+    from kedro.runner import SequentialRunner
 
+    runner = SequentialRunner(is_async=bool(os.environ.get("FA_KEDRO_ASYNC")))
     with KedroSession.create(os.environ["FA_KEDRO_PROJECT"], runtime_params={"n": 7}) as session:
-        session.run(pipeline_name="produce")
+        session.run(pipeline_name="produce", runner=runner)
     return 1
 '''
 
@@ -93,7 +104,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import (
     another_run, clean, clean_together, compare, compare_all, die, explode, make_raw,
-    meet_the_other_run, report, summarize, summarize_after, summarize_together,
+    meet_the_other_run, report, seed, split, summarize, summarize_after, summarize_together,
 )
 
 
@@ -136,6 +147,13 @@ def register_pipelines() -> dict[str, Pipeline]:
             [node(clean, ["raw", "params:factor"], "report", name="clean")]
         ),
         "dying": produce + pipeline([node(die, "raw", "summary", name="die")]),
+        "shapes": main + pipeline(  # a node without inputs, one with two outputs (a factory's)
+            [
+                node(seed, None, "seed", name="seed"),
+                node(split, "raw", ["evens_part", "odds_part"], name="split"),
+                node(compare, ["evens_part", "odds_part"], "comparison", name="compare"),
+            ]
+        ),
         "meeting": produce + pipeline(  # two runs of it both saved raw before either loads it
             [
                 node(meet_the_other_run, ["raw", "params:n"], "met", name="meet"),
@@ -168,10 +186,14 @@ raw_history:
   type: flow_artifacts_kedro.ArtifactDataset
   name: raw
   load: {versions: [1, prod]}
+seed:
+  type: flow_artifacts_kedro.ArtifactDataset
 "{dataset}__v{version}":
   type: flow_artifacts_kedro.ArtifactDataset
   name: "{dataset}"
   load: {version: "{version}"}
+"{part}_part":
+  type: flow_artifacts_kedro.ArtifactDataset
 """
 
 

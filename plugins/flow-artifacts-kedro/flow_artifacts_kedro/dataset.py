@@ -5,8 +5,11 @@ read their own; under ParallelRunner, whichever worker saved it, as the catalog 
 pinned one (`kedro run --load-versions ds:3` or `ds:prod`, else the entry's `load: {version: 3}`
 or `load: {tag: prod}`), then the latest.
 
-Under ParallelRunner the dataset is pickled to worker processes; the hooks hand it the run first
-(`hand_over`), so its pickled state carries the run's ticket and a worker joins the run with it.
+A run's hooks bind each dataset of its pipeline to its entry and the node that saves it (`bind`):
+in async mode Kedro saves in a thread its save hook did not run in, whose context names no node,
+or the dataset of an earlier load. Under ParallelRunner the dataset is pickled to worker
+processes; the hooks hand it the run first (`hand_over`), so its pickled state carries the run's
+ticket, and its binding, and a worker joins the run with it.
 """
 
 from __future__ import annotations
@@ -66,6 +69,13 @@ class ArtifactDataset(AbstractDataset[Any, Any]):
         self.metadata = dict(metadata or {})
         self._cli_pin = version.load if version is not None else None
         self._handoff: runtime.Handoff | None = None
+        self._binding: runtime.Binding | None = None
+
+    def bind(self, binding: runtime.Binding | None) -> runtime.Binding | None:
+        """Set by the hooks while a run's pipeline uses this dataset (None once it ended);
+        returns the binding it replaces (a run's inside a node of another, with this catalog)."""
+        previous, self._binding = self._binding, binding
+        return previous
 
     def hand_over(self, handoff: runtime.Handoff | None) -> None:
         """Set by the hooks while a ParallelRunner run uses this dataset: the run it travels
@@ -81,14 +91,15 @@ class ArtifactDataset(AbstractDataset[Any, Any]):
     # --- Kedro's dataset interface --------------------------------------------------------------
 
     def load(self) -> Any:
-        kedro_run = runtime.run_of(self._handoff)
+        kedro_run = runtime.run_of(self._handoff, self._binding)
         if "versions" in self._pin and self._cli_pin is None:
             found = {v: self._resolve(kedro_run, v, own=False) for v in self._pin["versions"]}
             return {v: self._loaded(kedro_run, artifact) for v, artifact in found.items()}
         return self._loaded(kedro_run, self._resolve(kedro_run, self._current_pin(), own=True))
 
     def save(self, data: Any) -> None:
-        kedro_run = runtime.run_of(self._handoff)
+        kedro_run = runtime.run_of(self._handoff, self._binding)
+        node = self._saving_node()
         name = self._artifact_name()
         options: dict[str, Any] = {
             "materializer": self._materializer,
@@ -96,7 +107,6 @@ class ArtifactDataset(AbstractDataset[Any, Any]):
             "labels": self._labels or None,
             "metadata": self.metadata or None,
         }
-        node = runtime.current_node()
         if kedro_run is not None and node is not None:
             state = kedro_run.node(node)
             if state.step is None:
@@ -128,21 +138,43 @@ class ArtifactDataset(AbstractDataset[Any, Any]):
 
     def _exists(self) -> bool:
         try:
-            self._resolve(runtime.run_of(self._handoff), self._current_pin(), own=True)
+            self._resolve(
+                runtime.run_of(self._handoff, self._binding), self._current_pin(), own=True
+            )
         except fa.ArtifactNotFound:
             return False
         return True
 
     # --- which version ----------------------------------------------------------------------------
 
+    def _saving_node(self) -> str | None:
+        """The node this save is an output of: the one its binding names (a dataset is the output
+        of one node), else the one the save hook set in this thread's context."""
+        binding = self._binding
+        if binding is not None and binding.entry is None and not runtime.announced_save():
+            raise fa.FlowArtifactsError(
+                "this ArtifactDataset is registered under several catalog entries of the "
+                "pipeline, and Kedro saves it in a thread where its save hook did not say which "
+                "(kedro run --async): give each entry its own dataset, or run without --async"
+            )
+        if binding is not None and binding.producer is not None:
+            return binding.producer
+        return runtime.current_node()
+
     def _artifact_name(self) -> str:
-        name = self._name or _entry_name()
+        name = self._name or self._entry_name()
         if name is None:
             raise fa.ConfigError(
                 "this ArtifactDataset has no name: give it `name:` in catalog.yml, or use it "
                 "through a Kedro session, which names it after its catalog entry"
             )
         return name
+
+    def _entry_name(self) -> str | None:
+        """The catalog entry: as bound by the run, else as the hook set in this thread."""
+        bound = self._binding.entry if self._binding is not None else None
+        entry = bound or runtime.current_dataset()
+        return runtime.safe_name(entry) if entry is not None else None
 
     def _current_pin(self) -> str | None:
         if self._cli_pin is not None:
@@ -168,11 +200,6 @@ class ArtifactDataset(AbstractDataset[Any, Any]):
             kedro_run.node(node).loaded[artifact.id] = artifact
         log.info("loaded dataset %s as %s", artifact.name, artifact.uri)
         return artifact.load()
-
-
-def _entry_name() -> str | None:
-    entry = runtime.current_dataset()
-    return runtime.safe_name(entry) if entry is not None else None
 
 
 def _as_pin(pin: object) -> str:

@@ -6,6 +6,9 @@ fails, or whose output cannot be saved, is recorded as failed with the error. Th
 and each node's end are committed with the next node's start, or with the run's end
 (`Run.defer_writes`): one catalog transaction per node, plus its outputs'.
 
+Each `ArtifactDataset` of the pipeline is bound to its entry and the node that saves it until the
+run ends: in async mode (`kedro run --async`) Kedro saves in threads its save hook did not run in.
+
 Under ParallelRunner (Kedro gives it a `SharedMemoryDataCatalog`) nodes run in worker processes,
 where Kedro calls the node and dataset hooks of a hook manager it makes there. The run starts at
 once, is handed to the catalog's `ArtifactDataset`s (their pickled state carries its ticket), and
@@ -55,12 +58,14 @@ class FlowArtifactsHooks:
         kedro_run = runtime.KedroRun(run)
         runtime.begin(kedro_run)
         exits.callback(runtime.end, kedro_run)
-        if parallel and run.recording:
-            try:
-                _hand_over(kedro_run, pipeline, catalog, exits)
-            except Exception as error:  # Kedro calls no other hook: the run ends here
-                exits.__exit__(type(error), error, error.__traceback__)
-                raise
+        try:
+            datasets = _artifact_datasets(pipeline, catalog)
+            _bind(kedro_run, pipeline, datasets, exits)
+            if parallel and run.recording:
+                _hand_over(kedro_run, datasets, exits)
+        except Exception as error:  # Kedro calls no other hook: the run ends here
+            exits.__exit__(type(error), error, error.__traceback__)
+            raise
         self._exits[run.id] = exits
         log.info("flow-artifacts run %s in project %s", run.id, run.project)
 
@@ -87,7 +92,7 @@ class FlowArtifactsHooks:
 
     @hook_impl
     def before_dataset_saved(self, dataset_name: str, node: Any) -> None:
-        runtime.at(node.name, dataset_name)
+        runtime.at(node.name, dataset_name, saving=True)
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, node: Any) -> None:
@@ -143,13 +148,47 @@ def _run_of(run_id: str | None) -> runtime.KedroRun | None:
     return found
 
 
-def _hand_over(kedro_run: runtime.KedroRun, pipeline: Any, catalog: Any, exits: ExitStack) -> None:
+def _artifact_datasets(pipeline: Any, catalog: Any) -> dict[str, ArtifactDataset]:
+    """The pipeline's `ArtifactDataset`s by entry. Kedro resolves the same datasets (dataset
+    factories too) right after this hook, so resolving them here changes nothing else."""
+    datasets = {name: catalog.get(name) for name in sorted(pipeline.datasets()) if name in catalog}
+    return {name: d for name, d in datasets.items() if isinstance(d, ArtifactDataset)}
+
+
+def _bind(
+    kedro_run: runtime.KedroRun,
+    pipeline: Any,
+    datasets: dict[str, ArtifactDataset],
+    exits: ExitStack,
+) -> None:
+    """Bind each dataset to its entry and the node that saves it (a dataset is the output of
+    one node at most) until the run ends. An instance under several entries (a catalog built
+    in code) is bound to none of them: which one a save is for, only the save hook tells."""
+    producers = {output: n.name for n in pipeline.nodes for output in n.outputs}
+    entries: dict[int, list[str]] = {}
+    for name, dataset in datasets.items():
+        entries.setdefault(id(dataset), []).append(name)
+    previous: list[tuple[ArtifactDataset, runtime.Binding | None]] = []
+    for names in entries.values():
+        dataset = datasets[names[0]]
+        only = names[0] if len(names) == 1 else None
+        binding = runtime.Binding(kedro_run.run.id, only, producers.get(only) if only else None)
+        previous.append((dataset, dataset.bind(binding)))
+
+    def unbind() -> None:
+        for dataset, binding in previous:
+            dataset.bind(binding)
+
+    exits.callback(unbind)
+
+
+def _hand_over(
+    kedro_run: runtime.KedroRun, datasets: dict[str, ArtifactDataset], exits: ExitStack
+) -> None:
     """Give the pipeline's `ArtifactDataset`s the run's ticket, to carry to the worker
-    processes, until the run ends. Kedro resolves the same datasets (dataset factories too)
-    right after this hook, so resolving them here changes nothing else."""
+    processes, until the run ends."""
     kedro_run.handoff = runtime.Handoff(fa.RunTicket.of(kedro_run.run), os.getpid())
-    datasets = [catalog.get(name) for name in sorted(pipeline.datasets()) if name in catalog]
-    carriers = [d for d in datasets if isinstance(d, ArtifactDataset)]
+    carriers = list({id(d): d for d in datasets.values()}.values())
     for dataset in carriers:
         dataset.hand_over(kedro_run.handoff)
 

@@ -1,9 +1,11 @@
 """What a Kedro run being recorded knows: its flow_artifacts run, each node's step run and loads.
 
-Kedro calls the dataset hooks in the thread that then loads or saves, so the node and dataset at
-hand live in context variables set by those hooks. The run itself is set in the session's thread;
-runners that use worker threads (ThreadRunner) do not inherit it, so the process-wide list of
-active runs answers there when exactly one run is active.
+Kedro calls the load hook in the thread that then loads, so the node and dataset at hand live in
+context variables set by the hooks. Not so for saves in async mode (`kedro run --async`), which
+Kedro's hook announces in the node's thread and then runs in another: so each `ArtifactDataset`
+of a run's pipeline is also given a `Binding`, its run, its entry and the node that saves it. The
+run itself is set in the session's thread; runners that use worker threads (ThreadRunner) do not
+inherit it, so the process-wide list of active runs answers there when exactly one run is active.
 
 ParallelRunner runs nodes in worker processes, forked or spawned. A run is known only in the
 process that began it (a forked worker's copy is ignored); a worker joins it through the
@@ -56,6 +58,18 @@ class Handoff:
     def here(self) -> bool:
         """Whether this is the process that runs the run (not one of its workers)."""
         return self.pid == os.getpid()
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What a run tells an `ArtifactDataset` of its pipeline, for saves in threads the hooks did
+    not run in: the run's id, the catalog entry, the node that saves it (None: no node of the
+    pipeline does). `entry` is None for an instance registered under several of the pipeline's
+    entries, which only the save hook's context tells apart."""
+
+    run_id: str
+    entry: str | None
+    producer: str | None
 
 
 @dataclass
@@ -112,6 +126,7 @@ class KedroRun:
 _run: ContextVar[KedroRun | None] = ContextVar("flow_artifacts_kedro_run", default=None)
 _node: ContextVar[str | None] = ContextVar("flow_artifacts_kedro_node", default=None)
 _dataset: ContextVar[str | None] = ContextVar("flow_artifacts_kedro_dataset", default=None)
+_saving: ContextVar[bool] = ContextVar("flow_artifacts_kedro_saving", default=False)
 _active: list[KedroRun] = []
 _active_lock = threading.Lock()
 _arrived: dict[str, fa.RunTicket] = {}
@@ -172,18 +187,26 @@ def joined(run_id: str) -> KedroRun | None:
     return kedro_run
 
 
-def run_of(handoff: Handoff | None) -> KedroRun | None:
-    """The run a dataset carrying `handoff` (None: none) loads and saves in, here."""
+def run_of(handoff: Handoff | None, binding: Binding | None = None) -> KedroRun | None:
+    """The run a dataset carrying `handoff` and `binding` (None: none) loads and saves in,
+    here: the run bound to it while that run is active in this process, else this thread's."""
     if handoff is not None and not handoff.here:
         arrived(handoff)
         return joined(handoff.ticket.run_id)
+    if binding is not None:
+        pid = os.getpid()
+        with _active_lock:
+            for kedro_run in _active:
+                if kedro_run.pid == pid and kedro_run.run.id == binding.run_id:
+                    return kedro_run
     return current()
 
 
-def at(node: str | None, dataset: str | None) -> None:
+def at(node: str | None, dataset: str | None, *, saving: bool = False) -> None:
     """Set by the hooks just before a node runs or a dataset of it is loaded or saved."""
     _node.set(node)
     _dataset.set(dataset)
+    _saving.set(saving)
 
 
 def current_node() -> str | None:
@@ -192,3 +215,8 @@ def current_node() -> str | None:
 
 def current_dataset() -> str | None:
     return _dataset.get()
+
+
+def announced_save() -> bool:
+    """Whether the context was set by the save hook: in this thread, the save is its dataset's."""
+    return _saving.get()
