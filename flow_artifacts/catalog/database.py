@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from ..errors import CatalogError, ConfigError, shown_path
 from ..redact import redact_url
 from . import schema
+from .driver_reads import run
 from .migrations import MIGRATIONS
 
 T = TypeVar("T")
@@ -74,9 +75,9 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     def _begin(conn: Connection) -> None:
         options = conn.get_execution_options()
         if options.get("fa_write", False):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            run(conn.connection.driver_connection, conn.dialect, "BEGIN IMMEDIATE", ())
         elif not options.get("fa_read", False):
-            conn.exec_driver_sql("BEGIN")
+            run(conn.connection.driver_connection, conn.dialect, "BEGIN", ())
 
     return engine
 

@@ -1,11 +1,13 @@
-"""One-row reads run on the SQLite driver's connection itself: the lookup every load makes.
+"""Statements run on the SQLite driver's connection itself: the lookup every load makes, and
+the statements every save makes inside its write transaction.
 
 SQLAlchemy's work per execution (connection wrapper, pool checkout and reset, compiled-cache
-lookup, result object) costs several times what SQLite takes to answer such a read. Here the
-statement is still SQLAlchemy's, compiled once per dialect, and each value comes back converted
-by its column's own type, as a SQLAlchemy result would return it; a driver error is raised as
-SQLAlchemy raises it. Only file SQLite catalogs read this way (their pool hands connections
-between threads); other databases keep the ordinary path.
+lookup, result object) costs several times what SQLite takes to answer such a read or to insert
+one row. Here the statement is still SQLAlchemy's, compiled once per dialect, each parameter is
+converted by its type and each value comes back converted by its column's own type, as
+SQLAlchemy would do; a driver error is raised as SQLAlchemy raises it. Only file SQLite catalogs
+run statements this way (their pool hands connections between threads); other databases and
+in-memory SQLite keep the ordinary path.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 import os
 import weakref
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Engine, Select
+from sqlalchemy import JSON, Connection, Dialect, Engine, Select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 IDLE_MAX = 2
 """Driver connections kept out of the pool between reads: one per thread reading at once
@@ -26,18 +29,26 @@ would be ideal, but each kept one is a connection the pool cannot lend to a writ
 
 
 class Prepared:
-    """A SELECT compiled once for a dialect: its SQL, its parameters in order, its row type."""
+    """A statement compiled once for a dialect: its SQL, its parameters in order, the type of
+    the rows it returns (a SELECT's, or an INSERT's RETURNING; none for a plain INSERT)."""
 
-    def __init__(self, statement: Select[Any], engine: Engine) -> None:
+    def __init__(
+        self,
+        statement: ExecutableReturnsRows,
+        engine: Engine,
+        column_keys: Sequence[str] | None = None,
+    ) -> None:
         dialect = engine.dialect
-        compiled = statement.compile(dialect=dialect)
+        if column_keys is not None:
+            _check_no_python_defaults(statement, column_keys)
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         self.sql = str(compiled)
         binds = compiled.binds
         self._order = [
             (name, binds[name].value, binds[name].required, _bind_processor(binds[name], engine))
             for name in compiled.positiontup or ()
         ]
-        columns = list(statement.selected_columns)
+        columns = list(statement.exported_columns)
         self._processors = [
             (i, _empty_object_first(proc) if isinstance(column.type, JSON) else proc)
             for i, column in enumerate(columns)
@@ -59,6 +70,17 @@ class Prepared:
         for i, process in self._processors:
             converted[i] = process(converted[i])
         return self._make(converted)
+
+
+def _check_no_python_defaults(statement: ExecutableReturnsRows, column_keys: Sequence[str]) -> None:
+    """SQLAlchemy fills a column's Python-side default at each execution; a statement compiled
+    once cannot, so every such column must be given."""
+    table = getattr(statement, "table", None)
+    for column in getattr(table, "columns", ()):
+        if (column.default is not None or column.onupdate is not None) and (
+            column.key not in column_keys
+        ):
+            raise ValueError(f"{column} has a Python-side default: give it a value")
 
 
 def _empty_object_first(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -109,14 +131,9 @@ class DriverReads:
             pooled = self._engine.raw_connection()
             pair = (pooled, pooled.driver_connection)
         try:
-            cursor = pair[1].execute(prepared.sql, args)
-            values = cursor.fetchone()
-            cursor.close()
-        except Exception as exc:
+            values = run(pair[1], self._engine.dialect, prepared.sql, args)
+        except Exception:
             pair[0].close()  # back to the pool, which resets (or discards) it
-            dbapi = self._engine.dialect.loaded_dbapi
-            if isinstance(exc, dbapi.Error):
-                raise DBAPIError.instance(prepared.sql, args, exc, dbapi.Error) from exc
             raise
         if len(self._idle) < IDLE_MAX:
             self._idle.append(pair)
@@ -134,6 +151,50 @@ class DriverReads:
         """In a forked child: never use, nor close, the connections of the parent."""
         self._inherited, self._idle = self._idle, []
 
+
+def run(driver: Any, dialect: Dialect, sql: str, args: Sequence[Any]) -> tuple[Any, ...] | None:
+    """The first row of `sql` run on a driver connection; a driver error raised as SQLAlchemy
+    raises it (so a busy database is an `OperationalError`, which write transactions retry)."""
+    try:
+        cursor = driver.execute(sql, args)
+        values: tuple[Any, ...] | None = cursor.fetchone()
+        cursor.close()
+    except Exception as exc:
+        dbapi = dialect.loaded_dbapi
+        if isinstance(exc, dbapi.Error):
+            raise DBAPIError.instance(sql, args, exc, dbapi.Error) from exc
+        raise
+    return values
+
+
+def execute(
+    conn: Connection, statement: ExecutableReturnsRows, params: Mapping[str, Any]
+) -> Any | None:
+    """Run `statement` with `params` in `conn`'s transaction: the first row it returns, or None.
+
+    On file SQLite the driver connection under `conn` runs it, compiled once per dialect and set
+    of parameter names; elsewhere SQLAlchemy does. Either way the same row is written and read."""
+    dialect = conn.dialect
+    if dialect.name != "sqlite" or not isinstance(conn.engine.pool, QueuePool):
+        result = conn.execute(statement, params)
+        return result.first() if result.returns_rows else None
+    keys = tuple(params)
+    prepared_here = _PREPARED.get(dialect)
+    if prepared_here is None:
+        prepared_here = _PREPARED[dialect] = {}
+    entry = prepared_here.get((id(statement), keys))
+    if entry is None or entry[0] is not statement:
+        entry = (statement, Prepared(statement, conn.engine, keys))
+        prepared_here[(id(statement), keys)] = entry
+    prepared = entry[1]
+    values = run(conn.connection.driver_connection, dialect, prepared.sql, prepared.args(params))
+    return None if values is None else prepared.row(values)
+
+
+_PREPARED: weakref.WeakKeyDictionary[
+    Dialect, dict[tuple[int, tuple[str, ...]], tuple[ExecutableReturnsRows, Prepared]]
+] = weakref.WeakKeyDictionary()
+"""Statements compiled for `execute`, per dialect (one per engine): they go with their engine."""
 
 _LIVE: weakref.WeakSet[DriverReads] = weakref.WeakSet()
 
