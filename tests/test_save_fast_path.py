@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog, database, recording
 from flow_artifacts.catalog import schema as t
 from flow_artifacts.catalog.database import write
+from flow_artifacts.catalog.driver_writes import execute_many
 from flow_artifacts.catalog.run_writes import Known, ensure_project
 from flow_artifacts.manifest import Manifest
 from tests.test_store_support import artifact_files
@@ -172,3 +174,24 @@ def test_a_locked_database_is_retried_on_the_driver_path(tmp_path, monkeypatch):
     assert slept  # it was busy, and retried
     assert art.version == 1 and fa.load("demo/report", stack=stack) == {"a": 1}
     stack.close()
+
+
+def test_a_column_sqlalchemy_fills_by_default_is_filled_on_a_file_catalog(tmp_path):
+    """`step_runs.cached` has a Python-side default: a row leaving it out still gets it."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+
+        def work(conn: Any) -> None:
+            ensure_project(conn, Known(), "demo")
+            conn.execute(t.runs.insert(), {"project": "demo", "run_id": "r1", "status": "running",
+                                           "started": datetime.now(timezone.utc)})  # fmt: skip
+            pk = conn.execute(select(t.runs.c.pk)).scalar_one()
+            row = {"id": "s1", "run_pk": pk, "step": "s", "status": "running",
+                   "started": datetime.now(timezone.utc)}  # fmt: skip
+            execute_many(conn, t.step_runs.insert(), [row])
+
+        write(catalog.engine, work)
+        with catalog.engine.connect() as conn:
+            assert conn.execute(select(t.step_runs.c.cached)).scalar_one() is False
+    finally:
+        catalog.close()

@@ -22,6 +22,7 @@ from ..errors import CatalogError, ConfigError, shown_path
 from ..redact import redact_url
 from . import schema
 from .driver_reads import run
+from .driver_writes import execute_many
 from .migrations import MIGRATIONS
 
 T = TypeVar("T")
@@ -126,7 +127,7 @@ def insert_ignore(conn: Connection, table: Table, rows: Iterable[Mapping[str, An
     """Insert rows, skipping those whose primary or unique key exists (race-free get-or-create)."""
     rows = list(rows)
     if rows:
-        conn.execute(_insert_ignore_statement(conn.dialect.name, table), rows)
+        execute_many(conn, _insert_ignore_statement(conn.dialect.name, table), rows)
 
 
 @functools.cache

@@ -1,5 +1,5 @@
-"""Statements run on the SQLite driver's connection itself: the lookup every load makes, and
-the statements every save makes inside its write transaction.
+"""Statements run on the SQLite driver's connection itself: here the lookup every load makes
+(and what `driver_writes` shares: the compiled statement, the driver call).
 
 SQLAlchemy's work per execution (connection wrapper, pool checkout and reset, compiled-cache
 lookup, result object) costs several times what SQLite takes to answer such a read or to insert
@@ -18,7 +18,7 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Dialect, Engine, Select
+from sqlalchemy import JSON, Dialect, Engine, Select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
@@ -39,8 +39,6 @@ class Prepared:
         column_keys: Sequence[str] | None = None,
     ) -> None:
         dialect = engine.dialect
-        if column_keys is not None:
-            _check_no_python_defaults(statement, column_keys)
         compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         self.sql = str(compiled)
         binds = compiled.binds
@@ -70,17 +68,6 @@ class Prepared:
         for i, process in self._processors:
             converted[i] = process(converted[i])
         return self._make(converted)
-
-
-def _check_no_python_defaults(statement: ExecutableReturnsRows, column_keys: Sequence[str]) -> None:
-    """SQLAlchemy fills a column's Python-side default at each execution; a statement compiled
-    once cannot, so every such column must be given."""
-    table = getattr(statement, "table", None)
-    for column in getattr(table, "columns", ()):
-        if (column.default is not None or column.onupdate is not None) and (
-            column.key not in column_keys
-        ):
-            raise ValueError(f"{column} has a Python-side default: give it a value")
 
 
 def _empty_object_first(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -152,13 +139,20 @@ class DriverReads:
         self._inherited, self._idle = self._idle, []
 
 
-def run(driver: Any, dialect: Dialect, sql: str, args: Sequence[Any]) -> tuple[Any, ...] | None:
-    """The first row of `sql` run on a driver connection; a driver error raised as SQLAlchemy
+def run(
+    driver: Any, dialect: Dialect, sql: str, args: Sequence[Any], *, many: bool = False
+) -> tuple[Any, ...] | None:
+    """The first row of `sql` run on a driver connection (None if `many`: `args` is then a
+    sequence of parameter lists, one execution each); a driver error raised as SQLAlchemy
     raises it (so a busy database is an `OperationalError`, which write transactions retry)."""
+    values: tuple[Any, ...] | None = None
     try:
-        cursor = driver.execute(sql, args)
-        values: tuple[Any, ...] | None = cursor.fetchone()
-        cursor.close()
+        if many:
+            driver.executemany(sql, args)
+        else:
+            cursor = driver.execute(sql, args)
+            values = cursor.fetchone()
+            cursor.close()
     except Exception as exc:
         dbapi = dialect.loaded_dbapi
         if isinstance(exc, dbapi.Error):
@@ -166,35 +160,6 @@ def run(driver: Any, dialect: Dialect, sql: str, args: Sequence[Any]) -> tuple[A
         raise
     return values
 
-
-def execute(
-    conn: Connection, statement: ExecutableReturnsRows, params: Mapping[str, Any]
-) -> Any | None:
-    """Run `statement` with `params` in `conn`'s transaction: the first row it returns, or None.
-
-    On file SQLite the driver connection under `conn` runs it, compiled once per dialect and set
-    of parameter names; elsewhere SQLAlchemy does. Either way the same row is written and read."""
-    dialect = conn.dialect
-    if dialect.name != "sqlite" or not isinstance(conn.engine.pool, QueuePool):
-        result = conn.execute(statement, params)
-        return result.first() if result.returns_rows else None
-    keys = tuple(params)
-    prepared_here = _PREPARED.get(dialect)
-    if prepared_here is None:
-        prepared_here = _PREPARED[dialect] = {}
-    entry = prepared_here.get((id(statement), keys))
-    if entry is None or entry[0] is not statement:
-        entry = (statement, Prepared(statement, conn.engine, keys))
-        prepared_here[(id(statement), keys)] = entry
-    prepared = entry[1]
-    values = run(conn.connection.driver_connection, dialect, prepared.sql, prepared.args(params))
-    return None if values is None else prepared.row(values)
-
-
-_PREPARED: weakref.WeakKeyDictionary[
-    Dialect, dict[tuple[int, tuple[str, ...]], tuple[ExecutableReturnsRows, Prepared]]
-] = weakref.WeakKeyDictionary()
-"""Statements compiled for `execute`, per dialect (one per engine): they go with their engine."""
 
 _LIVE: weakref.WeakSet[DriverReads] = weakref.WeakSet()
 

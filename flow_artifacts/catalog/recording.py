@@ -17,7 +17,7 @@ from ..manifest import Manifest
 from ..refs import artifact_uri
 from . import schema as t
 from .database import insert_ignore
-from .driver_reads import execute
+from .driver_writes import execute
 from .journaling import Pending
 from .lookups import existing_ids
 from .records import insert_labels, name_is
