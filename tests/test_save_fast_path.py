@@ -75,8 +75,13 @@ def test_a_file_catalog_stores_byte_for_byte_what_sqlalchemy_stores(tmp_path, so
     file_catalog = Catalog(f"sqlite:///{tmp_path / 'file.db'}")  # the driver path
     memory_catalog = Catalog("sqlite://")  # SQLAlchemy's own
     try:
-        assert recorded_by(file_catalog, source).version == 1
-        assert recorded_by(memory_catalog, source).version == 1
+        plain = copy.deepcopy(source)  # no labels, no description, no user metadata
+        plain.id, plain.name, plain.labels, plain.description, plain.user_metadata = (
+            "00000000-0000-4000-8000-000000000003", "plain", {}, "", {},
+        )  # fmt: skip
+        for manifest in (source, plain):
+            assert recorded_by(file_catalog, manifest).version == 1
+            assert recorded_by(memory_catalog, manifest).version == 1
         for table in ("fa_artifacts", "fa_artifact_names", "fa_labels"):
             assert raw_rows(file_catalog, table) == raw_rows(memory_catalog, table)
         assert raw_rows(file_catalog, "fa_artifacts")  # something was compared
