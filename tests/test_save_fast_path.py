@@ -5,6 +5,7 @@ retry a busy database, and roll back with the rest of their transaction."""
 from __future__ import annotations
 
 import copy
+import os
 import sqlite3
 import threading
 import time
@@ -200,3 +201,65 @@ def test_a_column_sqlalchemy_fills_by_default_is_filled_on_a_file_catalog(tmp_pa
             assert conn.execute(select(t.step_runs.c.cached)).scalar_one() is False
     finally:
         catalog.close()
+
+
+def test_a_write_that_failed_does_not_keep_its_connection(tmp_path):
+    stack = fa.Stack.local(tmp_path / "fa", project="demo")
+    kept = stack.catalog._kept
+    fa.materialize({"a": 1}, "first", "r1", "s", stack=stack)
+    (before,) = kept._idle  # kept after a transaction that committed
+    with stack.catalog.engine.begin() as conn:
+        conn.exec_driver_sql(_REFUSE_B["sqlite"][0])
+    with pytest.raises(Exception, match="insert refused"):
+        fa.materialize({"b": 1}, "b", "r1", "s", stack=stack)
+    assert kept._idle == []  # closed with its rolled-back transaction
+    fa.materialize({"a": 2}, "first", "r1", "s", stack=stack)
+    (after,) = kept._idle
+    assert after is not before and before.closed
+    stack.close()
+    assert after.closed
+
+
+def test_writes_from_many_threads_keep_few_connections_and_close_them_all(tmp_path):
+    stack = fa.Stack.local(tmp_path / "fa", project="demo")
+    failed: list[BaseException] = []
+
+    def work(t: int) -> None:
+        try:
+            for i in range(15):
+                fa.materialize({"t": t, "i": i}, f"r{t}-{i}", "run", "eval", stack=stack)
+        except BaseException as exc:  # reported below
+            failed.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failed == []
+    assert len(list(fa.list_artifacts("demo", stack=stack))) == 120
+    pool = stack.catalog.engine.pool
+    assert len(stack.catalog._kept._idle) <= 2
+    stack.close()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_child_writes_on_its_own_connection(tmp_path):
+    stack = fa.Stack.local(tmp_path / "fa", project="demo")
+    fa.materialize({"a": 1}, "parent", "r1", "s", stack=stack)  # the parent keeps a connection
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        try:
+            kept = stack.catalog._kept
+            parents = {id(conn) for conn in kept._inherited}
+            art = fa.materialize({"a": 2}, "child", "r1", "s", stack=stack)
+            ok = art.version == 1 and bool(parents) and not parents & {id(c) for c in kept._idle}
+            os._exit(0 if ok else 3)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert fa.load("demo/child", stack=stack) == {"a": 2}
+    assert fa.materialize({"a": 3}, "parent", "r1", "s", stack=stack).version == 2
+    stack.close()

@@ -16,7 +16,7 @@ import os
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, Dialect, Engine, Select
 from sqlalchemy.exc import DBAPIError
@@ -108,7 +108,7 @@ class DriverReads:
         self._idle: list[tuple[Any, Any]] = []
         """(pool's connection, its driver connection) pairs; list appends and pops are atomic."""
         self._inherited: list[tuple[Any, Any]] = []
-        _LIVE.add(self)
+        forgotten_at_fork(self)
 
     @classmethod
     def for_engine(cls, engine: Engine) -> DriverReads | None:
@@ -173,12 +173,21 @@ def run(
     return values
 
 
-_LIVE: weakref.WeakSet[DriverReads] = weakref.WeakSet()
+class Forgets(Protocol):
+    def forget(self) -> None: ...
+
+
+_LIVE: weakref.WeakSet[Forgets] = weakref.WeakSet()
+
+
+def forgotten_at_fork(holder: Forgets) -> None:
+    """Have `holder` forget the connections it keeps in a forked child: they are the parent's."""
+    _LIVE.add(holder)
 
 
 def _after_fork() -> None:
-    for reads in list(_LIVE):
-        reads.forget()
+    for holder in list(_LIVE):
+        holder.forget()
 
 
 if hasattr(os, "register_at_fork"):
