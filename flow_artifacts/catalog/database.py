@@ -101,20 +101,21 @@ def write(
     the connection `kept` holds, if given."""
     delay = 0.01
     for attempt in range(WRITE_ATTEMPTS):
-        conn = kept.take() if kept is not None else _write_connection(engine)
-        try:
+        conn: Connection | None = None
+        try:  # connecting may find the database busy too (its settings are written)
+            conn = kept.take() if kept is not None else _write_connection(engine)
             with conn.begin():
                 result = work(conn)
-        except OperationalError as exc:
-            conn.close()
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()  # never kept after a failure: whatever state it is in goes with it
+            if not isinstance(exc, OperationalError):
+                raise
             if not _is_busy(exc) or attempt == WRITE_ATTEMPTS - 1:
                 raise CatalogError(f"{what} failed: {_short(exc)}") from exc
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 1.0)
             continue
-        except BaseException:
-            conn.close()  # never kept after a failure: whatever state it is in goes with it
-            raise
         if kept is not None:
             kept.give_back(conn)
         else:
