@@ -39,8 +39,8 @@ def execute(
 def execute_many(
     conn: Connection, statement: ExecutableReturnsRows, rows: Sequence[Mapping[str, Any]]
 ) -> None:
-    """Run `statement` once per row of `rows` (at least one) in `conn`'s transaction; rows whose
-    keys differ from the first's go through SQLAlchemy, which fills what they leave out."""
+    """Run `statement` once per row of `rows` (at least one) in `conn`'s transaction; if a row's
+    keys differ from the first's, SQLAlchemy runs them all, as it always did."""
     keys = tuple(rows[0])
     prepared = _prepared(conn, statement, keys)
     if prepared is None or any(tuple(row) != keys for row in rows):
