@@ -63,6 +63,45 @@ def check_labels(labels: Mapping[Any, Any]) -> None:
 
 def check_json(value: Any, what: str) -> None:
     """`value` as JSON the same on both engines: str keys, finite numbers, no NUL, bounded depth."""
+    if not _plainly_storable(value):
+        _check_json_walk(value, what)
+
+
+def _plainly_storable(value: Any) -> bool:
+    """Whether `check_json` accepts `value`, told quickly for what every save checks (plain
+    dicts, lists, strings and numbers: its manifest): the text is checked once, all together.
+    False when in doubt; then `_check_json_walk` decides, and names the first problem."""
+    texts: list[str] = []
+    pending: list[tuple[Any, int]] = [((value,), -1)]
+    while pending:
+        container, depth = pending.pop()
+        depth += 1  # of the container's items
+        if depth > JSON_DEPTH:
+            return False
+        if type(container) is dict:
+            for key in container:
+                if type(key) is not str:
+                    return False
+            texts.extend(container)
+            items: Any = container.values()
+        else:
+            items = container
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                texts.append(item)
+            elif kind is dict or kind is list or kind is tuple:
+                pending.append((item, depth))
+            elif kind is float:
+                if not math.isfinite(item):
+                    return False
+            elif not (kind is int or kind is bool or item is None):
+                return False
+    text = "".join(texts)
+    return "\x00" not in text and not _has_surrogate(text)
+
+
+def _check_json_walk(value: Any, what: str) -> None:
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -144,6 +183,8 @@ def _text_problem(value: str) -> str | None:
 
 
 def _has_surrogate(value: str) -> bool:
+    if value.isascii():
+        return False
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

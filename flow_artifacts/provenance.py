@@ -24,7 +24,7 @@ def owner(cwd: str | os.PathLike[str] | None = None) -> dict[str, str]:
     folder)."""
     found = dict(_user_and_host())
     try:
-        start = Path(cwd) if cwd is not None else Path.cwd()
+        start = os.fspath(cwd) if cwd is not None else os.getcwd()
     except OSError:  # the current folder was deleted: no work tree to name a commit of
         return found
     commit = git_commit(start)
@@ -53,7 +53,7 @@ _commits: dict[str, tuple[tuple[tuple[str, Signature], ...], str | None]] = {}
 """Folder -> (every path consulted with its signature, the commit found) in this process."""
 
 
-def git_commit(start: Path) -> str | None:
+def git_commit(start: str | os.PathLike[str]) -> str | None:
     """The commit HEAD names in the git work tree holding `start`, or None.
 
     Remembered per folder with the signature of every path consulted: while none of them
@@ -65,7 +65,7 @@ def git_commit(start: Path) -> str | None:
     if cached is not None and all(_signature(path) == sig for path, sig in cached[0]):
         return cached[1]
     consulted: list[tuple[str, Signature]] = []
-    commit = _find_commit(start, consulted)
+    commit = _find_commit(Path(start), consulted)  # a Path only now: it costs more than a stat
     if len(_commits) > 64:  # a long-lived process wandering through many folders
         _commits.clear()
     _commits[key] = (tuple(consulted), commit)

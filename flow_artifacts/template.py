@@ -45,9 +45,13 @@ class PathTemplate:
             "step": validate_new_name(step, "step_name"),
             "name": validate_new_name(name, "name"),
             "pipeline": validate_new_name(pipeline, "pipeline"),
-            "date": date or datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            "date": date or (_today() if "{date}" in self._format else ""),
         }
         return self._format.format(**values)
+
+
+def _today() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
 
 
 def url_placeholder(url: str) -> str | None:

@@ -94,7 +94,8 @@ def test_lookups_from_many_threads_keep_few_connections_and_close_them_all(tmp_p
         thread.join()
     assert wrong == []
     pool = stack.catalog.engine.pool
-    assert pool.checkedout() <= IDLE_MAX  # type: ignore[attr-defined]
+    # the idle read connections, and the write connection kept since the writes above
+    assert pool.checkedout() <= IDLE_MAX + 1  # type: ignore[attr-defined]
     stack.close()
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
 

@@ -33,3 +33,17 @@ def test_owner_follows_new_commits_branch_switches_and_packed_refs(tmp_path: Pat
     assert owner(tmp_path)["commit"] == second  # from packed-refs now
     shutil.rmtree(tmp_path / ".git")
     assert "commit" not in owner(tmp_path)
+
+
+def test_owner_names_the_commit_of_the_current_folder_while_it_exists(tmp_path: Path, monkeypatch):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "commit", "-q", "--allow-empty", "-m", "one")
+    monkeypatch.chdir(repo / ".git")  # inside the work tree's folder, as a script run from it
+    assert owner()["commit"] == _git(repo, "rev-parse", "HEAD")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert "commit" not in owner()  # no current folder: no work tree to name a commit of

@@ -25,7 +25,7 @@ from ..naming import validate_aspect_name
 from ..redact import redact_url
 from ..refs import Ref, parse_ref
 from . import curation, listing, lookups, recording, search
-from .database import ensure_schema, open_engine, read, shown_catalog, write
+from .database import KeptWriteConnection, ensure_schema, open_engine, read, shown_catalog, write
 from .driver_reads import DriverReads
 from .journaling import JournalSink, Pending, journaled
 from .lineage import Direction, LineageGraph, walk_lineage
@@ -49,6 +49,7 @@ class Catalog(RunMethods, MaintenanceMethods):
         self._known = Known()
         self._renews = renews_heartbeats(self.engine.url)
         self._driver = DriverReads.for_engine(self.engine)
+        self._kept = KeptWriteConnection.for_engine(self.engine)
 
     def __repr__(self) -> str:
         return f"Catalog({redact_url(self.url)!r})"
@@ -57,6 +58,8 @@ class Catalog(RunMethods, MaintenanceMethods):
         self._stop_heartbeat()
         if self._driver is not None:
             self._driver.close()
+        if self._kept is not None:
+            self._kept.close()
         self.engine.dispose()
 
     @property
@@ -73,12 +76,12 @@ class Catalog(RunMethods, MaintenanceMethods):
         return read(self.engine)
 
     def _write(self, work: Callable[[Connection], T], what: str = "catalog write") -> T:
-        return write(self.engine, work, what)
+        return write(self.engine, work, what, self._kept)
 
     def _journaled(
         self, journal: JournalSink | None, work: Callable[[Connection, Pending], T]
     ) -> T:
-        return journaled(self.engine, journal, work)
+        return journaled(self.engine, journal, work, kept=self._kept)
 
     # --- recording ---------------------------------------------------------------------------
 

@@ -19,10 +19,13 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, Table, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import QueuePool
 
 from ..errors import CatalogError, ConfigError, shown_path
 from ..redact import redact_url
 from . import schema
+from .driver_reads import forgotten_at_fork, run
+from .driver_writes import execute_many
 from .migrations import MIGRATIONS
 
 T = TypeVar("T")
@@ -98,9 +101,9 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     def _begin(conn: Connection) -> None:
         options = conn.get_execution_options()
         if options.get("fa_write", False):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            run(conn.connection.driver_connection, conn.dialect, "BEGIN IMMEDIATE", ())
         elif not options.get("fa_read", False):
-            conn.exec_driver_sql("BEGIN")
+            run(conn.connection.driver_connection, conn.dialect, "BEGIN", ())
 
     return engine
 
@@ -112,19 +115,85 @@ def read(engine: Engine) -> Connection:
     return engine.connect().execution_options(fa_read=True)
 
 
-def write(engine: Engine, work: Callable[[Connection], T], what: str = "catalog write") -> T:
-    """Run `work` in one write transaction, retrying (bounded) while the database is busy."""
+def write(
+    engine: Engine,
+    work: Callable[[Connection], T],
+    what: str = "catalog write",
+    kept: KeptWriteConnection | None = None,
+) -> T:
+    """Run `work` in one write transaction, retrying (bounded) while the database is busy; on
+    the connection `kept` holds, if given."""
     delay = 0.01
     for attempt in range(WRITE_ATTEMPTS):
-        try:
-            with engine.connect().execution_options(fa_write=True) as conn, conn.begin():
-                return work(conn)
-        except OperationalError as exc:
+        conn: Connection | None = None
+        try:  # connecting may find the database busy too (its settings are written)
+            conn = kept.take() if kept is not None else _write_connection(engine)
+            with conn.begin():
+                result = work(conn)
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()  # never kept after a failure: whatever state it is in goes with it
+            if not isinstance(exc, OperationalError):
+                raise
             if not _is_busy(exc) or attempt == WRITE_ATTEMPTS - 1:
                 raise CatalogError(f"{what} failed: {_short(exc)}") from exc
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 1.0)
+            continue
+        if kept is not None:
+            kept.give_back(conn)
+        else:
+            conn.close()
+        return result
     raise AssertionError("unreachable")
+
+
+def _write_connection(engine: Engine) -> Connection:
+    return engine.connect().execution_options(fa_write=True)
+
+
+class KeptWriteConnection:
+    """A file SQLite catalog's write connection, kept between its write transactions: taking
+    one from the pool (and wrapping it, with its options) costs more than the statements of a
+    small save. Kept only after a transaction that ended well; never used by a forked child."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._idle: list[Connection] = []
+        """At most one, usually; list appends and pops are atomic."""
+        self._inherited: list[Connection] = []
+        self._closed = False
+        forgotten_at_fork(self)
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> KeptWriteConnection | None:
+        """One for a file SQLite catalog; None for other databases and in-memory SQLite."""
+        if engine.dialect.name == "sqlite" and isinstance(engine.pool, QueuePool):
+            return cls(engine)
+        return None
+
+    def take(self) -> Connection:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return _write_connection(self._engine)
+
+    def give_back(self, conn: Connection) -> None:
+        if self._closed or self._idle:
+            conn.close()
+        else:
+            self._idle.append(conn)
+
+    def close(self) -> None:
+        """Give the kept connection back to the pool (before the engine is disposed)."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def forget(self) -> None:
+        """In a forked child: never use, nor close, the connection of the parent."""
+        self._inherited, self._idle = self._idle, []
 
 
 def _is_busy(exc: OperationalError) -> bool:
@@ -149,7 +218,7 @@ def insert_ignore(conn: Connection, table: Table, rows: Iterable[Mapping[str, An
     """Insert rows, skipping those whose primary or unique key exists (race-free get-or-create)."""
     rows = list(rows)
     if rows:
-        conn.execute(_insert_ignore_statement(conn.dialect.name, table), rows)
+        execute_many(conn, _insert_ignore_statement(conn.dialect.name, table), rows)
 
 
 @functools.cache

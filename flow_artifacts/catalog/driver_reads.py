@@ -1,11 +1,13 @@
-"""One-row reads run on the SQLite driver's connection itself: the lookup every load makes.
+"""Statements run on the SQLite driver's connection itself: here the lookup every load makes
+(and what `driver_writes` shares: the compiled statement, the driver call).
 
 SQLAlchemy's work per execution (connection wrapper, pool checkout and reset, compiled-cache
-lookup, result object) costs several times what SQLite takes to answer such a read. Here the
-statement is still SQLAlchemy's, compiled once per dialect, and each value comes back converted
-by its column's own type, as a SQLAlchemy result would return it; a driver error is raised as
-SQLAlchemy raises it. Only file SQLite catalogs read this way (their pool hands connections
-between threads); other databases keep the ordinary path.
+lookup, result object) costs several times what SQLite takes to answer such a read or to insert
+one row. Here the statement is still SQLAlchemy's, compiled once per dialect, each parameter is
+converted by its type and each value comes back converted by its column's own type, as
+SQLAlchemy would do; a driver error is raised as SQLAlchemy raises it. Only file SQLite catalogs
+run statements this way (their pool hands connections between threads); other databases and
+in-memory SQLite keep the ordinary path.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 import os
 import weakref
 from collections import namedtuple
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
-from sqlalchemy import JSON, Engine, Select
+from sqlalchemy import JSON, Dialect, Engine, Select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 IDLE_MAX = 2
 """Driver connections kept out of the pool between reads: one per thread reading at once
@@ -26,18 +29,24 @@ would be ideal, but each kept one is a connection the pool cannot lend to a writ
 
 
 class Prepared:
-    """A SELECT compiled once for a dialect: its SQL, its parameters in order, its row type."""
+    """A statement compiled once for a dialect: its SQL, its parameters in order, the type of
+    the rows it returns (a SELECT's, or an INSERT's RETURNING; none for a plain INSERT)."""
 
-    def __init__(self, statement: Select[Any], engine: Engine) -> None:
+    def __init__(
+        self,
+        statement: ExecutableReturnsRows,
+        engine: Engine,
+        column_keys: Sequence[str] | None = None,
+    ) -> None:
         dialect = engine.dialect
-        compiled = statement.compile(dialect=dialect)
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         self.sql = str(compiled)
         binds = compiled.binds
         self._order = [
             (name, binds[name].value, binds[name].required, _bind_processor(binds[name], engine))
             for name in compiled.positiontup or ()
         ]
-        columns = list(statement.selected_columns)
+        columns = list(statement.exported_columns)
         self._processors = [
             (i, _empty_object_first(proc) if isinstance(column.type, JSON) else proc)
             for i, column in enumerate(columns)
@@ -75,7 +84,19 @@ def _bind_processor(bind: Any, engine: Engine) -> Callable[[Any], Any] | None:
     processor: Callable[[Any], Any] | None = bind.type.dialect_impl(engine.dialect).bind_processor(
         engine.dialect
     )
+    if processor is not None and isinstance(bind.type, JSON):
+        return _empty_object_written(processor)
     return processor
+
+
+def _empty_object_written(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`process`, but an empty dict (most labels and user metadata) is written `{}`, as the
+    encoder writes it, without the encoder's fixed cost."""
+
+    def convert(value: Any) -> Any:
+        return "{}" if type(value) is dict and not value else process(value)
+
+    return convert
 
 
 class DriverReads:
@@ -87,7 +108,7 @@ class DriverReads:
         self._idle: list[tuple[Any, Any]] = []
         """(pool's connection, its driver connection) pairs; list appends and pops are atomic."""
         self._inherited: list[tuple[Any, Any]] = []
-        _LIVE.add(self)
+        forgotten_at_fork(self)
 
     @classmethod
     def for_engine(cls, engine: Engine) -> DriverReads | None:
@@ -109,14 +130,9 @@ class DriverReads:
             pooled = self._engine.raw_connection()
             pair = (pooled, pooled.driver_connection)
         try:
-            cursor = pair[1].execute(prepared.sql, args)
-            values = cursor.fetchone()
-            cursor.close()
-        except Exception as exc:
+            values = run(pair[1], self._engine.dialect, prepared.sql, args)
+        except Exception:
             pair[0].close()  # back to the pool, which resets (or discards) it
-            dbapi = self._engine.dialect.loaded_dbapi
-            if isinstance(exc, dbapi.Error):
-                raise DBAPIError.instance(prepared.sql, args, exc, dbapi.Error) from exc
             raise
         if len(self._idle) < IDLE_MAX:
             self._idle.append(pair)
@@ -135,12 +151,43 @@ class DriverReads:
         self._inherited, self._idle = self._idle, []
 
 
-_LIVE: weakref.WeakSet[DriverReads] = weakref.WeakSet()
+def run(
+    driver: Any, dialect: Dialect, sql: str, args: Sequence[Any], *, many: bool = False
+) -> tuple[Any, ...] | None:
+    """The first row of `sql` run on a driver connection (None if `many`: `args` is then a
+    sequence of parameter lists, one execution each); a driver error raised as SQLAlchemy
+    raises it (so a busy database is an `OperationalError`, which write transactions retry)."""
+    values: tuple[Any, ...] | None = None
+    try:
+        if many:
+            driver.executemany(sql, args)
+        else:
+            cursor = driver.execute(sql, args)
+            values = cursor.fetchone()
+            cursor.close()
+    except Exception as exc:
+        dbapi = dialect.loaded_dbapi
+        if isinstance(exc, dbapi.Error):
+            raise DBAPIError.instance(sql, args, exc, dbapi.Error) from exc
+        raise
+    return values
+
+
+class Forgets(Protocol):
+    def forget(self) -> None: ...
+
+
+_LIVE: weakref.WeakSet[Forgets] = weakref.WeakSet()
+
+
+def forgotten_at_fork(holder: Forgets) -> None:
+    """Have `holder` forget the connections it keeps in a forked child: they are the parent's."""
+    _LIVE.add(holder)
 
 
 def _after_fork() -> None:
-    for reads in list(_LIVE):
-        reads.forget()
+    for holder in list(_LIVE):
+        holder.forget()
 
 
 if hasattr(os, "register_at_fork"):

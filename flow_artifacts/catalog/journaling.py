@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection, Engine
 
 from .changes import later
-from .database import write
+from .database import KeptWriteConnection, write
 from .records import now
 
 T = TypeVar("T")
@@ -57,6 +57,7 @@ def journaled(
     journal: JournalSink | None,
     work: Callable[[Connection, Pending], T],
     what: str = "catalog write",
+    kept: KeptWriteConnection | None = None,
 ) -> T:
     """`database.write(work)`, where `work` journals its change through the `Pending` it gets."""
     pending = Pending(journal)
@@ -69,4 +70,4 @@ def journaled(
             pending.withdraw()
             raise
 
-    return write(engine, attempt, what)
+    return write(engine, attempt, what, kept)

@@ -17,6 +17,7 @@ from ..manifest import Manifest
 from ..refs import artifact_uri
 from . import schema as t
 from .database import insert_ignore
+from .driver_writes import execute
 from .journaling import Pending
 from .lookups import existing_ids
 from .records import insert_labels, name_is
@@ -116,15 +117,13 @@ def restore_inputs(conn: Connection, manifest: Manifest) -> None:
 def next_version(conn: Connection, project: str, name: str) -> int:
     """Increment the (project, name) counter, created at 1 if new, in one statement; its row
     lock serializes concurrent writers, so versions have no gaps and no repeats."""
-    version = conn.execute(
-        _bump_version(conn.dialect.name), {"project": project, "name": name}
-    ).scalar()
-    if version is None:
+    row = execute(conn, _bump_version(conn.dialect.name), {"project": project, "name": name})
+    if row is None:
         raise InvalidName(
             f"{artifact_uri(project, name)} has reached version {MAX_VERSION}, the highest a "
             "name can have; write under another name"
         )
-    return int(version)
+    return int(row.latest_version)
 
 
 @functools.cache
@@ -169,7 +168,8 @@ def insert_artifact(
     `pickle_trusted` is False for a row restored from the store that nobody vouched for yet."""
     check_labels(manifest.labels)
     created = datetime.fromisoformat(manifest.created)
-    conn.execute(
+    execute(
+        conn,
         _INSERT_ARTIFACT,
         {
             "id": manifest.id,

@@ -17,6 +17,9 @@ from ..errors import CatalogError, ConfigError, InvalidName
 from ..manifest import Manifest
 from ..moments import aware, when_given
 from . import schema as t
+from .driver_writes import execute_many
+
+_INSERT_LABEL = t.labels.insert()
 
 EXTERNAL = "external"
 """Status of runs and step runs whose lifecycle is managed outside flow_artifacts."""
@@ -85,8 +88,8 @@ def insert_labels(
     """An artifact's label rows, each repeating the artifact's project and creation time."""
     if labels:
         common = {"artifact_id": artifact_id, "project": project, "created": created}
-        conn.execute(
-            t.labels.insert(), [{**common, "key": k, "value": v} for k, v in labels.items()]
+        execute_many(
+            conn, _INSERT_LABEL, [{**common, "key": k, "value": v} for k, v in labels.items()]
         )
 
 
