@@ -26,7 +26,7 @@ from ..redact import redact_url
 from ..refs import Ref, parse_ref
 from . import curation, listing, lookups, recording, search
 from .database import KeptWriteConnection, ensure_schema, open_engine, read, shown_catalog, write
-from .driver_reads import DriverReads
+from .driver_reads import DriverReads, forgotten_at_fork
 from .journaling import JournalSink, Pending, journaled
 from .lineage import Direction, LineageGraph, walk_lineage
 from .liveness import renews_heartbeats
@@ -50,6 +50,8 @@ class Catalog(RunMethods, MaintenanceMethods):
         self._renews = renews_heartbeats(self.engine.url)
         self._driver = DriverReads.for_engine(self.engine)
         self._kept = KeptWriteConnection.for_engine(self.engine)
+        if not self.in_memory:
+            forgotten_at_fork(self)
 
     def __repr__(self) -> str:
         return f"Catalog({redact_url(self.url)!r})"
@@ -61,6 +63,13 @@ class Catalog(RunMethods, MaintenanceMethods):
         if self._kept is not None:
             self._kept.close()
         self.engine.dispose()
+
+    def forget(self) -> None:
+        """In a forked child: drop the pooled connections without closing them. They are the
+        parent's (SQLite forbids carrying a file's handles across a fork; closing a PostgreSQL
+        session would end the parent's too); the child opens its own on first use. An in-memory
+        database lives in its pooled connection, so it is never forgotten."""
+        self.engine.dispose(close=False)
 
     @property
     def backend(self) -> str:

@@ -8,10 +8,8 @@ retried with bounded backoff instead of surfacing "database is locked".
 from __future__ import annotations
 
 import functools
-import os
 import random
 import time
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,37 +44,15 @@ def open_engine(url: str) -> Engine:
     except ArgumentError as exc:
         raise ConfigError(f"catalog URL {redact_url(url)!r} is not a database URL: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(url, parsed.database)
-        if parsed.database and parsed.database != ":memory:":
-            _SHARED_BY_FORK.add(engine)
-        return engine
+        return _sqlite_engine(url, parsed.database)
     try:
-        engine = create_engine(url, pool_pre_ping=True)
-        _SHARED_BY_FORK.add(engine)
-        return engine
+        return create_engine(url, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as exc:
         hint = next((h for mod, h in _INSTALL_HINTS.items() if mod in str(exc)), None)
         raise ConfigError(
             f"catalog {redact_url(url)} needs a database driver that is not installed: {exc}"
             + (f"; run: {hint}" if hint else "")
         ) from exc
-
-
-_SHARED_BY_FORK: weakref.WeakSet[Engine] = weakref.WeakSet()
-"""Engines whose pooled connections a forked child must not use: a SQLite file's handles
-(SQLite forbids carrying them across a fork) and PostgreSQL sessions, whose socket the parent
-still uses. An in-memory SQLite database lives in the pooled connection, so it stays."""
-
-
-def _forget_parent_connections() -> None:
-    """In a forked child: drop the pooled connections without closing them (closing would end
-    the parent's PostgreSQL session too); the child opens its own on first use."""
-    for engine in list(_SHARED_BY_FORK):
-        engine.dispose(close=False)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
