@@ -20,7 +20,7 @@ from ..hashing import algorithm_of, format_checksum, hexdigest_of, new_hash
 from ..manifest import Manifest
 from .failures import ErrorTranslator
 from .paths import is_local
-from .transfer import iter_chunks
+from .transfer import READ_CHUNK, iter_chunks
 
 MAPPED_MIN = 8 << 20
 """Local files read through `open` from this size on go to fresh anonymous memory, populated in
@@ -98,12 +98,17 @@ class VerifiedFile:
                 if local:
                     body = _read_local(self._path, size)
                 else:
-                    body = b"".join(iter_chunks(self._fs, self._path, size))
+                    body = _read_remote(self._fs, self._path, size)
                 hexdigest = hexdigest_of(body, algorithm)
         except Exception:
             self._verify(manifest)  # raises what is wrong with the stored bytes (missing, say)
             with self._errors.io("reading", manifest.key):  # else the read's failure, translated
                 raise
+        if len(body) > size:  # grown: not hashed whole by `verify`, which would read it all
+            raise IntegrityError(
+                f"artifact {manifest.key!r} in {self._errors.store} is corrupted: it holds more "
+                f"than the {size} bytes recorded. Restore it or delete it."
+            )
         if len(body) != size or format_checksum(hexdigest, algorithm) != manifest.checksum:
             self._verify(manifest)  # its error names both checksums
             raise IntegrityError(  # the bytes changed again in between
@@ -129,6 +134,24 @@ def _read_local(path: str, size: int) -> bytes:
             got += len(part)
     finally:
         os.close(fd)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _read_remote(fs: Any, path: str, size: int) -> bytes:
+    """Up to `size` + 1 bytes at `path` on an object store, never many more whatever the object
+    grew to: a small one in one ranged GET, a larger one in chunks until past `size`."""
+    if 0 < size < READ_CHUNK:
+        return bytes(fs.cat_file(path, start=0, end=size + 1))
+    parts, got = [], 0
+    chunks = iter_chunks(fs, path, size)
+    try:
+        for chunk in chunks:
+            parts.append(chunk)
+            got += len(chunk)
+            if got > size:
+                break
+    finally:
+        chunks.close()
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
