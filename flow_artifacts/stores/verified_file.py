@@ -9,9 +9,11 @@ mapped and filled in pieces, each hashed while still in the CPU's cache.
 
 from __future__ import annotations
 
+import errno
 import io
 import mmap
 import os
+import stat
 from collections.abc import Callable
 from typing import Any
 
@@ -118,15 +120,22 @@ class VerifiedFile:
         return body
 
 
-def _open_local(path: str) -> int:
-    return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+def open_local(path: str) -> int:
+    """A descriptor of the regular file at `path`. Opened without waiting: a named pipe put in
+    its place (the store is untrusted) would otherwise block until some writer opened it."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file (a pipe, device or socket is in its place)")
+    return fd
 
 
 def _read_local(path: str, size: int) -> bytes:
     """The bytes of the local file at `path`: one open, then reads of the recorded `size` plus
     one byte until the end, or until more than `size` came (corrupted: the checksum says so).
     A buffered file object would also ask the file's size, position and terminal status."""
-    fd = _open_local(path)
+    fd = open_local(path)
     try:
         parts, got = [], 0
         while got <= size and (part := os.read(fd, size + 1 - got)):
@@ -162,7 +171,7 @@ def _read_mapped(path: str, size: int, algorithm: str) -> tuple[memoryview, str]
     memory = mmap.mmap(-1, size + 1, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _POPULATE)
     view = memoryview(memory)
     hashed, got = new_hash(algorithm), 0
-    fd = _open_local(path)
+    fd = open_local(path)
     try:
         while got <= size and (count := os.readv(fd, [view[got : got + PIECE]])):
             hashed.update(view[got : got + count])
