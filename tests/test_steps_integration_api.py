@@ -125,7 +125,7 @@ def test_a_batch_that_cannot_commit_leaves_no_trace(local_stack):
     batch = catalog.batch(journal)
     catalog.start_run("demo", "fresh", journal=journal, batch=batch)
     catalog.start_step_run("demo", "taken", "extract", journal=journal, batch=batch)  # taken
-    with pytest.raises(Exception, match="UNIQUE"):
+    with pytest.raises(fa.ConfigError, match="already has a step run named"):
         batch.commit()
     assert [r.run_id for r in catalog.runs("demo")] == ["taken"]  # nor the fresh run
     assert len(journal.read()[0]) == records_before  # and no journal record of either

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from ..errors import ArtifactNotFound, IntegrityError
+from ..errors import ArtifactNotFound, ConfigError, IntegrityError
 from . import schema as t
 from .database import insert_ignore
 from .journaling import Pending
@@ -101,6 +101,7 @@ def start_step_run(
     """Record the step run `fields` describes as running in (project, run_id), the run created
     as an external one of `pipeline` if new; the run's row number."""
     pk, run, at = _locked_run(conn, pending, known, project, run_id, pipeline)
+    _refuse_taken_name(conn, pk, project, run_id, fields["step"])
     insert_step_run_row(conn, pk, fields, at)
     add_step_inputs(conn, fields["id"], fields["inputs"])
     pending.add("step_run_start", at, _with_run(fields, run))
@@ -120,11 +121,23 @@ def record_cached_step_run(
     record (`step_run_cached`): nothing runs in between, so no crash can fall between them. The
     run's row number (the run created as `start_step_run` creates it)."""
     pk, run, at = _locked_run(conn, pending, known, project, run_id, pipeline)
+    _refuse_taken_name(conn, pk, project, run_id, fields["step"])
     fields["ended"] = pending.stamp(at)
     insert_step_run_row(conn, pk, fields, at)
     add_step_inputs(conn, fields["id"], fields["inputs"])
     pending.add("step_run_cached", at, _with_run(fields, run))
     return pk
+
+
+def _refuse_taken_name(conn: Connection, pk: int, project: str, run_id: str, step: str) -> None:
+    """A step-run name is unique in its run; processes that joined the run (`fa.RunTicket`)
+    each name theirs apart. Checked with the run's row locked, so no other writer gets between."""
+    if conn.execute(_STEP_RUN_ID, {"run_pk": pk, "step": step}).first() is not None:
+        raise ConfigError(
+            f"run {run_id!r} of project {project!r} already has a step run named {step!r} "
+            "(another process that joined the run recorded it); give each process's step runs "
+            "names of their own"
+        )
 
 
 def _locked_run(

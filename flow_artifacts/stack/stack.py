@@ -242,10 +242,13 @@ class _StackCache:
         path = path if path.is_absolute() else cwd / path
         if not path.is_file():
             what = "is a folder, not a stack file" if path.is_dir() else "does not exist"
-            raise ConfigError(  # a DSN given by mistake keeps its password out of the error
+            # a URL (a DSN given by mistake) is not shown as a path: that collapses `://`, and
+            # with it the structure that masks a password of any length
+            problem = "is a URL" if "://" in spec else f"{shown_path(path)} {what}"
+            raise ConfigError(
                 scrub_secrets(
-                    f"{origin}={spec!r}: {shown_path(path)} {what}; give the path of a stack "
-                    "file (FILE or FILE#NAME)",
+                    f"{origin}={spec!r}: {problem}; give the path of a stack file "
+                    "(FILE or FILE#NAME)",
                     secret_values(spec),
                 )
             )

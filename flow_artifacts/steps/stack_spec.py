@@ -61,7 +61,7 @@ class StackSpec:
         settings = {
             "store_url": _raw_store_url(stack),
             "template": stack.store.template.source,
-            "catalog_url": stack.catalog.url,
+            "catalog_url": _shared_catalog_url(stack),
             "overrides": tuple(sorted(stack.overrides.items())),
             "materializer_options": tuple(
                 (mid, tuple(sorted(options.items())))
@@ -104,6 +104,18 @@ def _raw_store_url(stack: Stack) -> str:
     if protocol in ("file", "local"):
         return str(stack.store.root)
     return str(stack.store.url)
+
+
+def _shared_catalog_url(stack: Stack) -> str:
+    """The catalog's URL, a relative SQLite file's path made absolute: a worker's working folder
+    is not the driver's, and there it would open a new, empty catalog."""
+    url = stack.catalog.engine.url
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return stack.catalog.url
+    if database.startswith("file:") or os.path.isabs(database):
+        return stack.catalog.url
+    return url.set(database=os.path.abspath(database)).render_as_string(hide_password=False)
 
 
 def check_shareable(stack: Stack, executor: Executor | None) -> None:

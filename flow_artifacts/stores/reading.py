@@ -20,7 +20,7 @@ from ..materializers.base import Materializer
 from .failures import ErrorTranslator, materializer_failures
 from .paths import files_only, is_local, rel_to
 from .transfer import iter_chunks
-from .verified_file import VerifiedFile
+from .verified_file import VerifiedFile, open_local
 
 BUFFERED_LOAD_MAX = 256 << 20
 """Up to this size, a file a materializer reads whole is read once, verified, then loaded from
@@ -128,7 +128,7 @@ def file_digest(
     hashed, got = new_hash(algorithm), 0
     piece = bytearray(LOCAL_PIECE)
     view = memoryview(piece)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    fd = open_local(path)
     try:
         while count := os.readv(fd, [piece]):
             hashed.update(view[:count])

@@ -9,9 +9,11 @@ mapped and filled in pieces, each hashed while still in the CPU's cache.
 
 from __future__ import annotations
 
+import errno
 import io
 import mmap
 import os
+import stat
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +22,7 @@ from ..hashing import algorithm_of, format_checksum, hexdigest_of, new_hash
 from ..manifest import Manifest
 from .failures import ErrorTranslator
 from .paths import is_local
-from .transfer import iter_chunks
+from .transfer import READ_CHUNK, iter_chunks
 
 MAPPED_MIN = 8 << 20
 """Local files read through `open` from this size on go to fresh anonymous memory, populated in
@@ -98,12 +100,17 @@ class VerifiedFile:
                 if local:
                     body = _read_local(self._path, size)
                 else:
-                    body = b"".join(iter_chunks(self._fs, self._path, size))
+                    body = _read_remote(self._fs, self._path, size)
                 hexdigest = hexdigest_of(body, algorithm)
         except Exception:
             self._verify(manifest)  # raises what is wrong with the stored bytes (missing, say)
             with self._errors.io("reading", manifest.key):  # else the read's failure, translated
                 raise
+        if len(body) > size:  # grown: not hashed whole by `verify`, which would read it all
+            raise IntegrityError(
+                f"artifact {manifest.key!r} in {self._errors.store} is corrupted: it holds more "
+                f"than the {size} bytes recorded. Restore it or delete it."
+            )
         if len(body) != size or format_checksum(hexdigest, algorithm) != manifest.checksum:
             self._verify(manifest)  # its error names both checksums
             raise IntegrityError(  # the bytes changed again in between
@@ -113,15 +120,22 @@ class VerifiedFile:
         return body
 
 
-def _open_local(path: str) -> int:
-    return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+def open_local(path: str) -> int:
+    """A descriptor of the regular file at `path`. Opened without waiting: a named pipe put in
+    its place (the store is untrusted) would otherwise block until some writer opened it."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file (a pipe, device or socket is in its place)")
+    return fd
 
 
 def _read_local(path: str, size: int) -> bytes:
     """The bytes of the local file at `path`: one open, then reads of the recorded `size` plus
     one byte until the end, or until more than `size` came (corrupted: the checksum says so).
     A buffered file object would also ask the file's size, position and terminal status."""
-    fd = _open_local(path)
+    fd = open_local(path)
     try:
         parts, got = [], 0
         while got <= size and (part := os.read(fd, size + 1 - got)):
@@ -132,6 +146,24 @@ def _read_local(path: str, size: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+def _read_remote(fs: Any, path: str, size: int) -> bytes:
+    """Up to `size` + 1 bytes at `path` on an object store, never many more whatever the object
+    grew to: a small one in one ranged GET, a larger one in chunks until past `size`."""
+    if 0 < size < READ_CHUNK:
+        return bytes(fs.cat_file(path, start=0, end=size + 1))
+    parts, got = [], 0
+    chunks = iter_chunks(fs, path, size)
+    try:
+        for chunk in chunks:
+            parts.append(chunk)
+            got += len(chunk)
+            if got > size:
+                break
+    finally:
+        chunks.close()
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 def _read_mapped(path: str, size: int, algorithm: str) -> tuple[memoryview, str]:
     """Up to `size` + 1 bytes of the local file at `path` in fresh mapped memory, and their
     digest: each `PIECE` hashed right after it is read. Never more than `size` + 1 bytes are
@@ -139,7 +171,7 @@ def _read_mapped(path: str, size: int, algorithm: str) -> tuple[memoryview, str]
     memory = mmap.mmap(-1, size + 1, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _POPULATE)
     view = memoryview(memory)
     hashed, got = new_hash(algorithm), 0
-    fd = _open_local(path)
+    fd = open_local(path)
     try:
         while got <= size and (count := os.readv(fd, [view[got : got + PIECE]])):
             hashed.update(view[got : got + count])
