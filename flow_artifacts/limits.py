@@ -156,7 +156,7 @@ def parse_json_file(raw: bytes, what: str) -> Any:
             depth -= 1
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # also a number too long for Python's int-to-text limit
         raise IntegrityError(f"{what} is not valid JSON (truncated or corrupted): {exc}") from exc
 
 
