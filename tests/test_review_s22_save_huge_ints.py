@@ -8,8 +8,38 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 import flow_artifacts as fa
+from flow_artifacts.errors import MetadataValidationError
+from flow_artifacts.limits import check_json
 from flow_artifacts.manifest import MANIFEST_SUFFIX
+from tests.test_store_support import artifact_files
+
+HUGE = 10**4300  # 4301 digits
+
+
+@pytest.mark.parametrize(
+    "value", [HUGE, -HUGE, [1, {"n": HUGE}], (HUGE,)], ids=["int", "negative", "nested", "tuple"]
+)
+def test_check_json_refuses_an_integer_json_cannot_write(value):
+    with pytest.raises(MetadataValidationError, match="more than 4300 digits"):
+        check_json(value, "metadata")
+
+
+def test_check_json_accepts_the_longest_integer_json_writes():
+    check_json({"n": 10**4300 - 1, "m": -(10**4300 - 1), "b": True}, "metadata")
+
+
+def test_a_save_with_a_huge_integer_is_refused_and_leaves_no_trace(tmp_path):
+    stack = fa.Stack.local(tmp_path / "fa", project="demo")
+    try:
+        with pytest.raises(MetadataValidationError, match="digits"):
+            fa.materialize({"a": 1}, "x", "r1", "s", stack=stack, metadata={"n": HUGE})
+        assert list(fa.list_artifacts("demo", stack=stack)) == []
+        assert artifact_files(stack.store) == []  # neither manifest, nor bytes
+    finally:
+        stack.close()
 
 
 def test_a_planted_manifest_with_a_huge_number_is_skipped_by_reindex(stack):
