@@ -28,6 +28,9 @@ CHECKSUM_CHARS = 80
 ID_CHARS = 36
 JSON_DEPTH = 100
 """Nesting limit of JSON values (metadata, aspects, params), well below any parser's."""
+JSON_INT_DIGITS = 4300
+"""Python's default limit of int-to-text conversion: no reader parses a longer JSON integer."""
+_JSON_INT_BOUND = 10**JSON_INT_DIGITS
 MAX_VERSION = 2**31 - 1
 """Versions are 32-bit integer columns (PostgreSQL's `integer`): the highest one a name may get.
 Process ids recorded for runs share the bound."""
@@ -95,7 +98,10 @@ def _plainly_storable(value: Any) -> bool:
             elif kind is float:
                 if not math.isfinite(item):
                     return False
-            elif not (kind is int or kind is bool or item is None):
+            elif kind is int:
+                if not -_JSON_INT_BOUND < item < _JSON_INT_BOUND:
+                    return False
+            elif not (kind is bool or item is None):
                 return False
     text = "".join(texts)
     return "\x00" not in text and not _has_surrogate(text)
@@ -109,8 +115,14 @@ def _check_json_walk(value: Any, what: str) -> None:
             raise MetadataValidationError(f"{what} is nested deeper than {JSON_DEPTH} levels")
         if isinstance(item, str):
             _json_text(item, what)
-        elif isinstance(item, bool) or item is None or isinstance(item, int):
+        elif isinstance(item, bool) or item is None:
             continue
+        elif isinstance(item, int):
+            if not -_JSON_INT_BOUND < item < _JSON_INT_BOUND:
+                raise MetadataValidationError(
+                    f"{what} holds an integer of more than {JSON_INT_DIGITS} digits, which JSON "
+                    "cannot record; use a string instead"
+                )
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise MetadataValidationError(
@@ -156,7 +168,7 @@ def parse_json_file(raw: bytes, what: str) -> Any:
             depth -= 1
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # also a number too long for Python's int-to-text limit
         raise IntegrityError(f"{what} is not valid JSON (truncated or corrupted): {exc}") from exc
 
 

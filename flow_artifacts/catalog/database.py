@@ -81,7 +81,26 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         elif not options.get("fa_read", False):
             run(conn.connection.driver_connection, conn.dialect, "BEGIN", ())
 
+    @event.listens_for(engine, "savepoint")
+    def _savepoint(conn: Connection, _name: str | None) -> None:
+        # Outside a transaction SQLite's SAVEPOINT would open one, committed on its own.
+        if conn.get_execution_options().get("fa_write", False):
+            _still_in_transaction(conn)
+
     return engine
+
+
+def _still_in_transaction(conn: Connection) -> None:
+    """On SQLite: fail if the database rolled the write transaction back by itself (a full
+    disk, an I/O error), which the work may have caught: what it did since is not recorded."""
+    if conn.dialect.name != "sqlite":
+        return
+    driver = conn.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        raise CatalogError(
+            "the database rolled this write back by itself (is the disk full?): nothing of it "
+            "was recorded; free some space and run it again"
+        )
 
 
 def read(engine: Engine) -> Connection:
@@ -106,6 +125,7 @@ def write(
             conn = kept.take() if kept is not None else _write_connection(engine)
             with conn.begin():
                 result = work(conn)
+                _still_in_transaction(conn)
         except BaseException as exc:
             if conn is not None:
                 conn.close()  # never kept after a failure: whatever state it is in goes with it

@@ -54,12 +54,18 @@ class Prepared:
         ]
         row_type: Any = namedtuple("_Row", [c.key for c in columns])  # type: ignore[misc]
         self._make: Callable[[list[Any]], Any] = row_type._make
+        self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
+        """The driver's parameters; a value its type refuses raised as SQLAlchemy raises it (a
+        `StatementError`, which callers catch as any database error)."""
         values = []
-        for name, default, required, process in self._order:
-            value = params[name] if required else params.get(name, default)
-            values.append(value if process is None else process(value))
+        try:
+            for name, default, required, process in self._order:
+                value = params[name] if required else params.get(name, default)
+                values.append(value if process is None else process(value))
+        except Exception as exc:
+            raise DBAPIError.instance(self.sql, params, exc, self._dbapi_error) from exc
         return values
 
     def row(self, values: tuple[Any, ...]) -> Any:
