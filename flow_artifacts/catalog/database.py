@@ -189,7 +189,8 @@ class KeptWriteConnection:
 
     def forget(self) -> None:
         """In a forked child: never use, nor close, the connection of the parent."""
-        self._inherited, self._idle = self._idle, []
+        self._inherited += self._idle  # a grandchild keeps its grandparent's too
+        self._idle = []
 
 
 def _is_busy(exc: OperationalError) -> bool:

@@ -154,7 +154,8 @@ class DriverReads:
 
     def forget(self) -> None:
         """In a forked child: never use, nor close, the connections of the parent."""
-        self._inherited, self._idle = self._idle, []
+        self._inherited += self._idle  # a grandchild keeps its grandparent's too
+        self._idle = []
 
 
 def run(
