@@ -64,19 +64,18 @@ def git_commit(start: str | os.PathLike[str]) -> str | None:
     cached = _commits.get(key)
     if cached is not None and all(_signature(path) == sig for path, sig in cached[0]):
         return cached[1]
-    consulted: list[tuple[str, Signature]] = []
+    consulted: dict[str, Signature] = {}  # each path once: a check is one stat per path
     commit = _find_commit(Path(start), consulted)  # a Path only now: it costs more than a stat
     if len(_commits) > 64:  # a long-lived process wandering through many folders
         _commits.clear()
-    _commits[key] = (tuple(consulted), commit)
+    _commits[key] = (tuple(consulted.items()), commit)
     return commit
 
 
-def _find_commit(start: Path, consulted: list[tuple[str, Signature]]) -> str | None:
+def _find_commit(start: Path, consulted: dict[str, Signature]) -> str | None:
     def read(path: Path) -> str | None:
         """The text of a regular file, None if there is none."""
-        sig = _signature(os.fspath(path))
-        consulted.append((os.fspath(path), sig))
+        sig = consulted.setdefault(os.fspath(path), _signature(os.fspath(path)))
         if sig is None or not os.path.isfile(path):
             return None
         return path.read_text(encoding="utf-8")
@@ -84,7 +83,7 @@ def _find_commit(start: Path, consulted: list[tuple[str, Signature]]) -> str | N
     for folder in (start, *start.parents):
         dot_git = folder / ".git"
         try:
-            consulted.append((os.fspath(dot_git), _signature(os.fspath(dot_git))))
+            consulted[os.fspath(dot_git)] = _signature(os.fspath(dot_git))
             if dot_git.is_file():  # a worktree or submodule: "gitdir: <path>"
                 text = (read(dot_git) or "").strip()
                 if not text.startswith("gitdir:"):
