@@ -17,6 +17,8 @@ from pathlib import Path
 
 _SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 MAX_OWNER_CHARS = 200
+_PER_WORKTREE = ("refs/worktree/", "refs/bisect/", "refs/rewritten/")
+"""The refs git keeps per work tree (`git help worktree`); all others are shared."""
 
 
 def owner(cwd: str | os.PathLike[str] | None = None) -> dict[str, str]:
@@ -110,11 +112,13 @@ def _head(git_dir: Path, read: Callable[[Path], str | None]) -> str | None:
     commondir = (read(git_dir / "commondir") or "").strip()
     if commondir:
         common = (git_dir / commondir).resolve()
-    for base in (git_dir, common):
-        sha = read(base / ref)
-        if sha is not None:
-            sha = sha.strip()
-            return sha if _SHA.fullmatch(sha) else None
+    if ref.startswith(_PER_WORKTREE):  # kept in the work tree's own git folder, never packed
+        sha = (read(git_dir / ref) or "").strip()
+        return sha if _SHA.fullmatch(sha) else None
+    sha = read(common / ref)  # a branch: shared by all work trees, as git reads it
+    if sha is not None:
+        sha = sha.strip()
+        return sha if _SHA.fullmatch(sha) else None
     for line in (read(common / "packed-refs") or "").splitlines():
         sha, _, name = line.partition(" ")
         if name == ref and _SHA.fullmatch(sha):

@@ -83,3 +83,21 @@ def test_owner_names_each_folders_own_repository_and_a_replaced_one(tmp_path: Pa
     assert owner(a / "sub")["commit"] == owner(a)["commit"] == _git(b, "rev-parse", "HEAD")
     (a / "sub" / ".git").mkdir()  # a nearer .git, not a repository: names no commit
     assert "commit" not in owner(a / "sub")
+
+
+def test_owner_reads_a_branch_where_git_does_not_a_stray_file_of_the_worktree(
+    tmp_path: Path,
+) -> None:
+    main, linked = tmp_path / "main", tmp_path / "linked"
+    main.mkdir()
+    _git(main, "init", "-q", "-b", "main")
+    _git(main, "commit", "-q", "--allow-empty", "-m", "one")
+    first = _git(main, "rev-parse", "HEAD")
+    _git(main, "worktree", "add", "-q", "-b", "side", str(linked))
+    _git(main, "commit", "-q", "--allow-empty", "-m", "two")
+    second = _git(main, "rev-parse", "HEAD")
+    # a file where a branch would be, in the linked work tree's own git folder: git ignores it
+    stray = main / ".git" / "worktrees" / "linked" / "refs" / "heads" / "side"
+    stray.parent.mkdir(parents=True)
+    stray.write_text(second + "\n")
+    assert owner(linked)["commit"] == _git(linked, "rev-parse", "HEAD") == first
