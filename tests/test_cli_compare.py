@@ -226,7 +226,7 @@ def test_a_report_written_indented_before_compares_same_as_one_written_now(catal
     assert retyped.load()["acc"] == 1
 
 
-def test_a_report_file_reads_one_entry_per_line_and_a_flat_one_as_before(catalog) -> None:
+def test_a_report_file_reads_one_item_per_line_and_a_flat_one_as_before(catalog) -> None:
     from pathlib import Path
 
     flat = {"acc": 0.95, "n": 12, "name": "é", "ok": None}
@@ -235,6 +235,13 @@ def test_a_report_file_reads_one_entry_per_line_and_a_flat_one_as_before(catalog
     nested = {"acc": 0.9, "rows": [{"id": 1}, {"id": 2}], "empty": {}}
     art = fa.materialize(nested, "nested", "r1", "eval", "demo")
     lines = Path(art.path).read_text("utf-8").splitlines()
-    assert lines == ["{", ' "acc": 0.9,', ' "rows": [{"id": 1}, {"id": 2}],', ' "empty": {}', "}"]
+    assert lines == [
+        "{",
+        ' "acc": 0.9,',
+        ' "rows": [{"id": 1},',
+        ' {"id": 2}],',
+        ' "empty": {}',
+        "}",
+    ]
     for value in ([1, {"a": "b"}], "text", 3, None, {}):
         assert fa.materialize(value, "other", "r1", "eval", "demo").load() == value
