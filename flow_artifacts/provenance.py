@@ -113,12 +113,11 @@ def _head(git_dir: Path, read: Callable[[Path], str | None]) -> str | None:
     if commondir:
         common = (git_dir / commondir).resolve()
     if ref.startswith(_PER_WORKTREE):  # kept in the work tree's own git folder, never packed
-        sha = (read(git_dir / ref) or "").strip()
-        return sha if _SHA.fullmatch(sha) else None
-    sha = read(common / ref)  # a branch: shared by all work trees, as git reads it
-    if sha is not None:
-        sha = sha.strip()
-        return sha if _SHA.fullmatch(sha) else None
+        own = (read(git_dir / ref) or "").strip()
+        return own if _SHA.fullmatch(own) else None
+    loose = read(common / ref)  # a branch: shared by all work trees, as git reads it
+    if loose is not None:
+        return loose.strip() if _SHA.fullmatch(loose.strip()) else None
     for line in (read(common / "packed-refs") or "").splitlines():
         sha, _, name = line.partition(" ")
         if name == ref and _SHA.fullmatch(sha):
