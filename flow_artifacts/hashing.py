@@ -279,12 +279,19 @@ class HashingWriter:
         if self._raw is not None:
             self._raw.close()
         elif isinstance(self._fs, LocalFileSystem):
-            # one open and one write: fsspec's local file object costs more than the write
+            # one open and one write: a file object (fsspec's or Python's) costs more system
+            # calls (fstat, ioctl, lseek) than the write
             path = self._fs._strip_protocol(self._path)
             if self._fs.auto_mkdir:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "xb" if self._exclusive else "wb") as f:
-                f.write(self._pending)
+            flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
+            fd = os.open(path, flags | (os.O_EXCL if self._exclusive else os.O_TRUNC), 0o666)
+            try:
+                view = memoryview(self._pending)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
         else:
             mode = "create" if self._exclusive else "overwrite"
             self._fs.pipe_file(self._path, bytes(self._pending), mode=mode)

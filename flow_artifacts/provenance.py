@@ -17,6 +17,8 @@ from pathlib import Path
 
 _SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 MAX_OWNER_CHARS = 200
+_PER_WORKTREE = ("refs/worktree/", "refs/bisect/", "refs/rewritten/")
+"""The refs git keeps per work tree (`git help worktree`); all others are shared."""
 
 
 def owner(cwd: str | os.PathLike[str] | None = None) -> dict[str, str]:
@@ -64,19 +66,18 @@ def git_commit(start: str | os.PathLike[str]) -> str | None:
     cached = _commits.get(key)
     if cached is not None and all(_signature(path) == sig for path, sig in cached[0]):
         return cached[1]
-    consulted: list[tuple[str, Signature]] = []
+    consulted: dict[str, Signature] = {}  # each path once: a check is one stat per path
     commit = _find_commit(Path(start), consulted)  # a Path only now: it costs more than a stat
     if len(_commits) > 64:  # a long-lived process wandering through many folders
         _commits.clear()
-    _commits[key] = (tuple(consulted), commit)
+    _commits[key] = (tuple(consulted.items()), commit)
     return commit
 
 
-def _find_commit(start: Path, consulted: list[tuple[str, Signature]]) -> str | None:
+def _find_commit(start: Path, consulted: dict[str, Signature]) -> str | None:
     def read(path: Path) -> str | None:
         """The text of a regular file, None if there is none."""
-        sig = _signature(os.fspath(path))
-        consulted.append((os.fspath(path), sig))
+        sig = consulted.setdefault(os.fspath(path), _signature(os.fspath(path)))
         if sig is None or not os.path.isfile(path):
             return None
         return path.read_text(encoding="utf-8")
@@ -84,7 +85,7 @@ def _find_commit(start: Path, consulted: list[tuple[str, Signature]]) -> str | N
     for folder in (start, *start.parents):
         dot_git = folder / ".git"
         try:
-            consulted.append((os.fspath(dot_git), _signature(os.fspath(dot_git))))
+            consulted[os.fspath(dot_git)] = _signature(os.fspath(dot_git))
             if dot_git.is_file():  # a worktree or submodule: "gitdir: <path>"
                 text = (read(dot_git) or "").strip()
                 if not text.startswith("gitdir:"):
@@ -111,11 +112,12 @@ def _head(git_dir: Path, read: Callable[[Path], str | None]) -> str | None:
     commondir = (read(git_dir / "commondir") or "").strip()
     if commondir:
         common = (git_dir / commondir).resolve()
-    for base in (git_dir, common):
-        sha = read(base / ref)
-        if sha is not None:
-            sha = sha.strip()
-            return sha if _SHA.fullmatch(sha) else None
+    if ref.startswith(_PER_WORKTREE):  # kept in the work tree's own git folder, never packed
+        own = (read(git_dir / ref) or "").strip()
+        return own if _SHA.fullmatch(own) else None
+    loose = read(common / ref)  # a branch: shared by all work trees, as git reads it
+    if loose is not None:
+        return loose.strip() if _SHA.fullmatch(loose.strip()) else None
     for line in (read(common / "packed-refs") or "").splitlines():
         sha, _, name = line.partition(" ")
         if name == ref and _SHA.fullmatch(sha):

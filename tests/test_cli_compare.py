@@ -204,3 +204,44 @@ def test_equal_reports_under_checksums_of_two_algorithms_compare_as_same(catalog
     assert found["content"] == {"changes": [], "truncated": False, "same": True}
     fields = {f["field"]: f for f in found["fields"]}
     assert not fields["checksum"]["same"]  # the checksums themselves do differ
+
+
+def test_a_report_written_indented_before_compares_same_as_one_written_now(catalog, monkeypatch):
+    from flow_artifacts.materializers import json_report
+
+    report = {"acc": 0.95, "per_class": {"x": [1, 2.5]}, "notes": "e"}
+    with monkeypatch.context() as old:  # as reports were written before: indent=1
+        old.setattr(json_report, "_encode", lambda obj: json.dumps(obj, indent=1))
+        before = fa.materialize(report, "nested", "r1", "eval", "demo")
+    now = fa.materialize(report, "nested", "r2", "eval", "demo")
+    assert before.checksum != now.checksum  # other layout, same report
+    assert before.load() == now.load() == report
+    found = json.loads(run("diff", "demo/nested@1", "demo/nested@2", "--json").stdout)
+    assert found["content"] == {"changes": [], "truncated": False, "same": True}
+
+    retyped = fa.materialize({**report, "acc": 1}, "nested", "r3", "eval", "demo")
+    fa.materialize({**report, "acc": 1.0}, "nested", "r4", "eval", "demo")
+    found = json.loads(run("diff", "demo/nested@3", "demo/nested@4", "--json").stdout)
+    assert found["content"]["same"] is False  # 1 and 1.0 are equal in Python, not as written
+    assert retyped.load()["acc"] == 1
+
+
+def test_a_report_file_reads_one_item_per_line_and_a_flat_one_as_before(catalog) -> None:
+    from pathlib import Path
+
+    flat = {"acc": 0.95, "n": 12, "name": "é", "ok": None}
+    art = fa.materialize(flat, "flat", "r1", "eval", "demo")
+    assert Path(art.path).read_text("utf-8") == json.dumps(flat, ensure_ascii=False, indent=1)
+    nested = {"acc": 0.9, "rows": [{"id": 1}, {"id": 2}], "empty": {}}
+    art = fa.materialize(nested, "nested", "r1", "eval", "demo")
+    lines = Path(art.path).read_text("utf-8").splitlines()
+    assert lines == [
+        "{",
+        ' "acc": 0.9,',
+        ' "rows": [{"id": 1},',
+        ' {"id": 2}],',
+        ' "empty": {}',
+        "}",
+    ]
+    for value in ([1, {"a": "b"}], "text", 3, None, {}):
+        assert fa.materialize(value, "other", "r1", "eval", "demo").load() == value

@@ -47,3 +47,57 @@ def test_owner_names_the_commit_of_the_current_folder_while_it_exists(tmp_path: 
     monkeypatch.chdir(gone)
     gone.rmdir()
     assert "commit" not in owner()  # no current folder: no work tree to name a commit of
+
+
+def test_owner_in_a_linked_worktree_follows_its_branch_and_the_main_repository(
+    tmp_path: Path,
+) -> None:
+    main, linked = tmp_path / "main", tmp_path / "linked"
+    main.mkdir()
+    _git(main, "init", "-q", "-b", "main")
+    _git(main, "commit", "-q", "--allow-empty", "-m", "one")
+    _git(main, "worktree", "add", "-q", "-b", "side", str(linked))
+    assert owner(linked)["commit"] == owner(main)["commit"] == _git(main, "rev-parse", "HEAD")
+    _git(linked, "commit", "-q", "--allow-empty", "-m", "on side")  # a new commit, in there
+    assert owner(linked)["commit"] == _git(linked, "rev-parse", "HEAD")
+    _git(main, "commit", "-q", "--allow-empty", "-m", "two")  # its branch moved, side did not
+    assert owner(main)["commit"] == _git(main, "rev-parse", "HEAD")
+    assert owner(linked)["commit"] == _git(linked, "rev-parse", "side")
+    _git(linked, "checkout", "-q", "--detach", "main")  # a checkout of another commit
+    assert owner(linked)["commit"] == _git(main, "rev-parse", "main")
+    (linked / ".git").unlink()  # no longer a work tree
+    assert "commit" not in owner(linked)
+
+
+def test_owner_names_each_folders_own_repository_and_a_replaced_one(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for repo, message in ((a, "in a"), (b, "in b")):
+        repo.mkdir()
+        _git(repo, "init", "-q", "-b", "main")
+        _git(repo, "commit", "-q", "--allow-empty", "-m", message)
+    (a / "sub").mkdir()
+    assert owner(a / "sub")["commit"] == owner(a)["commit"] == _git(a, "rev-parse", "HEAD")
+    assert owner(b)["commit"] == _git(b, "rev-parse", "HEAD") != owner(a)["commit"]
+    shutil.rmtree(a / ".git")
+    shutil.copytree(b / ".git", a / ".git")  # another repository at the same path
+    assert owner(a / "sub")["commit"] == owner(a)["commit"] == _git(b, "rev-parse", "HEAD")
+    (a / "sub" / ".git").mkdir()  # a nearer .git, not a repository: names no commit
+    assert "commit" not in owner(a / "sub")
+
+
+def test_owner_reads_a_branch_where_git_does_not_a_stray_file_of_the_worktree(
+    tmp_path: Path,
+) -> None:
+    main, linked = tmp_path / "main", tmp_path / "linked"
+    main.mkdir()
+    _git(main, "init", "-q", "-b", "main")
+    _git(main, "commit", "-q", "--allow-empty", "-m", "one")
+    first = _git(main, "rev-parse", "HEAD")
+    _git(main, "worktree", "add", "-q", "-b", "side", str(linked))
+    _git(main, "commit", "-q", "--allow-empty", "-m", "two")
+    second = _git(main, "rev-parse", "HEAD")
+    # a file where a branch would be, in the linked work tree's own git folder: git ignores it
+    stray = main / ".git" / "worktrees" / "linked" / "refs" / "heads" / "side"
+    stray.parent.mkdir(parents=True)
+    stray.write_text(second + "\n")
+    assert owner(linked)["commit"] == _git(linked, "rev-parse", "HEAD") == first

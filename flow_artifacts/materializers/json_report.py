@@ -47,7 +47,7 @@ class JsonReportMaterializer(Materializer):
         python_type = f"{type(obj).__module__}.{type(obj).__qualname__}"
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             obj = dataclasses.asdict(obj)
-        body = json.dumps(obj, ensure_ascii=False, allow_nan=False, indent=1).encode("utf-8")
+        body = _encode(obj).encode("utf-8")
         with fs.open(path, "wb") as f:
             f.write(body)
         metadata: dict[str, Any] = {"python_type": python_type}
@@ -58,6 +58,18 @@ class JsonReportMaterializer(Materializer):
     def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:
         with fs.open(path, "rb") as f:
             return json.loads(f.read())
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",\n ", ": ")).encode
+"""Python's C encoder (it runs only without `indent`, several times faster than the indenting
+one), one item per line so `cat` of the file and a cut preview stay readable. Reports written
+with `indent=1` before read the same."""
+
+
+def _encode(obj: Any) -> str:
+    """A dict of scalars (the usual metrics report) byte for byte as `indent=1` wrote it."""
+    text = _ENCODE(obj)
+    return "{\n " + text[1:-1] + "\n}" if type(obj) is dict and obj else text
 
 
 def _is_plain_json(value: Any, depth: int) -> bool:

@@ -199,8 +199,9 @@ class PendingWrite:
         self.fs, self.root = fs, root
         self._local = is_local(fs)
         self.id = uuid.uuid4().hex
-        self.targets = [Target(key, data_path, artifact_id)]
-        """What the record names: every artifact this write may make."""
+        self.targets: dict[Target, None] = {Target(key, data_path, artifact_id): None}
+        """What the record names, in order: every artifact this write may make (a dict, so a
+        batch of thousands looks one up at once)."""
         self.lease_seconds = float(lease_seconds)
         self.holders = 0
         """For a batch's shared write: the writes of the batch (and the batch itself) that have
@@ -217,9 +218,9 @@ class PendingWrite:
         self._renewed_at = (0.0, 0.0)
         """(monotonic, wall-clock) time of the last renewal sent: monotonic time stands still
         while a machine sleeps, the wall clock may be set back; either may show a lapse."""
-        self.temps: list[str] = []
-        """The temporaries handed out (`temp_file`, `temp_folder`) and not yet moved into place:
-        removed when the write ends."""
+        self.temps: dict[str, None] = {}
+        """The temporaries handed out (`temp_file`, `temp_folder`) and not yet moved into place,
+        in order: removed when the write ends."""
         self._recorded = False
         self._handed = 0
 
@@ -237,7 +238,7 @@ class PendingWrite:
         """
         self._handed += 1
         path = f"{self.temp}-{name}" if self._handed == 1 else f"{self.temp}-{self._handed}-{name}"
-        self.temps.append(path)
+        self.temps[path] = None
         return path
 
     def temp_folder(self) -> str:
@@ -245,7 +246,7 @@ class PendingWrite:
         batch after the first): removed when the write ends."""
         self._handed += 1
         path = self.temp if self._handed == 1 else f"{self.temp}-{self._handed}"
-        self.temps.append(path)
+        self.temps[path] = None
         return path
 
     def claim(self, target: Target, replacing: Target | None = None) -> None:
@@ -258,15 +259,16 @@ class PendingWrite:
                 raise StoreError(f"the write of {target.key!r} already ended")
             if self._recorded and self._cut_off():  # putting the record would revive it
                 raise self._lost(target.key)
-            targets = [t for t in self.targets if t != replacing and t != target]
-            self.targets = [*targets, target]
+            if replacing is not None:
+                self.targets.pop(replacing, None)
+            self.targets.pop(target, None)  # claimed again: moves to the end, as it always did
+            self.targets[target] = None
             if self._recorded:
                 self._put()
 
     def moved(self, temp: str) -> None:
         """`temp` was moved into place: nothing is left there to remove."""
-        if temp in self.temps:
-            self.temps.remove(temp)
+        self.temps.pop(temp, None)
 
     def start(self) -> None:
         """Record the write (raising if the store refuses), then keep renewing it."""
@@ -277,7 +279,7 @@ class PendingWrite:
         """Raise if the lease may have lapsed: the write (of `key`, for a batch's) must not
         publish anything more."""
         if self._cut_off():
-            raise self._lost(key or self.targets[0].key)
+            raise self._lost(key or next(iter(self.targets)).key)
 
     def _lost(self, key: str) -> StoreError:
         return StoreError(

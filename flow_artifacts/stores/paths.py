@@ -123,12 +123,15 @@ def link_into_place(temp: str, final: str) -> None:
     Raises FileExistsError when `final` is taken.
     """
     try:
-        if os.path.isdir(temp):
+        try:
+            os.link(temp, final)  # atomic, and refuses to replace
+        except PermissionError:  # what link says of a folder (asked first: most moves are files)
+            if not os.path.isdir(temp):
+                raise
             if os.path.lexists(final):
-                raise FileExistsError(errno.EEXIST, "exists", final)
+                raise FileExistsError(errno.EEXIST, "exists", final) from None
             os.rename(temp, final)  # fails on a non-empty directory in the way
         else:
-            os.link(temp, final)  # atomic, and refuses to replace
             os.unlink(temp)
     except OSError as exc:
         if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):

@@ -174,7 +174,7 @@ class StoreWrites(StoreReads):
         `write_data` as `batch`, and to `end_batch` once every write of the batch ended."""
         first, *more = targets
         batch = PendingWrite(self.fs, self.root, *first[:2], self.lease_seconds, first[2])
-        batch.targets += more
+        batch.targets.update(dict.fromkeys(more))
         with self._errors.io("writing", first.key):
             batch.start()
         batch.holders = 1  # the batch's own, dropped by `end_batch`
