@@ -3,6 +3,8 @@ suite's throwaway server), where overlapping runs meet row locks instead of SQLi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 on_both_catalogs = pytest.mark.parametrize("catalog_backend", ["sqlite", "postgres"])
@@ -47,3 +49,29 @@ def remote_stack(remote_stack_file):
     with fa.use_stack(stack):
         yield stack
     stack.close()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, request: pytest.FixtureRequest) -> Path:
+    """A Kedro project (tests/integrations/kedro_project.py) of the test module's own,
+    written and bootstrapped once per module."""
+    from kedro.framework.startup import bootstrap_project
+
+    from .kedro_project import write_project
+
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    root = write_project(tmp_path_factory.mktemp(module) / "demo")
+    bootstrap_project(root)
+    return root
+
+
+@pytest.fixture
+def kedro_env(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kedro without telemetry, with flow_artifacts' hooks on and the platform's start method
+    for ParallelRunner; the project's nodes find it, and their meeting folder, by variable."""
+    for variable in ("KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
+        monkeypatch.setenv(variable, "1")
+    monkeypatch.setenv("FA_KEDRO_PROJECT", str(project))
+    monkeypatch.setenv("FA_KEDRO_MEETING", str(tmp_path / "meeting"))
+    monkeypatch.delenv("FLOW_ARTIFACTS_DISABLED", raising=False)
+    monkeypatch.delenv("KEDRO_MP_CONTEXT", raising=False)

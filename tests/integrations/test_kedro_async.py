@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from kedro.framework.hooks import _create_hook_manager
 from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import node, pipeline
 from kedro.runner import ParallelRunner, SequentialRunner, ThreadRunner
@@ -22,23 +21,7 @@ import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 
 from .conftest import on_both_catalogs
-from .kedro_project import PACKAGE, write_project
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    root = write_project(tmp_path_factory.mktemp("kedro-async") / "demo")
-    bootstrap_project(root)
-    return root
-
-
-@pytest.fixture
-def kedro_env(project, monkeypatch):
-    for variable in ("KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
-        monkeypatch.setenv(variable, "1")
-    monkeypatch.setenv("FA_KEDRO_PROJECT", str(project))
-    monkeypatch.delenv("FLOW_ARTIFACTS_DISABLED", raising=False)
-    monkeypatch.delenv("KEDRO_MP_CONTEXT", raising=False)
+from .kedro_project import PACKAGE
 
 
 @pytest.fixture

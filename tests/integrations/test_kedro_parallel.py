@@ -10,30 +10,13 @@ from pathlib import Path
 
 import pytest
 from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 from kedro.runner import ParallelRunner
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 
 from .conftest import on_both_catalogs
-from .kedro_project import PACKAGE, write_project
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    root = write_project(tmp_path_factory.mktemp("kedro-parallel") / "demo")
-    bootstrap_project(root)
-    return root
-
-
-@pytest.fixture
-def kedro_env(project, tmp_path, monkeypatch):
-    for variable in ("KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
-        monkeypatch.setenv(variable, "1")
-    monkeypatch.setenv("FA_KEDRO_MEETING", str(tmp_path / "meeting"))
-    monkeypatch.delenv("FLOW_ARTIFACTS_DISABLED", raising=False)
-    monkeypatch.delenv("KEDRO_MP_CONTEXT", raising=False)
+from .kedro_project import PACKAGE
 
 
 @pytest.fixture
