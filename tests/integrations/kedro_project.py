@@ -83,6 +83,10 @@ def summarize_after(raw: pd.DataFrame, met: int) -> dict:
     return summarize(raw)
 
 
+def interrupt(raw: pd.DataFrame) -> dict:
+    raise KeyboardInterrupt  # Ctrl-C in a notebook, mid-node: Kedro calls no closing hook
+
+
 def die(raw: pd.DataFrame) -> dict:
     os._exit(3)  # the worker process is killed mid-node
 
@@ -103,7 +107,7 @@ REGISTRY = """
 from kedro.pipeline import Pipeline, node, pipeline
 
 from .nodes import (
-    another_run, clean, clean_together, compare, compare_all, die, explode, make_raw,
+    another_run, clean, clean_together, compare, compare_all, die, explode, interrupt, make_raw,
     meet_the_other_run, report, seed, split, summarize, summarize_after, summarize_together,
 )
 
@@ -147,6 +151,7 @@ def register_pipelines() -> dict[str, Pipeline]:
             [node(clean, ["raw", "params:factor"], "report", name="clean")]
         ),
         "dying": produce + pipeline([node(die, "raw", "summary", name="die")]),
+        "interrupted": produce + pipeline([node(interrupt, "raw", "summary", name="interrupt")]),
         "shapes": main + pipeline(  # a node without inputs, one with two outputs (a factory's)
             [
                 node(seed, None, "seed", name="seed"),

@@ -78,6 +78,7 @@ class FlowArtifactsHooks:
         kedro_run = _run_of(run_id)
         if kedro_run is None:
             return
+        runtime.within(kedro_run)
         runtime.at(node.name, None)
         state = kedro_run.node(node.name)
         state.step = kedro_run.run.start_step(
@@ -140,12 +141,11 @@ class FlowArtifactsHooks:
 
 
 def _run_of(run_id: str | None) -> runtime.KedroRun | None:
-    """The run of a node hook: this process's, else, in a ParallelRunner worker, the run with
-    Kedro's `run_id` (the session id) joined here."""
-    found = runtime.current()
-    if found is None and run_id is not None:
-        found = runtime.joined(runtime.safe_name(run_id))
-    return found
+    """The run of a node hook: the run with Kedro's `run_id` (the session id), begun in this
+    process or, in a ParallelRunner worker, joined here; else this thread's. By id first: a run
+    a Ctrl-C cut short stays active in the process (Kedro calls no hook for it)."""
+    found = runtime.joined(runtime.safe_name(run_id)) if run_id is not None else None
+    return found if found is not None else runtime.current()
 
 
 def _artifact_datasets(pipeline: Any, catalog: Any) -> dict[str, ArtifactDataset]:

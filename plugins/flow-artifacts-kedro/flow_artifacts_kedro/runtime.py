@@ -156,11 +156,25 @@ def current() -> KedroRun | None:
     forked worker inherited are its parent's, never its own."""
     pid = os.getpid()
     found = _run.get()
-    if found is not None and found.pid == pid:
-        return found
     with _active_lock:
+        if found is not None and found.pid == pid and found in _active:
+            return found
         mine = [r for r in _active if r.pid == pid]
     return mine[0] if len(mine) == 1 else None
+
+
+def active(run_id: str) -> KedroRun | None:
+    """This process's active run `run_id` (begun or joined here), if any."""
+    pid = os.getpid()
+    with _active_lock:
+        return next((r for r in _active if r.pid == pid and r.run.id == run_id), None)
+
+
+def within(kedro_run: KedroRun) -> None:
+    """Make `kedro_run` this thread's run: a node hook found it by Kedro's run id, and the
+    hooks that follow in the node's thread (a dataset's save) carry none. Runs other than
+    this one may still be active here, nested or left behind by a Ctrl-C."""
+    _run.set(kedro_run)
 
 
 def arrived(handoff: Handoff) -> None:
@@ -173,11 +187,10 @@ def arrived(handoff: Handoff) -> None:
 def joined(run_id: str) -> KedroRun | None:
     """In a ParallelRunner worker: run `run_id` as this process joined it (on first use), once
     its ticket arrived; else None."""
-    pid = os.getpid()
+    found = active(run_id)
+    if found is not None:
+        return found
     with _active_lock:
-        for kedro_run in _active:
-            if kedro_run.pid == pid and kedro_run.run.id == run_id:
-                return kedro_run
         ticket = _arrived.get(run_id)
         if ticket is None:
             return None
@@ -194,11 +207,9 @@ def run_of(handoff: Handoff | None, binding: Binding | None = None) -> KedroRun 
         arrived(handoff)
         return joined(handoff.ticket.run_id)
     if binding is not None:
-        pid = os.getpid()
-        with _active_lock:
-            for kedro_run in _active:
-                if kedro_run.pid == pid and kedro_run.run.id == binding.run_id:
-                    return kedro_run
+        found = active(binding.run_id)
+        if found is not None:
+            return found
     return current()
 
 
