@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import StoreError
 from .failures import Failure, classify
 from .paths import IDENTITY, RESERVED
+from .transfer import read_record
 
 FORMAT = "flow-artifacts-store"
 
@@ -33,7 +34,7 @@ def store_identity(fs: Any, root: str, *, local: bool) -> str:
 
 def _read(fs: Any, path: str) -> bytes | None:
     try:
-        return fs.cat_file(path)
+        return read_record(fs, path)
     except FileNotFoundError:
         return None
     except Exception as exc:
@@ -68,7 +69,7 @@ def _parse(body: bytes | None) -> str:
         if not isinstance(record, dict) or record.get("format") != FORMAT:
             raise ValueError("not a store identity record")
         return str(uuid.UUID(record["id"]))
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         raise StoreError(
             f"the store's identity record {IDENTITY} is damaged. Restore it from a copy of the "
             "store; without it the catalog cannot tell which artifacts live here."

@@ -36,6 +36,7 @@ from ..manifest import MANIFEST_SUFFIX
 from ..moments import parse_moment
 from .lease_keeper import keeper
 from .paths import RESERVED, TEMPS, WRITES, files_only, is_local, rel_to
+from .transfer import read_record
 from .unnamed import create_whole
 
 DEFAULT_LEASE_SECONDS = 60.0
@@ -164,7 +165,7 @@ def read_writes(fs: Any, root: str) -> tuple[dict[str, WriteRecord], list[str]]:
         name = posixpath.basename(rel)
         write_id = name[: -len(".json")] if name.endswith(".json") else ""
         try:
-            found[write_id] = WriteRecord.from_json(fs.cat_file(path), write_id)
+            found[write_id] = WriteRecord.from_json(read_record(fs, path), write_id)
         except FileNotFoundError:
             continue  # the write ended while we listed
         except Exception:

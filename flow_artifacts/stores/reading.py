@@ -19,8 +19,8 @@ from ..manifest_checks import member_destination
 from ..materializers.base import Materializer
 from .failures import ErrorTranslator, materializer_failures
 from .paths import files_only, is_local, rel_to
-from .transfer import iter_chunks
-from .verified_file import VerifiedFile, open_local
+from .transfer import iter_chunks, open_local
+from .verified_file import VerifiedFile
 
 BUFFERED_LOAD_MAX = 256 << 20
 """Up to this size, a file a materializer reads whole is read once, verified, then loaded from

@@ -19,7 +19,7 @@ from .leases import PendingWrite, WriteRecord, read_writes
 from .paths import WRITES, modified, reserved
 from .store_base import is_artifact
 from .store_reads import StoreReads
-from .transfer import read_whole
+from .transfer import read_record
 from .uploads import Upload, abort, multipart_uploads
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ class StoreMaintenance(StoreReads):
 
     def read_small(self, rel: str) -> bytes:
         with self._errors.io("reading", rel):
-            return read_whole(self.fs, self._abs(rel))
+            return read_record(self.fs, self._abs(rel))
 
     def remove_file(self, rel: str) -> None:
         """Delete exactly one file; missing is fine. Failing is logged, not raised: the callers

@@ -23,7 +23,7 @@ from .failures import Failure, classify
 from .paths import files_only, rel_to
 from .reading import download_tree, load_object, stored_checksum, verified_stream
 from .store_base import StoreBase, is_artifact
-from .transfer import READ_CHUNK, read_whole
+from .transfer import READ_CHUNK, read_record
 
 if TYPE_CHECKING:
     from ..artifact import Artifact
@@ -41,7 +41,7 @@ class StoreReads(StoreBase):
             path = self._abs(key + MANIFEST_SUFFIX)
             with self._errors.io("reading", key):
                 try:
-                    raw = read_whole(self.fs, path)
+                    raw = read_record(self.fs, path)
                 except Exception as exc:
                     if classify(exc) is Failure.MISSING:
                         continue

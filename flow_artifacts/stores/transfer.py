@@ -10,8 +10,15 @@ and writes a chunk, yet no more than two chunks are ever in memory:
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
+
+from ..limits import MAX_JSON_FILE_BYTES
+from .failures import Failure, classify
+from .paths import is_local
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -59,6 +66,41 @@ def _async_base() -> type[AsyncFileSystem]:
     from fsspec.asyn import AsyncFileSystem
 
     return AsyncFileSystem
+
+
+def open_local(path: str) -> int:
+    """A descriptor of the regular file at `path`. Opened without waiting: a named pipe put in
+    its place (the store is untrusted) would otherwise block until some writer opened it."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file (a pipe, device or socket is in its place)")
+    return fd
+
+
+def read_record(fs: Any, path: str) -> bytes:
+    """A small JSON file of the store (a manifest; a journal, write or identity record), read
+    as untrusted input: at most one byte past `MAX_JSON_FILE_BYTES` however large it grew, so a
+    planted giant is refused by its length (`parse_json_file`) without being read whole; on
+    local disk a pipe in its place is refused, not waited on."""
+    limit = MAX_JSON_FILE_BYTES + 1
+    if is_local(fs):
+        fd = open_local(path)
+        try:
+            parts, got = [], 0
+            while got < limit and (part := os.read(fd, min(READ_CHUNK, limit - got))):
+                parts.append(part)
+                got += len(part)
+        finally:
+            os.close(fd)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+    try:
+        return bytes(fs.cat_file(path, start=0, end=limit))
+    except Exception as exc:  # an empty object has no satisfiable range
+        if classify(exc) is not Failure.MISSING and fs.size(path) == 0:
+            return b""
+        raise
 
 
 def read_whole(fs: Any, path: str, size: int | None = None) -> bytes:

@@ -9,11 +9,9 @@ mapped and filled in pieces, each hashed while still in the CPU's cache.
 
 from __future__ import annotations
 
-import errno
 import io
 import mmap
 import os
-import stat
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +20,7 @@ from ..hashing import algorithm_of, format_checksum, hexdigest_of, new_hash
 from ..manifest import Manifest
 from .failures import ErrorTranslator
 from .paths import is_local
-from .transfer import READ_CHUNK, iter_chunks
+from .transfer import READ_CHUNK, iter_chunks, open_local
 
 MAPPED_MIN = 8 << 20
 """Local files read through `open` from this size on go to fresh anonymous memory, populated in
@@ -118,17 +116,6 @@ class VerifiedFile:
                 f"not match the recorded checksum {manifest.checksum}"
             )
         return body
-
-
-def open_local(path: str) -> int:
-    """A descriptor of the regular file at `path`. Opened without waiting: a named pipe put in
-    its place (the store is untrusted) would otherwise block until some writer opened it."""
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file (a pipe, device or socket is in its place)")
-    return fd
 
 
 def _read_local(path: str, size: int) -> bytes:
