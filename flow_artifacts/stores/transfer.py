@@ -34,8 +34,10 @@ def iter_chunks(
 ) -> Generator[bytes, None, None]:
     """The bytes at `path` in pieces of at most `chunk_size` (the last may be shorter).
 
-    `size` is what the manifest recorded; extra bytes beyond it are still read (not silently
-    cut off), so a checksum over the chunks catches a grown object as well as a truncated one.
+    `size` is what the manifest recorded; bytes beyond it are still read (not silently cut
+    off), so a checksum over the chunks catches a grown object as well as a truncated one. A
+    small object is read in one GET of at most `size` + 1 bytes: one past is enough to tell it
+    grew, and it is never read whole whatever it grew to.
     """
     from fsspec.implementations.memory import MemoryFileSystem
 
@@ -50,8 +52,8 @@ def iter_chunks(
             while chunk := f.read(chunk_size):
                 yield chunk
     elif size is not None and size < chunk_size:
-        if whole := read_whole(fs, path, size):
-            yield whole
+        if head := read_head(fs, path, size + 1):  # one byte more tells a grown object
+            yield head
     elif type(fs).open_async is not _async_base().open_async:
         yield from _streamed(fs, path, chunk_size)
     elif size is not None:
@@ -95,18 +97,19 @@ def read_record(fs: Any, path: str) -> bytes:
         finally:
             os.close(fd)
         return parts[0] if len(parts) == 1 else b"".join(parts)
+    return read_head(fs, path, limit)
+
+
+def read_head(fs: Any, path: str, count: int) -> bytes:
+    """At most the first `count` bytes at `path` on an object store, in one ranged GET (a range
+    with both ends keeps s3fs from asking for the size first). An empty object has no
+    satisfiable range: its refusal is told apart from a failure by the object's size."""
     try:
-        return bytes(fs.cat_file(path, start=0, end=limit))
-    except Exception as exc:  # an empty object has no satisfiable range
+        return bytes(fs.cat_file(path, start=0, end=count))
+    except Exception as exc:
         if classify(exc) is not Failure.MISSING and fs.size(path) == 0:
             return b""
         raise
-
-
-def read_whole(fs: Any, path: str, size: int | None = None) -> bytes:
-    """All bytes at `path` in one GET. An open-ended range (`start=0`) keeps s3fs from asking
-    for the size first, but an empty object has no satisfiable range."""
-    return fs.cat_file(path) if size == 0 else fs.cat_file(path, start=0)
 
 
 def _streamed(fs: Any, path: str, chunk_size: int) -> Iterator[bytes]:
