@@ -74,13 +74,15 @@ def test_an_empty_manifest_on_an_object_store_is_a_damaged_manifest(s3_bucket_ur
         store.get_manifest(art.key)
 
 
-def test_a_grown_small_object_fails_its_check_reading_one_byte_past_its_size(s3_bucket_url):
-    url, options = s3_bucket_url
+@pytest.mark.parametrize("bucket", ["s3_bucket_url", "gcs_bucket_url", "azure_container_url"])
+def test_a_grown_small_object_fails_its_check_reading_one_byte_past_its_size(bucket, request):
+    url, options = request.getfixturevalue(bucket)
     store = fa.ArtifactStore(url, **options)
     small = store.save(REPORT, "demo/r1/eval/report")
     empty = store.save(b"", "demo/r1/eval/empty")
     for art in (small, empty):
         store.verify(art.key)  # intact: passes
+        assert store.load(art.key) == (REPORT if art is small else b"")
         data = store.full_path(art.manifest.data_path)
         store.fs.pipe_file(data, store.fs.cat_file(data) + b"\0" * (8 << 20))
         with pytest.raises(fa.IntegrityError):
