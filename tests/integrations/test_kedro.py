@@ -213,17 +213,23 @@ def test_the_thread_runner_records_the_same(project, stack):
 
 
 def test_a_run_interrupted_by_ctrl_c_does_not_stop_the_next_runs_from_recording(project, stack):
+    from flow_artifacts_kedro.hooks import hooks
     from kedro.runner import ThreadRunner
 
     with pytest.raises(KeyboardInterrupt):
         kedro_run(project, pipeline_name="interrupted")
-    for runner in (ThreadRunner(max_workers=2), None):  # in the same process, as in a notebook
-        run_id = kedro_run(project, runner=runner)
-        steps = steps_of(stack, run_id)
-        assert {name: s.status for name, s in steps.items()} == dict.fromkeys(
-            ("make_raw", "clean", "report"), "completed"
-        )
-        assert stack.catalog.run(PACKAGE, run_id).status == "completed"
+    try:
+        for runner in (ThreadRunner(max_workers=2), None):  # same process, as in a notebook
+            run_id = kedro_run(project, runner=runner)
+            steps = steps_of(stack, run_id)
+            assert {name: s.status for name, s in steps.items()} == dict.fromkeys(
+                ("make_raw", "clean", "report"), "completed"
+            )
+            assert stack.catalog.run(PACKAGE, run_id).status == "completed"
+    finally:  # the interrupted run is still open in this thread (documented): end it here
+        for left in list(hooks._exits):
+            hooks._exits.pop(left).__exit__(KeyboardInterrupt, KeyboardInterrupt(), None)
+    assert fa.current_run() is None
 
 
 def test_a_kedro_run_commits_each_node_once_and_the_journal_rebuilds_it(
