@@ -111,7 +111,11 @@ class Run(FrameworkSteps):
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if self._token is not None:
-            _current.reset(self._token)
+            try:
+                _current.reset(self._token)
+            except ValueError:  # ended in another context than it began in (a notebook cell)
+                if _current.get() is self:
+                    _current.set(None)
         self.finish(exc)
 
     def start(self, *, resume: bool = False) -> None:

@@ -212,23 +212,22 @@ def test_the_thread_runner_records_the_same(project, stack):
     assert steps["report"].inputs == [latest("clean").id]
 
 
-def test_a_run_interrupted_by_ctrl_c_does_not_stop_the_next_runs_from_recording(project, stack):
-    from flow_artifacts_kedro.hooks import hooks
+def test_a_run_cut_short_by_ctrl_c_fails_and_the_next_runs_record_as_usual(project, stack):
     from kedro.runner import ThreadRunner
 
     with pytest.raises(KeyboardInterrupt):
         kedro_run(project, pipeline_name="interrupted")
-    try:
-        for runner in (ThreadRunner(max_workers=2), None):  # same process, as in a notebook
-            run_id = kedro_run(project, runner=runner)
-            steps = steps_of(stack, run_id)
-            assert {name: s.status for name, s in steps.items()} == dict.fromkeys(
-                ("make_raw", "clean", "report"), "completed"
-            )
-            assert stack.catalog.run(PACKAGE, run_id).status == "completed"
-    finally:  # the interrupted run is still open in this thread (documented): end it here
-        for left in list(hooks._exits):
-            hooks._exits.pop(left).__exit__(KeyboardInterrupt, KeyboardInterrupt(), None)
+    (cut,) = [r for r in stack.catalog.runs(PACKAGE) if r.pipeline == "interrupted"]
+    assert cut.status == "running"  # Kedro called no closing hook
+    for runner in (ThreadRunner(max_workers=2), None):  # same process, as in a notebook
+        run_id = kedro_run(project, runner=runner)
+        steps = steps_of(stack, run_id)
+        assert {name: s.status for name, s in steps.items()} == dict.fromkeys(
+            ("make_raw", "clean", "report"), "completed"
+        )
+        assert stack.catalog.run(PACKAGE, run_id).status == "completed"
+    cut = stack.catalog.run(PACKAGE, cut.run_id)  # ended by the next run's start
+    assert cut.status == "failed" and "KeyboardInterrupt" in (cut.error or "")
     assert fa.current_run() is None
 
 

@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import threading
 from contextlib import ExitStack
+from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
@@ -34,14 +38,26 @@ from .dataset import ArtifactDataset
 log = logging.getLogger("flow_artifacts_kedro")
 
 
+@dataclass
+class _Open:
+    """A run begun here, until Kedro's closing hook (or the next run, see `_end_cut_short`)."""
+
+    exits: ExitStack
+    caller: FrameType | None
+    """The frame of the `KedroSession.run` that began it (None: begun another way). While it
+    executes the run is in progress; once it is off the stack, the closing hook never came."""
+    thread: int = field(default_factory=threading.get_ident)
+
+
 class FlowArtifactsHooks:
     """Registered by the `kedro.hooks` entry point as `hooks`; one instance serves every session."""
 
     def __init__(self) -> None:
-        self._exits: dict[str, ExitStack] = {}
+        self._exits: dict[str, _Open] = {}
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        self._end_cut_short()
         runtime.show_versions()
         names = run_params.get("pipeline_names") or ["__default__"]
         run = fa.Run(
@@ -66,7 +82,7 @@ class FlowArtifactsHooks:
         except Exception as error:  # Kedro calls no other hook: the run ends here
             exits.__exit__(type(error), error, error.__traceback__)
             raise
-        self._exits[run.id] = exits
+        self._exits[run.id] = _Open(exits, _session_frame())
         log.info("flow-artifacts run %s in project %s", run.id, run.project)
 
     @hook_impl
@@ -131,13 +147,48 @@ class FlowArtifactsHooks:
             kedro_run.run.finish_step(state.step, error)
 
     def _close(self, run_params: dict[str, Any], error: BaseException | None) -> None:
-        exits = self._exits.pop(runtime.safe_name(run_params["run_id"]), None)
-        if exits is None:
+        opened = self._exits.pop(runtime.safe_name(run_params["run_id"]), None)
+        if opened is None:
             return
         if error is None:
-            exits.close()
+            opened.exits.close()
         else:
-            exits.__exit__(type(error), error, error.__traceback__)
+            opened.exits.__exit__(type(error), error, error.__traceback__)
+
+    def _end_cut_short(self) -> None:
+        """End, as interrupted, the runs this thread began whose `KedroSession.run` is no longer
+        executing: Kedro calls no hook when a Ctrl-C (`KeyboardInterrupt`) ends a run, which
+        would otherwise stay running, and this thread's current run, for the process's life. A
+        run that began this one from inside a node is still on the stack, and stays."""
+        here = threading.get_ident()
+        executing = {id(frame) for frame in _stack()}
+        for run_id, opened in list(self._exits.items()):
+            if opened.thread != here or opened.caller is None or id(opened.caller) in executing:
+                continue
+            del self._exits[run_id]
+            log.warning("flow-artifacts run %s was cut short (Ctrl-C?): recorded as failed", run_id)
+            interrupted = KeyboardInterrupt("the Kedro run was interrupted")
+            try:
+                opened.exits.__exit__(KeyboardInterrupt, interrupted, None)
+            except Exception:  # the new run goes on; the old one reads crashed in time
+                log.warning("could not record the end of flow-artifacts run %s", run_id)
+
+
+def _session_frame() -> FrameType | None:
+    """The frame of the `KedroSession.run` calling this hook, if a session runs it."""
+    from kedro.framework.session import KedroSession
+
+    code = KedroSession.run.__code__
+    return next((frame for frame in _stack() if frame.f_code is code), None)
+
+
+def _stack() -> list[FrameType]:
+    frames: list[FrameType] = []
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    return frames
 
 
 def _run_of(run_id: str | None) -> runtime.KedroRun | None:
