@@ -17,12 +17,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, Table, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
-from sqlalchemy.pool import QueuePool
 
 from ..errors import CatalogError, ConfigError, shown_path
 from ..redact import redact_url
 from . import schema
-from .driver_reads import forgotten_at_fork, run
+from .driver_reads import forgotten_at_fork, on_sqlite_file, run
 from .driver_writes import execute_many
 from .migrations import MIGRATIONS
 
@@ -164,9 +163,7 @@ class KeptWriteConnection:
     @classmethod
     def for_engine(cls, engine: Engine) -> KeptWriteConnection | None:
         """One for a file SQLite catalog; None for other databases and in-memory SQLite."""
-        if engine.dialect.name == "sqlite" and isinstance(engine.pool, QueuePool):
-            return cls(engine)
-        return None
+        return cls(engine) if on_sqlite_file(engine) else None
 
     def take(self) -> Connection:
         try:

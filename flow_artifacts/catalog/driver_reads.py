@@ -119,9 +119,7 @@ class DriverReads:
     @classmethod
     def for_engine(cls, engine: Engine) -> DriverReads | None:
         """Reads for a file SQLite catalog; None for other databases and in-memory SQLite."""
-        if engine.dialect.name == "sqlite" and isinstance(engine.pool, QueuePool):
-            return cls(engine)
-        return None
+        return cls(engine) if on_sqlite_file(engine) else None
 
     def first(self, statement: Select[Any], params: Mapping[str, Any]) -> Any | None:
         """The first row `statement` selects with `params`, or None."""
@@ -178,6 +176,13 @@ def run(
             raise DBAPIError.instance(sql, args, exc, dbapi.Error) from exc
         raise
     return values
+
+
+def on_sqlite_file(engine: Engine) -> bool:
+    """Whether `engine` is a file SQLite catalog's (pooled connections, each its own file
+    handle), where the driver's connection is used directly; in-memory SQLite keeps one
+    static connection and PostgreSQL goes through SQLAlchemy."""
+    return engine.dialect.name == "sqlite" and isinstance(engine.pool, QueuePool)
 
 
 class Forgets(Protocol):

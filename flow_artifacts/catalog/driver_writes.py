@@ -17,10 +17,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Dialect
-from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
-from .driver_reads import Prepared, run
+from .driver_reads import Prepared, on_sqlite_file, run
 
 
 def execute(
@@ -55,7 +54,7 @@ def _prepared(
 ) -> Prepared | None:
     """`statement` compiled for `conn`'s driver, None where SQLAlchemy runs it."""
     dialect = conn.dialect
-    if dialect.name != "sqlite" or not isinstance(conn.engine.pool, QueuePool):
+    if not on_sqlite_file(conn.engine):
         return None
     here = _PREPARED.get(dialect)
     if here is None:
