@@ -17,6 +17,13 @@ def _git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+def _repository(repo: Path, message: str) -> None:
+    """A new repository at `repo` on branch main, with one empty commit."""
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "commit", "-q", "--allow-empty", "-m", message)
+
+
 def test_owner_follows_new_commits_branch_switches_and_packed_refs(tmp_path: Path) -> None:
     _git(tmp_path, "init", "-q", "-b", "main")
     assert "commit" not in owner(tmp_path)  # a branch without commits yet
@@ -37,9 +44,7 @@ def test_owner_follows_new_commits_branch_switches_and_packed_refs(tmp_path: Pat
 
 def test_owner_names_the_commit_of_the_current_folder_while_it_exists(tmp_path: Path, monkeypatch):
     repo = tmp_path / "repo"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "commit", "-q", "--allow-empty", "-m", "one")
+    _repository(repo, "one")
     monkeypatch.chdir(repo / ".git")  # inside the work tree's folder, as a script run from it
     assert owner()["commit"] == _git(repo, "rev-parse", "HEAD")
     gone = tmp_path / "gone"
@@ -53,9 +58,7 @@ def test_owner_in_a_linked_worktree_follows_its_branch_and_the_main_repository(
     tmp_path: Path,
 ) -> None:
     main, linked = tmp_path / "main", tmp_path / "linked"
-    main.mkdir()
-    _git(main, "init", "-q", "-b", "main")
-    _git(main, "commit", "-q", "--allow-empty", "-m", "one")
+    _repository(main, "one")
     _git(main, "worktree", "add", "-q", "-b", "side", str(linked))
     assert owner(linked)["commit"] == owner(main)["commit"] == _git(main, "rev-parse", "HEAD")
     _git(linked, "commit", "-q", "--allow-empty", "-m", "on side")  # a new commit, in there
@@ -72,9 +75,7 @@ def test_owner_in_a_linked_worktree_follows_its_branch_and_the_main_repository(
 def test_owner_names_each_folders_own_repository_and_a_replaced_one(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     for repo, message in ((a, "in a"), (b, "in b")):
-        repo.mkdir()
-        _git(repo, "init", "-q", "-b", "main")
-        _git(repo, "commit", "-q", "--allow-empty", "-m", message)
+        _repository(repo, message)
     (a / "sub").mkdir()
     assert owner(a / "sub")["commit"] == owner(a)["commit"] == _git(a, "rev-parse", "HEAD")
     assert owner(b)["commit"] == _git(b, "rev-parse", "HEAD") != owner(a)["commit"]
@@ -89,9 +90,7 @@ def test_owner_reads_a_branch_where_git_does_not_a_stray_file_of_the_worktree(
     tmp_path: Path,
 ) -> None:
     main, linked = tmp_path / "main", tmp_path / "linked"
-    main.mkdir()
-    _git(main, "init", "-q", "-b", "main")
-    _git(main, "commit", "-q", "--allow-empty", "-m", "one")
+    _repository(main, "one")
     first = _git(main, "rev-parse", "HEAD")
     _git(main, "worktree", "add", "-q", "-b", "side", str(linked))
     _git(main, "commit", "-q", "--allow-empty", "-m", "two")

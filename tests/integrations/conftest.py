@@ -3,6 +3,9 @@ suite's throwaway server), where overlapping runs meet row locks instead of SQLi
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +78,20 @@ def kedro_env(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("FA_KEDRO_MEETING", str(tmp_path / "meeting"))
     monkeypatch.delenv("FLOW_ARTIFACTS_DISABLED", raising=False)
     monkeypatch.delenv("KEDRO_MP_CONTEXT", raising=False)
+
+
+def kedro_command(project: Path, stack, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """`kedro *args` run in `project` by its console script, recording into `stack` (written
+    out as a stack file: the catalog the test's fixture chose); its output as text."""
+    stack_file = tmp_path / "stack.yaml"
+    stack_file.write_text(
+        f"artifact_store: {{url: '{stack.store.root}'}}\ncatalog: {{url: '{stack.catalog.url}'}}\n"
+    )
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("kedro")), *args],
+        cwd=project,
+        env={**os.environ, "FLOW_ARTIFACTS_STACK": str(stack_file), "COLUMNS": "500"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

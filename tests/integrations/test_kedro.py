@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +11,7 @@ from kedro.framework.session import KedroSession
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 
-from .conftest import on_both_catalogs
+from .conftest import kedro_command, on_both_catalogs
 from .kedro_project import PACKAGE
 
 
@@ -164,18 +161,8 @@ def test_kedro_run_on_the_command_line_with_a_tag_as_load_version(project, tmp_p
     with KedroSession.create(project, runtime_params={"n": 5}) as session:
         session.run(pipeline_name="produce")
     fa.tag(f"store://{PACKAGE}/raw@1", "prod")
-    stack_file = tmp_path / "stack.yaml"
-    stack_file.write_text(  # the stack the test wrote to, whatever catalog the fixture chose
-        f"artifact_store: {{url: '{stack.store.root}'}}\ncatalog: {{url: '{stack.catalog.url}'}}\n"
-    )
-    kedro = Path(sys.executable).with_name("kedro")
-    done = subprocess.run(
-        [str(kedro), "run", "--pipeline", "consume", "--load-versions", "raw:prod"],
-        cwd=project,
-        env={**os.environ, "FLOW_ARTIFACTS_STACK": str(stack_file), "COLUMNS": "500"},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    done = kedro_command(
+        project, stack, tmp_path, "run", "--pipeline", "consume", "--load-versions", "raw:prod"
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert latest("summary").load() == {"rows": 3}

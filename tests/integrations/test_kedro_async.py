@@ -4,9 +4,6 @@ recorded under its entry's name, as the output of its node, as without async."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -20,7 +17,7 @@ from kedro.runner import ParallelRunner, SequentialRunner, ThreadRunner
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 
-from .conftest import on_both_catalogs
+from .conftest import kedro_command, on_both_catalogs
 from .kedro_project import PACKAGE
 
 
@@ -107,18 +104,8 @@ def test_async_with_the_thread_and_parallel_runners(project, stack, runner):
 
 
 def test_kedro_run_on_the_command_line_with_async(project, stack, tmp_path):
-    stack_file = tmp_path / "stack.yaml"
-    stack_file.write_text(
-        f"artifact_store: {{url: '{stack.store.root}'}}\ncatalog: {{url: '{stack.catalog.url}'}}\n"
-    )
-    kedro = Path(sys.executable).with_name("kedro")
-    done = subprocess.run(
-        [str(kedro), "run", "--pipeline", "shapes", "--runner-params", "is_async=True"],
-        cwd=project,
-        env={**os.environ, "FLOW_ARTIFACTS_STACK": str(stack_file), "COLUMNS": "500"},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    done = kedro_command(
+        project, stack, tmp_path, "run", "--pipeline", "shapes", "--runner-params", "is_async=True"
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Asynchronous mode is enabled" in done.stdout + done.stderr
