@@ -65,10 +65,8 @@ class Catalog(RunMethods, MaintenanceMethods):
         self.engine.dispose()
 
     def forget(self) -> None:
-        """In a forked child: drop the pooled connections without closing them. They are the
-        parent's (SQLite forbids carrying a file's handles across a fork; closing a PostgreSQL
-        session would end the parent's too); the child opens its own on first use. An in-memory
-        database lives in its pooled connection, so it is never forgotten."""
+        """In a forked child: drop the parent's pooled connections unclosed (closing would end
+        its PostgreSQL sessions), to open its own. Not for in-memory SQLite, which lives in one."""
         self.engine.dispose(close=False)
 
     @property
