@@ -87,17 +87,23 @@ def read_record(fs: Any, path: str) -> bytes:
     planted giant is refused by its length (`parse_json_file`) without being read whole; on
     local disk a pipe in its place is refused, not waited on."""
     limit = MAX_JSON_FILE_BYTES + 1
-    if is_local(fs):
-        fd = open_local(path)
-        try:
-            parts, got = [], 0
-            while got < limit and (part := os.read(fd, min(READ_CHUNK, limit - got))):
-                parts.append(part)
-                got += len(part)
-        finally:
-            os.close(fd)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+    if is_local(fs):  # read a chunk at a time: the bound is far above any real record
+        return read_local_head(path, limit, READ_CHUNK)
     return read_head(fs, path, limit)
+
+
+def read_local_head(path: str, count: int, piece: int) -> bytes:
+    """At most the first `count` bytes of the local regular file at `path` (`open_local`), in
+    reads of at most `piece` bytes until the end or `count`."""
+    fd = open_local(path)
+    try:
+        parts, got = [], 0
+        while got < count and (part := os.read(fd, min(piece, count - got))):
+            parts.append(part)
+            got += len(part)
+    finally:
+        os.close(fd)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def read_head(fs: Any, path: str, count: int) -> bytes:

@@ -20,7 +20,7 @@ from ..hashing import algorithm_of, format_checksum, hexdigest_of, new_hash
 from ..manifest import Manifest
 from .failures import ErrorTranslator
 from .paths import is_local
-from .transfer import READ_CHUNK, iter_chunks, open_local
+from .transfer import READ_CHUNK, iter_chunks, open_local, read_local_head
 
 MAPPED_MIN = 8 << 20
 """Local files read through `open` from this size on go to fresh anonymous memory, populated in
@@ -96,7 +96,9 @@ class VerifiedFile:
                 body, hexdigest = _read_mapped(self._path, size, algorithm)
             else:
                 if local:
-                    body = _read_local(self._path, size)
+                    # the recorded size and one byte more, in one read: a grown file is told by
+                    # its length (a buffered file would also ask size, position and terminal)
+                    body = read_local_head(self._path, size + 1, size + 1)
                 else:
                     body = _read_remote(self._fs, self._path, size)
                 hexdigest = hexdigest_of(body, algorithm)
@@ -116,21 +118,6 @@ class VerifiedFile:
                 f"not match the recorded checksum {manifest.checksum}"
             )
         return body
-
-
-def _read_local(path: str, size: int) -> bytes:
-    """The bytes of the local file at `path`: one open, then reads of the recorded `size` plus
-    one byte until the end, or until more than `size` came (corrupted: the checksum says so).
-    A buffered file object would also ask the file's size, position and terminal status."""
-    fd = open_local(path)
-    try:
-        parts, got = [], 0
-        while got <= size and (part := os.read(fd, size + 1 - got)):
-            parts.append(part)
-            got += len(part)
-    finally:
-        os.close(fd)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _read_remote(fs: Any, path: str, size: int) -> bytes:
