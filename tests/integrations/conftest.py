@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+import flow_artifacts as fa
+
+from .kedro_project import PACKAGE
+
 on_both_catalogs = pytest.mark.parametrize("catalog_backend", ["sqlite", "postgres"])
 
 
@@ -95,3 +99,28 @@ def kedro_command(project: Path, stack, tmp_path: Path, *args: str) -> subproces
         text=True,
         timeout=300,
     )
+
+
+def recorded(stack: fa.Stack, run_id: str) -> dict:
+    """What a run recorded, by names: its artifacts' steps, its step runs' statuses, inputs and
+    outputs, and the lineage edges between its artifacts and step runs."""
+    artifacts = {a.id: a for a in fa.list_artifacts(PACKAGE, run_id=run_id, stack=stack)}
+    steps = {s.id: s for s in stack.catalog.step_runs_of_run(PACKAGE, run_id)}
+    names = {id_: a.name for id_, a in artifacts.items()} | {
+        id_: f"step {s.step}" for id_, s in steps.items()
+    }
+    edges = set()
+    for artifact in artifacts.values():
+        edges |= {(names[a], names[b]) for a, b in artifact.lineage(depth=2).edges}
+    return {
+        "artifacts": sorted((a.name, a.step, a.run_id == run_id) for a in artifacts.values()),
+        "steps": {
+            s.step: (
+                s.status,
+                sorted(names[i] for i in s.inputs),
+                sorted(names[o] for o in s.outputs),
+            )
+            for s in steps.values()
+        },
+        "lineage": edges,
+    }

@@ -159,6 +159,12 @@ def register_pipelines() -> dict[str, Pipeline]:
                 node(compare, ["evens_part", "odds_part"], "comparison", name="compare"),
             ]
         ),
+        "parts": produce + pipeline(  # a node with two outputs (a factory's), and their reader
+            [
+                node(split, "raw", ["evens_part", "odds_part"], name="split"),
+                node(compare, ["evens_part", "odds_part"], "comparison", name="compare"),
+            ]
+        ),
         "meeting": produce + pipeline(  # two runs of it both saved raw before either loads it
             [
                 node(meet_the_other_run, ["raw", "params:n"], "met", name="meet"),

@@ -17,7 +17,7 @@ from kedro.runner import ParallelRunner, SequentialRunner, ThreadRunner
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 
-from .conftest import kedro_command, on_both_catalogs
+from .conftest import kedro_command, on_both_catalogs, recorded
 from .kedro_project import PACKAGE
 
 
@@ -33,31 +33,6 @@ def kedro_run(project: Path, runner, **options) -> str:
     with KedroSession.create(project) as session:
         session.run(runner=runner, **options)
         return session.session_id
-
-
-def recorded(stack: fa.Stack, run_id: str) -> dict:
-    """What a run recorded, by names: its artifacts' steps, its step runs' statuses, inputs and
-    outputs, and the lineage edges between its artifacts and step runs."""
-    artifacts = {a.id: a for a in fa.list_artifacts(PACKAGE, run_id=run_id)}
-    steps = {s.id: s for s in stack.catalog.step_runs_of_run(PACKAGE, run_id)}
-    names = {id_: a.name for id_, a in artifacts.items()} | {
-        id_: f"step {s.step}" for id_, s in steps.items()
-    }
-    edges = set()
-    for artifact in artifacts.values():
-        edges |= {(names[a], names[b]) for a, b in artifact.lineage(depth=2).edges}
-    return {
-        "artifacts": sorted((a.name, a.step, a.run_id == run_id) for a in artifacts.values()),
-        "steps": {
-            s.step: (
-                s.status,
-                sorted(names[i] for i in s.inputs),
-                sorted(names[o] for o in s.outputs),
-            )
-            for s in steps.values()
-        },
-        "lineage": edges,
-    }
 
 
 SHAPES = {  # the "shapes" pipeline: a node without inputs, one with two outputs (a factory's)

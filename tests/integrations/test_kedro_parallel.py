@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from kedro.framework.session import KedroSession
-from kedro.runner import ParallelRunner
+from kedro.runner import ParallelRunner, SequentialRunner
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 
-from .conftest import on_both_catalogs
+from .conftest import kedro_command, on_both_catalogs, recorded
 from .kedro_project import PACKAGE
 
 
@@ -44,11 +44,12 @@ def stack_file(folder: Path, catalog_url: str) -> Path:
     return path
 
 
-def parallel_run(project: Path, **options) -> str:
-    """Runs a pipeline with ParallelRunner in a new session; returns the session id."""
+def parallel_run(project: Path, runner=None, **options) -> str:
+    """Runs a pipeline in a new session, by default with ParallelRunner; returns the session
+    id."""
     params = options.pop("runtime_params", None)
     with KedroSession.create(project, runtime_params=params) as session:
-        session.run(runner=ParallelRunner(max_workers=2), **options)
+        session.run(runner=runner or ParallelRunner(max_workers=2), **options)
         return session.session_id
 
 
@@ -186,3 +187,60 @@ def test_a_stack_workers_cannot_open_is_refused_before_any_node_runs(project, ke
     assert run.status == "failed" and "memory://" in run.error
     assert steps_of(in_memory, run.run_id) == {}
     in_memory.close()
+
+
+def test_kedro_run_with_the_parallel_runner_on_the_command_line(project, stack, tmp_path):
+    """What a user types: the run, its step runs, artifacts, versions and lineage are those a
+    SequentialRunner run records, though each node ran in a worker process."""
+    sequential = parallel_run(project, SequentialRunner())
+    done = kedro_command(project, stack, tmp_path, "run", "--runner", "ParallelRunner")
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = {r.run_id: r for r in stack.catalog.runs(PACKAGE)}
+    (parallel,) = set(runs) - {sequential}
+    assert recorded(stack, parallel) == recorded(stack, sequential)
+    assert recorded(stack, parallel)["steps"] == {
+        "make_raw": ("completed", [], ["raw"]),
+        "clean": ("completed", ["raw"], ["clean"]),
+        "report": ("completed", ["clean"], ["report"]),
+    }
+    assert [(r.status, r.pipeline, r.name) for r in (runs[parallel], runs[sequential])] == [
+        ("completed", "__default__", "kedro run __default__")
+    ] * 2
+    steps = steps_of(stack, parallel)
+    assert runs[parallel].pid not in {s.pid for s in steps.values()}  # recorded by the workers
+    assert {n: s.params for n, s in steps.items()} == {
+        n: s.params for n, s in steps_of(stack, sequential).items()
+    }
+    saved = {a.name: a for a in fa.list_artifacts(PACKAGE, run_id=parallel)}
+    before = {a.name: a for a in fa.list_artifacts(PACKAGE, run_id=sequential)}
+    assert {n: (a.version, a.materializer, a.labels) for n, a in saved.items()} == {
+        n: (2, a.materializer, a.labels) for n, a in before.items()
+    }
+    assert saved["report"].load() == before["report"].load() == {"rows": 3, "total": 30}
+    assert saved["clean"].labels == {"layer": "primary"}
+
+
+PARTS = {
+    "make_raw": ("completed", [], ["raw"]),
+    "split": ("completed", ["raw"], ["evens_part", "odds_part"]),
+    "compare": ("completed", ["evens_part", "odds_part"], ["comparison"]),
+}
+
+
+def test_async_in_spawned_workers_records_what_a_sync_run_does(project, stack, monkeypatch):
+    """Spawned workers unpickle each dataset with its binding: every async save is named after
+    its entry (a factory's too), as the output of its node, in the session's run."""
+    expected = recorded(stack, parallel_run(project, SequentialRunner(), pipeline_name="parts"))
+    assert expected["steps"] == PARTS
+    monkeypatch.setenv("KEDRO_MP_CONTEXT", "spawn")
+    run_id = parallel_run(project, ParallelRunner(2, is_async=True), pipeline_name="parts")
+    assert recorded(stack, run_id) == expected
+    assert stack.catalog.run(PACKAGE, run_id).status == "completed"
+    assert os.getpid() not in {s.pid for s in steps_of(stack, run_id).values()}
+    runs = {r.run_id for r in stack.catalog.runs(PACKAGE)}
+    assert len(runs) == 2 and run_id in runs  # no save made a run of its own
+    assert {(a.name, a.version) for a in fa.list_artifacts(PACKAGE, run_id=run_id)} == {
+        (name, 2) for *_, outputs in PARTS.values() for name in outputs
+    }
+    assert all(a.run_id in runs for a in fa.list_artifacts(PACKAGE))
+    assert fa.get_artifact(f"store://{PACKAGE}/comparison").load() == {"first": 2, "second": 1}
