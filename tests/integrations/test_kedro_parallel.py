@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from kedro.runner import ParallelRunner, SequentialRunner
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
+
+from tests.servers import S3Server
 
 from .conftest import kedro_command, on_both_catalogs, recorded
 from .kedro_project import PACKAGE
@@ -244,3 +247,56 @@ def test_async_in_spawned_workers_records_what_a_sync_run_does(project, stack, m
     }
     assert all(a.run_id in runs for a in fa.list_artifacts(PACKAGE))
     assert fa.get_artifact(f"store://{PACKAGE}/comparison").load() == {"first": 2, "second": 1}
+
+
+def test_workers_write_to_s3_and_no_credential_travels_or_is_recorded(
+    project, kedro_env, s3_server, tmp_path, monkeypatch
+):
+    """A stack file on S3 whose keys come from the environment, a SQLite catalog: the workers
+    open it themselves and write the artifacts, which load back verified; what the session's
+    process pickled for the workers (datasets, their tickets) and what the run recorded (the
+    catalog, the bucket's manifests and journal) hold neither key."""
+    key, secret = "AKIAKEDROWORKERS0001", "kedro-workers-s3cr3t-9f8e7d6c5b4a"
+    bucket = S3Server(s3_server.endpoint_url, key, secret).create_bucket()
+    monkeypatch.setenv("FA_S3_KEY", key)
+    monkeypatch.setenv("FA_S3_SECRET", secret)
+    path = tmp_path / "s3-stack.yaml"
+    path.write_text(
+        "artifact_store:\n"
+        f"  url: 's3://{bucket}/flow'\n"
+        "  storage_options:\n"
+        "    key: '${FA_S3_KEY}'\n"
+        "    secret: '${FA_S3_SECRET}'\n"
+        f"    endpoint_url: '{s3_server.endpoint_url}'\n"
+        "    config_kwargs: {signature_version: s3v4}\n"
+        f"catalog: {{url: 'sqlite:///{tmp_path / 'catalog.db'}'}}\n"
+    )
+    monkeypatch.setenv("FLOW_ARTIFACTS_STACK", str(path))
+    sent: list[bytes] = []  # everything pickled to another process: tasks, their datasets
+    pickled = ForkingPickler.dumps
+
+    def dumps(obj, protocol=None):
+        data = pickled(obj, protocol)
+        sent.append(bytes(data))
+        return data
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ForkingPickler, "dumps", staticmethod(dumps))
+        run_id = parallel_run(project, pipeline_name="parts")
+    assert any(b"RunTicket" in data and run_id.encode() in data for data in sent)
+    stack = fa.Stack.from_yaml(path)
+    assert stack.store.url.startswith("s3://")
+    assert stack.catalog.run(PACKAGE, run_id).status == "completed"
+    assert os.getpid() not in {s.pid for s in steps_of(stack, run_id).values()}
+    saved = {a.name: a for a in fa.list_artifacts(PACKAGE, run_id=run_id, stack=stack)}
+    assert set(saved) == {"raw", "evens_part", "odds_part", "comparison"}
+    for artifact in saved.values():
+        artifact.verify()
+    assert saved["comparison"].load() == {"first": 2, "second": 1}
+    assert saved["raw"].load()["x"].tolist() == [0, 1, 2]
+    stored = [stack.store.fs.cat_file(f) for f in stack.store.fs.find(bucket)]
+    stack.close()
+    assert any(f"{PACKAGE}/{run_id}".encode() in data for data in stored)  # manifests are here
+    recorded_bytes = [p.read_bytes() for p in tmp_path.glob("catalog.db*")]
+    for found in (sent, stored, recorded_bytes):
+        assert not [data for data in found if key.encode() in data or secret.encode() in data]
