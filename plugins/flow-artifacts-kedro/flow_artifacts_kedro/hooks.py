@@ -57,7 +57,8 @@ class FlowArtifactsHooks:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
-        self._end_cut_short()
+        executing, caller = _walk_stack()
+        self._end_cut_short(executing)
         runtime.show_versions()
         names = run_params.get("pipeline_names") or ["__default__"]
         run = fa.Run(
@@ -82,7 +83,7 @@ class FlowArtifactsHooks:
         except Exception as error:  # Kedro calls no other hook: the run ends here
             exits.__exit__(type(error), error, error.__traceback__)
             raise
-        self._exits[run.id] = _Open(exits, _session_frame())
+        self._exits[run.id] = _Open(exits, caller)
         log.info("flow-artifacts run %s in project %s", run.id, run.project)
 
     @hook_impl
@@ -155,13 +156,13 @@ class FlowArtifactsHooks:
         else:
             opened.exits.__exit__(type(error), error, error.__traceback__)
 
-    def _end_cut_short(self) -> None:
+    def _end_cut_short(self, executing: set[int]) -> None:
         """End, as interrupted, the runs this thread began whose `KedroSession.run` is no longer
-        executing: Kedro calls no hook when a Ctrl-C (`KeyboardInterrupt`) ends a run, which
-        would otherwise stay running, and this thread's current run, for the process's life. A
-        run that began this one from inside a node is still on the stack, and stays."""
+        executing (its frame's id is not in `executing`): Kedro calls no hook when a Ctrl-C
+        (`KeyboardInterrupt`) ends a run, which would otherwise stay running, and this thread's
+        current run, for the process's life. A run that began this one from inside a node is
+        still on the stack, and stays."""
         here = threading.get_ident()
-        executing = {id(frame) for frame in _stack()}
         for run_id, opened in list(self._exits.items()):
             if opened.thread != here or opened.caller is None or id(opened.caller) in executing:
                 continue
@@ -174,21 +175,23 @@ class FlowArtifactsHooks:
                 log.warning("could not record the end of flow-artifacts run %s", run_id)
 
 
-def _session_frame() -> FrameType | None:
-    """The frame of the `KedroSession.run` calling this hook, if a session runs it."""
+def _walk_stack() -> tuple[set[int], FrameType | None]:
+    """One walk of this thread's stack, from the hook's frame outwards: the ids of its frames
+    (whose `KedroSession.run`s still execute), and the frame of the `KedroSession.run` calling
+    the hook, if a session runs it. Ids, not frames, are kept: no frame is held beyond that
+    one, which the run needs."""
     from kedro.framework.session import KedroSession
 
     code = KedroSession.run.__code__
-    return next((frame for frame in _stack() if frame.f_code is code), None)
-
-
-def _stack() -> list[FrameType]:
-    frames: list[FrameType] = []
+    executing: set[int] = set()
+    session: FrameType | None = None
     frame: FrameType | None = sys._getframe(1)
     while frame is not None:
-        frames.append(frame)
+        executing.add(id(frame))
+        if session is None and frame.f_code is code:
+            session = frame
         frame = frame.f_back
-    return frames
+    return executing, session
 
 
 def _run_of(run_id: str | None) -> runtime.KedroRun | None:
