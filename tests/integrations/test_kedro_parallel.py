@@ -15,7 +15,6 @@ from kedro.runner import ParallelRunner, SequentialRunner
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
-
 from tests.servers import S3Server
 
 from .conftest import kedro_command, on_both_catalogs, recorded
@@ -47,7 +46,7 @@ def stack_file(folder: Path, catalog_url: str) -> Path:
     return path
 
 
-def parallel_run(project: Path, runner=None, **options) -> str:
+def session_run(project: Path, runner=None, **options) -> str:
     """Runs a pipeline in a new session, by default with ParallelRunner; returns the session
     id."""
     params = options.pop("runtime_params", None)
@@ -65,7 +64,7 @@ def steps_of(stack: fa.Stack, run_id: str) -> dict:
 
 @on_both_catalogs
 def test_each_node_of_the_workers_is_a_step_run_of_the_session_run(project, stack):
-    run_id = parallel_run(project, pipeline_name="fan")
+    run_id = session_run(project, pipeline_name="fan")
     (run,) = stack.catalog.runs(PACKAGE)
     assert (run.run_id, run.status, run.pipeline) == (run_id, "completed", "fan")
     steps = steps_of(stack, run_id)
@@ -90,7 +89,7 @@ def test_each_node_of_the_workers_is_a_step_run_of_the_session_run(project, stac
 
 def test_a_node_failing_in_a_worker_fails_its_step_run_and_the_run(project, stack):
     with pytest.raises(ValueError, match="cannot explode"):
-        parallel_run(project, pipeline_name="fan_failing")
+        session_run(project, pipeline_name="fan_failing")
     (run,) = stack.catalog.runs(PACKAGE)
     assert run.status == "failed" and "ValueError: cannot explode" in run.error
     steps = steps_of(stack, run.run_id)
@@ -104,7 +103,7 @@ def test_a_node_failing_in_a_worker_fails_its_step_run_and_the_run(project, stac
 
 def test_an_output_a_worker_cannot_save_fails_its_step_run(project, stack, catalog_url_factory):
     with pytest.raises(Exception, match="JSON serializable"):
-        parallel_run(project, pipeline_name="unsaveable")
+        session_run(project, pipeline_name="unsaveable")
     (run,) = stack.catalog.runs(PACKAGE)
     steps = steps_of(stack, run.run_id)
     assert (run.status, steps["make_raw"].status, steps["clean"].status) == (
@@ -128,7 +127,7 @@ def test_an_output_a_worker_cannot_save_fails_its_step_run(project, stack, catal
 
 def test_a_node_whose_worker_dies_fails_with_the_run(project, stack):
     with pytest.raises(Exception, match="terminated abruptly"):
-        parallel_run(project, pipeline_name="dying")
+        session_run(project, pipeline_name="dying")
     (run,) = stack.catalog.runs(PACKAGE)
     steps = steps_of(stack, run.run_id)
     assert (run.status, steps["make_raw"].status, steps["die"].status) == (
@@ -185,7 +184,7 @@ def test_a_stack_workers_cannot_open_is_refused_before_any_node_runs(project, ke
     )
     with fa.use_stack(in_memory):
         with pytest.raises(fa.ConfigError, match="memory://"):
-            parallel_run(project, pipeline_name="fan")
+            session_run(project, pipeline_name="fan")
     (run,) = in_memory.catalog.runs(PACKAGE)
     assert run.status == "failed" and "memory://" in run.error
     assert steps_of(in_memory, run.run_id) == {}
@@ -195,7 +194,7 @@ def test_a_stack_workers_cannot_open_is_refused_before_any_node_runs(project, ke
 def test_kedro_run_with_the_parallel_runner_on_the_command_line(project, stack, tmp_path):
     """What a user types: the run, its step runs, artifacts, versions and lineage are those a
     SequentialRunner run records, though each node ran in a worker process."""
-    sequential = parallel_run(project, SequentialRunner())
+    sequential = session_run(project, SequentialRunner())
     done = kedro_command(project, stack, tmp_path, "run", "--runner", "ParallelRunner")
     assert done.returncode == 0, done.stderr[-3000:]
     runs = {r.run_id: r for r in stack.catalog.runs(PACKAGE)}
@@ -233,10 +232,10 @@ PARTS = {
 def test_async_in_spawned_workers_records_what_a_sync_run_does(project, stack, monkeypatch):
     """Spawned workers unpickle each dataset with its binding: every async save is named after
     its entry (a factory's too), as the output of its node, in the session's run."""
-    expected = recorded(stack, parallel_run(project, SequentialRunner(), pipeline_name="parts"))
+    expected = recorded(stack, session_run(project, SequentialRunner(), pipeline_name="parts"))
     assert expected["steps"] == PARTS
     monkeypatch.setenv("KEDRO_MP_CONTEXT", "spawn")
-    run_id = parallel_run(project, ParallelRunner(2, is_async=True), pipeline_name="parts")
+    run_id = session_run(project, ParallelRunner(2, is_async=True), pipeline_name="parts")
     assert recorded(stack, run_id) == expected
     assert stack.catalog.run(PACKAGE, run_id).status == "completed"
     assert os.getpid() not in {s.pid for s in steps_of(stack, run_id).values()}
@@ -249,6 +248,9 @@ def test_async_in_spawned_workers_records_what_a_sync_run_does(project, stack, m
     assert fa.get_artifact(f"store://{PACKAGE}/comparison").load() == {"first": 2, "second": 1}
 
 
+KEY, SECRET = "AKIAKEDROWORKERS0001", "kedro-workers-s3cr3t-9f8e7d6c5b4a"
+
+
 def test_workers_write_to_s3_and_no_credential_travels_or_is_recorded(
     project, kedro_env, s3_server, tmp_path, monkeypatch
 ):
@@ -256,10 +258,9 @@ def test_workers_write_to_s3_and_no_credential_travels_or_is_recorded(
     open it themselves and write the artifacts, which load back verified; what the session's
     process pickled for the workers (datasets, their tickets) and what the run recorded (the
     catalog, the bucket's manifests and journal) hold neither key."""
-    key, secret = "AKIAKEDROWORKERS0001", "kedro-workers-s3cr3t-9f8e7d6c5b4a"
-    bucket = S3Server(s3_server.endpoint_url, key, secret).create_bucket()
-    monkeypatch.setenv("FA_S3_KEY", key)
-    monkeypatch.setenv("FA_S3_SECRET", secret)
+    bucket = S3Server(s3_server.endpoint_url, KEY, SECRET).create_bucket()
+    monkeypatch.setenv("FA_S3_KEY", KEY)
+    monkeypatch.setenv("FA_S3_SECRET", SECRET)
     path = tmp_path / "s3-stack.yaml"
     path.write_text(
         "artifact_store:\n"
@@ -282,7 +283,7 @@ def test_workers_write_to_s3_and_no_credential_travels_or_is_recorded(
 
     with monkeypatch.context() as patched:
         patched.setattr(ForkingPickler, "dumps", staticmethod(dumps))
-        run_id = parallel_run(project, pipeline_name="parts")
+        run_id = session_run(project, pipeline_name="parts")
     assert any(b"RunTicket" in data and run_id.encode() in data for data in sent)
     stack = fa.Stack.from_yaml(path)
     assert stack.store.url.startswith("s3://")
@@ -299,4 +300,28 @@ def test_workers_write_to_s3_and_no_credential_travels_or_is_recorded(
     assert any(f"{PACKAGE}/{run_id}".encode() in data for data in stored)  # manifests are here
     recorded_bytes = [p.read_bytes() for p in tmp_path.glob("catalog.db*")]
     for found in (sent, stored, recorded_bytes):
-        assert not [data for data in found if key.encode() in data or secret.encode() in data]
+        assert not [data for data in found if KEY.encode() in data or SECRET.encode() in data]
+
+
+def test_an_s3_stack_built_in_code_with_its_keys_is_refused_before_any_node_runs(
+    project, kedro_env, s3_server, tmp_path
+):
+    """Its keys would travel to the workers with the ticket: the run fails at once, saying to
+    use a stack file, and neither the error nor the catalog holds them."""
+    bucket = S3Server(s3_server.endpoint_url, KEY, SECRET).create_bucket()
+    options = {**s3_server.storage_options, "key": KEY, "secret": SECRET}
+    keyed = fa.Stack(
+        store=fa.ArtifactStore(f"s3://{bucket}/flow", **options),
+        catalog=Catalog(f"sqlite:///{tmp_path / 'catalog.db'}"),
+    )
+    with fa.use_stack(keyed), pytest.raises(fa.ConfigError, match="stack file") as refused:
+        session_run(project, pipeline_name="parts")
+    (run,) = keyed.catalog.runs(PACKAGE)
+    assert run.status == "failed" and "never travel" in run.error
+    assert steps_of(keyed, run.run_id) == {} and list(fa.list_artifacts(PACKAGE, stack=keyed)) == []
+    keyed.close()
+    for text in (
+        str(refused.value).encode(),
+        *(p.read_bytes() for p in tmp_path.glob("catalog.db*")),
+    ):
+        assert KEY.encode() not in text and SECRET.encode() not in text
