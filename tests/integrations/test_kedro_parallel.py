@@ -208,15 +208,20 @@ def test_kedro_run_with_the_parallel_runner_on_the_command_line(project, stack, 
     assert [(r.status, r.pipeline, r.name) for r in (runs[parallel], runs[sequential])] == [
         ("completed", "__default__", "kedro run __default__")
     ] * 2
+    assert all(r.ended is not None and r.error is None for r in runs.values())
     steps = steps_of(stack, parallel)
     assert runs[parallel].pid not in {s.pid for s in steps.values()}  # recorded by the workers
-    assert {n: s.params for n, s in steps.items()} == {
-        n: s.params for n, s in steps_of(stack, sequential).items()
+
+    def step(s):
+        return (s.params, s.error, s.cached, s.attempt, s.ended is not None)
+
+    assert {n: step(s) for n, s in steps.items()} == {
+        n: step(s) for n, s in steps_of(stack, sequential).items()
     }
     saved = {a.name: a for a in fa.list_artifacts(PACKAGE, run_id=parallel)}
     before = {a.name: a for a in fa.list_artifacts(PACKAGE, run_id=sequential)}
-    assert {n: (a.version, a.materializer, a.labels) for n, a in saved.items()} == {
-        n: (2, a.materializer, a.labels) for n, a in before.items()
+    assert {n: (a.version, a.materializer, a.labels, a.checksum) for n, a in saved.items()} == {
+        n: (2, a.materializer, a.labels, a.checksum) for n, a in before.items()
     }
     assert saved["report"].load() == before["report"].load() == {"rows": 3, "total": 30}
     assert saved["clean"].labels == {"layer": "primary"}
