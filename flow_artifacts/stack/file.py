@@ -60,6 +60,8 @@ class StackConfig:
 
     name: str
     source: str
+    source_name: str | None
+    """The name that chooses this stack in `source`; None when the file holds only this one."""
     project: str
     store_url: str
     storage_options: dict[str, Any]
@@ -169,6 +171,7 @@ def _build(
     return StackConfig(
         name=name,
         source=doc.file,
+        source_name=name if prefix else None,
         project=project,
         store_url=store_url,
         storage_options=dict(store.get("storage_options", {})),

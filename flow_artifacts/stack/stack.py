@@ -60,6 +60,9 @@ class Stack:
     """The project of runs that do not name one."""
     source: str | None = None
     """The stack file this stack was read from, if any."""
+    source_name: str | None = None
+    """The name that chooses this stack in `source` (None: the file holds only this one), so
+    `Stack.from_yaml(source, source_name)` opens it again."""
     secrets: tuple[str, ...] = ()
     """Values never to show: masked by `scrub()` (when long enough to be unambiguous), in
     `repr()` and in recorded errors."""
@@ -127,6 +130,7 @@ class Stack:
             plugins=config.plugins,
             project=config.project,
             source=config.source,
+            source_name=config.source_name,
             secrets=config.secrets,
         )
 

@@ -41,12 +41,8 @@ class StackSpec:
 
     @classmethod
     def of(cls, stack: Stack) -> StackSpec:
-        if stack.source is not None:
-            from ..stack.file import read_stack_config
-
-            single = read_stack_config(stack.source).name == stack.name
-            # absolute: a worker's working folder is not the driver's
-            return cls(file=os.path.abspath(stack.source), name=None if single else stack.name)
+        if stack.source is not None:  # absolute: a worker's working folder is not the driver's
+            return cls(file=os.path.abspath(stack.source), name=stack.source_name)
         options = {
             k: v
             for k, v in getattr(stack.store.fs, "storage_options", {}).items()
