@@ -2,9 +2,11 @@
 
 Where the filesystem renames (local disk, memory), bytes go to the write's own temporary (a file
 named after the write, or a folder for a folder artifact) in the store's reserved namespace and
-are moved into place only if the place is free. On object stores, writes go straight to their
-final name as conditional creates: the object appears whole when its upload completes, or not at
-all.
+are moved into place only if the place is free; on local disk a small file the materializer
+wrote whole is instead created unnamed at its final path (`stores/unnamed.py`), which fails
+rather than replace a file there, and leaves nothing if the process is killed. On object
+stores, writes go straight to their final name as conditional creates: the object appears whole
+when its upload completes, or not at all.
 """
 
 from __future__ import annotations
@@ -106,6 +108,10 @@ class Writer:
             directories=not self.backend.buckets,
             progress=bar,
             before_upload=refuse_taken if self.backend.exclusive_create else lambda: None,
+            # a small local file is created unnamed in its place, never at its temporary
+            held_path=self.fs._strip_protocol(target)
+            if self.local and target != data_path
+            else None,
         )
         try:
             with self.errors.io("writing", key):
@@ -113,7 +119,8 @@ class Writer:
                 directory = materializer.writes_directory(obj)
                 files = self._written_files(recorder, target, directory)
                 if target != data_path:
-                    self._move(target, data_path)
+                    if not recorder.place_held(lambda body: create_whole(data_path, body)):
+                        self._move(target, data_path)
                     write.moved(target)
         except BaseException as exc:
             if target != data_path or classify(exc) is not Failure.EXISTS:
