@@ -263,3 +263,31 @@ def test_a_forked_child_writes_on_its_own_connection(tmp_path):
     assert fa.load("demo/child", stack=stack) == {"a": 2}
     assert fa.materialize({"a": 3}, "parent", "r1", "s", stack=stack).version == 2
     stack.close()
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["commits", "fails"])
+def test_a_kept_transaction_commits_or_rolls_back_its_statements_on_either_path(tmp_path, fails):
+    """On a file catalog's kept connection the transaction is begun and committed on the
+    driver; a statement run through SQLAlchemy inside it joins it, and goes with it."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'c.db'}")
+    now = datetime.now(timezone.utc)
+
+    def work(conn: Any) -> None:
+        ensure_project(conn, Known(), "driver")  # on the driver connection
+        conn.execute(t.projects.insert(), {"name": "sqlalchemy", "created": now})
+        ensure_project(conn, Known(), "after")
+        if fails:
+            raise RuntimeError("refused")
+
+    try:
+        if fails:
+            with pytest.raises(RuntimeError, match="refused"):
+                catalog._write(work)
+        else:
+            catalog._write(work)
+        catalog._write(lambda conn: ensure_project(conn, Known(), "next"))  # still writable
+        with catalog.engine.connect() as conn:
+            names = set(conn.execute(select(t.projects.c.name)).scalars())
+        assert names == ({"next"} if fails else {"driver", "sqlalchemy", "after", "next"})
+    finally:
+        catalog.close()
