@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from ..errors import CatalogError, ConfigError, shown_path
+from ..manifest import ManifestJSON
 from ..redact import redact_url
 from . import schema
 from .driver_reads import forgotten_at_fork, on_sqlite_file, run
@@ -58,7 +60,9 @@ def open_engine(url: str) -> Engine:
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, json_serializer=_json_text
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -77,7 +81,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     def _begin(conn: Connection) -> None:
         options = conn.get_execution_options()
         if options.get("fa_write", False):
-            driver = conn.connection.driver_connection
+            driver: Any = conn.connection.driver_connection
             if not driver.in_transaction:  # else it joins the one `_on_driver` began
                 run(driver, conn.dialect, "BEGIN IMMEDIATE", ())
         elif not options.get("fa_read", False):
@@ -90,6 +94,11 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
             _still_in_transaction(conn)
 
     return engine
+
+
+def _json_text(value: Any) -> str:
+    """A JSON column's text: a manifest's as its file was written (encoded once for both)."""
+    return value.text if type(value) is ManifestJSON else json.dumps(value)
 
 
 def _still_in_transaction(conn: Connection) -> None:
@@ -155,7 +164,7 @@ def _on_driver(conn: Connection, work: Callable[[Connection], T]) -> T:
     SQLite catalog's kept one): SQLAlchemy's own BEGIN and COMMIT cost several times a small
     save's statements. A statement `work` runs through SQLAlchemy joins it (`_begin`); SQLAlchemy
     then commits or rolls back, as always."""
-    driver = conn.connection.driver_connection
+    driver: Any = conn.connection.driver_connection
     run(driver, conn.dialect, "BEGIN IMMEDIATE", ())
     try:
         result = work(conn)

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import MaterializerError
 from ..hashing import RecordingFileSystem
-from ..manifest import MANIFEST_SUFFIX, Manifest
+from ..manifest import MANIFEST_SUFFIX, Manifest, ManifestJSON
 from ..materializers.base import MAX_METADATA_BYTES, Materializer
 from ..progress import progress_bar
 from .backend import StoreBackend
@@ -133,16 +133,19 @@ class Writer:
             bar.close()
         return metadata or {}, directory, files
 
-    def manifest(self, manifest: Manifest, write: PendingWrite) -> None:
-        """Write the manifest, which makes the artifact visible; never over another one.
+    def manifest(self, manifest: Manifest, write: PendingWrite) -> ManifestJSON:
+        """Write the manifest, which makes the artifact visible; never over another one. Returns
+        what it wrote.
 
         On local disk it appears whole: written unnamed and linked into place, or, where that
         is not available, written at a temporary of `write` first.
         """
         path = f"{self.root}/{manifest.key}{MANIFEST_SUFFIX}"
+        body = manifest.encoded()
         self.create(
-            path, manifest.to_json(), manifest.key, staged=lambda: write.temp_file("manifest.json")
+            path, body.text.encode(), manifest.key, staged=lambda: write.temp_file("manifest.json")
         )
+        return body
 
     def create(
         self,
