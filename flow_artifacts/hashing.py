@@ -364,7 +364,7 @@ class RecordingFileSystem:
     """Bar updated with every byte written (anything with `update(n)`)."""
     before_upload: Callable[[], None] = lambda: None
     held_path: str | None = None
-    """A local file (its path as the filesystem strips it) that, written whole within
+    """A local file (opened by the path the materializer was handed) that, written whole within
     `LOCAL_ONE_SHOT` bytes, is held in memory when it closes instead of written: the caller then
     creates it in its final place at once (`place_held`). Any other use of the filesystem before
     that writes it out where it was opened, so the materializer finds it there."""
@@ -393,7 +393,7 @@ class RecordingFileSystem:
         return HashingWriter(
             self.fs, path, record, exclusive=exclusive, progress=self.progress,
             before_upload=self._check_once, one_shot=LOCAL_ONE_SHOT if local else ONE_SHOT,
-            hold=hold if local and stripped == self.held_path else None, **kwargs,
+            hold=hold if local and path == self.held_path else None, **kwargs,
         )  # fmt: skip
 
     def place_held(self, create: Callable[[bytes | bytearray], bool]) -> bool:

@@ -11,6 +11,7 @@ when its upload completes, or not at all.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
@@ -43,7 +44,7 @@ class Writer:
     backend: StoreBackend
     errors: ErrorTranslator
 
-    @property
+    @functools.cached_property
     def local(self) -> bool:
         return is_local(self.fs)
 
@@ -69,8 +70,8 @@ class Writer:
         def refuse_taken() -> None:
             with self.errors.io("writing", key):
                 unprotected = not (self.backend.atomic_rename or self.backend.exclusive_create)
-                if self.fs.exists(f"{self.root}/{key}{MANIFEST_SUFFIX}") or (
-                    unprotected and self.fs.exists(data_path)
+                if self._exists(f"{self.root}/{key}{MANIFEST_SUFFIX}") or (
+                    unprotected and self._exists(data_path)
                 ):
                     raise self.errors.error(Failure.EXISTS, "writing", key)
 
@@ -109,9 +110,7 @@ class Writer:
             progress=bar,
             before_upload=refuse_taken if self.backend.exclusive_create else lambda: None,
             # a small local file is created unnamed in its place, never at its temporary
-            held_path=self.fs._strip_protocol(target)
-            if self.local and target != data_path
-            else None,
+            held_path=target if self.local and target != data_path else None,
         )
         try:
             with self.errors.io("writing", key):
@@ -187,6 +186,11 @@ class Writer:
                     raise self.errors.error(Failure.EXISTS, "publishing", what)
                 self.fs.pipe_file(path, body)
 
+    def _exists(self, path: str) -> bool:
+        """`fs.exists`; on local disk one `lstat`, as fsspec's, without its lookup and the
+        exception it raises and catches for a missing file."""
+        return os.path.lexists(path) if self.local else bool(self.fs.exists(path))
+
     def _makedirs(self, path: str) -> None:
         """`makedirs`, after one `stat` on local disk: the folders of a run exist after its first
         write, and a failed `mkdir` costs far more than a `stat`."""
@@ -233,7 +237,7 @@ def _save(
 ) -> dict[str, Any]:
     with materializer_failures(materializer, "save", key):
         metadata = materializer.save(obj, fs, target)
-        size = len(json.dumps(metadata or {}, sort_keys=True))  # as Manifest.to_json will
+        size = len(json.dumps(metadata or {}))  # as Manifest.encoded will
         if size > MAX_METADATA_BYTES:
             raise ValueError(
                 f"it recorded {size >> 10} KiB of format metadata, more than the "
