@@ -174,9 +174,11 @@ class HashingWriter:
         progress: Any = None,
         before_upload: Callable[[], None] = lambda: None,
         one_shot: int = ONE_SHOT,
+        hold: Callable[[bytearray], None] | None = None,
         **open_kwargs: Any,
     ) -> None:
         self._fs = fs
+        self._hold = hold
         self._path = path
         self._on_close = on_close
         self._exclusive = exclusive
@@ -278,20 +280,10 @@ class HashingWriter:
         hexdigest = self._hash.hexdigest()  # and the hashing thread of a large one ended
         if self._raw is not None:
             self._raw.close()
+        elif self._hold is not None:  # its caller creates it, or has it written, later
+            self._hold(self._pending)
         elif isinstance(self._fs, LocalFileSystem):
-            # one open and one write: a file object (fsspec's or Python's) costs more system
-            # calls (fstat, ioctl, lseek) than the write
-            path = self._fs._strip_protocol(self._path)
-            if self._fs.auto_mkdir:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-            flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
-            fd = os.open(path, flags | (os.O_EXCL if self._exclusive else os.O_TRUNC), 0o666)
-            try:
-                view = memoryview(self._pending)
-                while view:
-                    view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
+            _write_local(self._fs, self._path, self._pending, self._exclusive)
         else:
             mode = "create" if self._exclusive else "overwrite"
             self._fs.pipe_file(self._path, bytes(self._pending), mode=mode)
@@ -331,6 +323,22 @@ class HashingWriter:
                 raw.close()
 
 
+def _write_local(fs: Any, path: str, body: bytearray, exclusive: bool) -> None:
+    """One open and one write: a file object (fsspec's or Python's) costs more system calls
+    (fstat, ioctl, lseek) than the write."""
+    path = fs._strip_protocol(path)
+    if fs.auto_mkdir:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags | (os.O_EXCL if exclusive else os.O_TRUNC), 0o666)
+    try:
+        view = memoryview(body)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
 _PASSIVE = frozenset(
     {"exists", "isdir", "isfile", "info", "ls", "find", "glob", "size", "cat", "cat_file", "sep"}
 )
@@ -355,26 +363,53 @@ class RecordingFileSystem:
     progress: Any = None
     """Bar updated with every byte written (anything with `update(n)`)."""
     before_upload: Callable[[], None] = lambda: None
+    held_path: str | None = None
+    """A local file (opened by the path the materializer was handed) that, written whole within
+    `LOCAL_ONE_SHOT` bytes, is held in memory when it closes instead of written: the caller then
+    creates it in its final place at once (`place_held`). Any other use of the filesystem before
+    that writes it out where it was opened, so the materializer finds it there."""
     written: dict[str, tuple[str, int]] = field(default_factory=dict)
     _checked: bool = False
+    _held: tuple[str, bytearray, bool] | None = None
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        self._write_held()
         if "r" in mode and "+" not in mode:
             return self.fs.open(path, mode, **kwargs)
         if mode not in ("wb", "xb"):
             raise ValueError(f"materializers write new files in binary mode, got mode={mode!r}")
         stripped = self.fs._strip_protocol(path)
+        exclusive = self.exclusive or mode == "xb"
 
         def record(hexdigest: str, size: int) -> None:
             self.written[stripped] = (hexdigest, size)
 
+        def hold(body: bytearray) -> None:
+            self._held = (stripped, body, exclusive)
+
         from fsspec.implementations.local import LocalFileSystem
 
-        one_shot = LOCAL_ONE_SHOT if isinstance(self.fs, LocalFileSystem) else ONE_SHOT
+        local = isinstance(self.fs, LocalFileSystem)
         return HashingWriter(
-            self.fs, path, record, exclusive=self.exclusive or mode == "xb",
-            progress=self.progress, before_upload=self._check_once, one_shot=one_shot, **kwargs,
+            self.fs, path, record, exclusive=exclusive, progress=self.progress,
+            before_upload=self._check_once, one_shot=LOCAL_ONE_SHOT if local else ONE_SHOT,
+            hold=hold if local and path == self.held_path else None, **kwargs,
         )  # fmt: skip
+
+    def place_held(self, create: Callable[[bytes | bytearray], bool]) -> bool:
+        """Create the held file (see `held_path`) with `create`, in its final place; False, with
+        the file written where it was opened, when none is held or `create` declined."""
+        if self._held is not None and create(self._held[1]):
+            self._held = None
+            return True
+        self._write_held()
+        return False
+
+    def _write_held(self) -> None:
+        if self._held is not None:
+            path, body, exclusive = self._held
+            self._held = None
+            _write_local(self.fs, path, body, exclusive)
 
     def pipe_file(self, path: str, value: bytes, **kwargs: Any) -> None:
         with self.open(path, "wb") as f:
@@ -394,6 +429,7 @@ class RecordingFileSystem:
             self.before_upload()
 
     def __getattr__(self, name: str) -> Any:
+        self._write_held()
         if name not in _PASSIVE and not name.startswith("_"):
             self._check_once()  # put_file, copy, touch...: writes that bypass open()
         return getattr(self.fs, name)

@@ -205,7 +205,33 @@ def _has_surrogate(value: str) -> bool:
 
 
 def check_row_fits(manifest: Manifest) -> None:
-    """Everything the catalog row of `manifest` will hold, checked before it is published."""
+    """Everything the catalog row of `manifest` will hold, checked before it is published.
+
+    Told at once for a row that fits (every save's): types and lengths, then every text of the
+    manifest together (`_plainly_storable`); otherwise each field in turn names the problem."""
+    if not (_lengths_fit(manifest) and _plainly_storable(manifest.to_dict())):
+        _check_each_field(manifest)
+
+
+def _lengths_fit(m: Manifest) -> bool:
+    """Whether the row's text columns are strings within their lengths (their characters are
+    checked with the rest of the manifest's)."""
+    for value, limit in (
+        (m.project, NAME_CHARS), (m.name, NAME_CHARS), (m.run_id, NAME_CHARS),
+        (m.step, NAME_CHARS), (m.pipeline, NAME_CHARS), (m.materializer, NAME_CHARS),
+        (m.mime_type, NAME_CHARS), (m.id, ID_CHARS), (m.kind, STATUS_CHARS),
+        (m.checksum, CHECKSUM_CHARS), (m.key, -1), (m.data_path, -1), (m.description, -1),
+    ):  # fmt: skip
+        if type(value) is not str or len(value) > limit >= 0:
+            return False
+    return type(m.labels) is dict and all(
+        type(k) is str and 0 < len(k) <= NAME_CHARS and type(v) is str
+        and len(v) <= LABEL_VALUE_CHARS
+        for k, v in m.labels.items()
+    )  # fmt: skip
+
+
+def _check_each_field(manifest: Manifest) -> None:
     for what, value in (
         ("project", manifest.project),
         ("name", manifest.name),

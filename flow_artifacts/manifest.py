@@ -76,8 +76,14 @@ class Manifest:
     def to_json(self) -> bytes:
         """The manifest file's bytes: one line, which the C encoder writes (an indented one
         goes through the pure-Python encoder, three times slower, on every write)."""
-        body = {"format": FORMAT, "format_version": FORMAT_VERSION, **self.to_dict()}
-        return json.dumps(body, sort_keys=True).encode("utf-8")
+        return self.encoded().text.encode("utf-8")
+
+    def encoded(self) -> ManifestJSON:
+        """The manifest file's JSON object, its format first, then the fields in order, with
+        its text: encoded once, for the file and the catalog row."""
+        body = ManifestJSON(format=FORMAT, format_version=FORMAT_VERSION, **self.to_dict())
+        body.text = json.dumps(body)
+        return body
 
     @classmethod
     def from_json(cls, raw: bytes, where: str) -> Manifest:
@@ -100,6 +106,14 @@ class Manifest:
             return cls(**{k: v for k, v in body.items() if k in known})
         except TypeError as exc:
             raise IntegrityError(f"manifest {where} is missing fields: {exc}") from exc
+
+
+class ManifestJSON(dict[str, Any]):
+    """A manifest's JSON object and its `text`, which `json.dumps` of it gives again (the same
+    items in the same order): a catalog may store the text as it is instead of encoding again."""
+
+    __slots__ = ("text",)
+    text: str
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(Manifest))

@@ -154,3 +154,49 @@ def test_a_version_3_catalog_gets_the_list_sort_indexes(stack, catalog_url):
     by_step = migrated.search(Search(sort="step", descending=False)).items
     assert [(m.id, m.step) for m in by_step] == [(m.id, m.step) for m in reversed(made)]
     migrated.close()
+
+
+def names_table_sql(conn) -> str:
+    """How SQLite declares the name counters ("" on other databases)."""
+    if conn.dialect.name != "sqlite":
+        return ""
+    found = "SELECT sql FROM sqlite_master WHERE name = 'fa_artifact_names'"
+    return str(conn.execute(text(found)).scalar_one())
+
+
+def test_a_version_4_catalog_keeps_its_name_counters_and_tags(stack, catalog_url):
+    """Version 5 moves SQLite's name counters into their key's B-tree (WITHOUT ROWID): every
+    counter and tag stamp survives, and versions go on from where they were."""
+    made = [fa.materialize({"i": i}, "n", "r1", "s", "demo", stack=stack) for i in range(3)]
+    fa.materialize({"i": 9}, "m", "r1", "s", "other", stack=stack)
+    fa.tag(made[1], "best", stack=stack)  # stamps the name's row
+    names = schema.artifact_names
+    with stack.catalog.engine.begin() as conn:
+        assert "WITHOUT ROWID" in names_table_sql(conn) or conn.dialect.name != "sqlite"
+        before = conn.execute(select(names).order_by(names.c.project, names.c.name)).all()
+        if conn.dialect.name == "sqlite":  # as version 4 declared it: rows in a rowid table
+            conn.execute(text("ALTER TABLE fa_artifact_names RENAME TO old_names"))
+            conn.execute(
+                text(
+                    "CREATE TABLE fa_artifact_names (project VARCHAR(200) NOT NULL, "
+                    "name VARCHAR(200) NOT NULL, latest_version INTEGER NOT NULL, "
+                    "changed DATETIME, PRIMARY KEY (project, name))"
+                )
+            )
+            conn.execute(text("INSERT INTO fa_artifact_names SELECT * FROM old_names"))
+            conn.execute(text("DROP TABLE old_names"))
+        conn.execute(text("UPDATE fa_schema SET version = 4"))
+    stack.catalog.close()
+
+    migrated = Catalog(catalog_url)
+    with migrated.engine.connect() as conn:
+        assert current_version(conn) == schema.SCHEMA_VERSION
+        assert "WITHOUT ROWID" in names_table_sql(conn) or conn.dialect.name != "sqlite"
+        after = conn.execute(select(names).order_by(names.c.project, names.c.name)).all()
+    assert after == before and [r.latest_version for r in after] == [3, 1]
+    newer = fa.Stack(store=stack.store, catalog=migrated)
+    assert fa.materialize({"i": 3}, "n", "r2", "s", "demo", stack=newer).version == 4
+    assert fa.load("store://demo/n:best", stack=newer) == {"i": 1}
+    fa.tag("store://demo/n@4", "best", stack=newer)  # stamped after the migrated stamp
+    assert fa.load("store://demo/n:best", stack=newer) == {"i": 3}
+    migrated.close()

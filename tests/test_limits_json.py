@@ -1,5 +1,6 @@
 """`check_json` (every save checks its manifest with it) decides quickly for plain values and
-walks the rest: either way it accepts and refuses exactly what the walk does, with its message."""
+walks the rest, and `check_row_fits` decides a plain row at once: either way they accept and
+refuse exactly what the slow checks do, with their message."""
 
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flow_artifacts.errors import MetadataValidationError
-from flow_artifacts.limits import JSON_DEPTH, _check_json_walk, check_json
+from flow_artifacts.errors import FlowArtifactsError, MetadataValidationError
+from flow_artifacts.limits import (
+    JSON_DEPTH,
+    _check_each_field,
+    _check_json_walk,
+    check_json,
+    check_row_fits,
+)
+from flow_artifacts.manifest import Manifest
 
 
 def outcome(check: Any, value: Any) -> str | None:
@@ -92,3 +100,44 @@ def test_a_value_no_engine_stores_alike_is_refused_saying_why(value: Any, messag
 def test_a_surrogate_pair_split_across_two_strings_is_still_refused() -> None:
     with pytest.raises(MetadataValidationError, match="unpaired surrogate"):
         check_json(["a\ud83d", "\ude00b"], "metadata")
+
+
+ROW_TEXTS = ["project", "name", "run_id", "step", "pipeline", "materializer", "mime_type", "id",
+             "kind", "checksum", "key", "data_path", "description"]  # fmt: skip
+row_texts = st.one_of(
+    st.text(max_size=3),
+    st.sampled_from(["\x00", "a\udfff", Text("k"), 5, None, ""]),
+    st.integers(19, 501).map(lambda n: "é" * n),  # around every column's length
+)
+
+
+def row_outcome(check: Any, manifest: Manifest) -> str | None:
+    try:
+        check(manifest)
+    except FlowArtifactsError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(ROW_TEXTS), row_texts, max_size=3),
+    st.dictionaries(
+        st.one_of(st.text(max_size=3), st.sampled_from(["", "k" * 201, 7])), row_texts, max_size=2
+    ),  # fmt: skip
+    values,
+)
+def test_a_row_that_fits_is_told_at_once_as_each_field_tells_it(
+    texts: dict[str, Any], labels: dict[Any, Any], metadata: Any
+) -> None:
+    """`check_row_fits` decides a plain row at once; it accepts and refuses exactly what the
+    check of each field does, with its message."""
+    manifest = Manifest(
+        id="a" * 36, key="p/r/s/n", data_path="p/r/s/n.json", project="p", name="n",
+        run_id="r", step="s", materializer="builtins.json", materializer_version="1",
+        kind="report", mime_type="application/json", size=3, checksum="blake3:" + "0" * 64,
+        created="2026-01-01T00:00:00+00:00", labels=labels, metadata={"m": metadata},
+    )  # fmt: skip
+    for field, value in texts.items():
+        setattr(manifest, field, value)
+    assert row_outcome(check_row_fits, manifest) == row_outcome(_check_each_field, manifest)

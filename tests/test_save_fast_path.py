@@ -5,6 +5,7 @@ retry a busy database, and roll back with the rest of their transaction."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 import sqlite3
 import threading
@@ -24,7 +25,7 @@ from flow_artifacts.catalog import schema as t
 from flow_artifacts.catalog.database import write
 from flow_artifacts.catalog.driver_writes import execute_many
 from flow_artifacts.catalog.run_writes import Known, ensure_project
-from flow_artifacts.manifest import Manifest
+from flow_artifacts.manifest import MANIFEST_SUFFIX, Manifest
 from tests.test_store_support import artifact_files
 
 
@@ -263,3 +264,49 @@ def test_a_forked_child_writes_on_its_own_connection(tmp_path):
     assert fa.load("demo/child", stack=stack) == {"a": 2}
     assert fa.materialize({"a": 3}, "parent", "r1", "s", stack=stack).version == 2
     stack.close()
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["commits", "fails"])
+def test_a_kept_transaction_commits_or_rolls_back_its_statements_on_either_path(tmp_path, fails):
+    """On a file catalog's kept connection the transaction is begun and committed on the
+    driver; a statement run through SQLAlchemy inside it joins it, and goes with it."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'c.db'}")
+    now = datetime.now(timezone.utc)
+
+    def work(conn: Any) -> None:
+        ensure_project(conn, Known(), "driver")  # on the driver connection
+        conn.execute(t.projects.insert(), {"name": "sqlalchemy", "created": now})
+        ensure_project(conn, Known(), "after")
+        if fails:
+            raise RuntimeError("refused")
+
+    try:
+        if fails:
+            with pytest.raises(RuntimeError, match="refused"):
+                catalog._write(work)
+        else:
+            catalog._write(work)
+        catalog._write(lambda conn: ensure_project(conn, Known(), "next"))  # still writable
+        with catalog.engine.connect() as conn:
+            names = set(conn.execute(select(t.projects.c.name)).scalars())
+        assert names == ({"next"} if fails else {"driver", "sqlalchemy", "after", "next"})
+    finally:
+        catalog.close()
+
+
+def test_a_row_holds_its_manifest_json_as_the_file_has_it(stack):
+    """The manifest is encoded once, for its file and its row: both hold the same JSON (on
+    SQLite the same text), and the artifact reads back as it was written."""
+    art = fa.materialize({"a": "é"}, "r", "r1", "s", "demo", labels={"k": "v"},
+                         metadata={"n": [1, 2.5]}, stack=stack)  # fmt: skip
+    text = (Path(stack.store.root) / f"{art.key}{MANIFEST_SUFFIX}").read_text("utf-8")
+    with stack.catalog.engine.connect() as conn:
+        stored = conn.execute(
+            select(t.artifacts.c.manifest).where(t.artifacts.c.id == art.id)
+        ).scalar_one()
+        if conn.dialect.name == "sqlite":
+            raw = conn.exec_driver_sql("SELECT manifest FROM fa_artifacts").scalar_one()
+            assert raw == text
+    assert stored == json.loads(text)
+    assert stored["version"] == 1 and stored["format_version"] == 1
+    assert fa.get_artifact("store://demo/r", stack=stack).manifest == art.manifest

@@ -5,14 +5,18 @@ temporary where it does not."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import flow_artifacts as fa
 from flow_artifacts.maintenance import gc
+from flow_artifacts.materializers.base import Materializer
 from flow_artifacts.stores import unnamed
 from flow_artifacts.stores.paths import RESERVED
 from flow_artifacts.stores.unnamed import create_whole
+
+from .core_plugins import RegisterPlugin, host_with
 
 
 def files_under(root: Path) -> set[str]:
@@ -54,3 +58,50 @@ def test_writes_leave_only_their_files_either_way(tmp_path: Path, unnamed_or_not
     assert not {f for f in left if f.startswith((f"{RESERVED}/tmp", f"{RESERVED}/writes"))}
     assert gc(stack=stack).paths == []
     stack.close()
+
+
+class ReadingBack(Materializer):
+    """Writes its file, then reads it back and records its size: the file must be where it
+    wrote it, although a small local file is otherwise created straight at its final path."""
+
+    id = "tests.reading-back"
+    handles = ()
+    extension = ".bin"
+
+    def save(self, obj: Any, fs: Any, path: str) -> dict[str, Any]:
+        with fs.open(path, "wb") as f:
+            f.write(obj)
+        return {"read_back": len(fs.cat_file(path))}
+
+    def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:
+        return fs.cat_file(path)
+
+
+def test_a_materializer_finds_the_file_it_wrote(tmp_path: Path, unnamed_or_not: str) -> None:
+    plugins = host_with(reading_back=RegisterPlugin(ReadingBack))
+    stack = fa.Stack(
+        store=fa.ArtifactStore(tmp_path / "fa", plugins=plugins),
+        catalog=fa.Catalog(f"sqlite:///{tmp_path / 'catalog.db'}"),
+        plugins=plugins,
+    )
+    art = fa.materialize(b"12345", "blob", "r1", "s", "demo", materializer=ReadingBack.id,
+                         stack=stack)  # fmt: skip
+    assert art.manifest.metadata == {"read_back": 5}
+    assert fa.load(art, stack=stack) == b"12345"
+    assert not [f for f in files_under(tmp_path / "fa") if f.startswith(f"{RESERVED}/tmp")]
+    stack.close()
+
+
+def test_a_small_file_never_replaces_one_at_its_path(tmp_path: Path, unnamed_or_not: str) -> None:
+    """Bytes someone left at the data path (no manifest) are refused, kept, and nothing of the
+    refused write is left behind."""
+    store = fa.ArtifactStore(tmp_path / "fa")
+    squatter = tmp_path / "fa" / "demo" / "r1" / "s" / "report.json"
+    squatter.parent.mkdir(parents=True)
+    squatter.write_bytes(b"not yours")
+    with pytest.raises(fa.ArtifactExists):
+        store.save({"v": 1}, "demo/r1/s/report")
+    assert squatter.read_bytes() == b"not yours"
+    left = files_under(tmp_path / "fa")
+    assert not [f for f in left if f.startswith((f"{RESERVED}/tmp", f"{RESERVED}/writes"))]
+    assert "demo/r1/s/report.json" in left

@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from ..errors import ArtifactNotFound, ConfigError
 from ..limits import check_json
-from ..manifest import Manifest
+from ..manifest import Manifest, ManifestJSON
 from ..naming import validate_aspect_name
 from ..redact import redact_url
 from ..refs import Ref, parse_ref
@@ -98,7 +98,7 @@ class Catalog(RunMethods, MaintenanceMethods):
         *,
         store_url: str,
         store_id: str,
-        publish: Callable[[Manifest], None],
+        publish: Callable[[Manifest], ManifestJSON | None],
         inputs: Sequence[str] = (),
         step_run_id: str | None = None,
         journal: JournalSink | None = None,
@@ -118,7 +118,7 @@ class Catalog(RunMethods, MaintenanceMethods):
         *,
         store_url: str,
         store_id: str,
-        publish: Callable[[Manifest], None],
+        publish: Callable[[Manifest], ManifestJSON | None],
         inputs: Sequence[str] = (),
         step_run_id: str | None = None,
         journal: JournalSink | None = None,

@@ -7,7 +7,9 @@ retried with bounded backoff instead of surfacing "database is locked".
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -19,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from ..errors import CatalogError, ConfigError, shown_path
+from ..manifest import ManifestJSON
 from ..redact import redact_url
 from . import schema
 from .driver_reads import forgotten_at_fork, on_sqlite_file, run
@@ -57,7 +60,9 @@ def open_engine(url: str) -> Engine:
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, json_serializer=_json_text
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -76,7 +81,9 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     def _begin(conn: Connection) -> None:
         options = conn.get_execution_options()
         if options.get("fa_write", False):
-            run(conn.connection.driver_connection, conn.dialect, "BEGIN IMMEDIATE", ())
+            driver: Any = conn.connection.driver_connection
+            if not driver.in_transaction:  # else it joins the one `_on_driver` began
+                run(driver, conn.dialect, "BEGIN IMMEDIATE", ())
         elif not options.get("fa_read", False):
             run(conn.connection.driver_connection, conn.dialect, "BEGIN", ())
 
@@ -87,6 +94,11 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
             _still_in_transaction(conn)
 
     return engine
+
+
+def _json_text(value: Any) -> str:
+    """A JSON column's text: a manifest's as its file was written (encoded once for both)."""
+    return value.text if type(value) is ManifestJSON else json.dumps(value)
 
 
 def _still_in_transaction(conn: Connection) -> None:
@@ -121,10 +133,14 @@ def write(
     for attempt in range(WRITE_ATTEMPTS):
         conn: Connection | None = None
         try:  # connecting may find the database busy too (its settings are written)
-            conn = kept.take() if kept is not None else _write_connection(engine)
-            with conn.begin():
-                result = work(conn)
-                _still_in_transaction(conn)
+            if kept is not None:
+                conn = kept.take()
+                result = _on_driver(conn, work)
+            else:
+                conn = _write_connection(engine)
+                with conn.begin():
+                    result = work(conn)
+                    _still_in_transaction(conn)
         except BaseException as exc:
             if conn is not None:
                 conn.close()  # never kept after a failure: whatever state it is in goes with it
@@ -141,6 +157,30 @@ def write(
             conn.close()
         return result
     raise AssertionError("unreachable")
+
+
+def _on_driver(conn: Connection, work: Callable[[Connection], T]) -> T:
+    """`work` in a transaction begun and committed on the driver connection of `conn` (a file
+    SQLite catalog's kept one): SQLAlchemy's own BEGIN and COMMIT cost several times a small
+    save's statements. A statement `work` runs through SQLAlchemy joins it (`_begin`); SQLAlchemy
+    then commits or rolls back, as always."""
+    driver: Any = conn.connection.driver_connection
+    run(driver, conn.dialect, "BEGIN IMMEDIATE", ())
+    try:
+        result = work(conn)
+        _still_in_transaction(conn)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the caller closes `conn`, which rolls back too
+            if conn.in_transaction():
+                conn.rollback()
+            elif driver.in_transaction:
+                driver.rollback()
+        raise
+    if conn.in_transaction():
+        conn.commit()
+    else:
+        run(driver, conn.dialect, "COMMIT", ())
+    return result
 
 
 def _write_connection(engine: Engine) -> Connection:

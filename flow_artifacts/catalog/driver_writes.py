@@ -4,7 +4,7 @@ A save runs a few small statements (its version, its row, its labels and lineage
 SQLAlchemy's work per execution costs several times what SQLite takes to run each. As for the
 lookup in `driver_reads`, the statement is still SQLAlchemy's, compiled once per dialect and set
 of parameter names, each parameter converted by its type: the rows written are those SQLAlchemy
-writes. The transaction stays SQLAlchemy's (BEGIN IMMEDIATE, retry while busy, COMMIT or
+writes. The transaction is `database.write`'s (BEGIN IMMEDIATE, retry while busy, COMMIT or
 ROLLBACK), on the same driver connection. File SQLite catalogs run statements this way; other
 databases and in-memory SQLite keep the ordinary path, as does a statement for which SQLAlchemy
 would fill a Python-side column default.

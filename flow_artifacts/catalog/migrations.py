@@ -112,6 +112,34 @@ def _listing_sort_indexes(conn: Connection) -> None:
         conn.execute(text(f"CREATE INDEX {index} ON fa_artifacts (project, {column}, id)"))
 
 
+def _names_without_rowid(conn: Connection) -> None:
+    """Version 5: on SQLite, the name counters live in their primary key's B-tree (WITHOUT
+    ROWID), so the upsert of every save writes one B-tree instead of two. PostgreSQL is
+    unchanged.
+
+    SQLite cannot change this in place: the table is copied whole into its new form, which then
+    takes the old one's name. Spelled out, not taken from `schema`, so that later versions cannot
+    change this step.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    conn.execute(
+        text(
+            "CREATE TABLE fa_artifact_names_v5 (project VARCHAR(200) NOT NULL, "
+            "name VARCHAR(200) NOT NULL, latest_version INTEGER NOT NULL, changed DATETIME, "
+            "PRIMARY KEY (project, name)) WITHOUT ROWID"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO fa_artifact_names_v5 (project, name, latest_version, changed) "
+            "SELECT project, name, latest_version, changed FROM fa_artifact_names"
+        )
+    )
+    conn.execute(text("DROP TABLE fa_artifact_names"))
+    conn.execute(text("ALTER TABLE fa_artifact_names_v5 RENAME TO fa_artifact_names"))
+
+
 def _version_3(conn: Connection) -> None:
     """Version 3: run liveness, store identity, change stamps, step-run attempts, pickle trust."""
     _run_writers(conn)
@@ -125,5 +153,6 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _label_listing_index,
     3: _version_3,
     4: _listing_sort_indexes,
+    5: _names_without_rowid,
 }
 """The step from version N-1 to N, keyed by N: one for every version above 1."""

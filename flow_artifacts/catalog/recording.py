@@ -13,7 +13,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from ..errors import ArtifactNotFound, ConfigError, IntegrityError, InvalidName
 from ..limits import MAX_VERSION, check_labels
-from ..manifest import Manifest
+from ..manifest import Manifest, ManifestJSON
 from ..refs import artifact_uri
 from . import schema as t
 from .database import insert_ignore
@@ -35,11 +35,12 @@ def record(
     *,
     store_url: str,
     store_id: str,
-    publish: Callable[[Manifest], None],
+    publish: Callable[[Manifest], ManifestJSON | None],
     inputs: Sequence[str],
     step_run_id: str | None,
 ) -> Manifest:
-    """Give `manifest` its version and step run, `publish` it, and add its rows.
+    """Give `manifest` its version and step run, `publish` it, and add its rows (the row's
+    manifest JSON is the one `publish` wrote, if it returns it).
 
     A step run created here (outside a pipeline) is journaled to `pending`."""
     if step_run_id is not None:
@@ -55,9 +56,9 @@ def record(
     manifest.version = next_version(conn, manifest.project, manifest.name)
     manifest.step_run_id = sr_id
     manifest.inputs = list(dict.fromkeys(inputs))
-    publish(manifest)
+    written = publish(manifest)
     ensure_project(conn, known, manifest.project)
-    insert_artifact(conn, manifest, store_url, store_id)
+    insert_artifact(conn, manifest, store_url, store_id, written=written)
     insert_ignore(
         conn, t.step_inputs, [{"step_run_id": sr_id, "artifact_id": i} for i in manifest.inputs]
     )
@@ -162,8 +163,10 @@ def insert_artifact(
     store_url: str,
     store_id: str,
     pickle_trusted: bool | None = None,
+    written: ManifestJSON | None = None,
 ) -> None:
-    """The artifact row of a manifest given its version, with its label rows.
+    """The artifact row of a manifest given its version, with its label rows; its manifest JSON
+    is the manifest file's (`written`, when the caller just wrote it).
 
     `pickle_trusted` is False for a row restored from the store that nobody vouched for yet."""
     check_labels(manifest.labels)
@@ -188,7 +191,7 @@ def insert_artifact(
             "labels": manifest.labels,
             "description": manifest.description,
             "user_metadata": manifest.user_metadata,
-            "manifest": manifest.to_dict(),
+            "manifest": written if written is not None else manifest.encoded(),
             "created": created,
             "step_run_id": manifest.step_run_id,
             "step": manifest.step if manifest.step_run_id else "",

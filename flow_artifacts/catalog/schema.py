@@ -27,7 +27,7 @@ from sqlalchemy import (
 
 from ..limits import CHECKSUM_CHARS, ID_CHARS, LABEL_VALUE_CHARS, NAME_CHARS, STATUS_CHARS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 NAME = String(NAME_CHARS)
 ID = String(ID_CHARS)
 STATUS = String(STATUS_CHARS)
@@ -163,6 +163,9 @@ artifact_names = Table(
     Column("latest_version", Integer, nullable=False),
     # The causal stamp of the name's last tag change (version 3): the next one is stamped later.
     Column("changed", UTCDateTime),
+    # On SQLite the rows live in the primary key's B-tree (version 5): a save's version upsert
+    # writes one B-tree instead of the table's and its key's index.
+    sqlite_with_rowid=False,
 )
 
 labels = Table(

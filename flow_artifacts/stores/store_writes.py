@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import ArtifactExists, ConfigError, FlowArtifactsError, StoreError
 from ..hashing import directory_checksum, format_checksum
 from ..limits import check_json, check_labels, check_row_fits, check_text
-from ..manifest import MANIFEST_SUFFIX, Manifest, runtime_versions
+from ..manifest import MANIFEST_SUFFIX, Manifest, ManifestJSON, runtime_versions
 from ..materializers.base import ArtifactKind, Materializer
 from ..provenance import owner
 from ..redact import redact_patch, scrub
@@ -184,16 +184,18 @@ class StoreWrites(StoreReads):
         """The batch is done: its record goes once every write of it ended and released."""
         self._end_write(batch, release=True)
 
-    def write_manifest(self, manifest: Manifest) -> None:
-        """Make the artifact visible. Fails with `ArtifactExists` rather than overwrite."""
+    def write_manifest(self, manifest: Manifest) -> ManifestJSON:
+        """Make the artifact visible. Fails with `ArtifactExists` rather than overwrite. Returns
+        the manifest's JSON as written, for its catalog row."""
         write = self._pending(manifest)
         write.check(manifest.key)
         if manifest.id in write.published:
             # an earlier attempt of the catalog transaction published it, then rolled back (a
             # busy database is retried): that manifest may name another version; this replaces it
             self._withdraw_manifest(manifest)
-        self._writer.manifest(manifest, write)
+        written = self._writer.manifest(manifest, write)
         write.published.add(manifest.id)
+        return written
 
     def finish_write(self, manifest: Manifest) -> None:
         """End the write of a committed artifact: its row (or manifest) now owns the bytes."""

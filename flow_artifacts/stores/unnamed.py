@@ -22,7 +22,7 @@ _proc: int | None = None
 also in a forked child); -1 when there is none."""
 
 
-def create_whole(path: str, body: bytes) -> bool:
+def create_whole(path: str, body: bytes | bytearray) -> bool:
     """Create local `path` holding `body`, whole: written unnamed, then linked into place.
 
     Raises `FileExistsError` when `path` is taken and `FileNotFoundError` when its folder is

@@ -2,13 +2,16 @@
 
 Where the filesystem renames (local disk, memory), bytes go to the write's own temporary (a file
 named after the write, or a folder for a folder artifact) in the store's reserved namespace and
-are moved into place only if the place is free. On object stores, writes go straight to their
-final name as conditional creates: the object appears whole when its upload completes, or not at
-all.
+are moved into place only if the place is free; on local disk a small file the materializer
+wrote whole is instead created unnamed at its final path (`stores/unnamed.py`), which fails
+rather than replace a file there, and leaves nothing if the process is killed. On object
+stores, writes go straight to their final name as conditional creates: the object appears whole
+when its upload completes, or not at all.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
@@ -18,7 +21,7 @@ from typing import Any
 
 from ..errors import MaterializerError
 from ..hashing import RecordingFileSystem
-from ..manifest import MANIFEST_SUFFIX, Manifest
+from ..manifest import MANIFEST_SUFFIX, Manifest, ManifestJSON
 from ..materializers.base import MAX_METADATA_BYTES, Materializer
 from ..progress import progress_bar
 from .backend import StoreBackend
@@ -41,7 +44,7 @@ class Writer:
     backend: StoreBackend
     errors: ErrorTranslator
 
-    @property
+    @functools.cached_property
     def local(self) -> bool:
         return is_local(self.fs)
 
@@ -67,8 +70,8 @@ class Writer:
         def refuse_taken() -> None:
             with self.errors.io("writing", key):
                 unprotected = not (self.backend.atomic_rename or self.backend.exclusive_create)
-                if self.fs.exists(f"{self.root}/{key}{MANIFEST_SUFFIX}") or (
-                    unprotected and self.fs.exists(data_path)
+                if self._exists(f"{self.root}/{key}{MANIFEST_SUFFIX}") or (
+                    unprotected and self._exists(data_path)
                 ):
                     raise self.errors.error(Failure.EXISTS, "writing", key)
 
@@ -106,6 +109,8 @@ class Writer:
             directories=not self.backend.buckets,
             progress=bar,
             before_upload=refuse_taken if self.backend.exclusive_create else lambda: None,
+            # a small local file is created unnamed in its place, never at its temporary
+            held_path=target if self.local and target != data_path else None,
         )
         try:
             with self.errors.io("writing", key):
@@ -113,7 +118,8 @@ class Writer:
                 directory = materializer.writes_directory(obj)
                 files = self._written_files(recorder, target, directory)
                 if target != data_path:
-                    self._move(target, data_path)
+                    if not recorder.place_held(lambda body: create_whole(data_path, body)):
+                        self._move(target, data_path)
                     write.moved(target)
         except BaseException as exc:
             if target != data_path or classify(exc) is not Failure.EXISTS:
@@ -126,16 +132,19 @@ class Writer:
             bar.close()
         return metadata or {}, directory, files
 
-    def manifest(self, manifest: Manifest, write: PendingWrite) -> None:
-        """Write the manifest, which makes the artifact visible; never over another one.
+    def manifest(self, manifest: Manifest, write: PendingWrite) -> ManifestJSON:
+        """Write the manifest, which makes the artifact visible; never over another one. Returns
+        what it wrote.
 
         On local disk it appears whole: written unnamed and linked into place, or, where that
         is not available, written at a temporary of `write` first.
         """
         path = f"{self.root}/{manifest.key}{MANIFEST_SUFFIX}"
+        body = manifest.encoded()
         self.create(
-            path, manifest.to_json(), manifest.key, staged=lambda: write.temp_file("manifest.json")
+            path, body.text.encode(), manifest.key, staged=lambda: write.temp_file("manifest.json")
         )
+        return body
 
     def create(
         self,
@@ -176,6 +185,11 @@ class Writer:
                 if self.fs.exists(path):
                     raise self.errors.error(Failure.EXISTS, "publishing", what)
                 self.fs.pipe_file(path, body)
+
+    def _exists(self, path: str) -> bool:
+        """`fs.exists`; on local disk one `lstat`, as fsspec's, without its lookup and the
+        exception it raises and catches for a missing file."""
+        return os.path.lexists(path) if self.local else bool(self.fs.exists(path))
 
     def _makedirs(self, path: str) -> None:
         """`makedirs`, after one `stat` on local disk: the folders of a run exist after its first
@@ -223,7 +237,7 @@ def _save(
 ) -> dict[str, Any]:
     with materializer_failures(materializer, "save", key):
         metadata = materializer.save(obj, fs, target)
-        size = len(json.dumps(metadata or {}, sort_keys=True))  # as Manifest.to_json will
+        size = len(json.dumps(metadata or {}))  # as Manifest.encoded will
         if size > MAX_METADATA_BYTES:
             raise ValueError(
                 f"it recorded {size >> 10} KiB of format metadata, more than the "
