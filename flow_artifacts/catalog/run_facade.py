@@ -249,6 +249,10 @@ class RunMethods:
         with self._read() as conn:
             return runs.step_run_named(conn, project, run_id, step, self._renews)
 
+    def has_step_runs(self, project: str, run_id: str) -> bool:
+        with self._read() as conn:
+            return runs.has_step_runs(conn, project, run_id)
+
     def step_runs_of_run(self, project: str, run_id: str) -> list[StepRunRecord]:
         with self._read() as conn:
             return runs.step_runs_of_run(conn, project, run_id, self._renews)
