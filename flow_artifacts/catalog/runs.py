@@ -105,17 +105,13 @@ def step_run_named(
     return found[0] if found else None
 
 
-_ANY_STEP_RUN = (
+ANY_STEP_RUN = (
     select(_s.c.id)
     .join(_r, _r.c.pk == _s.c.run_pk)
     .where(_r.c.project == bindparam("project"), _r.c.run_id == bindparam("run_id"))
     .limit(1)
 )
-
-
-def has_step_runs(conn: Connection, project: str, run_id: str) -> bool:
-    """Whether the run has a step run: one indexed lookup of one row, built once."""
-    return conn.execute(_ANY_STEP_RUN, {"project": project, "run_id": run_id}).first() is not None
+"""A step run of the run (project, run_id), if it has any: one indexed lookup, built once."""
 
 
 def step_runs_of_run(
