@@ -169,3 +169,36 @@ def test_a_failed_run_resumed_reads_running_without_its_earlier_end(local_stack)
     fa.reindex(stack=rebuilt)
     replayed = rebuilt.catalog.run("demo", "flow-run-10")
     assert (replayed.status, replayed.ended, replayed.error) == ("completed", done.ended, None)
+
+
+def test_a_run_id_is_taken_by_its_steps_only_and_per_project_on_every_catalog(stack):
+    def finished(run: fa.Run, failure: str | None = None) -> fa.Run:
+        run.finish_step(run.start_step("extract"))
+        run.finish(failure)
+        return run
+
+    run = fa.Run(project="demo", run_id="r-1", stack=stack)
+    run.defer_writes()  # as Dagster's runs are written
+    run.start()
+    finished(run, "lost")
+    recorded = stack.catalog.run("demo", "r-1")
+    assert (recorded.status, recorded.error) == ("failed", "lost")
+    assert stack.catalog.has_step_runs("demo", "r-1")
+    with pytest.raises(fa.ConfigError, match="run ids are unique"):
+        fa.Run(project="demo", run_id="r-1", stack=stack).start()
+    elsewhere = fa.Run(project="other", run_id="r-1", stack=stack)
+    elsewhere.start()
+    finished(elsewhere)
+    assert stack.catalog.run("other", "r-1").status == "completed"
+    # a run that recorded no step is taken over by the next start of its id: running again,
+    # without the earlier attempt's end
+    empty = fa.Run(project="demo", run_id="r-2", stack=stack)
+    empty.start()
+    empty.finish("never began")
+    assert not stack.catalog.has_step_runs("demo", "r-2")
+    again = fa.Run(project="demo", run_id="r-2", stack=stack)
+    again.start()
+    taken = stack.catalog.run("demo", "r-2")
+    assert (taken.status, taken.ended, taken.error) == ("running", None, None)
+    finished(again)
+    assert stack.catalog.run("demo", "r-2").status == "completed"

@@ -352,6 +352,9 @@ def test_a_run_id_is_used_once(local_stack):
     with pytest.raises(fa.ConfigError, match="run 'nightly-1' already has recorded steps"):
         with fa.run(project="demo", run_id="nightly-1"):
             one()
+    with fa.run(project="other", run_id="nightly-1") as elsewhere:  # ids are per project
+        one()
+    assert elsewhere.status == "completed" and list(elsewhere.artifacts) == ["one"]
 
 
 def test_steps_inside_a_nested_run_belong_to_it_and_still_see_outer_outputs(local_stack):

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from ..errors import ArtifactNotFound, FlowArtifactsError
 from ..limits import ID_CHARS, NAME_CHARS, check_text, storable_text
 from . import run_writes, runs
+from .driver_reads import DriverReads
 from .journaling import JournalSink, Pending
 from .liveness import RUNNING, Heartbeat
 from .records import RunRecord, StepRunRecord, as_moment
@@ -36,6 +37,7 @@ class RunMethods:
 
     _known: Known
     _renews: bool
+    _driver: DriverReads | None
 
     if TYPE_CHECKING:  # what `Catalog` provides, through the engine it alone holds
 
@@ -248,6 +250,15 @@ class RunMethods:
         """The step run `step` of a run, or None: one lookup, whatever the run's size."""
         with self._read() as conn:
             return runs.step_run_named(conn, project, run_id, step, self._renews)
+
+    def has_step_runs(self, project: str, run_id: str) -> bool:
+        """Whether the run has a step run: one row read, on file SQLite without SQLAlchemy's
+        per-execution work (as `Catalog.get` reads)."""
+        params = {"project": project, "run_id": run_id}
+        if self._driver is not None:
+            return self._driver.first(runs.ANY_STEP_RUN, params) is not None
+        with self._read() as conn:
+            return conn.execute(runs.ANY_STEP_RUN, params).first() is not None
 
     def step_runs_of_run(self, project: str, run_id: str) -> list[StepRunRecord]:
         with self._read() as conn:

@@ -12,15 +12,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy.exc import NoResultFound
 
 from ..errors import ArtifactNotFound, ConfigError, IntegrityError
 from . import schema as t
 from .database import insert_ignore
+from .driver_writes import execute
 from .journaling import Pending
 from .liveness import RUNNING, writer_fields
 from .records import EXTERNAL, now
 
-# Built once: building a statement costs more than SQLite running it.
+# Built once: building a statement costs more than SQLite running it; each runs through
+# `driver_writes.execute`. An UPDATE's own bind names differ from its columns' (SQLAlchemy's rule).
 RUN_PK = select(t.runs.c.pk).where(
     t.runs.c.project == bindparam("project"), t.runs.c.run_id == bindparam("run_id")
 )
@@ -49,6 +52,29 @@ _STEP_RUN_STATE = (
     .with_for_update()
 )
 _INSERT_STEP_RUN = t.step_runs.insert()
+_THIS_RUN = (
+    t.runs.c.project == bindparam("match_project"),
+    t.runs.c.run_id == bindparam("match_run_id"),
+)
+_TAKE_OVER_RUN = (
+    update(t.runs)
+    .where(*_THIS_RUN)
+    .values(
+        status=bindparam("new_status"),
+        ended=None,
+        error=None,
+        host=bindparam("new_host"),
+        pid=bindparam("new_pid"),
+        heartbeat=bindparam("new_heartbeat"),
+    )
+)
+_FINISH_RUN = (
+    update(t.runs)
+    .where(*_THIS_RUN)
+    .values(
+        status=bindparam("new_status"), ended=bindparam("new_ended"), error=bindparam("new_error")
+    )
+)
 _FINISH_STEP_RUN = (
     update(t.step_runs)
     .where(t.step_runs.c.id == bindparam("step_run_id"))
@@ -80,7 +106,7 @@ def start_run(conn: Connection, pending: Pending, fields: Mapping[str, Any]) -> 
     start_run_row(conn, fields, at)
     pending.add("run_start", at, fields)
     params = {"project": fields["project"], "run_id": fields["run_id"]}
-    return int(conn.execute(RUN_PK, params).scalar_one())
+    return int(_one(conn, RUN_PK, params)[0])
 
 
 def finish_run(conn: Connection, pending: Pending, fields: Mapping[str, Any]) -> None:
@@ -132,7 +158,7 @@ def record_cached_step_run(
 def _refuse_taken_name(conn: Connection, pk: int, project: str, run_id: str, step: str) -> None:
     """A step-run name is unique in its run; processes that joined the run (`fa.RunTicket`)
     each name theirs apart. Checked with the run's row locked, so no other writer gets between."""
-    if conn.execute(_STEP_RUN_ID, {"run_pk": pk, "step": step}).first() is not None:
+    if execute(conn, _STEP_RUN_ID, {"run_pk": pk, "step": step}) is not None:
         raise ConfigError(
             f"run {run_id!r} of project {project!r} already has a step run named {step!r} "
             "(another process that joined the run recorded it); give each process's step runs "
@@ -151,12 +177,12 @@ def _locked_run(
     """The run a step run joins (created as an external run of `pipeline` if new), locked, and
     the stamp of a change made to it now: (row number, its row, stamp)."""
     pk = run_pk(conn, known, project, run_id, pipeline)
-    run = conn.execute(_LOCK_RUN, {"run_pk": pk}).one()
+    run = _one(conn, _LOCK_RUN, {"run_pk": pk})
     return pk, run, pending.stamp(max(filter(None, (run.started, run.ended))))
 
 
 def finish_step_run(conn: Connection, pending: Pending, fields: Mapping[str, Any]) -> None:
-    row = conn.execute(_STEP_RUN_STATE, {"step_run_id": fields["id"]}).first()
+    row = execute(conn, _STEP_RUN_STATE, {"step_run_id": fields["id"]})
     at = pending.stamp(None if row is None else max(filter(None, (row.started, row.ended))))
     finish_step_run_row(conn, fields, at)
     pending.add("step_run_end", at, fields)
@@ -164,7 +190,7 @@ def finish_step_run(conn: Connection, pending: Pending, fields: Mapping[str, Any
 
 def retry_step_run(conn: Connection, pending: Pending, fields: dict[str, Any]) -> int:
     """Open again a step run whose attempt was lost; the new attempt's number."""
-    row = conn.execute(_STEP_RUN_STATE, {"step_run_id": fields["id"]}).first()
+    row = execute(conn, _STEP_RUN_STATE, {"step_run_id": fields["id"]})
     if row is None:
         raise ArtifactNotFound(f"no step run {fields['id']} to run again")
     at = pending.stamp(max(filter(None, (row.started, row.ended))))
@@ -200,7 +226,7 @@ def run_pk(
     row = {"project": project, "run_id": run_id, "status": EXTERNAL, "started": now()}
     row["pipeline"] = pipeline
     insert_ignore(conn, t.runs, [row])
-    return int(conn.execute(RUN_PK, {"project": project, "run_id": run_id}).scalar_one())
+    return int(_one(conn, RUN_PK, {"project": project, "run_id": run_id})[0])
 
 
 def step_run_for(
@@ -219,7 +245,7 @@ def step_run_for(
         return found
     pk = run_pk(conn, known, project, run_id)
     params = {"run_pk": pk, "step": step}
-    found = conn.execute(_STEP_RUN_ID, params).scalar()
+    found = _scalar(conn, _STEP_RUN_ID, params)
     if found is not None:
         return str(found)
     fields: dict[str, Any] = {
@@ -234,14 +260,14 @@ def step_run_for(
     }
     at = now() if pending is None else pending.stamp(run_stamp(conn, project, run_id))
     insert_step_run_row(conn, pk, fields, at, ignore=True)
-    found = conn.execute(_STEP_RUN_ID, params).scalar()
+    found = _scalar(conn, _STEP_RUN_ID, params)
     if found is None:  # the wanted id (from a manifest) belongs to another run or step
         raise IntegrityError(
             f"step run {fields['id']} is recorded for another run or step than "
             f"{project}/{run_id}/{step}: the manifest disagrees with the catalog"
         )
     if found == fields["id"] and pending is not None:
-        run = conn.execute(_RUN_BY_PK, {"run_pk": pk}).one()
+        run = _one(conn, _RUN_BY_PK, {"run_pk": pk})
         pending.add("step_run_start", at, _with_run(fields, run))
     return str(found)
 
@@ -261,18 +287,29 @@ def start_run_row(
     writer = {"host": fields.get("host"), "pid": pid, "heartbeat": None if pid is None else at}
     insert_ignore(conn, t.runs, [{**run, "started": at, **writer}])
     if take_over:
-        conn.execute(
-            update(t.runs)
-            .where(t.runs.c.project == fields["project"], t.runs.c.run_id == fields["run_id"])
-            .values(status=fields["status"], ended=None, error=None, **writer)
+        execute(
+            conn,
+            _TAKE_OVER_RUN,
+            {
+                "match_project": fields["project"],
+                "match_run_id": fields["run_id"],
+                "new_status": fields["status"],
+                **{f"new_{key}": value for key, value in writer.items()},
+            },
         )
 
 
 def finish_run_row(conn: Connection, fields: Mapping[str, Any], at: datetime) -> None:
-    conn.execute(
-        update(t.runs)
-        .where(t.runs.c.project == fields["project"], t.runs.c.run_id == fields["run_id"])
-        .values(status=fields["status"], ended=at, error=fields["error"])
+    execute(
+        conn,
+        _FINISH_RUN,
+        {
+            "match_project": fields["project"],
+            "match_run_id": fields["run_id"],
+            "new_status": fields["status"],
+            "new_ended": at,
+            "new_error": fields["error"],
+        },
     )
 
 
@@ -297,7 +334,7 @@ def insert_step_run_row(
     if ignore:
         insert_ignore(conn, t.step_runs, [row])
     else:
-        conn.execute(_INSERT_STEP_RUN, row)
+        execute(conn, _INSERT_STEP_RUN, row)
 
 
 def add_step_inputs(conn: Connection, step_run_id: str, inputs: Sequence[str]) -> None:
@@ -324,7 +361,8 @@ def retry_step_run_row(conn: Connection, fields: Mapping[str, Any], at: datetime
 
 
 def finish_step_run_row(conn: Connection, fields: Mapping[str, Any], at: datetime) -> None:
-    conn.execute(
+    execute(
+        conn,
         _FINISH_STEP_RUN,
         {
             "step_run_id": fields["id"],
@@ -345,5 +383,17 @@ def _with_run(fields: Mapping[str, Any], run: Any) -> dict[str, Any]:
 
 def run_stamp(conn: Connection, project: str, run_id: str) -> datetime | None:
     """The stamp of a run's current state (its start, or end), its row locked; None if new."""
-    row = conn.execute(_RUN_STATE, {"project": project, "run_id": run_id}).first()
+    row = execute(conn, _RUN_STATE, {"project": project, "run_id": run_id})
     return None if row is None else max(filter(None, row))
+
+
+def _one(conn: Connection, statement: Any, params: Mapping[str, Any]) -> Any:
+    """The row `statement` must find (`NoResultFound`, as SQLAlchemy's `one`, if none)."""
+    row = execute(conn, statement, params)
+    if row is None:
+        raise NoResultFound("No row was found when one was required")
+    return row
+
+
+def _scalar(conn: Connection, statement: Any, params: Mapping[str, Any]) -> Any | None:
+    return None if (row := execute(conn, statement, params)) is None else row[0]

@@ -105,6 +105,15 @@ def step_run_named(
     return found[0] if found else None
 
 
+ANY_STEP_RUN = (
+    select(_s.c.id)
+    .join(_r, _r.c.pk == _s.c.run_pk)
+    .where(_r.c.project == bindparam("project"), _r.c.run_id == bindparam("run_id"))
+    .limit(1)
+)
+"""A step run of the run (project, run_id), if it has any: one indexed lookup, built once."""
+
+
 def step_runs_of_run(
     conn: Connection, project: str, run_id: str, renews: bool
 ) -> list[StepRunRecord]:

@@ -127,14 +127,10 @@ class Run(FrameworkSteps):
         ones are named after them (`train_2` after `train`), as in the process that began it."""
         self._open_stack()
         if self.stack is not None and self.project is not None:
-            recorded = (
-                self.stack.catalog.step_runs_of_run(self.project, self.id)
-                if resume or self._explicit_id
-                else []
-            )
             if resume:
+                recorded = self.stack.catalog.step_runs_of_run(self.project, self.id)
                 self._used_names.update(s.step for s in recorded)
-            elif self._explicit_id and recorded:
+            elif self._explicit_id and self.stack.catalog.has_step_runs(self.project, self.id):
                 raise ConfigError(
                     f"run {self.id!r} already has recorded steps in project {self.project!r}; "
                     "run ids are unique, so leave run_id unset to get a new one"
