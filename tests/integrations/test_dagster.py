@@ -1,12 +1,15 @@
 """flow-artifacts-dagster driven by Dagster itself: assets through `dg.materialize()`, ops through a
 job execution, partitions, failures, pins and two overlapping runs."""
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
+import sqlalchemy
 from flow_artifacts_dagster import FlowArtifactsIOManager
 
 import flow_artifacts as fa
@@ -33,6 +36,33 @@ def stack_file(tmp_path, monkeypatch, catalog_url):
 
 def io_manager(stack_file: str, **options) -> FlowArtifactsIOManager:
     return FlowArtifactsIOManager(stack=stack_file, **options)
+
+
+@contextlib.contextmanager
+def commits_on(catalog: fa.Catalog) -> Iterator[list[str]]:
+    """Transactions committed on `catalog`'s database by connections opened meanwhile, however
+    they are committed: through SQLAlchemy, or on a SQLite catalog's driver connection."""
+    commits: list[str] = []
+    target = catalog.engine.url
+
+    def on_connect(dbapi_connection, _record) -> None:  # SQLite: its own COMMIT statements
+        (_, _, path), *_ = dbapi_connection.execute("PRAGMA database_list")
+        if path == target.database:
+            dbapi_connection.set_trace_callback(
+                lambda sql: commits.append(sql) if sql.strip() == "COMMIT" else None
+            )
+
+    def on_commit(conn) -> None:  # PostgreSQL: every commit goes through SQLAlchemy
+        if conn.engine.url == target:
+            commits.append("COMMIT")
+
+    sqlite = target.get_backend_name() == "sqlite"
+    event, listener = ("connect", on_connect) if sqlite else ("commit", on_commit)
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, event, listener)
+    try:
+        yield commits
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, event, listener)
 
 
 @dg.asset
@@ -379,29 +409,19 @@ def step_history(catalog, run_id: str) -> dict:
 def test_an_asset_run_commits_each_step_once_and_the_journal_rebuilds_it(
     stack_file, tmp_path, catalog_url_factory
 ):
-    import sqlalchemy
-
     @dg.asset(name="report")
     def failing_report(clean: pd.DataFrame) -> dict:
         raise ValueError("no report today")
 
     stack = fa.get_stack()
     manager = io_manager(stack_file)
-    failed = dg.materialize(
-        [raw, clean, failing_report], resources={"io_manager": manager}, raise_on_error=False
-    )
-    assert not failed.success
-    commits: list[int] = []
-
-    def committed(conn) -> None:  # on the IO manager's own engine, of the same catalog
-        if conn.engine.url == stack.catalog.engine.url:
-            commits.append(1)
-
-    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "commit", committed)
-    try:
+    with commits_on(stack.catalog) as commits:  # the IO manager's engine opens in this run
+        failed = dg.materialize(
+            [raw, clean, failing_report], resources={"io_manager": manager}, raise_on_error=False
+        )
+        assert not failed.success
+        commits.clear()
         ok = dg.materialize([raw, clean, report], resources={"io_manager": manager})
-    finally:
-        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "commit", committed)
     assert ok.success
     # the run's start with raw's start, each output, each step's end with the next step's
     # start, and the last one's with the run's end: 7 transactions, where 11 were
