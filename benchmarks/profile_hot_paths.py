@@ -52,22 +52,32 @@ def profile(action: Callable[[int], object], calls: int) -> cProfile.Profile:
     return profiler
 
 
+_counts: Counter[str] | None = None
+"""Where SQLite's statement trace counts, while `counting` runs."""
+
+
+def trace_sqlite_statements() -> None:
+    """Trace every SQLite connection opened from now on: statements run on the driver
+    connection (the catalog's fast paths) never pass SQLAlchemy's events."""
+    from sqlalchemy import engine, event
+
+    def on_statement(sql: str) -> None:
+        if _counts is not None:
+            word = sql.split(None, 1)[0].upper()
+            _counts["commits" if word == "COMMIT" else "sql statements"] += 1
+            if word != "COMMIT":
+                _counts[f"  {word}"] += 1
+
+    def on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.set_trace_callback(on_statement)
+
+    event.listen(engine.Engine, "connect", on_connect)
+
+
 def counting(stack, action: Callable[[int], object], calls: int, title: str) -> None:
     """SQL statements, commits and threads started, per call of `action`."""
-    from sqlalchemy import event
-
+    global _counts
     counts: Counter[str] = Counter()
-    engine = stack.catalog.engine
-
-    def on_sql(conn, cursor, statement, *args) -> None:
-        counts["sql statements"] += 1
-        counts[f"  {statement.split()[0].upper()}"] += 1
-
-    def on_commit(conn) -> None:
-        counts["commits"] += 1
-
-    event.listen(engine, "before_cursor_execute", on_sql)
-    event.listen(engine, "commit", on_commit)
     started = threading.Thread.start
 
     def start(self) -> None:
@@ -75,13 +85,13 @@ def counting(stack, action: Callable[[int], object], calls: int, title: str) -> 
         started(self)
 
     threading.Thread.start = start  # type: ignore[method-assign]
+    _counts = counts
     try:
         for i in range(calls):
             action(10_000 + i)
     finally:
+        _counts = None
         threading.Thread.start = started  # type: ignore[method-assign]
-        event.remove(engine, "before_cursor_execute", on_sql)
-        event.remove(engine, "commit", on_commit)
     print(f"\n=== {title}: per call, over {calls} calls")
     for key, value in counts.items():
         print(f"  {key:<24} {value / calls:6.2f}")
@@ -272,6 +282,7 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=51)
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
+    trace_sqlite_statements()
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
         for name in args.only.split(","):
             CASES[name](args, Path(tmp))
