@@ -20,6 +20,10 @@ class ArrowParquetMaterializer(Materializer):
     kind = ArtifactKind.DATASET
 
     def save(self, obj: Any, fs: Any, path: str) -> dict[str, Any]:
+        names = obj.column_names
+        if len(set(names)) < len(names):  # Parquet keeps them, but no reader gives them back
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"duplicate column names {twice}: rename them so each is unique")
         written = write_parquet_table(obj, fs, path, self.settings)
         return {
             "rows": obj.num_rows,
