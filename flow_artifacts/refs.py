@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import InvalidName
 from .naming import validate_name
@@ -60,10 +61,18 @@ def parse_ref(ref: str, *, bare: bool = False) -> Ref:
     """Parse a reference string; raise `InvalidName` with the accepted forms if it doesn't parse.
 
     With `bare`, `project/name[@version|:tag]` is read as if written with `store://`: for what
-    users type on a command line or in a web address.
+    users type on a command line or in a web address. A `Ref` is immutable, so one string's
+    parse is kept and shared (every load parses its reference; the row it names never is).
     """
+    if type(ref) is str:
+        return _parsed(ref, bare)
     if not isinstance(ref, str):
         raise InvalidName(f"artifact reference must be a string, got {type(ref).__name__}")
+    return _parsed(str(ref), bare)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(ref: str, bare: bool) -> Ref:
     text = ref.strip()
     if bare and "/" in text and not is_reference(text):
         text = STORE_SCHEME + text
