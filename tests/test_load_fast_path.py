@@ -370,39 +370,3 @@ def test_a_parsed_reference_is_shared_and_a_bad_one_still_raises_each_time():
         pass
 
     assert parse_ref(Text("store://demo/report:best")).tag == "best"
-
-
-def test_a_row_read_again_is_a_fresh_object_and_an_edit_of_it_is_seen(local, tmp_path):
-    art = fa.materialize(REPORT, "report", "r1", "eval", stack=local, labels={"team": "a"})
-    first = fa.get_artifact(art.uri, stack=local).manifest
-    first.metadata["keys"].append("planted")  # a caller changing what it was handed
-    first.labels["team"] = "b"
-    first.libraries.clear()
-    again = fa.get_artifact(art.uri, stack=local).manifest
-    assert again.metadata == art.manifest.metadata and again.labels == {"team": "a"}
-    assert again.libraries == art.manifest.libraries
-    assert again.metadata is not first.metadata
-    with sqlite3.connect(catalog_file(local)) as db:  # another process rewrites the row
-        db.execute("UPDATE fa_artifacts SET checksum = ?", ("blake3:" + "0" * 64,))
-    with pytest.raises(fa.IntegrityError, match="corrupted"):
-        fa.load(art.uri, stack=local)
-    with sqlite3.connect(catalog_file(local)) as db:
-        db.execute("DELETE FROM fa_artifacts")
-    with pytest.raises(fa.ArtifactNotFound):
-        fa.load(art.uri, stack=local)
-
-
-def test_a_row_whose_json_nests_deeply_reads_as_sqlalchemy_reads_it(local):
-    art = fa.materialize(REPORT, "report", "r1", "eval", stack=local)
-    deep: object = "end"
-    for _ in range(900):
-        deep = [deep]
-    body = {**json.loads(json.dumps(art.manifest.to_dict())), "metadata": {"deep": deep}}
-    with sqlite3.connect(catalog_file(local)) as db:
-        db.execute("UPDATE fa_artifacts SET manifest = ?", (json.dumps(body),))
-    with local.catalog.engine.connect() as conn:
-        query = lookups.artifact_query(parse_ref(art.uri))
-        assert query is not None
-        expected = conn.execute(*query).first()
-    for _ in range(2):  # decoded, then from the decode kept (or again, if too deep to copy)
-        assert local.catalog.get(art.uri).metadata == expected.manifest["metadata"]

@@ -16,7 +16,6 @@ import os
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import JSON, Dialect, Engine, Select
@@ -49,7 +48,7 @@ class Prepared:
         ]
         columns = list(statement.exported_columns)
         self._processors = [
-            (i, _decoded_once(proc) if isinstance(column.type, JSON) else proc)
+            (i, _empty_object_first(proc) if isinstance(column.type, JSON) else proc)
             for i, column in enumerate(columns)
             if (proc := column.type.dialect_impl(dialect).result_processor(dialect, None))
         ]
@@ -77,58 +76,14 @@ class Prepared:
         return self._make(converted)
 
 
-def _decoded_once(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """`process` (the column type's JSON decoder), each text of up to `MEMO_TEXT_MAX`
-    characters decoded once: a pure function of the text, so an equal text gets an equal,
-    fresh object, copied by a plan made with the first decode (containers copied, strings and
-    numbers shared, being immutable). Decoding a manifest costs a small load more than any
-    other step; nothing about the row itself is kept, each read still reads it."""
-
-    @lru_cache(maxsize=MEMO_TEXTS)
-    def decode(text: str) -> tuple[Any, Callable[[Any], Any] | None]:
-        value = process(text)
-        try:
-            return value, _copier(value)
-        except RecursionError:  # nested too deep to plan its copy: each read decodes it again
-            return value, lambda _: process(text)
+def _empty_object_first(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`process`, but an empty JSON object (most labels and user metadata) becomes `{}` without
+    the decoder's fixed cost, which exceeds what a load spends on most of its other steps."""
 
     def convert(value: Any) -> Any:
-        if value == "{}":  # most labels and user metadata: no cache entry to look up
-            return {}
-        if type(value) is not str or len(value) > MEMO_TEXT_MAX:
-            return process(value)
-        decoded, copy = decode(value)
-        return decoded if copy is None else copy(decoded)
+        return {} if value == "{}" else process(value)
 
     return convert
-
-
-MEMO_TEXTS = 512
-"""JSON texts kept decoded per column, the most recently read first."""
-MEMO_TEXT_MAX = 16 << 10
-"""Longer texts (a folder's file list) are decoded each time: their decode is not what a load
-of them costs, and they would crowd out the others."""
-
-
-def _copier(value: Any) -> Callable[[Any], Any] | None:
-    """A function returning a fresh copy of the decoded JSON `value` (and of each container
-    in it), or None if `value` is immutable."""
-    kind = type(value)
-    if kind is not dict and kind is not list:
-        return None
-    items = value.items() if kind is dict else enumerate(value)
-    inner = [(at, inner_copy) for at, item in items if (inner_copy := _copier(item)) is not None]
-    shallow: Callable[[Any], Any] = dict.copy if kind is dict else list.copy
-    if not inner:
-        return shallow
-
-    def copy(container: Any) -> Any:
-        fresh = shallow(container)
-        for at, copy_inner in inner:
-            fresh[at] = copy_inner(container[at])
-        return fresh
-
-    return copy
 
 
 def _bind_processor(bind: Any, engine: Engine) -> Callable[[Any], Any] | None:
