@@ -87,13 +87,21 @@ def _parsed(ref: str, bare: bool) -> Ref:
             version.isascii() and version.isdigit() and int(version) > 0
         ):
             raise InvalidName(f"artifact reference {ref!r}: version must be a positive integer")
-        return Ref(
+        return _ref(
             project=validate_name(match["project"], "project"),
             name=validate_name(match["name"], "name"),
             version=int(version) if version else None,
             tag=validate_name(match["tag"], "tag") if match["tag"] else None,
         )
     return Ref(id=_uuid(text, ref))
+
+
+def _ref(**fields: object) -> Ref:
+    """`Ref(**fields)` without the frozen dataclass's `__init__`, which sets each field through
+    `object.__setattr__` and costs more than the rest of a parse: every load parses one."""
+    ref = object.__new__(Ref)
+    ref.__dict__.update(id=None, **fields)
+    return ref
 
 
 def _uuid(text: str, ref: str) -> str:

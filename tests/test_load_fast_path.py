@@ -370,3 +370,29 @@ def test_a_parsed_reference_is_shared_and_a_bad_one_still_raises_each_time():
         pass
 
     assert parse_ref(Text("store://demo/report:best")).tag == "best"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "con", "CON.json", "Con.tar.gz", "aux", "nul.x", "prn", "com1", "LPT9.a", "conin$",
+        "conout$.x", "com", "com10", "console", "acon", "nul_", "lpt", "x.con", "c0n",
+    ],
+)  # fmt: skip
+def test_the_plain_name_rule_refuses_exactly_the_device_names(name):
+    from flow_artifacts.naming import _windows_device
+
+    if _windows_device(name):
+        with pytest.raises(InvalidName, match="device name"):
+            validate_name(name)
+    else:
+        assert validate_name(name) == name
+
+
+def test_a_parsed_reference_is_the_dataclass_it_always_was():
+    parsed = parse_ref("store://demo/report@2")
+    assert parsed == fa.refs.Ref(project="demo", name="report", version=2)
+    assert hash(parsed) == hash(fa.refs.Ref(project="demo", name="report", version=2))
+    assert str(parsed) == "store://demo/report@2" and parsed.id is None and parsed.tag is None
+    with pytest.raises(AttributeError):
+        parsed.name = "other"  # type: ignore[misc]
