@@ -396,3 +396,20 @@ def test_a_parsed_reference_is_the_dataclass_it_always_was():
     assert str(parsed) == "store://demo/report@2" and parsed.id is None and parsed.tag is None
     with pytest.raises(AttributeError):
         parsed.name = "other"  # type: ignore[misc]
+
+
+def test_a_row_is_read_again_by_every_load_and_hands_out_fresh_objects(local):
+    art = fa.materialize(REPORT, "report", "r1", "eval", stack=local, labels={"team": "a"})
+    first = fa.get_artifact(art.uri, stack=local).manifest
+    first.metadata["keys"].append("planted")  # a caller changing what it was handed
+    first.labels["team"] = "b"
+    again = fa.get_artifact(art.uri, stack=local).manifest
+    assert again.metadata == art.manifest.metadata and again.labels == {"team": "a"}
+    with sqlite3.connect(catalog_file(local)) as db:  # another process rewrites the row
+        db.execute("UPDATE fa_artifacts SET checksum = ?", ("blake3:" + "0" * 64,))
+    with pytest.raises(fa.IntegrityError, match="corrupted"):
+        fa.load(art.uri, stack=local)
+    with sqlite3.connect(catalog_file(local)) as db:
+        db.execute("DELETE FROM fa_artifacts")
+    with pytest.raises(fa.ArtifactNotFound):
+        fa.load(art.uri, stack=local)
