@@ -82,11 +82,7 @@ def open_local(path: str, inside: str | None = None) -> int:
 
 def _open_regular(path: str, inside: str | None) -> tuple[int, int]:
     """`open_local`'s descriptor and the file's size when it was opened."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | _CLOEXEC | getattr(os, "O_BINARY", 0)
-    if inside is None:
-        fd = os.open(path, flags)
-    else:
-        fd = _open_inside(path, flags, inside)
+    fd = os.open(path, _READ_FLAGS) if inside is None else _open_inside(path, inside)
     try:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
@@ -101,19 +97,19 @@ def _open_regular(path: str, inside: str | None) -> tuple[int, int]:
     return fd, status.st_size
 
 
-def _open_inside(path: str, flags: int, inside: str) -> int:
+def _open_inside(path: str, inside: str) -> int:
     """The file at `path` opened without following a link in its last component, so nothing
     outside `inside` is opened through one; a link there (ELOOP) is followed only once its
     target is known to lie inside. Links in the folders above are checked on the descriptor."""
     try:
-        return os.open(path, flags | _NO_FOLLOW)
+        return os.open(path, _READ_FLAGS | _NO_FOLLOW)
     except OSError as exc:
         if exc.errno != errno.ELOOP:
             raise
     real = os.path.realpath(path)
     if not real.startswith(inside + os.sep):
         raise OSError(errno.EXDEV, "a symbolic link leads outside the store")
-    return os.open(real, flags)
+    return os.open(real, _READ_FLAGS)
 
 
 def _leads_inside(fd: int, path: str, inside: str) -> bool:
@@ -126,7 +122,7 @@ def _leads_inside(fd: int, path: str, inside: str) -> bool:
     return where.startswith(inside + os.sep)
 
 
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 _NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 

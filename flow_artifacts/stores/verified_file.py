@@ -97,7 +97,7 @@ class VerifiedFile:
         """All bytes at the path, read once and checked against the manifest's checksum."""
         manifest, size = self._manifest, self._manifest.size
         algorithm = algorithm_of(manifest.checksum)
-        local = is_local(self._fs)
+        local = self._inside is not None or is_local(self._fs)
         body: bytes | memoryview
         try:
             if local and mapped and size >= MAPPED_MIN and os.name == "posix":
