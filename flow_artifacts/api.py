@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .stores.leases import PendingWrite
 
 ArtifactRef = Artifact | str
+_resolve_stack: list[Callable[[StackLike | None], Stack]] = []
 
 
 def materialize(
@@ -207,11 +208,12 @@ def _writing(
 
 
 def _stack(stack: StackLike | None) -> Stack:
-    """The stack a call works on (`resolve_stack`), imported on the first call: the stack
-    brings in the store, the plugins and pluggy, which importing the public names need not."""
-    from .stack.stack import resolve_stack
+    """The stack a call works on (`resolve_stack`: imported on first use, with the store)."""
+    if not _resolve_stack:  # an import statement run per call costs a small load 1 µs
+        from .stack.stack import resolve_stack
 
-    return resolve_stack(stack)
+        _resolve_stack.append(resolve_stack)
+    return _resolve_stack[0](stack)
 
 
 def _withdraw_all(

@@ -78,7 +78,7 @@ def member_problem(rel: object) -> str | None:
     if rel.startswith("/"):
         return "it is absolute"
     segments = rel.split("/")
-    if any(s in ("", ".", "..") for s in segments):
+    if "" in segments or "." in segments or ".." in segments:
         return "it has an empty, '.' or '..' segment"
     if _DRIVE.match(segments[0]):
         return "it starts with a drive letter"

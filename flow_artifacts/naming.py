@@ -82,14 +82,19 @@ def validate_new_name(value: object, field: str = "name") -> str:
     return value  # type: ignore[return-value]
 
 
-_PLAIN = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9_.-]{{0,{MAX_NAME_BYTES - 1}}}")
-"""Names of ASCII letters, digits, '_', '-' and '.' (not first), at most `MAX_NAME_BYTES`: the
-usual kind, which pass every check of `_problem` but those for '..' and device names."""
+_PLAIN = re.compile(
+    r"(?!(?:CON|PRN|AUX|NUL|CONIN\$|CONOUT\$|COM[0-9]|LPT[0-9])(?:\.|$))"
+    rf"[A-Za-z0-9_-][A-Za-z0-9_.-]{{0,{MAX_NAME_BYTES - 1}}}",
+    re.IGNORECASE | re.ASCII,
+)
+"""Names of ASCII letters, digits, '_', '-' and '.' (not first), at most `MAX_NAME_BYTES`, whose
+part before the first '.' is no Windows device name (`_windows_device` of such a name): the
+usual kind, which pass every check of `_problem` but the one for '..'."""
 
 
 def _problem(value: str) -> str | None:
     if _PLAIN.fullmatch(value) and ".." not in value:
-        return _device_problem(value)
+        return None
     if not value:
         return "it is empty"
     if len(value.encode("utf-8")) > MAX_NAME_BYTES:

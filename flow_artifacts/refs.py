@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import InvalidName
 from .naming import validate_name
@@ -60,10 +61,18 @@ def parse_ref(ref: str, *, bare: bool = False) -> Ref:
     """Parse a reference string; raise `InvalidName` with the accepted forms if it doesn't parse.
 
     With `bare`, `project/name[@version|:tag]` is read as if written with `store://`: for what
-    users type on a command line or in a web address.
+    users type on a command line or in a web address. A `Ref` is immutable, so one string's
+    parse is kept and shared (every load parses its reference; the row it names never is).
     """
+    if type(ref) is str:
+        return _parsed(ref, bare)
     if not isinstance(ref, str):
         raise InvalidName(f"artifact reference must be a string, got {type(ref).__name__}")
+    return _parsed(str(ref), bare)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(ref: str, bare: bool) -> Ref:
     text = ref.strip()
     if bare and "/" in text and not is_reference(text):
         text = STORE_SCHEME + text
@@ -78,13 +87,21 @@ def parse_ref(ref: str, *, bare: bool = False) -> Ref:
             version.isascii() and version.isdigit() and int(version) > 0
         ):
             raise InvalidName(f"artifact reference {ref!r}: version must be a positive integer")
-        return Ref(
+        return _ref(
             project=validate_name(match["project"], "project"),
             name=validate_name(match["name"], "name"),
             version=int(version) if version else None,
             tag=validate_name(match["tag"], "tag") if match["tag"] else None,
         )
     return Ref(id=_uuid(text, ref))
+
+
+def _ref(**fields: object) -> Ref:
+    """`Ref(**fields)` without the frozen dataclass's `__init__`, which sets each field through
+    `object.__setattr__` and costs more than the rest of a parse: every load parses one."""
+    ref = object.__new__(Ref)
+    ref.__dict__.update(id=None, **fields)
+    return ref
 
 
 def _uuid(text: str, ref: str) -> str:

@@ -4,6 +4,7 @@ guard resolves paths as `os.path.realpath` does, and the one-open read refuses c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from flow_artifacts.naming import validate_name
 from flow_artifacts.refs import parse_ref
 from flow_artifacts.stores.store import ArtifactStore
 from flow_artifacts.stores.store_reads import real_path
+from flow_artifacts.stores.transfer import read_local_head
 
 REPORT = {"accuracy": 0.93, "notes": "x" * 800}
 
@@ -289,3 +291,125 @@ def test_the_guard_on_linux_asks_the_kernel(tree: Path, monkeypatch):
     monkeypatch.setattr(os.path, "realpath", lambda p: calls.append(p) or original(p))
     assert real_path(f"{tree}/inside/b/file.json") == f"{tree}/a/b/file.json"
     assert calls == []  # folder by descriptor, file by lstat: no walk of each component
+
+
+def opened_paths(monkeypatch) -> list[str]:
+    """Every path `os.open` is asked for from now on and, on Linux, where each one it opened
+    leads (`/proc/self/fd`), after the path asked."""
+    calls: list[str] = []
+    original = os.open
+
+    def recording(path, *args, **kwargs):
+        calls.append(str(path))
+        fd = original(path, *args, **kwargs)
+        with contextlib.suppress(OSError):
+            calls.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return fd
+
+    monkeypatch.setattr(os, "open", recording)
+    return calls
+
+
+def test_a_link_to_bytes_outside_the_store_is_refused_without_opening_them(
+    local, tmp_path, monkeypatch
+):
+    art = fa.materialize(REPORT, "report", "r1", "eval", stack=local)
+    data = Path(local.store.full_path(art.manifest.data_path))
+    outside = tmp_path / "copy.json"
+    shutil.copyfile(data, outside)
+    data.unlink()
+    data.symlink_to(outside)
+    opened = opened_paths(monkeypatch)
+    with pytest.raises(fa.IntegrityError, match="outside the store"):
+        read_through(local, art)
+    assert not any(path.startswith(str(outside)) for path in opened)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/fd is Linux's")
+def test_a_small_load_opens_its_file_once_and_reads_it_once(local, monkeypatch):
+    art = fa.materialize(REPORT, "report", "r1", "eval", stack=local)
+    assert read_through(local, art) == REPORT
+    opened = opened_paths(monkeypatch)
+    reads: list[int] = []
+    original_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: reads.append(n) or original_read(fd, n))
+    assert read_through(local, art) == REPORT
+    data = local.store.full_path(art.manifest.data_path)
+    assert set(opened) == {data} and len(opened) == 2  # no folder walk either
+    assert reads == [art.manifest.size + 1]  # short at the opened size: its end, not asked again
+
+
+def test_a_read_proven_inside_refuses_a_folder_leading_out(tree: Path):
+    root = os.path.realpath(tree)
+    assert read_local_head(f"{tree}/inside/b/file.json", 10, 10, root) == b"{}"
+    assert read_local_head(f"{tree}/a/b/link.json", 10, 10, root) == b"{}"
+    for rel in ("out/file.json", "a/b/out.json"):
+        with pytest.raises(OSError, match="outside the store"):
+            read_local_head(f"{tree}/{rel}", 10, 10, root)
+    with pytest.raises(OSError):
+        read_local_head(f"{tree}/loop1/file.json", 10, 10, root)
+
+
+def test_a_record_is_read_whole_in_pieces_and_never_past_its_bound(tmp_path: Path):
+    path = tmp_path / "record.json"
+    path.write_bytes(b"0123456789")
+    assert read_local_head(str(path), 100, 3) == b"0123456789"
+    assert read_local_head(str(path), 4, 3) == b"0123"
+    path.write_bytes(b"")
+    assert read_local_head(str(path), 4, 3) == b""
+
+
+def test_a_parsed_reference_is_shared_and_a_bad_one_still_raises_each_time():
+    assert parse_ref("store://demo/report@2") is parse_ref("store://demo/report@2")
+    assert parse_ref(" store://demo/report@2 ") == parse_ref("store://demo/report@2")
+    for _ in range(2):
+        with pytest.raises(InvalidName):
+            parse_ref("store://demo/../x")
+
+    class Text(str):
+        pass
+
+    assert parse_ref(Text("store://demo/report:best")).tag == "best"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "con", "CON.json", "Con.tar.gz", "aux", "nul.x", "prn", "com1", "LPT9.a", "conin$",
+        "conout$.x", "com", "com10", "console", "acon", "nul_", "lpt", "x.con", "c0n",
+    ],
+)  # fmt: skip
+def test_the_plain_name_rule_refuses_exactly_the_device_names(name):
+    from flow_artifacts.naming import _windows_device
+
+    if _windows_device(name):
+        with pytest.raises(InvalidName, match="device name"):
+            validate_name(name)
+    else:
+        assert validate_name(name) == name
+
+
+def test_a_parsed_reference_is_the_dataclass_it_always_was():
+    parsed = parse_ref("store://demo/report@2")
+    assert parsed == fa.refs.Ref(project="demo", name="report", version=2)
+    assert hash(parsed) == hash(fa.refs.Ref(project="demo", name="report", version=2))
+    assert str(parsed) == "store://demo/report@2" and parsed.id is None and parsed.tag is None
+    with pytest.raises(AttributeError):
+        parsed.name = "other"  # type: ignore[misc]
+
+
+def test_a_row_is_read_again_by_every_load_and_hands_out_fresh_objects(local):
+    art = fa.materialize(REPORT, "report", "r1", "eval", stack=local, labels={"team": "a"})
+    first = fa.get_artifact(art.uri, stack=local).manifest
+    first.metadata["keys"].append("planted")  # a caller changing what it was handed
+    first.labels["team"] = "b"
+    again = fa.get_artifact(art.uri, stack=local).manifest
+    assert again.metadata == art.manifest.metadata and again.labels == {"team": "a"}
+    with sqlite3.connect(catalog_file(local)) as db:  # another process rewrites the row
+        db.execute("UPDATE fa_artifacts SET checksum = ?", ("blake3:" + "0" * 64,))
+    with pytest.raises(fa.IntegrityError, match="corrupted"):
+        fa.load(art.uri, stack=local)
+    with sqlite3.connect(catalog_file(local)) as db:
+        db.execute("DELETE FROM fa_artifacts")
+    with pytest.raises(fa.ArtifactNotFound):
+        fa.load(art.uri, stack=local)

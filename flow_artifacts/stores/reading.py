@@ -41,6 +41,7 @@ def load_object(
     manifest: Manifest,
     errors: ErrorTranslator,
     verify: Callable[[Manifest], None] | None,
+    inside: str | None = None,
 ) -> Any:
     """The object `materializer` reads from `data`, checked with `verify` unless it is None.
 
@@ -48,14 +49,13 @@ def load_object(
     the materializer reads whole is, up to `BUFFERED_LOAD_MAX` (a pickle at any size), read once
     when it asks for it, verified and handed over as those bytes (`VerifiedFile`). Other small
     files are verified first; larger ones while loading, in a second thread, and the object is
-    discarded if the bytes turn out corrupted.
+    discarded if the bytes turn out corrupted. `inside` (the store's real root on local disk)
+    is where a `VerifiedFile` proves the file lies when it opens it.
     """
     if verify is None:
         return _load(materializer, fs, data, manifest, errors)
-    single = not manifest.directory
-    buffered = manifest.size <= BUFFERED_LOAD_MAX or materializer.uses_pickle
-    if single and materializer.reads_whole_file and buffered:
-        one = VerifiedFile(fs, data, manifest, errors, verify)
+    if read_verified_whole(materializer, manifest):
+        one = VerifiedFile(fs, data, manifest, errors, verify, inside)
         try:
             obj = _load(materializer, one, data, manifest, errors)
         except BaseException:
@@ -80,6 +80,13 @@ def load_object(
     if outcome[0] is not None:
         raise outcome[0]
     return obj
+
+
+def read_verified_whole(materializer: Materializer, manifest: Manifest) -> bool:
+    """Whether a verified load reads the file into memory once (`VerifiedFile`) and hands the
+    materializer those bytes."""
+    buffered = manifest.size <= BUFFERED_LOAD_MAX or materializer.uses_pickle
+    return not manifest.directory and materializer.reads_whole_file and buffered
 
 
 def _load(

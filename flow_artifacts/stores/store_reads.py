@@ -8,7 +8,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import (
     ArtifactNotFound,
@@ -21,7 +21,13 @@ from ..manifest import MANIFEST_SUFFIX, Manifest
 from ..manifest_checks import check_manifest, path_problem
 from .failures import Failure, classify
 from .paths import files_only, rel_to
-from .reading import download_tree, load_object, stored_checksum, verified_stream
+from .reading import (
+    download_tree,
+    load_object,
+    read_verified_whole,
+    stored_checksum,
+    verified_stream,
+)
 from .store_base import StoreBase, is_artifact
 from .transfer import READ_CHUNK, read_record
 
@@ -76,10 +82,15 @@ class StoreReads(StoreBase):
                 "vouches for its bytes; record it (`flow-artifacts reindex` if you trust the "
                 "store) and load it through the stack"
             )
+        check = self.verify if verify or materializer.uses_pickle else None
+        if check is not None and read_verified_whole(materializer, manifest):
+            # proven inside the store on the descriptor it is read from: one open, no walk
+            inside = self._root_real() if self._local else None
+            data = self._checked_path(manifest)
+            return load_object(materializer, self.fs, data, manifest, self._errors, check, inside)
         data = self.locate(manifest)
         if manifest.directory:
             self._members(manifest, data)
-        check = self.verify if verify or materializer.uses_pickle else None
         return load_object(materializer, self.fs, data, manifest, self._errors, check)
 
     def verify(self, ref: str | Manifest) -> None:
@@ -120,16 +131,24 @@ class StoreReads(StoreBase):
     def locate(self, manifest: Manifest) -> str:
         """The full path of an artifact's bytes, once its data path is proven to be its key plus
         an extension inside this store (on local disk, also after resolving symbolic links)."""
-        problem = path_problem(manifest)
-        data = self._abs(manifest.data_path)
-        if problem is None and self._local and not self._inside_root(data):
-            problem = "its bytes are a symbolic link leading outside the store"
-        if problem:
-            raise IntegrityError(
-                f"artifact {manifest.key!r:.120} in {self} cannot be read or deleted: {problem}. "
-                "Its record was edited; restore it or remove it with gc."
-            )
+        data = self._checked_path(manifest)
+        if self._local and not self._inside_root(data):
+            self._unusable(manifest, "its bytes are a symbolic link leading outside the store")
         return data
+
+    def _checked_path(self, manifest: Manifest) -> str:
+        """The full path of an artifact's bytes, once its data path is proven to be its key
+        plus an extension: `locate` without following links (for a read that proves where
+        its descriptor leads)."""
+        if problem := path_problem(manifest):
+            self._unusable(manifest, problem)
+        return self._abs(manifest.data_path)
+
+    def _unusable(self, manifest: Manifest, problem: str) -> NoReturn:
+        raise IntegrityError(
+            f"artifact {manifest.key!r:.120} in {self} cannot be read or deleted: {problem}. "
+            "Its record was edited; restore it or remove it with gc."
+        )
 
     def _members(self, manifest: Manifest, data: str) -> dict[str, str]:
         """Member name -> full path of a folder artifact, listed in the store and required to be
@@ -161,9 +180,12 @@ class StoreReads(StoreBase):
         return found
 
     def _inside_root(self, path: str) -> bool:
+        return real_path(path).startswith(self._root_real() + os.sep)
+
+    def _root_real(self) -> str:
         if self._real_root is None:
             self._real_root = os.path.realpath(self.root)
-        return real_path(path).startswith(self._real_root + os.sep)
+        return self._real_root
 
     def sign(
         self, manifest: Manifest, expires_in: int, *, allow_local: bool = False, **options: Any

@@ -70,15 +70,60 @@ def _async_base() -> type[AsyncFileSystem]:
     return AsyncFileSystem
 
 
-def open_local(path: str) -> int:
+def open_local(path: str, inside: str | None = None) -> int:
     """A descriptor of the regular file at `path`. Opened without waiting: a named pipe put in
-    its place (the store is untrusted) would otherwise block until some writer opened it."""
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    its place (the store is untrusted) would otherwise block until some writer opened it.
+
+    With `inside` (a folder's real path), the file must lie in that folder once symbolic links
+    are resolved, as `os.path.realpath` would say: proven on the descriptor itself (the kernel
+    says where it leads), so a link swapped in after the check cannot redirect the read."""
+    return _open_regular(path, inside)[0]
+
+
+def _open_regular(path: str, inside: str | None) -> tuple[int, int]:
+    """`open_local`'s descriptor and the file's size when it was opened."""
+    fd = os.open(path, _READ_FLAGS) if inside is None else _open_inside(path, inside)
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(
+                errno.EINVAL, "not a regular file (a pipe, device or socket is in its place)"
+            )
+        if inside is not None and not _leads_inside(fd, path, inside):
+            raise OSError(errno.EXDEV, "a symbolic link leads outside the store")
+    except BaseException:
         os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file (a pipe, device or socket is in its place)")
-    return fd
+        raise
+    return fd, status.st_size
+
+
+def _open_inside(path: str, inside: str) -> int:
+    """The file at `path` opened without following a link in its last component, so nothing
+    outside `inside` is opened through one; a link there (ELOOP) is followed only once its
+    target is known to lie inside. Links in the folders above are checked on the descriptor."""
+    try:
+        return os.open(path, _READ_FLAGS | _NO_FOLLOW)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+    real = os.path.realpath(path)
+    if not real.startswith(inside + os.sep):
+        raise OSError(errno.EXDEV, "a symbolic link leads outside the store")
+    return os.open(real, _READ_FLAGS)
+
+
+def _leads_inside(fd: int, path: str, inside: str) -> bool:
+    """Whether the file open as `fd` lies in the folder `inside`: where the kernel says the
+    descriptor leads (Linux's /proc/self/fd), else where `os.path.realpath` says `path` does."""
+    try:
+        where = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # no /proc
+        where = os.path.realpath(path)
+    return where.startswith(inside + os.sep)
+
+
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def read_record(fs: Any, path: str) -> bytes:
@@ -92,15 +137,22 @@ def read_record(fs: Any, path: str) -> bytes:
     return read_head(fs, path, limit)
 
 
-def read_local_head(path: str, count: int, piece: int) -> bytes:
-    """At most the first `count` bytes of the local regular file at `path` (`open_local`), in
-    reads of at most `piece` bytes until the end or `count`."""
-    fd = open_local(path)
+def read_local_head(path: str, count: int, piece: int, inside: str | None = None) -> bytes:
+    """At most the first `count` bytes of the local regular file at `path` (`open_local`, with
+    `inside`), in reads of at most `piece` bytes until the end or `count`. A read that comes
+    back short at the size the file had when opened is its end: no further read asks."""
+    fd, size = _open_regular(path, inside)
     try:
         parts, got = [], 0
-        while got < count and (part := os.read(fd, min(piece, count - got))):
+        while got < count:
+            asked = min(piece, count - got)
+            part = os.read(fd, asked)
+            if not part:
+                break
             parts.append(part)
             got += len(part)
+            if len(part) < asked and got >= size:
+                break
     finally:
         os.close(fd)
     return parts[0] if len(parts) == 1 else b"".join(parts)

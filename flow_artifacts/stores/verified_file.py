@@ -51,9 +51,12 @@ class VerifiedFile:
         manifest: Manifest,
         errors: ErrorTranslator,
         verify: Callable[[Manifest], None],
+        inside: str | None = None,
     ) -> None:
+        """`inside`: on local disk, the store's real root, which the file is proven to lie in
+        when it is opened (`open_local`), so its path needs no check of its own before."""
         self._fs, self._path, self._manifest = fs, path, manifest
-        self._errors, self._verify = errors, verify
+        self._errors, self._verify, self._inside = errors, verify, inside
         self._body: bytes | memoryview | None = None
         self._failure: BaseException | None = None
 
@@ -94,16 +97,16 @@ class VerifiedFile:
         """All bytes at the path, read once and checked against the manifest's checksum."""
         manifest, size = self._manifest, self._manifest.size
         algorithm = algorithm_of(manifest.checksum)
-        local = is_local(self._fs)
+        local = self._inside is not None or is_local(self._fs)
         body: bytes | memoryview
         try:
             if local and mapped and size >= MAPPED_MIN and os.name == "posix":
-                body, hexdigest = _read_mapped(self._path, size, algorithm)
+                body, hexdigest = _read_mapped(self._path, size, algorithm, self._inside)
             else:
                 if local:
                     # the recorded size and one byte more, in one read: a grown file is told by
                     # its length (a buffered file would also ask size, position and terminal)
-                    body = read_local_head(self._path, size + 1, size + 1)
+                    body = read_local_head(self._path, size + 1, size + 1, self._inside)
                 else:
                     body = _read_remote(self._fs, self._path, size)
                 hexdigest = hexdigest_of(body, algorithm)
@@ -143,7 +146,9 @@ def _read_remote(fs: Any, path: str, size: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def _read_mapped(path: str, size: int, algorithm: str) -> tuple[memoryview, str]:
+def _read_mapped(
+    path: str, size: int, algorithm: str, inside: str | None = None
+) -> tuple[memoryview, str]:
     """Up to `size` + 1 bytes of the local file at `path` in fresh mapped memory, and their
     digest: each `PIECE` is hashed by another thread (both hashes let go of the GIL) while the
     next is read. Never more than `size` + 1 bytes are held, whatever the file grew to."""
@@ -154,7 +159,7 @@ def _read_mapped(path: str, size: int, algorithm: str) -> tuple[memoryview, str]
     hashed, got = new_hash(algorithm), 0
     pieces: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
     hasher = threading.Thread(target=_hash_pieces, args=(hashed, pieces), daemon=True)
-    fd = open_local(path)
+    fd = open_local(path, inside)
     hasher.start()
     try:
         while got <= size and (count := os.readv(fd, [view[got : got + PIECE]])):
