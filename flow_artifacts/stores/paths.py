@@ -36,11 +36,18 @@ def reserved(rel: str) -> bool:
 
 
 def is_local(fs: Any) -> bool:
-    """Whether `fs` is fsspec's local filesystem. fsspec is imported here, on first use, not
-    with the package: importing it costs more than the rest of the public API."""
-    from fsspec.implementations.local import LocalFileSystem
+    """Whether `fs` is fsspec's local filesystem. fsspec is imported on the first call, not with
+    the package (importing it costs more than the rest of the public API), and its class kept:
+    an import statement on every call cost more than the check, several times per load."""
+    global _local_filesystem
+    if _local_filesystem is None:
+        from fsspec.implementations.local import LocalFileSystem
 
-    return isinstance(fs, LocalFileSystem)
+        _local_filesystem = LocalFileSystem
+    return isinstance(fs, _local_filesystem)
+
+
+_local_filesystem: type | None = None
 
 
 def remove_exactly(fs: Any, path: str) -> None:
