@@ -3,12 +3,15 @@ suite's throwaway server), where overlapping runs meet row locks instead of SQLi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 import flow_artifacts as fa
 
@@ -124,3 +127,30 @@ def recorded(stack: fa.Stack, run_id: str) -> dict:
         },
         "lineage": edges,
     }
+
+
+@contextlib.contextmanager
+def commits_on(catalog: fa.Catalog) -> Iterator[list[str]]:
+    """Transactions committed on `catalog`'s database by connections opened meanwhile, however
+    they are committed: through SQLAlchemy, or on a SQLite catalog's driver connection."""
+    commits: list[str] = []
+    target = catalog.engine.url
+
+    def on_connect(dbapi_connection, _record) -> None:  # SQLite: its own COMMIT statements
+        (_, _, path), *_ = dbapi_connection.execute("PRAGMA database_list")
+        if path == target.database:
+            dbapi_connection.set_trace_callback(
+                lambda sql: commits.append(sql) if sql.strip() == "COMMIT" else None
+            )
+
+    def on_commit(conn) -> None:  # PostgreSQL: every commit goes through SQLAlchemy
+        if conn.engine.url == target:
+            commits.append("COMMIT")
+
+    sqlite = target.get_backend_name() == "sqlite"
+    event, listener = ("connect", on_connect) if sqlite else ("commit", on_commit)
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, event, listener)
+    try:
+        yield commits
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, event, listener)

@@ -1,20 +1,17 @@
 """flow-artifacts-dagster driven by Dagster itself: assets through `dg.materialize()`, ops through a
 job execution, partitions, failures, pins and two overlapping runs."""
 
-import contextlib
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
-import sqlalchemy
 from flow_artifacts_dagster import FlowArtifactsIOManager
 
 import flow_artifacts as fa
 
-from .conftest import on_both_catalogs
+from .conftest import commits_on, on_both_catalogs
 
 PROJECT = "dag"
 
@@ -36,33 +33,6 @@ def stack_file(tmp_path, monkeypatch, catalog_url):
 
 def io_manager(stack_file: str, **options) -> FlowArtifactsIOManager:
     return FlowArtifactsIOManager(stack=stack_file, **options)
-
-
-@contextlib.contextmanager
-def commits_on(catalog: fa.Catalog) -> Iterator[list[str]]:
-    """Transactions committed on `catalog`'s database by connections opened meanwhile, however
-    they are committed: through SQLAlchemy, or on a SQLite catalog's driver connection."""
-    commits: list[str] = []
-    target = catalog.engine.url
-
-    def on_connect(dbapi_connection, _record) -> None:  # SQLite: its own COMMIT statements
-        (_, _, path), *_ = dbapi_connection.execute("PRAGMA database_list")
-        if path == target.database:
-            dbapi_connection.set_trace_callback(
-                lambda sql: commits.append(sql) if sql.strip() == "COMMIT" else None
-            )
-
-    def on_commit(conn) -> None:  # PostgreSQL: every commit goes through SQLAlchemy
-        if conn.engine.url == target:
-            commits.append("COMMIT")
-
-    sqlite = target.get_backend_name() == "sqlite"
-    event, listener = ("connect", on_connect) if sqlite else ("commit", on_commit)
-    sqlalchemy.event.listen(sqlalchemy.engine.Engine, event, listener)
-    try:
-        yield commits
-    finally:
-        sqlalchemy.event.remove(sqlalchemy.engine.Engine, event, listener)
 
 
 @dg.asset

@@ -11,7 +11,7 @@ from kedro.framework.session import KedroSession
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 
-from .conftest import kedro_command, on_both_catalogs
+from .conftest import commits_on, kedro_command, on_both_catalogs
 from .kedro_project import PACKAGE
 
 
@@ -221,20 +221,11 @@ def test_a_run_cut_short_by_ctrl_c_fails_and_the_next_runs_record_as_usual(proje
 def test_a_kedro_run_commits_each_node_once_and_the_journal_rebuilds_it(
     project, stack, catalog_url_factory
 ):
-    import sqlalchemy
-
-    with pytest.raises(ValueError, match="cannot explode"):
-        kedro_run(project, pipeline_name="failing")
-    commits: list[int] = []
-
-    def committed(_) -> None:
-        commits.append(1)
-
-    sqlalchemy.event.listen(stack.catalog.engine, "commit", committed)
-    try:
+    with commits_on(stack.catalog) as commits:  # the stack's connections open in these runs
+        with pytest.raises(ValueError, match="cannot explode"):
+            kedro_run(project, pipeline_name="failing")
+        commits.clear()
         run_id = kedro_run(project)
-    finally:
-        sqlalchemy.event.remove(stack.catalog.engine, "commit", committed)
     # the run's start with the first node's start, each output, each node's end with the
     # next node's start, and the last one's with the run's end: 7 transactions, where 11 were
     assert len(commits) == 7
