@@ -160,14 +160,16 @@ def _read_mapped(
     pieces: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
     hasher = threading.Thread(target=_hash_pieces, args=(hashed, pieces), daemon=True)
     fd = open_local(path, inside)
-    hasher.start()
-    try:
-        while got <= size and (count := os.readv(fd, [view[got : got + PIECE]])):
-            pieces.put(view[got : got + count])
-            got += count
+    try:  # the descriptor is closed however the read ends (a Ctrl-C in `join`, no thread)
+        hasher.start()
+        try:
+            while got <= size and (count := os.readv(fd, [view[got : got + PIECE]])):
+                pieces.put(view[got : got + count])
+                got += count
+        finally:
+            pieces.put(None)
+            hasher.join()  # before the digest is read, and before the memory can be let go
     finally:
-        pieces.put(None)
-        hasher.join()  # before the digest is read, and before the memory can be let go
         os.close(fd)
     return view[:got], hashed.hexdigest()
 
