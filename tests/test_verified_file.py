@@ -239,3 +239,31 @@ def test_a_mapped_read_cut_short_leaves_no_descriptor_open(
     with pytest.raises((RuntimeError, KeyboardInterrupt)):
         _read_mapped(str(path), MAPPED_MIN + 10, "blake3")
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+class _FailingHash:
+    """A hash that fails on its second piece, as one out of memory would."""
+
+    def __init__(self) -> None:
+        self.pieces = 0
+
+    def update(self, data: Any) -> None:
+        self.pieces += 1
+        if self.pieces == 2:
+            raise MemoryError
+
+    def hexdigest(self) -> str:
+        return "0" * 64
+
+
+def test_a_failure_of_the_hashing_thread_is_raised_not_reported_as_corruption(
+    stack: fa.Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bytes are sound: a hash that failed part-way must not call them corrupted."""
+    array = np.random.default_rng(3).random(MAPPED_MIN // 8 + 1000)
+    art = fa.materialize(array, "weights", "r1", "s", "demo", stack=stack)
+    monkeypatch.setattr(verified_file, "new_hash", lambda algorithm: _FailingHash())
+    with pytest.raises(MemoryError):
+        fa.load(art, stack=stack)
+    monkeypatch.undo()
+    assert np.array_equal(fa.load(art, stack=stack), array)
