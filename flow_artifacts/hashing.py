@@ -371,6 +371,9 @@ class RecordingFileSystem:
     written: dict[str, tuple[str, int]] = field(default_factory=dict)
     _checked: bool = False
     _held: tuple[str, bytearray, bool] | None = None
+    _spilled: bool = False
+    """Something may be at the held path already (a held file written out, or a write that
+    bypassed `open`): the held file then goes there too, never beside it at its final place."""
 
     def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
         self._write_held()
@@ -399,7 +402,7 @@ class RecordingFileSystem:
     def place_held(self, create: Callable[[bytes | bytearray], bool]) -> bool:
         """Create the held file (see `held_path`) with `create`, in its final place; False, with
         the file written where it was opened, when none is held or `create` declined."""
-        if self._held is not None and create(self._held[1]):
+        if self._held is not None and not self._spilled and create(self._held[1]):
             self._held = None
             return True
         self._write_held()
@@ -409,6 +412,7 @@ class RecordingFileSystem:
         if self._held is not None:
             path, body, exclusive = self._held
             self._held = None
+            self._spilled = True
             _write_local(self.fs, path, body, exclusive)
 
     def pipe_file(self, path: str, value: bytes, **kwargs: Any) -> None:
@@ -431,5 +435,6 @@ class RecordingFileSystem:
     def __getattr__(self, name: str) -> Any:
         self._write_held()
         if name not in _PASSIVE and not name.startswith("_"):
+            self._spilled = True
             self._check_once()  # put_file, copy, touch...: writes that bypass open()
         return getattr(self.fs, name)

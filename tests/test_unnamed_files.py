@@ -105,3 +105,47 @@ def test_a_small_file_never_replaces_one_at_its_path(tmp_path: Path, unnamed_or_
     left = files_under(tmp_path / "fa")
     assert not [f for f in left if f.startswith((f"{RESERVED}/tmp", f"{RESERVED}/writes"))]
     assert "demo/r1/s/report.json" in left
+
+
+class WritingTwice(Materializer):
+    """Writes a placeholder, then its file: a second write of its path (or a touch before the
+    write) must leave only the last bytes, at the data path, and nothing in the temporaries."""
+
+    id = "tests.writing-twice"
+    handles = ()
+    extension = ".bin"
+    touch_first = False
+
+    def save(self, obj: Any, fs: Any, path: str) -> dict[str, Any]:
+        if self.touch_first:
+            fs.touch(path)
+        else:
+            with fs.open(path, "wb") as f:
+                f.write(b"placeholder")
+        with fs.open(path, "wb") as f:
+            f.write(obj)
+        return {}
+
+    def load(self, fs: Any, path: str, metadata: dict[str, Any]) -> Any:
+        return fs.cat_file(path)
+
+
+class TouchingFirst(WritingTwice):
+    id = "tests.touching-first"
+    touch_first = True
+
+
+@pytest.mark.parametrize("kind", [WritingTwice, TouchingFirst])
+def test_a_file_written_twice_leaves_no_temporary(
+    tmp_path: Path, unnamed_or_not: str, kind: type[WritingTwice]
+) -> None:
+    plugins = host_with(writing_twice=RegisterPlugin(kind))
+    stack = fa.Stack(
+        store=fa.ArtifactStore(tmp_path / "fa", plugins=plugins),
+        catalog=fa.Catalog(f"sqlite:///{tmp_path / 'catalog.db'}"),
+        plugins=plugins,
+    )
+    art = fa.materialize(b"12345", "blob", "r1", "s", "demo", materializer=kind.id, stack=stack)
+    assert fa.load(art, stack=stack) == b"12345"
+    assert not [f for f in files_under(tmp_path / "fa") if f.startswith(f"{RESERVED}/tmp")]
+    stack.close()

@@ -7,9 +7,12 @@ caller, a pickle from edited bytes never runs, and a materializer cannot swallow
 from __future__ import annotations
 
 import io
+import os
 import pickle
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -21,7 +24,7 @@ from flow_artifacts import hashing
 from flow_artifacts.catalog import Catalog
 from flow_artifacts.errors import IntegrityError
 from flow_artifacts.materializers.base import Materializer
-from flow_artifacts.stores import reading
+from flow_artifacts.stores import reading, verified_file
 from flow_artifacts.stores.reading import load_object
 from flow_artifacts.stores.verified_file import MAPPED_MIN, MemoryFile, _read_mapped
 
@@ -210,3 +213,57 @@ def test_a_memory_file_reads_as_a_bytes_file_does() -> None:
         assert step(ours) == step(theirs)
     with pytest.raises(ValueError):
         ours.seek(-1)
+
+
+class _NoThread(threading.Thread):
+    def start(self) -> None:
+        raise RuntimeError("can't start new thread")
+
+
+class _JoinInterrupted(threading.Thread):
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        raise KeyboardInterrupt  # as a Ctrl-C while waiting for the last piece's hash
+
+
+@pytest.mark.parametrize("thread", [_NoThread, _JoinInterrupted])
+def test_a_mapped_read_cut_short_leaves_no_descriptor_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, thread: type[threading.Thread]
+) -> None:
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("open descriptors are counted in /proc")
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"\x01" * (MAPPED_MIN + 10))
+    monkeypatch.setattr(verified_file, "threading", SimpleNamespace(Thread=thread))
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises((RuntimeError, KeyboardInterrupt)):
+        _read_mapped(str(path), MAPPED_MIN + 10, "blake3")
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+class _FailingHash:
+    """A hash that fails on its second piece, as one out of memory would."""
+
+    def __init__(self) -> None:
+        self.pieces = 0
+
+    def update(self, data: Any) -> None:
+        self.pieces += 1
+        if self.pieces == 2:
+            raise MemoryError
+
+    def hexdigest(self) -> str:
+        return "0" * 64
+
+
+def test_a_failure_of_the_hashing_thread_is_raised_not_reported_as_corruption(
+    stack: fa.Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bytes are sound: a hash that failed part-way must not call them corrupted."""
+    array = np.random.default_rng(3).random(MAPPED_MIN // 8 + 1000)
+    art = fa.materialize(array, "weights", "r1", "s", "demo", stack=stack)
+    monkeypatch.setattr(verified_file, "new_hash", lambda algorithm: _FailingHash())
+    with pytest.raises(MemoryError):
+        fa.load(art, stack=stack)
+    monkeypatch.undo()
+    assert np.array_equal(fa.load(art, stack=stack), array)

@@ -158,23 +158,33 @@ def _read_mapped(
     view = memoryview(memory)
     hashed, got = new_hash(algorithm), 0
     pieces: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
-    hasher = threading.Thread(target=_hash_pieces, args=(hashed, pieces), daemon=True)
+    failed: list[BaseException] = []
+    hasher = threading.Thread(target=_hash_pieces, args=(hashed, pieces, failed), daemon=True)
     fd = open_local(path, inside)
-    hasher.start()
-    try:
-        while got <= size and (count := os.readv(fd, [view[got : got + PIECE]])):
-            pieces.put(view[got : got + count])
-            got += count
+    try:  # the descriptor is closed however the read ends (a Ctrl-C in `join`, no thread)
+        hasher.start()
+        try:
+            while got <= size and (count := os.readv(fd, [view[got : got + PIECE]])):
+                pieces.put(view[got : got + count])
+                got += count
+        finally:
+            pieces.put(None)
+            hasher.join()  # before the digest is read, and before the memory can be let go
     finally:
-        pieces.put(None)
-        hasher.join()  # before the digest is read, and before the memory can be let go
         os.close(fd)
+    if failed:  # raised here, as a hash in this thread would: never a digest of a part
+        raise failed[0]
     return view[:got], hashed.hexdigest()
 
 
-def _hash_pieces(hashed: Any, pieces: queue.SimpleQueue[memoryview | None]) -> None:
-    while (piece := pieces.get()) is not None:
-        hashed.update(piece)
+def _hash_pieces(
+    hashed: Any, pieces: queue.SimpleQueue[memoryview | None], failed: list[BaseException]
+) -> None:
+    try:
+        while (piece := pieces.get()) is not None:
+            hashed.update(piece)
+    except BaseException as exc:
+        failed.append(exc)
 
 
 class MemoryFile(io.RawIOBase):
