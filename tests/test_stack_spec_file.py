@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import flow_artifacts as fa
 
 TWO_STACKS = """
@@ -48,3 +50,17 @@ def test_a_single_stack_file_travels_without_a_name(tmp_path: Path) -> None:
     finally:
         opened.close()
         stack.close()
+
+
+def test_a_single_stack_file_rewritten_with_several_is_refused_not_guessed(tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(
+        f"artifact_store: {{url: {tmp_path}/a}}\ncatalog: {{url: 'sqlite:///{tmp_path}/c.db'}}\n"
+    )
+    stack = fa.Stack.from_yaml(path)
+    spec = fa.StackSpec.for_workers(stack)
+    path.write_text(TWO_STACKS.format(active="second", root=tmp_path))
+    with pytest.raises(fa.ConfigError, match="held a single stack .* now holds several") as caught:
+        spec.open()
+    assert str(tmp_path) not in str(caught.value)
+    stack.close()

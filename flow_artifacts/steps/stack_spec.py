@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, shown_path
 from ..redact import secret_values
 
 if TYPE_CHECKING:
@@ -80,7 +80,14 @@ class StackSpec:
         from ..stores.store import ArtifactStore
 
         if self.file is not None:
-            return Stack.from_yaml(self.file, self.name)
+            stack = Stack.from_yaml(self.file, self.name)
+            if self.name is None and stack.source_name is not None:  # its `active:` one now
+                stack.close()
+                raise ConfigError(
+                    f"stack file {shown_path(self.file)} held a single stack when the run "
+                    "started and now holds several; restart the run with the stack it should use"
+                )
+            return stack
         s = dict(self.settings)
         return Stack(
             store=ArtifactStore(s["store_url"], template=s["template"]),
