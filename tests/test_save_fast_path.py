@@ -310,3 +310,16 @@ def test_a_row_holds_its_manifest_json_as_the_file_has_it(stack):
     assert stored == json.loads(text)
     assert stored["version"] == 1 and stored["format_version"] == 1
     assert fa.get_artifact("store://demo/r", stack=stack).manifest == art.manifest
+
+
+def test_a_statement_is_compiled_once_unless_sqlalchemy_fills_a_default_per_execution() -> None:
+    from sqlalchemy import delete, insert, update
+
+    from flow_artifacts.catalog.driver_writes import _fills_defaults
+
+    # `cached` has an insert default: an insert leaving it out needs SQLAlchemy at each call;
+    # an update (a step's end) or a delete never fills it, so it runs compiled on the driver
+    assert _fills_defaults(insert(t.step_runs), ("id", "status"))
+    assert not _fills_defaults(insert(t.step_runs), ("id", "status", "cached"))
+    assert not _fills_defaults(update(t.step_runs).values(status="x"), ("status",))
+    assert not _fills_defaults(delete(t.step_runs), ())

@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import Connection, Delete, Dialect, Insert, Update
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from .driver_reads import Prepared, on_sqlite_file, run
@@ -72,10 +72,15 @@ def _prepared(
 
 def _fills_defaults(statement: ExecutableReturnsRows, keys: tuple[str, ...]) -> bool:
     """Whether SQLAlchemy would fill a Python-side default of a column `keys` leave out: it does
-    so at each execution, which a statement compiled once cannot."""
+    so at each execution, which a statement compiled once cannot. An insert fills `default`s,
+    an update `onupdate`s, a delete neither."""
+    if isinstance(statement, Delete):
+        return False
     table = getattr(statement, "table", None)
+    inserts, updates = not isinstance(statement, Update), not isinstance(statement, Insert)
     return any(
-        (column.default is not None or column.onupdate is not None) and column.key not in keys
+        column.key not in keys
+        and ((inserts and column.default is not None) or (updates and column.onupdate is not None))
         for column in getattr(table, "columns", ())
     )
 
