@@ -36,13 +36,18 @@ def test_a_worker_opens_the_stack_the_driver_chose_though_active_changed(tmp_pat
         stack.close()
 
 
-def test_a_single_stack_file_travels_without_a_name(tmp_path: Path) -> None:
+def single_stack_file(tmp_path: Path) -> tuple[Path, fa.Stack, fa.StackSpec]:
+    """A file of one stack, that stack opened, and how workers would open it."""
     path = tmp_path / "stack.yaml"
     path.write_text(
         f"artifact_store: {{url: {tmp_path}/a}}\ncatalog: {{url: 'sqlite:///{tmp_path}/c.db'}}\n"
     )
     stack = fa.Stack.from_yaml(path)
-    spec = fa.StackSpec.for_workers(stack)
+    return path, stack, fa.StackSpec.for_workers(stack)
+
+
+def test_a_single_stack_file_travels_without_a_name(tmp_path: Path) -> None:
+    path, stack, spec = single_stack_file(tmp_path)
     opened = spec.open()
     try:
         assert (spec.file, spec.name) == (str(path), None)
@@ -53,12 +58,7 @@ def test_a_single_stack_file_travels_without_a_name(tmp_path: Path) -> None:
 
 
 def test_a_single_stack_file_rewritten_with_several_is_refused_not_guessed(tmp_path: Path) -> None:
-    path = tmp_path / "stack.yaml"
-    path.write_text(
-        f"artifact_store: {{url: {tmp_path}/a}}\ncatalog: {{url: 'sqlite:///{tmp_path}/c.db'}}\n"
-    )
-    stack = fa.Stack.from_yaml(path)
-    spec = fa.StackSpec.for_workers(stack)
+    path, stack, spec = single_stack_file(tmp_path)
     path.write_text(TWO_STACKS.format(active="second", root=tmp_path))
     with pytest.raises(fa.ConfigError, match="held a single stack .* now holds several") as caught:
         spec.open()
