@@ -22,18 +22,9 @@ from flow_artifacts.catalog.schema import artifacts
 from flow_artifacts.errors import IntegrityError
 from flow_artifacts.maintenance import verify
 from flow_artifacts.manifest import MANIFEST_SUFFIX
+from tests.pickle_payload import Payload
 
 LARGE = 9 << 20  # past 8 MiB: written in chunks hashed in a second thread, read likewise
-
-
-class Payload:
-    """Unpickling this creates a file: proof that code from the bytes ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import pytest
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 from flow_artifacts.hashing import DIRECT_WRITE, GATHER, ONE_SHOT, RecordingFileSystem
+from tests.pickle_payload import Payload
 
 ROWS = 800_000  # two float64 columns of random values: about 13 MB of Parquet, past 8 MiB
 
@@ -91,14 +92,6 @@ def test_large_pickle_round_trips(stack: fa.Stack) -> None:
     assert np.array_equal(loaded["weights"], obj["weights"]) and loaded["names"] == obj["names"]
 
 
-class Payload:
-    def __init__(self, marker: str, padding: bytes) -> None:
-        self.marker, self.padding = marker, padding
-
-    def __reduce__(self) -> Any:
-        return (Path.touch, (Path(self.marker),))
-
-
 @pytest.mark.parametrize("edit", ["flip", "truncate", "extend", "replace"])
 def test_an_edited_large_pickle_never_loads(stack: fa.Stack, tmp_path: Path, edit: str) -> None:
     art = fa.materialize(
@@ -107,7 +100,7 @@ def test_an_edited_large_pickle_never_loads(stack: fa.Stack, tmp_path: Path, edi
     path = stack.store.full_path(art.manifest.data_path)
     body = stack.store.fs.cat_file(path)
     marker = tmp_path / "ran"
-    hostile = pickle.dumps([Payload(str(marker), b""), b"x" * (len(body) - 200)])
+    hostile = pickle.dumps([Payload(marker), b"x" * (len(body) - 200)])
     edited = {
         "flip": body[: len(body) // 2]
         + bytes([body[len(body) // 2] ^ 1])

@@ -11,21 +11,12 @@ import pytest
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 from flow_artifacts.manifest import MANIFEST_SUFFIX
+from tests.pickle_payload import Payload
 
 
 class Model:
     def __init__(self, weights: list[float]) -> None:
         self.weights = weights
-
-
-class Payload:
-    """Unpickling this creates a file: proof that code from the bytes ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
 
 
 def test_a_recorded_pickle_loads(stack):

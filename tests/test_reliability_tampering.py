@@ -29,6 +29,7 @@ from flow_artifacts.catalog import Catalog
 from flow_artifacts.cli.main import cli
 from flow_artifacts.manifest import MANIFEST_SUFFIX
 from flow_artifacts.ui.app import create_app
+from tests.pickle_payload import Payload
 
 SECRET = b"bytes of a file outside the store\n"
 FIELDS = (
@@ -36,14 +37,6 @@ FIELDS = (
     "created", "directory", "metadata", "files", "version", "inputs", "labels",
     "project", "run_id", "step", "step_run_id",
 )  # fmt: skip
-
-
-class Payload:
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (Path(self.marker),))
 
 
 def hostile_values(root: Path) -> st.SearchStrategy[Any]:
@@ -121,7 +114,7 @@ def _run(root: Path, edits: list[tuple[str, str, Any]]) -> None:
     store_dir, target = root / "store", root / "target"
     catalog = Catalog(f"sqlite:///{root / 'catalog.db'}")
     stack = fa.Stack(store=fa.ArtifactStore(store_dir), catalog=catalog)
-    payload = pickle.dumps(Payload(str(marker)))
+    payload = pickle.dumps(Payload(marker))
     originals = {
         "blob": fa.materialize(payload, "blob", "r1", "s", "demo", stack=stack),
         "report": fa.materialize({"ok": True}, "report", "r1", "s", "demo", stack=stack),

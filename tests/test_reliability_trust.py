@@ -23,18 +23,9 @@ from flow_artifacts.cli.main import cli
 from flow_artifacts.manifest import MANIFEST_SUFFIX
 from flow_artifacts.stores.paths import IDENTITY
 from flow_artifacts.ui.app import create_app
+from tests.pickle_payload import Payload
 
 SECRET = b"the private key of the user running the server\n"
-
-
-class Payload:
-    """Unpickling this creates a file: proof that code from the bytes ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
 
 
 def manifest_path(store: fa.ArtifactStore, key: str) -> Path:

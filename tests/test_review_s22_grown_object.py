@@ -9,13 +9,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
 from flow_artifacts.stores.transfer import READ_CHUNK
+from tests.pickle_payload import Payload
 
 GROWN = 96 << 20
 BOUND = GROWN // 2
@@ -33,16 +33,6 @@ try:
 except fa.IntegrityError as error:
     print(json.dumps([str(error), tracemalloc.get_traced_memory()[1]]))
 """
-
-
-class Payload:
-    """Unpickling this creates a file: proof that code from the bytes ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> Any:
-        return (Path.touch, (self.marker,))
 
 
 @pytest.fixture(name="s3_stack")

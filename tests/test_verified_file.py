@@ -27,16 +27,7 @@ from flow_artifacts.materializers.base import Materializer
 from flow_artifacts.stores import reading, verified_file
 from flow_artifacts.stores.reading import load_object
 from flow_artifacts.stores.verified_file import MAPPED_MIN, MemoryFile, _read_mapped
-
-
-class Payload:
-    """Unpickling this creates a file: proof that code from the bytes ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> Any:
-        return (Path.touch, (self.marker,))
+from tests.pickle_payload import Payload
 
 
 @pytest.fixture(name="stack")
