@@ -23,7 +23,8 @@ import pytest
 
 import flow_artifacts as fa
 from flow_artifacts.catalog import Catalog
-from flow_artifacts.hashing import DIRECT_WRITE, GATHER, ONE_SHOT, RecordingFileSystem
+from flow_artifacts.hashing import DIRECT_WRITE, GATHER, ONE_SHOT
+from flow_artifacts.recording_fs import RecordingFileSystem
 from tests.pickle_payload import Payload
 
 ROWS = 800_000  # two float64 columns of random values: about 13 MB of Parquet, past 8 MiB

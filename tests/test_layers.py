@@ -20,7 +20,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "foundation",
         (
             "errors", "naming", "moments", "limits", "redact", "refs", "template", "progress",
-            "hashing", "manifest", "version", "aspects", "local_file", "provenance", "failures",
+            "hashing", "recording_fs", "manifest", "version", "aspects", "local_file", "provenance",
+            "failures",
         ),
     ),
     (

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MaterializerError
-from ..hashing import RecordingFileSystem
 from ..manifest import MANIFEST_SUFFIX, Manifest, ManifestJSON
 from ..materializers.base import MAX_METADATA_BYTES, Materializer
 from ..progress import progress_bar
+from ..recording_fs import RecordingFileSystem
 from .backend import StoreBackend
 from .failures import ErrorTranslator, Failure, classify, materializer_failures
 from .leases import PendingWrite
